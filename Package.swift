@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+// BlastView: terminal review of acute lymphoblastic leukemia blood-smear images.
+// Modules and their one-way dependencies are described in README.md ("Architecture")
+// and ../shared/DESIGN.md §2.
+import PackageDescription
+
+/// System libraries (DESIGN §2, §8): each is a module map plus a shim header that
+/// wraps what Swift 6 cannot import (macros, C globals, setjmp error paths).
+let systemLibraries: [Target] = [
+  .systemLibrary(
+    name: "CNcursesw", path: "Sources/CNcursesw", pkgConfig: "ncursesw",
+    providers: [.apt(["libncursesw5-dev"])]),
+  .systemLibrary(
+    name: "CSixel", path: "Sources/CSixel", pkgConfig: "libsixel",
+    providers: [.apt(["libsixel-dev"])]),
+  .systemLibrary(
+    name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+    providers: [.apt(["libpng-dev"])]),
+  .systemLibrary(
+    name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+    providers: [.apt(["libjpeg62-turbo-dev"])]),
+  .systemLibrary(
+    name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+    providers: [.apt(["libopenblas-dev"])]),
+]
+
+let package = Package(
+  name: "BlastView",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "blastview", targets: ["blastview"])
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+  ],
+  targets: systemLibraries + [
+    .target(
+      name: "Imaging",
+      dependencies: ["CPNG", "CJPEG"]),
+    .executableTarget(
+      name: "blastview",
+      dependencies: [
+        "Imaging", "CNcursesw", "CSixel", "CPNG", "CJPEG", "COpenBLAS",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .testTarget(
+      name: "ImagingTests",
+      dependencies: ["Imaging", "COpenBLAS"],
+      resources: [.copy("Fixtures")]),
+  ]
+)

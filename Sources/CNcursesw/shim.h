@@ -1,0 +1,27 @@
+// ncurses, wide-character build. DESIGN §8: NCURSES_WIDECHAR must be defined before
+// the include or the wide API (mvadd_wch, mvaddnwstr) is missing; Swift 6 cannot use
+// the C globals stdscr/LINES/COLS nor function-like macros, so they are wrapped here.
+#ifndef BLASTVIEW_CNCURSESW_SHIM_H
+#define BLASTVIEW_CNCURSESW_SHIM_H
+#define NCURSES_WIDECHAR 1
+#ifndef _XOPEN_SOURCE_EXTENDED
+#define _XOPEN_SOURCE_EXTENDED 1
+#endif
+#include <ncursesw/curses.h>
+
+static inline WINDOW *bv_stdscr(void) { return stdscr; }
+static inline int bv_lines(void) { return LINES; }
+static inline int bv_cols(void) { return COLS; }
+static inline int bv_color_pair(int n) { return (int)COLOR_PAIR(n); }
+static inline attr_t bv_a_bold(void) { return A_BOLD; }
+static inline attr_t bv_a_reverse(void) { return A_REVERSE; }
+static inline attr_t bv_a_underline(void) { return A_UNDERLINE; }
+static inline attr_t bv_a_dim(void) { return A_DIM; }
+static inline attr_t bv_a_normal(void) { return A_NORMAL; }
+static inline int bv_getmaxy(WINDOW *w) { return getmaxy(w); }
+static inline int bv_getmaxx(WINDOW *w) { return getmaxx(w); }
+static inline int bv_key_resize(void) { return KEY_RESIZE; }
+static inline int bv_key_mouse(void) { return KEY_MOUSE; }
+static inline int bv_err(void) { return ERR; }
+static inline const char *bv_curses_version(void) { return curses_version(); }
+#endif

@@ -1,0 +1,14 @@
+import ArgumentParser
+
+/// The `blastview` command. Subcommands live in files named for them.
+@main
+struct BlastView: ParsableCommand {
+  static let version = "0.1.0"
+
+  static let configuration = CommandConfiguration(
+    commandName: "blastview",
+    abstract: "Review acute lymphoblastic leukemia blood-smear images in the terminal.",
+    version: version,
+    subcommands: []
+  )
+}
