@@ -38,15 +38,21 @@ let package = Package(
     .target(
       name: "Imaging",
       dependencies: ["CPNG", "CJPEG"]),
+    .target(
+      name: "Agreement"),
     .executableTarget(
       name: "blastview",
       dependencies: [
-        "Imaging", "CNcursesw", "CSixel", "CPNG", "CJPEG", "COpenBLAS",
+        "Imaging", "Agreement", "CNcursesw", "CSixel", "CPNG", "CJPEG", "COpenBLAS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(
       name: "ImagingTests",
       dependencies: ["Imaging", "COpenBLAS"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "AgreementTests",
+      dependencies: ["Agreement"],
       resources: [.copy("Fixtures")]),
   ]
 )
