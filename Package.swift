@@ -24,6 +24,14 @@ let systemLibraries: [Target] = [
     providers: [.apt(["libopenblas-dev"])]),
 ]
 
+/// NeuralEngine is numeric code: it is built optimised even in debug (the test suite runs its
+/// forward/backward passes), with bounds checks off in the hot loops and AVX2/FMA code generation
+/// on x86-64 (DESIGN §8: the target machines are AVX2/FMA; Haswell, 2013, is the baseline).
+var neuralEngineFlags = ["-Ounchecked"]
+#if arch(x86_64)
+  neuralEngineFlags += ["-target-cpu", "haswell"]
+#endif
+
 let package = Package(
   name: "BlastView",
   platforms: [.macOS(.v13)],
@@ -40,10 +48,14 @@ let package = Package(
       dependencies: ["CPNG", "CJPEG"]),
     .target(
       name: "Agreement"),
+    .target(
+      name: "NeuralEngine",
+      dependencies: ["COpenBLAS"],
+      swiftSettings: [.unsafeFlags(neuralEngineFlags)]),
     .executableTarget(
       name: "blastview",
       dependencies: [
-        "Imaging", "Agreement", "CNcursesw", "CSixel", "CPNG", "CJPEG", "COpenBLAS",
+        "Imaging", "Agreement", "NeuralEngine", "CNcursesw", "CSixel", "CPNG", "CJPEG", "COpenBLAS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(
@@ -53,6 +65,10 @@ let package = Package(
     .testTarget(
       name: "AgreementTests",
       dependencies: ["Agreement"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "NeuralEngineTests",
+      dependencies: ["NeuralEngine"],
       resources: [.copy("Fixtures")]),
   ]
 )

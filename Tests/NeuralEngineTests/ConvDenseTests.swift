@@ -1,0 +1,132 @@
+import Testing
+
+@testable import NeuralEngine
+
+/// Direct convolution from the definition, in Double: the independent reference for forward.
+func naiveConv(
+  _ x: Tensor, _ w: Tensor, _ b: Tensor?, stride: Int, padding: Int
+) -> [Double] {
+  let n = x.n
+  let ci = x.c
+  let h = x.h
+  let wd = x.w
+  let co = w.shape[0]
+  let k = w.shape[2]
+  let ho = (h + 2 * padding - k) / stride + 1
+  let wo = (wd + 2 * padding - k) / stride + 1
+  var out = [Double](repeating: 0, count: n * co * ho * wo)
+  for i in 0..<n {
+    for o in 0..<co {
+      for oy in 0..<ho {
+        for ox in 0..<wo {
+          var s = b.map { Double($0[o]) } ?? 0
+          for c in 0..<ci {
+            for ky in 0..<k {
+              for kx in 0..<k {
+                let iy = oy * stride - padding + ky
+                let ix = ox * stride - padding + kx
+                if iy < 0 || iy >= h || ix < 0 || ix >= wd { continue }
+                s +=
+                  Double(x[((i * ci + c) * h + iy) * wd + ix]) * Double(w[((o * ci + c) * k + ky) * k + kx])
+              }
+            }
+          }
+          out[((i * co + o) * ho + oy) * wo + ox] = s
+        }
+      }
+    }
+  }
+  return out
+}
+
+struct ConvCase: CustomTestStringConvertible, Sendable {
+  let cin, cout, k, stride, size, batch: Int
+  let bias: Bool
+  var testDescription: String { "\(cin)→\(cout) k\(k) s\(stride) \(size)px b\(batch) bias:\(bias)" }
+}
+
+let convCases: [ConvCase] = [
+  ConvCase(cin: 3, cout: 4, k: 3, stride: 1, size: 7, batch: 3, bias: true),
+  ConvCase(cin: 2, cout: 5, k: 3, stride: 2, size: 8, batch: 2, bias: false),
+  ConvCase(cin: 3, cout: 2, k: 3, stride: 2, size: 7, batch: 1, bias: true),
+  ConvCase(cin: 4, cout: 3, k: 1, stride: 1, size: 5, batch: 3, bias: true),
+]
+
+@Test("Conv2D forward equals the direct definition", arguments: convCases)
+func convForwardMatchesDefinition(_ c: ConvCase) {
+  let store = ParameterStore(seed: 1)
+  let conv = Conv2D(
+    store, name: "c", group: "g", inChannels: c.cin, outChannels: c.cout, kernel: c.k, stride: c.stride,
+    bias: c.bias)
+  store.finalize()
+  let x = randomTensor([c.batch, c.cin, c.size, c.size], seed: 2)
+  let y = conv.forward(x)
+  let ref = naiveConv(x, conv.weight.value, conv.bias?.value, stride: c.stride, padding: c.k / 2)
+  #expect(y.count == ref.count)
+  let err = zip(y.array, ref).map { abs(Double($0) - $1) }.max()!
+  #expect(err < 1e-5)
+}
+
+@Test("Conv2D backward matches finite differences", arguments: convCases)
+func convGradients(_ c: ConvCase) {
+  let store = ParameterStore(seed: 3)
+  let conv = Conv2D(
+    store, name: "c", group: "g", inChannels: c.cin, outChannels: c.cout, kernel: c.k, stride: c.stride,
+    bias: c.bias)
+  store.finalize()
+  let x = randomTensor([c.batch, c.cin, c.size, c.size], seed: 4)
+  checkLayerGradients(conv, input: x, parameters: store.parameters, store: store)
+}
+
+@Test("Conv2D gives the same result with 1 and 2 threads, and batch below thread count")
+func convThreadsAgree() {
+  let store = ParameterStore(seed: 5)
+  let conv = Conv2D(store, name: "c", group: "g", inChannels: 3, outChannels: 4, bias: true)
+  store.finalize()
+  for batch in [1, 3] {
+    let x = randomTensor([batch, 3, 9, 9], seed: 6)
+    let dy = randomTensor([batch, 4, 9, 9], seed: 7)
+    var results: [[Float]] = []
+    for t in [1, 2] {
+      Threads.$scoped.withValue(t) {
+        store.zeroGradients()
+        let y = conv.forward(x).array
+        let dx = conv.backward(dy).array
+        results.append(y + dx + conv.weight.grad.array + conv.bias!.grad.array)
+      }
+    }
+    #expect(maxRelativeDifference(results[0], results[1]) < 1e-5)
+  }
+}
+
+@Test("Conv2D with a frozen group computes no weight gradient")
+func convFrozenWritesNoGradient() {
+  let store = ParameterStore(seed: 8)
+  let conv = Conv2D(store, name: "c", group: "frozen", inChannels: 2, outChannels: 2, bias: true)
+  store.finalize()
+  store.freeze("frozen")
+  conv.weight.grad.fill(42)
+  let x = randomTensor([2, 2, 5, 5], seed: 9)
+  _ = conv.forward(x)
+  let dx = conv.backward(randomTensor([2, 2, 5, 5], seed: 10))
+  #expect(conv.weight.grad.array.allSatisfy { $0 == 42 })
+  #expect(dx.array.contains { $0 != 0 })
+}
+
+@Test("Dense forward equals x·Wᵀ + b and backward matches finite differences")
+func denseForwardAndGradients() {
+  let store = ParameterStore(seed: 11)
+  let d = Dense(store, name: "d", group: "g", inFeatures: 5, outFeatures: 3)
+  store.finalize()
+  let x = randomTensor([2, 4, 5], seed: 12)
+  let y = d.forward(x)
+  #expect(y.shape == [2, 4, 3])
+  for r in 0..<8 {
+    for o in 0..<3 {
+      var s = Double(d.bias!.value[o])
+      for i in 0..<5 { s += Double(x[r * 5 + i]) * Double(d.weight.value[o * 5 + i]) }
+      #expect(abs(Double(y[r * 3 + o]) - s) < 1e-5)
+    }
+  }
+  checkLayerGradients(d, input: x, parameters: store.parameters, store: store)
+}
