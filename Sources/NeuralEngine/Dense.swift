@@ -11,22 +11,24 @@ public final class Dense: Layer {
   private var inGrad = ReusableBuffer()
   private var input: Tensor?
 
-  /// `weightInit`/`biasInit` default to PyTorch's Linear: U(±1/sqrt(in)).
+  /// `weightInit`/`biasInit` default to PyTorch's Linear: U(±1/sqrt(in)). Parameter names
+  /// default to `<name>.weight` and `<name>.bias`.
   public init(
     _ store: ParameterStore, name: String, group: String, inFeatures: Int, outFeatures: Int,
-    bias: Bool = true, weightInit: Initializer? = nil, biasInit: Initializer? = nil
+    bias: Bool = true, weightInit: Initializer? = nil, biasInit: Initializer? = nil,
+    weightName: String? = nil, biasName: String? = nil
   ) {
     self.name = name
     self.inFeatures = inFeatures
     self.outFeatures = outFeatures
     let bound = 1 / Float(inFeatures).squareRoot()
     weight = store.add(
-      name + ".weight", shape: [outFeatures, inFeatures], group: group,
+      weightName ?? name + ".weight", shape: [outFeatures, inFeatures], group: group,
       initializer: weightInit ?? .uniform(bound: bound))
     self.bias =
       bias
       ? store.add(
-        name + ".bias", shape: [outFeatures], group: group,
+        biasName ?? name + ".bias", shape: [outFeatures], group: group,
         initializer: biasInit ?? .uniform(bound: bound))
       : nil
   }

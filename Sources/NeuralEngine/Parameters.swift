@@ -34,11 +34,12 @@ public final class Parameter: @unchecked Sendable {
   /// Offset of the first element in both arenas.
   public let offset: Int
   public let count: Int
-  unowned let store: ParameterStore
+  /// Shared with the store (not the store itself, so layers may outlive it without a cycle).
+  let arena: Arena
 
   init(
     name: String, shape: [Int], group: String, kind: ParameterKind, initializer: Initializer,
-    offset: Int, store: ParameterStore
+    offset: Int, arena: Arena
   ) {
     self.name = name
     self.shape = shape
@@ -47,43 +48,31 @@ public final class Parameter: @unchecked Sendable {
     self.initializer = initializer
     self.offset = offset
     self.count = Tensor.count(of: shape)
-    self.store = store
+    self.arena = arena
   }
 
   /// The values (a view into the parameter arena).
   public var value: Tensor {
-    Tensor(shape: shape, storage: store.valueStorage, offset: offset)
+    Tensor(shape: shape, storage: arena.valueStorage, offset: offset)
   }
 
   /// The gradient (a view into the gradient arena). Layers accumulate into it.
   public var grad: Tensor {
-    Tensor(shape: shape, storage: store.gradStorage, offset: offset)
+    Tensor(shape: shape, storage: arena.gradStorage, offset: offset)
   }
 
   /// True when backward should compute this parameter's gradient: trainable and its group is
   /// not frozen.
   public var requiresGrad: Bool {
-    kind == .trainable && !store.isFrozen(group)
+    kind == .trainable && !arena.frozen.contains(group)
   }
 }
 
-/// All parameters of a network in one arena, and their gradients in another (llm.c style).
-///
-/// Layers register their parameters while the network is built; `finalize()` then allocates
-/// both arenas at once and draws the initial values, each parameter from its own stream derived
-/// from the store's seed and the parameter's name, so values do not depend on creation order.
-public final class ParameterStore: @unchecked Sendable {
-  public let seed: UInt64
-  public private(set) var parameters: [Parameter] = []
-  private var byName: [String: Parameter] = [:]
-  private var frozenGroups: Set<String> = []
-  private var total = 0
-  private var values: TensorStorage?
-  private var grads: TensorStorage?
-
-  public init(seed: UInt64 = 0) {
-    self.seed = seed
-  }
+/// The two arenas and the frozen groups, shared by a store and its parameters.
+final class Arena: @unchecked Sendable {
+  var values: TensorStorage?
+  var grads: TensorStorage?
+  var frozen: Set<String> = []
 
   var valueStorage: TensorStorage {
     guard let values else {
@@ -98,8 +87,28 @@ public final class ParameterStore: @unchecked Sendable {
     }
     return grads
   }
+}
 
-  public var isFinalized: Bool { values != nil }
+/// All parameters of a network in one arena, and their gradients in another (llm.c style).
+///
+/// Layers register their parameters while the network is built; `finalize()` then allocates
+/// both arenas at once and draws the initial values, each parameter from its own stream derived
+/// from the store's seed and the parameter's name, so values do not depend on creation order.
+public final class ParameterStore: @unchecked Sendable {
+  public let seed: UInt64
+  public private(set) var parameters: [Parameter] = []
+  private var byName: [String: Parameter] = [:]
+  private var total = 0
+  let arena = Arena()
+
+  public init(seed: UInt64 = 0) {
+    self.seed = seed
+  }
+
+  var valueStorage: TensorStorage { arena.valueStorage }
+  var gradStorage: TensorStorage { arena.gradStorage }
+
+  public var isFinalized: Bool { arena.values != nil }
 
   /// Registers a parameter. Names must be unique.
   @discardableResult
@@ -111,7 +120,7 @@ public final class ParameterStore: @unchecked Sendable {
     precondition(byName[name] == nil, "duplicate parameter name \(name)")
     let p = Parameter(
       name: name, shape: shape, group: group, kind: kind, initializer: initializer, offset: total,
-      store: self)
+      arena: arena)
     // Keep every parameter 16-float (64-byte) aligned in the arena.
     total += (p.count + 15) / 16 * 16
     parameters.append(p)
@@ -122,8 +131,8 @@ public final class ParameterStore: @unchecked Sendable {
   /// Allocates the arenas and draws the initial values.
   public func finalize() {
     precondition(!isFinalized, "finalize() called twice")
-    values = TensorStorage(capacity: total)
-    grads = TensorStorage(capacity: total)
+    arena.values = TensorStorage(capacity: total)
+    arena.grads = TensorStorage(capacity: total)
     for p in parameters { initialize(p) }
   }
 
@@ -177,10 +186,10 @@ public final class ParameterStore: @unchecked Sendable {
   }
 
   /// Freezes a group: its layers compute no gradient for it and the optimiser leaves it alone.
-  public func freeze(_ group: String) { frozenGroups.insert(group) }
-  public func unfreeze(_ group: String) { frozenGroups.remove(group) }
-  public func isFrozen(_ group: String) -> Bool { frozenGroups.contains(group) }
-  public var frozen: Set<String> { frozenGroups }
+  public func freeze(_ group: String) { arena.frozen.insert(group) }
+  public func unfreeze(_ group: String) { arena.frozen.remove(group) }
+  public func isFrozen(_ group: String) -> Bool { arena.frozen.contains(group) }
+  public var frozen: Set<String> { arena.frozen }
 
   /// Zeroes the gradients of every parameter that requires one (frozen ones are never written).
   public func zeroGradients() {
