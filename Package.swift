@@ -70,5 +70,8 @@ let package = Package(
       name: "NeuralEngineTests",
       dependencies: ["NeuralEngine"],
       resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "AgreeCommandTests",
+      dependencies: ["blastview", "Agreement"]),
   ]
 )

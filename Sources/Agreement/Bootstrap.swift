@@ -17,11 +17,15 @@ public struct BootstrapInterval: Sendable, Equatable {
 /// Percentile bootstrap of Cohen's kappa (and, with `weights`, of the weighted kappa on
 /// the same resamples) over the items of a confusion matrix.
 ///
-/// Items are resampled with replacement, `samples` times; replicate b draws its indices from
-/// `Xoshiro256StarStar(seed: seed, stream: b)`. Items are taken in cell order (row-major),
+/// Items are resampled with replacement, `samples` times; replicate b draws its n indices
+/// as `below32(n)` of `Xoshiro256StarStar(seed: seed, stream: b)`. Items are taken in cell order (row-major),
 /// so the interval depends only on the table and the seed, not on the order of the input.
+///
+/// - Parameter threads: worker threads (default: the online cores, or `BLASTVIEW_THREADS`);
+///   the result does not depend on it.
 public func bootstrapKappa(
-  _ table: ConfusionMatrix, weights: AgreementWeights? = nil, samples: Int, seed: UInt64
+  _ table: ConfusionMatrix, weights: AgreementWeights? = nil, samples: Int, seed: UInt64,
+  threads: Int? = nil
 ) -> [BootstrapInterval] {
   let k = table.k
   var sets: [(String, [Double])] = [("cohen.kappa", AgreementWeights.identity(k).values)]
@@ -41,7 +45,9 @@ public func bootstrapKappa(
     expanded.append(contentsOf: repeatElement(UInt32(c), count: table.counts[c]))
   }
   let weightSets = sets.map(\.1)
-  let replicates = resample(expanded, patterns: k * k, samples: samples, seed: seed, outputs: sets.count) {
+  let replicates = resample(
+    expanded, patterns: k * k, samples: samples, seed: seed, outputs: sets.count, threads: threads
+  ) {
     counts, out in
     var rows = [Double](repeating: 0, count: k)
     var cols = [Double](repeating: 0, count: k)
@@ -62,7 +68,9 @@ public func bootstrapKappa(
 
 /// Percentile bootstrap of Fleiss' kappa over items (complete data), resampling items.
 /// Items are taken sorted by their count pattern, so the interval does not depend on input order.
-public func bootstrapFleiss(_ data: CategoryCounts, samples: Int, seed: UInt64) -> BootstrapInterval {
+public func bootstrapFleiss(_ data: CategoryCounts, samples: Int, seed: UInt64, threads: Int? = nil)
+  -> BootstrapInterval
+{
   let q = data.q
   // Merge identical patterns so a replicate's statistic costs O(patterns · q), not O(n · q).
   var index: [[Int32]: Int] = [:]
@@ -98,7 +106,9 @@ public func bootstrapFleiss(_ data: CategoryCounts, samples: Int, seed: UInt64) 
     Double(row.reduce(0) { $0 + Int($1) * (Int($1) - 1) }) / Double(m * (m - 1))
   }
   let flat = patterns.flatMap { $0 }
-  let replicates = resample(expanded, patterns: patterns.count, samples: samples, seed: seed, outputs: 1) {
+  let replicates = resample(
+    expanded, patterns: patterns.count, samples: samples, seed: seed, outputs: 1, threads: threads
+  ) {
     counts, out in
     var p = [Double](repeating: 0, count: q)
     var pbar = 0.0
@@ -124,22 +134,37 @@ public func bootstrapFleiss(_ data: CategoryCounts, samples: Int, seed: UInt64) 
 /// into `outputs` values (nil = undefined). Replicates run in parallel on the available
 /// cores; each has its own random stream, so the result does not depend on scheduling.
 func resample(
-  _ expanded: [UInt32], patterns: Int, samples: Int, seed: UInt64, outputs: Int,
+  _ expanded: [UInt32], patterns: Int, samples: Int, seed: UInt64, outputs: Int, threads: Int? = nil,
   statistic: @escaping @Sendable (UnsafeBufferPointer<Int>, inout [Double?]) -> Void
 ) -> [[Double?]] {
   let results = ReplicateStore(outputs: outputs, samples: samples)
-  let workers = max(1, min(samples, System.cores))
-  let n = UInt64(expanded.count)
+  let workers = max(1, min(samples, threads ?? System.cores))
+  precondition(expanded.count < Int(Int32.max), "the bootstrap resamples fewer than 2^31 items")
+  let n = UInt32(expanded.count)
   DispatchQueue.concurrentPerform(iterations: workers) { worker in
     var counts = [Int](repeating: 0, count: patterns)
+    // Two interleaved histograms: when consecutive draws hit the same pattern their
+    // increments go to different words and do not wait on each other.
+    var lanes = [Int32](repeating: 0, count: 2 * patterns)
     var out = [Double?](repeating: nil, count: outputs)
     expanded.withUnsafeBufferPointer { items in
       var b = worker
       while b < samples {
         var rng = Xoshiro256StarStar(seed: seed, stream: UInt64(b))
-        counts.withUnsafeMutableBufferPointer { counts in
-          for i in 0..<counts.count { counts[i] = 0 }
-          for _ in 0..<items.count { counts[Int(items[Int(rng.below(n))])] += 1 }
+        lanes.withUnsafeMutableBufferPointer { lanes in
+          for i in 0..<lanes.count { lanes[i] = 0 }
+          let p = patterns
+          var left = items.count
+          while left >= 2 {
+            let (i, j) = rng.pairBelow32(n)
+            lanes[Int(items[Int(i)])] &+= 1
+            lanes[p + Int(items[Int(j)])] &+= 1
+            left -= 2
+          }
+          if left == 1 { lanes[Int(items[Int(rng.below32(n))])] &+= 1 }
+          counts.withUnsafeMutableBufferPointer { counts in
+            for i in 0..<p { counts[i] = Int(lanes[i]) + Int(lanes[p + i]) }
+          }
         }
         counts.withUnsafeBufferPointer { statistic($0, &out) }
         results.store(b, out)

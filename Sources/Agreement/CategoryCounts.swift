@@ -19,32 +19,63 @@ public struct CategoryCounts: Sendable, Equatable {
     self.multiplicity = multiplicity
   }
 
-  /// One pattern per item of `table` that has at least one rating; with `completeOnly`,
-  /// only the items every rater of the table rated.
+  /// The items of `table` that have at least one rating (with `completeOnly`, only those
+  /// every rater of the table rated), identical count patterns merged: the coefficients
+  /// then cost O(patterns) instead of O(items), and a 100,000-item session with a few
+  /// raters has only tens of patterns. Patterns keep the order they first appear in.
   public init(_ table: RatingTable, completeOnly: Bool = false) {
     let q = table.categories.count
     let m = table.raters.count
     var counts: [Int32] = []
-    counts.reserveCapacity(table.items.count * q)
+    var multiplicity: [Int] = []
+    // A pattern's key is its counts in base m + 1, i.e. Σ over the item's ratings of
+    // (m + 1)^code; small key spaces use a direct table, others a dictionary of rows.
+    var power: [Int] = []
+    var limit: Int? = 1
+    for _ in 0..<q {
+      power.append(limit ?? 0)
+      if let l = limit {
+        let (p, overflow) = l.multipliedReportingOverflow(by: m + 1)
+        limit = overflow || p > 1 << 16 ? nil : p
+      }
+    }
+    var direct = [Int32](repeating: -1, count: limit ?? 0)
+    var hashed: [[Int32]: Int] = [:]
     var row = [Int32](repeating: 0, count: q)
-    var kept = 0
     table.codes.withUnsafeBufferPointer { codes in
       for i in 0..<table.items.count {
-        for c in 0..<q { row[c] = 0 }
         var r = 0
+        var key = 0
         for j in 0..<m {
           let code = codes[i * m + j]
           if code >= 0 {
-            row[Int(code)] += 1
             r += 1
+            if limit != nil { key += power[Int(code)] }
           }
         }
         if r == 0 || (completeOnly && r < m) { continue }
+        if limit != nil, direct[key] >= 0 {
+          multiplicity[Int(direct[key])] += 1
+          continue
+        }
+        for c in 0..<q { row[c] = 0 }
+        for j in 0..<m {
+          let code = codes[i * m + j]
+          if code >= 0 { row[Int(code)] += 1 }
+        }
+        if limit != nil {
+          direct[key] = Int32(multiplicity.count)
+        } else if let p = hashed[row] {
+          multiplicity[p] += 1
+          continue
+        } else {
+          hashed[row] = multiplicity.count
+        }
         counts.append(contentsOf: row)
-        kept += 1
+        multiplicity.append(1)
       }
     }
-    self.init(q: q, counts: counts, multiplicity: [Int](repeating: 1, count: kept))
+    self.init(q: q, counts: counts, multiplicity: multiplicity)
   }
 
   /// The items of a two-rater confusion matrix: one pattern per non-empty cell.

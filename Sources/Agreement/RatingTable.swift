@@ -55,23 +55,36 @@ public struct RatingTable: Sendable, Equatable {
       }
     }
     var itemIndex: [String: Int] = [:]
+    itemIndex.reserveCapacity(rows.count)
     var itemNames: [String] = []
     // Each kept row as (item, rater, code); the table is filled once items are known.
     var kept: [(item: Int, rater: Int, code: Int32, row: Int)] = []
     kept.reserveCapacity(rows.count)
+    // Rows usually repeat the previous row's rater and use a handful of labels: compare
+    // with the last match before hashing (string equality of short names is two words).
+    var lastRater: (name: String, index: Int?)? = nil
+    var lastLabel: (name: String, code: Int32)? = nil
     for (n, row) in rows.enumerated() {
-      guard let r = raterIndex[row.rater] else { continue }
-      guard let code = categoryIndex[row.label] else {
+      let r: Int?
+      if let last = lastRater, last.name == row.rater {
+        r = last.index
+      } else {
+        r = raterIndex[row.rater]
+        lastRater = (row.rater, r)
+      }
+      guard let r else { continue }
+      let code: Int32
+      if let last = lastLabel, last.name == row.label {
+        code = last.code
+      } else if let c = Self.lookup(row.label, categories, categoryIndex) {
+        code = c
+        lastLabel = (row.label, c)
+      } else {
         throw .unknownLabel(row: n, label: row.label, categories: categories)
       }
-      let item: Int
-      if let i = itemIndex[row.item] {
-        item = i
-      } else {
-        item = itemNames.count
-        itemIndex[row.item] = item
-        itemNames.append(row.item)
-      }
+      // One hash per row: the inout access inserts the next index when the item is new.
+      let item = Self.index(of: row.item, in: &itemIndex[row.item, default: itemNames.count])
+      if item == itemNames.count { itemNames.append(row.item) }
       kept.append((item, r, code, n))
     }
     let m = raterNames.count
@@ -89,6 +102,18 @@ public struct RatingTable: Sendable, Equatable {
     self.init(categories: categories, raters: raterNames, items: itemNames, codes: codes)
   }
 
+  private static func index(of _: String, in slot: inout Int) -> Int { slot }
+
+  /// A category's code: a linear scan for short schemas (cheaper than hashing a string),
+  /// the dictionary otherwise.
+  private static func lookup(_ label: String, _ categories: [String], _ index: [String: Int32]) -> Int32? {
+    if categories.count <= 16 {
+      for (i, c) in categories.enumerated() where c == label { return Int32(i) }
+      return nil
+    }
+    return index[label]
+  }
+
   /// The code rater `rater` gave item `item`, or nil.
   public func code(item: Int, rater: Int) -> Int32? {
     let c = codes[item * raters.count + rater]
@@ -103,9 +128,13 @@ public struct RatingTable: Sendable, Equatable {
 
   /// Number of ratings each rater gave.
   public var ratingsPerRater: [Int] {
-    var counts = [Int](repeating: 0, count: raters.count)
     let m = raters.count
-    for (i, c) in codes.enumerated() where c != RatingTable.missing { counts[i % m] += 1 }
+    var counts = [Int](repeating: 0, count: m)
+    codes.withUnsafeBufferPointer { codes in
+      for i in 0..<items.count {
+        for j in 0..<m where codes[i * m + j] != RatingTable.missing { counts[j] += 1 }
+      }
+    }
     return counts
   }
 

@@ -10,6 +10,9 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
   private var s1: UInt64
   private var s2: UInt64
   private var s3: UInt64
+  /// The high half of the last word, when `next32` has used only its low half.
+  private var spare: UInt32 = 0
+  private var hasSpare = false
 
   /// The generator for `stream` (e.g. a bootstrap replicate) of `seed`.
   public init(seed: UInt64, stream: UInt64 = 0) {
@@ -46,6 +49,60 @@ public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable {
       while m.low < threshold { m = next().multipliedFullWidth(by: bound) }
     }
     return m.high
+  }
+}
+
+extension Xoshiro256StarStar {
+  /// 32 random bits: the low half of a fresh 64-bit output, then its high half.
+  public mutating func next32() -> UInt32 {
+    if hasSpare {
+      hasSpare = false
+      return spare
+    }
+    let x = next()
+    spare = UInt32(truncatingIfNeeded: x >> 32)
+    hasSpare = true
+    return UInt32(truncatingIfNeeded: x)
+  }
+
+  /// A uniform integer in 0..<bound from 32-bit draws (Lemire's method on 32 bits): half the
+  /// generator calls of `below`, which is what bounds the bootstrap's speed.
+  public mutating func below32(_ bound: UInt32) -> UInt32 {
+    precondition(bound > 0)
+    var m = UInt64(next32()) &* UInt64(bound)
+    if UInt32(truncatingIfNeeded: m) < bound {
+      let threshold = (0 &- bound) % bound
+      while UInt32(truncatingIfNeeded: m) < threshold { m = UInt64(next32()) &* UInt64(bound) }
+    }
+    return UInt32(truncatingIfNeeded: m >> 32)
+  }
+}
+
+extension Xoshiro256StarStar {
+  /// Two successive `below32(bound)` values, the same as calling it twice; the common case
+  /// (no spare half pending, neither half near a rejection) takes one 64-bit draw and no
+  /// branches on state, which is what the bootstrap's inner loop needs.
+  public mutating func pairBelow32(_ bound: UInt32) -> (UInt32, UInt32) {
+    if !hasSpare {
+      let x = next()
+      let b = UInt64(bound)
+      let m1 = (x & 0xFFFF_FFFF) &* b
+      let m2 = (x >> 32) &* b
+      if UInt32(truncatingIfNeeded: m1) >= bound && UInt32(truncatingIfNeeded: m2) >= bound {
+        return (UInt32(truncatingIfNeeded: m1 >> 32), UInt32(truncatingIfNeeded: m2 >> 32))
+      }
+      // Rare (probability about 2 bound / 2^32): finish exactly as below32 would, with the
+      // high half still to come.
+      spare = UInt32(truncatingIfNeeded: x >> 32)
+      hasSpare = true
+      var m = m1
+      if UInt32(truncatingIfNeeded: m) < bound {
+        let threshold = (0 &- bound) % bound
+        while UInt32(truncatingIfNeeded: m) < threshold { m = UInt64(next32()) &* b }
+      }
+      return (UInt32(truncatingIfNeeded: m >> 32), below32(bound))
+    }
+    return (below32(bound), below32(bound))
   }
 }
 

@@ -73,6 +73,22 @@ import Testing
     #expect(abs(quantile([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.025) - 0.25) < 1e-12)
   }
 
+  /// The bootstrap's fast pair of draws is exactly two successive `below32` draws, including
+  /// across the rare rejections (bounds near 2^32 reject often).
+  @Test func pairOfDrawsEqualsTwoSingleDraws() {
+    var a = Xoshiro256StarStar(seed: 5, stream: 3)
+    var b = a
+    for bound: UInt32 in [1, 3, 100_000, 2_147_483_649, 3_000_000_000, 4_294_967_295] {
+      for _ in 0..<20_000 {
+        let (x, y) = a.pairBelow32(bound)
+        #expect(x == b.below32(bound) && y == b.below32(bound))
+        #expect(x < bound && y < bound)
+      }
+      // Leave a half pending, so the next pairs take the slow path.
+      #expect(a.next32() == b.next32())
+    }
+  }
+
   /// SplitMix64's published first outputs for seed 0 (Vigna's reference implementation).
   @Test func splitMixReferenceOutputs() {
     #expect(splitMix64(seed: 0, index: 0) == 0xE220_A839_7B1D_CDAF)
