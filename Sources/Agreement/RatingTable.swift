@@ -64,6 +64,7 @@ public struct RatingTable: Sendable, Equatable {
     // with the last match before hashing (string equality of short names is two words).
     var lastRater: (name: String, index: Int?)? = nil
     var lastLabel: (name: String, code: Int32)? = nil
+    var lastItem: (name: String, index: Int)? = nil
     for (n, row) in rows.enumerated() {
       let r: Int?
       if let last = lastRater, last.name == row.rater {
@@ -82,9 +83,16 @@ public struct RatingTable: Sendable, Equatable {
       } else {
         throw .unknownLabel(row: n, label: row.label, categories: categories)
       }
-      // One hash per row: the inout access inserts the next index when the item is new.
-      let item = Self.index(of: row.item, in: &itemIndex[row.item, default: itemNames.count])
-      if item == itemNames.count { itemNames.append(row.item) }
+      // Rows of one item are usually adjacent (a CSV grouped by item, the store's rows
+      // ordered by case); otherwise one hash: the inout access inserts the next index.
+      let item: Int
+      if let last = lastItem, last.name == row.item {
+        item = last.index
+      } else {
+        item = Self.index(of: row.item, in: &itemIndex[row.item, default: itemNames.count])
+        if item == itemNames.count { itemNames.append(row.item) }
+        lastItem = (row.item, item)
+      }
       kept.append((item, r, code, n))
     }
     let m = raterNames.count
