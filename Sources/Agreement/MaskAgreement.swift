@@ -98,6 +98,11 @@ public struct MaskAgreement: Sendable, Equatable {
   public let pq: Result<Double, Undefined>
   public let aji: Result<Double, Undefined>
   public let ajiPlus: Result<Double, Undefined>
+  /// AJI's numerator C and denominator U, and AJI+'s, for pooling over images.
+  public let ajiIntersection: Int
+  public let ajiUnion: Int
+  public let ajiPlusIntersection: Int
+  public let ajiPlusUnion: Int
   /// Every statistic without a value, with the reason.
   public let undefined: [Undefined]
 
@@ -218,6 +223,8 @@ public struct MaskAgreement: Sendable, Equatable {
     }
     for j in 0..<lb.count where !taken[j] { u += areaB[j] }
     aji = u > 0 ? .success(Double(c) / Double(u)) : .failure(Undefined("aji", "both masks are empty"))
+    ajiIntersection = c
+    ajiUnion = u
 
     // AJI+: Hungarian matching within each connected group of overlapping nuclei (pairs that
     // do not overlap have IoU 0 and cannot change the optimum, so groups are independent).
@@ -238,6 +245,8 @@ public struct MaskAgreement: Sendable, Equatable {
     }
     for i in 0..<la.count where !usedA[i] { uPlus += areaA[i] }
     for j in 0..<lb.count where !usedB[j] { uPlus += areaB[j] }
+    ajiPlusIntersection = cPlus
+    ajiPlusUnion = uPlus
     ajiPlus =
       uPlus > 0
       ? .success(Double(cPlus) / Double(uPlus)) : .failure(Undefined("aji_plus", "both masks are empty"))

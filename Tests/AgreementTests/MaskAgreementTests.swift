@@ -133,3 +133,61 @@ import Testing
     }
   }
 }
+
+/// Pooling over images: the summary of two images equals one image holding both side by side
+/// (for every pooled statistic, since nuclei never touch across the seam).
+@Suite struct MaskAgreementSummaryTests {
+  @Test(arguments: 0..<5)
+  func pooledEqualsTheConcatenatedImage(seed: Int) throws {
+    let cases = maskCases.filter { $0.width == 72 && $0.height == 64 }
+    try #require(cases.count >= 4)
+    let x = cases[seed % cases.count]
+    let y = cases[(seed + 1) % cases.count]
+    let mx = try MaskAgreement(
+      reference: InstanceMap(width: 72, height: 64, labels: x.a),
+      other: InstanceMap(width: 72, height: 64, labels: x.b))
+    let my = try MaskAgreement(
+      reference: InstanceMap(width: 72, height: 64, labels: y.a),
+      other: InstanceMap(width: 72, height: 64, labels: y.b))
+    // Side by side with a background column between, labels of y offset so they stay distinct.
+    func join(_ l: [Int32], _ r: [Int32]) -> [Int32] {
+      let offset = (l.max() ?? 0) + 1
+      var out: [Int32] = []
+      for row in 0..<64 {
+        out += l[(row * 72)..<((row + 1) * 72)]
+        out.append(0)
+        out += r[(row * 72)..<((row + 1) * 72)].map { $0 == 0 ? 0 : $0 + offset }
+      }
+      return out
+    }
+    let joined = try MaskAgreement(
+      reference: InstanceMap(width: 145, height: 64, labels: join(x.a, y.a)),
+      other: InstanceMap(width: 145, height: 64, labels: join(x.b, y.b)))
+    let s = MaskAgreementSummary([mx, my])
+    #expect(s.images == 2)
+    #expect(close(s.pooledDice.value, joined.dice.value, 1e-12))
+    #expect(close(s.pooledIoU.value, joined.iou.value, 1e-12))
+    #expect(close(s.pooledPrecision.value, joined.precision.value, 1e-12))
+    #expect(close(s.pooledRecall.value, joined.recall.value, 1e-12))
+    #expect(close(s.pooledF1.value, joined.f1.value, 1e-12))
+    #expect(close(s.pooledSQ.value, joined.sq.value, 1e-12))
+    #expect(close(s.pooledPQ.value, joined.pq.value, 1e-12))
+    #expect(close(s.pooledAJI.value, joined.aji.value, 1e-12))
+    #expect(close(s.pooledAJIPlus.value, joined.ajiPlus.value, 1e-12))
+    #expect(close(s.meanDice.value.value, ((mx.dice.value ?? 0) + (my.dice.value ?? 0)) / 2, 1e-12))
+    #expect(close(s.meanAJI.value.value, ((mx.aji.value ?? 0) + (my.aji.value ?? 0)) / 2, 1e-12))
+  }
+
+  @Test func emptyImagesAreLeftOutOfMeansAndCounted() throws {
+    let e = try InstanceMap(width: 2, height: 1, labels: [0, 0])
+    let f = try InstanceMap(width: 2, height: 1, labels: [1, 1])
+    let s = MaskAgreementSummary([
+      try MaskAgreement(reference: e, other: e), try MaskAgreement(reference: f, other: f),
+    ])
+    #expect(s.meanDice.images == 1 && s.meanDice.value.value == 1)
+    #expect(s.pooledDice.value == 1)
+    let none = MaskAgreementSummary([])
+    #expect(none.pooledDice.undefined?.reason == "there are no images")
+    #expect(none.undefined.count == 15)
+  }
+}
