@@ -43,9 +43,15 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
   ],
   targets: systemLibraries + [
+    // libpng/libjpeg calls whose errors longjmp stay in C (see its header for why).
+    .target(
+      name: "CImageCodecs",
+      dependencies: ["CPNG", "CJPEG"],
+      linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
     .target(
       name: "Imaging",
-      dependencies: ["CPNG", "CJPEG"]),
+      dependencies: ["CImageCodecs"]),
+    .target(name: "Terminal"),
     .target(
       name: "Agreement"),
     .target(
@@ -55,13 +61,18 @@ let package = Package(
     .executableTarget(
       name: "blastview",
       dependencies: [
-        "Imaging", "Agreement", "NeuralEngine", "CNcursesw", "CSixel", "CPNG", "CJPEG", "COpenBLAS",
+        "Imaging", "Terminal", "Agreement", "NeuralEngine", "CNcursesw", "CSixel", "CPNG", "CJPEG",
+        "COpenBLAS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(
       name: "ImagingTests",
       dependencies: ["Imaging", "COpenBLAS"],
-      resources: [.copy("Fixtures")]),
+      // Fixtures are read from the source tree (see FixturePaths.swift), not bundled.
+      exclude: ["Fixtures"]),
+    .testTarget(
+      name: "TerminalTests",
+      dependencies: ["Terminal"]),
     .testTarget(
       name: "AgreementTests",
       dependencies: ["Agreement"],

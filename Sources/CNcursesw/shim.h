@@ -24,4 +24,12 @@ static inline int bv_key_resize(void) { return KEY_RESIZE; }
 static inline int bv_key_mouse(void) { return KEY_MOUSE; }
 static inline int bv_err(void) { return ERR; }
 static inline const char *bv_curses_version(void) { return curses_version(); }
+// setupterm is declared in term.h, whose many macros (columns, lines, ...) we keep out of
+// Swift. 1: terminfo has an entry for `term`; 0: no such entry; -1: no terminfo database.
+extern int setupterm(const char *, int, int *);
+static inline int bv_terminfo_status(const char *term) {
+  int err = 0;
+  if (setupterm(term, 2, &err) == 0) return 1;
+  return err == 1 ? 0 : err;
+}
 #endif
