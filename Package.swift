@@ -83,6 +83,6 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "AgreeCommandTests",
-      dependencies: ["blastview", "Agreement"]),
+      dependencies: ["blastview", "Agreement", "Imaging"]),
   ]
 )

@@ -9,6 +9,6 @@ struct BlastView: ParsableCommand {
     commandName: "blastview",
     abstract: "Review acute lymphoblastic leukemia blood-smear images in the terminal.",
     version: version,
-    subcommands: [AgreeCommand.self, BenchCommand.self]
+    subcommands: [AgreeCommand.self, AgreeMasksCommand.self, BenchCommand.self]
   )
 }
