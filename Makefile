@@ -20,10 +20,10 @@ release: deps
 demo: release
 	@bash tools/demo.sh
 
-# The whole test suite.
+# The whole test suite: build everything (the executable too), then run every test.
 test: deps
-	$(SWIFT) build
-	$(SWIFT) test
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift

@@ -74,6 +74,9 @@ let package = Package(
       name: "TerminalTests",
       dependencies: ["Terminal"]),
     .testTarget(
+      name: "DoctorCommandTests",
+      dependencies: ["blastview", "Terminal"]),
+    .testTarget(
       name: "AgreementTests",
       dependencies: ["Agreement"],
       resources: [.copy("Fixtures")]),

@@ -50,6 +50,24 @@ public struct TerminalCapabilities: Sendable, Codable, Equatable {
     self.columns = columns
     self.rows = rows
   }
+
+  /// Unknown values are written as JSON `null` (not left out), so scripts reading
+  /// `blastview doctor --json` always find every key.
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(term, forKey: .term)
+    try c.encode(colorTerm, forKey: .colorTerm)
+    try c.encode(inTmux, forKey: .inTmux)
+    try c.encode(tmuxVersion, forKey: .tmuxVersion)
+    try c.encode(overSSH, forKey: .overSSH)
+    try c.encode(isTTY, forKey: .isTTY)
+    try c.encode(sixel, forKey: .sixel)
+    try c.encode(deviceAttributes, forKey: .deviceAttributes)
+    try c.encode(cellWidthPx, forKey: .cellWidthPx)
+    try c.encode(cellHeightPx, forKey: .cellHeightPx)
+    try c.encode(columns, forKey: .columns)
+    try c.encode(rows, forKey: .rows)
+  }
 }
 
 /// Detects terminal capabilities: environment, window size, and the primary device

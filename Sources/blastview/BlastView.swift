@@ -9,6 +9,9 @@ struct BlastView: ParsableCommand {
     commandName: "blastview",
     abstract: "Review acute lymphoblastic leukemia blood-smear images in the terminal.",
     version: version,
-    subcommands: [AgreeCommand.self, AgreeMasksCommand.self, BenchCommand.self]
+    subcommands: [
+      DoctorCommand.self, SampleDataCommand.self, AgreeCommand.self, AgreeMasksCommand.self,
+      BenchCommand.self,
+    ]
   )
 }
