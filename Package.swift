@@ -51,13 +51,18 @@ let package = Package(
     .target(
       name: "Imaging",
       dependencies: ["CImageCodecs"]),
-    .target(name: "Terminal"),
     .target(
       name: "Agreement"),
     .target(
       name: "NeuralEngine",
       dependencies: ["COpenBLAS"],
       swiftSettings: [.unsafeFlags(neuralEngineFlags)]),
+    .target(
+      name: "CTerminalSupport",
+      path: "Sources/CTerminalSupport"),
+    .target(
+      name: "Terminal",
+      dependencies: ["CNcursesw", "CSixel", "CTerminalSupport", "Imaging"]),
     .executableTarget(
       name: "blastview",
       dependencies: [
@@ -66,13 +71,13 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .testTarget(
+      name: "TerminalTests",
+      dependencies: ["Terminal", "Imaging"]),
+    .testTarget(
       name: "ImagingTests",
       dependencies: ["Imaging", "COpenBLAS"],
       // Fixtures are read from the source tree (see FixturePaths.swift), not bundled.
       exclude: ["Fixtures"]),
-    .testTarget(
-      name: "TerminalTests",
-      dependencies: ["Terminal"]),
     .testTarget(
       name: "DoctorCommandTests",
       dependencies: ["blastview", "Terminal"]),

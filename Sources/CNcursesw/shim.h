@@ -32,4 +32,12 @@ static inline int bv_terminfo_status(const char *term) {
   if (setupterm(term, 2, &err) == 0) return 1;
   return err == 1 ? 0 : err;
 }
+static inline int bv_colors(void) { return COLORS; }
+static inline int bv_color_pairs(void) { return COLOR_PAIRS; }
+static inline WINDOW *bv_curscr(void) { return curscr; }
+/// A terminfo string capability, or NULL when the terminal lacks it (terminfo's -1 too).
+static inline const char *bv_tigetstr(const char *name) {
+  char *s = tigetstr(name);
+  return (s == (char *)-1) ? (const char *)0 : s;
+}
 #endif

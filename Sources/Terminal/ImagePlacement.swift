@@ -1,0 +1,72 @@
+import Imaging
+
+/// Where an image's pixels come from. The renderer asks for them only when its cache of
+/// encoded bytes misses, at exactly the pixel size it will draw, so a provider can load from
+/// disk, scale and composite overlays lazily, and a cached page of thumbnails costs nothing.
+public struct ImageSource: Sendable {
+  /// The natural size, used only for the aspect ratio when fitting into a cell rectangle.
+  public let width: Int
+  public let height: Int
+  /// Returns the image at exactly `width` × `height` pixels, or nil if it cannot be had
+  /// (the renderer then leaves the rectangle empty).
+  public let render: @Sendable (_ width: Int, _ height: Int) -> RGBImage?
+
+  public init(
+    width: Int, height: Int, render: @escaping @Sendable (_ width: Int, _ height: Int) -> RGBImage?
+  ) {
+    self.width = width
+    self.height = height
+    self.render = render
+  }
+
+  /// An image already in memory, scaled on demand.
+  public init(_ image: RGBImage) {
+    self.init(width: image.width, height: image.height) { w, h in
+      image.width == w && image.height == h ? image : scaled(image, width: w, height: h)
+    }
+  }
+}
+
+/// A region of an image that changed since the placement keyed `since` was drawn: the
+/// renderer then re-encodes and redraws only the cells over this region (the mask editor's
+/// brush strokes). Fractions of the image's width and height, so they survive any scaling.
+public struct ImageDamage: Hashable, Sendable {
+  public var since: String
+  public var x: Double
+  public var y: Double
+  public var width: Double
+  public var height: Double
+
+  public init(since: String, x: Double, y: Double, width: Double, height: Double) {
+    self.since = since
+    self.x = x
+    self.y = y
+    self.width = width
+    self.height = height
+  }
+}
+
+/// An image in a `Frame`: which image (its `key`), where (a cell rectangle, fitted inside it
+/// with its aspect ratio kept, anchored top-left), and how to get its pixels.
+///
+/// `key` names the exact content drawn, overlays included (for example
+/// `"case:42|mask:v7|boxes"`): the renderer redraws a placement only when its key or rectangle
+/// changes, and caches encoded bytes by (key, pixel size, backend). A key must therefore
+/// change whenever the pixels do. Equality ignores `source` (a closure).
+public struct ImagePlacement: Equatable, Sendable {
+  public var key: String
+  public var rect: CellRect
+  public var source: ImageSource
+  public var damage: ImageDamage?
+
+  public init(key: String, rect: CellRect, source: ImageSource, damage: ImageDamage? = nil) {
+    self.key = key
+    self.rect = rect
+    self.source = source
+    self.damage = damage
+  }
+
+  public static func == (a: ImagePlacement, b: ImagePlacement) -> Bool {
+    a.key == b.key && a.rect == b.rect && a.damage == b.damage
+  }
+}
