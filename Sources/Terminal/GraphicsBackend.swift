@@ -1,3 +1,5 @@
+import Foundation
+
 /// How images are drawn (DESIGN §6, issue 7 "Image backends").
 public enum GraphicsBackend: Hashable, Sendable, CustomStringConvertible {
   /// Sixel bitmaps with at most `colors` palette entries.
@@ -82,6 +84,24 @@ public struct GraphicsEnvironment: Sendable, Equatable {
     self.inTmux = inTmux
     self.tmuxVersion = tmuxVersion
     self.colorTerm = colorTerm
+  }
+
+  /// Cell size in pixels when known.
+  public var cellWidth: Int?
+  public var cellHeight: Int?
+
+  public var cellSize: (width: Int, height: Int)? {
+    guard let w = cellWidth, let h = cellHeight, w > 0, h > 0 else { return nil }
+    return (w, h)
+  }
+
+  /// The facts for this process, from its environment (the terminal probe adds the rest).
+  public static func detect(environment: [String: String] = ProcessInfo.processInfo.environment)
+    -> GraphicsEnvironment
+  {
+    GraphicsEnvironment(
+      sixel: nil, inTmux: !(environment["TMUX"] ?? "").isEmpty, tmuxVersion: nil,
+      colorTerm: environment["COLORTERM"])
   }
 
   /// True when COLORTERM announces 24-bit colour.

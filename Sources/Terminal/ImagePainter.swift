@@ -97,8 +97,10 @@ public final class ImagePainter {
   /// Forgets what is on screen, after the screen was cleared: the next frame draws all.
   public func screenWasCleared() { onScreen.removeAll() }
 
-  /// The keys and rectangles on screen now (for tests).
-  public var drawnImages: [(key: String, rect: CellRect)] { onScreen.map { ($0.key, $0.rect) } }
+  /// The keys, rectangles and fits of the images on screen now (for tests and reports).
+  public var drawnImages: [(key: String, rect: CellRect, fit: ImageFit)] {
+    onScreen.map { ($0.key, $0.rect, $0.fit) }
+  }
 
   /// Works out and encodes what `frame`'s images need, on a screen `screenRows` high.
   public func paint(_ frame: Frame, screenRows: Int) -> Paint {

@@ -11,7 +11,7 @@ struct BlastView: ParsableCommand {
     version: version,
     subcommands: [
       DoctorCommand.self, SampleDataCommand.self, AgreeCommand.self, AgreeMasksCommand.self,
-      BenchCommand.self,
+      BenchCommand.self, ShowImageCommand.self,
     ]
   )
 }
