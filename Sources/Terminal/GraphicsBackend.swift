@@ -29,23 +29,24 @@ public enum GraphicsBackend: Hashable, Sendable, CustomStringConvertible {
   }
 }
 
-/// The user's choice: `--graphics auto|sixel|blocks|none` or `BLASTVIEW_GRAPHICS`.
-public enum GraphicsMode: String, CaseIterable, Sendable {
+/// The user's choice: `--graphics auto|sixel|blocks|none` or `BLASTVIEW_GRAPHICS`. (The
+/// probe's `GraphicsMode` is the resolved answer `doctor` reports; this adds `auto`.)
+public enum GraphicsChoice: String, CaseIterable, Sendable {
   case auto, sixel, blocks, none
 
   /// The flag's value if given, else `BLASTVIEW_GRAPHICS`, else auto. Throws on an unknown
   /// value, naming where it came from.
   public static func resolve(flag: String?, environment: [String: String]) throws(GraphicsModeError)
-    -> GraphicsMode
+    -> GraphicsChoice
   {
     if let flag {
-      guard let mode = GraphicsMode(rawValue: flag.lowercased()) else {
+      guard let mode = GraphicsChoice(rawValue: flag.lowercased()) else {
         throw GraphicsModeError(source: "--graphics", value: flag)
       }
       return mode
     }
     if let env = environment["BLASTVIEW_GRAPHICS"], !env.isEmpty {
-      guard let mode = GraphicsMode(rawValue: env.lowercased()) else {
+      guard let mode = GraphicsChoice(rawValue: env.lowercased()) else {
         throw GraphicsModeError(source: "BLASTVIEW_GRAPHICS", value: env)
       }
       return mode
@@ -113,17 +114,8 @@ public struct GraphicsEnvironment: Sendable, Equatable {
   /// tmux below 3.4 answers the attributes query itself and drops sixel (DESIGN §8).
   public var tmuxBlocksSixel: Bool {
     guard inTmux else { return false }
-    guard let v = tmuxVersion.flatMap(Self.parseVersion) else { return true }
+    guard let v = tmuxVersion.flatMap(GraphicsMode.tmuxVersionNumber) else { return true }
     return v < (3, 4)
-  }
-
-  /// "3.3a" → (3, 3); "next-3.5" → (3, 5); nil when no number is found.
-  static func parseVersion(_ text: String) -> (Int, Int)? {
-    let digits = text.drop { !$0.isNumber }
-    let parts = digits.split(separator: ".", maxSplits: 2)
-    guard let major = parts.first.flatMap({ Int($0) }) else { return nil }
-    let minor = parts.dropFirst().first.map { Int($0.prefix { $0.isNumber }) ?? 0 } ?? 0
-    return (major, minor)
   }
 
   /// The palette size to encode sixel with: the default, capped by the registers reported.
@@ -136,7 +128,7 @@ public struct GraphicsEnvironment: Sendable, Equatable {
 extension GraphicsBackend {
   /// The backend for `mode`: an explicit choice is obeyed; auto picks sixel when the
   /// terminal reported attribute 4 and is not inside tmux below 3.4, else half blocks.
-  public static func select(_ mode: GraphicsMode, environment e: GraphicsEnvironment) -> GraphicsBackend {
+  public static func select(_ mode: GraphicsChoice, environment e: GraphicsEnvironment) -> GraphicsBackend {
     switch mode {
     case .none: return .none
     case .blocks: return .halfBlocks(trueColor: e.trueColor)

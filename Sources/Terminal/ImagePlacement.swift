@@ -22,7 +22,7 @@ public struct ImageSource: Sendable {
   /// An image already in memory, scaled on demand.
   public init(_ image: RGBImage) {
     self.init(width: image.width, height: image.height) { w, h in
-      image.width == w && image.height == h ? image : scaled(image, width: w, height: h)
+      image.width == w && image.height == h ? image : image.resized(width: w, height: h)
     }
   }
 }
@@ -43,6 +43,15 @@ public struct ImageDamage: Hashable, Sendable {
     self.y = y
     self.width = width
     self.height = height
+  }
+
+  /// A damage record in the image's own pixel coordinates.
+  public init(since: String, pixels rect: PixelRect, imageWidth: Int, imageHeight: Int) {
+    let w = Double(max(1, imageWidth))
+    let h = Double(max(1, imageHeight))
+    self.init(
+      since: since, x: Double(rect.x) / w, y: Double(rect.y) / h,
+      width: Double(rect.width) / w, height: Double(rect.height) / h)
   }
 }
 

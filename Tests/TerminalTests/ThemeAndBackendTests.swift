@@ -114,18 +114,12 @@ let repositoryThemes = URL(fileURLWithPath: #filePath).deletingLastPathComponent
   }
 
   @Test func modeComesFromFlagThenEnvironment() throws {
-    #expect(try GraphicsMode.resolve(flag: "blocks", environment: ["BLASTVIEW_GRAPHICS": "sixel"]) == .blocks)
-    #expect(try GraphicsMode.resolve(flag: nil, environment: ["BLASTVIEW_GRAPHICS": "none"]) == .none)
-    #expect(try GraphicsMode.resolve(flag: nil, environment: [:]) == .auto)
+    #expect(
+      try GraphicsChoice.resolve(flag: "blocks", environment: ["BLASTVIEW_GRAPHICS": "sixel"]) == .blocks)
+    #expect(try GraphicsChoice.resolve(flag: nil, environment: ["BLASTVIEW_GRAPHICS": "none"]) == .none)
+    #expect(try GraphicsChoice.resolve(flag: nil, environment: [:]) == .auto)
     #expect(throws: GraphicsModeError(source: "BLASTVIEW_GRAPHICS", value: "kitty")) {
-      try GraphicsMode.resolve(flag: nil, environment: ["BLASTVIEW_GRAPHICS": "kitty"])
+      try GraphicsChoice.resolve(flag: nil, environment: ["BLASTVIEW_GRAPHICS": "kitty"])
     }
-  }
-
-  @Test func tmuxVersionsParse() {
-    #expect(GraphicsEnvironment.parseVersion("3.3a")! == (3, 3))
-    #expect(GraphicsEnvironment.parseVersion("next-3.5")! == (3, 5))
-    #expect(GraphicsEnvironment.parseVersion("3.4")! == (3, 4))
-    #expect(GraphicsEnvironment.parseVersion("master") == nil)
   }
 }

@@ -36,7 +36,7 @@ struct ShowImageCommand: ParsableCommand {
   var files: [String] = []
 
   func run() throws {
-    let mode = try GraphicsMode.resolve(flag: graphics, environment: ProcessInfo.processInfo.environment)
+    let mode = try GraphicsChoice.resolve(flag: graphics, environment: ProcessInfo.processInfo.environment)
     let theme = try Theme.named(theme)
     let parts = tile.split(separator: "x").compactMap { Int($0) }
     guard parts.count == 2, parts[0] >= 4, parts[1] >= 3 else {
@@ -46,7 +46,10 @@ struct ShowImageCommand: ParsableCommand {
     for i in 0..<max(0, patterns) {
       items.append(("pattern \(i + 1)", ImageSource(TestPattern.image(index: i, width: 160, height: 120))))
     }
-    if !files.isEmpty { throw ValidationError("image files: waiting for Imaging's decoder (use --patterns)") }
+    for path in files {
+      let image = try decodeImage(at: path)
+      items.append((Sanitizer.sanitize((path as NSString).lastPathComponent), ImageSource(image)))
+    }
     guard !items.isEmpty else { throw ValidationError("give image files or --patterns N") }
 
     let environment = GraphicsEnvironment.detect()
