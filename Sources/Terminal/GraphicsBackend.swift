@@ -87,6 +87,8 @@ public struct GraphicsEnvironment: Sendable, Equatable {
     self.colorTerm = colorTerm
   }
 
+  /// Whether the terminal has SGR pixel mouse reports (mode 1016).
+  public var mousePixels = false
   /// Cell size in pixels when known.
   public var cellWidth: Int?
   public var cellHeight: Int?
@@ -96,13 +98,23 @@ public struct GraphicsEnvironment: Sendable, Equatable {
     return (w, h)
   }
 
-  /// The facts for this process, from its environment (the terminal probe adds the rest).
+  /// The facts from a capability probe; the cell size is the measured one or 10 × 20.
+  public init(capabilities c: TerminalCapabilities) {
+    self.init(
+      sixel: c.sixel, colorRegisters: c.colorRegisters, inTmux: c.inTmux, tmuxVersion: c.tmuxVersion,
+      colorTerm: c.colorTerm)
+    cellWidth = c.effectiveCellSize.width
+    cellHeight = c.effectiveCellSize.height
+    mousePixels = c.mousePixels ?? false
+  }
+
+  /// Probes the terminal and returns the facts for this process. The budget is 200 ms, or
+  /// `BLASTVIEW_PROBE_TIMEOUT_MS` (for slow links, where a terminal's answer takes longer).
   public static func detect(environment: [String: String] = ProcessInfo.processInfo.environment)
     -> GraphicsEnvironment
   {
-    GraphicsEnvironment(
-      sixel: nil, inTmux: !(environment["TMUX"] ?? "").isEmpty, tmuxVersion: nil,
-      colorTerm: environment["COLORTERM"])
+    let budget = environment["BLASTVIEW_PROBE_TIMEOUT_MS"].flatMap { Int($0) }.map { max(10, min(5000, $0)) }
+    return GraphicsEnvironment(capabilities: TerminalProbe.run(timeoutMilliseconds: budget ?? 200))
   }
 
   /// True when COLORTERM announces 24-bit colour.

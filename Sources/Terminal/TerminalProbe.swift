@@ -30,6 +30,19 @@ public struct TerminalCapabilities: Sendable, Codable, Equatable {
   /// Terminal size in cells.
   public var columns: Int?
   public var rows: Int?
+  /// Sixel colour registers, from XTSMGRAPHICS (`CSI ? 1 ; 1 ; 0 S`); nil = no answer.
+  public var colorRegisters: Int? = nil
+  /// Where the cell size came from: "kernel" (TIOCGWINSZ), "terminal" (`CSI 16 t`), or nil.
+  public var cellSizeSource: String? = nil
+  /// The terminal recognises SGR pixel mouse mode 1016 (DECRQM); nil = no answer.
+  public var mousePixels: Bool? = nil
+
+  /// The cell size to lay images out with: the measured one, else 10 × 20 pixels (the
+  /// issue's default for terminals that report neither TIOCGWINSZ pixels nor `CSI 16 t`).
+  public var effectiveCellSize: (width: Int, height: Int) {
+    if let w = cellWidthPx, let h = cellHeightPx, w > 0, h > 0 { return (w, h) }
+    return (10, 20)
+  }
 
   public init(
     term: String? = nil, colorTerm: String? = nil, inTmux: Bool = false,
@@ -67,11 +80,18 @@ public struct TerminalCapabilities: Sendable, Codable, Equatable {
     try c.encode(cellHeightPx, forKey: .cellHeightPx)
     try c.encode(columns, forKey: .columns)
     try c.encode(rows, forKey: .rows)
+    try c.encode(colorRegisters, forKey: .colorRegisters)
+    try c.encode(cellSizeSource, forKey: .cellSizeSource)
+    try c.encode(mousePixels, forKey: .mousePixels)
   }
 }
 
-/// Detects terminal capabilities: environment, window size, and the primary device
-/// attributes query (`CSI c`), whose attribute 4 means sixel graphics.
+/// Detects terminal capabilities: environment, window size, and four queries sent at once:
+/// XTSMGRAPHICS for the number of sixel colour registers, `CSI 16 t` for the cell size when
+/// the kernel does not know it, DECRQM for mouse mode 1016, and last the primary device
+/// attributes (`CSI c`), whose attribute 4 means sixel graphics. Terminals answer in order
+/// and every terminal answers `CSI c`, so its reply marks the end: queries a terminal does
+/// not understand cost nothing more than their silence.
 ///
 /// The query is only sent when standard output is a terminal, `$TERM` is set and not
 /// "dumb", and we are the terminal's foreground process (a background process that
@@ -112,13 +132,26 @@ public enum TerminalProbe {
       caps.rows = size.rows
       caps.cellWidthPx = size.cellWidthPx
       caps.cellHeightPx = size.cellHeightPx
+      if size.cellWidthPx != nil && size.cellHeightPx != nil { caps.cellSizeSource = "kernel" }
     }
     guard tty >= 0 else { return caps }
     defer { close(tty) }
     let foreground = tcgetpgrp(tty) == getpgrp()
     if foreground, let term = caps.term, term != "dumb" {
-      caps.deviceAttributes = queryDeviceAttributes(fd: tty, timeoutMilliseconds: timeoutMilliseconds)
-      caps.sixel = caps.deviceAttributes.map { $0.contains(4) }
+      let askCellSize = caps.cellSizeSource == nil
+      if let replies = queryTerminal(
+        fd: tty, timeoutMilliseconds: timeoutMilliseconds, askCellSize: askCellSize)
+      {
+        caps.deviceAttributes = replies.deviceAttributes
+        caps.sixel = replies.deviceAttributes.map { $0.contains(4) }
+        caps.colorRegisters = replies.colorRegisters
+        caps.mousePixels = replies.mousePixels
+        if askCellSize, let size = replies.cellSize {
+          caps.cellWidthPx = size.width
+          caps.cellHeightPx = size.height
+          caps.cellSizeSource = "terminal"
+        }
+      }
     }
     return caps
   }
@@ -143,10 +176,63 @@ public enum TerminalProbe {
       columns: cols, rows: rows, cellWidthPx: cw > 0 ? cw : nil, cellHeightPx: ch > 0 ? ch : nil)
   }
 
+  /// What the terminal answered to the probe's queries.
+  public struct Replies: Sendable, Equatable {
+    public var deviceAttributes: [Int]?
+    public var colorRegisters: Int?
+    public var cellSize: (width: Int, height: Int)?
+    public var mousePixels: Bool?
+
+    public static func == (a: Replies, b: Replies) -> Bool {
+      a.deviceAttributes == b.deviceAttributes && a.colorRegisters == b.colorRegisters
+        && a.cellSize?.width == b.cellSize?.width && a.cellSize?.height == b.cellSize?.height
+        && a.mousePixels == b.mousePixels
+    }
+
+    /// Reads every answer found in `bytes`.
+    public init(parsing bytes: [UInt8]) {
+      deviceAttributes = TerminalProbe.parseDeviceAttributes(bytes)
+      for reply in TerminalProbe.controlSequences(in: bytes) {
+        switch (reply.private, reply.final, reply.intermediates, reply.parameters) {
+        case ("?", "S", "", let p) where p.count >= 3 && p[0] == 1 && p[1] == 0:
+          colorRegisters = p[2]  // XTSMGRAPHICS: item 1 (colours), status 0 (success), value
+        case ("", "t", "", let p) where p.count >= 3 && p[0] == 6 && p[1] > 0 && p[2] > 0:
+          cellSize = (width: p[2], height: p[1])  // CSI 6 ; height ; width t
+        case ("?", "y", "$", let p) where p.count >= 2 && p[0] == 1016:
+          mousePixels = (1...3).contains(p[1])  // DECRPM: 1 set, 2 reset, 3 permanently set
+        default: break
+        }
+      }
+    }
+
+    public init() {}
+  }
+
+  /// The probe's queries, in the order they are sent: `CSI c` last (see the type's doc).
+  static func queries(askCellSize: Bool) -> [UInt8] {
+    Array(("\u{1B}[?1;1;0S" + (askCellSize ? "\u{1B}[16t" : "") + "\u{1B}[?1016$p\u{1B}[c").utf8)
+  }
+
+  /// Sends the probe's queries to the terminal on `fd` and collects the answers until the
+  /// device attributes reply arrives or the time is up (then whatever arrived is used). The
+  /// terminal's modes are switched to non-canonical, no-echo input and restored before return.
+  public static func queryTerminal(fd: Int32, timeoutMilliseconds: Int, askCellSize: Bool) -> Replies? {
+    guard
+      let bytes = exchange(
+        fd: fd, query: queries(askCellSize: askCellSize), timeoutMilliseconds: timeoutMilliseconds)
+    else { return nil }
+    return Replies(parsing: bytes)
+  }
+
   /// Sends `CSI c` to the terminal on `fd` and returns the parameters of its answer
-  /// (`CSI ? Pm c`), or nil if none arrives within the timeout. The terminal's modes are
-  /// switched to non-canonical, no-echo input for the query and restored before return.
+  /// (`CSI ? Pm c`), or nil if none arrives within the timeout.
   public static func queryDeviceAttributes(fd: Int32, timeoutMilliseconds: Int) -> [Int]? {
+    exchange(fd: fd, query: [0x1B, 0x5B, 0x63], timeoutMilliseconds: timeoutMilliseconds)
+      .flatMap(parseDeviceAttributes)
+  }
+
+  /// Writes `query` and reads until a device attributes reply is complete or the deadline.
+  private static func exchange(fd: Int32, query: [UInt8], timeoutMilliseconds: Int) -> [UInt8]? {
     var saved = termios()
     guard tcgetattr(fd, &saved) == 0 else { return nil }
     var raw = saved
@@ -158,7 +244,6 @@ public enum TerminalProbe {
     guard tcsetattr(fd, TCSANOW, &raw) == 0 else { return nil }
     defer { _ = tcsetattr(fd, TCSANOW, &saved) }
 
-    let query: [UInt8] = [0x1B, 0x5B, 0x63]  // ESC [ c
     guard writeAll(fd, query) else { return nil }
 
     let deadline = monotonicMilliseconds() + max(0, timeoutMilliseconds)
@@ -181,9 +266,59 @@ public enum TerminalProbe {
       }
       if n == 0 { break }
       received += chunk[0..<n]
-      if let attributes = parseDeviceAttributes(received) { return attributes }
+      if parseDeviceAttributes(received) != nil { return received }
     }
-    return nil
+    return received.isEmpty ? nil : received
+  }
+
+  /// A control sequence found in terminal replies.
+  struct ControlSequence {
+    var `private`: String
+    var parameters: [Int]
+    var intermediates: String
+    var final: Character
+  }
+
+  /// Every complete CSI sequence in `bytes` (7-bit `ESC [` or 8-bit 0x9B), split into its
+  /// private marker (`?`, `>`…), numeric parameters, intermediates and final byte.
+  static func controlSequences(in bytes: [UInt8]) -> [ControlSequence] {
+    var found: [ControlSequence] = []
+    var i = 0
+    while i < bytes.count {
+      var j: Int
+      if bytes[i] == 0x1B, i + 1 < bytes.count, bytes[i + 1] == 0x5B {
+        j = i + 2
+      } else if bytes[i] == 0x9B {
+        j = i + 1
+      } else {
+        i += 1
+        continue
+      }
+      var marker = ""
+      if j < bytes.count, (0x3C...0x3F).contains(bytes[j]) {
+        marker = String(UnicodeScalar(bytes[j]))
+        j += 1
+      }
+      let parameterStart = j
+      while j < bytes.count, (0x30...0x3B).contains(bytes[j]) { j += 1 }
+      let parameterText = String(decoding: bytes[parameterStart..<j], as: UTF8.self)
+      let intermediateStart = j
+      while j < bytes.count, (0x20...0x2F).contains(bytes[j]) { j += 1 }
+      let intermediates = String(decoding: bytes[intermediateStart..<j], as: UTF8.self)
+      guard j < bytes.count, (0x40...0x7E).contains(bytes[j]) else {
+        i = max(i + 1, j)
+        continue
+      }
+      let parameters = parameterText.split(separator: ";", omittingEmptySubsequences: false).map {
+        Int($0) ?? 0
+      }
+      found.append(
+        ControlSequence(
+          private: marker, parameters: parameters, intermediates: intermediates,
+          final: Character(UnicodeScalar(bytes[j]))))
+      i = j + 1
+    }
+    return found
   }
 
   /// Finds a primary device attributes answer, `ESC [ ? Pm c` (or 8-bit CSI `0x9B ? Pm c`),

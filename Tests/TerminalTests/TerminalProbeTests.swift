@@ -209,3 +209,37 @@ private final class FakeTerminal: @unchecked Sendable {
   let silent = TerminalCapabilities(term: "xterm", isTTY: true)
   #expect(GraphicsMode.choose(for: silent, override: nil).mode == .blocks)
 }
+
+@Test func probeRepliesAreParsedFromOneStream() {
+  // xterm -ti vt340 with 256 registers answers the four queries in order.
+  let stream = Array(
+    "\u{1B}[?1;0;256S\u{1B}[6;19;9t\u{1B}[?1016;2$y\u{1B}[?63;1;2;4;6;9;15;16;22;28c".utf8)
+  let r = TerminalProbe.Replies(parsing: stream)
+  #expect(r.colorRegisters == 256)
+  #expect(r.cellSize?.width == 9 && r.cellSize?.height == 19)
+  #expect(r.mousePixels == true)
+  #expect(r.deviceAttributes == [63, 1, 2, 4, 6, 9, 15, 16, 22, 28])
+}
+
+@Test func probeRepliesThatSayNoAreUnderstood() {
+  // XTSMGRAPHICS failure status (3), DECRPM "not recognised" (0), no CSI 16 t answer.
+  let r = TerminalProbe.Replies(parsing: Array("\u{1B}[?1;3;0S\u{1B}[?1016;0$y\u{1B}[?62;22c".utf8))
+  #expect(r.colorRegisters == nil)
+  #expect(r.mousePixels == false)
+  #expect(r.cellSize == nil)
+  #expect(r.deviceAttributes == [62, 22])
+  // Only the attributes (a terminal that ignores the rest).
+  let plain = TerminalProbe.Replies(parsing: Array("\u{1B}[?6c".utf8))
+  #expect(plain.colorRegisters == nil && plain.mousePixels == nil && plain.deviceAttributes == [6])
+}
+
+@Test func probeQueriesEndWithDeviceAttributes() {
+  let q = String(decoding: TerminalProbe.queries(askCellSize: true), as: UTF8.self)
+  #expect(q == "\u{1B}[?1;1;0S\u{1B}[16t\u{1B}[?1016$p\u{1B}[c")
+  #expect(!String(decoding: TerminalProbe.queries(askCellSize: false), as: UTF8.self).contains("16t"))
+}
+
+@Test func cellSizeDefaultsToTenByTwenty() {
+  #expect(TerminalCapabilities().effectiveCellSize == (10, 20))
+  #expect(TerminalCapabilities(cellWidthPx: 9, cellHeightPx: 19).effectiveCellSize == (9, 19))
+}

@@ -55,12 +55,12 @@ struct ShowImageCommand: ParsableCommand {
     let environment = GraphicsEnvironment.detect()
     let backend = GraphicsBackend.select(mode, environment: environment)
     let session = try TerminalSession(
-      theme: theme, backend: backend, cellSize: environment.cellSize, mousePixels: false)
+      theme: theme, backend: backend, cellSize: environment.cellSize, mousePixels: environment.mousePixels)
     var viewer = ImageGrid(items: items, tileColumns: parts[0], tileRows: parts[1], backend: backend)
     var first = true
     while true {
       session.render(viewer.frame(rows: session.rows, columns: session.columns))
-      if let report { writeReport(session, page: viewer.page, to: report) }
+      if let report { writeReport(session, environment: environment, page: viewer.page, to: report) }
       if first && crashAfterFirstFrame {
         let empty: [Int] = []
         _ = empty[viewer.page]  // a Swift runtime error: index out of range
@@ -87,7 +87,9 @@ struct ShowImageCommand: ParsableCommand {
 }
 
 /// The layout the integration tests need to find images in a screenshot.
-private func writeReport(_ session: TerminalSession, page: Int, to path: String) {
+private func writeReport(
+  _ session: TerminalSession, environment: GraphicsEnvironment, page: Int, to path: String
+) {
   let painter = session.renderer.painter
   let images: [[String: Any]] = painter.drawnImages.map { image in
     [
@@ -99,6 +101,8 @@ private func writeReport(_ session: TerminalSession, page: Int, to path: String)
     "page": page, "rows": session.rows, "columns": session.columns,
     "cellWidth": session.cellWidth, "cellHeight": session.cellHeight,
     "backend": "\(painter.backend)", "images": images,
+    "colorRegisters": environment.colorRegisters ?? 0, "mousePixels": environment.mousePixels,
+    "sixelReported": environment.sixel ?? false,
   ]
   if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
     let temp = path + ".tmp"
