@@ -23,11 +23,10 @@ public final class ReLU: Layer {
     parallelChunks((x.count + 4095) / 4096) { blocks in
       let lo = blocks.lowerBound * 4096
       let hi = min(x.count, blocks.upperBound * 4096)
-      let zero = SIMD8<Float>()
       var i = lo
       while i + 8 <= hi {
         let v = UnsafeRawPointer(xd + i).loadUnaligned(as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(yd + i).storeBytes(of: pointwiseMax(v, zero), as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(yd + i).storeBytes(of: relu8(v), as: SIMD8<Float>.self)
         i += 8
       }
       while i < hi {
@@ -125,4 +124,10 @@ public final class GELU: Layer {
   let t = tanhf(u)
   let du = 0.797_884_56 * (1 + 3 * 0.044715 * x * x)
   return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
+}
+
+/// max(v, 0) lane-wise, as one vmaxps (`pointwiseMax` is an out-of-line generic call).
+@inline(__always)
+func relu8(_ v: SIMD8<Float>) -> SIMD8<Float> {
+  v.replacing(with: 0, where: v .< 0)
 }

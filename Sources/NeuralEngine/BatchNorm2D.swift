@@ -234,13 +234,12 @@ func affine(
 ) {
   let sv = SIMD8<Float>(repeating: scale)
   let bv = SIMD8<Float>(repeating: shift)
-  let zero = SIMD8<Float>()
   var i = 0
   if relu {
     while i + 8 <= n {
       let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
       UnsafeMutableRawPointer(y + i).storeBytes(
-        of: pointwiseMax(bv.addingProduct(v, sv), zero), as: SIMD8<Float>.self)
+        of: relu8(bv.addingProduct(v, sv)), as: SIMD8<Float>.self)
       i += 8
     }
     while i < n {

@@ -4,9 +4,17 @@
 
 /// 3×3 convolution without bias, batch norm and ReLU (fused into the batch norm).
 /// Parameter names `<conv>.weight` and `<bn>.{weight,bias,running_mean,running_var}`.
+///
+/// In inference mode the batch norm (fixed statistics) and the ReLU are folded into the
+/// convolution's store: y = max(0, γ/σ·conv(x) + β − μγ/σ), one pass instead of three. A
+/// backward pass after such a forward first recomputes the unfolded forward (rare: only when
+/// gradients flow through a part kept in inference mode).
 public final class ConvBNReLU: Layer, ModeSwitching {
   public let conv: Conv2D
   public let norm: BatchNorm2D
+  private var foldScale = ReusableBuffer()
+  private var foldShift = ReusableBuffer()
+  private var folded = false
 
   public init(
     _ store: ParameterStore, convName: String, normName: String, group: String, inChannels: Int,
@@ -27,11 +35,47 @@ public final class ConvBNReLU: Layer, ModeSwitching {
     conv.forwardFLOPs(for: s) + norm.forwardFLOPs(for: conv.outputShape(for: s))
   }
 
-  public func forward(_ x: Tensor) -> Tensor { norm.forward(conv.forward(x)) }
+  public func forward(_ x: Tensor) -> Tensor {
+    if norm.isTraining {
+      folded = false
+      let y = profile("conv forward") { conv.forward(x) }
+      return profile("batchnorm+relu forward") { norm.forward(y) }
+    }
+    let c = norm.channels
+    let scale = foldScale.tensor([c])
+    let shift = foldShift.tensor([c])
+    let g = norm.gamma.value.data
+    let b = norm.beta.value.data
+    let rm = norm.runningMean.value.data
+    let rv = norm.runningVar.value.data
+    for i in 0..<c {
+      scale[i] = g[i] / (rv[i] + norm.epsilon).squareRoot()
+      shift[i] = b[i] - rm[i] * scale[i]
+    }
+    folded = true
+    return profile("conv forward") {
+      conv.forward(
+        x, epilogue: ConvEpilogue(scale: scale.data, shift: shift.data, relu: norm.fusedReLU))
+    }
+  }
 
-  public func backward(_ dy: Tensor) -> Tensor { conv.backward(norm.backward(dy)) }
+  private func unfold() {
+    guard folded, let x = conv.lastInput else { return }
+    folded = false
+    _ = norm.forward(conv.forward(x))
+  }
 
-  public func backwardParameters(_ dy: Tensor) { conv.backwardParameters(norm.backward(dy)) }
+  public func backward(_ dy: Tensor) -> Tensor {
+    unfold()
+    let g = profile("batchnorm+relu backward") { norm.backward(dy) }
+    return profile("conv backward") { conv.backward(g) }
+  }
+
+  public func backwardParameters(_ dy: Tensor) {
+    unfold()
+    let g = profile("batchnorm+relu backward") { norm.backward(dy) }
+    profile("conv backward") { conv.backwardParameters(g) }
+  }
 }
 
 /// An encoder stage: two ConvBNReLU, then 2×2 max-pool and dropout. Forward returns the
@@ -70,15 +114,17 @@ public final class EncoderStage: ModeSwitching {
 
   public func forward(_ x: Tensor) -> (skip: Tensor, output: Tensor) {
     let f = second.forward(first.forward(x))
-    return (f, dropout.forward(pool.forward(f)))
+    let p = profile("maxpool forward") { pool.forward(f) }
+    return (f, profile("dropout forward") { dropout.forward(p) })
   }
 
   /// Gradient of the input from the gradients of the output and (optionally) of the skip.
   /// With `wantInput` false only parameter gradients are computed and nil is returned.
   @discardableResult
   public func backward(skip dSkip: Tensor?, output dOut: Tensor, wantInput: Bool = true) -> Tensor? {
-    let df = pool.backward(dropout.backward(dOut))
-    if let dSkip { accumulate(dSkip, into: df) }
+    let dp = profile("dropout backward") { dropout.backward(dOut) }
+    let df = profile("maxpool backward") { pool.backward(dp) }
+    if let dSkip { profile("skip accumulate") { accumulate(dSkip, into: df) } }
     let g = second.backward(df)
     if wantInput { return first.backward(g) }
     first.backwardParameters(g)
@@ -121,13 +167,16 @@ public final class DecoderBlock: ModeSwitching {
   }
 
   public func forward(_ x: Tensor, skip: Tensor) -> Tensor {
-    second.forward(first.forward(concat.forward(upsample.forward(x), skip)))
+    let u = profile("upsample forward") { upsample.forward(x) }
+    let c = profile("concat forward") { concat.forward(u, skip) }
+    return second.forward(first.forward(c))
   }
 
   /// Gradients of the input and of the skip.
   public func backward(_ dy: Tensor) -> (input: Tensor, skip: Tensor) {
-    let (du, dSkip) = concat.backward(first.backward(second.backward(dy)))
-    return (upsample.backward(du), dSkip)
+    let g = first.backward(second.backward(dy))
+    let (du, dSkip) = profile("concat backward") { concat.backward(g) }
+    return (profile("upsample backward") { upsample.backward(du) }, dSkip)
   }
 
   public func forwardFLOPs(input s: [Int], skip k: [Int]) -> Int {

@@ -26,31 +26,33 @@ public struct ConvGeometry: Sendable, Equatable {
   public var isIdentity: Bool { kernel == 1 && stride == 1 && padding == 0 }
 }
 
-/// Unfolds one CHW image into the (C·k·k) × (Ho·Wo) column matrix, zero outside the image, for
-/// the channel range `channels` (rows of those channels only).
+/// Unfolds one CHW image into the (C·k·k) × (Ho·Wo) column matrix, zero outside the image.
+/// Only output rows `rows` are written (columns (oy − rows.lowerBound)·Wo + ox, row stride `ld`),
+/// so a convolution can unfold a tile that stays in cache; `channels` limits the rows of channels.
 public func im2col(
-  _ x: UnsafePointer<Float>, _ g: ConvGeometry, _ col: UnsafeMutablePointer<Float>,
-  channels: Range<Int>? = nil
+  _ x: UnsafePointer<Float>, _ g: ConvGeometry, _ col: UnsafeMutablePointer<Float>, ld: Int? = nil,
+  rows: Range<Int>? = nil, channels: Range<Int>? = nil
 ) {
   let k = g.kernel
   let s = g.stride
   let p = g.padding
   let h = g.height
   let w = g.width
-  let ho = g.outHeight
   let wo = g.outWidth
+  let oys = rows ?? 0..<g.outHeight
+  let stride = ld ?? oys.count * wo
   let cs = channels ?? 0..<g.channels
   for ci in cs {
     let xc = x + ci * h * w
     for ky in 0..<k {
       for kx in 0..<k {
-        let row = col + ((ci * k + ky) * k + kx) * ho * wo
+        let row = col + ((ci * k + ky) * k + kx) * stride
         // Output columns whose input column lies inside the image: ox*s - p + kx in [0, w).
         let oxLo = max(0, (p - kx + s - 1) / s)
         let oxHi = min(wo, floorDiv(w - 1 + p - kx, s) + 1)
-        for oy in 0..<ho {
+        for oy in oys {
           let iy = oy * s - p + ky
-          let dst = row + oy * wo
+          let dst = row + (oy - oys.lowerBound) * wo
           if iy < 0 || iy >= h || oxHi <= oxLo {
             dst.update(repeating: 0, count: wo)
             continue

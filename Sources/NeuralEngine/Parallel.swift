@@ -110,3 +110,17 @@ public func peakResidentBytes() -> Int {
     return Int(usage.ru_maxrss)
   #endif
 }
+
+/// CPU time (user + system) this process has used, in seconds, and its minor page faults.
+/// On a shared machine, CPU time per step measures the work a step costs whatever else runs.
+public func processCPUTime() -> (seconds: Double, minorFaults: Int) {
+  var usage = rusage()
+  #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+  #else
+    getrusage(RUSAGE_SELF, &usage)
+  #endif
+  let u = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) * 1e-6
+  let s = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) * 1e-6
+  return (u + s, Int(usage.ru_minflt))
+}

@@ -129,20 +129,21 @@ public final class ReferenceMTACNN: ModeSwitching {
     let (f2, p2) = s2.forward(p1)
     let c3 = cls3.forward(p2).output
     let (f3, sg3) = seg3.forward(p2)
-    let x3 = xs3.forward([c3, sg3])
+    let x3 = profile("ttc forward") { xs3.forward([c3, sg3]) }
     let c4 = cls4.forward(x3[0]).output
     let (f4, sg4) = seg4.forward(x3[1])
-    let x4 = xs4.forward([c4, sg4])
-    let g = clsDropout.forward(gap.forward(x4[0]))
-    let m = headMalignant.forward(g)
-    let s = headSubtype.forward(g)
-    var y = bottleneck.forward(x4[1])
+    let x4 = profile("ttc forward") { xs4.forward([c4, sg4]) }
+    let (m, s) = profile("classification head forward") {
+      let g = clsDropout.forward(gap.forward(x4[0]))
+      return (headMalignant.forward(g), headSubtype.forward(g))
+    }
+    var y = profile("transformer forward") { bottleneck.forward(x4[1]) }
     y = d4.forward(y, skip: f4)
     y = d3.forward(y, skip: f3)
     y = d2.forward(y, skip: f2)
     y = d1.forward(y, skip: f1)
     saved = (f1, f2, f3, f4)
-    return (m, s, segOut.forward(y))
+    return (m, s, profile("conv forward") { segOut.forward(y) })
   }
 
   /// Backward pass from the loss gradients of the three outputs. Adds every unfrozen
@@ -161,30 +162,34 @@ public final class ReferenceMTACNN: ModeSwitching {
     var dSkip4: Tensor?
     var dSeg4: Tensor?
     if segLearns || clsLearns || sharedLearns {
-      var g = segOut.backward(dMask)
+      var g = profile("conv backward") { segOut.backward(dMask) }
       (g, dSkip1) = d1.backward(g)
       (g, dSkip2) = d2.backward(g)
       (g, dSkip3) = d3.backward(g)
       (g, dSkip4) = d4.backward(g)
-      dSeg4 = bottleneck.backward(g)
+      dSeg4 = profile("transformer backward") { bottleneck.backward(g) }
     }
     // Classification head.
-    let dg = headGrad.tensor([dm.shape[0], config.channels[3]])
-    dg.copy(from: headMalignant.backward(dm))
-    accumulate(headSubtype.backward(ds), into: dg)
-    let dCls4 = gap.backward(clsDropout.backward(dg))
+    let dCls4 = profile("classification head backward") {
+      let dg = headGrad.tensor([dm.shape[0], config.channels[3]])
+      dg.copy(from: headMalignant.backward(dm))
+      accumulate(headSubtype.backward(ds), into: dg)
+      return gap.backward(clsDropout.backward(dg))
+    }
     // Stage 4 connection and columns.
     let below = sharedLearns || clsLearns || segLearns
-    let d4s = xs4.backward([dCls4, dSeg4], wantInput: [below, below])
+    let d4s = profile("ttc backward") { xs4.backward([dCls4, dSeg4], wantInput: [below, below]) }
     let dx3c = cls4.backward(skip: nil, output: d4s[0]!)
     let dx3s = seg4.backward(skip: dSkip4, output: d4s[1]!)
-    let d3s = xs3.backward([dx3c, dx3s], wantInput: [below, below])
+    let d3s = profile("ttc backward") { xs3.backward([dx3c, dx3s], wantInput: [below, below]) }
     let dp2 = cls3.backward(skip: nil, output: d3s[0]!, wantInput: sharedLearns)
     let dp2s = seg3.backward(skip: dSkip3, output: d3s[1]!, wantInput: sharedLearns)
     guard sharedLearns, let dp2, let dp2s else { return }
     let e = encoderGrad.tensor(dp2.shape)
-    e.copy(from: dp2)
-    accumulate(dp2s, into: e)
+    profile("skip accumulate") {
+      e.copy(from: dp2)
+      accumulate(dp2s, into: e)
+    }
     let dp1 = s2.backward(skip: dSkip2, output: e)!
     s1.backward(skip: dSkip1, output: dp1, wantInput: false)
   }
@@ -255,17 +260,19 @@ public final class ReferenceTrainer {
   @discardableResult
   public func step(images: Tensor, labels: [Int], masks: Tensor) -> (classification: Float, mask: Float) {
     network.isTraining = true
-    network.store.zeroGradients()
+    profile("zero gradients") { network.store.zeroGradients() }
     let out = network.forward(images)
-    let cl = classification(malignant: out.malignant, subtypes: out.subtypes, labels: labels)
-    let a = BinaryFocalLoss.balancedWeight(targets: masks)
-    let ml = focal(out.mask, targets: masks, positiveWeight: a)
+    let (cl, ml) = profile("losses") {
+      let cl = classification(malignant: out.malignant, subtypes: out.subtypes, labels: labels)
+      let a = BinaryFocalLoss.balancedWeight(targets: masks)
+      return (cl, focal(out.mask, targets: masks, positiveWeight: a))
+    }
     if lambda != 1 {
       let g = ml.gradient.data
       for i in 0..<ml.gradient.count { g[i] *= lambda }
     }
     network.backward(malignant: cl.malignantGradient, subtypes: cl.subtypeGradient, mask: ml.gradient)
-    optimizer.step()
+    profile("adam") { optimizer.step() }
     return (cl.loss, ml.loss)
   }
 }

@@ -47,6 +47,7 @@ struct ConvCase: CustomTestStringConvertible, Sendable {
 
 let convCases: [ConvCase] = [
   ConvCase(cin: 3, cout: 4, k: 3, stride: 1, size: 7, batch: 3, bias: true),
+  ConvCase(cin: 5, cout: 6, k: 3, stride: 1, size: 29, batch: 2, bias: false),
   ConvCase(cin: 2, cout: 5, k: 3, stride: 2, size: 8, batch: 2, bias: false),
   ConvCase(cin: 3, cout: 2, k: 3, stride: 2, size: 7, batch: 1, bias: true),
   ConvCase(cin: 4, cout: 3, k: 1, stride: 1, size: 5, batch: 3, bias: true),
@@ -69,13 +70,25 @@ func convForwardMatchesDefinition(_ c: ConvCase) {
 
 @Test("Conv2D backward matches finite differences", arguments: convCases)
 func convGradients(_ c: ConvCase) {
-  let store = ParameterStore(seed: 3)
-  let conv = Conv2D(
-    store, name: "c", group: "g", inChannels: c.cin, outChannels: c.cout, kernel: c.k, stride: c.stride,
-    bias: c.bias)
-  store.finalize()
-  let x = randomTensor([c.batch, c.cin, c.size, c.size], seed: 4)
-  checkLayerGradients(conv, input: x, parameters: store.parameters, store: store)
+  // Direct kernels (3×3 stride 1) and the im2col path with whole images per tile, and with one
+  // output row per tile.
+  for (direct, tiny) in [(true, false), (false, false), (false, true)] {
+    let store = ParameterStore(seed: 3)
+    let conv = Conv2D(
+      store, name: "c", group: "g", inChannels: c.cin, outChannels: c.cout, kernel: c.k, stride: c.stride,
+      bias: c.bias)
+    store.finalize()
+    conv.useDirect = direct
+    if tiny {
+      conv.tileFloats = 1
+      conv.minimumTileColumns = 1
+    }
+    let x = randomTensor([c.batch, c.cin, c.size, c.size], seed: 4)
+    checkLayerGradients(conv, input: x, parameters: store.parameters, store: store)
+    let ref = naiveConv(x, conv.weight.value, conv.bias?.value, stride: c.stride, padding: c.k / 2)
+    let err = zip(conv.forward(x).array, ref).map { abs(Double($0) - $1) }.max()!
+    #expect(err < 1e-5)
+  }
 }
 
 @Test("Conv2D gives the same result with 1 and 2 threads, and batch below thread count")
@@ -129,4 +142,29 @@ func denseForwardAndGradients() {
     }
   }
   checkLayerGradients(d, input: x, parameters: store.parameters, store: store)
+}
+
+@Test("direct 3×3 kernels on a non-square image with channel and width tails")
+func directConvNonSquare() {
+  let store = ParameterStore(seed: 30)
+  let conv = Conv2D(store, name: "c", group: "g", inChannels: 5, outChannels: 7, bias: true)
+  store.finalize()
+  #expect(conv.isDirect)
+  let x = randomTensor([2, 5, 13, 35], seed: 31)
+  let ref = naiveConv(x, conv.weight.value, conv.bias!.value, stride: 1, padding: 1)
+  let err = zip(conv.forward(x).array, ref).map { abs(Double($0) - $1) }.max()!
+  #expect(err < 1e-5)
+  // Backward against the im2col path on the same weights.
+  let dy = randomTensor([2, 7, 13, 35], seed: 32)
+  store.zeroGradients()
+  let dxDirect = conv.backward(dy).array
+  let gw = conv.weight.grad.array
+  let gb = conv.bias!.grad.array
+  conv.useDirect = false
+  store.zeroGradients()
+  _ = conv.forward(x)
+  let dxGemm = conv.backward(dy).array
+  #expect(maxRelativeDifference(dxDirect, dxGemm, floor: 1e-2) < 1e-4)
+  #expect(maxRelativeDifference(gw, conv.weight.grad.array, floor: 1e-2) < 1e-4)
+  #expect(maxRelativeDifference(gb, conv.bias!.grad.array, floor: 1e-2) < 1e-4)
 }

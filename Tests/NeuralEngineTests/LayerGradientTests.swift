@@ -244,3 +244,44 @@ final class FixedCall: Layer {
   func backward(_ dy: Tensor) -> Tensor { inner.backward(dy) }
   func outputShape(for s: [Int]) -> [Int] { s }
 }
+
+@Test("inference folds batch norm and ReLU into the convolution, and backward still works")
+func foldedConvBNReLU() {
+  let store = ParameterStore(seed: 40)
+  let block = ConvBNReLU(store, convName: "c", normName: "n", group: "g", inChannels: 3, outChannels: 6)
+  let wide = ConvBNReLU(store, convName: "w", normName: "m", group: "g", inChannels: 3, outChannels: 6)
+  store.finalize()
+  for b in [block, wide] {
+    for i in 0..<6 {
+      b.norm.gamma.value[i] = 0.5 + 0.2 * Float(i)
+      b.norm.beta.value[i] = 0.1 * Float(i) - 0.2
+      b.norm.runningMean.value[i] = 0.05 * Float(i)
+      b.norm.runningVar.value[i] = 0.7 + 0.1 * Float(i)
+    }
+  }
+  wide.conv.useDirect = false
+  let x = randomTensor([2, 3, 9, 11], seed: 41)
+  for b in [block, wide] {
+    b.isTraining = false
+    // Reference: the convolution, then batch norm with running statistics and ReLU.
+    let conv = b.conv.forward(x).array
+    var expected = [Float](repeating: 0, count: conv.count)
+    for i in 0..<conv.count {
+      let c = (i / 99) % 6
+      let s = b.norm.gamma.value[c] / (b.norm.runningVar.value[c] + 1e-5).squareRoot()
+      expected[i] = max(0, (conv[i] - b.norm.runningMean.value[c]) * s + b.norm.beta.value[c])
+    }
+    let y = b.forward(x).array
+    #expect(maxRelativeDifference(y, expected, floor: 1e-2) < 1e-5)
+    // Backward after the folded forward equals backward after the plain one.
+    let dy = randomTensor([2, 6, 9, 11], seed: 42)
+    store.zeroGradients()
+    let dxFolded = b.backward(dy).array
+    let gFolded = b.conv.weight.grad.array
+    store.zeroGradients()
+    _ = b.norm.forward(b.conv.forward(x))
+    let dxPlain = b.backward(dy).array
+    #expect(dxFolded == dxPlain)
+    #expect(gFolded == b.conv.weight.grad.array)
+  }
+}

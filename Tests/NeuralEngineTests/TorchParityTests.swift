@@ -35,14 +35,18 @@ struct TorchParityTests {
       ("k3s1", 3, 8, 3, 1, true), ("k3s2", 4, 6, 3, 2, false), ("k1", 8, 1, 1, 1, true),
       ("k3s1wide", 16, 16, 3, 1, false),
     ]
+    // Both the direct 3×3 kernels and the im2col + sgemm path.
     for (name, cin, cout, k, s, bias) in cases {
-      let store = ParameterStore()
-      let conv = Conv2D(
-        store, name: name, group: "g", inChannels: cin, outChannels: cout, kernel: k, stride: s, bias: bias)
-      store.finalize()
-      var params = [("weight", conv.weight)]
-      if let b = conv.bias { params.append(("bias", b)) }
-      try checkLayer(f, name, conv, params: params, store: store)
+      for direct in [true, false] {
+        let store = ParameterStore()
+        let conv = Conv2D(
+          store, name: name, group: "g", inChannels: cin, outChannels: cout, kernel: k, stride: s, bias: bias)
+        store.finalize()
+        conv.useDirect = direct
+        var params = [("weight", conv.weight)]
+        if let b = conv.bias { params.append(("bias", b)) }
+        try checkLayer(f, name, conv, params: params, store: store)
+      }
     }
   }
 
