@@ -32,6 +32,17 @@ var neuralEngineFlags = ["-Ounchecked"]
   neuralEngineFlags += ["-target-cpu", "haswell"]
 #endif
 
+/// MTA-CNN's model side (data, augmentation, metrics, detection; the network joins when it lands).
+let mtacnnTargets: [Target] = [
+  .target(
+    name: "MTACNN",
+    dependencies: ["Imaging", .product(name: "Crypto", package: "swift-crypto")]),
+  .testTarget(
+    name: "MTACNNTests",
+    dependencies: ["MTACNN", "Imaging"],
+    resources: [.copy("Fixtures")]),
+]
+
 let package = Package(
   name: "BlastView",
   platforms: [.macOS(.v13)],
@@ -92,5 +103,5 @@ let package = Package(
     .testTarget(
       name: "AgreeCommandTests",
       dependencies: ["blastview", "Agreement", "Imaging"]),
-  ]
+  ] + mtacnnTargets
 )

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
+import split
 from mtacnn import SCHEMAS
+from split import split_counts, split_key  # noqa: F401  (re-exported)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -53,7 +54,7 @@ class DataError(Exception):
 
 
 def class_index(folder: str, classes: list) -> int | None:
-    f = folder.strip().lower()
+    f = folder.lower()
     for i, c in enumerate(classes):
         if f == c.lower() or f in ALIASES.get(c, []):
             return i
@@ -114,28 +115,11 @@ def find_mask(masks_root, folder, name):
 
 # -- the split --------------------------------------------------------------------------------
 
-def split_key(digest: bytes, seed: int) -> bytes:
-    """SHA-256 of (seed as 8-byte little-endian unsigned) || (the file's 32-byte SHA-256)."""
-    return hashlib.sha256(struct.pack("<Q", seed & 0xFFFFFFFFFFFFFFFF) + digest).digest()
-
-
-def split_counts(n: int):
-    """(train, val, test) for a class of n images: val = test = round-half-up(n / 10) = (n + 5) // 10."""
-    v = (n + 5) // 10
-    return n - 2 * v, v, v
-
-
 def assign_split(items, seed=0):
-    """Stratified 80/10/10: within each class, order by (split_key, rel as UTF-8 bytes); the first
-    `train` are train, the next `val` val, the rest test. Sets item.split; returns items."""
-    by_class = {}
-    for it in items:
-        by_class.setdefault(it.label, []).append(it)
-    for k, group in by_class.items():
-        group.sort(key=lambda it: (split_key(it.digest, seed), it.rel.encode("utf-8")))
-        ntr, nva, _ = split_counts(len(group))
-        for i, it in enumerate(group):
-            it.split = "train" if i < ntr else ("val" if i < ntr + nva else "test")
+    """Stratified 80/10/10 (split.py): sets item.split; returns items."""
+    parts = split.assign([(it.label, it.digest, it.rel) for it in items], seed)
+    for it, part in zip(items, parts):
+        it.split = part
     return items
 
 

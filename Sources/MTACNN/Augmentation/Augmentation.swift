@@ -1,0 +1,182 @@
+import Imaging
+
+/// Training augmentation: which operations run and their ranges. Recorded in the model's training
+/// metadata; the JSON keys are those of `tools/torch/augment.py`'s `AugmentConfig`.
+public struct AugmentationConfig: Codable, Equatable, Sendable {
+  /// Horizontal and vertical flips, each with probability 0.5.
+  public var flip = true
+  /// Rotation by k * 90 degrees counter-clockwise, k uniform in 0...3.
+  public var rot90 = true
+  /// Hue rotation uniform in [-hueDegrees, +hueDegrees].
+  public var hueDegrees = 0.0
+  /// Saturation factor uniform in [1 - s, 1 + s].
+  public var saturation = 0.0
+  /// Brightness factor uniform in [1 - b, 1 + b].
+  public var brightness = 0.0
+  /// Contrast factor uniform in [1 - c, 1 + c].
+  public var contrast = 0.0
+  /// Probability of converting to grayscale.
+  public var grayProbability = 0.0
+  /// Per stain channel, alpha uniform in [1 - s, 1 + s].
+  public var hedScale = 0.0
+  /// Per stain channel, beta uniform in [-t, t] (optical-density units).
+  public var hedShift = 0.0
+
+  public init(
+    flip: Bool = true, rot90: Bool = true, hueDegrees: Double = 0, saturation: Double = 0,
+    brightness: Double = 0, contrast: Double = 0, grayProbability: Double = 0, hedScale: Double = 0,
+    hedShift: Double = 0
+  ) {
+    self.flip = flip
+    self.rot90 = rot90
+    self.hueDegrees = hueDegrees
+    self.saturation = saturation
+    self.brightness = brightness
+    self.contrast = contrast
+    self.grayProbability = grayProbability
+    self.hedScale = hedScale
+    self.hedShift = hedShift
+  }
+
+  /// Geometry only: the control of issue 10.
+  public static let geometric = AugmentationConfig()
+
+  enum CodingKeys: String, CodingKey {
+    case flip, rot90, saturation, brightness, contrast
+    case hueDegrees = "hue_deg"
+    case grayProbability = "gray_p"
+    case hedScale = "hed_scale"
+    case hedShift = "hed_shift"
+  }
+}
+
+/// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, and the same sequence on every platform, so
+/// augmentation is reproducible from a seed.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+  private var state: UInt64
+  public init(seed: UInt64) { state = seed }
+
+  public mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+
+  /// Uniform in [0, 1) from the top 53 bits.
+  public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+  /// Uniform in [-r, r].
+  public mutating func symmetric(_ r: Double) -> Double { (2 * unit() - 1) * r }
+}
+
+/// Applies an `AugmentationConfig` to one training sample. Geometry applies to the image and its
+/// mask alike; colour to the image only, in the order: stain jitter, hue, saturation, brightness,
+/// contrast, grayscale (the order of the PyTorch reference). Deterministic for the generator state.
+public struct Augmenter: Sendable {
+  public var config: AugmentationConfig
+
+  public init(_ config: AugmentationConfig) { self.config = config }
+
+  public func apply(
+    _ image: inout PlanarImage, mask: inout Mask?, using rng: inout SeededGenerator
+  ) {
+    let c = config
+    if c.flip || c.rot90 {
+      let fh = rng.unit() < 0.5
+      let fv = rng.unit() < 0.5
+      let k = Int(rng.next() % 4)
+      if c.flip && fh {
+        image = Geometry.flippedHorizontally(image)
+        mask = mask.map(Geometry.flippedHorizontally)
+      }
+      if c.flip && fv {
+        image = Geometry.flippedVertically(image)
+        mask = mask.map(Geometry.flippedVertically)
+      }
+      if c.rot90 && k != 0 {
+        image = Geometry.rotated90(image, times: k)
+        mask = mask.map { Geometry.rotated90($0, times: k) }
+      }
+    }
+    if c.hedScale > 0 || c.hedShift > 0 {
+      let a = (1 + rng.symmetric(c.hedScale), 1 + rng.symmetric(c.hedScale), 1 + rng.symmetric(c.hedScale))
+      let b = (rng.symmetric(c.hedShift), rng.symmetric(c.hedShift), rng.symmetric(c.hedShift))
+      ColourOperations.jitterStains(&image, alpha: a, beta: b)
+    }
+    if c.hueDegrees > 0 { ColourOperations.rotateHue(&image, degrees: rng.symmetric(c.hueDegrees)) }
+    if c.saturation > 0 { ColourOperations.saturate(&image, factor: 1 + rng.symmetric(c.saturation)) }
+    if c.brightness > 0 { ColourOperations.brighten(&image, factor: 1 + rng.symmetric(c.brightness)) }
+    if c.contrast > 0 { ColourOperations.contrast(&image, factor: 1 + rng.symmetric(c.contrast)) }
+    if c.grayProbability > 0 && rng.unit() < c.grayProbability { ColourOperations.grayscale(&image) }
+  }
+}
+
+/// Flips and quarter turns of planar images and masks.
+public enum Geometry {
+  public static func flippedHorizontally(_ im: PlanarImage) -> PlanarImage {
+    remap(im, width: im.width, height: im.height) { x, y in (im.width - 1 - x, y) }
+  }
+
+  public static func flippedVertically(_ im: PlanarImage) -> PlanarImage {
+    remap(im, width: im.width, height: im.height) { x, y in (x, im.height - 1 - y) }
+  }
+
+  /// Counter-clockwise by `times` * 90 degrees (as `torch.rot90(x, k, (H, W))`).
+  public static func rotated90(_ im: PlanarImage, times: Int) -> PlanarImage {
+    var out = im
+    for _ in 0..<(((times % 4) + 4) % 4) {
+      let src = out
+      // one CCW turn: out(x, y) = src(W - 1 - y, x), new size H x W
+      out = remap(src, width: src.height, height: src.width) { x, y in (src.width - 1 - y, x) }
+    }
+    return out
+  }
+
+  public static func flippedHorizontally(_ m: Mask) -> Mask {
+    remap(m, width: m.width, height: m.height) { x, y in (m.width - 1 - x, y) }
+  }
+
+  public static func flippedVertically(_ m: Mask) -> Mask {
+    remap(m, width: m.width, height: m.height) { x, y in (x, m.height - 1 - y) }
+  }
+
+  public static func rotated90(_ m: Mask, times: Int) -> Mask {
+    var out = m
+    for _ in 0..<(((times % 4) + 4) % 4) {
+      let src = out
+      out = remap(src, width: src.height, height: src.width) { x, y in (src.width - 1 - y, x) }
+    }
+    return out
+  }
+
+  static func remap(
+    _ im: PlanarImage, width: Int, height: Int, _ source: (Int, Int) -> (Int, Int)
+  ) -> PlanarImage {
+    var out = PlanarImage(width: width, height: height)
+    let n = width * height
+    let sn = im.width * im.height
+    for y in 0..<height {
+      for x in 0..<width {
+        let (sx, sy) = source(x, y)
+        let s = sy * im.width + sx
+        let d = y * width + x
+        out.data[d] = im.data[s]
+        out.data[n + d] = im.data[sn + s]
+        out.data[2 * n + d] = im.data[2 * sn + s]
+      }
+    }
+    return out
+  }
+
+  static func remap(_ m: Mask, width: Int, height: Int, _ source: (Int, Int) -> (Int, Int)) -> Mask {
+    var out = Mask(width: width, height: height)
+    for y in 0..<height {
+      for x in 0..<width {
+        let (sx, sy) = source(x, y)
+        out.values[y * width + x] = m.values[sy * m.width + sx]
+      }
+    }
+    return out
+  }
+}

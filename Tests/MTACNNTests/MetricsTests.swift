@@ -1,0 +1,97 @@
+import Foundation
+import Imaging
+import Testing
+
+@testable import MTACNN
+
+@Suite struct MetricsTests {
+  /// Every classification figure against scikit-learn (tools/fixtures/make_mtacnn_fixtures.py).
+  @Test func classificationMatchesScikitLearn() throws {
+    let f = try fixture("metrics")
+    let classes = f["classes"] as! [String]
+    let m = ConfusionMatrix(classes: classes, truth: ints(f["truth"]), predicted: ints(f["predicted"]))
+    #expect(m.counts == (f["confusion"] as! [Any]).map(ints))
+    let r = ClassificationReport(m)
+    #expect(r.n == 211)
+    #expect(abs(r.accuracy - double(f["accuracy"])) < 1e-12)
+    #expect(abs(r.kappa - double(f["kappa"])) < 1e-12)
+    let (p, rc, f1, sp, npv, sup) = (
+      doubles(f["precision"]), doubles(f["recall"]), doubles(f["f1"]), doubles(f["specificity"]),
+      doubles(f["npv"]), ints(f["support"])
+    )
+    for (k, c) in classes.enumerated() {
+      let x = r.perClass[c]!
+      #expect(abs(x.precision - p[k]) < 1e-12 && abs(x.recall - rc[k]) < 1e-12 && abs(x.f1 - f1[k]) < 1e-12)
+      #expect(abs(x.specificity - sp[k]) < 1e-12 && abs(x.npv - npv[k]) < 1e-12 && x.support == sup[k])
+    }
+    #expect(abs(r.macro.f1 - f1.reduce(0, +) / 4) < 1e-12)
+    #expect(abs(r.macro.precision - p.reduce(0, +) / 4) < 1e-12)
+    #expect(abs(r.macro.specificity - sp.reduce(0, +) / 4) < 1e-12)
+  }
+
+  @Test func binaryTableMatchesScikitLearn() throws {
+    let f = try fixture("metrics")
+    let m = ConfusionMatrix(
+      classes: f["classes"] as! [String], truth: ints(f["truth"]), predicted: ints(f["predicted"]))
+    let b = ClassificationReport(
+      m.merged(into: ["Benign", "Malignant"]) { ClassSchema.all4.binaryGroup($0)! })
+    let e = f["binary"] as! [String: Any]
+    #expect(b.confusion == (e["confusion"] as! [Any]).map(ints))
+    #expect(abs(b.accuracy - double(e["accuracy"])) < 1e-12)
+    #expect(abs(b.kappa - double(e["kappa"])) < 1e-12)
+    #expect(abs(b.perClass["Malignant"]!.f1 - doubles(e["f1"])[1]) < 1e-12)
+    #expect(abs(b.perClass["Benign"]!.recall - doubles(e["recall"])[0]) < 1e-12)
+  }
+
+  @Test func expectedCalibrationErrorMatchesIndependentComputation() throws {
+    let f = try fixture("metrics")
+    let probs = (f["probabilities"] as! [Any]).map(doubles)
+    let ece = expectedCalibrationError(probabilities: probs, truth: ints(f["truth"]))
+    #expect(abs(ece - double(f["ece_15"])) < 1e-12)
+  }
+
+  /// Hand-worked: a confidence of exactly 1/15 falls in the first bin; a perfect, fully confident
+  /// model has ECE 0.
+  @Test func calibrationBinEdgesAndPerfectModel() {
+    #expect(expectedCalibrationError(probabilities: [[1, 0], [0, 1]], truth: [0, 1]) == 0)
+    // two images at confidence 0.6 (bin 9), one right, one wrong: |0.5 - 0.6| = 0.1
+    let e = expectedCalibrationError(probabilities: [[0.6, 0.4], [0.6, 0.4]], truth: [0, 1])
+    #expect(abs(e - 0.1) < 1e-12)
+  }
+
+  @Test func kappaEdgeCases() {
+    // all one class and all right: p_e = 1, kappa defined as 1
+    let all = ClassificationReport(ConfusionMatrix(classes: ["a", "b"], counts: [[5, 0], [0, 0]]))
+    #expect(all.kappa == 1 && all.accuracy == 1)
+    // zero denominators give 0, as scikit-learn's zero_division=0
+    let none = ClassificationReport(ConfusionMatrix(classes: ["a", "b"], counts: [[3, 0], [2, 0]]))
+    #expect(none.perClass["b"]!.precision == 0)
+    #expect(none.perClass["b"]!.recall == 0)
+  }
+
+  @Test func diceAndIoUMatchScikitLearn() throws {
+    let f = try fixture("metrics")
+    var overlaps: [Overlap] = []
+    for m in f["masks"] as! [[String: Any]] {
+      let o = Overlap(predicted: mask01(m["predicted"]), truth: mask01(m["truth"]))
+      #expect(abs(o.dice - double(m["dice"])) < 1e-12)
+      #expect(abs(o.iou - double(m["iou"])) < 1e-12)
+      overlaps.append(o)
+    }
+    let r = SegmentationReport(overlaps: overlaps)
+    #expect(abs(r.dicePooled - double(f["pooled_dice"])) < 1e-12)
+    #expect(abs(r.iouPooled - double(f["pooled_iou"])) < 1e-12)
+    #expect(abs(r.dice - overlaps.map(\.dice).reduce(0, +) / 4) < 1e-12)
+  }
+
+  @Test func reportEncodesIssueKeys() throws {
+    let m = ConfusionMatrix(classes: ["Benign", "Early"], counts: [[3, 1], [0, 4]])
+    let data = try JSONEncoder().encode(ClassificationReport(m))
+    let obj = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    for key in ["n", "accuracy", "kappa", "macro", "per_class", "confusion"] {
+      #expect(obj[key] != nil, "\(key)")
+    }
+    let early = (obj["per_class"] as! [String: Any])["Early"] as! [String: Any]
+    for key in ["precision", "recall", "f1", "specificity", "npv", "support"] { #expect(early[key] != nil) }
+  }
+}
