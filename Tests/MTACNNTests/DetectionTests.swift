@@ -75,7 +75,7 @@ import Testing
     var blurred = DetectionScore()
     for i in 1...60 {
       let path = root + String(format: "/Dataset1/%03d.png", i)
-      let truthMask = MaskRule.expert.nucleusMask(fromMask: try decodeMask(at: path))
+      let truthMask = try #require(MaskRule.expert.nucleusMask(fromMask: try decodeMask(at: path)))
       let truth = NucleusDetector.objects(in: truthMask, minimumArea: 20)
       let p = truthMask.values.map { Float($0) / 255 }
       exact =

@@ -55,9 +55,23 @@ import Testing
 
   @Test func weakAndExpertMaskRules() {
     let img = RGBImage(width: 3, height: 1, pixels: [20, 20, 20, 21, 20, 20, 200, 0, 0])
-    #expect(MaskRule.weak(sumAbove: 60).nucleusMask(fromImage: img).values == [0, 255, 255])
+    let plain = MaskRule.weak(sumAbove: 60, minimumArea: 1, minimumFraction: 0)
+    #expect(plain.nucleusMask(fromImage: img)?.values == [0, 255, 255])
     let m = Mask(width: 4, height: 1, values: [0, 128, 191, 255])
-    #expect(MaskRule.expert.nucleusMask(fromMask: m).values == [0, 0, 0, 255])
+    #expect(MaskRule.expert.nucleusMask(fromMask: m)?.values == [0, 0, 0, 255])
+  }
+
+  /// The Aria rule: speckles under 30 pixels go, a blob of 30 stays; too little left means no mask.
+  @Test func weakMaskDropsSpeckleAndEmptyMasks() {
+    var img = RGBImage(width: 40, height: 40)
+    for y in 0..<5 { for x in 0..<6 { img[x + 2, y + 2] = (200, 100, 200) } }  // 30 px blob
+    for x in 20..<29 { img[x, 30] = (200, 100, 200) }  // 9 px speckle line
+    img[35, 35] = (255, 255, 255)
+    let m = MaskRule.ariaDefault.nucleusMask(fromImage: img)
+    #expect(m?.values.filter { $0 == 255 }.count == 30)
+    #expect(m?[20, 30] == 0 && m?[35, 35] == 0 && m?[2, 2] == 255)
+    let strict = MaskRule.weak(sumAbove: 120, minimumArea: 30, minimumFraction: 0.02)
+    #expect(strict.nucleusMask(fromImage: img) == nil)  // 30 / 1600 < 2 %
   }
 
   /// The outlier warning: fitted on a cluster of statistics, thresholded on held-out ones; it does

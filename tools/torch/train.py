@@ -42,8 +42,10 @@ def build_arrays(items, size, corner, source_size, mask_kind, threshold, shift="
         img = A.colour_shift_u8(D.decode_rgb(it.path), shift)
         X[i] = D.preprocess(img, size, corner, source_size)
         if it.mask_path:
-            Mk[i] = D.resize_nearest(D.load_mask(it.mask_path, mask_kind, threshold), size)
-            has[i] = True
+            m = D.load_mask(it.mask_path, mask_kind, threshold)
+            if m is not None:
+                Mk[i] = D.resize_nearest(m, size)
+                has[i] = True
     return X, Y, Mk, has
 
 
@@ -51,7 +53,7 @@ def cached_arrays(cache_dir, items, size, corner, source_size, mask_kind, thresh
     if not cache_dir:
         return build_arrays(items, size, corner, source_size, mask_kind, threshold, shift)
     h = hashlib.sha256(json.dumps([[it.rel, it.digest.hex(), it.mask_path] for it in items]).encode())
-    h.update(json.dumps([size, corner, source_size, mask_kind, threshold, shift]).encode())
+    h.update(json.dumps([size, corner, source_size, mask_kind, threshold, shift, "maskrule2"]).encode())
     path = os.path.join(cache_dir, f"arrays-{h.hexdigest()[:16]}.npz")
     if os.path.exists(path):
         z = np.load(path)
@@ -152,6 +154,8 @@ def parse(argv=None):
     p.add_argument("--masks", help="mask folder mirroring --data (Aria Segmented/ or expert masks)")
     p.add_argument("--mask-kind", default="auto", choices=["auto", "weak", "expert"])
     p.add_argument("--mask-threshold", type=int, default=D.ARIA_MASK_SUM_THRESHOLD)
+    p.add_argument("--no-masks-for", default=",".join(D.ARIA_MASK_EXCLUDED_CLASSES),
+                   help="classes whose masks are not used (default: Pro, whose Aria weak masks miss the nuclei)")
     p.add_argument("--out", required=True)
     p.add_argument("--schema", default="all4", choices=sorted(SCHEMAS))
     p.add_argument("--size", type=int, default=128)
@@ -214,6 +218,10 @@ def main(argv=None):
     source = D.ARIA_SOURCE_SIZE if blank_on else None
 
     items = D.assign_split(D.discover(args.data, args.schema, args.masks), args.split_seed)
+    excluded = [c.lower() for c in args.no_masks_for.split(",") if c]
+    for it in items:
+        if SCHEMAS[args.schema]["classes"][it.label].lower() in excluded:
+            it.mask_path = None
     tr = [it for it in items if it.split == "train"]
     va = [it for it in items if it.split == "val"]
     Xtr, Ytr, Mtr, Htr = cached_arrays(args.cache, tr, args.size, corner, source, args.mask_kind, args.mask_threshold)

@@ -51,9 +51,11 @@ public struct FolderDataset: Sendable {
   public let root: String
   public let items: [DatasetItem]
 
-  public init(root: String, schema: ClassSchema, masks: String? = nil, splitSeed: UInt64 = 0)
-    throws(DatasetError)
-  {
+  /// `masksExcludedFor`: class indices whose masks are ignored (Aria's Pro weak masks, see `MaskRule`).
+  public init(
+    root: String, schema: ClassSchema, masks: String? = nil, masksExcludedFor: Set<Int> = [],
+    splitSeed: UInt64 = 0
+  ) throws(DatasetError) {
     let fm = FileManager.default
     var isDir: ObjCBool = false
     guard fm.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
@@ -93,7 +95,8 @@ public struct FolderDataset: Sendable {
           DatasetItem(
             path: path, relativePath: folder + "/" + name, classIndex: k,
             digest: StratifiedSplit.sha256(Array(data)),
-            maskPath: masks.flatMap { Self.findMask(root: $0, folder: folder, name: name) }, part: .train))
+            maskPath: masksExcludedFor.contains(k)
+              ? nil : masks.flatMap { Self.findMask(root: $0, folder: folder, name: name) }, part: .train))
       }
     }
     guard !found.isEmpty else { throw DatasetError(path: root, reason: .empty(classes: schema.classes)) }
@@ -127,7 +130,7 @@ public struct FolderDataset: Sendable {
   }
 }
 
-/// A loaded training sample: network input, class, and nucleus mask when one exists.
+/// A loaded training sample: network input, class, and nucleus mask when one exists and is usable.
 public struct Sample: Sendable {
   public var input: PlanarImage
   public var classIndex: Int
@@ -144,12 +147,12 @@ extension FolderDataset {
     let image = try decodeImage(at: item.path)
     var mask: Mask? = nil
     if let mp = item.maskPath {
-      let nucleus: Mask
+      let nucleus: Mask?
       switch maskRule {
       case .weak: nucleus = maskRule.nucleusMask(fromImage: try decodeImage(at: mp))
       case .expert: nucleus = maskRule.nucleusMask(fromMask: try decodeMask(at: mp))
       }
-      mask = preprocessing.mask(nucleus)
+      mask = nucleus.map(preprocessing.mask)
     }
     return Sample(input: preprocessing.input(image, shift: shift), classIndex: item.classIndex, mask: mask)
   }

@@ -100,18 +100,23 @@ public struct Preprocessing: Equatable, Sendable {
 
 /// How a mask file becomes a nucleus mask (0 / 255).
 public enum MaskRule: Equatable, Sendable {
-  /// Aria's `Segmented/` colour-threshold images: nucleus where R + G + B > `sumAbove`.
-  case weak(sumAbove: Int)
+  /// Aria's `Segmented/` colour-threshold images: nucleus where R + G + B > `sumAbove`; then
+  /// 8-connected components under `minimumArea` pixels are dropped (JPEG speckle); a mask with less
+  /// than `minimumFraction` of its pixels left is unusable (nil).
+  case weak(sumAbove: Int, minimumArea: Int, minimumFraction: Double)
   /// Expert masks (wbc-seg: nucleus 255, cytoplasm 128, background 0): nucleus where value >= 192.
   case expert
 
-  /// The threshold chosen in docs/model-card-notes.md (weak-mask study).
-  public static let ariaDefault = MaskRule.weak(sumAbove: 60)
+  /// The rule chosen in docs/model-card-notes.md (weak-mask study). Aria's Pro masks miss most
+  /// nuclei whatever the threshold; training leaves them out (`FolderDataset`'s
+  /// `masksExcludedFor`).
+  public static let ariaDefault = MaskRule.weak(sumAbove: 120, minimumArea: 30, minimumFraction: 0.01)
 
-  public func nucleusMask(fromImage image: RGBImage) -> Mask {
+  /// The nucleus mask of a decoded mask image, or nil when a weak mask is too empty to use.
+  public func nucleusMask(fromImage image: RGBImage) -> Mask? {
     var m = Mask(width: image.width, height: image.height)
     switch self {
-    case .weak(let t):
+    case .weak(let t, _, _):
       for i in 0..<(image.width * image.height) {
         let s = Int(image.pixels[3 * i]) + Int(image.pixels[3 * i + 1]) + Int(image.pixels[3 * i + 2])
         if s > t { m.values[i] = 255 }
@@ -120,17 +125,31 @@ public enum MaskRule: Equatable, Sendable {
       // an expert mask saved as RGB: all channels carry the same gray value
       for i in 0..<(image.width * image.height) where image.pixels[3 * i] >= 192 { m.values[i] = 255 }
     }
-    return m
+    return cleaned(m)
   }
 
-  public func nucleusMask(fromMask mask: Mask) -> Mask {
+  /// The same from a single-channel mask (a gray value v stands for R = G = B = v).
+  public func nucleusMask(fromMask mask: Mask) -> Mask? {
     switch self {
     case .expert:
       return Mask(width: mask.width, height: mask.height, values: mask.values.map { $0 >= 192 ? 255 : 0 })
-    case .weak(let t):
-      // a gray mask image: its value stands for R = G = B
-      return Mask(
-        width: mask.width, height: mask.height, values: mask.values.map { 3 * Int($0) > t ? 255 : 0 })
+    case .weak(let t, _, _):
+      return cleaned(
+        Mask(width: mask.width, height: mask.height, values: mask.values.map { 3 * Int($0) > t ? 255 : 0 }))
     }
+  }
+
+  func cleaned(_ m: Mask) -> Mask? {
+    guard case .weak(_, let minArea, let minFraction) = self else { return m }
+    var out = m
+    if minArea > 1 {
+      let cc = m.connectedComponents(connectivity: .eight, threshold: 128)
+      let small = Set(cc.components.filter { $0.area < minArea }.map(\.label))
+      if !small.isEmpty {
+        for i in 0..<out.values.count where small.contains(cc.labels[i]) { out.values[i] = 0 }
+      }
+    }
+    let kept = out.values.reduce(0) { $0 + ($1 > 0 ? 1 : 0) }
+    return Double(kept) >= minFraction * Double(max(out.values.count, 1)) ? out : nil
   }
 }
