@@ -51,7 +51,7 @@ import Testing
   /// Issue 10: hue rotation by +x then -x returns the image within rounding.
   @Test(arguments: [10.0, 15.0, 90.0, 179.0])
   func hueRotationInverts(degrees: Double) {
-    var rng = SeededGenerator(seed: 11)
+    var rng = SplitMix64(seed: 11)
     let img = RGBImage(
       width: 23, height: 17, pixels: (0..<(23 * 17 * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
     let there = ColourShift.hue(degrees: degrees).apply(to: img)
@@ -65,7 +65,7 @@ import Testing
   }
 
   @Test func stainJitterIdentityIsIdentity() {
-    var rng = SeededGenerator(seed: 3)
+    var rng = SplitMix64(seed: 3)
     let img = PlanarImage(width: 9, height: 5, data: (0..<135).map { _ in Float(0.05 + 0.9 * rng.unit()) })
     var p = img
     ColourOperations.jitterStains(&p, alpha: (1, 1, 1), beta: (0, 0, 0))
@@ -77,11 +77,11 @@ import Testing
     let config = AugmentationConfig(
       hueDegrees: 15, saturation: 0.3, brightness: 0.15, contrast: 0.15, grayProbability: 0.2, hedScale: 0.05,
       hedShift: 0.05)
-    var base = SeededGenerator(seed: 5)
+    var base = SplitMix64(seed: 5)
     let img = PlanarImage(width: 16, height: 16, data: (0..<768).map { _ in Float(base.unit()) })
     let mask = Mask(width: 16, height: 16, values: (0..<256).map { $0 % 7 == 0 ? 255 : 0 })
     func run(_ seed: UInt64) -> (PlanarImage, Mask?) {
-      var rng = SeededGenerator(seed: seed)
+      var rng = SplitMix64(seed: seed)
       var out: [(PlanarImage, Mask?)] = []
       for _ in 0..<4 {
         var p = img

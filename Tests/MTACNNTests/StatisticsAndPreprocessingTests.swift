@@ -77,7 +77,7 @@ import Testing
   /// The outlier warning: fitted on a cluster of statistics, thresholded on held-out ones; it does
   /// not fire on those and fires on a strongly recoloured image's statistics.
   @Test func mahalanobisWarningFiresOnRecolouredOnly() throws {
-    var rng = SeededGenerator(seed: 1)
+    var rng = SplitMix64(seed: 1)
     func smear() -> RGBImage {
       // pinkish background with a purple disc, jittered brightness and tint
       let t = rng.symmetric(0.04)

@@ -103,29 +103,30 @@ class ModelConfig:
 # Layers
 
 
-class ConvBN(nn.Module):
-    """3x3 conv (no bias, padding 1) -> BatchNorm -> ReLU. Names: conv.weight, bn.*"""
+def conv_bn(cin, cout, cfg: ModelConfig):
+    """3x3 conv (no bias, padding 1) then BatchNorm, as nn.Sequential: names <.0.weight> (conv) and
+    <.1.{weight,bias,running_mean,running_var}> (bn); ReLU is applied by the caller."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+                         nn.BatchNorm2d(cout, eps=cfg.bn_eps, momentum=cfg.bn_momentum))
 
-    def __init__(self, cin, cout, cfg: ModelConfig):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
-        self.bn = nn.BatchNorm2d(cout, eps=cfg.bn_eps, momentum=cfg.bn_momentum)
 
-    def forward(self, x):
-        return F.relu(self.bn(self.conv(x)))
+def conv_bn_relu_twice(seq, x):
+    for m in seq:
+        x = F.relu(m(x))
+    return x
 
 
 class Stage(nn.Module):
-    """Two ConvBN, then 2x2 max-pool and dropout. Returns (pre-pool features, pooled features)."""
+    """Two conv-BN-ReLU (block.0, block.1), then 2x2 max-pool and dropout.
+    Returns (pre-pool features, pooled features)."""
 
     def __init__(self, cin, cout, cfg: ModelConfig):
         super().__init__()
-        self.block1 = ConvBN(cin, cout, cfg)
-        self.block2 = ConvBN(cout, cout, cfg)
+        self.block = nn.Sequential(conv_bn(cin, cout, cfg), conv_bn(cout, cout, cfg))
         self.p = cfg.dropout
 
     def forward(self, x):
-        f = self.block2(self.block1(x))
+        f = conv_bn_relu_twice(self.block, x)
         return f, F.dropout(F.max_pool2d(f, 2), self.p, self.training)
 
 
@@ -153,53 +154,52 @@ class _Beta(nn.Module):
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention as PyTorch's: qkv.weight [3D, D] (q, k, v stacked), heads are
-    contiguous slices of D; softmax(q k^T / sqrt(D/H)) with dropout on the weights; out [D, D]."""
+    """Multi-head self-attention as PyTorch's nn.MultiheadAttention: in_proj_weight [3D, D] (q, k, v
+    stacked), in_proj_bias [3D]; heads are contiguous slices of D; softmax(q k^T / sqrt(D/H)) with
+    dropout on the weights; out_proj [D, D]."""
 
     def __init__(self, d, heads, p):
         super().__init__()
-        self.qkv = nn.Linear(d, 3 * d)
-        self.out = nn.Linear(d, d)
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * d, d))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * d))
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        self.out_proj = nn.Linear(d, d)
+        nn.init.zeros_(self.out_proj.bias)
         self.heads, self.p = heads, p
 
     def forward(self, x):
         b, n, d = x.shape
         h = self.heads
-        q, k, v = self.qkv(x).split(d, dim=-1)
+        q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).split(d, dim=-1)
         q, k, v = (t.reshape(b, n, h, d // h).transpose(1, 2) for t in (q, k, v))
         w = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // h), dim=-1)
         w = F.dropout(w, self.p, self.training)
-        return self.out((w @ v).transpose(1, 2).reshape(b, n, d))
-
-
-class MLP(nn.Module):
-    def __init__(self, d, hidden, p):
-        super().__init__()
-        self.fc1, self.fc2, self.p = nn.Linear(d, hidden), nn.Linear(hidden, d), p
-
-    def forward(self, x):
-        return self.fc2(F.dropout(F.gelu(self.fc1(x)), self.p, self.training))
+        return self.out_proj((w @ v).transpose(1, 2).reshape(b, n, d))
 
 
 class TransformerLayer(nn.Module):
-    """Pre-norm: x += drop(attn(norm1(x))); x += drop(mlp(norm2(x)))."""
+    """Pre-norm, as nn.TransformerEncoderLayer(norm_first=True, activation="gelu"):
+    x += drop(self_attn(norm1(x))); x += drop(linear2(drop(gelu(linear1(norm2(x))))))."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         d = cfg.transformer_width
         self.norm1 = nn.LayerNorm(d, eps=cfg.ln_eps)
-        self.attn = Attention(d, cfg.transformer_heads, cfg.transformer_dropout)
+        self.self_attn = Attention(d, cfg.transformer_heads, cfg.transformer_dropout)
         self.norm2 = nn.LayerNorm(d, eps=cfg.ln_eps)
-        self.mlp = MLP(d, cfg.transformer_mlp, cfg.transformer_dropout)
+        self.linear1 = nn.Linear(d, cfg.transformer_mlp)
+        self.linear2 = nn.Linear(cfg.transformer_mlp, d)
         self.p = cfg.transformer_dropout
 
     def forward(self, x):
-        x = x + F.dropout(self.attn(self.norm1(x)), self.p, self.training)
-        return x + F.dropout(self.mlp(self.norm2(x)), self.p, self.training)
+        x = x + F.dropout(self.self_attn(self.norm1(x)), self.p, self.training)
+        y = self.linear2(F.dropout(F.gelu(self.linear1(self.norm2(x))), self.p, self.training))
+        return x + F.dropout(y, self.p, self.training)
 
 
 class Bottleneck(nn.Module):
-    """Tokens of the S/16 map (row-major, token = y * W + x) + pos_embed [N, D] -> layers -> norm -> map."""
+    """Tokens of the S/16 map (row-major, token = y * W + x) [+ proj_in] + pos [1, N, D] ->
+    enc.layers.* -> norm [-> proj_out] -> map."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -208,9 +208,10 @@ class Bottleneck(nn.Module):
         if d != c:
             self.proj_in = nn.Linear(c, d)
             self.proj_out = nn.Linear(d, c)
-        self.pos_embed = nn.Parameter(torch.zeros(n, d))
-        nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        self.layers = nn.ModuleList([TransformerLayer(cfg) for _ in range(cfg.transformer_depth)])
+        self.pos = nn.Parameter(torch.zeros(1, n, d))
+        nn.init.trunc_normal_(self.pos, std=0.02)
+        self.enc = nn.Module()
+        self.enc.layers = nn.ModuleList([TransformerLayer(cfg) for _ in range(cfg.transformer_depth)])
         self.norm = nn.LayerNorm(d, eps=cfg.ln_eps)
 
     def forward(self, x):
@@ -218,8 +219,8 @@ class Bottleneck(nn.Module):
         t = x.flatten(2).transpose(1, 2)
         if hasattr(self, "proj_in"):
             t = self.proj_in(t)
-        t = t + self.pos_embed
-        for layer in self.layers:
+        t = t + self.pos
+        for layer in self.enc.layers:
             t = layer(t)
         t = self.norm(t)
         if hasattr(self, "proj_out"):
@@ -228,16 +229,16 @@ class Bottleneck(nn.Module):
 
 
 class DecoderBlock(nn.Module):
-    """Bilinear x2 (align_corners=True), concatenate [upsampled, skip] on channels, two ConvBN."""
+    """Bilinear x2 (align_corners=True), concatenate [upsampled, skip] on channels, two conv-BN-ReLU
+    (conv.0, conv.1)."""
 
     def __init__(self, cin, cskip, cout, cfg):
         super().__init__()
-        self.block1 = ConvBN(cin + cskip, cout, cfg)
-        self.block2 = ConvBN(cout, cout, cfg)
+        self.conv = nn.Sequential(conv_bn(cin + cskip, cout, cfg), conv_bn(cout, cout, cfg))
 
     def forward(self, x, skip):
         x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True)
-        return self.block2(self.block1(torch.cat([x, skip], 1)))
+        return conv_bn_relu_twice(self.conv, torch.cat([x, skip], 1))
 
 
 class ClsColumn(nn.Module):

@@ -43,41 +43,24 @@ def reference_module():
 
 
 def copy_from_reference(ours, ref):
-    """Map the shared reference's weights onto our names; its TTC self-weights are set to alpha = 1."""
+    """Map the shared reference's weights onto our names; its TTC self-weights are set to alpha = 1.
+    Our names are the reference's with new prefixes (and per-source TTC betas)."""
     r = ref.state_dict()
+    prefix = {"s1.": "encoder.stage1.", "s2.": "encoder.stage2.", "cls3.": "cls.stage3.", "cls4.": "cls.stage4.",
+              "seg3.": "seg.stage3.", "seg4.": "seg.stage4.", "head_malig.": "cls.head.malignant.",
+              "head_sub.": "cls.head.subtype.", "bottleneck.": "seg.bottleneck.", "d4.": "seg.decoder.block1.",
+              "d3.": "seg.decoder.block2.", "d2.": "seg.decoder.block3.", "d1.": "seg.decoder.block4.",
+              "seg_out.": "seg.out."}
     o = {}
-
-    def stage(dst, src):
-        for i, j in ((1, 0), (2, 1)):
-            o[f"{dst}.block{i}.conv.weight"] = r[f"{src}.block.{j}.0.weight"]
-            for k in ("weight", "bias", "running_mean", "running_var"):
-                o[f"{dst}.block{i}.bn.{k}"] = r[f"{src}.block.{j}.1.{k}"]
-
-    stage("encoder.stage1", "s1"); stage("encoder.stage2", "s2")
-    stage("cls.stage3", "cls3"); stage("cls.stage4", "cls4"); stage("seg.stage3", "seg3"); stage("seg.stage4", "seg4")
+    for k, v in r.items():
+        if k.startswith("xs"):
+            continue
+        src = next(p for p in prefix if k.startswith(p))
+        o[prefix[src] + k[len(src):]] = v
     for lvl in (3, 4):
         beta = r[f"xs{lvl}.beta"]  # (C, 2, 2): [p][q], p = 0 cls, 1 seg
         o[f"cls.ttc{lvl}.from_seg.beta"] = beta[:, 0, 1]
         o[f"seg.ttc{lvl}.from_cls.beta"] = beta[:, 1, 0]
-    o["cls.head.malignant.weight"], o["cls.head.malignant.bias"] = r["head_malig.weight"], r["head_malig.bias"]
-    o["cls.head.subtype.weight"], o["cls.head.subtype.bias"] = r["head_sub.weight"], r["head_sub.bias"]
-    o["seg.bottleneck.pos_embed"] = r["bottleneck.pos"][0]
-    for i in range(2):
-        p = f"bottleneck.enc.layers.{i}."
-        q = f"seg.bottleneck.layers.{i}."
-        o[q + "attn.qkv.weight"], o[q + "attn.qkv.bias"] = r[p + "self_attn.in_proj_weight"], r[p + "self_attn.in_proj_bias"]
-        o[q + "attn.out.weight"], o[q + "attn.out.bias"] = r[p + "self_attn.out_proj.weight"], r[p + "self_attn.out_proj.bias"]
-        o[q + "mlp.fc1.weight"], o[q + "mlp.fc1.bias"] = r[p + "linear1.weight"], r[p + "linear1.bias"]
-        o[q + "mlp.fc2.weight"], o[q + "mlp.fc2.bias"] = r[p + "linear2.weight"], r[p + "linear2.bias"]
-        for n in ("norm1", "norm2"):
-            o[q + n + ".weight"], o[q + n + ".bias"] = r[p + n + ".weight"], r[p + n + ".bias"]
-    o["seg.bottleneck.norm.weight"], o["seg.bottleneck.norm.bias"] = r["bottleneck.norm.weight"], r["bottleneck.norm.bias"]
-    for ours_i, ref_n in ((1, "d4"), (2, "d3"), (3, "d2"), (4, "d1")):
-        for i, j in ((1, 0), (2, 1)):
-            o[f"seg.decoder.block{ours_i}.block{i}.conv.weight"] = r[f"{ref_n}.conv.{j}.0.weight"]
-            for k in ("weight", "bias", "running_mean", "running_var"):
-                o[f"seg.decoder.block{ours_i}.block{i}.bn.{k}"] = r[f"{ref_n}.conv.{j}.1.{k}"]
-    o["seg.out.weight"], o["seg.out.bias"] = r["seg_out.weight"], r["seg_out.bias"]
     missing, unexpected = ours.load_state_dict(o, strict=False)
     assert not unexpected and all(m.endswith("num_batches_tracked") for m in missing), (missing, unexpected)
 
@@ -125,6 +108,7 @@ class ReferenceNetwork(unittest.TestCase):
         self.assertEqual(tuple(out["cls"].shape), (3, 5))
         torch.testing.assert_close(out["cls"].exp().sum(1), torch.ones(3))
         self.assertIn("seg.bottleneck.proj_in.weight", m.state_dict())
+        self.assertEqual(tuple(m.state_dict()["seg.bottleneck.pos"].shape), (4, 48)[:0] + (1, 4, 48))
 
     def test_hierarchical_probabilities(self):
         m = MTACNN(ModelConfig(size=32)).eval()
@@ -208,12 +192,12 @@ class Freezing(unittest.TestCase):
         # the paper's procedure: cls trained first; seg added reading from cls, cls never reads seg
         cfg = ModelConfig(size=32, ttc_from={"cls": [], "seg": ["cls"]})
         names = self.check(cfg, "cls", "seg")
-        self.assertNotIn("seg.stage3.block1.conv.weight", names)
+        self.assertNotIn("seg.stage3.block.0.0.weight", names)
 
     def test_freeze_seg_joint(self):
         # joint model: seg reads cls, so freezing seg also freezes the cls stages and betas it reads
         names = self.check(ModelConfig(size=32), "seg", "cls")
-        self.assertIn("cls.stage3.block1.conv.weight", names)
+        self.assertIn("cls.stage3.block.0.0.weight", names)
         self.assertNotIn("cls.head.subtype.weight", names)
 
 

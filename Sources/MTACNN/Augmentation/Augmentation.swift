@@ -52,7 +52,7 @@ public struct AugmentationConfig: Codable, Equatable, Sendable {
 
 /// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, and the same sequence on every platform, so
 /// augmentation is reproducible from a seed.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
+public struct SplitMix64: RandomNumberGenerator, Sendable {
   private var state: UInt64
   public init(seed: UInt64) { state = seed }
 
@@ -79,7 +79,7 @@ public struct Augmenter: Sendable {
   public init(_ config: AugmentationConfig) { self.config = config }
 
   public func apply(
-    _ image: inout PlanarImage, mask: inout Mask?, using rng: inout SeededGenerator
+    _ image: inout PlanarImage, mask: inout Mask?, using rng: inout SplitMix64
   ) {
     let c = config
     if c.flip || c.rot90 {
