@@ -113,13 +113,18 @@ def load(path, optimizer_for=None):
 
 def restore_adam(model, optimizer, meta):
     """Put saved Adam moments and step into `optimizer` (parameters matched by canonical name)."""
-    if "optimizer" not in meta:
+    if "optimizer" in meta:
+        info = json.loads(meta["optimizer"])
+        steps = {}
+    elif "adam.steps" in meta:  # written by the Swift engine's Checkpoint: per-parameter steps
+        steps = json.loads(meta["adam.steps"])
+        info = {"step": max(steps.values()) if steps else 0}
+    else:
         return 0
-    info = json.loads(meta["optimizer"])
     adam = meta.get("_adam", {})
     for n, p in model.named_parameters():
         if not p.requires_grad or (ADAM_M + n) not in adam:
             continue
-        optimizer.state[p] = {"step": torch.tensor(float(info["step"])),
+        optimizer.state[p] = {"step": torch.tensor(float(steps.get(n, info["step"]))),
                               "exp_avg": adam[ADAM_M + n].clone(), "exp_avg_sq": adam[ADAM_V + n].clone()}
     return int(info["step"])
