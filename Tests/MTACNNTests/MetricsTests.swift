@@ -95,3 +95,35 @@ import Testing
     for key in ["precision", "recall", "f1", "specificity", "npv", "support"] { #expect(early[key] != nil) }
   }
 }
+
+@Suite struct EvaluationReportTests {
+  @Test func reportHasIssueKeysAndBinaryTable() throws {
+    let probs: [[Double]] = [
+      [0.9, 0.05, 0.03, 0.02], [0.1, 0.7, 0.1, 0.1], [0.2, 0.2, 0.5, 0.1], [0.6, 0.1, 0.1, 0.2],
+    ]
+    let truth = [0, 1, 2, 3]
+    let seg = SegmentationReport(overlaps: [Overlap()], detection: DetectionScore())
+    let rob = [
+      EvaluationReport.RobustnessRow(
+        shift: .gray, report: ClassificationReport(ConfusionMatrix(classes: ["a"], counts: [[1]])))
+    ]
+    let r = EvaluationReport(
+      schema: .all4, probabilities: probs, truth: truth, segmentation: seg, robustness: rob)
+    #expect(r.classification.accuracy == 0.75)
+    // Pro predicted Benign: the binary table has one malignant image called benign
+    #expect(r.binary?.confusion == [[1, 0], [1, 2]])
+    let obj = try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as! [String: Any]
+    for key in [
+      "n", "accuracy", "kappa", "macro", "per_class", "confusion", "binary", "segmentation", "calibration",
+      "robustness",
+    ] {
+      #expect(obj[key] != nil, "\(key)")
+    }
+    let s = obj["segmentation"] as! [String: Any]
+    #expect(s["dice"] != nil && s["iou"] != nil && s["detection_f1"] != nil)
+    #expect((obj["calibration"] as! [String: Any])["ece"] != nil)
+    #expect(((obj["robustness"] as! [[String: Any]])[0]["shift"] as! String) == "gray")
+    let flat = EvaluationReport(schema: .wbc5, probabilities: [[1, 0, 0, 0, 0]], truth: [0])
+    #expect(flat.binary == nil)
+  }
+}

@@ -96,7 +96,7 @@ import Testing
     }
     let train = (0..<60).map { _ in ColourStatistics(smear(), excluding: nil) }
     let val = (0..<20).map { _ in ColourStatistics(smear(), excluding: nil) }
-    let detector = try ColourOutlierDetector(training: train).withThreshold(validation: val)
+    let detector = try ColourOutlierDetector(training: train).withThreshold(validation: val, quantile: 1)
     #expect(val.allSatisfy { !detector.isOutlier($0) })
     let fresh = (0..<20).map { _ in ColourStatistics(smear(), excluding: nil) }
     #expect(fresh.filter { detector.isOutlier($0) }.count <= 1)
@@ -104,6 +104,30 @@ import Testing
     #expect(detector.isOutlier(ColourStatistics(recoloured, excluding: nil)))
     #expect(detector.isOutlier(ColourStatistics(ColourShift.gray.apply(to: smear()), excluding: nil)))
     #expect(throws: ColourOutlierDetector.FitError.self) { try ColourOutlierDetector(training: [train[0]]) }
+    #expect(throws: ColourOutlierDetector.FitError.self) {
+      try ColourOutlierDetector(training: train, labels: [0])
+    }
+  }
+
+  /// Two tight clusters far apart: a point halfway between them is an outlier for the
+  /// class-conditional detector, though a single covariance over both would accept it.
+  @Test func classConditionalDetectorSeesBetweenClusters() throws {
+    var rng = SplitMix64(seed: 2)
+    func stats(_ centre: Double) -> ColourStatistics {
+      ColourStatistics(
+        values: (0..<12).map { k in centre + (k % 2 == 0 ? 0.05 : -0.05) * centre + rng.symmetric(0.01) })
+    }
+    let a = (0..<40).map { _ in stats(0.3) }
+    let b = (0..<40).map { _ in stats(0.7) }
+    let labels = [Int](repeating: 0, count: 40) + [Int](repeating: 1, count: 40)
+    let val = (0..<10).map { _ in stats(0.3) } + (0..<10).map { _ in stats(0.7) }
+    let conditional = try ColourOutlierDetector(training: a + b, labels: labels).withThreshold(
+      validation: val, quantile: 1)
+    let pooled = try ColourOutlierDetector(training: a + b).withThreshold(validation: val, quantile: 1)
+    let between = stats(0.5)
+    #expect(conditional.isOutlier(between))
+    #expect(!pooled.isOutlier(between))
+    #expect(conditional.means.count == 2)
   }
 
   @Test func inverseIsInverse() {
