@@ -52,6 +52,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
   ],
   targets: systemLibraries + [
     // libpng/libjpeg calls whose errors longjmp stay in C (see its header for why).
@@ -74,10 +75,22 @@ let package = Package(
     .target(
       name: "Terminal",
       dependencies: ["CNcursesw", "CSixel", "CTerminalSupport", "Imaging"]),
+    .target(
+      name: "CaseStore",
+      dependencies: [
+        "Imaging",
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ]),
+    // A tiny writer process for CaseStore's multi-process tests (concurrent raters, SIGKILL).
+    .executableTarget(
+      name: "casestore-writer",
+      dependencies: ["CaseStore"],
+      path: "Tests/CaseStoreWriter"),
     .executableTarget(
       name: "blastview",
       dependencies: [
-        "Imaging", "Terminal", "Agreement", "NeuralEngine", "CNcursesw", "CSixel", "CPNG", "CJPEG",
+        "Imaging", "Terminal", "Agreement", "NeuralEngine", "CaseStore", "CNcursesw", "CSixel", "CPNG", "CJPEG",
         "COpenBLAS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
@@ -103,5 +116,11 @@ let package = Package(
     .testTarget(
       name: "AgreeCommandTests",
       dependencies: ["blastview", "Agreement", "Imaging"]),
+    .testTarget(
+      name: "CaseStoreTests",
+      dependencies: [
+        "CaseStore", "Imaging", "casestore-writer", .product(name: "GRDB", package: "GRDB.swift"),
+      ],
+      resources: [.copy("Fixtures")]),
   ] + mtacnnTargets
 )

@@ -1,0 +1,69 @@
+import Crypto
+import Foundation
+
+/// SHA-256 helpers: case identity (file bytes), mask and model identity, and the split hash.
+enum Digest {
+  static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
+    var s = ""
+    s.reserveCapacity(64)
+    for b in digest {
+      s.append(hexDigits[Int(b >> 4)])
+      s.append(hexDigits[Int(b & 15)])
+    }
+    return s
+  }
+
+  private static let hexDigits: [Character] = Array("0123456789abcdef")
+
+  static func sha256Hex(_ bytes: [UInt8]) -> String { hex(SHA256.hash(data: bytes)) }
+
+  /// Streams a file through SHA-256 in 1 MiB chunks (model files can be large).
+  static func sha256Hex(fileAt path: String) throws(StoreError) -> String {
+    guard let h = FileHandle(forReadingAtPath: path) else {
+      throw .io(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))")
+    }
+    defer { try? h.close() }
+    var hasher = SHA256()
+    while true {
+      let chunk: Data?
+      do { chunk = try h.read(upToCount: 1 << 20) } catch {
+        throw .io(path: path, reason: "read failed (\(error.localizedDescription))")
+      }
+      guard let chunk, !chunk.isEmpty else { break }
+      hasher.update(data: chunk)
+    }
+    return hex(hasher.finalize())
+  }
+
+  /// 0...9 from SHA-256(seed ‖ raw digest bytes); see `Split.of`.
+  static func splitBucket(sha256Hex: String, seed: String) -> Int {
+    var input = Array(seed.utf8)
+    input.append(contentsOf: rawBytes(hex: sha256Hex))
+    let d = Array(SHA256.hash(data: input))
+    var v: UInt64 = 0
+    for i in 0..<8 { v = (v << 8) | UInt64(d[i]) }
+    return Int(v % 10)
+  }
+
+  static func rawBytes(hex: String) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(hex.utf8.count / 2)
+    var hi: UInt8? = nil
+    for c in hex.utf8 {
+      let v: UInt8
+      switch c {
+      case 48...57: v = c - 48
+      case 97...102: v = c - 87
+      case 65...70: v = c - 55
+      default: continue
+      }
+      if let h = hi {
+        out.append(h << 4 | v)
+        hi = nil
+      } else {
+        hi = v
+      }
+    }
+    return out
+  }
+}

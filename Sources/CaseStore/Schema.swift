@@ -1,0 +1,358 @@
+import GRDB
+
+/// The workspace database schema (DESIGN §3), built by `DatabaseMigrator` so older
+/// workspaces upgrade in place and newer ones are refused.
+///
+/// Tables, in dependency order:
+/// - `setting`: key/value workspace settings (label schema name, image root, split seed).
+/// - `label_class`: the label schema; annotations reference its names.
+/// - `case`: one image, deduplicated by SHA-256, with its fixed split and reference label.
+/// - `mask`: content-addressed PNG blobs (annotation, reference and prediction masks), so
+///   an annotation that only changes the label does not copy its mask.
+/// - `reference_mask`: masks that came with the import.
+/// - `rater`, `session`, `session_rater`, `session_case`.
+/// - `annotation`: append-only (triggers refuse UPDATE and DELETE); each row is the full
+///   state (label, mask) of one rater on one case after an edit, `supersedes` links it to
+///   the previous one, and a trigger refuses any row that does not supersede exactly the
+///   current one, so concurrent writers can never fork or lose history.
+/// - `adjudication`: append-only final labels with reasons.
+/// - `model`, `model_promotion`, `prediction`, `training_job`, `training_log`.
+///
+/// Derived tables, maintained by triggers in the writing transaction (never out of date,
+/// rebuildable from the append-only tables): `current_annotation` (newest per case and
+/// rater), `session_current` (newest per session, case and rater), `case_status`
+/// (per-case counts, disagreement, promoted prediction for the browser's indexes) and
+/// `blind_pending` (which rater may not yet see which case's other annotations or
+/// predictions; see `Blinding.swift`).
+enum Schema {
+  /// `PRAGMA application_id` of a BlastView workspace ("BlVw"): tells our databases from
+  /// any other SQLite file.
+  static let applicationID: Int32 = 0x426C_5677
+
+  static var migrator: DatabaseMigrator {
+    var m = DatabaseMigrator()
+    m.registerMigration("v1-workspace") { db in try createVersion1(db) }
+    return m
+  }
+
+  private static func createVersion1(_ db: Database) throws {
+    try db.execute(sql: "PRAGMA application_id = \(applicationID)")
+    try db.execute(
+      sql: """
+        CREATE TABLE setting (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+
+        CREATE TABLE label_class (
+          position INTEGER PRIMARY KEY,
+          name TEXT NOT NULL UNIQUE,
+          key TEXT NOT NULL UNIQUE,
+          letter TEXT NOT NULL,
+          group_name TEXT,
+          aliases TEXT NOT NULL DEFAULT '[]');
+
+        CREATE TABLE "case" (
+          id INTEGER PRIMARY KEY,
+          path TEXT NOT NULL,
+          path_is_relative INTEGER NOT NULL CHECK (path_is_relative IN (0, 1)),
+          sha256 TEXT NOT NULL UNIQUE CHECK (length(sha256) = 64),
+          format TEXT NOT NULL,
+          width INTEGER NOT NULL CHECK (width > 0),
+          height INTEGER NOT NULL CHECK (height > 0),
+          reference_label TEXT REFERENCES label_class(name),
+          split TEXT NOT NULL CHECK (split IN ('train', 'val', 'test')),
+          added_at TEXT NOT NULL);
+        CREATE INDEX case_path ON "case"(path);
+
+        CREATE TABLE mask (
+          id INTEGER PRIMARY KEY,
+          sha256 TEXT NOT NULL UNIQUE,
+          width INTEGER NOT NULL,
+          height INTEGER NOT NULL,
+          png BLOB NOT NULL);
+
+        CREATE TABLE reference_mask (
+          case_id INTEGER PRIMARY KEY REFERENCES "case"(id),
+          mask_id INTEGER NOT NULL REFERENCES mask(id),
+          source TEXT);
+
+        CREATE TABLE rater (
+          id INTEGER PRIMARY KEY,
+          name TEXT NOT NULL UNIQUE,
+          role TEXT NOT NULL DEFAULT 'rater' CHECK (role IN ('rater', 'adjudicator')),
+          created_at TEXT NOT NULL);
+
+        CREATE TABLE session (
+          id INTEGER PRIMARY KEY,
+          name TEXT NOT NULL UNIQUE,
+          blinded INTEGER NOT NULL CHECK (blinded IN (0, 1)),
+          hide_model INTEGER NOT NULL CHECK (hide_model IN (0, 1)),
+          case_selection TEXT NOT NULL,
+          created_by INTEGER NOT NULL REFERENCES rater(id),
+          created_at TEXT NOT NULL,
+          closed_at TEXT);
+        CREATE TABLE session_rater (
+          session_id INTEGER NOT NULL REFERENCES session(id),
+          rater_id INTEGER NOT NULL REFERENCES rater(id),
+          PRIMARY KEY (session_id, rater_id)) WITHOUT ROWID;
+        CREATE TABLE session_case (
+          session_id INTEGER NOT NULL REFERENCES session(id),
+          case_id INTEGER NOT NULL REFERENCES "case"(id),
+          position INTEGER NOT NULL,
+          n_labels INTEGER NOT NULL DEFAULT 0,
+          disagreement INTEGER NOT NULL DEFAULT 0,
+          PRIMARY KEY (session_id, case_id)) WITHOUT ROWID;
+        CREATE UNIQUE INDEX session_case_position ON session_case(session_id, position);
+
+        CREATE TABLE annotation (
+          id INTEGER PRIMARY KEY,
+          case_id INTEGER NOT NULL REFERENCES "case"(id),
+          rater_id INTEGER NOT NULL REFERENCES rater(id),
+          session_id INTEGER REFERENCES session(id),
+          label TEXT REFERENCES label_class(name),
+          mask_id INTEGER REFERENCES mask(id),
+          changed INTEGER NOT NULL CHECK (changed BETWEEN 1 AND 3),
+          supersedes INTEGER UNIQUE REFERENCES annotation(id),
+          note TEXT,
+          created_at TEXT NOT NULL);
+        CREATE INDEX annotation_case_rater ON annotation(case_id, rater_id, id);
+        CREATE INDEX annotation_session ON annotation(session_id, case_id, rater_id, id)
+          WHERE session_id IS NOT NULL;
+
+        CREATE TABLE current_annotation (
+          case_id INTEGER NOT NULL,
+          rater_id INTEGER NOT NULL,
+          annotation_id INTEGER NOT NULL,
+          label TEXT,
+          mask_id INTEGER,
+          session_id INTEGER,
+          created_at TEXT NOT NULL,
+          PRIMARY KEY (case_id, rater_id)) WITHOUT ROWID;
+        CREATE INDEX current_annotation_rater_label ON current_annotation(rater_id, label, case_id);
+        CREATE INDEX current_annotation_rater_time ON current_annotation(rater_id, created_at, case_id);
+
+        CREATE TABLE session_current (
+          session_id INTEGER NOT NULL,
+          case_id INTEGER NOT NULL,
+          rater_id INTEGER NOT NULL,
+          annotation_id INTEGER NOT NULL,
+          label TEXT,
+          mask_id INTEGER,
+          created_at TEXT NOT NULL,
+          PRIMARY KEY (session_id, case_id, rater_id)) WITHOUT ROWID;
+        CREATE INDEX session_current_rater ON session_current(session_id, rater_id, label, case_id);
+
+        CREATE TABLE blind_pending (
+          rater_id INTEGER NOT NULL,
+          case_id INTEGER NOT NULL,
+          session_id INTEGER NOT NULL,
+          hide_annotations INTEGER NOT NULL,
+          hide_model INTEGER NOT NULL,
+          PRIMARY KEY (rater_id, case_id, session_id)) WITHOUT ROWID;
+        CREATE INDEX blind_pending_session ON blind_pending(session_id, rater_id, case_id);
+
+        CREATE TABLE adjudication (
+          id INTEGER PRIMARY KEY,
+          case_id INTEGER NOT NULL REFERENCES "case"(id),
+          label TEXT NOT NULL REFERENCES label_class(name),
+          mask_id INTEGER REFERENCES mask(id),
+          adjudicator_id INTEGER NOT NULL REFERENCES rater(id),
+          session_id INTEGER REFERENCES session(id),
+          reason TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+          supersedes INTEGER UNIQUE REFERENCES adjudication(id),
+          created_at TEXT NOT NULL);
+        CREATE INDEX adjudication_case ON adjudication(case_id, id);
+
+        CREATE TABLE model (
+          version INTEGER PRIMARY KEY,
+          parent INTEGER REFERENCES model(version),
+          file TEXT NOT NULL,
+          sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+          tasks TEXT NOT NULL,
+          trained_tasks TEXT NOT NULL,
+          frozen_tasks TEXT NOT NULL,
+          frozen_verified INTEGER,
+          metrics TEXT NOT NULL DEFAULT '{}',
+          config TEXT NOT NULL DEFAULT '{}',
+          training_job_id INTEGER,
+          trained_through_annotation INTEGER,
+          notes TEXT,
+          created_at TEXT NOT NULL);
+        CREATE TABLE model_promotion (
+          id INTEGER PRIMARY KEY,
+          model_version INTEGER NOT NULL REFERENCES model(version),
+          promoted_by TEXT,
+          reason TEXT,
+          promoted_at TEXT NOT NULL);
+
+        CREATE TABLE prediction (
+          case_id INTEGER NOT NULL REFERENCES "case"(id),
+          model_version INTEGER NOT NULL REFERENCES model(version),
+          label TEXT NOT NULL REFERENCES label_class(name),
+          confidence REAL NOT NULL,
+          probabilities TEXT NOT NULL,
+          p_malignant REAL,
+          mask_id INTEGER REFERENCES mask(id),
+          detections TEXT NOT NULL DEFAULT '[]',
+          created_at TEXT NOT NULL,
+          PRIMARY KEY (case_id, model_version)) WITHOUT ROWID;
+        CREATE INDEX prediction_model ON prediction(model_version, case_id);
+
+        CREATE TABLE case_status (
+          case_id INTEGER PRIMARY KEY REFERENCES "case"(id),
+          split TEXT NOT NULL,
+          added_at TEXT NOT NULL,
+          n_labels INTEGER NOT NULL DEFAULT 0,
+          disagreement INTEGER NOT NULL DEFAULT 0,
+          last_annotated_at TEXT,
+          pred_label TEXT,
+          pred_confidence REAL,
+          pred_model INTEGER);
+        CREATE INDEX case_status_split ON case_status(split, case_id);
+        CREATE INDEX case_status_added ON case_status(added_at, case_id);
+        CREATE INDEX case_status_confidence ON case_status(pred_confidence, case_id);
+        CREATE INDEX case_status_pred_label ON case_status(pred_label, pred_confidence, case_id);
+        CREATE INDEX case_status_disagreement ON case_status(disagreement, case_id) WHERE disagreement;
+
+        CREATE TABLE training_job (
+          id INTEGER PRIMARY KEY,
+          status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+          tasks TEXT NOT NULL,
+          trigger TEXT NOT NULL,
+          parent_model INTEGER REFERENCES model(version),
+          result_model INTEGER REFERENCES model(version),
+          progress REAL NOT NULL DEFAULT 0,
+          epoch INTEGER,
+          total_epochs INTEGER,
+          batch INTEGER,
+          total_batches INTEGER,
+          loss REAL,
+          eta_seconds REAL,
+          message TEXT,
+          pid INTEGER,
+          created_at TEXT NOT NULL,
+          started_at TEXT,
+          heartbeat_at TEXT,
+          finished_at TEXT,
+          error TEXT);
+        -- One trainer per workspace: at most one job is queued or running.
+        CREATE UNIQUE INDEX training_job_one_active ON training_job((status IN ('queued', 'running')))
+          WHERE status IN ('queued', 'running');
+        CREATE TABLE training_log (
+          id INTEGER PRIMARY KEY,
+          job_id INTEGER NOT NULL REFERENCES training_job(id),
+          epoch INTEGER,
+          train_loss REAL,
+          val_loss REAL,
+          val_metric REAL,
+          message TEXT,
+          at TEXT NOT NULL);
+        CREATE INDEX training_log_job ON training_log(job_id, id);
+        """)
+    try createTriggers(db)
+  }
+
+  private static func createTriggers(_ db: Database) throws {
+    try db.execute(
+      sql: """
+        -- The audit trail: annotations, adjudications and masks are never changed or removed.
+        CREATE TRIGGER annotation_no_update BEFORE UPDATE ON annotation
+        BEGIN SELECT RAISE(ABORT, 'annotations are append-only: history is never rewritten'); END;
+        CREATE TRIGGER annotation_no_delete BEFORE DELETE ON annotation
+        BEGIN SELECT RAISE(ABORT, 'annotations are append-only: history is never rewritten'); END;
+        CREATE TRIGGER adjudication_no_update BEFORE UPDATE ON adjudication
+        BEGIN SELECT RAISE(ABORT, 'adjudications are append-only'); END;
+        CREATE TRIGGER adjudication_no_delete BEFORE DELETE ON adjudication
+        BEGIN SELECT RAISE(ABORT, 'adjudications are append-only'); END;
+        CREATE TRIGGER mask_no_update BEFORE UPDATE ON mask
+        BEGIN SELECT RAISE(ABORT, 'masks are immutable'); END;
+        CREATE TRIGGER case_no_delete BEFORE DELETE ON "case"
+        BEGIN SELECT RAISE(ABORT, 'cases are never deleted'); END;
+        CREATE TRIGGER case_fixed BEFORE UPDATE OF sha256, split ON "case"
+        BEGIN SELECT RAISE(ABORT, 'a case''s SHA-256 and split never change'); END;
+        CREATE TRIGGER session_no_reopen BEFORE UPDATE OF closed_at ON session WHEN OLD.closed_at IS NOT NULL
+        BEGIN SELECT RAISE(ABORT, 'a closed session stays closed'); END;
+
+        -- History is a chain per (case, rater): each annotation supersedes exactly the current one.
+        CREATE TRIGGER annotation_chain BEFORE INSERT ON annotation
+        WHEN NEW.supersedes IS NOT
+          (SELECT annotation_id FROM current_annotation WHERE case_id = NEW.case_id AND rater_id = NEW.rater_id)
+        BEGIN SELECT RAISE(ABORT, 'annotation must supersede the current annotation of its rater and case'); END;
+
+        CREATE TRIGGER adjudication_chain BEFORE INSERT ON adjudication
+        WHEN NEW.supersedes IS NOT (SELECT max(id) FROM adjudication WHERE case_id = NEW.case_id)
+        BEGIN SELECT RAISE(ABORT, 'adjudication must supersede the current adjudication of its case'); END;
+
+        CREATE TRIGGER case_status_insert AFTER INSERT ON "case"
+        BEGIN
+          INSERT INTO case_status (case_id, split, added_at) VALUES (NEW.id, NEW.split, NEW.added_at);
+        END;
+
+        CREATE TRIGGER annotation_derive AFTER INSERT ON annotation
+        BEGIN
+          INSERT INTO current_annotation (case_id, rater_id, annotation_id, label, mask_id, session_id, created_at)
+          VALUES (NEW.case_id, NEW.rater_id, NEW.id, NEW.label, NEW.mask_id, NEW.session_id, NEW.created_at)
+          ON CONFLICT (case_id, rater_id) DO UPDATE SET
+            annotation_id = excluded.annotation_id, label = excluded.label, mask_id = excluded.mask_id,
+            session_id = excluded.session_id, created_at = excluded.created_at;
+
+          UPDATE case_status SET
+            n_labels = (SELECT count(*) FROM current_annotation
+                        WHERE case_id = NEW.case_id AND label IS NOT NULL),
+            disagreement = (SELECT count(DISTINCT label) > 1 FROM current_annotation
+                            WHERE case_id = NEW.case_id AND label IS NOT NULL),
+            last_annotated_at = NEW.created_at
+          WHERE case_id = NEW.case_id;
+
+          INSERT INTO session_current (session_id, case_id, rater_id, annotation_id, label, mask_id, created_at)
+          SELECT NEW.session_id, NEW.case_id, NEW.rater_id, NEW.id, NEW.label, NEW.mask_id, NEW.created_at
+          WHERE NEW.session_id IS NOT NULL
+          ON CONFLICT (session_id, case_id, rater_id) DO UPDATE SET
+            annotation_id = excluded.annotation_id, label = excluded.label, mask_id = excluded.mask_id,
+            created_at = excluded.created_at;
+
+          UPDATE session_case SET
+            n_labels = (SELECT count(*) FROM session_current
+                        WHERE session_id = NEW.session_id AND case_id = NEW.case_id AND label IS NOT NULL),
+            disagreement = (SELECT count(DISTINCT label) > 1 FROM session_current
+                            WHERE session_id = NEW.session_id AND case_id = NEW.case_id AND label IS NOT NULL)
+          WHERE NEW.session_id IS NOT NULL AND session_id = NEW.session_id AND case_id = NEW.case_id;
+
+          -- Labelling a case in a session lifts that rater's blinding for it in that session.
+          DELETE FROM blind_pending
+          WHERE NEW.session_id IS NOT NULL AND NEW.label IS NOT NULL
+            AND rater_id = NEW.rater_id AND case_id = NEW.case_id AND session_id = NEW.session_id;
+        END;
+
+        -- Closing a session lifts its blinding.
+        CREATE TRIGGER session_close AFTER UPDATE OF closed_at ON session WHEN NEW.closed_at IS NOT NULL
+        BEGIN
+          DELETE FROM blind_pending WHERE session_id = NEW.id;
+        END;
+
+        -- The browser shows the promoted model's prediction; keep case_status in step.
+        CREATE TRIGGER prediction_insert AFTER INSERT ON prediction
+        WHEN NEW.model_version = (SELECT model_version FROM model_promotion ORDER BY id DESC LIMIT 1)
+        BEGIN
+          UPDATE case_status SET pred_label = NEW.label, pred_confidence = NEW.confidence,
+            pred_model = NEW.model_version
+          WHERE case_id = NEW.case_id;
+        END;
+        CREATE TRIGGER prediction_update AFTER UPDATE ON prediction
+        WHEN NEW.model_version = (SELECT model_version FROM model_promotion ORDER BY id DESC LIMIT 1)
+        BEGIN
+          UPDATE case_status SET pred_label = NEW.label, pred_confidence = NEW.confidence,
+            pred_model = NEW.model_version
+          WHERE case_id = NEW.case_id;
+        END;
+        CREATE TRIGGER model_promoted AFTER INSERT ON model_promotion
+        BEGIN
+          UPDATE case_status SET pred_label = NULL, pred_confidence = NULL, pred_model = NULL
+          WHERE pred_model IS NOT NEW.model_version AND pred_model IS NOT NULL;
+          UPDATE case_status SET pred_label = p.label, pred_confidence = p.confidence,
+            pred_model = p.model_version
+          FROM (SELECT case_id, label, confidence, model_version FROM prediction
+                WHERE model_version = NEW.model_version) AS p
+          WHERE case_status.case_id = p.case_id;
+        END;
+        """)
+  }
+}
