@@ -1,0 +1,177 @@
+import Foundation
+import Testing
+
+@testable import CaseStore
+
+/// The browser's keyset paging against a plain in-memory reference: every filter and sort,
+/// paged forward to the end and back to the start, must give exactly the reference order.
+@Suite struct BrowserTests {
+  struct Ref {
+    var id: Int64
+    var split: Split
+    var path: String
+    var sha: String
+    var pred: String?
+    var conf: Double?
+    var labels: [String: String] = [:]
+    var myTime: Int? = nil  // order of my last edit
+  }
+
+  @Test func pagingMatchesAReferenceUnderEveryFilterAndSort() throws {
+    let dir = TempDir()
+    let n = 240
+    let store = try makeStore(dir, cases: n, seed: 99)
+    var rng = SeededRandom(seed: 5)
+    let classes = LabelSchema.all4.classNames
+    let file = dir.sub("m.bin")
+    try Data("m".utf8).write(to: URL(fileURLWithPath: file))
+    let model = try store.registerModel(
+      file: file, parent: nil, tasks: ["c"], trainedTasks: ["c"], frozenTasks: [])
+    var refs: [Int64: Ref] = [:]
+    for rec in try store.cases(viewer: .system) {
+      refs[rec.id] = Ref(id: rec.id, split: rec.split, path: rec.path, sha: rec.sha256)
+    }
+    var preds: [NewPrediction] = []
+    for id in 1...Int64(n) where Int.random(in: 0..<10, using: &rng) < 8 {
+      // Coarse probabilities make ties, which the id tiebreak must order.
+      var p = (0..<4).map { _ in Double(Int.random(in: 1...4, using: &rng)) }
+      let s = p.reduce(0, +)
+      p = p.map { $0 / s }
+      preds.append(NewPrediction(caseID: id, probabilities: p))
+      let best = p.indices.max { p[$0] < p[$1] }!
+      refs[id]!.pred = classes[best]
+      refs[id]!.conf = p[best]
+    }
+    try store.savePredictions(preds, model: model.version)
+    // Not promoted yet: the browser shows no prediction.
+    #expect(
+      try store.casePage(CasePageRequest(), viewer: .rater("me")).rows.allSatisfy { $0.predictedLabel == nil }
+    )
+    try store.promote(version: model.version)
+
+    var tick = 0
+    for _ in 0..<300 {
+      let id = Int64.random(in: 1...Int64(n), using: &rng)
+      let rater = ["me", "you", "them"].randomElement(using: &rng)!
+      let label = classes.randomElement(using: &rng)!
+      try store.annotate(case: id, rater: rater, label: label)
+      refs[id]!.labels[rater] = label
+      if rater == "me" {
+        refs[id]!.myTime = tick
+      }
+      tick += 1
+    }
+
+    let filters: [(String, CaseFilter, (Ref) -> Bool)] = [
+      ("none", CaseFilter(), { _ in true }),
+      ("predicted Pre-B", CaseFilter(predictedLabel: "Pre-B"), { $0.pred == "Pre-B" }),
+      ("mine Benign", CaseFilter(myLabel: "benign"), { $0.labels["me"] == "Benign" }),
+      ("unreviewed", CaseFilter(unreviewed: true), { $0.labels["me"] == nil }),
+      ("disagreement", CaseFilter(disagreement: true), { Set($0.labels.values).count > 1 }),
+      ("split val", CaseFilter(split: .val), { $0.split == .val }),
+      ("conf < 0.45", CaseFilter(confidenceBelow: 0.45), { ($0.conf ?? 2) < 0.45 }),
+      ("search case1", CaseFilter(search: "case1"), { $0.path.contains("case1") }),
+      ("search #7", CaseFilter(search: "#7"), { $0.id == 7 }),
+      (
+        "combined", CaseFilter(unreviewed: true, split: .train, confidenceBelow: 0.6),
+        {
+          $0.labels["me"] == nil && $0.split == .train && ($0.conf ?? 2) < 0.6
+        }
+      ),
+    ]
+    // Reference orders, following SQLite: NULL first ascending, id tiebreak in the same direction.
+    func ordered(_ rows: [Ref], sort: CaseSort, ascending: Bool) -> [Int64] {
+      func key(_ r: Ref) -> Double? {
+        switch sort {
+        case .id, .sessionQueue: return nil
+        case .confidence: return r.conf
+        case .added: return 0  // all imported in one transaction: same timestamp
+        case .myLastEdit: return r.myTime.map(Double.init)
+        }
+      }
+      let asc = rows.sorted { a, b in
+        let ka = key(a)
+        let kb = key(b)
+        if ka != kb {
+          guard let ka else { return true }
+          guard let kb else { return false }
+          return ka < kb
+        }
+        return a.id < b.id
+      }
+      return (ascending ? asc : asc.reversed()).map(\.id)
+    }
+
+    for (name, filter, predicate) in filters {
+      let matching = refs.values.filter(predicate)
+      #expect(try store.caseCount(filter, viewer: .rater("me")) == matching.count, "\(name)")
+      for sort in [CaseSort.id, .confidence, .added, .myLastEdit] {
+        for ascending in [true, false] {
+          let expected = ordered(matching, sort: sort, ascending: ascending)
+          var got: [Int64] = []
+          var pages: [CasePage] = []
+          var request = CasePageRequest(filter: filter, sort: sort, ascending: ascending, limit: 17)
+          while true {
+            let page = try store.casePage(request, viewer: .rater("me"))
+            pages.append(page)
+            got += page.rows.map(\.id)
+            guard let next = page.next else { break }
+            request.cursor = next
+            request.backward = false
+          }
+          #expect(got == expected, "\(name) \(sort) \(ascending ? "asc" : "desc")")
+          // Back from the last page to the first with the previous cursors.
+          var back: [Int64] = pages.last!.rows.map(\.id)
+          var cursor = pages.last!.previous
+          while let c = cursor {
+            let page = try store.casePage(
+              CasePageRequest(
+                filter: filter, sort: sort, ascending: ascending, cursor: c, backward: true, limit: 17),
+              viewer: .rater("me"))
+            back = page.rows.map(\.id) + back
+            cursor = page.previous
+          }
+          #expect(back == expected, "backward \(name) \(sort) \(ascending ? "asc" : "desc")")
+        }
+      }
+    }
+    // Tile contents for one case.
+    let row = try store.casePage(CasePageRequest(filter: CaseFilter(search: "#3")), viewer: .rater("me"))
+      .rows[0]
+    #expect(row.predictedLabel == refs[3]!.pred && row.confidence == refs[3]!.conf)
+    #expect(row.myLabel == refs[3]!.labels["me"] && row.labelCount == refs[3]!.labels.count)
+    #expect(row.modelVersion == (refs[3]!.pred == nil ? nil : model.version))
+    #expect(row.thumbnailPath == store.workspace.thumbnailsDirectory + "/" + refs[3]!.sha + ".png")
+  }
+
+  @Test func promotionSwitchesTheBrowsersPredictions() throws {
+    let dir = TempDir()
+    let store = try makeStore(dir, cases: 3)
+    let file = dir.sub("m.bin")
+    try Data("m".utf8).write(to: URL(fileURLWithPath: file))
+    let v1 = try store.registerModel(
+      file: file, parent: nil, tasks: ["c"], trainedTasks: ["c"], frozenTasks: [])
+    try Data("m2".utf8).write(to: URL(fileURLWithPath: file))
+    let v2 = try store.registerModel(
+      file: file, parent: v1.version, tasks: ["c"], trainedTasks: ["c"], frozenTasks: [])
+    try store.promote(version: v1.version)
+    try store.savePredictions(
+      [NewPrediction(caseID: 1, probabilities: [0.7, 0.1, 0.1, 0.1])], model: v1.version)
+    try store.savePredictions(
+      [
+        NewPrediction(caseID: 1, probabilities: [0.1, 0.1, 0.1, 0.7]),
+        NewPrediction(caseID: 2, probabilities: [0.1, 0.6, 0.2, 0.1]),
+      ],
+      model: v2.version)
+    func tiles() throws -> [String?] {
+      try store.casePage(CasePageRequest(), viewer: .system).rows.map(\.predictedLabel)
+    }
+    #expect(try tiles() == ["Benign", nil, nil])
+    try store.promote(version: v2.version)
+    #expect(try tiles() == ["Pro-B", "Early-B", nil])
+    try store.promote(version: v1.version, reason: "roll back")
+    #expect(try tiles() == ["Benign", nil, nil])
+    let p = try store.prediction(case: 1, viewer: .system)!
+    #expect(p.modelVersion == v1.version && abs(p.pMalignant! - 0.3) < 1e-12 && p.confidence == 0.7)
+  }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+
+@testable import CaseStore
+
+@Suite struct RegistryAndJobTests {
+  @Test func registryCopiesVerifiesAndRefusesADamagedCheckpoint() throws {
+    let dir = TempDir()
+    let store = try makeStore(dir, cases: 2)
+    let src = dir.sub("trained.safetensors")
+    let bytes = Data((0..<5000).map { UInt8($0 % 251) })
+    try bytes.write(to: URL(fileURLWithPath: src))
+    let v1 = try store.registerModel(
+      file: src, parent: nil, tasks: ["classification", "segmentation"],
+      trainedTasks: ["classification", "segmentation"],
+      frozenTasks: [], metrics: .object(["macro_f1": .number(0.8)]), trainedThroughAnnotation: 0)
+    #expect(v1.version == 1 && v1.file == store.workspace.modelsDirectory + "/v1.safetensors")
+    #expect(v1.sha256 == Digest.sha256Hex([UInt8](bytes)))
+    #expect(try Data(contentsOf: URL(fileURLWithPath: v1.file)) == bytes)
+    #expect(v1.metrics["macro_f1"]?.doubleValue == 0.8 && !v1.isPromoted)
+    try store.promote(version: v1.version, by: "lead")
+    #expect(try store.promotedModel()?.version == 1)
+
+    let v2 = try store.registerModel(
+      file: src, parent: 1, tasks: ["classification", "segmentation"], trainedTasks: ["classification"],
+      frozenTasks: ["segmentation"], frozenVerified: true)
+    #expect(v2.parent == 1 && v2.frozenTasks == ["segmentation"] && v2.frozenVerified == true)
+    // Damage v2's file: it must not be promoted, and v1 stays.
+    try Data("garbage".utf8).write(to: URL(fileURLWithPath: v2.file))
+    #expect(throws: StoreError.modelFileMismatch(version: 2, path: v2.file)) { try store.promote(version: 2) }
+    #expect(try store.promotedModel()?.version == 1)
+    #expect(throws: StoreError.unknownModel(7)) { try store.promote(version: 7) }
+    #expect(throws: StoreError.unknownModel(9)) {
+      try store.registerModel(file: src, parent: 9, tasks: [], trainedTasks: [], frozenTasks: [])
+    }
+    try store.updateModel(
+      version: 2, metrics: .object(["macro_f1": .number(0.7)]), notes: "worse: not promoted")
+    #expect(try store.model(version: 2).notes == "worse: not promoted")
+    #expect(try store.models().map(\.version) == [2, 1])
+  }
+
+  @Test func oneTrainerPerWorkspaceAndProgressIsPollable() throws {
+    let dir = TempDir()
+    let store = try makeStore(dir, cases: 2)
+    let (job, created) = try store.enqueueTrainingJob(
+      tasks: ["classification"], trigger: .object(["label_corrections": .number(3)]), parentModel: nil)
+    #expect(created && job.status == .queued)
+    let (again, created2) = try store.enqueueTrainingJob(
+      tasks: ["segmentation"], trigger: .null, parentModel: nil)
+    #expect(!created2 && again.id == job.id)
+    try store.startTrainingJob(id: job.id)
+    #expect(throws: StoreError.self) { try store.startTrainingJob(id: job.id) }
+    try store.updateTrainingProgress(
+      id: job.id,
+      TrainingProgress(
+        progress: 0.5, epoch: 2, totalEpochs: 4, batch: 3, totalBatches: 10, loss: 0.42, etaSeconds: 30))
+    try store.appendTrainingLog(id: job.id, epoch: 1, trainLoss: 0.9, valLoss: 1.0, valMetric: 0.5)
+    try store.appendTrainingLog(id: job.id, epoch: 2, trainLoss: 0.5, valLoss: 0.7, valMetric: 0.6)
+    // Another process (here another store on the same workspace) sees it.
+    let other = try Workspace.open(path: store.workspace.directory)
+    let seen = try other.activeTrainingJob()!
+    #expect(seen.status == .running && seen.epoch == 2 && seen.loss == 0.42 && seen.pid == getpid())
+    #expect(try other.trainingLog(id: job.id).map(\.valMetric) == [0.5, 0.6])
+    try store.finishTrainingJob(id: job.id, status: .succeeded)
+    #expect(try other.trainingJob(id: job.id).progress == 1)
+    #expect(try other.activeTrainingJob() == nil)
+    #expect(throws: StoreError.self) { try store.finishTrainingJob(id: job.id, status: .failed) }
+
+    // A trainer that died holds no lock: its job is failed when the next one is asked for.
+    let (j2, _) = try store.enqueueTrainingJob(tasks: ["c"], trigger: .null, parentModel: nil)
+    let deadPID: Int32 = 999_999
+    try store.startTrainingJob(id: j2.id, pid: deadPID)
+    let (j3, created3) = try store.enqueueTrainingJob(tasks: ["c"], trigger: .null, parentModel: nil)
+    #expect(created3 && j3.id != j2.id)
+    let dead = try store.trainingJob(id: j2.id)
+    #expect(dead.status == .failed && dead.error!.contains("gone"))
+  }
+}
