@@ -92,61 +92,66 @@ extension CaseStore {
     let encoded = mask.map { MaskBlob(mask: $0) }
     let now = CaseStore.timestamp(Date())
     return try write { db in
-      guard
-        let c = try Row.fetchOne(
-          db, sql: #"SELECT width, height FROM "case" WHERE id = ?"#, arguments: [caseID])
-      else { throw StoreError.unknownCase(String(caseID)) }
-      if let m = mask, m.width != c["width"] || m.height != c["height"] {
-        throw StoreError.maskSizeMismatch(
-          caseID: caseID, expected: "\(c["width"] as Int)×\(c["height"] as Int)",
-          got: "\(m.width)×\(m.height)")
-      }
-      let raterID = try CaseStore.raterRow(db, name: rater, create: true)!.id
-      var sessionID: Int64? = nil
-      if let session {
-        sessionID = try CaseStore.openSessionForWriting(
-          db, name: session, raterID: raterID, rater: rater, caseID: caseID)
-      }
-      let previousGlobal = try Row.fetchOne(
+      try CaseStore.appendAnnotation(
+        db, caseID: caseID, rater: rater, label: canonical, mask: mask, encoded: encoded, session: session,
+        clear: clear,
+        changed: changed, note: note, now: now)
+    }
+  }
+
+  /// The body of `annotate`, inside a write transaction (shared with `importLabels`).
+  static func appendAnnotation(
+    _ db: Database, caseID: Int64, rater: String, label canonical: String?, mask: Mask?, encoded: MaskBlob?,
+    session: String?, clear: AnnotationFields, changed: AnnotationFields, note: String?, now: String
+  ) throws -> Annotation {
+    guard
+      let c = try Row.fetchOne(
+        db, sql: #"SELECT width, height FROM "case" WHERE id = ?"#, arguments: [caseID])
+    else { throw StoreError.unknownCase(String(caseID)) }
+    if let m = mask, m.width != c["width"] || m.height != c["height"] {
+      throw StoreError.maskSizeMismatch(
+        caseID: caseID, expected: "\(c["width"] as Int)×\(c["height"] as Int)", got: "\(m.width)×\(m.height)")
+    }
+    let raterID = try CaseStore.raterRow(db, name: rater, create: true)!.id
+    var sessionID: Int64? = nil
+    if let session {
+      sessionID = try CaseStore.openSessionForWriting(
+        db, name: session, raterID: raterID, rater: rater, caseID: caseID)
+    }
+    let previousGlobal = try Row.fetchOne(
+      db,
+      sql: "SELECT annotation_id, label, mask_id FROM current_annotation WHERE case_id = ? AND rater_id = ?",
+      arguments: [caseID, raterID])
+    // Carry forward from the state this edit continues: the rater's state in the session,
+    // or their newest overall.
+    let base: Row?
+    if let sessionID {
+      base = try Row.fetchOne(
         db,
         sql:
-          "SELECT annotation_id, label, mask_id FROM current_annotation WHERE case_id = ? AND rater_id = ?",
-        arguments: [caseID, raterID])
-      // Carry forward from the state this edit continues: the rater's state in the session,
-      // or their newest overall.
-      let base: Row?
-      if let sessionID {
-        base = try Row.fetchOne(
-          db,
-          sql:
-            "SELECT label, mask_id FROM session_current WHERE session_id = ? AND case_id = ? AND rater_id = ?",
-          arguments: [sessionID, caseID, raterID])
-      } else {
-        base = previousGlobal
-      }
-      let newLabel: String? =
-        canonical ?? (clear.contains(.label) ? nil : base?["label"])
-      let newMaskID: Int64?
-      if let encoded {
-        newMaskID = try encoded.store(db)
-      } else {
-        newMaskID = clear.contains(.mask) ? nil : base?["mask_id"]
-      }
-      try db.execute(
-        sql: """
-          INSERT INTO annotation (case_id, rater_id, session_id, label, mask_id, changed, supersedes, note, created_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-          """,
-        arguments: [
-          caseID, raterID, sessionID, newLabel, newMaskID, changed.rawValue,
-          previousGlobal?["annotation_id"] as Int64?, note, now,
-        ])
-      let id = db.lastInsertedRowID
-      return Annotation(
-        id: id, caseID: caseID, rater: rater, session: session, label: newLabel, maskID: newMaskID,
-        changed: changed, supersedes: previousGlobal?["annotation_id"], note: note,
-        createdAt: CaseStore.date(now)!)
+          "SELECT label, mask_id FROM session_current WHERE session_id = ? AND case_id = ? AND rater_id = ?",
+        arguments: [sessionID, caseID, raterID])
+    } else {
+      base = previousGlobal
     }
+    let newLabel: String? = canonical ?? (clear.contains(.label) ? nil : base?["label"])
+    let newMaskID: Int64?
+    if let encoded {
+      newMaskID = try encoded.store(db)
+    } else {
+      newMaskID = clear.contains(.mask) ? nil : base?["mask_id"]
+    }
+    let supersedes: Int64? = previousGlobal?["annotation_id"]
+    try db.execute(
+      sql: """
+        INSERT INTO annotation (case_id, rater_id, session_id, label, mask_id, changed, supersedes, note, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+      arguments: [caseID, raterID, sessionID, newLabel, newMaskID, changed.rawValue, supersedes, note, now])
+    return Annotation(
+      id: db.lastInsertedRowID, caseID: caseID, rater: rater, session: session, label: newLabel,
+      maskID: newMaskID,
+      changed: changed, supersedes: supersedes, note: note, createdAt: CaseStore.date(now)!)
   }
 
   /// Every annotation of the case, oldest first, as `viewer` may see them: other raters'

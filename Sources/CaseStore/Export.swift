@@ -1,0 +1,441 @@
+import Foundation
+import GRDB
+import Imaging
+
+public enum ExportFormat: String, Sendable, CaseIterable, Codable {
+  /// `annotations.csv`: one row per annotation.
+  case csv
+  /// `blastview-export.json`: the whole workspace (masks as base64 PNG).
+  case json
+  /// `masks/<case>_<rater>.png`: each rater's current mask.
+  case masks
+  /// `coco.json`: COCO instances, one per connected nucleus component of each current mask.
+  case coco
+}
+
+public struct ExportOptions: Sendable {
+  public var format: ExportFormat
+  public var outDirectory: String
+  /// Only this session's annotations.
+  public var session: String?
+  /// Only each rater's current annotation (per session when `session` is given).
+  public var currentOnly: Bool
+  /// Whose export this is: blinding applies to exports too.
+  public var viewer: Viewer
+
+  public init(
+    format: ExportFormat, outDirectory: String, session: String? = nil, currentOnly: Bool = false,
+    viewer: Viewer
+  ) {
+    self.format = format
+    self.outDirectory = outDirectory
+    self.session = session
+    self.currentOnly = currentOnly
+    self.viewer = viewer
+  }
+}
+
+public struct ExportSummary: Sendable, Equatable, Codable {
+  public var files: [String] = []
+  public var annotations = 0
+  public var masks = 0
+  public var instances = 0
+}
+
+extension CaseStore {
+  /// Writes an export into `outDirectory` (created if needed). Every file is written to a
+  /// temporary name and renamed, so a reader never sees half a file.
+  public func export(_ options: ExportOptions) throws(StoreError) -> ExportSummary {
+    let out = Workspace.absolute(options.outDirectory)
+    do {
+      try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+    } catch {
+      throw Workspace.classifyWriteFailure(path: out, errno: (error as NSError).code)
+    }
+    var summary = ExportSummary()
+    let root = try imageRoot()
+    switch options.format {
+    case .csv:
+      let rows = try exportAnnotationRows(options)
+      var text =
+        "case_id,image_path,sha256,rater,label,session,created_at,annotation_id,supersedes,changed,has_mask,note\n"
+      for r in rows {
+        let fields = [
+          String(r.caseID), CaseStore.resolvePath(r.path, relative: r.relative, root: root), r.sha256,
+          r.annotation.rater,
+          r.annotation.label ?? "", r.annotation.session ?? "", CaseStore.timestamp(r.annotation.createdAt),
+          String(r.annotation.id), r.annotation.supersedes.map(String.init) ?? "",
+          changedText(r.annotation.changed),
+          r.annotation.maskID == nil ? "0" : "1", r.annotation.note ?? "",
+        ]
+        text += fields.map(CSV.field).joined(separator: ",") + "\n"
+      }
+      let path = out + "/annotations.csv"
+      try CaseStore.writeAtomically(Array(text.utf8), to: path)
+      summary.files = [path]
+      summary.annotations = rows.count
+    case .masks:
+      let masks = try currentMasks(session: options.session, viewer: options.viewer)
+      let dir = out + "/masks"
+      do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+        throw Workspace.classifyWriteFailure(path: dir, errno: (error as NSError).code)
+      }
+      for m in masks {
+        let path = dir + "/\(m.caseID)_\(CaseStore.fileSafe(m.rater)).png"
+        try CaseStore.writeAtomically(try maskPNG(id: m.maskID), to: path)
+        summary.files.append(path)
+      }
+      summary.masks = masks.count
+    case .coco:
+      let (json, instances, masks) = try cocoJSON(options, root: root)
+      let path = out + "/coco.json"
+      try CaseStore.writeAtomically(json, to: path)
+      summary.files = [path]
+      summary.instances = instances
+      summary.masks = masks
+    case .json:
+      let (json, count) = try fullDump(options, root: root)
+      let path = out + "/blastview-export.json"
+      try CaseStore.writeAtomically(json, to: path)
+      summary.files = [path]
+      summary.annotations = count
+    }
+    return summary
+  }
+
+  private func changedText(_ c: AnnotationFields) -> String {
+    [c.contains(.label) ? "label" : nil, c.contains(.mask) ? "mask" : nil].compactMap { $0 }.joined(
+      separator: "+")
+  }
+
+  struct ExportRow {
+    var caseID: Int64
+    var path: String
+    var relative: Bool
+    var sha256: String
+    var annotation: Annotation
+  }
+
+  /// The annotations an export covers, oldest first, blinding applied.
+  func exportAnnotationRows(_ options: ExportOptions) throws(StoreError) -> [ExportRow] {
+    try read { db in
+      let vid = try CaseStore.viewerRaterID(db, options.viewer)
+      let sid = try options.session.map { try CaseStore.sessionID(db, $0) }
+      var from = "annotation a"
+      var conditions: [String] = []
+      if options.currentOnly {
+        from =
+          sid == nil
+          ? "current_annotation cur JOIN annotation a ON a.id = cur.annotation_id"
+          : "session_current cur JOIN annotation a ON a.id = cur.annotation_id"
+        if let sid { conditions.append("cur.session_id = \(sid)") }
+      } else if let sid {
+        conditions.append("a.session_id = \(sid)")
+      }
+      if let vid {
+        conditions.append(
+          "(a.rater_id = \(vid) OR NOT \(CaseStore.hiddenAnnotationsSQL(viewer: String(vid), caseExpr: "a.case_id")))"
+        )
+      }
+      let sql = """
+        SELECT \(CaseStore.annotationColumns), c.path, c.path_is_relative, c.sha256
+        FROM \(from) \(CaseStore.annotationJoins) JOIN "case" c ON c.id = a.case_id
+        WHERE \(conditions.isEmpty ? "1" : conditions.joined(separator: " AND ")) ORDER BY a.id
+        """
+      return try Row.fetchAll(db, sql: sql).map { r in
+        ExportRow(
+          caseID: r["case_id"], path: r["path"], relative: r["path_is_relative"], sha256: r["sha256"],
+          annotation: CaseStore.annotation(r))
+      }
+    }
+  }
+
+  private func cocoJSON(_ options: ExportOptions, root: String?) throws(StoreError) -> ([UInt8], Int, Int) {
+    let masks = try currentMasks(session: options.session, viewer: options.viewer)
+    let caseIDs = Set(masks.map(\.caseID))
+    let labels: [RaterLabel]
+    if let session = options.session {
+      labels = try currentLabels(session: session, viewer: options.viewer)
+    } else {
+      labels = try currentLabels(viewer: options.viewer)
+    }
+    let labelsByCaseRater = Dictionary(
+      labels.map { ("\($0.caseID)/\($0.rater)", $0.label) }, uniquingKeysWith: { a, _ in a })
+    var images: [JSONValue] = []
+    for id in caseIDs.sorted() {
+      let c = try caseRecord(id: id, viewer: options.viewer)
+      images.append(
+        .object([
+          "id": .number(Double(id)), "file_name": .string(c.imagePath), "width": .number(Double(c.width)),
+          "height": .number(Double(c.height)), "sha256": .string(c.sha256),
+          "reference_label": c.referenceLabel.map(JSONValue.string) ?? .null,
+        ]))
+    }
+    var annotations: [JSONValue] = []
+    var nextID = 1.0
+    for m in masks {
+      let mask = try self.mask(id: m.maskID)
+      for inst in COCORLE.instances(of: mask) {
+        annotations.append(
+          .object([
+            "id": .number(nextID), "image_id": .number(Double(m.caseID)), "category_id": .number(1),
+            "segmentation": .object([
+              "size": .array([.number(Double(mask.height)), .number(Double(mask.width))]),
+              "counts": .string(inst.rle),
+            ]),
+            "area": .number(Double(inst.area)), "bbox": .array(inst.bbox.map { .number(Double($0)) }),
+            "iscrowd": .number(0), "rater": .string(m.rater),
+            "case_label": labelsByCaseRater["\(m.caseID)/\(m.rater)"].map(JSONValue.string) ?? .null,
+          ]))
+        nextID += 1
+      }
+    }
+    let doc: JSONValue = .object([
+      "info": .object([
+        "description": .string("BlastView nucleus masks"), "version": .string("1"),
+        "label_schema": .string(labelSchema.name),
+      ]),
+      "images": .array(images), "annotations": .array(annotations),
+      "categories": .array([
+        .object(["id": .number(1), "name": .string("nucleus"), "supercategory": .string("cell")])
+      ]),
+    ])
+    return (Array(CaseStore.jsonString(doc).utf8), annotations.count, masks.count)
+  }
+
+  private func fullDump(_ options: ExportOptions, root: String?) throws(StoreError) -> ([UInt8], Int) {
+    let rows = try exportAnnotationRows(options)
+    var maskIDs = Set(rows.compactMap(\.annotation.maskID))
+    struct Dump: Encodable {
+      var format = "blastview-export-1"
+      var exportedAt: String
+      var viewer: String?
+      var labelSchema: LabelSchema
+      var imageRoot: String?
+      var cases: [CaseRecord]
+      var referenceMasks: [String: Int64]
+      var raters: [Rater]
+      var sessions: [SessionInfo]
+      var sessionCases: [String: [Int64]]
+      var annotations: [Annotation]
+      var adjudications: [Adjudication]
+      var models: [ModelVersion]
+      var predictions: [Prediction]
+      var trainingJobs: [TrainingJob]
+      var masks: [String: String]
+    }
+    var cases: [CaseRecord] = []
+    var after: Int64 = 0
+    while true {
+      let page = try self.cases(afterID: after, limit: 10_000, viewer: options.viewer)
+      cases += page
+      guard let last = page.last else { break }
+      after = last.id
+    }
+    let vid = try read { db in try CaseStore.viewerRaterID(db, options.viewer) }
+    let me = vid.map(String.init) ?? "NULL"
+    /// SQL true when the case is visible to the viewer.
+    func visible(_ hidden: String) -> String { vid == nil ? "1" : "NOT \(hidden)" }
+    let extra = try read { db in
+      let refMasks = try Row.fetchAll(
+        db,
+        sql: "SELECT r.case_id, r.mask_id FROM reference_mask r WHERE "
+          + visible(CaseStore.hiddenAnnotationsSQL(viewer: me, caseExpr: "r.case_id")))
+      let adj = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT j.*, r.name AS adjudicator, s.name AS session FROM adjudication j
+          JOIN rater r ON r.id = j.adjudicator_id LEFT JOIN session s ON s.id = j.session_id
+          WHERE \(visible(CaseStore.hiddenAnnotationsSQL(viewer: me, caseExpr: "j.case_id")))
+          ORDER BY j.id
+          """)
+      let preds = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT case_id, model_version FROM prediction p
+          WHERE \(visible(CaseStore.hiddenModelSQL(viewer: me, caseExpr: "p.case_id")))
+          ORDER BY model_version, case_id
+          """)
+      let sessionCases = try Row.fetchAll(
+        db,
+        sql:
+          "SELECT s.name, sc.case_id FROM session_case sc JOIN session s ON s.id = sc.session_id ORDER BY s.id, sc.position"
+      )
+      return (refMasks, adj, preds, sessionCases)
+    }
+    var refMasks: [String: Int64] = [:]
+    for r in extra.0 {
+      refMasks[String(r["case_id"] as Int64)] = r["mask_id"]
+      maskIDs.insert(r["mask_id"])
+    }
+    let adjudications = extra.1.map { r in
+      Adjudication(
+        id: r["id"], caseID: r["case_id"], label: r["label"], maskID: r["mask_id"],
+        adjudicator: r["adjudicator"],
+        session: r["session"], reason: r["reason"], supersedes: r["supersedes"],
+        createdAt: CaseStore.date(r["created_at"]) ?? Date(timeIntervalSince1970: 0))
+    }
+    for a in adjudications { if let m = a.maskID { maskIDs.insert(m) } }
+    var predictions: [Prediction] = []
+    for r in extra.2 {
+      if let p = try read({ db in
+        try CaseStore.prediction(db, caseID: r["case_id"], model: r["model_version"])
+      }) {
+        predictions.append(p)
+        if let m = p.maskID { maskIDs.insert(m) }
+      }
+    }
+    var sessionCases: [String: [Int64]] = [:]
+    for r in extra.3 { sessionCases[r["name"] as String, default: []].append(r["case_id"]) }
+    var masks: [String: String] = [:]
+    for id in maskIDs.sorted() { masks[String(id)] = Data(try maskPNG(id: id)).base64EncodedString() }
+    let dump = Dump(
+      exportedAt: CaseStore.timestamp(Date()), viewer: options.viewer.rater, labelSchema: labelSchema,
+      imageRoot: root,
+      cases: cases, referenceMasks: refMasks, raters: try raters(), sessions: try sessions(),
+      sessionCases: sessionCases,
+      annotations: rows.map(\.annotation), adjudications: adjudications, models: try models(),
+      predictions: predictions,
+      trainingJobs: try trainingJobs(limit: 1_000_000), masks: masks)
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+    enc.dateEncodingStrategy = .custom { date, encoder in
+      var c = encoder.singleValueContainer()
+      try c.encode(CaseStore.timestamp(date))
+    }
+    do {
+      return (Array(try enc.encode(dump)), rows.count)
+    } catch {
+      throw .invalidInput("could not encode the export: \(error)")
+    }
+  }
+
+  /// A rater name as a file-name part: letters, digits, `-`, `_` and `.` kept, anything else
+  /// (slashes, spaces, control characters) as `_`, never starting with a dot.
+  static func fileSafe(_ name: String) -> String {
+    var s = String(
+      name.unicodeScalars.map { c -> Character in
+        (c.isASCII && (CharacterSet.alphanumerics.contains(c) || c == "-" || c == "_" || c == "."))
+          ? Character(c) : "_"
+      })
+    if s.hasPrefix(".") { s = "_" + s.dropFirst() }
+    return s.isEmpty ? "_" : s
+  }
+
+  /// Writes `bytes` to a temporary file beside `path`, syncs it and renames it into place.
+  static func writeAtomically(_ bytes: [UInt8], to path: String) throws(StoreError) {
+    let tmp = path + ".tmp-\(getpid())"
+    let fd = Glibc.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { throw Workspace.classifyWriteFailure(path: path, errno: Int(errno)) }
+    var off = 0
+    while off < bytes.count {
+      let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, bytes.count - off) }
+      if n < 0 {
+        let e = errno
+        Glibc.close(fd)
+        unlink(tmp)
+        throw Workspace.classifyWriteFailure(path: path, errno: Int(e))
+      }
+      off += n
+    }
+    let synced = fsync(fd) == 0
+    let e = errno
+    Glibc.close(fd)
+    guard synced, rename(tmp, path) == 0 else {
+      unlink(tmp)
+      throw Workspace.classifyWriteFailure(path: path, errno: Int(synced ? errno : e))
+    }
+  }
+
+  // MARK: Backup
+
+  /// Copies the whole database to `destination` with SQLite's online backup API: a
+  /// consistent snapshot even while raters keep writing. The copy is made under a temporary
+  /// name, checked with `PRAGMA integrity_check`, then renamed into place; an existing file
+  /// at `destination` is refused.
+  public func backup(to destination: String) throws(StoreError) {
+    let dest = Workspace.absolute(destination)
+    guard !FileManager.default.fileExists(atPath: dest) else {
+      throw .invalidInput("\(dest) already exists; choose a new file name (a backup never overwrites)")
+    }
+    let tmp = dest + ".partial-\(getpid())"
+    do {
+      let target = try DatabaseQueue(path: tmp)
+      try CaseStore.retrying(path: workspace.databasePath) { try pool.backup(to: target) }
+      let check = try target.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+      try target.close()
+      guard check == ["ok"] else {
+        throw StoreError.corrupt("the backup copy failed its integrity check: \(check)")
+      }
+      guard rename(tmp, dest) == 0 else {
+        throw Workspace.classifyWriteFailure(path: dest, errno: Int(errno))
+      }
+    } catch {
+      for suffix in ["", "-wal", "-shm", "-journal"] { unlink(tmp + suffix) }
+      throw StoreError.from(error, path: dest)
+    }
+  }
+
+  // MARK: Labels from CSV
+
+  /// Imports `case,rater,label` rows (labels made in other tools) in one transaction: every
+  /// row is checked first, and any bad row (unknown case, label or rater name, wrong column
+  /// count) is reported with its line number and nothing is imported. Returns the
+  /// annotations created.
+  public func importLabels(csvPath: String, session: String?) throws(StoreError) -> [Annotation] {
+    guard let data = FileManager.default.contents(atPath: csvPath) else {
+      throw .io(path: csvPath, reason: "cannot read the file")
+    }
+    let table = CSV.parseLines(String(decoding: data, as: UTF8.self))
+    guard let header = table.first else { throw .invalidInput("\(csvPath) is empty") }
+    let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+    guard let ci = names.firstIndex(of: "case"), let ri = names.firstIndex(of: "rater"),
+      let li = names.firstIndex(of: "label")
+    else {
+      throw .invalidInput(
+        "\(csvPath): line \(header.line): the header must name the columns case, rater, label")
+    }
+    var problems: [String] = []
+    var rows: [(caseID: Int64, rater: String, label: String)] = []
+    for (line, fields) in table.dropFirst() {
+      if fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
+      guard fields.count == header.fields.count else {
+        problems.append("line \(line): \(fields.count) columns, the header has \(header.fields.count)")
+        continue
+      }
+      let caseText = fields[ci].trimmingCharacters(in: .whitespaces)
+      let rater = fields[ri].trimmingCharacters(in: .whitespaces)
+      let labelText = fields[li].trimmingCharacters(in: .whitespaces)
+      var caseID: Int64? = nil
+      do { caseID = try resolveCase(caseText) } catch {
+        problems.append("line \(line): \(error.description)")
+      }
+      do { try CaseStore.validateRaterName(rater) } catch {
+        problems.append("line \(line): \(error.description)")
+      }
+      guard let label = labelSchema.resolve(labelText)?.name else {
+        problems.append(
+          "line \(line): unknown label \"\(labelText)\" (labels: \(labelSchema.classNames.joined(separator: ", ")))"
+        )
+        continue
+      }
+      if let caseID { rows.append((caseID, rater, label)) }
+    }
+    if !problems.isEmpty {
+      let shown = problems.prefix(20).joined(separator: "\n  ")
+      throw .invalidInput(
+        "\(csvPath): \(problems.count) bad row(s); nothing was imported:\n  \(shown)"
+          + (problems.count > 20 ? "\n  ..." : ""))
+    }
+    let now = CaseStore.timestamp(Date())
+    return try write { db in
+      try rows.map { r in
+        try CaseStore.appendAnnotation(
+          db, caseID: r.caseID, rater: r.rater, label: r.label, mask: nil, encoded: nil, session: session,
+          clear: [],
+          changed: .label, note: "labels import", now: now)
+      }
+    }
+  }
+
+}
