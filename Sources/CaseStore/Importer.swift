@@ -225,6 +225,8 @@ extension CaseStore {
       done += batch.count
       progress(ImportProgress(done: done, total: total, path: batch.last?.path ?? ""))
     }
+    // Large imports change the data's shape: refresh the planner's statistics.
+    if summary.imported >= 1000 { try? optimize() }
     summary.seconds = Date().timeIntervalSince(start)
     return summary
   }

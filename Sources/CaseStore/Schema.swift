@@ -61,6 +61,8 @@ enum Schema {
           split TEXT NOT NULL CHECK (split IN ('train', 'val', 'test')),
           added_at TEXT NOT NULL);
         CREATE INDEX case_path ON "case"(path);
+        -- Substring search on image paths for the browser (trigram index; 3+ characters).
+        CREATE VIRTUAL TABLE case_path_search USING fts5(path, content='case', content_rowid='id', tokenize='trigram');
 
         CREATE TABLE mask (
           id INTEGER PRIMARY KEY,
@@ -126,7 +128,7 @@ enum Schema {
           session_id INTEGER,
           created_at TEXT NOT NULL,
           PRIMARY KEY (case_id, rater_id)) WITHOUT ROWID;
-        CREATE INDEX current_annotation_rater_label ON current_annotation(rater_id, label, case_id);
+        CREATE INDEX current_annotation_rater_label ON current_annotation(rater_id, label, created_at, case_id);
         CREATE INDEX current_annotation_rater_time ON current_annotation(rater_id, created_at, case_id);
 
         CREATE TABLE session_current (
@@ -210,6 +212,11 @@ enum Schema {
         CREATE INDEX case_status_added ON case_status(added_at, case_id);
         CREATE INDEX case_status_confidence ON case_status(pred_confidence, case_id);
         CREATE INDEX case_status_pred_label ON case_status(pred_label, pred_confidence, case_id);
+        -- Equality filter + sort order pairs, so a common filter never forces a sort.
+        CREATE INDEX case_status_pred_label_id ON case_status(pred_label, case_id);
+        CREATE INDEX case_status_pred_label_added ON case_status(pred_label, added_at, case_id);
+        CREATE INDEX case_status_split_confidence ON case_status(split, pred_confidence, case_id);
+        CREATE INDEX case_status_split_added ON case_status(split, added_at, case_id);
         CREATE INDEX case_status_disagreement ON case_status(disagreement, case_id) WHERE disagreement;
 
         CREATE TABLE training_job (
@@ -284,6 +291,12 @@ enum Schema {
         CREATE TRIGGER case_status_insert AFTER INSERT ON "case"
         BEGIN
           INSERT INTO case_status (case_id, split, added_at) VALUES (NEW.id, NEW.split, NEW.added_at);
+          INSERT INTO case_path_search (rowid, path) VALUES (NEW.id, NEW.path);
+        END;
+        CREATE TRIGGER case_path_update AFTER UPDATE OF path ON "case"
+        BEGIN
+          INSERT INTO case_path_search (case_path_search, rowid, path) VALUES ('delete', OLD.id, OLD.path);
+          INSERT INTO case_path_search (rowid, path) VALUES (NEW.id, NEW.path);
         END;
 
         CREATE TRIGGER annotation_derive AFTER INSERT ON annotation

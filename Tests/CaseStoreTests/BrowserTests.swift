@@ -14,7 +14,7 @@ import Testing
     var pred: String?
     var conf: Double?
     var labels: [String: String] = [:]
-    var myTime: Int? = nil  // order of my last edit
+    var myTime: Double? = nil  // my last edit (the stored time: two edits can share a millisecond)
   }
 
   @Test func pagingMatchesAReferenceUnderEveryFilterAndSort() throws {
@@ -49,17 +49,17 @@ import Testing
     )
     try store.promote(version: model.version)
 
-    var tick = 0
+    let shaOf7 = refs[7]!.sha
     for _ in 0..<300 {
       let id = Int64.random(in: 1...Int64(n), using: &rng)
       let rater = ["me", "you", "them"].randomElement(using: &rng)!
       let label = classes.randomElement(using: &rng)!
       try store.annotate(case: id, rater: rater, label: label)
       refs[id]!.labels[rater] = label
-      if rater == "me" {
-        refs[id]!.myTime = tick
-      }
-      tick += 1
+    }
+    for id in 1...Int64(n) {
+      refs[id]!.myTime = try store.currentAnnotations(case: id, viewer: .system).first { $0.rater == "me" }
+        .map { $0.createdAt.timeIntervalSince1970 }
     }
 
     let filters: [(String, CaseFilter, (Ref) -> Bool)] = [
@@ -71,6 +71,12 @@ import Testing
       ("split val", CaseFilter(split: .val), { $0.split == .val }),
       ("conf < 0.45", CaseFilter(confidenceBelow: 0.45), { ($0.conf ?? 2) < 0.45 }),
       ("search case1", CaseFilter(search: "case1"), { $0.path.contains("case1") }),
+      ("search CASE2_ (case, wildcard)", CaseFilter(search: "CASE2_"), { _ in false }),
+      ("search se2", CaseFilter(search: "se2"), { $0.path.contains("se2") }),
+      (
+        "search sha prefix", CaseFilter(search: String(shaOf7.prefix(8))),
+        { $0.sha.hasPrefix(shaOf7.prefix(8)) }
+      ),
       ("search #7", CaseFilter(search: "#7"), { $0.id == 7 }),
       (
         "combined", CaseFilter(unreviewed: true, split: .train, confidenceBelow: 0.6),
@@ -86,7 +92,7 @@ import Testing
         case .id, .sessionQueue: return nil
         case .confidence: return r.conf
         case .added: return 0  // all imported in one transaction: same timestamp
-        case .myLastEdit: return r.myTime.map(Double.init)
+        case .myLastEdit: return r.myTime
         }
       }
       let asc = rows.sorted { a, b in
@@ -105,12 +111,16 @@ import Testing
     for (name, filter, predicate) in filters {
       let matching = refs.values.filter(predicate)
       #expect(try store.caseCount(filter, viewer: .rater("me")) == matching.count, "\(name)")
-      for sort in [CaseSort.id, .confidence, .added, .myLastEdit] {
+      // Both strategies: a selective filter's index driving, and the sort order's index.
+      for (sort, selective) in [CaseSort.id, .confidence, .added, .myLastEdit].flatMap({ s in
+        [(s, 0), (s, 10_000)]
+      }) {
         for ascending in [true, false] {
           let expected = ordered(matching, sort: sort, ascending: ascending)
           var got: [Int64] = []
           var pages: [CasePage] = []
           var request = CasePageRequest(filter: filter, sort: sort, ascending: ascending, limit: 17)
+          request.selectiveLimitOverride = selective
           while true {
             let page = try store.casePage(request, viewer: .rater("me"))
             pages.append(page)
@@ -119,7 +129,7 @@ import Testing
             request.cursor = next
             request.backward = false
           }
-          #expect(got == expected, "\(name) \(sort) \(ascending ? "asc" : "desc")")
+          #expect(got == expected, "\(name) \(sort) \(ascending ? "asc" : "desc") threshold \(selective)")
           // Back from the last page to the first with the previous cursors.
           var back: [Int64] = pages.last!.rows.map(\.id)
           var cursor = pages.last!.previous
@@ -131,7 +141,8 @@ import Testing
             back = page.rows.map(\.id) + back
             cursor = page.previous
           }
-          #expect(back == expected, "backward \(name) \(sort) \(ascending ? "asc" : "desc")")
+          #expect(
+            back == expected, "backward \(name) \(sort) \(ascending ? "asc" : "desc") threshold \(selective)")
         }
       }
     }

@@ -1,0 +1,68 @@
+import ArgumentParser
+import CaseStore
+import Foundation
+
+/// `blastview export`: annotations out, in four formats.
+struct ExportCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "export",
+    abstract: "Export annotations as CSV, a full JSON dump, mask PNGs or COCO instances.",
+    discussion: """
+      csv: annotations.csv, one row per annotation (case id, image path, sha256, rater, \
+      label, session, created_at, ...). json: blastview-export.json, the whole workspace with \
+      masks as base64 PNG. masks: masks/<case>_<rater>.png, each rater's current mask. coco: \
+      coco.json, one instance per connected nucleus component with RLE and bbox (readable by \
+      pycocotools). Blinding applies to the exporting --rater.
+      """)
+
+  @OptionGroup var workspace: WorkspaceOptions
+  @OptionGroup var rater: RaterOption
+
+  @Option(name: .long, help: "csv, json, masks or coco.")
+  var format: String
+
+  @Option(name: .long, help: ArgumentHelp("Output directory (created if needed).", valueName: "dir"))
+  var out: String
+
+  @Option(name: .long, help: ArgumentHelp("Only this session's annotations.", valueName: "name"))
+  var session: String?
+
+  @Flag(name: .long, help: "Only each rater's current annotation.")
+  var currentOnly = false
+
+  @Flag(name: .long, help: "Print the summary as JSON.")
+  var json = false
+
+  func validate() throws {
+    guard ExportFormat(rawValue: format) != nil else {
+      throw ValidationError("--format must be csv, json, masks or coco, not \(CLIText.safe(format))")
+    }
+  }
+
+  func run() throws {
+    let store = try workspace.open()
+    let summary: ExportSummary
+    do {
+      summary = try store.export(
+        ExportOptions(
+          format: ExportFormat(rawValue: format)!, outDirectory: out, session: session,
+          currentOnly: currentOnly,
+          viewer: .rater(rater.name)))
+    } catch {
+      throw CLIError(error)
+    }
+    if json {
+      try CLIText.printJSON(summary)
+      return
+    }
+    var what: [String] = []
+    if format == "csv" || format == "json" {
+      what.append("\(CLIText.count(summary.annotations)) annotation(s)")
+    }
+    if format == "masks" || format == "coco" { what.append("\(CLIText.count(summary.masks)) mask(s)") }
+    if format == "coco" { what.append("\(CLIText.count(summary.instances)) nucleus instance(s)") }
+    print(
+      "Exported \(what.joined(separator: ", ")) to \(CLIText.safe(Workspace(directory: out).directory)) "
+        + "(\(summary.files.count) file(s))")
+  }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import CaseStore
+import Foundation
+
+/// `--workspace DIR`, shared by every subcommand that uses a workspace (add it with
+/// `@OptionGroup var workspace: WorkspaceOptions`). Selection order: the option, then
+/// `$BLASTVIEW_WORKSPACE`, then `./.blastview`.
+struct WorkspaceOptions: ParsableArguments {
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "The workspace directory (default: $BLASTVIEW_WORKSPACE, else ./.blastview).", valueName: "dir"))
+  var workspace: String?
+
+  /// The chosen workspace (it may not exist yet).
+  var resolved: Workspace { Workspace.resolve(explicit: workspace) }
+
+  /// Opens the chosen workspace; failures become a `CLIError` with a sanitised message.
+  func open() throws -> CaseStore {
+    do {
+      return try Workspace.open(path: resolved.directory)
+    } catch {
+      throw CLIError(error)
+    }
+  }
+}
+
+/// `--rater NAME`, defaulting to the Unix user.
+struct RaterOption: ParsableArguments {
+  @Option(name: .long, help: ArgumentHelp("Who is acting (default: the Unix user).", valueName: "name"))
+  var rater: String?
+
+  var name: String { rater ?? defaultRaterName() }
+}
