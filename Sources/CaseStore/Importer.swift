@@ -163,11 +163,9 @@ extension CaseStore {
       var rows: [NewCase] = []
       for (candidate, result) in zip(batch, results) {
         switch result {
-        case .notImage:
+        case .notImage(let reason):
           if candidate.explicit || FileWalk.hasImageExtension(candidate.path) {
-            summary.skipped.append(
-              ImportIssue(
-                path: candidate.path, reason: "not an image (not PNG, JPEG or BMP by its first bytes)"))
+            summary.skipped.append(ImportIssue(path: candidate.path, reason: reason))
           } else {
             summary.otherFiles += 1
           }
@@ -354,7 +352,8 @@ extension CaseStore {
 
   enum Inspection: Sendable {
     case image(sha256: String, format: String, width: Int, height: Int)
-    case notImage
+    /// Not PNG, JPEG or BMP by its first bytes (Imaging's reason names GIF, TIFF, ...).
+    case notImage(String)
     case failed(String)
   }
 
@@ -374,7 +373,13 @@ extension CaseStore {
     case .failure(let issue): return .failed(issue.reason)
     }
     guard let format = ImageFormat.sniff(bytes) else {
-      return bytes.isEmpty ? .failed("empty file") : .notImage
+      if bytes.isEmpty { return .failed("empty file") }
+      do {
+        _ = try probeImage(data: bytes, name: path)
+        return .notImage("not an image")
+      } catch {
+        return .notImage(reasonText(error))
+      }
     }
     do {
       let image = try decodeImage(data: bytes, name: path)
@@ -443,7 +448,7 @@ extension CaseStore {
 private final class ResultBox: @unchecked Sendable {
   private var storage: [CaseStore.Inspection]
   private let lock = NSLock()
-  init(count: Int) { storage = Array(repeating: .notImage, count: count) }
+  init(count: Int) { storage = Array(repeating: .failed("not inspected"), count: count) }
   func set(_ i: Int, _ v: CaseStore.Inspection) {
     lock.lock()
     storage[i] = v

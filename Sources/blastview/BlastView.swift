@@ -12,6 +12,8 @@ struct BlastView: ParsableCommand {
     subcommands: [
       DoctorCommand.self, SampleDataCommand.self, AgreeCommand.self, AgreeMasksCommand.self,
       BenchCommand.self, ShowImageCommand.self,
+      InitCommand.self, ImportCommand.self, AnnotateCommand.self, LabelsCommand.self, HistoryCommand.self,
+      SessionCommand.self, ExportCommand.self, BackupCommand.self,
     ]
   )
 }

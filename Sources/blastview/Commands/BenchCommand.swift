@@ -6,5 +6,5 @@ struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
     abstract: "Benchmarks, with same-run baselines.",
-    subcommands: [BenchAgreementCommand.self, BenchEngineCommand.self])
+    subcommands: [BenchAgreementCommand.self, BenchEngineCommand.self, BenchStoreCommand.self])
 }
