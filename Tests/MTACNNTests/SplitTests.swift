@@ -104,3 +104,29 @@ func bytes(hex: String) -> [UInt8] {
   }
   return out
 }
+
+/// The repository's SampleData/wbc-seg (always present, so this runs in CI): FolderDataset finds the
+/// same images, masks and parts as the Python reference, and loads a sample end to end.
+@Suite struct SampleDataTests {
+  @Test func folderDatasetMatchesPythonOnSampleData() throws {
+    let f = try fixture("split")
+    let expected = f["sampledata_wbc_seg_seed0"] as! [[String: Any]]
+    #expect(expected.count == 300)
+    let root = repositoryRoot + "/SampleData/wbc-seg"
+    let ds = try FolderDataset(root: root + "/images", schema: .wbc5, masks: root + "/masks")
+    #expect(ds.items.count == expected.count)
+    let byPath = Dictionary(uniqueKeysWithValues: ds.items.map { ($0.relativePath, $0) })
+    for e in expected {
+      let item = try #require(byPath[e["rel"] as! String])
+      #expect(hex(item.digest) == e["sha256"] as! String)
+      #expect(item.part.rawValue == e["split"] as! String)
+      #expect(item.classIndex == (e["class"] as! NSNumber).intValue)
+      #expect(item.maskPath == (e["mask"] as? String).map { root + "/" + $0 })
+    }
+    let item = ds.items(in: .val)[0]
+    let sample = try ds.load(item, preprocessing: Preprocessing(size: 64), maskRule: .expert)
+    #expect(sample.input.width == 64 && sample.input.data.count == 3 * 64 * 64)
+    let mask = try #require(sample.mask)
+    #expect(mask.width == 64 && mask.values.contains(255) && mask.values.allSatisfy { $0 == 0 || $0 == 255 })
+  }
+}

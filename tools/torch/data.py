@@ -105,17 +105,18 @@ def discover(root, schema="all4", masks=None):
 
 
 def find_mask(masks_root, folder, name):
-    """masks_root/<folder>/<same file name>, else the same stem with any image extension."""
-    d = os.path.join(masks_root, folder)
-    p = os.path.join(d, name)
-    if os.path.isfile(p):
-        return p
+    """masks_root/<folder>/<same file name>, else the same stem with any image extension there; then
+    the same two looks directly in masks_root (a flat mask folder, as SampleData/wbc-seg/masks)."""
     stem = os.path.splitext(name)[0]
-    for ext in IMAGE_EXTENSIONS:
-        for e in (ext, ext.upper()):
-            q = os.path.join(d, stem + e)
-            if os.path.isfile(q):
-                return q
+    for d in (os.path.join(masks_root, folder), masks_root):
+        p = os.path.join(d, name)
+        if os.path.isfile(p):
+            return p
+        for ext in IMAGE_EXTENSIONS:
+            for e in (ext, ext.upper()):
+                q = os.path.join(d, stem + e)
+                if os.path.isfile(q):
+                    return q
     return None
 
 

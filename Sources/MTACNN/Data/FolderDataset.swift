@@ -116,18 +116,22 @@ public struct FolderDataset: Sendable {
     return imageExtensions.contains(name[name.index(after: dot)...].lowercased())
   }
 
+  /// `<masks>/<class folder>/<same name>`, else the same stem with another image extension there;
+  /// then the same two looks directly in `<masks>` (a flat mask folder, as SampleData/wbc-seg/masks).
   static func findMask(root: String, folder: String, name: String) -> String? {
     let fm = FileManager.default
-    let dir = root + "/" + folder
-    if fm.fileExists(atPath: dir + "/" + name) { return dir + "/" + name }
     let stem = name.lastIndex(of: ".").map { String(name[..<$0]) } ?? name
-    for ext in imageExtensions {
-      for e in [ext, ext.uppercased()] where fm.fileExists(atPath: dir + "/" + stem + "." + e) {
-        return dir + "/" + stem + "." + e
+    for dir in [root + "/" + folder, root] {
+      if fm.fileExists(atPath: dir + "/" + name) { return dir + "/" + name }
+      for ext in imageExtensions {
+        for e in [ext, ext.uppercased()] where fm.fileExists(atPath: dir + "/" + stem + "." + e) {
+          return dir + "/" + stem + "." + e
+        }
       }
     }
     return nil
   }
+
 }
 
 /// A loaded training sample: network input, class, and nucleus mask when one exists and is usable.
