@@ -64,3 +64,13 @@ func probeReadsHeaderOnly(_ v: Variant) throws {
     #expect(image.pixels[3 * i] == mask.values[i] && image.pixels[3 * i + 2] == mask.values[i])
   }
 }
+
+@Test func sniffingUsesMagicBytes() throws {
+  #expect(ImageFormat.sniff(try Paths.bytes(Paths.fixture("variants/rgb8.png"))) == .png)
+  #expect(ImageFormat.sniff(try Paths.bytes(Paths.fixture("variants/gray.jpg"))) == .jpeg)
+  #expect(ImageFormat.sniff(try Paths.bytes(Paths.fixture("variants/rgb24.bmp"))) == .bmp)
+  // "BM" followed by something that is not a BMP header size is not a BMP.
+  #expect(ImageFormat.sniff(Array("BMW service notes 2026".utf8)) == nil)
+  #expect(ImageFormat.sniff([UInt8]()) == nil)
+  #expect(ImageFormat.sniff(Array("GIF89a".utf8)) == nil)
+}
