@@ -89,16 +89,21 @@ import Testing
     #expect(out.contains("\\u{1b}]0;owned\\u{7}"))
   }
 
-  @Test func workspaceResolutionOrder() throws {
-    var option = try WorkspaceOption.parse([])
+  @Test func workspaceSourceFollowsResolutionOrder() throws {
     let env = ["BLASTVIEW_WORKSPACE": "/srv/reviews"]
-    #expect(option.resolve(environment: [:]).path == FileManager.default.currentDirectoryPath + "/.blastview")
-    #expect(option.resolve(environment: [:]).source == .defaultPath)
-    #expect(option.resolve(environment: env).path == "/srv/reviews")
-    #expect(option.resolve(environment: env).source == .environment)
-    option = try WorkspaceOption.parse(["--workspace", "/data/ws/../ws2"])
-    #expect(option.resolve(environment: env).path == "/data/ws2")
-    #expect(option.resolve(environment: env).source == .option)
+    #expect(Doctor.workspaceSource(option: nil, environment: [:]) == .defaultPath)
+    #expect(Doctor.workspaceSource(option: "", environment: env) == .environment)
+    #expect(Doctor.workspaceSource(option: "/data/ws", environment: env) == .option)
+    // The doctor reports the path `Workspace.resolve` chose.
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let (_, out) = try run(
+      ["doctor", "--json"], environment: ["TERM": "xterm", "BLASTVIEW_WORKSPACE": folder.path])
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+    let ws = try #require(json["workspace"] as? [String: Any])
+    #expect(ws["path"] as? String == folder.standardizedFileURL.path)
+    #expect(ws["source"] as? String == "BLASTVIEW_WORKSPACE")
+    #expect(ws["exists"] as? Bool == true)
   }
 
   @Test func workspaceChecks() throws {

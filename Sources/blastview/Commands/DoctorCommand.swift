@@ -19,7 +19,7 @@ struct DoctorCommand: ParsableCommand {
   @Flag(help: "Print the report as JSON.")
   var json = false
 
-  @OptionGroup var workspace: WorkspaceOption
+  @OptionGroup var workspace: WorkspaceOptions
 
   @Option(help: ArgumentHelp("How long to wait for the terminal's answer.", valueName: "ms"))
   var probeTimeout: Int = 200
@@ -31,7 +31,10 @@ struct DoctorCommand: ParsableCommand {
   }
 
   func run() throws {
-    let report = Doctor.run(workspace: workspace.resolve(), probeTimeoutMilliseconds: probeTimeout)
+    let source = Doctor.workspaceSource(
+      option: workspace.workspace, environment: ProcessInfo.processInfo.environment)
+    let report = Doctor.run(
+      workspace: (workspace.resolved.directory, source), probeTimeoutMilliseconds: probeTimeout)
     if json {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

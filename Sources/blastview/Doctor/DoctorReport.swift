@@ -34,7 +34,7 @@ struct DoctorReport: Codable {
 
   struct Workspace: Codable {
     var path: String
-    var source: WorkspaceOption.Source
+    var source: Doctor.WorkspaceSource
     var exists: Bool
     var isDirectory: Bool
     var writable: Bool
@@ -62,8 +62,22 @@ struct DoctorReport: Codable {
 /// Gathers a `DoctorReport`. Each check exercises the library for real (a product, an
 /// encode and decode, a sixel encode, a terminfo lookup) rather than only reading a version.
 enum Doctor {
+  /// Where the workspace path came from, for messages: the same order as
+  /// `Workspace.resolve` (`--workspace`, then `$BLASTVIEW_WORKSPACE`, then `./.blastview`).
+  enum WorkspaceSource: String, Codable {
+    case option = "--workspace"
+    case environment = "BLASTVIEW_WORKSPACE"
+    case defaultPath = "default"
+  }
+
+  static func workspaceSource(option: String?, environment: [String: String]) -> WorkspaceSource {
+    if let o = option, !o.isEmpty { return .option }
+    if let e = environment["BLASTVIEW_WORKSPACE"], !e.isEmpty { return .environment }
+    return .defaultPath
+  }
+
   static func run(
-    workspace: (path: String, source: WorkspaceOption.Source), probeTimeoutMilliseconds: Int,
+    workspace: (path: String, source: WorkspaceSource), probeTimeoutMilliseconds: Int,
     environment: [String: String] = ProcessInfo.processInfo.environment
   ) -> DoctorReport {
     var checks: [DoctorReport.Check] = []
@@ -222,8 +236,7 @@ enum Doctor {
     return checks
   }
 
-  static func inspectWorkspace(_ ws: (path: String, source: WorkspaceOption.Source)) -> DoctorReport.Workspace
-  {
+  static func inspectWorkspace(_ ws: (path: String, source: WorkspaceSource)) -> DoctorReport.Workspace {
     var isDirectory: ObjCBool = false
     let exists = FileManager.default.fileExists(atPath: ws.path, isDirectory: &isDirectory)
     return .init(
@@ -236,7 +249,7 @@ enum Doctor {
     if !ws.exists {
       return .init(
         name: "workspace", status: .info, detail: "\(ws.path)\(from) does not exist yet",
-        fix: "it is created when images are first imported into it")
+        fix: "create it with `blastview init` (add --workspace PATH for another place)")
     }
     if !ws.isDirectory {
       return .init(
