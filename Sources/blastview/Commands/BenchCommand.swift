@@ -6,5 +6,7 @@ struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
     abstract: "Benchmarks, with same-run baselines.",
-    subcommands: [BenchAgreementCommand.self, BenchEngineCommand.self, BenchStoreCommand.self])
+    subcommands: [
+      BenchAgreementCommand.self, BenchEngineCommand.self, BenchStoreCommand.self, BenchRenderCommand.self,
+    ])
 }
