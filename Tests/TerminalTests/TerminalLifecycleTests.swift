@@ -99,3 +99,31 @@ struct TerminalLifecycleTests {
     tmux.send("q")
   }
 }
+
+/// Hostile file names (issue 7): a name carrying an OSC title sequence and one carrying a
+/// clear-screen sequence are shown sanitised, and neither retitles the pane nor clears it.
+@Suite(.serialized, .enabled(if: EndToEnd.has("tmux")))
+struct HostileTextTests {
+  @Test func escapeSequencesInFileNamesNeverReachTheTerminal() throws {
+    let dir = EndToEnd.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent()
+    let sample = repository.appendingPathComponent("SampleData/bccd/JPEGImages/BloodImage_00000.jpg")
+    let image = try Data(contentsOf: sample)
+    for name in ["\u{1B}]0;pwned\u{07}.jpg", "\u{1B}[2J.jpg"] {
+      try image.write(to: dir.appendingPathComponent(name))
+    }
+    let command =
+      "cd \(EndToEnd.shellQuote(dir.path)) && \(EndToEnd.shellQuote(EndToEnd.binary!)) show-image --graphics none ./*.jpg"
+    let tmux = try #require(
+      TmuxSession(columns: 100, rows: 30, command: "sh -c \(EndToEnd.shellQuote(command))"))
+    #expect(tmux.waitFor("2 images"))
+    let screen = tmux.capture()
+    #expect(screen.contains("\u{FFFD}.jpg"))
+    #expect(!screen.contains("pwned"))
+    #expect(screen.contains("show-image ·"), "the header survived: the screen was not cleared")
+    #expect(tmux.display("#{pane_title}") != "pwned")
+    tmux.send("q")
+  }
+}

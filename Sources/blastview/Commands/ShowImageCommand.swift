@@ -47,7 +47,12 @@ struct ShowImageCommand: ParsableCommand {
       items.append(("pattern \(i + 1)", ImageSource(TestPattern.image(index: i, width: 160, height: 120))))
     }
     for path in files {
-      let image = try decodeImage(at: path)
+      let image: RGBImage
+      do {
+        image = try decodeImage(at: path)
+      } catch {
+        throw ValidationError(Sanitizer.sanitize(error.description))  // the path is user data
+      }
       items.append((Sanitizer.sanitize((path as NSString).lastPathComponent), ImageSource(image)))
     }
     guard !items.isEmpty else { throw ValidationError("give image files or --patterns N") }
