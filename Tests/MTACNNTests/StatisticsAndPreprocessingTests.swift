@@ -179,3 +179,41 @@ import Testing
     #expect(throws: DatasetError.self) { try FolderDataset(root: dir.path + "/nope", schema: .all4) }
   }
 }
+
+/// The model configuration JSON of the PyTorch reference decodes, re-encodes to the same JSON
+/// object, and gives the preprocessing prediction must repeat.
+@Suite struct ModelConfigurationTests {
+  @Test func decodesReferenceConfigs() throws {
+    let f = try fixture("configs")
+    let configs = f["configs"] as! [String: String]
+    for (name, json) in configs {
+      let c = try ModelConfiguration.decode(json: json)
+      let again = try JSONSerialization.jsonObject(with: JSONEncoder().encode(c)) as! NSDictionary
+      let original = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! NSDictionary
+      #expect(again == original, "\(name)")
+    }
+    let all4 = try ModelConfiguration.decode(json: configs["all4"]!)
+    #expect(all4 == ModelConfiguration.defaults(for: .all4))
+    #expect(all4.preprocessing.cornerBlank == .aria)
+    #expect(all4.preprocessing.size == 128)
+    let wbc5 = try ModelConfiguration.decode(json: configs["wbc5"]!)
+    #expect(!wbc5.hierarchical && wbc5.tasks == ["cls"] && wbc5.preprocessing.cornerBlank == nil)
+    let norm = try ModelConfiguration.decode(json: configs["reinhard"]!)
+    #expect(norm.stainNormalisation == .reinhard(mean: [70.5, 12.25, -9.0], std: [12.0, 5.5, 4.25]))
+    #expect(norm.ttcFrom["cls"] == [] && norm.ttcFrom["seg"] == ["cls"])
+  }
+
+  @Test func rejectsUnknownKeysAndBadValues() throws {
+    let json = try String(decoding: JSONEncoder().encode(ModelConfiguration()), as: UTF8.self)
+    #expect(throws: ModelConfiguration.ConfigError.self) {
+      try ModelConfiguration.decode(json: String(json.dropLast()) + #", "sise": 128}"#)
+    }
+    var bad = ModelConfiguration()
+    bad.size = 100
+    #expect(throws: ModelConfiguration.ConfigError.self) { try bad.validate() }
+    bad = ModelConfiguration()
+    bad.ttcFrom = ["cls": ["cls"]]
+    #expect(throws: ModelConfiguration.ConfigError.self) { try bad.validate() }
+    #expect(throws: ModelConfiguration.ConfigError.self) { try ModelConfiguration.decode(json: "[1]") }
+  }
+}
