@@ -185,3 +185,34 @@ import Testing
     }
   }
 }
+
+@Suite struct StainFittingTests {
+  /// Fitted on a single image, the reference is that image's own statistics, so normalising it
+  /// leaves it unchanged; fitted on two, the means are averaged.
+  @Test func reinhardFitAveragesAndMapsItsImageToItself() throws {
+    let img = PlanarImage(rgbImage(try fixture("colour")["image"]))
+    var p = img
+    StainNormalisation.fitReinhard([img]).apply(to: &p)
+    #expect(zip(p.data, img.data).allSatisfy { abs($0 - $1) < 1e-5 })
+    var darker = img
+    ColourOperations.brighten(&darker, factor: 0.8)
+    guard case .reinhard(let mean, _) = StainNormalisation.fitReinhard([img, darker]) else {
+      Issue.record("not reinhard")
+      return
+    }
+    let a = Reinhard.statistics(img).mean[0]
+    let b = Reinhard.statistics(darker).mean[0]
+    #expect(abs(mean[0] - (a + b) / 2) < 1e-9)
+  }
+
+  @Test func macenkoFitOfOneImageIsItsOwnStains() throws {
+    let mac = PlanarImage(rgbImage(try fixture("colour")["macenko_image"]))
+    let own = Macenko.stains(mac)
+    guard case .macenko(let stains, let maxC) = StainNormalisation.fitMacenko([mac, mac, mac]) else {
+      Issue.record("not macenko")
+      return
+    }
+    for k in 0..<2 { for c in 0..<3 { #expect(abs(stains[k][c] - own.stains[k][c]) < 1e-9) } }
+    #expect(maxC == own.maxConcentration)
+  }
+}

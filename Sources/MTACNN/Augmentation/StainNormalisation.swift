@@ -10,6 +10,40 @@ public enum StainNormalisation: Codable, Equatable, Sendable {
   /// mapped onto the reference's `stains` (2 unit OD vectors) and `maxConcentration`.
   case macenko(stains: [[Double]], maxConcentration: [Double])
 
+  /// Reinhard reference statistics from training images: the mean of their per-image Lab means
+  /// and standard deviations (the PyTorch reference uses a seeded sample of up to 200 training images).
+  public static func fitReinhard(_ images: [PlanarImage]) -> StainNormalisation {
+    precondition(!images.isEmpty, "no images to fit stain statistics on")
+    var mean = [0.0, 0.0, 0.0]
+    var std = [0.0, 0.0, 0.0]
+    for im in images {
+      let (m, s) = Reinhard.statistics(im)
+      for c in 0..<3 {
+        mean[c] += m[c] / Double(images.count)
+        std[c] += s[c] / Double(images.count)
+      }
+    }
+    return .reinhard(mean: mean, std: std)
+  }
+
+  /// Macenko reference from training images: the element-wise median of their stain vectors
+  /// (renormalised to unit length) and of their 99th-percentile concentrations.
+  public static func fitMacenko(_ images: [PlanarImage]) -> StainNormalisation {
+    precondition(!images.isEmpty, "no images to fit stain statistics on")
+    let fits = images.map { Macenko.stains($0) }
+    func median(_ v: [Double]) -> Double {
+      let s = v.sorted()
+      return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+    let stains = (0..<2).map { k -> [Double] in
+      let v = (0..<3).map { c in median(fits.map { $0.stains[k][c] }) }
+      let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).squareRoot()
+      return v.map { $0 / n }
+    }
+    let maxC = (0..<2).map { k in median(fits.map { $0.maxConcentration[k] }) }
+    return .macenko(stains: stains, maxConcentration: maxC)
+  }
+
   public func apply(to image: inout PlanarImage) {
     switch self {
     case .reinhard(let mean, let std): Reinhard.normalise(&image, mean: mean, std: std)
