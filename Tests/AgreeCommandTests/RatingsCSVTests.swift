@@ -45,8 +45,14 @@ import Testing
     #expect(message("item,rater,label\na,\"b\"x,c\n").hasPrefix("r.csv line 2: text after a closing quote"))
     #expect(
       message("item,who,label\n").hasPrefix(
-        "r.csv line 1: the header must name the columns item, rater and label; missing rater"))
+        "r.csv line 1: the header must name the columns item (or case), rater and label; missing rater"))
+    #expect(message("item,case,rater,label\n").hasPrefix("r.csv line 1: the header names the item column twice"))
     #expect(message("") == "r.csv: is empty; expected a header line item,rater,label")
+  }
+
+  @Test func caseIsAnAliasOfItem() throws {
+    let csv = try parse("Case,rater,label\n12,ann,Benign\n")
+    #expect(csv.rows == [LongRating(item: "12", rater: "ann", label: "Benign")])
   }
 
   @Test func invalidUTF8AndTerminalEscapesInMessages() {
@@ -67,6 +73,13 @@ import Testing
     #expect(text.contains(#""x": 0.1"#))
     #expect(text.contains(#""n": null"#))
     #expect(text.contains(#""i": [-0.5, 1.0]"#))
+    // Doubles print in a form that parses back to the same bits.
+    var rng = Xoshiro256StarStar(seed: 1)
+    for _ in 0..<1000 {
+      let x = Double(bitPattern: rng.next() >> 2) * (rng.below(2) == 0 ? 1 : -1)
+      guard x.isFinite else { continue }
+      #expect(Double(AgreeJSON.double(x).render()) == x)
+    }
     let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
     #expect(parsed?["s"] as? String == "a\u{1B}[31m\"\\\n\u{9B}")
   }

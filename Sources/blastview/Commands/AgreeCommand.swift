@@ -1,5 +1,6 @@
 import Agreement
 import ArgumentParser
+import CaseStore
 import Foundation
 
 /// `blastview agree`: the agreement report of raters' labels (DESIGN §5, issue 6).
@@ -8,11 +9,16 @@ struct AgreeCommand: ParsableCommand {
     commandName: "agree",
     abstract: "Agreement between raters: Cohen's and weighted kappa, Fleiss, Krippendorff, Gwet's AC1.",
     discussion: """
-      Reads a long CSV with the header item,rater,label (one rating per row; a missing \
-      rating is an absent row). Category order comes from --categories; without it, labels \
-      that are all among Benign, Early-B, Pre-B, Pro-B take that (all4) order, and any \
-      other labels need --categories: ordinal statistics and weights depend on the order, \
-      so it is never guessed or sorted.
+      Reads a workspace session's current labels (--session), or a long CSV with the header \
+      item,rater,label (--ratings; one rating per row, a missing rating is an absent row).
+
+      Category order: --categories, else the workspace's label schema (for a CSV, when the \
+      workspace exists), else, for a CSV whose labels are all among Benign, Early-B, Pre-B, \
+      Pro-B, that all4 order; other labels need --categories. Ordinal statistics and weights \
+      depend on the order, so it is never guessed or sorted.
+
+      A session is read as --rater sees it (default: the Unix user): in a blinded session a \
+      rater sees other raters' labels only on cases they have labelled themselves.
 
       Two raters get the two-rater report (confusion matrix, Cohen's kappa with its \
       asymptotic SE and CI, weighted kappa, Scott's pi, Gwet's AC1, PABAK, specific \
@@ -21,9 +27,15 @@ struct AgreeCommand: ParsableCommand {
       reported as undefined with the reason. See docs/agreement.md.
       """)
 
+  @OptionGroup var workspace: WorkspaceOptions
+  @OptionGroup var reader: RaterOption
+
+  @Option(name: .long, help: ArgumentHelp("An agreement session of the workspace.", valueName: "name"))
+  var session: String?
+
   @Option(
     name: .long, help: ArgumentHelp("Long CSV of ratings with header item,rater,label.", valueName: "csv"))
-  var ratings: String
+  var ratings: String?
 
   @Option(
     name: .long,
@@ -53,61 +65,117 @@ struct AgreeCommand: ParsableCommand {
   var json = false
 
   func validate() throws {
+    guard (session == nil) != (ratings == nil) else {
+      throw ValidationError("give either --session NAME or --ratings CSV")
+    }
     guard (0...1_000_000).contains(bootstrap) else {
       throw ValidationError("--bootstrap must be between 0 and 1000000, got \(bootstrap)")
     }
   }
 
   func run() throws {
-    let csv = try RatingsCSV(path: ratings)
     let selected = try raters.map { try Self.list($0, option: "--raters") }
-    let order = try resolveCategories(csv, selected: selected)
-    let table: RatingTable
-    do {
-      table = try RatingTable(long: csv.rows, categories: order, raters: selected)
-    } catch {
-      throw Self.describe(
-        error, csv: csv, file: ratings, categoriesFrom: categories == nil ? "all4" : "--categories")
-    }
-    if let selected {
-      let counts = table.ratingsPerRater
-      let present = Set(csv.rows.map(\.rater))
-      for (name, count) in zip(selected, counts) where count == 0 {
-        throw AgreeInputError(
-          ratings,
-          "rater '\(name)' has no ratings (raters in the file: \(present.sorted().joined(separator: ", ")))")
-      }
-    }
+    let (table, source) =
+      try session.map { try sessionTable($0, selected: selected) }
+      ?? csvTable(ratings!, selected: selected)
     let options = AgreementOptions(
-      weights: try resolveWeights(order), bootstrapSamples: bootstrap, seed: seed)
+      weights: try resolveWeights(table.categories), bootstrapSamples: bootstrap, seed: seed)
     let report = AgreementReport(table, options: options)
     if json {
       print(AgreeReport.json(report, options: options).render())
     } else {
-      print(AgreeReport.text(report, options: options, source: ratings), terminator: "")
+      print(AgreeReport.text(report, options: options, source: source), terminator: "")
     }
   }
 
-  /// The category order: --categories, else all4 when every label is an all4 class.
-  func resolveCategories(_ csv: RatingsCSV, selected: [String]?) throws -> [String] {
-    if let categories {
-      let list = try Self.list(categories, option: "--categories")
-      if let dup = Dictionary(grouping: list, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
-        throw AgreeInputError(message: "--categories lists '\(dup)' twice")
+  /// A session's current labels as `reader` may see them, raters in session order.
+  func sessionTable(_ name: String, selected: [String]?) throws -> (RatingTable, String) {
+    let store = try workspace.open()
+    let info: SessionInfo
+    let rows: [RaterLabel]
+    do {
+      info = try store.session(named: name)
+      rows = try store.currentLabels(session: name, viewer: Viewer(rater: reader.name))
+    } catch {
+      throw CLIError(error)
+    }
+    if let selected {
+      for r in selected where !info.raters.contains(r) {
+        throw AgreeInputError(
+          message:
+            "rater '\(r)' is not in session '\(name)' (its raters: \(info.raters.joined(separator: ", ")))")
       }
-      return list
+    }
+    let order = try categories.map { try Self.categoryList($0) } ?? store.labelSchema.classNames
+    let long = rows.map { LongRating(item: "case \($0.caseID)", rater: $0.rater, label: $0.label) }
+    let table: RatingTable
+    do {
+      table = try RatingTable(long: long, categories: order, raters: selected ?? info.raters)
+    } catch {
+      if case .unknownLabel(let row, let label, let cats) = error {
+        throw AgreeInputError(
+          message: "case \(rows[row].caseID), rater '\(rows[row].rater)': label '\(label)' is not one of the "
+            + "categories " + cats.joined(separator: ", ") + " (from --categories)")
+      }
+      throw AgreeInputError(message: "session '\(name)': \(error)")
+    }
+    let visible = Set(rows.map(\.caseID)).count
+    let source =
+      "session \(name) in \(workspace.resolved.directory), read as \(reader.name)"
+      + (info.blinded ? " (blinded: a rater sees others' labels only on cases they labelled)" : "")
+      + "; \(visible) of \(info.caseCount) cases have a visible label"
+      + (info.isOpen ? "" : "; closed")
+    return (table, source)
+  }
+
+  /// A ratings CSV, categories from --categories, the workspace schema, or all4.
+  func csvTable(_ path: String, selected: [String]?) throws -> (RatingTable, String) {
+    let csv = try RatingsCSV(path: path)
+    let (order, from) = try resolveCategories(csv, selected: selected)
+    let table: RatingTable
+    do {
+      table = try RatingTable(long: csv.rows, categories: order, raters: selected)
+    } catch {
+      throw Self.describe(error, csv: csv, file: path, categoriesFrom: from)
+    }
+    if let selected {
+      let present = Set(csv.rows.map(\.rater))
+      for (name, count) in zip(selected, table.ratingsPerRater) where count == 0 {
+        throw AgreeInputError(
+          path,
+          "rater '\(name)' has no ratings (raters in the file: \(present.sorted().joined(separator: ", ")))")
+      }
+    }
+    return (table, path)
+  }
+
+  /// The category order for a CSV and where it came from: --categories, else the
+  /// workspace's schema when a workspace exists, else all4 when every label is an all4 class.
+  func resolveCategories(_ csv: RatingsCSV, selected: [String]?) throws -> ([String], String) {
+    if let categories { return (try Self.categoryList(categories), "--categories") }
+    if FileManager.default.fileExists(atPath: workspace.resolved.databasePath) {
+      let schema = try workspace.open().labelSchema
+      return (schema.classNames, "the workspace schema \(schema.name)")
     }
     let keep = selected.map(Set.init)
     let all4 = ["Benign", "Early-B", "Pre-B", "Pro-B"]
     for (n, row) in csv.rows.enumerated()
     where (keep?.contains(row.rater) ?? true) && !all4.contains(row.label) {
       throw AgreeInputError(
-        ratings, line: csv.lines[n],
-        "label '\(row.label)' is not an all4 category (Benign, Early-B, Pre-B, Pro-B); for another label "
-          + "set give the categories in their order with --categories (ordinal statistics and weights depend on it)"
-      )
+        ratings ?? "", line: csv.lines[n],
+        "label '\(row.label)' is not an all4 category (Benign, Early-B, Pre-B, Pro-B), and there is no "
+          + "workspace to take a schema from; give the categories in their order with --categories "
+          + "(ordinal statistics and weights depend on it)")
     }
-    return all4
+    return (all4, "all4")
+  }
+
+  static func categoryList(_ value: String) throws -> [String] {
+    let list = try list(value, option: "--categories")
+    if let dup = Dictionary(grouping: list, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+      throw AgreeInputError(message: "--categories lists '\(dup)' twice")
+    }
+    return list
   }
 
   func resolveWeights(_ categories: [String]) throws -> AgreementWeights? {

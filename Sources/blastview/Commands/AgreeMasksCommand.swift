@@ -1,5 +1,6 @@
 import Agreement
 import ArgumentParser
+import CaseStore
 import Foundation
 import Imaging
 
@@ -13,14 +14,31 @@ struct AgreeMasksCommand: ParsableCommand {
       unless --connectivity 4). The first mask is the reference: recall is over its nuclei, \
       precision over the second's, and AJI takes its nuclei in turn. Nuclei match one-to-one \
       when their IoU is above 0.5. For the wbc-seg expert masks (nucleus 255, cytoplasm 128) \
-      use --threshold 255 to compare nuclei only. See docs/agreement.md.
+      use --threshold 255 to compare nuclei only.
+
+      With --session, compares two raters' current masks on every case of the session where \
+      both drew one (as --rater may see them; a blinded rater sees only cases they labelled), \
+      case by case and pooled over the cases. See docs/agreement.md.
       """)
 
   @Argument(help: ArgumentHelp("The reference mask (PNG, BMP or JPEG; gray or RGB).", valueName: "a"))
-  var a: String
+  var a: String?
 
   @Argument(help: ArgumentHelp("The other mask.", valueName: "b"))
-  var b: String
+  var b: String?
+
+  @OptionGroup var workspace: WorkspaceOptions
+  @OptionGroup var reader: RaterOption
+
+  @Option(
+    name: .long, help: ArgumentHelp("Compare masks of this session instead of two files.", valueName: "name"))
+  var session: String?
+
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "With --session: the two raters, reference first (default: the session's two).", valueName: "a,b"))
+  var raters: String?
 
   @Option(name: .long, help: "Pixels with a value at or above this are nucleus (1-255).")
   var threshold: Int = 128
@@ -32,6 +50,10 @@ struct AgreeMasksCommand: ParsableCommand {
   var json = false
 
   func validate() throws {
+    guard (session == nil && a != nil && b != nil) || (session != nil && a == nil && b == nil) else {
+      throw ValidationError("give two mask files, or --session NAME")
+    }
+    guard raters == nil || session != nil else { throw ValidationError("--raters goes with --session") }
     guard (1...255).contains(threshold) else {
       throw ValidationError("--threshold must be between 1 and 255, got \(threshold)")
     }
@@ -41,6 +63,8 @@ struct AgreeMasksCommand: ParsableCommand {
   }
 
   func run() throws {
+    if let session { return try runSession(session) }
+    let (a, b) = (self.a!, self.b!)
     let maskA = try load(a)
     let maskB = try load(b)
     guard maskA.width == maskB.width, maskA.height == maskB.height else {
@@ -73,7 +97,7 @@ struct AgreeMasksCommand: ParsableCommand {
 
   func jsonReport(_ m: MaskAgreement) -> AgreeJSON {
     .object([
-      ("a", .string(a)), ("b", .string(b)), ("width", .int(m.width)), ("height", .int(m.height)),
+      ("a", .string(a ?? "")), ("b", .string(b ?? "")), ("width", .int(m.width)), ("height", .int(m.height)),
       ("threshold", .int(threshold)), ("connectivity", .int(connectivity)),
       ("area_a", .int(m.areaA)), ("area_b", .int(m.areaB)), ("intersection", .int(m.intersection)),
       ("dice", .number(m.dice.value)), ("iou", .number(m.iou.value)),
@@ -104,7 +128,8 @@ struct AgreeMasksCommand: ParsableCommand {
     let f = { (r: Result<Double, Undefined>) in r.value.map { AgreeOutput.fixed($0) } ?? "undefined" }
     let safe = AgreeOutput.safe
     var out: [String] = []
-    out.append("Mask agreement: \(safe(a)) (reference) against \(safe(b)), \(m.width)×\(m.height)")
+    out.append(
+      "Mask agreement: \(safe(a ?? "")) (reference) against \(safe(b ?? "")), \(m.width)×\(m.height)")
     out.append(
       "Nuclei are the \(connectivity)-connected components of pixels ≥ \(threshold); "
         + "a pair matches when its IoU is above 0.5.")
@@ -122,6 +147,183 @@ struct AgreeMasksCommand: ParsableCommand {
       out.append("")
       out.append("Undefined:")
       for u in m.undefined { out.append("  \(u.statistic): \(u.reason)") }
+    }
+    return out.joined(separator: "\n") + "\n"
+  }
+
+  // MARK: Sessions
+
+  /// Two raters' masks over a session's cases: per case, pooled and mean.
+  func runSession(_ name: String) throws {
+    let store = try workspace.open()
+    let info: SessionInfo
+    let rows: [RaterMask]
+    do {
+      info = try store.session(named: name)
+      rows = try store.currentMasks(session: name, viewer: Viewer(rater: reader.name))
+    } catch {
+      throw CLIError(error)
+    }
+    let pair: [String]
+    if let raters {
+      pair = try AgreeCommand.list(raters, option: "--raters")
+      guard pair.count == 2, pair[0] != pair[1] else {
+        throw AgreeInputError(
+          message: "--raters needs two different raters for mask agreement, got '\(raters)'")
+      }
+      for r in pair where !info.raters.contains(r) {
+        throw AgreeInputError(
+          message:
+            "rater '\(r)' is not in session '\(name)' (its raters: \(info.raters.joined(separator: ", ")))")
+      }
+    } else {
+      guard info.raters.count == 2 else {
+        throw AgreeInputError(
+          message:
+            "session '\(name)' has \(info.raters.count) raters (\(info.raters.joined(separator: ", "))); "
+            + "choose two with --raters")
+      }
+      pair = info.raters
+    }
+    var byCase: [Int64: [String: Int64]] = [:]
+    for r in rows where pair.contains(r.rater) { byCase[r.caseID, default: [:]][r.rater] = r.maskID }
+    let both = byCase.keys.sorted().filter { byCase[$0]!.count == 2 }
+    let onlyA = byCase.values.filter { $0.count == 1 && $0[pair[0]] != nil }.count
+    let onlyB = byCase.values.filter { $0.count == 1 && $0[pair[1]] != nil }.count
+    var results: [(caseID: Int64, agreement: MaskAgreement)] = []
+    for c in both {
+      let ma: Mask
+      let mb: Mask
+      do {
+        ma = try store.mask(id: byCase[c]![pair[0]]!)
+        mb = try store.mask(id: byCase[c]![pair[1]]!)
+      } catch {
+        throw CLIError(error)
+      }
+      guard ma.width == mb.width, ma.height == mb.height else {
+        throw AgreeInputError(
+          message:
+            "case \(c): the raters' masks differ in size (\(ma.width)×\(ma.height) and \(mb.width)×\(mb.height))"
+        )
+      }
+      results.append((c, try MaskAgreement(reference: try instances(ma), other: try instances(mb))))
+    }
+    let summary = MaskAgreementSummary(results.map(\.agreement))
+    if json {
+      print(
+        sessionJSON(name, pair: pair, results: results, summary: summary, onlyA: onlyA, onlyB: onlyB).render()
+      )
+    } else {
+      print(
+        sessionText(
+          name, info: info, pair: pair, results: results, summary: summary, onlyA: onlyA, onlyB: onlyB),
+        terminator: "")
+    }
+  }
+
+  func sessionJSON(
+    _ name: String, pair: [String], results: [(caseID: Int64, agreement: MaskAgreement)],
+    summary s: MaskAgreementSummary, onlyA: Int, onlyB: Int
+  ) -> AgreeJSON {
+    func mean(_ m: MaskAgreementSummary.Mean) -> AgreeJSON {
+      .object([("value", .number(m.value.value)), ("images", .int(m.images))])
+    }
+    return .object([
+      ("session", .string(name)), ("raters", .array(pair.map { .string($0) })),
+      ("threshold", .int(threshold)), ("connectivity", .int(connectivity)),
+      ("n_cases", .int(results.count)), ("only_a", .int(onlyA)), ("only_b", .int(onlyB)),
+      (
+        "pooled",
+        .object([
+          ("dice", .number(s.pooledDice.value)), ("iou", .number(s.pooledIoU.value)),
+          ("nuclei_a", .int(s.nucleiA)), ("nuclei_b", .int(s.nucleiB)), ("matched", .int(s.truePositives)),
+          ("false_positives", .int(s.falsePositives)), ("false_negatives", .int(s.falseNegatives)),
+          ("precision", .number(s.pooledPrecision.value)), ("recall", .number(s.pooledRecall.value)),
+          ("f1", .number(s.pooledF1.value)), ("sq", .number(s.pooledSQ.value)),
+          ("pq", .number(s.pooledPQ.value)),
+          ("aji", .number(s.pooledAJI.value)), ("aji_plus", .number(s.pooledAJIPlus.value)),
+        ])
+      ),
+      (
+        "mean",
+        .object([
+          ("dice", mean(s.meanDice)), ("iou", mean(s.meanIoU)), ("f1", mean(s.meanF1)),
+          ("pq", mean(s.meanPQ)),
+          ("aji", mean(s.meanAJI)), ("aji_plus", mean(s.meanAJIPlus)),
+        ])
+      ),
+      (
+        "cases",
+        .array(
+          results.map { c in
+            let m = c.agreement
+            return .object([
+              ("case", .int(Int(c.caseID))), ("dice", .number(m.dice.value)), ("iou", .number(m.iou.value)),
+              ("nuclei_a", .int(m.nucleiA)), ("nuclei_b", .int(m.nucleiB)),
+              ("matched", .int(m.truePositives)),
+              ("precision", .number(m.precision.value)), ("recall", .number(m.recall.value)),
+              ("f1", .number(m.f1.value)), ("sq", .number(m.sq.value)), ("pq", .number(m.pq.value)),
+              ("aji", .number(m.aji.value)), ("aji_plus", .number(m.ajiPlus.value)),
+            ])
+          })
+      ),
+      (
+        "undefined",
+        .array(
+          s.undefined.map { u in
+            .object([("statistic", .string(u.statistic)), ("reason", .string(u.reason))])
+          })
+      ),
+    ])
+  }
+
+  func sessionText(
+    _ name: String, info: SessionInfo, pair: [String], results: [(caseID: Int64, agreement: MaskAgreement)],
+    summary s: MaskAgreementSummary, onlyA: Int, onlyB: Int
+  ) -> String {
+    let safe = AgreeOutput.safe
+    let f = { (r: Result<Double, Undefined>) in r.value.map { AgreeOutput.fixed($0) } ?? "-" }
+    var out: [String] = []
+    out.append(
+      "Mask agreement in session \(safe(name)): \(safe(pair[0])) (reference) against \(safe(pair[1])), "
+        + "read as \(safe(reader.name))")
+    out.append(
+      "Nuclei are the \(connectivity)-connected components of pixels ≥ \(threshold); a pair matches when its IoU is above 0.5."
+    )
+    out.append(
+      "\(results.count) of \(info.caseCount) cases have a mask from both; only \(safe(pair[0])): \(onlyA), "
+        + "only \(safe(pair[1])): \(onlyB)")
+    if !results.isEmpty {
+      out.append("")
+      var grid: [[String]] = [["case", "Dice", "IoU", "nuclei", "matched", "F1", "PQ", "AJI", "AJI+"]]
+      for (c, m) in results {
+        grid.append([
+          String(c), f(m.dice), f(m.iou), "\(m.nucleiA)/\(m.nucleiB)", String(m.truePositives), f(m.f1),
+          f(m.pq),
+          f(m.aji), f(m.ajiPlus),
+        ])
+      }
+      out += AgreeReport.alignedTable(grid)
+    }
+    out.append("")
+    out.append(
+      "Pooled over the cases: Dice \(f(s.pooledDice)), IoU \(f(s.pooledIoU)); nuclei \(s.nucleiA)/\(s.nucleiB), "
+        + "matched \(s.truePositives): precision \(f(s.pooledPrecision)), recall \(f(s.pooledRecall)), "
+        + "F1 \(f(s.pooledF1)); PQ \(f(s.pooledPQ)) (SQ \(f(s.pooledSQ))); AJI \(f(s.pooledAJI)), "
+        + "AJI+ \(f(s.pooledAJIPlus))")
+    func mean(_ label: String, _ m: MaskAgreementSummary.Mean) -> String {
+      "\(label) \(f(m.value))" + (m.images < results.count ? " (\(m.images) cases)" : "")
+    }
+    out.append(
+      "Mean per case:         "
+        + [
+          mean("Dice", s.meanDice), mean("IoU", s.meanIoU), mean("F1", s.meanF1), mean("PQ", s.meanPQ),
+          mean("AJI", s.meanAJI), mean("AJI+", s.meanAJIPlus),
+        ].joined(separator: ", "))
+    if !s.undefined.isEmpty {
+      out.append("")
+      out.append("Undefined:")
+      for u in s.undefined { out.append("  \(u.statistic): \(u.reason)") }
     }
     return out.joined(separator: "\n") + "\n"
   }

@@ -1,8 +1,8 @@
 import Agreement
 import Foundation
 
-/// The long ratings CSV of `blastview agree --ratings`: a header naming the columns `item`,
-/// `rater` and `label` (any order, any case; other columns are ignored), then one rating
+/// The long ratings CSV of `blastview agree --ratings`: a header naming the columns `item`
+/// (or `case`), `rater` and `label` (any order, any case; other columns are ignored), then one rating
 /// per row. A missing rating is an absent row. Fields follow RFC 4180: commas, double
 /// quotes around fields that hold commas, quotes or line breaks, `""` for a quote inside;
 /// LF or CRLF line ends; a UTF-8 byte-order mark is skipped. Spaces around unquoted fields
@@ -33,11 +33,19 @@ struct RatingsCSV {
     guard let header = records.first(where: { !$0.isBlank }) else {
       throw AgreeInputError(name, "is empty; expected a header line item,rater,label")
     }
-    let names = header.fields.map { $0.lowercased() }
+    // `case` is accepted for `item`: the store's label files (`labels import`, exports) use it.
+    let names = header.fields.map { n -> String in
+      let lower = n.lowercased()
+      return lower == "case" ? "item" : lower
+    }
     var column: [String: Int] = [:]
     for (i, n) in names.enumerated() where ["item", "rater", "label"].contains(n) {
       if column[n] != nil {
-        throw AgreeInputError(name, line: header.line, "the header names column '\(n)' twice")
+        throw AgreeInputError(
+          name, line: header.line,
+          n == "item"
+            ? "the header names the item column twice (item or case)" : "the header names column '\(n)' twice"
+        )
       }
       column[n] = i
     }
@@ -45,7 +53,7 @@ struct RatingsCSV {
     guard missing.isEmpty, let ci = column["item"], let cr = column["rater"], let cl = column["label"] else {
       throw AgreeInputError(
         name, line: header.line,
-        "the header must name the columns item, rater and label; missing "
+        "the header must name the columns item (or case), rater and label; missing "
           + missing.joined(separator: ", ") + " (found: " + header.fields.joined(separator: ",") + ")")
     }
     rows = []
