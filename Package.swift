@@ -76,6 +76,9 @@ let package = Package(
       name: "Terminal",
       dependencies: ["CNcursesw", "CSixel", "CTerminalSupport", "Imaging"]),
     .target(
+      name: "Review",
+      dependencies: ["Terminal", "CaseStore", "Imaging"]),
+    .target(
       name: "CaseStore",
       dependencies: [
         "Imaging",
@@ -90,13 +93,20 @@ let package = Package(
     .executableTarget(
       name: "blastview",
       dependencies: [
-        "Imaging", "Terminal", "Agreement", "NeuralEngine", "CaseStore", "CNcursesw", "CSixel", "CPNG", "CJPEG",
+        "Imaging", "Terminal", "Review", "Agreement", "NeuralEngine", "CaseStore", "CNcursesw", "CSixel", "CPNG", "CJPEG",
         "COpenBLAS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+    // Helpers for the end-to-end tests that drive the binary in tmux and xterm.
+    .target(
+      name: "TestSupport",
+      path: "Tests/TestSupport"),
     .testTarget(
       name: "TerminalTests",
-      dependencies: ["Terminal", "Imaging"]),
+      dependencies: ["Terminal", "Imaging", "TestSupport"]),
+    .testTarget(
+      name: "ReviewTests",
+      dependencies: ["Review", "Terminal", "CaseStore", "Imaging", "TestSupport"]),
     .testTarget(
       name: "ImagingTests",
       dependencies: ["Imaging", "COpenBLAS"],

@@ -11,7 +11,7 @@ struct BlastView: ParsableCommand {
     version: version,
     subcommands: [
       DoctorCommand.self, SampleDataCommand.self, AgreeCommand.self, AgreeMasksCommand.self,
-      BenchCommand.self, ShowImageCommand.self,
+      BenchCommand.self, ReviewCommand.self, ShowImageCommand.self,
       InitCommand.self, ImportCommand.self, AnnotateCommand.self, LabelsCommand.self, HistoryCommand.self,
       SessionCommand.self, ExportCommand.self, BackupCommand.self,
     ]

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The terminal is restored on every exit path (issue 7): the binary runs in tmux under a

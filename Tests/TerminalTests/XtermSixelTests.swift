@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Sixel for real (issue 7): the binary runs in `xterm -ti vt340` with 256 colour registers

@@ -3,19 +3,22 @@ import Foundation
 /// Helpers for the end-to-end tests that drive the real `blastview` binary in tmux and in
 /// xterm under Xvfb. Each test skips itself when its tools are missing (CI installs them
 /// through the Makefile's APT_PACKAGES).
-enum EndToEnd {
+public enum EndToEnd {
+  /// The repository root (this file is Tests/TestSupport/EndToEnd.swift).
+  public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent()
+
   /// The `blastview` executable built next to the test bundle.
-  static let binary: String? = {
+  public static let binary: String? = {
     let candidates = [
       URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
         .appendingPathComponent("blastview").path,
-      URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(".build/debug/blastview").path,
+      repositoryRoot.appendingPathComponent(".build/debug/blastview").path,
     ]
     return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
   }()
 
-  static func which(_ tool: String) -> String? {
+  public static func which(_ tool: String) -> String? {
     for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
       let path = "\(dir)/\(tool)"
       if FileManager.default.isExecutableFile(atPath: path) { return path }
@@ -23,13 +26,15 @@ enum EndToEnd {
     return nil
   }
 
-  static func has(_ tools: String...) -> Bool { binary != nil && tools.allSatisfy { which($0) != nil } }
+  public static func has(_ tools: String...) -> Bool {
+    binary != nil && tools.allSatisfy { which($0) != nil }
+  }
 
   /// Runs a command to completion and returns its standard output (through a temporary
   /// file: a daemon the command starts, like the tmux server, keeps inherited descriptors
   /// open, so reading a pipe to its end would never finish).
   @discardableResult
-  static func run(_ arguments: [String], environment: [String: String]? = nil) -> (
+  public static func run(_ arguments: [String], environment: [String: String]? = nil) -> (
     status: Int32, output: String
   ) {
     let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -43,7 +48,7 @@ enum EndToEnd {
   }
 
   /// Polls `condition` every 50 ms for up to `seconds`.
-  static func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+  public static func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
       if condition() { return true }
@@ -52,7 +57,7 @@ enum EndToEnd {
     return condition()
   }
 
-  static func temporaryDirectory() -> URL {
+  public static func temporaryDirectory() -> URL {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
       "blastview-e2e-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -60,18 +65,20 @@ enum EndToEnd {
   }
 
   /// Single-quotes a string for sh.
-  static func shellQuote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+  public static func shellQuote(_ s: String) -> String {
+    "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+  }
 }
 
 /// A child process started with posix_spawn and reaped with waitpid. Foundation's `Process`
 /// was tried first and lost track of exited children when tests ran concurrently, and the
 /// children it started inherited blocked signals (Xvfb then ignored SIGTERM); here the child
 /// gets an empty signal mask and default dispositions.
-final class Child {
-  let pid: pid_t
+public final class Child {
+  public let pid: pid_t
   private var status: Int32?
 
-  init?(_ arguments: [String], environment: [String: String]? = nil, stdout: String = "/dev/null") {
+  public init?(_ arguments: [String], environment: [String: String]? = nil, stdout: String = "/dev/null") {
     guard let path = EndToEnd.which(arguments[0]) ?? (arguments[0].hasPrefix("/") ? arguments[0] : nil) else {
       return nil
     }
@@ -105,7 +112,7 @@ final class Child {
 
   /// Waits for the child to end; its exit status, or 128 + signal.
   @discardableResult
-  func wait() -> Int32 {
+  public func wait() -> Int32 {
     if let status { return status }
     var raw: Int32 = 0
     while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
@@ -114,7 +121,7 @@ final class Child {
     return result
   }
 
-  var isRunning: Bool {
+  public var isRunning: Bool {
     if status != nil { return false }
     var raw: Int32 = 0
     let r = waitpid(pid, &raw, WNOHANG)
@@ -126,7 +133,7 @@ final class Child {
   }
 
   /// Sends `signal` if the child still runs, then reaps it.
-  func stop(_ signal: Int32 = SIGTERM) {
+  public func stop(_ signal: Int32 = SIGTERM) {
     if isRunning {
       kill(pid, signal)
       wait()
@@ -135,11 +142,11 @@ final class Child {
 }
 
 /// A tmux session on its own server socket, killed when the test ends.
-final class TmuxSession {
-  let socket: String
-  let name = "t"
+public final class TmuxSession {
+  public let socket: String
+  public let name = "t"
 
-  init?(columns: Int, rows: Int, command: String) {
+  public init?(columns: Int, rows: Int, command: String) {
     socket = "bv-\(getpid())-\(UUID().uuidString.prefix(8))"
     let r = EndToEnd.run([
       "tmux", "-L", socket, "-f", "/dev/null", "new-session", "-d", "-s", name, "-x", "\(columns)", "-y",
@@ -152,34 +159,36 @@ final class TmuxSession {
 
   deinit { EndToEnd.run(["tmux", "-L", socket, "kill-server"]) }
 
-  func capture(history: Bool = false) -> String {
+  public func capture(history: Bool = false) -> String {
     EndToEnd.run(["tmux", "-L", socket, "capture-pane", "-p", "-t", name] + (history ? ["-S", "-500"] : []))
       .output
   }
 
-  func display(_ format: String) -> String {
+  public func display(_ format: String) -> String {
     EndToEnd.run(["tmux", "-L", socket, "display-message", "-p", "-t", name, format]).output
       .trimmingCharacters(in: .whitespacesAndNewlines)
   }
 
-  func send(_ keys: String...) { EndToEnd.run(["tmux", "-L", socket, "send-keys", "-t", name] + keys) }
+  public func send(_ keys: String...) {
+    EndToEnd.run(["tmux", "-L", socket, "send-keys", "-t", name] + keys)
+  }
 
   /// The pid of the process running in the pane.
-  var panePID: Int32? { Int32(display("#{pane_pid}")) }
+  public var panePID: Int32? { Int32(display("#{pane_pid}")) }
 
-  func waitFor(_ text: String, seconds: Double = 10) -> Bool {
+  public func waitFor(_ text: String, seconds: Double = 10) -> Bool {
     EndToEnd.waitUntil(seconds: seconds) { capture(history: true).contains(text) }
   }
 }
 
 /// An X window dump (xwd's format: a big-endian header, a colour map, then the pixels), read
 /// into RGB so tests can count the colours in a screen rectangle.
-struct XWindowDump {
-  let width: Int
-  let height: Int
-  let rgb: [UInt8]
+public struct XWindowDump {
+  public let width: Int
+  public let height: Int
+  public let rgb: [UInt8]
 
-  init?(data: Data) {
+  public init?(data: Data) {
     let bytes = [UInt8](data)
     guard bytes.count >= 100 else { return nil }
     func card32(_ i: Int) -> Int {
@@ -216,7 +225,7 @@ struct XWindowDump {
   }
 
   /// Distinct colours in the rectangle (clipped to the dump).
-  func distinctColours(x: Int, y: Int, width w: Int, height h: Int) -> Int {
+  public func distinctColours(x: Int, y: Int, width w: Int, height h: Int) -> Int {
     var seen = Set<Int>()
     for yy in max(0, y)..<min(height, y + h) {
       for xx in max(0, x)..<min(width, x + w) {

@@ -1,0 +1,121 @@
+import CaseStore
+import Foundation
+import Terminal
+
+/// Which screen is in front.
+public enum Screen: Equatable, Sendable {
+  case browser
+  case caseView
+}
+
+/// A line for the status bar.
+public struct StatusMessage: Equatable, Sendable {
+  public enum Kind: Equatable, Sendable { case info, ok, error }
+  public var text: String
+  public var kind: Kind
+  public init(_ text: String, _ kind: Kind = .info) {
+    self.text = text
+    self.kind = kind
+  }
+}
+
+/// The whole state of the review app (Elm architecture, DESIGN §2): `update` turns it and an
+/// event into a new state and effects; `view` turns it into a `Frame`. Nothing here touches
+/// the terminal or the database.
+public struct AppState: Equatable, Sendable {
+  // Terminal.
+  public var rows: Int
+  public var columns: Int
+  /// Whether images are drawn (false with `--graphics none`: the browser is a list).
+  public var graphics: Bool
+
+  // Who and where.
+  public var schema: LabelSchema
+  public var rater: String
+  public var workspaceName: String
+  public var session: String?
+  public var modelVersion: Int64?
+  public var totalCases: Int
+
+  public var screen: Screen = .browser
+  public var showHelp = false
+  public var status: StatusMessage?
+  public var quitting = false
+
+  // Browser.
+  public var filter = CaseFilter()
+  public var sort: CaseSort = .id
+  public var ascending = true
+  /// The request that produced `page` (its cursor and direction), to reload in place.
+  public var pageRequest: CasePageRequest?
+  public var page: CasePage?
+  public var pageNumber = 1
+  public var selection = 0
+  /// The number of cases matching the filter (nil until counted).
+  public var matching: Int?
+  /// Text being typed after `/`, nil when not searching.
+  public var searchInput: String?
+  /// After the next page loads, open its first (or last) case: `n`/`p` across a page edge.
+  public var openAfterLoad: OpenAfterLoad?
+
+  public enum OpenAfterLoad: Equatable, Sendable { case first, last }
+
+  // Case view.
+  public var detail: CaseDetail?
+  public var history: [Annotation] = []
+
+  public init(
+    rows: Int, columns: Int, graphics: Bool, schema: LabelSchema, rater: String, workspaceName: String,
+    session: String? = nil, modelVersion: Int64? = nil, totalCases: Int = 0
+  ) {
+    self.rows = rows
+    self.columns = columns
+    self.graphics = graphics
+    self.schema = schema
+    self.rater = rater
+    self.workspaceName = workspaceName
+    self.session = session
+    self.modelVersion = modelVersion
+    self.totalCases = totalCases
+  }
+
+  /// Below 80 × 24 the app shows only a request to enlarge the terminal.
+  public var tooSmall: Bool { rows < 24 || columns < 80 }
+
+  /// The case under the browser's selection.
+  public var selectedRow: CaseRow? {
+    guard let rows = page?.rows, selection >= 0, selection < rows.count else { return nil }
+    return rows[selection]
+  }
+
+  /// The browser's grid geometry for the current size.
+  public var grid: BrowserGrid { BrowserGrid(rows: rows, columns: columns, graphics: graphics) }
+}
+
+/// How the browser lays out tiles (or list rows) on the screen.
+public struct BrowserGrid: Equatable, Sendable {
+  /// Tile size in cells, including a one-cell gap right and the two caption lines.
+  public static let tileColumns = 20
+  public static let tileRows = 9
+  /// First and last rows available for tiles (below the header and filter line, above the
+  /// status line).
+  public let top = 2
+  public let across: Int
+  public let down: Int
+  public let graphics: Bool
+
+  public init(rows: Int, columns: Int, graphics: Bool) {
+    self.graphics = graphics
+    let usable = max(1, rows - 3)
+    if graphics {
+      across = max(1, columns / BrowserGrid.tileColumns)
+      down = max(1, usable / BrowserGrid.tileRows)
+    } else {
+      across = 1
+      down = max(1, usable - 1)  // one line for the column headings
+    }
+  }
+
+  /// Cases per page.
+  public var pageSize: Int { across * down }
+}

@@ -1,0 +1,87 @@
+import Terminal
+
+/// Everything a key can do. The key map below is the single source of truth: `update`
+/// looks actions up in it, and the help overlay is generated from it.
+public enum Action: Equatable, Hashable, Sendable {
+  case quit, help, back
+  case up, down, left, right, pageDown, pageUp, firstPage
+  case open
+  case search, toggleUnreviewed, toggleDisagreement, cycleMyLabelFilter, cyclePredictedFilter
+  case cycleSplitFilter, toggleLowConfidence, cycleSort, reverseSort, clearFilters
+  /// Set my label to the schema class with this key (`1`–`4` for all4).
+  case setLabel(String)
+  case acceptPrediction
+  case nextCase, previousCase
+}
+
+/// One binding: the keys, the action, and what the help overlay says.
+public struct KeyBinding: Equatable, Sendable {
+  public var keys: [KeyPress]
+  public var action: Action
+  public var help: String
+}
+
+/// The key map of each screen.
+public enum KeyMap {
+  /// The confidence below which a prediction counts as low (the `L` filter and flag).
+  public static let lowConfidence = 0.6
+
+  static let common: [KeyBinding] = [
+    KeyBinding(keys: [KeyPress("?")], action: .help, help: "show or hide this help"),
+    KeyBinding(
+      keys: [KeyPress("q"), KeyPress("c", .control)], action: .quit,
+      help: "quit (everything is already saved)"),
+  ]
+
+  public static let browser: [KeyBinding] =
+    [
+      KeyBinding(keys: [KeyPress(.up), KeyPress("k")], action: .up, help: "move up"),
+      KeyBinding(keys: [KeyPress(.down), KeyPress("j")], action: .down, help: "move down"),
+      KeyBinding(keys: [KeyPress(.left), KeyPress("h")], action: .left, help: "move left"),
+      KeyBinding(keys: [KeyPress(.right), KeyPress("l")], action: .right, help: "move right"),
+      KeyBinding(keys: [KeyPress(.pageDown), KeyPress(" ")], action: .pageDown, help: "next page"),
+      KeyBinding(keys: [KeyPress(.pageUp), KeyPress("b")], action: .pageUp, help: "previous page"),
+      KeyBinding(keys: [KeyPress(.home), KeyPress("g")], action: .firstPage, help: "first page"),
+      KeyBinding(keys: [KeyPress(.enter)], action: .open, help: "open the case"),
+      KeyBinding(keys: [KeyPress("/")], action: .search, help: "search by case id or file name"),
+      KeyBinding(keys: [KeyPress("u")], action: .toggleUnreviewed, help: "filter: unreviewed by me"),
+      KeyBinding(keys: [KeyPress("D")], action: .toggleDisagreement, help: "filter: raters disagree"),
+      KeyBinding(
+        keys: [KeyPress("m")], action: .cycleMyLabelFilter, help: "filter: my label (cycles classes)"),
+      KeyBinding(
+        keys: [KeyPress("P")], action: .cyclePredictedFilter, help: "filter: predicted class (cycles)"),
+      KeyBinding(keys: [KeyPress("t")], action: .cycleSplitFilter, help: "filter: split (train/val/test)"),
+      KeyBinding(keys: [KeyPress("L")], action: .toggleLowConfidence, help: "filter: confidence below 0.6"),
+      KeyBinding(keys: [KeyPress("s")], action: .cycleSort, help: "sort: id, confidence, date"),
+      KeyBinding(keys: [KeyPress("r")], action: .reverseSort, help: "reverse the sort"),
+      KeyBinding(keys: [KeyPress("c")], action: .clearFilters, help: "clear filters and search"),
+    ] + common
+
+  /// The case view's bindings; the label keys come from the schema.
+  public static func caseView(schema labels: [(key: String, name: String)]) -> [KeyBinding] {
+    labels.map {
+      KeyBinding(keys: [KeyPress(Character($0.key))], action: .setLabel($0.key), help: "my label: \($0.name)")
+    }
+      + [
+        KeyBinding(keys: [KeyPress("a")], action: .acceptPrediction, help: "accept the model's prediction"),
+        KeyBinding(
+          keys: [KeyPress("n"), KeyPress(.right)], action: .nextCase, help: "next case (browser order)"),
+        KeyBinding(keys: [KeyPress("p"), KeyPress(.left)], action: .previousCase, help: "previous case"),
+        KeyBinding(
+          keys: [KeyPress(.escape), KeyPress(.backspace)], action: .back, help: "back to the browser"),
+      ] + common
+  }
+
+  /// The bindings in force for `state`'s screen.
+  public static func bindings(for state: AppState) -> [KeyBinding] {
+    switch state.screen {
+    case .browser: return browser
+    case .caseView: return caseView(schema: state.schema.classes.map { ($0.key, $0.name) })
+    }
+  }
+
+  /// The action `key` triggers on `state`'s screen, if any.
+  public static func action(for key: KeyPress, in state: AppState) -> Action? {
+    bindings(for: state).first { $0.keys.contains(key) }?.action
+  }
+}

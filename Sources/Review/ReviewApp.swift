@@ -1,0 +1,99 @@
+import CaseStore
+import Foundation
+import Terminal
+
+/// Runs the review app on a terminal: the only place where `update`'s effects meet the
+/// database and `view`'s frames meet the screen. Effects run on this thread, in order; the
+/// store's queries take milliseconds even on 100,000 cases (keyset paging), and every label
+/// is committed before the status line says "Saved".
+public final class ReviewApp {
+  let store: CaseStore
+  let viewer: Viewer
+  let rater: String
+  let session: String?
+  public private(set) var state: AppState
+  private var pendingSignal: Int32?
+
+  public init(store: CaseStore, rater: String, session: String?, rows: Int, columns: Int, graphics: Bool)
+    throws(StoreError)
+  {
+    self.store = store
+    self.rater = rater
+    self.session = session
+    viewer = Viewer.rater(rater, session: session)
+    _ = try store.ensureRater(rater)
+    if let session { _ = try store.session(named: session) }
+    state = AppState(
+      rows: rows, columns: columns, graphics: graphics, schema: store.labelSchema, rater: rater,
+      workspaceName: (store.workspace.directory as NSString).lastPathComponent, session: session,
+      modelVersion: try store.promotedModel()?.version, totalCases: try store.caseCount())
+    if session != nil { state.sort = .sessionQueue }
+  }
+
+  /// Feeds an event through `update` and runs the resulting effects (which may produce more
+  /// events) until everything settled. Returns false once the app wants to quit.
+  @discardableResult
+  public func dispatch(_ event: AppEvent) -> Bool {
+    var queue = [event]
+    while !queue.isEmpty {
+      let e = queue.removeFirst()
+      if case .input(.terminate(let sig)) = e { pendingSignal = sig }
+      let (next, effects) = update(state, e)
+      state = next
+      for effect in effects { queue += run(effect) }
+    }
+    return !state.quitting
+  }
+
+  /// Runs the initial effects (first page, count).
+  public func begin() {
+    let (next, effects) = start(state)
+    state = next
+    for effect in effects { for e in run(effect) { dispatch(e) } }
+  }
+
+  /// The current frame.
+  public var frame: Frame { View.render(state) }
+
+  private func run(_ effect: Effect) -> [AppEvent] {
+    do {
+      switch effect {
+      case .loadPage(let request):
+        return [.pageLoaded(try store.casePage(request, viewer: viewer), request)]
+      case .countCases(let filter):
+        return [.countLoaded(try store.caseCount(filter, viewer: viewer))]
+      case .loadCase(let id):
+        let detail = try store.caseDetail(id: id, viewer: viewer)
+        let history = try store.history(case: id, viewer: viewer).reversed()
+        return [.caseLoaded(detail, history: Array(history))]
+      case .annotate(let caseID, let label):
+        return [.annotated(try store.annotate(case: caseID, rater: rater, label: label, session: session))]
+      case .quit:
+        return []
+      }
+    } catch {
+      return [.failed(error.description)]
+    }
+  }
+
+  /// The interactive loop on a real terminal; returns when the user quits. A termination
+  /// signal ends the session and re-raises it (after anything in flight was saved: labels
+  /// are written synchronously before the next event is read).
+  public func runInteractive(theme: Theme, backend: GraphicsBackend, environment: GraphicsEnvironment) throws
+  {
+    let terminal = try TerminalSession(
+      theme: theme, backend: backend, cellSize: environment.cellSize, mousePixels: environment.mousePixels)
+    dispatch(.input(.resize(rows: terminal.rows, columns: terminal.columns)))
+    begin()
+    while true {
+      terminal.render(frame)
+      for event in terminal.nextEvents(timeoutMilliseconds: -1) {
+        if !dispatch(.input(event)) {
+          if let sig = pendingSignal { terminal.endAndReraise(sig) }
+          terminal.end()
+          return
+        }
+      }
+    }
+  }
+}

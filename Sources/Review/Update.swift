@@ -1,0 +1,293 @@
+import CaseStore
+import Terminal
+
+/// What `update` asks the runner to do; results come back as events.
+public enum Effect: Equatable, Sendable {
+  case loadPage(CasePageRequest)
+  case countCases(CaseFilter)
+  case loadCase(Int64)
+  /// Record my label for the case (saved at once).
+  case annotate(caseID: Int64, label: String)
+  case quit
+}
+
+/// Everything that reaches `update`.
+public enum AppEvent: Equatable, Sendable {
+  case input(InputEvent)
+  case pageLoaded(CasePage, CasePageRequest)
+  case countLoaded(Int)
+  case caseLoaded(CaseDetail, history: [Annotation])
+  case annotated(Annotation)
+  case failed(String)
+}
+
+/// The app's first effects: the first page and its count.
+public func start(_ state: AppState) -> (AppState, [Effect]) {
+  let request = pageRequest(state, cursor: nil, backward: false)
+  return (state, [.loadPage(request), .countCases(state.filter)])
+}
+
+func pageRequest(_ state: AppState, cursor: CaseCursor?, backward: Bool) -> CasePageRequest {
+  CasePageRequest(
+    filter: state.filter, sort: state.sort, ascending: state.ascending, cursor: cursor, backward: backward,
+    limit: state.grid.pageSize)
+}
+
+/// The pure update: a new state and the effects to run.
+public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect]) {
+  var s = state
+  switch event {
+  case .input(.resize(let rows, let columns)):
+    let oldSize = s.grid.pageSize
+    s.rows = rows
+    s.columns = columns
+    // A new grid holds a different number of cases: reload from the same start.
+    if s.grid.pageSize != oldSize, let request = s.pageRequest {
+      var r = request
+      r.limit = s.grid.pageSize
+      return (s, [.loadPage(r)])
+    }
+    return (s, [])
+  case .input(.terminate):
+    s.quitting = true
+    return (s, [.quit])
+  case .input(.key(let key)):
+    return handleKey(s, key)
+  case .input(.mouse(let mouse)):
+    return handleMouse(s, mouse)
+  case .input:
+    return (s, [])
+  case .pageLoaded(let page, let request):
+    s.page = page
+    s.pageRequest = request
+    s.selection = min(s.selection, max(0, page.rows.count - 1))
+    if let open = s.openAfterLoad {
+      s.openAfterLoad = nil
+      guard !page.rows.isEmpty else { return (s, []) }
+      s.selection = open == .first ? 0 : page.rows.count - 1
+      return (s, [.loadCase(page.rows[s.selection].id)])
+    }
+    return (s, [])
+  case .countLoaded(let n):
+    s.matching = n
+    return (s, [])
+  case .caseLoaded(let detail, let history):
+    s.detail = detail
+    s.history = history
+    s.screen = .caseView
+    return (s, [])
+  case .annotated(let a):
+    let name = a.label ?? "none"
+    let letter = s.schema.classes.first { $0.name == a.label }?.letter ?? "-"
+    s.status = StatusMessage("Saved: case #\(a.caseID) labelled \(letter) \(name)", .ok)
+    if var d = s.detail, d.record.id == a.caseID {
+      d.mine = a
+      s.detail = d
+      s.history.insert(a, at: 0)
+    }
+    // The browser's row for the case shows the new label without a round trip.
+    if var page = s.page, let i = page.rows.firstIndex(where: { $0.id == a.caseID }) {
+      page.rows[i].myLabel = a.label
+      s.page = page
+    }
+    return (s, [])
+  case .failed(let message):
+    s.status = StatusMessage(Sanitizer.sanitize(message), .error)
+    return (s, [])
+  }
+}
+
+private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect]) {
+  var s = state
+  if s.tooSmall {
+    if key == KeyPress("q") || key == KeyPress("c", .control) {
+      s.quitting = true
+      return (s, [.quit])
+    }
+    return (s, [])
+  }
+  if var text = s.searchInput {
+    switch key.key {
+    case .enter:
+      s.searchInput = nil
+      s.filter.search = text.isEmpty ? nil : text
+      return reload(s)
+    case .escape:
+      s.searchInput = nil
+      return (s, [])
+    case .backspace:
+      if !text.isEmpty { text.removeLast() }
+      s.searchInput = text
+      return (s, [])
+    case .character(let c) where key.modifiers.isDisjoint(with: [.control, .alt]):
+      if text.count < 80 { text.append(c) }
+      s.searchInput = Sanitizer.sanitize(text)
+      return (s, [])
+    default:
+      return (s, [])
+    }
+  }
+  if s.showHelp {
+    // Any key closes the help; `?` and Esc are the documented ones.
+    s.showHelp = false
+    if KeyMap.action(for: key, in: s) == .quit {
+      s.quitting = true
+      return (s, [.quit])
+    }
+    return (s, [])
+  }
+  guard let action = KeyMap.action(for: key, in: s) else { return (s, []) }
+  s.status = nil
+  switch action {
+  case .quit:
+    s.quitting = true
+    return (s, [.quit])
+  case .help:
+    s.showHelp = true
+    return (s, [])
+  case .back:
+    s.screen = .browser
+    s.detail = nil
+    return (s, [])
+  case .up: return moveSelection(s, by: -s.grid.across)
+  case .down: return moveSelection(s, by: s.grid.across)
+  case .left: return moveSelection(s, by: -1)
+  case .right: return moveSelection(s, by: 1)
+  case .pageDown:
+    guard let next = s.page?.next else {
+      s.status = StatusMessage("Last page")
+      return (s, [])
+    }
+    s.pageNumber += 1
+    s.selection = 0
+    return (s, [.loadPage(pageRequest(s, cursor: next, backward: false))])
+  case .pageUp:
+    guard let previous = s.page?.previous, s.pageNumber > 1 else {
+      s.status = StatusMessage("First page")
+      return (s, [])
+    }
+    s.pageNumber -= 1
+    s.selection = 0
+    return (s, [.loadPage(pageRequest(s, cursor: previous, backward: true))])
+  case .firstPage:
+    s.pageNumber = 1
+    s.selection = 0
+    return (s, [.loadPage(pageRequest(s, cursor: nil, backward: false))])
+  case .open:
+    guard let row = s.selectedRow else { return (s, []) }
+    return (s, [.loadCase(row.id)])
+  case .search:
+    s.searchInput = s.filter.search ?? ""
+    return (s, [])
+  case .toggleUnreviewed:
+    s.filter.unreviewed.toggle()
+    return reload(s)
+  case .toggleDisagreement:
+    s.filter.disagreement.toggle()
+    return reload(s)
+  case .cycleMyLabelFilter:
+    s.filter.myLabel = cycle(s.filter.myLabel, through: s.schema.classNames)
+    return reload(s)
+  case .cyclePredictedFilter:
+    s.filter.predictedLabel = cycle(s.filter.predictedLabel, through: s.schema.classNames)
+    return reload(s)
+  case .cycleSplitFilter:
+    let splits: [Split?] = [nil, .train, .val, .test]
+    let i = splits.firstIndex(of: s.filter.split) ?? 0
+    s.filter.split = splits[(i + 1) % splits.count]
+    return reload(s)
+  case .toggleLowConfidence:
+    s.filter.confidenceBelow = s.filter.confidenceBelow == nil ? KeyMap.lowConfidence : nil
+    return reload(s)
+  case .cycleSort:
+    let sorts: [CaseSort] = [.id, .confidence, .added]
+    let i = sorts.firstIndex(of: s.sort) ?? 0
+    s.sort = sorts[(i + 1) % sorts.count]
+    return reload(s)
+  case .reverseSort:
+    s.ascending.toggle()
+    return reload(s)
+  case .clearFilters:
+    s.filter = CaseFilter()
+    return reload(s)
+  case .setLabel(let key):
+    guard let detail = s.detail, let cls = s.schema.classForKey(key) else { return (s, []) }
+    return (s, [.annotate(caseID: detail.record.id, label: cls.name)])
+  case .acceptPrediction:
+    guard let detail = s.detail else { return (s, []) }
+    guard let prediction = detail.prediction else {
+      s.status = StatusMessage(
+        detail.modelHidden ? "The model is hidden in this session" : "No prediction for this case yet", .error
+      )
+      return (s, [])
+    }
+    return (s, [.annotate(caseID: detail.record.id, label: prediction.label)])
+  case .nextCase, .previousCase:
+    guard let rows = s.page?.rows, !rows.isEmpty else { return (s, []) }
+    let step = action == .nextCase ? 1 : -1
+    let target = s.selection + step
+    if target >= 0 && target < rows.count {
+      s.selection = target
+      return (s, [.loadCase(rows[target].id)])
+    }
+    if step > 0, let next = s.page?.next {
+      s.pageNumber += 1
+      s.openAfterLoad = .first
+      return (s, [.loadPage(pageRequest(s, cursor: next, backward: false))])
+    }
+    if step < 0, let previous = s.page?.previous, s.pageNumber > 1 {
+      s.pageNumber -= 1
+      s.openAfterLoad = .last
+      return (s, [.loadPage(pageRequest(s, cursor: previous, backward: true))])
+    }
+    s.status = StatusMessage(step > 0 ? "This is the last case" : "This is the first case")
+    return (s, [])
+  }
+}
+
+private func handleMouse(_ state: AppState, _ mouse: MouseEvent) -> (AppState, [Effect]) {
+  var s = state
+  guard !s.tooSmall, !s.showHelp, s.screen == .browser else { return (s, []) }
+  switch mouse.kind {
+  case .wheelDown: return handleKey(s, KeyPress(.down))
+  case .wheelUp: return handleKey(s, KeyPress(.up))
+  case .press where mouse.button == .left:
+    guard let index = View.tileIndex(at: CellPosition(row: mouse.row, column: mouse.column), in: s),
+      let rows = s.page?.rows, index < rows.count
+    else { return (s, []) }
+    if index == s.selection { return (s, [.loadCase(rows[index].id)]) }  // a second click opens
+    s.selection = index
+    return (s, [])
+  default:
+    return (s, [])
+  }
+}
+
+private func moveSelection(_ state: AppState, by delta: Int) -> (AppState, [Effect]) {
+  var s = state
+  guard let count = s.page?.rows.count, count > 0 else { return (s, []) }
+  let target = s.selection + delta
+  if target >= count, s.page?.next != nil { return handleKeyAction(s, .pageDown) }
+  if target < 0, s.pageNumber > 1 { return handleKeyAction(s, .pageUp) }
+  s.selection = max(0, min(count - 1, target))
+  return (s, [])
+}
+
+private func handleKeyAction(_ state: AppState, _ action: Action) -> (AppState, [Effect]) {
+  let key = KeyMap.browser.first { $0.action == action }!.keys[0]
+  return handleKey(state, key)
+}
+
+/// A filter change starts again from the first page and recounts.
+private func reload(_ state: AppState) -> (AppState, [Effect]) {
+  var s = state
+  s.pageNumber = 1
+  s.selection = 0
+  s.matching = nil
+  return (s, [.loadPage(pageRequest(s, cursor: nil, backward: false)), .countCases(s.filter)])
+}
+
+private func cycle(_ current: String?, through names: [String]) -> String? {
+  guard let current, let i = names.firstIndex(of: current) else { return names.first }
+  return i + 1 < names.count ? names[i + 1] : nil
+}

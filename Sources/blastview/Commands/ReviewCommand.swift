@@ -1,0 +1,41 @@
+import ArgumentParser
+import CaseStore
+import Foundation
+import Review
+import Terminal
+
+/// `blastview review`: the terminal UI (issue 7).
+struct ReviewCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "review",
+    abstract: "Review cases in the terminal: browse thumbnails, open a case, label it.")
+
+  @OptionGroup var workspace: WorkspaceOptions
+  @OptionGroup var raterOption: RaterOption
+
+  @Option(help: "Work inside this agreement session (its cases, its blinding).")
+  var session: String?
+
+  @Option(help: "Graphics: auto, sixel, blocks or none (default: $BLASTVIEW_GRAPHICS, else auto).")
+  var graphics: String?
+
+  @Option(help: "Colour theme: dark, light, high-contrast, colorblind, or a file name in $BLASTVIEW_THEMES.")
+  var theme: String = "dark"
+
+  func run() throws {
+    let choice = try GraphicsChoice.resolve(flag: graphics, environment: ProcessInfo.processInfo.environment)
+    let theme = try Theme.named(theme)
+    let store = try workspace.open()
+    let environment = GraphicsEnvironment.detect()
+    let backend = GraphicsBackend.select(choice, environment: environment)
+    let app: ReviewApp
+    do {
+      app = try ReviewApp(
+        store: store, rater: raterOption.name, session: session, rows: 24, columns: 80,
+        graphics: backend.drawsImages)
+    } catch {
+      throw CLIError(error)
+    }
+    try app.runInteractive(theme: theme, backend: backend, environment: environment)
+  }
+}

@@ -1,0 +1,98 @@
+import CaseStore
+import Foundation
+import TestSupport
+import Testing
+
+/// `blastview review` for real, in tmux (issue 7): start on a workspace, navigate, label three
+/// cases, quit, and find exactly those annotations in the database; then kill -9 the process
+/// in the middle of a session and find that nothing it had saved is lost.
+@Suite(.serialized, .enabled(if: EndToEnd.has("tmux")))
+struct ReviewEndToEndTests {
+  /// A workspace with the 20 BCCD smears from SampleData, made with the CLI.
+  func workspace() throws -> URL {
+    let dir = EndToEnd.temporaryDirectory()
+    let ws = dir.appendingPathComponent("ws").path
+    let bin = EndToEnd.binary!
+    #expect(EndToEnd.run([bin, "init", "--workspace", ws]).status == 0)
+    let images = EndToEnd.repositoryRoot.appendingPathComponent("SampleData/bccd/JPEGImages").path
+    #expect(EndToEnd.run([bin, "import", "--workspace", ws, images]).status == 0)
+    return dir
+  }
+
+  func review(_ ws: String) -> String {
+    "\(EndToEnd.shellQuote(EndToEnd.binary!)) review --workspace \(EndToEnd.shellQuote(ws)) --rater alice --graphics blocks"
+  }
+
+  @Test func labelThreeCasesThenQuit() throws {
+    let dir = try workspace()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let ws = dir.appendingPathComponent("ws").path
+    let tmux = try #require(
+      TmuxSession(
+        columns: 120, rows: 40,
+        command: "sh -c \(EndToEnd.shellQuote(review(ws) + "; echo EXIT=$?; sleep 60"))"))
+    #expect(tmux.waitFor("20 matching"))
+    #expect(tmux.capture().contains("▀▀▀▀"), "half-block thumbnails are drawn")
+    // Case 2: move right, open, label Pre-B.
+    tmux.send("l")
+    tmux.send("Enter")
+    #expect(tmux.waitFor("Case #2"))
+    tmux.send("3")
+    #expect(tmux.waitFor("Saved: case #2 labelled P Pre-B"))
+    // Next case (3): Benign; next (4): Pro-B, then change my mind to Early-B.
+    tmux.send("n")
+    #expect(tmux.waitFor("Case #3"))
+    tmux.send("1")
+    #expect(tmux.waitFor("Saved: case #3 labelled B Benign"))
+    tmux.send("n")
+    #expect(tmux.waitFor("Case #4"))
+    tmux.send("4")
+    #expect(tmux.waitFor("Saved: case #4 labelled R Pro-B"))
+    tmux.send("2")
+    #expect(tmux.waitFor("Saved: case #4 labelled E Early-B"))
+    // Back to the browser: the tiles show my labels.
+    tmux.send("Escape")
+    #expect(tmux.waitFor("#4 – me:E"))
+    tmux.send("q")
+    #expect(tmux.waitFor("EXIT=0"))
+
+    let store = try Workspace.open(path: ws)
+    let labels = try store.currentLabels(viewer: .system).map { "\($0.caseID) \($0.rater) \($0.label)" }
+      .sorted()
+    #expect(labels == ["2 alice Pre-B", "3 alice Benign", "4 alice Early-B"])
+    // Four annotations in all: the history keeps the corrected Pro-B.
+    let history4 = try store.history(case: 4, viewer: .system).compactMap(\.label)
+    #expect(history4 == ["Pro-B", "Early-B"])
+    #expect(try store.history(case: 1, viewer: .system).isEmpty)
+  }
+
+  @Test func killNineLosesNothingSaved() throws {
+    let dir = try workspace()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let ws = dir.appendingPathComponent("ws").path
+    let tmux = try #require(
+      TmuxSession(
+        columns: 120, rows: 40,
+        command: "sh -c \(EndToEnd.shellQuote(review(ws) + "; echo EXIT=$?; sleep 60"))"))
+    #expect(tmux.waitFor("20 matching"))
+    tmux.send("Enter")
+    #expect(tmux.waitFor("Case #1"))
+    tmux.send("2")
+    #expect(tmux.waitFor("Saved: case #1 labelled E Early-B"))
+    tmux.send("n")
+    #expect(tmux.waitFor("Case #2"))
+    tmux.send("4")
+    #expect(tmux.waitFor("Saved: case #2 labelled R Pro-B"))
+    let shell = try #require(tmux.panePID)
+    let child = EndToEnd.run(["ps", "--ppid", "\(shell)", "-o", "pid=,comm="]).output
+      .split(separator: "\n").first { $0.contains("blastview") }
+      .flatMap { Int32($0.split(separator: " ").first ?? "") }
+    kill(try #require(child), SIGKILL)
+    #expect(tmux.waitFor("EXIT=137"))
+
+    let store = try Workspace.open(path: ws)
+    let labels = try store.currentLabels(viewer: .system).map { "\($0.caseID) \($0.label)" }.sorted()
+    #expect(labels == ["1 Early-B", "2 Pro-B"])
+    #expect(EndToEnd.run([EndToEnd.binary!, "doctor", "--workspace", ws, "--json"]).status == 0)
+  }
+}
