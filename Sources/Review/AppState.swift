@@ -1,11 +1,26 @@
 import CaseStore
 import Foundation
+import Imaging
 import Terminal
 
 /// Which screen is in front.
 public enum Screen: Equatable, Sendable {
   case browser
   case caseView
+  case maskEditor
+}
+
+/// Overlay colours from the theme, as RGB.
+public struct OverlayColours: Equatable, Sendable {
+  public var myMask: [UInt8] = [255, 215, 0]
+  public var brush: [UInt8] = [255, 255, 255]
+  public init() {}
+  public init(theme: Theme) {
+    let m = theme.overlayRGB("myMask")
+    let b = theme.overlayRGB("brush")
+    myMask = [m.0, m.1, m.2]
+    brush = [b.0, b.1, b.2]
+  }
 }
 
 /// A line for the status bar.
@@ -63,6 +78,15 @@ public struct AppState: Equatable, Sendable {
   // Case view.
   public var detail: CaseDetail?
   public var history: [Annotation] = []
+
+  // Mask editor.
+  public var editor: MaskEditor?
+  /// The model's nucleus mask for the case (for "accept the model's mask").
+  public var modelMask: Mask?
+  /// Cell size in screen pixels, to map mouse positions to image pixels.
+  public var cellWidth = 10
+  public var cellHeight = 20
+  public var overlayColours = OverlayColours()
 
   public init(
     rows: Int, columns: Int, graphics: Bool, schema: LabelSchema, rater: String, workspaceName: String,

@@ -12,6 +12,11 @@ public enum Action: Equatable, Hashable, Sendable {
   case setLabel(String)
   case acceptPrediction
   case nextCase, previousCase
+  case editMask
+  // Mask editor.
+  case cursor(dx: Int, dy: Int)
+  case pen, toggleEraser, smallerBrush, largerBrush, floodFill, deleteNucleus, acceptModelMask
+  case clearMask, undo, redo
 }
 
 /// One binding: the keys, the action, and what the help overlay says.
@@ -64,6 +69,7 @@ public enum KeyMap {
     }
       + [
         KeyBinding(keys: [KeyPress("a")], action: .acceptPrediction, help: "accept the model's prediction"),
+        KeyBinding(keys: [KeyPress("m")], action: .editMask, help: "edit my nucleus mask"),
         KeyBinding(
           keys: [KeyPress("n"), KeyPress(.right)], action: .nextCase, help: "next case (browser order)"),
         KeyBinding(keys: [KeyPress("p"), KeyPress(.left)], action: .previousCase, help: "previous case"),
@@ -72,11 +78,48 @@ public enum KeyMap {
       ] + common
   }
 
+  public static let maskEditor: [KeyBinding] =
+    [
+      KeyBinding(
+        keys: [KeyPress(.left), KeyPress("h")], action: .cursor(dx: -1, dy: 0), help: "cursor left 1 pixel"),
+      KeyBinding(
+        keys: [KeyPress(.right), KeyPress("l")], action: .cursor(dx: 1, dy: 0), help: "cursor right 1 pixel"),
+      KeyBinding(
+        keys: [KeyPress(.up), KeyPress("k")], action: .cursor(dx: 0, dy: -1), help: "cursor up 1 pixel"),
+      KeyBinding(
+        keys: [KeyPress(.down), KeyPress("j")], action: .cursor(dx: 0, dy: 1), help: "cursor down 1 pixel"),
+      KeyBinding(
+        keys: [KeyPress(.left, .shift), KeyPress("H")], action: .cursor(dx: -8, dy: 0),
+        help: "cursor left 8 pixels"),
+      KeyBinding(
+        keys: [KeyPress(.right, .shift), KeyPress("L")], action: .cursor(dx: 8, dy: 0),
+        help: "cursor right 8 pixels"),
+      KeyBinding(
+        keys: [KeyPress(.up, .shift), KeyPress("K")], action: .cursor(dx: 0, dy: -8),
+        help: "cursor up 8 pixels"),
+      KeyBinding(
+        keys: [KeyPress(.down, .shift), KeyPress("J")], action: .cursor(dx: 0, dy: 8),
+        help: "cursor down 8 pixels"),
+      KeyBinding(
+        keys: [KeyPress(" ")], action: .pen, help: "pen down / up (a stroke is saved when the pen lifts)"),
+      KeyBinding(keys: [KeyPress("e")], action: .toggleEraser, help: "switch between brush and eraser"),
+      KeyBinding(keys: [KeyPress("[")], action: .smallerBrush, help: "smaller brush"),
+      KeyBinding(keys: [KeyPress("]")], action: .largerBrush, help: "larger brush"),
+      KeyBinding(keys: [KeyPress("f")], action: .floodFill, help: "flood-fill the region under the cursor"),
+      KeyBinding(keys: [KeyPress("d")], action: .deleteNucleus, help: "delete the nucleus under the cursor"),
+      KeyBinding(keys: [KeyPress("a")], action: .acceptModelMask, help: "accept the model's mask"),
+      KeyBinding(keys: [KeyPress("c")], action: .clearMask, help: "clear the mask"),
+      KeyBinding(keys: [KeyPress("u")], action: .undo, help: "undo"),
+      KeyBinding(keys: [KeyPress("r", .control)], action: .redo, help: "redo"),
+      KeyBinding(keys: [KeyPress(.escape)], action: .back, help: "back to the case view"),
+    ] + common
+
   /// The bindings in force for `state`'s screen.
   public static func bindings(for state: AppState) -> [KeyBinding] {
     switch state.screen {
     case .browser: return browser
     case .caseView: return caseView(schema: state.schema.classes.map { ($0.key, $0.name) })
+    case .maskEditor: return maskEditor
     }
   }
 

@@ -68,6 +68,18 @@ public final class ReviewApp {
         return [.caseLoaded(detail, history: Array(history))]
       case .annotate(let caseID, let label):
         return [.annotated(try store.annotate(case: caseID, rater: rater, label: label, session: session))]
+      case .loadMask(let id):
+        let detail = try store.caseDetail(id: id, viewer: viewer)
+        let mine = try detail.mine?.maskID.map { (m: Int64) throws(StoreError) in try store.mask(id: m) }
+        let model = try detail.prediction?.maskID.map { (m: Int64) throws(StoreError) in try store.mask(id: m)
+        }
+        return [
+          .maskLoaded(
+            caseID: id, mine: mine, model: model, width: detail.record.width, height: detail.record.height)
+        ]
+      case .saveMask(let caseID, let mask):
+        let a = try store.annotate(case: caseID, rater: rater, mask: mask, session: session)
+        return [.maskSaved(a, pixels: mask.values.reduce(0) { $0 + ($1 >= 128 ? 1 : 0) })]
       case .quit:
         return []
       }
@@ -83,11 +95,18 @@ public final class ReviewApp {
   {
     let terminal = try TerminalSession(
       theme: theme, backend: backend, cellSize: environment.cellSize, mousePixels: environment.mousePixels)
+    state.cellWidth = terminal.cellWidth
+    state.cellHeight = terminal.cellHeight
+    state.overlayColours = OverlayColours(theme: theme)
     dispatch(.input(.resize(rows: terminal.rows, columns: terminal.columns)))
     begin()
     while true {
       terminal.render(frame)
       for event in terminal.nextEvents(timeoutMilliseconds: -1) {
+        if case .resize = event {
+          state.cellWidth = terminal.cellWidth
+          state.cellHeight = terminal.cellHeight
+        }
         if !dispatch(.input(event)) {
           if let sig = pendingSignal { terminal.endAndReraise(sig) }
           terminal.end()

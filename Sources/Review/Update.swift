@@ -1,4 +1,5 @@
 import CaseStore
+import Imaging
 import Terminal
 
 /// What `update` asks the runner to do; results come back as events.
@@ -8,6 +9,10 @@ public enum Effect: Equatable, Sendable {
   case loadCase(Int64)
   /// Record my label for the case (saved at once).
   case annotate(caseID: Int64, label: String)
+  /// Load my current mask and the model's for the case, for the mask editor.
+  case loadMask(Int64)
+  /// Record my mask for the case (saved at once, one annotation per finished edit).
+  case saveMask(caseID: Int64, mask: Mask)
   case quit
 }
 
@@ -18,6 +23,8 @@ public enum AppEvent: Equatable, Sendable {
   case countLoaded(Int)
   case caseLoaded(CaseDetail, history: [Annotation])
   case annotated(Annotation)
+  case maskLoaded(caseID: Int64, mine: Mask?, model: Mask?, width: Int, height: Int)
+  case maskSaved(Annotation, pixels: Int)
   case failed(String)
 }
 
@@ -49,8 +56,10 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     }
     return (s, [])
   case .input(.terminate):
+    // Whatever stroke is in progress is saved before the app ends.
+    let save = finishStroke(&s)
     s.quitting = true
-    return (s, [.quit])
+    return (s, save + [.quit])
   case .input(.key(let key)):
     return handleKey(s, key)
   case .input(.mouse(let mouse)):
@@ -88,6 +97,28 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     // The browser's row for the case shows the new label without a round trip.
     if var page = s.page, let i = page.rows.firstIndex(where: { $0.id == a.caseID }) {
       page.rows[i].myLabel = a.label
+      s.page = page
+    }
+    return (s, [])
+  case .maskLoaded(let caseID, let mine, let model, let width, let height):
+    guard s.detail?.record.id == caseID else { return (s, []) }
+    var mask = mine ?? Mask(width: width, height: height)
+    if mask.width != width || mask.height != height { mask = mask.resized(width: width, height: height) }
+    s.editor = MaskEditor(caseID: caseID, mask: mask)
+    s.modelMask = model.map {
+      $0.width == width && $0.height == height ? $0 : $0.resized(width: width, height: height)
+    }
+    s.screen = .maskEditor
+    return (s, [])
+  case .maskSaved(let a, let pixels):
+    s.status = StatusMessage("Saved: mask of case #\(a.caseID) (\(pixels) nucleus pixels)", .ok)
+    if var d = s.detail, d.record.id == a.caseID {
+      d.mine = a
+      s.detail = d
+      s.history.insert(a, at: 0)
+    }
+    if var page = s.page, let i = page.rows.firstIndex(where: { $0.id == a.caseID }) {
+      page.rows[i].myMask = a.maskID != nil
       s.page = page
     }
     return (s, [])
@@ -138,6 +169,7 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
   }
   guard let action = KeyMap.action(for: key, in: s) else { return (s, []) }
   s.status = nil
+  if s.screen == .maskEditor, let effects = editorAction(&s, action) { return (s, effects) }
   switch action {
   case .quit:
     s.quitting = true
@@ -148,6 +180,13 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
   case .back:
     s.screen = .browser
     s.detail = nil
+    return (s, [])
+  case .editMask:
+    guard let d = s.detail else { return (s, []) }
+    return (s, [.loadMask(d.record.id)])
+  case .cursor, .pen, .toggleEraser, .smallerBrush, .largerBrush, .floodFill, .deleteNucleus,
+    .acceptModelMask,
+    .clearMask, .undo, .redo:
     return (s, [])
   case .up: return moveSelection(s, by: -s.grid.across)
   case .down: return moveSelection(s, by: s.grid.across)
@@ -245,9 +284,101 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
   }
 }
 
+/// Ends a stroke in progress; returns the save it needs.
+private func finishStroke(_ s: inout AppState) -> [Effect] {
+  guard var editor = s.editor, editor.strokeActive else { return [] }
+  let saved = editor.penUp()
+  s.editor = editor
+  return saved.map { [.saveMask(caseID: editor.caseID, mask: $0)] } ?? []
+}
+
+/// The mask editor's actions; nil for the ones it shares with other screens (help).
+private func editorAction(_ s: inout AppState, _ action: Action) -> [Effect]? {
+  guard var editor = s.editor else { return nil }
+  var saved: Mask? = nil
+  switch action {
+  case .quit:
+    let save = finishStroke(&s)
+    s.quitting = true
+    return save + [.quit]
+  case .back:
+    let save = finishStroke(&s)
+    s.screen = .caseView
+    s.editor = nil
+    return save
+  case .help:
+    return nil
+  case .cursor(let dx, let dy): editor.move(dx: dx, dy: dy)
+  case .pen:
+    if editor.strokeActive { saved = editor.penUp() } else { editor.penDown() }
+  case .toggleEraser:
+    editor.tool = editor.tool == .paint ? .erase : .paint
+    s.status = StatusMessage(editor.tool == .paint ? "Brush" : "Eraser")
+  case .smallerBrush: editor.setRadius(editor.radius - 1)
+  case .largerBrush: editor.setRadius(editor.radius + 1)
+  case .floodFill: saved = editor.floodFill()
+  case .deleteNucleus:
+    saved = editor.deleteComponent()
+    if saved == nil { s.status = StatusMessage("No nucleus under the cursor") }
+  case .acceptModelMask:
+    guard let model = s.modelMask else {
+      s.status = StatusMessage("No model mask for this case", .error)
+      return []
+    }
+    saved = editor.replace(with: model)
+  case .clearMask: saved = editor.replace(with: Mask(width: editor.width, height: editor.height))
+  case .undo:
+    saved = editor.undo()
+    if saved == nil { s.status = StatusMessage("Nothing to undo") }
+  case .redo:
+    saved = editor.redo()
+    if saved == nil { s.status = StatusMessage("Nothing to redo") }
+  default:
+    return []
+  }
+  s.editor = editor
+  return saved.map { [.saveMask(caseID: editor.caseID, mask: $0)] } ?? []
+}
+
+/// The image pixel under a mouse position in the mask editor, or nil outside the image.
+func imagePixel(at mouse: MouseEvent, in s: AppState) -> (x: Int, y: Int)? {
+  guard let editor = s.editor else { return nil }
+  let rect = View.caseImageRect(s)
+  let fit = ImageFit.fit(
+    sourceWidth: editor.width, sourceHeight: editor.height, columns: rect.columns, rows: rect.rows,
+    cellWidth: s.cellWidth, cellHeight: s.cellHeight, backend: .sixel(colors: 2))
+  let px = mouse.pixelX ?? (mouse.column * s.cellWidth + s.cellWidth / 2)
+  let py = mouse.pixelY ?? (mouse.row * s.cellHeight + s.cellHeight / 2)
+  let rx = px - rect.column * s.cellWidth
+  let ry = py - rect.row * s.cellHeight
+  guard rx >= 0, ry >= 0, rx < fit.pixelWidth, ry < fit.pixelHeight else { return nil }
+  return (rx * editor.width / fit.pixelWidth, ry * editor.height / fit.pixelHeight)
+}
+
 private func handleMouse(_ state: AppState, _ mouse: MouseEvent) -> (AppState, [Effect]) {
   var s = state
-  guard !s.tooSmall, !s.showHelp, s.screen == .browser else { return (s, []) }
+  guard !s.tooSmall, !s.showHelp else { return (s, []) }
+  if s.screen == .maskEditor, var editor = s.editor {
+    // Drag to paint: press puts the pen down, motion paints, release ends (and saves) the stroke.
+    switch mouse.kind {
+    case .press where mouse.button == .left:
+      guard let p = imagePixel(at: mouse, in: s) else { return (s, []) }
+      editor.moveTo(x: p.x, y: p.y)
+      editor.penDown()
+      s.editor = editor
+      return (s, [])
+    case .drag:
+      guard editor.strokeActive, let p = imagePixel(at: mouse, in: s) else { return (s, []) }
+      editor.moveTo(x: p.x, y: p.y)
+      s.editor = editor
+      return (s, [])
+    case .release:
+      return (s, finishStroke(&s))
+    default:
+      return (s, [])
+    }
+  }
+  guard s.screen == .browser else { return (s, []) }
   switch mouse.kind {
   case .wheelDown: return handleKey(s, KeyPress(.down))
   case .wheelUp: return handleKey(s, KeyPress(.up))

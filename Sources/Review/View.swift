@@ -14,6 +14,7 @@ public enum View {
     switch s.screen {
     case .browser: browser(s, &f)
     case .caseView: caseView(s, &f)
+    case .maskEditor: maskEditor(s, &f)
     }
     statusLine(s, &f)
     if s.showHelp { help(s, &f) }
@@ -197,12 +198,64 @@ public enum View {
     f.put(flags(row), row: line, column: 66, style: selected ? base : Style(.flag))
   }
 
+  static func panelWidth(_ s: AppState) -> Int { max(36, min(60, s.columns * 2 / 5)) }
+
+  /// Where the case view and the mask editor draw the case image.
+  public static func caseImageRect(_ s: AppState) -> CellRect {
+    CellRect(row: 1, column: 0, rows: s.rows - 2, columns: s.columns - panelWidth(s) - 1)
+  }
+
+  static func maskEditor(_ s: AppState, _ f: inout Frame) {
+    guard let e = s.editor, let d = s.detail else { return }
+    let r = d.record
+    let rect = caseImageRect(s)
+    if s.graphics {
+      let damages = e.damageSince.map {
+        ImageDamage(since: $0.since, pixels: $0.region, imageWidth: e.width, imageHeight: e.height)
+      }
+      f.place(
+        ImagePlacement(
+          key: e.imageKey, rect: rect,
+          source: CaseImages.editing(path: r.imagePath, editor: e, colours: s.overlayColours),
+          damages: damages))
+    } else {
+      f.put(
+        " (graphics off: the mask is not shown; --graphics blocks or sixel)", row: 2, column: 0,
+        style: Style(.dim))
+    }
+    let panel = panelWidth(s)
+    let x = rect.right + 1
+    var y = 1
+    func line(_ text: String, _ style: Style = Style(.text)) {
+      guard y < s.rows - 1 else { return }
+      f.put(text, row: y, column: x, style: style, width: panel)
+      y += 1
+    }
+    line("Mask editor · case #\(r.id)", Style(.title))
+    line(Sanitizer.sanitize((r.path as NSString).lastPathComponent), Style(.dim))
+    y += 1
+    line(
+      "Tool: \(e.tool == .paint ? "brush (paint)" : "eraser")",
+      e.tool == .paint ? Style(.accent) : Style(.warning))
+    line("Radius: \(e.radius) px   [ smaller  ] larger")
+    line("Pen: \(e.strokeActive ? "down (Space lifts and saves)" : "up (Space puts it down)")")
+    line("Cursor: \(e.cursorX), \(e.cursorY) of \(e.width) × \(e.height)")
+    line("Nucleus pixels: \(e.nucleusPixels)")
+    line("Undo \(e.undoStack.count) · redo \(e.redoStack.count)")
+    line(s.modelMask == nil ? "Model mask: none" : "Model mask: a accepts it")
+    y += 1
+    line("hjkl/arrows move 1 px, HJKL/Shift 8 px", Style(.dim))
+    line("f fill · d delete nucleus · c clear", Style(.dim))
+    line("u undo · Ctrl-R redo · Esc case view", Style(.dim))
+    line("Mouse: drag to paint", Style(.dim))
+  }
+
   static func caseView(_ s: AppState, _ f: inout Frame) {
     guard let d = s.detail else { return }
     let r = d.record
-    let panelWidth = max(36, min(60, s.columns * 2 / 5))
-    let imageColumns = s.columns - panelWidth - 1
-    let imageRect = CellRect(row: 1, column: 0, rows: s.rows - 2, columns: imageColumns)
+    let panelWidth = panelWidth(s)
+    let imageRect = caseImageRect(s)
+    let imageColumns = imageRect.columns
     if s.graphics {
       f.place(
         ImagePlacement(
@@ -300,7 +353,10 @@ public enum View {
         text = " Enter open · arrows/hjkl move · PgDn/PgUp page · / search · u unreviewed · ? help · q quit"
       case .caseView:
         let keys = s.schema.classes.map(\.key).joined(separator: "/")
-        text = " \(keys) label · a accept model · n/p next/previous · Esc browser · ? help · q quit"
+        text = " \(keys) label · a accept model · m mask · n/p next/previous · Esc browser · ? help · q quit"
+      case .maskEditor:
+        text =
+          " Space pen · e eraser · [ ] radius · f fill · d delete · a accept model · u undo · Esc back · ? help"
       }
       style = Style(.status)
     }
@@ -316,7 +372,9 @@ public enum View {
     let rect = CellRect(
       row: max(1, (s.rows - height) / 2), column: (s.columns - width) / 2, rows: height, columns: width)
     f.fill(rect, style: Style(.text))
-    f.box(rect, title: s.screen == .browser ? "Keys: browser" : "Keys: case view")
+    let title =
+      s.screen == .browser ? "Keys: browser" : s.screen == .caseView ? "Keys: case view" : "Keys: mask editor"
+    f.box(rect, title: title)
     for (i, b) in bindings.enumerated() where i < height - 4 {
       let keys = b.keys.map(\.description).joined(separator: " ")
       f.put(keys, row: rect.row + 1 + i, column: rect.column + 2, style: Style(.accent), width: keyColumn)

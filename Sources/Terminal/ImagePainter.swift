@@ -121,9 +121,9 @@ public final class ImagePainter {
         let drawn = Drawn(key: placement.key, rect: rect, fit: fit)
         next.append(drawn)
         if onScreen.contains(drawn) { continue }
-        if let damage = placement.damage,
-          onScreen.contains(Drawn(key: damage.since, rect: rect, fit: fit))
-        {
+        if let damage = placement.damages.first(where: {
+          onScreen.contains(Drawn(key: $0.since, rect: rect, fit: fit))
+        }) {
           draws.append((placement, drawn, damagedCells(damage, fit: fit)))
         } else {
           draws.append((placement, drawn, nil))

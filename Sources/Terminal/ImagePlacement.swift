@@ -66,16 +66,25 @@ public struct ImagePlacement: Equatable, Sendable {
   public var key: String
   public var rect: CellRect
   public var source: ImageSource
-  public var damage: ImageDamage?
+  /// What changed, relative to one or more earlier keys: the painter uses the one whose key
+  /// is on screen (several events may pass between two frames).
+  public var damages: [ImageDamage]
+
+  /// The first damage record, for the common single-step case.
+  public var damage: ImageDamage? { damages.first }
 
   public init(key: String, rect: CellRect, source: ImageSource, damage: ImageDamage? = nil) {
+    self.init(key: key, rect: rect, source: source, damages: damage.map { [$0] } ?? [])
+  }
+
+  public init(key: String, rect: CellRect, source: ImageSource, damages: [ImageDamage]) {
     self.key = key
     self.rect = rect
     self.source = source
-    self.damage = damage
+    self.damages = damages
   }
 
   public static func == (a: ImagePlacement, b: ImagePlacement) -> Bool {
-    a.key == b.key && a.rect == b.rect && a.damage == b.damage
+    a.key == b.key && a.rect == b.rect && a.damages == b.damages
   }
 }
