@@ -381,6 +381,32 @@ private struct BrowserQuery {
   // MARK: Counting
 
   func count(_ db: Database) throws -> Int {
+    let f = request.filter
+    if f.unreviewed && f.myLabel == nil && sessionID == nil, let viewerID {
+      // Unreviewed = all matching cases minus those I labelled: two index-driven counts
+      // instead of probing my row for every case.
+      var clauses: [String] = []
+      var args: [any DatabaseValueConvertible] = []
+      for t in terms where t.driver != nil || t.probe != nil || !t.sql(true).hasPrefix("mine.") {
+        clauses.append(t.sql(true))
+        args += arguments(of: t, indexed: true)
+      }
+      let caseJoin = needsCase ? #" JOIN "case" c ON c.id = cs.case_id"# : ""
+      let rest = clauses.isEmpty ? "" : " AND " + clauses.joined(separator: " AND ")
+      let all =
+        try Int.fetchOne(
+          db, sql: "SELECT count(*) FROM case_status cs\(caseJoin) WHERE 1\(rest)",
+          arguments: StatementArguments(args))
+        ?? 0
+      let labelled =
+        try Int.fetchOne(
+          db,
+          sql: """
+            SELECT count(*) FROM current_annotation mine CROSS JOIN case_status cs ON cs.case_id = mine.case_id\(caseJoin)
+            WHERE mine.rater_id = \(viewerID) AND mine.label IS NOT NULL\(rest)
+            """, arguments: StatementArguments(args)) ?? 0
+      return all - labelled
+    }
     var from = "case_status cs"
     if let sid = sessionID {
       from = "session_case sc CROSS JOIN case_status cs ON cs.case_id = sc.case_id AND sc.session_id = \(sid)"

@@ -99,6 +99,18 @@ public final class CaseStore: Sendable {
     }
   }
 
+  // MARK: Change detection
+
+  /// A number that changes whenever another process (or another `CaseStore` on the same
+  /// workspace) commits a change: SQLite's `PRAGMA data_version` on this store's writing
+  /// connection. The TUI polls it (it costs one pragma, no table read) and reloads its page,
+  /// session dashboard or job status when it moves; its own writes it knows about already.
+  public func externalChangeVersion() throws(StoreError) -> Int {
+    try CaseStore.retrying(path: workspace.databasePath) {
+      try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
+    }
+  }
+
   // MARK: Settings
 
   /// A workspace setting (for example `auto_retrain_after`), or nil.

@@ -75,4 +75,17 @@ import Testing
     let dead = try store.trainingJob(id: j2.id)
     #expect(dead.status == .failed && dead.error!.contains("gone"))
   }
+
+  @Test func anotherProcessesCommitsChangeTheExternalVersion() throws {
+    let dir = TempDir()
+    let mine = try makeStore(dir, cases: 2)
+    let other = try Workspace.open(path: mine.workspace.directory)
+    let v0 = try mine.externalChangeVersion()
+    try mine.annotate(case: 1, rater: "ana", label: "Pre-B")
+    #expect(try mine.externalChangeVersion() == v0)  // my own write: I know about it
+    try other.annotate(case: 2, rater: "ben", label: "Pro-B")
+    let v1 = try mine.externalChangeVersion()
+    #expect(v1 != v0)
+    #expect(try mine.externalChangeVersion() == v1)  // stable until the next outside commit
+  }
 }

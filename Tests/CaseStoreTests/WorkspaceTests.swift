@@ -113,7 +113,21 @@ import Testing
     #expect(before.0 == after.0 && before.1 == after.1)
   }
 
-  @Test func aReadOnlyWorkspaceIsRefusedAndUntouched() throws {
+  /// Whether this machine can make a directory read-only for the current user: root
+  /// ignores permission bits, so root needs the immutable attribute (chattr, ext4 and the
+  /// like); anyone else uses chmod.
+  static let canMakeReadOnly: Bool = {
+    if geteuid() != 0 { return true }
+    let probe = FileManager.default.temporaryDirectory.path + "/casestore-chattr-\(getpid())"
+    try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: probe) }
+    guard run("/usr/bin/chattr", ["+i", probe]) == 0 else { return false }
+    _ = run("/usr/bin/chattr", ["-i", probe])
+    return true
+  }()
+
+  @Test(.enabled(if: canMakeReadOnly, "root on a file system without the immutable attribute"))
+  func aReadOnlyWorkspaceIsRefusedAndUntouched() throws {
     let dir = TempDir()
     let store = try Workspace.create(at: dir.sub("ws"))
     try store.close()
