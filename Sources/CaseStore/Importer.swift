@@ -157,9 +157,16 @@ extension CaseStore {
     progress(ImportProgress(done: 0, total: total, path: ""))
     var seenHashes: Set<String> = []
     let batchSize = 128
-    for batchStart in stride(from: 0, to: candidates.count, by: batchSize) {
-      let batch = Array(candidates[batchStart..<min(batchStart + batchSize, candidates.count)])
-      let results = CaseStore.inspect(batch)
+    // Read, hash and decode the next batch while this one is inserted.
+    let starts = Array(stride(from: 0, to: candidates.count, by: batchSize))
+    func batchAt(_ k: Int) -> [Candidate] {
+      Array(candidates[starts[k]..<min(starts[k] + batchSize, candidates.count)])
+    }
+    var pending = starts.isEmpty ? nil : InspectionJob(batchAt(0))
+    for k in starts.indices {
+      let batch = batchAt(k)
+      let results = pending!.wait()
+      pending = k + 1 < starts.count ? InspectionJob(batchAt(k + 1)) : nil
       var rows: [NewCase] = []
       for (candidate, result) in zip(batch, results) {
         switch result {
@@ -441,6 +448,24 @@ extension CaseStore {
           manifestMask: (mask?.isEmpty ?? true) ? nil : resolve(mask!)))
     }
     return out
+  }
+}
+
+/// A batch being inspected on a background queue.
+private final class InspectionJob: @unchecked Sendable {
+  private let done = DispatchSemaphore(value: 0)
+  private var results: [CaseStore.Inspection] = []
+
+  init(_ batch: [CaseStore.Candidate]) {
+    DispatchQueue.global(qos: .userInitiated).async {
+      self.results = CaseStore.inspect(batch)
+      self.done.signal()
+    }
+  }
+
+  func wait() -> [CaseStore.Inspection] {
+    done.wait()
+    return results
   }
 }
 

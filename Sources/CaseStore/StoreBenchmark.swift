@@ -148,7 +148,9 @@ public enum StoreBenchmark {
     }
     let failures = ResultCounter()
     DispatchQueue.concurrentPerform(iterations: count) { i in
-      var rng = SplitMix(state: UInt64(i) &* 0x9E37_79B9_7F4A_7C15 &+ 1)
+      // A scrambled start per image: consecutive states would share shifted sequences.
+      var seeder = SplitMix(state: UInt64(i))
+      var rng = SplitMix(state: seeder.next())
       let w = 224
       var img = RGBImage(width: w, height: w, fill: (230, 215, 220))
       for _ in 0..<(3 + Int(rng.next() % 4)) {
