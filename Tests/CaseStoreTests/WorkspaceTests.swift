@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Imaging
 import Testing
 
 @testable import CaseStore
@@ -189,6 +190,70 @@ import Testing
     #expect(h == [first])
     let ok = try store.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") }
     #expect(ok == "ok")
+  }
+
+  /// A real full disk: a 3 MiB tmpfs (root only, where mounting is allowed).
+  static let canMountTmpfs: Bool = {
+    guard geteuid() == 0 else { return false }
+    let probe = FileManager.default.temporaryDirectory.path + "/casestore-tmpfs-probe-\(getpid())"
+    try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: probe) }
+    guard run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]) == 0 else { return false }
+    _ = run("/bin/umount", [probe])
+    return true
+  }()
+
+  @Test(.enabled(if: canMountTmpfs, "needs root and permission to mount a tmpfs"))
+  func aReallyFullDiskIsRefusedAndNothingSavedIsLost() throws {
+    let dir = TempDir()
+    let mnt = dir.sub("small")
+    try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+    try #require(run("/bin/mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", mnt]) == 0)
+    defer { _ = run("/bin/umount", ["-l", mnt]) }
+
+    let store = try Workspace.create(at: mnt + "/ws")
+    var rng = SeededRandom(seed: 3)
+    for i in 0..<20 { try store.addCase(path: "/img/\(i).png", sha256: fakeSHA(&rng), width: 64, height: 64) }
+    var saved: [Annotation] = []
+    var refusal: StoreError? = nil
+    for i in 0..<10_000 {
+      // Noise masks do not compress: each write takes real space.
+      var m = Mask(width: 64, height: 64)
+      for p in 0..<m.values.count where UInt8.random(in: 0...1, using: &rng) == 1 { m.values[p] = 255 }
+      do {
+        saved.append(try store.annotate(case: Int64(i % 20 + 1), rater: "ana", label: "Pre-B", mask: m))
+      } catch {
+        refusal = error
+        break
+      }
+    }
+    #expect(refusal == .diskFull(store.workspace.databasePath), "\(String(describing: refusal))")
+    #expect(refusal?.description.contains("full") == true)
+    #expect(saved.count > 10)
+    try store.close()
+    // Reopen on the still-full disk and check that nothing acknowledged was lost.
+    let reopened = try? Workspace.open(path: mnt + "/ws")
+    #expect(reopened != nil)
+    if let reopened {
+      #expect(try reopened.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") } == "ok")
+      let present = Set(try reopened.annotations(after: 0).map(\.id))
+      #expect(saved.allSatisfy { present.contains($0.id) })
+      try reopened.close()
+    }
+    // A new workspace on the full disk is refused and leaves nothing behind.
+    let filler = mnt + "/filler"
+    FileManager.default.createFile(atPath: filler, contents: nil)
+    if let h = FileHandle(forWritingAtPath: filler) {
+      while (try? h.write(contentsOf: Data(repeating: 1, count: 65536))) != nil {}
+      try? h.close()
+    }
+    do {
+      _ = try Workspace.create(at: mnt + "/ws2")
+      Issue.record("created a workspace on a full disk")
+    } catch {
+      #expect(error == .diskFull(mnt + "/ws2") || error == .diskFull(mnt + "/ws2/blastview.db"), "\(error)")
+    }
+    #expect(!FileManager.default.fileExists(atPath: mnt + "/ws2/blastview.db"))
   }
 }
 
