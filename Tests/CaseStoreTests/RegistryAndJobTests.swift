@@ -89,3 +89,57 @@ import Testing
     #expect(try mine.externalChangeVersion() == v1)  // stable until the next outside commit
   }
 }
+
+@Suite struct TriageTests {
+  @Test func queueOrdersBySeverityThenUncertaintyAndDropsAdjudicatedCases() throws {
+    let dir = TempDir()
+    let store = try makeStore(dir, cases: 8)
+    let file = dir.sub("m.bin")
+    try Data("m".utf8).write(to: URL(fileURLWithPath: file))
+    let v = try store.registerModel(
+      file: file, parent: nil, tasks: ["c"], trainedTasks: ["c"], frozenTasks: [])
+    try store.promote(version: v.version)
+    // Probabilities in all4 order: Benign, Early-B, Pre-B, Pro-B.
+    try store.savePredictions(
+      [
+        NewPrediction(caseID: 1, probabilities: [0.1, 0.1, 0.7, 0.1]),  // Pre-B 0.7
+        NewPrediction(caseID: 2, probabilities: [0.1, 0.1, 0.6, 0.2]),  // Pre-B 0.6
+        NewPrediction(caseID: 3, probabilities: [0.9, 0.0, 0.1, 0.0]),  // Benign 0.9
+        NewPrediction(caseID: 4, probabilities: [0.3, 0.25, 0.25, 0.2]),  // Benign 0.3: low confidence
+        NewPrediction(caseID: 5, probabilities: [0.05, 0.05, 0.85, 0.05]),  // Pre-B 0.85
+        NewPrediction(caseID: 6, probabilities: [0.05, 0.05, 0.05, 0.85]),  // Pro-B 0.85
+      ], model: v.version)
+    try store.annotate(case: 1, rater: "ana", label: "Pre-B")
+    try store.annotate(case: 1, rater: "ben", label: "Pro-B")  // subtype, conf 0.7
+    try store.annotate(case: 2, rater: "ana", label: "Pro-B")  // subtype vs model, conf 0.6
+    try store.annotate(case: 3, rater: "ana", label: "Pre-B")  // benign vs malignant (model), conf 0.9
+    try store.annotate(case: 5, rater: "ana", label: "Pre-B")  // agrees, confident: not queued
+    try store.annotate(case: 6, rater: "ana", label: "Benign")
+    try store.annotate(case: 6, rater: "ben", label: "Pro-B")  // benign vs malignant, conf 0.85
+    try store.annotate(case: 7, rater: "ana", label: "Early-B")
+    try store.annotate(case: 7, rater: "ben", label: "Benign")  // benign vs malignant, no prediction
+    let q = try store.triageQueue(viewer: .system, confidenceBelow: 0.5)
+    #expect(q.map(\.caseID) == [6, 3, 7, 2, 1, 4])
+    #expect(
+      q.map(\.severity) == [
+        .groupDisagreement, .groupDisagreement, .groupDisagreement, .classDisagreement, .classDisagreement,
+        .lowConfidence,
+      ])
+    #expect(
+      q[1].disagreesWithModel && !q[2].disagreesWithModel && q[0].labels == ["ana": "Benign", "ben": "Pro-B"])
+    // Adjudication: only adjudicators; the case then leaves the queue.
+    #expect(throws: StoreError.notAdjudicator("ana")) {
+      try store.setRole(.rater, for: "ana")
+      try store.adjudicate(case: 6, adjudicator: "ana", label: "Pro-B", reason: "blasts")
+    }
+    try store.setRole(.adjudicator, for: "lead")
+    let j = try store.adjudicate(
+      case: 6, adjudicator: "lead", label: "pro", reason: "nuclear chromatin, blasts")
+    #expect(j.label == "Pro-B")
+    #expect(throws: StoreError.self) {
+      try store.adjudicate(case: 3, adjudicator: "lead", label: "Pre-B", reason: "  ")
+    }
+    #expect(try store.triageQueue(viewer: .system, confidenceBelow: 0.5).map(\.caseID) == [3, 7, 2, 1, 4])
+    #expect(try store.adjudications(case: 6, viewer: .system).map(\.reason) == ["nuclear chromatin, blasts"])
+  }
+}

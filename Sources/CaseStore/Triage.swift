@@ -1,0 +1,104 @@
+import Foundation
+import GRDB
+
+/// How serious a triage item is, most serious first (issue 8's order).
+public enum TriageSeverity: Int, Sendable, Codable, Comparable, CaseIterable {
+  /// Labels (raters', or a rater's and the model's) fall in different groups: benign
+  /// against malignant for `all4`.
+  case groupDisagreement = 0
+  /// Labels differ within one group (a subtype disagreement), or, for a flat schema, differ.
+  case classDisagreement = 1
+  /// Everyone agrees, but the model's confidence is below the threshold.
+  case lowConfidence = 2
+
+  public static func < (a: TriageSeverity, b: TriageSeverity) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// One case in the disagreement triage queue.
+public struct TriageItem: Sendable, Equatable, Codable {
+  public var caseID: Int64
+  public var severity: TriageSeverity
+  /// Every rater's current label (as the viewer may see them).
+  public var labels: [String: String]
+  /// The promoted model's label and confidence, when there is a visible prediction.
+  public var predictedLabel: String?
+  public var confidence: Double?
+  /// Whether a rater disagrees with the model (not only raters among themselves).
+  public var disagreesWithModel: Bool
+}
+
+extension CaseStore {
+  /// The triage queue (issue 8): cases where raters' current labels disagree with each other
+  /// or with the promoted model, or where the model's confidence is below
+  /// `confidenceBelow`, that have no adjudication yet. Ordered most severe first (benign
+  /// against malignant, then subtype, then low confidence) and, within a severity, by model
+  /// uncertainty (lowest confidence first; cases without a prediction after those with one),
+  /// then case id. Blinding applies to the viewer: cases they may not see others' labels of
+  /// are left out.
+  public func triageQueue(viewer: Viewer, confidenceBelow: Double = 0.6, limit: Int = 100_000)
+    throws(StoreError)
+    -> [TriageItem]
+  {
+    let schema = labelSchema
+    return try read { db in
+      let vid = try CaseStore.viewerRaterID(db, viewer)
+      let hidden =
+        vid == nil ? "0" : CaseStore.hiddenAnnotationsSQL(viewer: String(vid!), caseExpr: "cs.case_id")
+      let hiddenModel =
+        vid == nil ? "0" : CaseStore.hiddenModelSQL(viewer: String(vid!), caseExpr: "cs.case_id")
+      // Candidates: any labelled case, or a low-confidence one; adjudicated cases have left.
+      let rows = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT cs.case_id, CASE WHEN \(hiddenModel) THEN NULL ELSE cs.pred_label END AS pred_label,
+            CASE WHEN \(hiddenModel) THEN NULL ELSE cs.pred_confidence END AS pred_confidence,
+            (SELECT group_concat(r.name || char(31) || cur.label, char(30)) FROM current_annotation cur
+               JOIN rater r ON r.id = cur.rater_id WHERE cur.case_id = cs.case_id AND cur.label IS NOT NULL) AS labels
+          FROM case_status cs
+          WHERE (cs.n_labels > 0 OR cs.pred_confidence < ?)
+            AND NOT EXISTS (SELECT 1 FROM adjudication j WHERE j.case_id = cs.case_id)
+            AND NOT \(hidden)
+          """, arguments: [confidenceBelow])
+      var items: [TriageItem] = []
+      for r in rows {
+        var labels: [String: String] = [:]
+        if let text: String = r["labels"] {
+          for pair in text.split(separator: "\u{1E}") {
+            let parts = pair.split(separator: "\u{1F}", maxSplits: 1).map(String.init)
+            if parts.count == 2 { labels[parts[0]] = parts[1] }
+          }
+        }
+        let predicted: String? = r["pred_label"]
+        let confidence: Double? = r["pred_confidence"]
+        var all = Set(labels.values)
+        let raterLabels = all
+        if let predicted, !labels.isEmpty { all.insert(predicted) }
+        let disagreesWithModel = predicted != nil && raterLabels.contains { $0 != predicted }
+        let severity: TriageSeverity
+        if all.count > 1 {
+          let groups = Set(all.map { schema.group(of: $0) ?? $0 })
+          severity = schema.isHierarchical && groups.count > 1 ? .groupDisagreement : .classDisagreement
+        } else if let confidence, confidence < confidenceBelow {
+          severity = .lowConfidence
+        } else {
+          continue
+        }
+        items.append(
+          TriageItem(
+            caseID: r["case_id"], severity: severity, labels: labels, predictedLabel: predicted,
+            confidence: confidence,
+            disagreesWithModel: disagreesWithModel))
+      }
+      items.sort { a, b in
+        if a.severity != b.severity { return a.severity < b.severity }
+        switch (a.confidence, b.confidence) {
+        case (let x?, let y?) where x != y: return x < y
+        case (nil, _?): return false
+        case (_?, nil): return true
+        default: return a.caseID < b.caseID
+        }
+      }
+      return Array(items.prefix(limit))
+    }
+  }
+}
