@@ -46,7 +46,8 @@ import Testing
     #expect(
       message("item,who,label\n").hasPrefix(
         "r.csv line 1: the header must name the columns item (or case), rater and label; missing rater"))
-    #expect(message("item,case,rater,label\n").hasPrefix("r.csv line 1: the header names the item column twice"))
+    #expect(
+      message("item,case,rater,label\n").hasPrefix("r.csv line 1: the header names the item column twice"))
     #expect(message("") == "r.csv: is empty; expected a header line item,rater,label")
   }
 
