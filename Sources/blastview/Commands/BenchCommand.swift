@@ -7,6 +7,6 @@ struct BenchCommand: ParsableCommand {
     commandName: "bench",
     abstract: "Benchmarks, with same-run baselines.",
     subcommands: [
-      BenchAgreementCommand.self, BenchEngineCommand.self, BenchStoreCommand.self, BenchRenderCommand.self,
+      BenchAgreementCommand.self, BenchEngineCommand.self, BenchStoreCommand.self, BenchRenderCommand.self, BenchReviewCommand.self,
     ])
 }
