@@ -237,28 +237,26 @@ public final class Conv2D: Layer {
     _ x: UnsafePointer<Float>, images n: Int, channels c: Int, h: Int, w: Int, _ pw: UnsafePointer<Float>,
     m: Int, _ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, epilogue: ConvEpilogue = .none
   ) {
-    let wp = DirectConv3x3.paddedWidth(w)
-    let r = DirectConv3x3.bandRows(height: h, bytesPerRow: 4 * c * wp, fixedBytes: 8 * c * wp)
+    let mb = DirectConv3x3.blockedChannels(m)
+    let s = w + 2
+    let r = DirectConv3x3.bandRows(
+      height: h, bytesPerRow: 4 * (c + mb) * s, fixedBytes: 4 * (c * (2 * s + DirectConv3x3.slack) + mb * 24))
     let rowRanges = Swift.stride(from: 0, to: h, by: r).map { $0..<min(h, $0 + r) }
     let items = n * rowRanges.count
     let t = Threads.count
-    let scratch = bands.tensors(min(t, items), [c * (r + 2) * wp])
+    let full = DirectConv3x3.Band(w: w, rows: r)
+    let inScratch = bands.tensors(min(t, items), [c * full.inPlane])
+    let outScratch = gradBands.tensors(min(t, items), [mb * full.outPlane])
     parallelChunksIndexed(items, parts: t) { ti, range in
-      let band = scratch[ti].data
+      let band = inScratch[ti].data, outBand = outScratch[ti].data
       for item in range {
         let i = item / rowRanges.count
         let rows = rowRanges[item % rowRanges.count]
-        DirectConv3x3.padBand(x + i * c * h * w, channels: c, h: h, w: w, rows: rows, into: band, wp: wp)
-        let yi = y + i * m * h * w
-        // The kernel applies the epilogue as it stores, unless a bias must come first.
-        DirectConv3x3.forwardBand(
-          band, n: c, wp: wp, rows: rows, h: h, w: w, pw, m: m, yi, epilogue: bias == nil ? epilogue : .none)
-        if let bias {
-          for co in 0..<m {
-            applyBiasAndEpilogue(
-              yi + co * h * w + rows.lowerBound * w, rows.count * w, bias: bias[co], epilogue, channel: co)
-          }
-        }
+        let b = DirectConv3x3.Band(w: w, rows: rows.count)
+        DirectConv3x3.padBand(x + i * c * h * w, channels: c, h: h, w: w, rows: rows, into: band)
+        DirectConv3x3.forwardBand(band, n: c, b, pw, m: m, outBand)
+        DirectConv3x3.copyOut(
+          outBand, m: m, b, rows: rows, h: h, y + i * m * h * w, bias: bias, epilogue: epilogue)
       }
     }
   }
@@ -269,24 +267,24 @@ public final class Conv2D: Layer {
     let w = g.width
     let cin = inChannels
     let cout = outChannels
-    let wp = DirectConv3x3.paddedWidth(w)
-    let w8 = (w + 7) / 8 * 8
+    let s = w + 2
     let cb = DirectConv3x3.blockedChannels(cout)
     // Bands as large as 768 KB: each pass over a band ends in 12 horizontal sums, and fewer,
     // longer passes measured faster (80-85 against 57-75 GFLOP/s per core at 224 px) even
     // though the band then lives in L2 rather than L1.
     let r = DirectConv3x3.bandRows(
-      height: h, bytesPerRow: 4 * (cin * wp + cb * w8), fixedBytes: 8 * cin * wp, budget: 768 * 1024)
+      height: h, bytesPerRow: 4 * (cin + cb) * s, fixedBytes: 4 * (cin * (2 * s + DirectConv3x3.slack) + cb * 8),
+      budget: 768 * 1024)
     let rowRanges = Swift.stride(from: 0, to: h, by: r).map { $0..<min(h, $0 + r) }
     let items = x.n * rowRanges.count
     let t = Threads.count
     let parts = min(t, items)
-    let scratch = bands.tensors(parts, [cin * (r + 2) * wp])
-    let gscratch = gradBands.tensors(parts, [cb * r * w8])
+    let full = DirectConv3x3.Band(w: w, rows: r)
+    let scratch = bands.tensors(parts, [cin * full.inPlane])
+    let gscratch = gradBands.tensors(parts, [cb * full.gradPlane])
     let wParts = wantW ? weightParts.tensors(parts, [cout * cin * 9]) : []
     let bParts = wantB ? biasParts.tensors(parts, [cout]) : []
-    let xd = x.data
-    let dyd = dy.data
+    let xd = x.data, dyd = dy.data
     parallelChunksIndexed(items, parts: t) { ti, range in
       if wantW { wParts[ti].fill(0) }
       if wantB { bParts[ti].fill(0) }
@@ -295,13 +293,11 @@ public final class Conv2D: Layer {
         let rows = rowRanges[item % rowRanges.count]
         let dyi = dyd + i * cout * h * w
         if wantW {
-          let band = scratch[ti].data
-          let gband = gscratch[ti].data
-          DirectConv3x3.padBand(
-            xd + i * cin * h * w, channels: cin, h: h, w: w, rows: rows, into: band, wp: wp)
-          DirectConv3x3.padGradientBand(dyi, channels: cout, h: h, w: w, rows: rows, into: gband, w8: w8)
-          DirectConv3x3.weightGradientBand(
-            band, n: cin, wp: wp, gband, m: cout, rows: rows.count, w8: w8, wParts[ti].data)
+          let b = DirectConv3x3.Band(w: w, rows: rows.count)
+          let band = scratch[ti].data, gband = gscratch[ti].data
+          DirectConv3x3.padBand(xd + i * cin * h * w, channels: cin, h: h, w: w, rows: rows, into: band)
+          DirectConv3x3.padGradientBand(dyi, channels: cout, h: h, w: w, rows: rows, into: gband)
+          DirectConv3x3.weightGradientBand(band, n: cin, b, gband, m: cout, wParts[ti].data)
         }
         if wantB {
           let bp = bParts[ti].data

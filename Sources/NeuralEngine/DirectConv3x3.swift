@@ -3,33 +3,47 @@
 /// im2col + sgemm spends its time moving the column matrix: for the network's thin layers
 /// (16-32 channels at 112-224 pixels) that is 9× the input per image, and OpenBLAS packs it again.
 /// These kernels read the input where it is. A register block holds 4 output channels × 24
-/// pixels of one output row (12 AVX accumulators); every input vector loaded feeds 4 FMAs and
-/// every broadcast weight 3, so the loop runs at the FMA units' rate (~110 GFLOP/s per Zen 4 core,
-/// against 40-60 for the im2col path on these shapes).
+/// positions (12 AVX accumulators); every input vector loaded feeds 4 FMAs and every broadcast
+/// weight 3, so the loop runs at the FMA units' rate (~90-110 GFLOP/s per Zen 4 core, against
+/// 40-60 for the im2col path on these shapes).
 ///
-/// Work is done per band of output rows: the band's input rows (plus the one-pixel halo) are
-/// copied into a zero-bordered scratch so no kernel ever tests an edge, and the band stays in L2.
+/// Work is done per band of output rows. The band's input rows plus the one-pixel halo are
+/// copied into a zero-bordered scratch whose rows are w + 2 apart, and the kernel runs over the
+/// band's *flattened* positions p = row·(w + 2) + x: the taps of p are p + ky·(w + 2) + kx, so
+/// one loop covers the whole band in 24-wide blocks with no row ends or edge tests, and narrow
+/// images (28 px) vectorise as well as wide ones. The two halo columns of each row produce
+/// outputs that are dropped when the band is copied out (2/(w + 2) wasted work: 7% at 28 px,
+/// 1% at 224). The band and its output stay in L2.
 enum DirectConv3x3 {
   typealias V = SIMD8<Float>
+
+  /// Floats after each band plane so vector reads past the last position stay in bounds.
+  static let slack = 32
 
   @inline(__always) static func ld(_ p: UnsafePointer<Float>) -> V {
     UnsafeRawPointer(p).loadUnaligned(as: V.self)
   }
 
-  @inline(__always) static func st(_ p: UnsafeMutablePointer<Float>, _ v: V, _ count: Int) {
-    if count >= 8 {
-      UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
-    } else {
-      for i in 0..<count { p[i] = v[i] }
-    }
+  @inline(__always) static func st(_ p: UnsafeMutablePointer<Float>, _ v: V) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
   }
-
-  /// Row stride of a padded band: width + 2 halo columns, rounded up to 8, plus 8 so a vector
-  /// load starting at the last valid column stays inside the row.
-  static func paddedWidth(_ w: Int) -> Int { (w + 2 + 7) / 8 * 8 + 8 }
 
   /// Output channels rounded up to the register block.
   static func blockedChannels(_ c: Int) -> Int { (c + 3) / 4 * 4 }
+
+  /// Sizes of one band of `rows` output rows of width `w`.
+  struct Band {
+    let w: Int
+    let rows: Int
+    /// Row stride: the image row and its two halo columns.
+    var s: Int { w + 2 }
+    /// Floats per channel of the input band: rows + 2 halo rows, plus slack.
+    var inPlane: Int { (rows + 2) * s + DirectConv3x3.slack }
+    /// Floats per channel of the output band: the flat positions rounded up to a block.
+    var outPlane: Int { (rows * s + 23) / 24 * 24 }
+    /// Floats per channel of a gradient band (vector-rounded, zero past the last position).
+    var gradPlane: Int { (rows * s + 7) / 8 * 8 }
+  }
 
   /// Packs weights (cout, cin, 3, 3) as [cout/4][cin][9][4], zero-filled past cout. With
   /// `transposeFlip` it packs the kernel of the input gradient instead: (cin, cout) swapped and
@@ -52,105 +66,71 @@ enum DirectConv3x3 {
     }
   }
 
-  /// Copies rows `rows` (plus a one-row halo above and below, zero outside the image) of `c`
-  /// planes h×w into `band` [c][rows.count + 2][wp], with a zero column on the left and zeros
-  /// right of the image.
+  /// Copies image rows `rows` and their halo (zero outside the image) of `c` planes h×w into
+  /// `band` [c][inPlane]: row j at j·s, a zero column each side, zero slack at the end.
   static func padBand(
     _ src: UnsafePointer<Float>, channels c: Int, h: Int, w: Int, rows: Range<Int>,
-    into band: UnsafeMutablePointer<Float>, wp: Int
+    into band: UnsafeMutablePointer<Float>
   ) {
-    let r = rows.count + 2
+    let b = Band(w: w, rows: rows.count)
+    let s = b.s
     for ch in 0..<c {
       let plane = src + ch * h * w
-      let dst = band + ch * r * wp
-      for j in 0..<r {
+      let dst = band + ch * b.inPlane
+      for j in 0..<(rows.count + 2) {
         let y = rows.lowerBound - 1 + j
-        let d = dst + j * wp
+        let d = dst + j * s
         if y < 0 || y >= h {
-          d.update(repeating: 0, count: wp)
+          d.update(repeating: 0, count: s)
         } else {
           d[0] = 0
           (d + 1).update(from: plane + y * w, count: w)
-          (d + 1 + w).update(repeating: 0, count: wp - 1 - w)
+          d[w + 1] = 0
         }
       }
+      (dst + (rows.count + 2) * s).update(repeating: 0, count: slack)
     }
   }
 
-  /// Forward over one band: out rows `rows` of `m` channels (h×w planes, row stride w) from the
-  /// padded band of `n` input channels and packed weights.
+  /// Forward over one band: `outBand` [blocked m][outPlane] = packed ⋆ band, at every flat
+  /// position (halo columns included; `copyOut` drops them).
   static func forwardBand(
-    _ band: UnsafePointer<Float>, n: Int, wp: Int, rows: Range<Int>, h: Int, w: Int,
-    _ packed: UnsafePointer<Float>, m: Int, _ out: UnsafeMutablePointer<Float>,
-    epilogue e: ConvEpilogue = .none
+    _ band: UnsafePointer<Float>, n: Int, _ b: Band, _ packed: UnsafePointer<Float>, m: Int,
+    _ outBand: UnsafeMutablePointer<Float>
   ) {
-    let r = rows.count + 2
-    let plane = r * wp
+    let op = b.outPlane
     for cb in 0..<(blockedChannels(m) / 4) {
       let wb = packed + cb * n * 36
-      let valid = min(4, m - cb * 4)
-      for (j, y) in rows.enumerated() {
-        // Vectors of the row split into blocks of 3 and 2 (a block of 1 has too few
-        // accumulators to hide the FMA latency): 28 vectors = 3·8 + 2·2.
-        let vectors = (w + 7) / 8
-        var threes = vectors / 3
-        var twos = 0
-        switch vectors % 3 {
-        case 1 where threes > 0:
-          threes -= 1
-          twos = 2
-        case 2: twos = 1
-        default: break
-        }
-        var x = 0
-        for b in 0..<(threes + twos + (vectors == 1 ? 1 : 0)) {
-          let o = out + (cb * 4) * h * w + y * w + x
-          let base = band + j * wp + x
-          if vectors == 1 {
-            block1(base, n, plane, wp, wb, o, h * w, valid, last: w, e, cb * 4)
-          } else if b < threes {
-            block3(base, n, plane, wp, wb, o, h * w, valid, last: min(8, w - x - 16), e, cb * 4)
-            x += 24
-          } else {
-            block2(base, n, plane, wp, wb, o, h * w, valid, last: min(8, w - x - 8), e, cb * 4)
-            x += 16
-          }
-        }
+      let o = outBand + cb * 4 * op
+      var p = 0
+      while p < op {
+        block(band + p, n, b.inPlane, b.s, wb, o + p, op)
+        p += 24
       }
     }
   }
 
-  /// Register block of 4 output channels × 24 pixels.
+  /// Register block: 4 output channels × 24 flat positions. `inp` is the input band at the
+  /// block's first position, `o` the output band.
   @inline(never)
-  static func block3(
-    _ base: UnsafePointer<Float>, _ n: Int, _ plane: Int, _ wp: Int, _ wb: UnsafePointer<Float>,
-    _ o: UnsafeMutablePointer<Float>, _ outPlane: Int, _ valid: Int, last: Int, _ e: ConvEpilogue,
-    _ channel: Int
+  static func block(
+    _ inp: UnsafePointer<Float>, _ n: Int, _ plane: Int, _ s: Int, _ wb: UnsafePointer<Float>,
+    _ o: UnsafeMutablePointer<Float>, _ outPlane: Int
   ) {
-    var a00 = V()
-    var a01 = V()
-    var a02 = V()
-    var a10 = V()
-    var a11 = V()
-    var a12 = V()
-    var a20 = V()
-    var a21 = V()
-    var a22 = V()
-    var a30 = V()
-    var a31 = V()
-    var a32 = V()
+    var a00 = V(), a01 = V(), a02 = V()
+    var a10 = V(), a11 = V(), a12 = V()
+    var a20 = V(), a21 = V(), a22 = V()
+    var a30 = V(), a31 = V(), a32 = V()
     var wc = wb
-    var inp = base
+    var base = inp
     for _ in 0..<n {
       for ky in 0..<3 {
-        let row = inp + ky * wp
+        let row = base + ky * s
         for kx in 0..<3 {
           let wk = wc + (ky * 3 + kx) * 4
-          let i0 = ld(row + kx)
-          let i1 = ld(row + kx + 8)
-          let i2 = ld(row + kx + 16)
           // Inputs first, then one broadcast weight at a time: 12 accumulators + 3 inputs + 1
           // weight = the 16 AVX registers, nothing spills.
+          let i0 = ld(row + kx), i1 = ld(row + kx + 8), i2 = ld(row + kx + 16)
           let w0 = V(repeating: wk[0])
           a00 = a00.addingProduct(i0, w0)
           a01 = a01.addingProduct(i1, w0)
@@ -170,202 +150,109 @@ enum DirectConv3x3 {
         }
       }
       wc += 36
-      inp += plane
+      base += plane
     }
-    storeRow(o, a00, a01, a02, nv: 3, last: last, e, channel)
-    if valid > 1 { storeRow(o + 1 * outPlane, a10, a11, a12, nv: 3, last: last, e, channel + 1) }
-    if valid > 2 { storeRow(o + 2 * outPlane, a20, a21, a22, nv: 3, last: last, e, channel + 2) }
-    if valid > 3 { storeRow(o + 3 * outPlane, a30, a31, a32, nv: 3, last: last, e, channel + 3) }
+    st(o, a00)
+    st(o + 8, a01)
+    st(o + 16, a02)
+    st(o + 1 * outPlane, a10)
+    st(o + 1 * outPlane + 8, a11)
+    st(o + 1 * outPlane + 16, a12)
+    st(o + 2 * outPlane, a20)
+    st(o + 2 * outPlane + 8, a21)
+    st(o + 2 * outPlane + 16, a22)
+    st(o + 3 * outPlane, a30)
+    st(o + 3 * outPlane + 8, a31)
+    st(o + 3 * outPlane + 16, a32)
   }
 
-  /// Register block of 4 output channels × 16 pixels.
-  @inline(never)
-  static func block2(
-    _ base: UnsafePointer<Float>, _ n: Int, _ plane: Int, _ wp: Int, _ wb: UnsafePointer<Float>,
-    _ o: UnsafeMutablePointer<Float>, _ outPlane: Int, _ valid: Int, last: Int, _ e: ConvEpilogue,
-    _ channel: Int
+  /// Copies the valid positions of an output band into `m` planes h×w at rows `rows`, applying
+  /// bias and epilogue: out = max(0?, scale·(v + bias) + shift).
+  static func copyOut(
+    _ outBand: UnsafePointer<Float>, m: Int, _ b: Band, rows: Range<Int>, h: Int,
+    _ out: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, epilogue e: ConvEpilogue
   ) {
-    var a00 = V()
-    var a01 = V()
-    var a10 = V()
-    var a11 = V()
-    var a20 = V()
-    var a21 = V()
-    var a30 = V()
-    var a31 = V()
-    var wc = wb
-    var inp = base
-    for _ in 0..<n {
-      for ky in 0..<3 {
-        let row = inp + ky * wp
-        for kx in 0..<3 {
-          let wk = wc + (ky * 3 + kx) * 4
-          let i0 = ld(row + kx)
-          let i1 = ld(row + kx + 8)
-          // Inputs first, then one broadcast weight at a time: 12 accumulators + 3 inputs + 1
-          // weight = the 16 AVX registers, nothing spills.
-          let w0 = V(repeating: wk[0])
-          a00 = a00.addingProduct(i0, w0)
-          a01 = a01.addingProduct(i1, w0)
-          let w1 = V(repeating: wk[1])
-          a10 = a10.addingProduct(i0, w1)
-          a11 = a11.addingProduct(i1, w1)
-          let w2 = V(repeating: wk[2])
-          a20 = a20.addingProduct(i0, w2)
-          a21 = a21.addingProduct(i1, w2)
-          let w3 = V(repeating: wk[3])
-          a30 = a30.addingProduct(i0, w3)
-          a31 = a31.addingProduct(i1, w3)
+    let w = b.w
+    for co in 0..<m {
+      let scale = e.scale?[co] ?? 1
+      let shift = (e.shift?[co] ?? 0) + scale * (bias?[co] ?? 0)
+      let plain = scale == 1 && shift == 0 && !e.relu
+      for (j, y) in rows.enumerated() {
+        let src = outBand + co * b.outPlane + j * b.s
+        let dst = out + co * h * w + y * w
+        if plain {
+          dst.update(from: src, count: w)
+        } else {
+          affine(src, dst, w, scale, shift, e.relu)
         }
       }
-      wc += 36
-      inp += plane
     }
-    storeRow(o, a00, a01, V(), nv: 2, last: last, e, channel)
-    if valid > 1 { storeRow(o + 1 * outPlane, a10, a11, V(), nv: 2, last: last, e, channel + 1) }
-    if valid > 2 { storeRow(o + 2 * outPlane, a20, a21, V(), nv: 2, last: last, e, channel + 2) }
-    if valid > 3 { storeRow(o + 3 * outPlane, a30, a31, V(), nv: 2, last: last, e, channel + 3) }
   }
 
-  /// Register block of 4 output channels × 8 pixels.
-  @inline(never)
-  static func block1(
-    _ base: UnsafePointer<Float>, _ n: Int, _ plane: Int, _ wp: Int, _ wb: UnsafePointer<Float>,
-    _ o: UnsafeMutablePointer<Float>, _ outPlane: Int, _ valid: Int, last: Int, _ e: ConvEpilogue,
-    _ channel: Int
-  ) {
-    var a00 = V()
-    var a10 = V()
-    var a20 = V()
-    var a30 = V()
-    var wc = wb
-    var inp = base
-    for _ in 0..<n {
-      for ky in 0..<3 {
-        let row = inp + ky * wp
-        for kx in 0..<3 {
-          let wk = wc + (ky * 3 + kx) * 4
-          let i0 = ld(row + kx)
-          // Inputs first, then one broadcast weight at a time: 12 accumulators + 3 inputs + 1
-          // weight = the 16 AVX registers, nothing spills.
-          let w0 = V(repeating: wk[0])
-          a00 = a00.addingProduct(i0, w0)
-          let w1 = V(repeating: wk[1])
-          a10 = a10.addingProduct(i0, w1)
-          let w2 = V(repeating: wk[2])
-          a20 = a20.addingProduct(i0, w2)
-          let w3 = V(repeating: wk[3])
-          a30 = a30.addingProduct(i0, w3)
-        }
-      }
-      wc += 36
-      inp += plane
-    }
-    storeRow(o, a00, V(), V(), nv: 1, last: last, e, channel)
-    if valid > 1 { storeRow(o + 1 * outPlane, a10, V(), V(), nv: 1, last: last, e, channel + 1) }
-    if valid > 2 { storeRow(o + 2 * outPlane, a20, V(), V(), nv: 1, last: last, e, channel + 2) }
-    if valid > 3 { storeRow(o + 3 * outPlane, a30, V(), V(), nv: 1, last: last, e, channel + 3) }
-  }
-
-  @inline(__always)
-  static func storeRow(
-    _ o: UnsafeMutablePointer<Float>, _ a: V, _ b: V, _ c: V, nv: Int, last: Int, _ e: ConvEpilogue,
-    _ channel: Int
-  ) {
-    var a = a
-    var b = b
-    var c = c
-    if e.isActive {
-      let sv = V(repeating: e.scale?[channel] ?? 1)
-      let tv = V(repeating: e.shift?[channel] ?? 0)
-      a = tv.addingProduct(a, sv)
-      b = tv.addingProduct(b, sv)
-      c = tv.addingProduct(c, sv)
-      if e.relu {
-        a = relu8(a)
-        b = relu8(b)
-        c = relu8(c)
-      }
-    }
-    st(o, a, nv == 1 ? last : 8)
-    if nv >= 2 { st(o + 8, b, nv == 2 ? last : 8) }
-    if nv >= 3 { st(o + 16, c, last) }
-  }
-
-  /// Copies rows `rows` of `c` gradient planes h×w into `band` [blocked c][rows.count][w8] with
-  /// zeros right of the image and in the channels past c, so whole vectors can be read.
+  /// Copies rows `rows` of `c` gradient planes h×w into `band` [blocked c][gradPlane] with the
+  /// band's flat layout, zero at the halo columns, past the last position and in the channels
+  /// past c.
   static func padGradientBand(
     _ src: UnsafePointer<Float>, channels c: Int, h: Int, w: Int, rows: Range<Int>,
-    into band: UnsafeMutablePointer<Float>, w8: Int
+    into band: UnsafeMutablePointer<Float>
   ) {
-    let r = rows.count
+    let b = Band(w: w, rows: rows.count)
+    let gp = b.gradPlane
     for ch in 0..<blockedChannels(c) {
-      let dst = band + ch * r * w8
+      let dst = band + ch * gp
       if ch >= c {
-        dst.update(repeating: 0, count: r * w8)
+        dst.update(repeating: 0, count: gp)
         continue
       }
       for (j, y) in rows.enumerated() {
-        let d = dst + j * w8
+        let d = dst + j * b.s
         d.update(from: src + ch * h * w + y * w, count: w)
-        if w8 > w { (d + w).update(repeating: 0, count: w8 - w) }
+        d[w] = 0
+        d[w + 1] = 0
       }
+      let used = rows.count * b.s
+      if gp > used { (dst + used).update(repeating: 0, count: gp - used) }
     }
   }
 
-  /// Weight gradient over one band: dW[co][ci][ky][kx] += Σ dY[co][y][x]·X[ci][y+ky−1][x+kx−1]
-  /// for the band's rows, from the padded input band (`n` channels) and the padded gradient
-  /// band (`m` channels, blocked), into `dw` laid out (m, n, 3, 3).
+  /// Weight gradient over one band: dW[co][ci][ky][kx] += Σ_p dY[co][p]·X[ci][p + ky·s + kx] over
+  /// the band's flat positions (dY is zero at halo positions), into `dw` laid out (m, n, 3, 3).
   static func weightGradientBand(
-    _ band: UnsafePointer<Float>, n: Int, wp: Int, _ dyBand: UnsafePointer<Float>, m: Int, rows: Int,
-    w8: Int, _ dw: UnsafeMutablePointer<Float>
+    _ band: UnsafePointer<Float>, n: Int, _ b: Band, _ dyBand: UnsafePointer<Float>, m: Int,
+    _ dw: UnsafeMutablePointer<Float>
   ) {
-    let plane = (rows + 2) * wp
-    let dyPlane = rows * w8
+    let gp = b.gradPlane, s = b.s
     for cb in 0..<(blockedChannels(m) / 4) {
       let valid = min(4, m - cb * 4)
-      let d0p = dyBand + (cb * 4) * dyPlane
+      let g0 = dyBand + (cb * 4) * gp
       for ci in 0..<n {
         for ky in 0..<3 {
-          var a00 = V()
-          var a01 = V()
-          var a02 = V()
-          var a10 = V()
-          var a11 = V()
-          var a12 = V()
-          var a20 = V()
-          var a21 = V()
-          var a22 = V()
-          var a30 = V()
-          var a31 = V()
-          var a32 = V()
-          for j in 0..<rows {
-            let xin = band + ci * plane + (j + ky) * wp
-            let g0 = d0p + j * w8
-            var x = 0
-            while x < w8 {
-              // Inputs first, then one gradient vector at a time (16 registers, no spills).
-              let i0 = ld(xin + x)
-              let i1 = ld(xin + x + 1)
-              let i2 = ld(xin + x + 2)
-              let d0 = ld(g0 + x)
-              a00 = a00.addingProduct(d0, i0)
-              a01 = a01.addingProduct(d0, i1)
-              a02 = a02.addingProduct(d0, i2)
-              let d1 = ld(g0 + dyPlane + x)
-              a10 = a10.addingProduct(d1, i0)
-              a11 = a11.addingProduct(d1, i1)
-              a12 = a12.addingProduct(d1, i2)
-              let d2 = ld(g0 + 2 * dyPlane + x)
-              a20 = a20.addingProduct(d2, i0)
-              a21 = a21.addingProduct(d2, i1)
-              a22 = a22.addingProduct(d2, i2)
-              let d3 = ld(g0 + 3 * dyPlane + x)
-              a30 = a30.addingProduct(d3, i0)
-              a31 = a31.addingProduct(d3, i1)
-              a32 = a32.addingProduct(d3, i2)
-              x += 8
-            }
+          var a00 = V(), a01 = V(), a02 = V()
+          var a10 = V(), a11 = V(), a12 = V()
+          var a20 = V(), a21 = V(), a22 = V()
+          var a30 = V(), a31 = V(), a32 = V()
+          let xin = band + ci * b.inPlane + ky * s
+          var q = 0
+          while q < gp {
+            // Inputs first, then one gradient vector at a time (16 registers, no spills).
+            let i0 = ld(xin + q), i1 = ld(xin + q + 1), i2 = ld(xin + q + 2)
+            let d0 = ld(g0 + q)
+            a00 = a00.addingProduct(d0, i0)
+            a01 = a01.addingProduct(d0, i1)
+            a02 = a02.addingProduct(d0, i2)
+            let d1 = ld(g0 + gp + q)
+            a10 = a10.addingProduct(d1, i0)
+            a11 = a11.addingProduct(d1, i1)
+            a12 = a12.addingProduct(d1, i2)
+            let d2 = ld(g0 + 2 * gp + q)
+            a20 = a20.addingProduct(d2, i0)
+            a21 = a21.addingProduct(d2, i1)
+            a22 = a22.addingProduct(d2, i2)
+            let d3 = ld(g0 + 3 * gp + q)
+            a30 = a30.addingProduct(d3, i0)
+            a31 = a31.addingProduct(d3, i1)
+            a32 = a32.addingProduct(d3, i2)
+            q += 8
           }
           let o = dw + ((cb * 4) * n + ci) * 9 + ky * 3
           o[0] += a00.sum()

@@ -52,6 +52,9 @@ public struct EngineBenchmarkReport: Codable, Sendable {
     public var name: String
     public var millisecondsPerStep: Double
     public var percent: Double
+    /// CPU milliseconds (all threads) per step, and the share of the step's CPU time.
+    public var cpuMillisecondsPerStep: Double
+    public var cpuPercent: Double
   }
 
   public struct LayerTiming: Codable, Sendable {
@@ -65,6 +68,9 @@ public struct EngineBenchmarkReport: Codable, Sendable {
     /// GFLOP/s as a fraction of `sgemmGFLOPS`.
     public var forwardFraction: Double
     public var backwardFraction: Double
+    /// GFLOP per CPU-second (all threads): the kernels' efficiency, little affected by other load.
+    public var forwardGFLOPPerCPUSecond: Double
+    public var backwardGFLOPPerCPUSecond: Double
     /// True when backward computes only the weight gradient (the network's first layer).
     public var weightGradientOnly: Bool
   }
@@ -181,26 +187,35 @@ public enum EngineBenchmark {
         if firstLayer { conv.backwardParameters(dy) } else { _ = conv.backward(dy) }
         var fwd: [Double] = []
         var bwd: [Double] = []
+        var fwdCPU: [Double] = []
+        var bwdCPU: [Double] = []
         for _ in 0..<3 {
+          var c0 = processCPUTime().seconds
           var t0 = monotonicSeconds()
           _ = conv.forward(x)
           fwd.append(monotonicSeconds() - t0)
+          fwdCPU.append(processCPUTime().seconds - c0)
+          c0 = processCPUTime().seconds
           t0 = monotonicSeconds()
           if firstLayer { conv.backwardParameters(dy) } else { _ = conv.backward(dy) }
           bwd.append(monotonicSeconds() - t0)
+          bwdCPU.append(processCPUTime().seconds - c0)
         }
         let flops = Double(conv.forwardFLOPs(for: entry.input))
         let f = flops / fwd.min()! / 1e9
         let b = (firstLayer ? 1 : 2) * flops / bwd.min()! / 1e9
+        let fc = flops / max(fwdCPU.min()!, 1e-6) / 1e9
+        let bc = (firstLayer ? 1 : 2) * flops / max(bwdCPU.min()!, 1e-6) / 1e9
         layers.append(
           .init(
             name: entry.name, input: entry.input, output: out, forwardMilliseconds: fwd.min()! * 1000,
             backwardMilliseconds: bwd.min()! * 1000, forwardGFLOPS: f, backwardGFLOPS: b,
-            forwardFraction: f / sgemm, backwardFraction: b / sgemm, weightGradientOnly: firstLayer))
+            forwardFraction: f / sgemm, backwardFraction: b / sgemm, forwardGFLOPPerCPUSecond: fc,
+            backwardGFLOPPerCPUSecond: bc, weightGradientOnly: firstLayer))
         log(
           String(
-            format: "%-18@ %@ fwd %6.1f GFLOP/s (%.2f)  bwd %6.1f GFLOP/s (%.2f)", entry.name as NSString,
-            "\(entry.input)" as NSString, f, f / sgemm, b, b / sgemm))
+            format: "%-18@ %@ fwd %6.1f GFLOP/s (%.2f)  bwd %6.1f GFLOP/s (%.2f)  per CPU-second: fwd %5.1f bwd %5.1f",
+            entry.name as NSString, "\(entry.input)" as NSString, f, f / sgemm, b, b / sgemm, fc, bc))
       }
       net.store.zeroGradients()
     }
@@ -261,11 +276,12 @@ public enum EngineBenchmark {
   }
 
   static func sections(_ p: StepProfiler, steps: Int) -> [EngineBenchmarkReport.Section] {
-    let total = p.total
-    return p.sections.sorted { $0.seconds > $1.seconds }.map {
+    let total = max(p.total, 1e-12), totalCPU = max(p.totalCPU, 1e-12)
+    let n = Double(steps)
+    return p.sections.sorted { $0.cpuSeconds > $1.cpuSeconds }.map {
       .init(
-        name: $0.name, millisecondsPerStep: $0.seconds / Double(steps) * 1000,
-        percent: 100 * $0.seconds / max(total, 1e-12))
+        name: $0.name, millisecondsPerStep: $0.seconds / n * 1000, percent: 100 * $0.seconds / total,
+        cpuMillisecondsPerStep: $0.cpuSeconds / n * 1000, cpuPercent: 100 * $0.cpuSeconds / totalCPU)
     }
   }
 

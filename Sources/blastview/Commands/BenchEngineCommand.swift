@@ -95,9 +95,12 @@ struct BenchEngineCommand: ParsableCommand {
   }
 
   private func printSections(_ title: String, _ sections: [EngineBenchmarkReport.Section]) {
-    print("  \(title) (ms per step):")
-    for s in sections where s.percent >= 0.5 {
-      print(String(format: "    %-30@ %8.1f  %5.1f%%", s.name as NSString, s.millisecondsPerStep, s.percent))
+    print("  \(title), per step:     wall ms      %    CPU ms      %")
+    for s in sections where s.cpuPercent >= 0.3 || s.percent >= 0.3 {
+      print(
+        String(
+          format: "    %-28@ %8.1f  %5.1f  %8.1f  %5.1f", s.name as NSString, s.millisecondsPerStep, s.percent,
+          s.cpuMillisecondsPerStep, s.cpuPercent))
     }
   }
 }
