@@ -131,3 +131,30 @@ public final class GELU: Layer {
 func relu8(_ v: SIMD8<Float>) -> SIMD8<Float> {
   v.replacing(with: 0, where: v .< 0)
 }
+
+@inline(__always) func geluExact8(_ x: F8) -> F8 {
+  0.5 * x * (1 + erf8(x * 0.707_106_77))
+}
+
+@inline(__always) func geluExactDerivative8(_ x: F8) -> F8 {
+  let cdf = 0.5 * (1 + erf8(x * 0.707_106_77))
+  let pdf = exp8(-0.5 * x * x) * 0.398_942_3
+  return cdf.addingProduct(x, pdf)
+}
+
+/// tanh(u) = 1 − 2/(e^{2u} + 1), exact in the limits (e^{2u} clamps to 0 or 3e38).
+@inline(__always) func tanh8(_ u: F8) -> F8 {
+  1 - 2 / (exp8(2 * u) + 1)
+}
+
+@inline(__always) func geluTanh8(_ x: F8) -> F8 {
+  let u = 0.797_884_56 * (x + 0.044715 * x * x * x)
+  return 0.5 * x * (1 + tanh8(u))
+}
+
+@inline(__always) func geluTanhDerivative8(_ x: F8) -> F8 {
+  let u = 0.797_884_56 * (x + 0.044715 * x * x * x)
+  let t = tanh8(u)
+  let du = 0.797_884_56 * (1 + 3 * 0.044715 * x * x)
+  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
+}

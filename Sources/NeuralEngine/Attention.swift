@@ -202,20 +202,55 @@ public final class MultiHeadSelfAttention: Layer, ModeSwitching {
   }
 }
 
-/// In-place softmax of one row, max-subtracted.
+/// In-place softmax of one row, max-subtracted, 8 lanes at a time.
 @inline(__always)
 func softmaxRow(_ r: UnsafeMutablePointer<Float>, _ n: Int) {
   var mx = -Float.infinity
-  for j in 0..<n { mx = max(mx, r[j]) }
-  var s: Float = 0
-  for j in 0..<n {
+  var j = 0
+  if n >= 8 {
+    var m8 = load8(r)
+    j = 8
+    while j + 8 <= n {
+      m8 = pointwiseMax8(m8, load8(r + j))
+      j += 8
+    }
+    mx = m8.max()
+  }
+  while j < n {
+    mx = max(mx, r[j])
+    j += 1
+  }
+  let mv = F8(repeating: mx)
+  var s8 = F8()
+  j = 0
+  while j + 8 <= n {
+    let e = exp8(load8(r + j) - mv)
+    store8(r + j, e)
+    s8 += e
+    j += 8
+  }
+  var s = s8.sum()
+  while j < n {
     let e = expf(r[j] - mx)
     r[j] = e
     s += e
+    j += 1
   }
   let inv = 1 / s
-  for j in 0..<n { r[j] *= inv }
+  let iv = F8(repeating: inv)
+  j = 0
+  while j + 8 <= n {
+    store8(r + j, load8(r + j) * iv)
+    j += 8
+  }
+  while j < n {
+    r[j] *= inv
+    j += 1
+  }
 }
+
+@inline(__always)
+func pointwiseMax8(_ a: F8, _ b: F8) -> F8 { a.replacing(with: b, where: a .< b) }
 
 /// A pre-norm transformer encoder layer, as PyTorch's `TransformerEncoderLayer` with
 /// `norm_first=True, batch_first=True`: x + drop(attn(LN(x))), then + drop(W₂·drop(act(W₁·LN(x)))).
