@@ -11,7 +11,11 @@ typealias F8 = SIMD8<Float>
 func exp8(_ x: F8) -> F8 {
   var v = x.replacing(with: 88.0, where: x .> 88.0)
   v.replace(with: -87.3, where: v .< -87.3)
-  let n = (v * 1.442_695_04).rounded(.toNearestOrEven)
+  // Adding 1.5·2²³ rounds to the nearest integer and leaves it in the low mantissa bits (a
+  // float-to-int conversion through the generic SIMD initialiser would be a runtime call).
+  let magic = F8(repeating: 12_582_912)
+  let t = magic.addingProduct(v, F8(repeating: 1.442_695_04))
+  let n = t - magic
   var r = v.addingProduct(n, F8(repeating: -0.693_359_375))
   r = r.addingProduct(n, F8(repeating: 2.121_944_4e-4))
   var p = F8(repeating: 1.987_569_15e-4)
@@ -22,7 +26,7 @@ func exp8(_ x: F8) -> F8 {
   p = p * r + 5.000_000_12e-1
   let r2 = r * r
   let er = (p * r2 + r) + 1
-  let bits = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+  let bits = (unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
   return er * unsafeBitCast(bits, to: F8.self)
 }
 
