@@ -6,7 +6,9 @@ definition, ../shared/reference/mtacnn_torch.py) in PyTorch and `blastview bench
 same shapes and thread count, interleaved (torch, swift, torch, swift, ...) so both see the same
 machine load, and prints the Swift/PyTorch ratio per size for training (images/s), inference at
 the batch size (images/s) and inference at batch 1 (ms, ratio = torch ms / swift ms). Ratios > 1
-mean the engine is faster.
+mean the engine is faster. It also prints the ratio of CPU seconds per training step and per
+inference batch (PyTorch's from its non-spinning run), which measures the work each side does
+and moves much less than wall time when other jobs share the machine.
 
 The PyTorch side gets a fair allocator: glibc malloc is told not to mmap (and unmap) each large
 tensor, which otherwise costs it 25% in training and half its inference speed on this machine
@@ -22,6 +24,7 @@ Usage (from the repository root, after `swift build -c release`):
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -44,6 +47,11 @@ def reexec_with_malloc_tuning():
         return
     env = dict(os.environ, BLASTVIEW_COMPARE_CHILD="1", **MALLOC_ENV)
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
+
+
+def cpu_seconds():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
 
 
 def torch_run(size, batch, threads, steps, runs):
@@ -78,19 +86,21 @@ def torch_run(size, batch, threads, steps, runs):
         opt.step()
 
     step()
-    train = []
+    train, train_cpu = [], []
     for _ in range(steps):
-        t0 = time.perf_counter()
+        c0, t0 = cpu_seconds(), time.perf_counter()
         step()
         train.append(time.perf_counter() - t0)
+        train_cpu.append(cpu_seconds() - c0)
     net.eval()
-    infer, one = [], []
+    infer, infer_cpu, one = [], [], []
     with torch.inference_mode():
         net(x)
         for _ in range(runs):
-            t0 = time.perf_counter()
+            c0, t0 = cpu_seconds(), time.perf_counter()
             net(x)
             infer.append(time.perf_counter() - t0)
+            infer_cpu.append(cpu_seconds() - c0)
         x1 = x[:1].contiguous()
         net(x1)
         for _ in range(max(5, 3 * runs)):
@@ -98,7 +108,9 @@ def torch_run(size, batch, threads, steps, runs):
             net(x1)
             one.append((time.perf_counter() - t0) * 1000)
     return {"train_images_per_s": batch / statistics.median(train), "train_steps_s": train,
+            "train_cpu_s": statistics.median(train_cpu),
             "infer_images_per_s": batch / statistics.median(infer), "infer_s": infer,
+            "infer_cpu_s": statistics.median(infer_cpu),
             "batch1_ms": statistics.median(one), "batch1_runs_ms": one}
 
 
@@ -121,7 +133,9 @@ def best_torch(a, b):
     """The faster PyTorch configuration, per measure."""
     return {"train_images_per_s": max(a["train_images_per_s"], b["train_images_per_s"]),
             "infer_images_per_s": max(a["infer_images_per_s"], b["infer_images_per_s"]),
-            "batch1_ms": min(a["batch1_ms"], b["batch1_ms"]), "runs": [a, b]}
+            "batch1_ms": min(a["batch1_ms"], b["batch1_ms"]),
+            # CPU time from the run that does not spin (spinning counts as CPU time).
+            "train_cpu_s": b["train_cpu_s"], "infer_cpu_s": b["infer_cpu_s"], "runs": [a, b]}
 
 
 def swift_subprocess(args, size):
@@ -130,7 +144,9 @@ def swift_subprocess(args, size):
     env = {k: v for k, v in os.environ.items() if k not in MALLOC_ENV}
     r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout)
     return {"train_images_per_s": r["train"]["imagesPerSecond"], "train_steps_s": r["train"]["stepSeconds"],
+            "train_cpu_s": statistics.median(r["train"]["stepCPUSeconds"]),
             "infer_images_per_s": r["inference"]["imagesPerSecond"], "infer_s": r["inference"]["batchSeconds"],
+            "infer_cpu_s": statistics.median(r["inference"]["batchCPUSeconds"]),
             "batch1_ms": r["inference"]["batch1MedianMilliseconds"],
             "batch1_runs_ms": r["inference"]["batch1Milliseconds"],
             "peak_rss_gib": r["train"]["peakResidentBytes"] / 2**30, "sgemm_gflops": r["sgemmGFLOPS"],
@@ -173,11 +189,15 @@ def main():
             print(f"  {size}px round {r + 1}: load {load:.1f}  train torch {t['train_images_per_s']:.2f} "
                   f"swift {s['train_images_per_s']:.2f} img/s | infer torch {t['infer_images_per_s']:.1f} "
                   f"swift {s['infer_images_per_s']:.1f} img/s | batch1 torch {t['batch1_ms']:.1f} "
-                  f"swift {s['batch1_ms']:.1f} ms | swift peak RSS {s['peak_rss_gib']:.2f} GiB", flush=True)
+                  f"swift {s['batch1_ms']:.1f} ms | CPU s per train step torch {t['train_cpu_s']:.2f} "
+                  f"swift {s['train_cpu_s']:.2f}, per inference batch torch {t['infer_cpu_s']:.2f} "
+                  f"swift {s['infer_cpu_s']:.2f} | swift peak RSS {s['peak_rss_gib']:.2f} GiB", flush=True)
         ratios = {
             "train": [x["swift"]["train_images_per_s"] / x["torch"]["train_images_per_s"] for x in rounds],
             "infer": [x["swift"]["infer_images_per_s"] / x["torch"]["infer_images_per_s"] for x in rounds],
             "batch1": [x["torch"]["batch1_ms"] / x["swift"]["batch1_ms"] for x in rounds],
+            "train_cpu": [x["torch"]["train_cpu_s"] / x["swift"]["train_cpu_s"] for x in rounds],
+            "infer_cpu": [x["torch"]["infer_cpu_s"] / x["swift"]["infer_cpu_s"] for x in rounds],
         }
         results["sizes"][size] = {"rounds": rounds, "ratios": ratios}
         print(f"{size}px ratios swift/torch (median [min-max] over {args.rounds} rounds): " + ", ".join(

@@ -43,6 +43,8 @@ public struct EngineBenchmarkReport: Codable, Sendable {
 
   public struct Inference: Codable, Sendable {
     public var batchSeconds: [Double]
+    /// CPU time (all threads) per batch.
+    public var batchCPUSeconds: [Double]
     public var imagesPerSecond: Double
     public var batch1Milliseconds: [Double]
     public var batch1MedianMilliseconds: Double
@@ -146,11 +148,14 @@ public enum EngineBenchmark {
       _ = net.forward(images)
       let prof = StepProfiler()
       var times: [Double] = []
+      var cpu: [Double] = []
       for _ in 0..<o.inferenceRuns {
         StepProfiler.current = prof
+        let c0 = processCPUTime().seconds
         let t0 = monotonicSeconds()
         _ = net.forward(images)
         times.append(monotonicSeconds() - t0)
+        cpu.append(processCPUTime().seconds - c0)
         StepProfiler.current = nil
       }
       inferenceProfile = sections(prof, steps: o.inferenceRuns)
@@ -163,7 +168,7 @@ public enum EngineBenchmark {
         ones.append((monotonicSeconds() - t0) * 1000)
       }
       inference = .init(
-        batchSeconds: times, imagesPerSecond: Double(o.batch) / median(times), batch1Milliseconds: ones,
+        batchSeconds: times, batchCPUSeconds: cpu, imagesPerSecond: Double(o.batch) / median(times), batch1Milliseconds: ones,
         batch1MedianMilliseconds: median(ones))
       log(
         String(

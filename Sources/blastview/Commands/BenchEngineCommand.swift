@@ -88,8 +88,8 @@ struct BenchEngineCommand: ParsableCommand {
     if let i = report.inference {
       print(
         String(
-          format: "inference: %.1f images/s at batch %d; %.1f ms at batch 1", i.imagesPerSecond, report.batch,
-          i.batch1MedianMilliseconds))
+          format: "inference: %.1f images/s at batch %d (%.2f CPU s per batch); %.1f ms at batch 1",
+          i.imagesPerSecond, report.batch, EngineBenchmark.median(i.batchCPUSeconds), i.batch1MedianMilliseconds))
       printSections("inference profile", report.inferenceProfile)
     }
   }
