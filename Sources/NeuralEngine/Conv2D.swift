@@ -32,6 +32,14 @@ public struct ConvEpilogue: @unchecked Sendable {
   var isActive: Bool { scale != nil || shift != nil || relu }
 }
 
+/// Convolution algorithms (see `Conv2D.algorithm`).
+public enum ConvAlgorithm: String, Sendable, CaseIterable {
+  case automatic
+  case direct
+  case winograd
+  case im2col
+}
+
 public final class Conv2D: Layer {
   public let name: String
   public let inChannels: Int
@@ -56,16 +64,29 @@ public final class Conv2D: Layer {
   private var biasParts = ScratchBuffers()
   private var packed = ReusableBuffer()
   private var bands = ScratchBuffers()
+  private var winogradV = ScratchBuffers()
+  private var winogradM = ScratchBuffers()
   private var gradBands = ScratchBuffers()
   private var input: Tensor?
 
   /// The input of the last forward pass.
   var lastInput: Tensor? { input }
 
-  /// True when the direct 3×3 kernels apply (kernel 3, stride 1, padding 1).
-  public var isDirect: Bool { kernel == 3 && stride == 1 && padding == 1 && useDirect }
-  /// Switches the direct kernels off (for comparing against the im2col path).
-  public var useDirect = true
+  /// How the convolution is computed. `.automatic` takes Winograd F(2×2, 3×3) for 3×3 stride-1
+  /// layers reducing over at least `winogradMinimumChannels` channels, the direct kernels for
+  /// other 3×3 stride-1 layers (the 3-channel first layer), im2col + sgemm for everything else.
+  public var algorithm = ConvAlgorithm.automatic
+  /// Below this many input channels the transforms cost more than Winograd saves.
+  public static let winogradMinimumChannels = 8
+
+  /// True when the 3×3 stride-1 kernels (direct or Winograd) apply.
+  public var isDirect: Bool { kernel == 3 && stride == 1 && padding == 1 && algorithm != .im2col }
+
+  /// Whether a 3×3 pass reducing over `channels` inputs uses Winograd.
+  func winograd(reducing channels: Int) -> Bool {
+    isDirect
+      && (algorithm == .winograd || (algorithm == .automatic && channels >= Conv2D.winogradMinimumChannels))
+  }
 
   public init(
     _ store: ParameterStore, name: String, group: String, inChannels: Int, outChannels: Int,
@@ -163,6 +184,14 @@ public final class Conv2D: Layer {
     let g = geometry(x.shape)
     let y = out.tensor(outputShape(for: x.shape))
     input = x
+    if winograd(reducing: inChannels) {
+      let u = packed.tensor([16 * DirectConv3x3.blockedChannels(outChannels) * inChannels])
+      Winograd3x3.transformWeights(weight.value.data, cout: outChannels, cin: inChannels, into: u.data)
+      winogradConvolve(
+        x.data, images: x.n, channels: inChannels, h: g.height, w: g.width, u.data, m: outChannels, y.data,
+        bias: bias.map { UnsafePointer($0.value.data) }, epilogue: epilogue)
+      return y
+    }
     if isDirect {
       let pw = packed.tensor([DirectConv3x3.blockedChannels(outChannels) * inChannels * 9])
       DirectConv3x3.packWeights(
@@ -201,7 +230,21 @@ public final class Conv2D: Layer {
     }
     guard wantInput else { return nil }
     let dx = inGrad.tensor(x.shape)
-    if isDirect {
+    if winograd(reducing: outChannels) {
+      // dX = dY ⋆ (W transposed and flipped), by Winograd.
+      let wt = flipped.tensor([inChannels * outChannels * 9])
+      let w = weight.value.data
+      for ci in 0..<inChannels {
+        for co in 0..<outChannels {
+          for t in 0..<9 { wt.data[(ci * outChannels + co) * 9 + t] = w[(co * inChannels + ci) * 9 + (8 - t)] }
+        }
+      }
+      let u = packed.tensor([16 * DirectConv3x3.blockedChannels(inChannels) * outChannels])
+      Winograd3x3.transformWeights(wt.data, cout: inChannels, cin: outChannels, into: u.data)
+      winogradConvolve(
+        dy.data, images: x.n, channels: outChannels, h: g.height, w: g.width, u.data, m: inChannels, dx.data,
+        bias: nil)
+    } else if isDirect {
       let pw = packed.tensor([DirectConv3x3.blockedChannels(inChannels) * outChannels * 9])
       DirectConv3x3.packWeights(
         weight.value.data, cout: outChannels, cin: inChannels, transposeFlip: true, into: pw.data)
@@ -257,6 +300,39 @@ public final class Conv2D: Layer {
         DirectConv3x3.forwardBand(band, n: c, b, pw, m: m, outBand)
         DirectConv3x3.copyOut(
           outBand, m: m, b, rows: rows, h: h, y + i * m * h * w, bias: bias, epilogue: epilogue)
+      }
+    }
+  }
+
+  /// Y = conv(X) by Winograd F(2×2, 3×3) with transformed weights `u`, over (image, band) items.
+  private func winogradConvolve(
+    _ x: UnsafePointer<Float>, images n: Int, channels c: Int, h: Int, w: Int, _ u: UnsafePointer<Float>,
+    m: Int, _ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, epilogue: ConvEpilogue = .none
+  ) {
+    let mb = DirectConv3x3.blockedChannels(m)
+    let s = Winograd3x3.Band(w: w, rows: 2).s
+    // Even band heights (whole tile rows), sized so the input and output bands share ~384 KB.
+    let fit = DirectConv3x3.bandRows(height: h, bytesPerRow: 4 * (c + m) * s, fixedBytes: 4 * 2 * c * s)
+    let r = min(h, max(2, fit / 2 * 2))
+    let rowRanges = Swift.stride(from: 0, to: h, by: r).map { $0..<min(h, $0 + r) }
+    let items = n * rowRanges.count
+    let t = Threads.count
+    let parts = min(t, items)
+    let full = Winograd3x3.Band(w: w, rows: r)
+    let inScratch = bands.tensors(parts, [c * full.inPlane])
+    let outScratch = gradBands.tensors(parts, [m * full.outPlane])
+    let vScratch = winogradV.tensors(parts, [16 * c * 24])
+    let mScratch = winogradM.tensors(parts, [16 * mb * 24])
+    parallelChunksIndexed(items, parts: t) { ti, range in
+      let band = inScratch[ti].data, outBand = outScratch[ti].data
+      for item in range {
+        let i = item / rowRanges.count
+        let rows = rowRanges[item % rowRanges.count]
+        let b = Winograd3x3.Band(w: w, rows: rows.count)
+        Winograd3x3.padBand(x + i * c * h * w, channels: c, h: h, w: w, rows: rows, into: band)
+        Winograd3x3.forwardBand(
+          band, cin: c, b, u, cout: m, outBand, v: vScratch[ti].data, m: mScratch[ti].data)
+        Winograd3x3.copyOut(outBand, m: m, b, rows: rows, h: h, y + i * m * h * w, bias: bias, epilogue: epilogue)
       }
     }
   }

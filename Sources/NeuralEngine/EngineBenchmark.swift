@@ -16,6 +16,8 @@ public struct EngineBenchmarkOptions: Sendable {
   public var train = true
   public var infer = true
   public var seed: UInt64 = 1
+  /// Convolution algorithm for every layer (`.automatic` is what users run).
+  public var convolution = ConvAlgorithm.automatic
 
   public init() {}
 }
@@ -104,6 +106,7 @@ public enum EngineBenchmark {
     config.imageSize = o.size
     config.seed = o.seed
     let net = ReferenceMTACNN(config: config)
+    for c in net.convolutions(batch: 1) { c.conv.algorithm = o.convolution }
     let (images, labels, masks) = syntheticBatch(batch: o.batch, size: o.size, seed: o.seed)
     let sgemm = measureSgemm()
     log(String(format: "sgemm 2048³: %.1f GFLOP/s on %d threads", sgemm, o.threads))

@@ -70,15 +70,16 @@ func convForwardMatchesDefinition(_ c: ConvCase) {
 
 @Test("Conv2D backward matches finite differences", arguments: convCases)
 func convGradients(_ c: ConvCase) {
-  // Direct kernels (3×3 stride 1) and the im2col path with whole images per tile, and with one
-  // output row per tile.
-  for (direct, tiny) in [(true, false), (false, false), (false, true)] {
+  // Winograd and direct kernels (3×3 stride 1) and the im2col path with whole images per tile,
+  // and with one output row per tile.
+  let runs: [(ConvAlgorithm, Bool)] = [(.winograd, false), (.direct, false), (.im2col, false), (.im2col, true)]
+  for (algorithm, tiny) in runs {
     let store = ParameterStore(seed: 3)
     let conv = Conv2D(
       store, name: "c", group: "g", inChannels: c.cin, outChannels: c.cout, kernel: c.k, stride: c.stride,
       bias: c.bias)
     store.finalize()
-    conv.useDirect = direct
+    conv.algorithm = algorithm
     if tiny {
       conv.tileFloats = 1
       conv.minimumTileColumns = 1
@@ -144,23 +145,26 @@ func denseForwardAndGradients() {
   checkLayerGradients(d, input: x, parameters: store.parameters, store: store)
 }
 
-@Test("direct 3×3 kernels on a non-square image with channel and width tails")
-func directConvNonSquare() {
+@Test(
+  "3×3 kernels on non-square images with channel and width tails",
+  arguments: [(ConvAlgorithm.direct, 13, 35), (.winograd, 13, 35), (.winograd, 7, 17), (.winograd, 24, 56)])
+func directConvNonSquare(_ algorithm: ConvAlgorithm, _ h: Int, _ w: Int) {
   let store = ParameterStore(seed: 30)
   let conv = Conv2D(store, name: "c", group: "g", inChannels: 5, outChannels: 7, bias: true)
   store.finalize()
+  conv.algorithm = algorithm
   #expect(conv.isDirect)
-  let x = randomTensor([2, 5, 13, 35], seed: 31)
+  let x = randomTensor([2, 5, h, w], seed: 31)
   let ref = naiveConv(x, conv.weight.value, conv.bias!.value, stride: 1, padding: 1)
   let err = zip(conv.forward(x).array, ref).map { abs(Double($0) - $1) }.max()!
   #expect(err < 1e-5)
   // Backward against the im2col path on the same weights.
-  let dy = randomTensor([2, 7, 13, 35], seed: 32)
+  let dy = randomTensor([2, 7, h, w], seed: 32)
   store.zeroGradients()
   let dxDirect = conv.backward(dy).array
   let gw = conv.weight.grad.array
   let gb = conv.bias!.grad.array
-  conv.useDirect = false
+  conv.algorithm = .im2col
   store.zeroGradients()
   _ = conv.forward(x)
   let dxGemm = conv.backward(dy).array

@@ -259,7 +259,7 @@ func foldedConvBNReLU() {
       b.norm.runningVar.value[i] = 0.7 + 0.1 * Float(i)
     }
   }
-  wide.conv.useDirect = false
+  wide.conv.algorithm = .im2col
   let x = randomTensor([2, 3, 9, 11], seed: 41)
   for b in [block, wide] {
     b.isTraining = false

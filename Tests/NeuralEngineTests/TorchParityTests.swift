@@ -35,14 +35,14 @@ struct TorchParityTests {
       ("k3s1", 3, 8, 3, 1, true), ("k3s2", 4, 6, 3, 2, false), ("k1", 8, 1, 1, 1, true),
       ("k3s1wide", 16, 16, 3, 1, false),
     ]
-    // Both the direct 3×3 kernels and the im2col + sgemm path.
+    // Winograd, the direct 3×3 kernels and the im2col + sgemm path.
     for (name, cin, cout, k, s, bias) in cases {
-      for direct in [true, false] {
+      for algorithm in [ConvAlgorithm.winograd, .direct, .im2col] {
         let store = ParameterStore()
         let conv = Conv2D(
           store, name: name, group: "g", inChannels: cin, outChannels: cout, kernel: k, stride: s, bias: bias)
         store.finalize()
-        conv.useDirect = direct
+        conv.algorithm = algorithm
         var params = [("weight", conv.weight)]
         if let b = conv.bias { params.append(("bias", b)) }
         try checkLayer(f, name, conv, params: params, store: store)

@@ -34,6 +34,9 @@ struct BenchEngineCommand: ParsableCommand {
   @Option(help: "What to run: train, infer, layers (only the per-convolution timings) or all.")
   var mode = "all"
 
+  @Option(help: "Convolution algorithm: automatic, direct, winograd or im2col.")
+  var convolution = "automatic"
+
   @Flag(help: "Print the report as JSON.")
   var json = false
 
@@ -44,6 +47,9 @@ struct BenchEngineCommand: ParsableCommand {
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     guard steps >= 1, runs >= 1 else { throw ValidationError("--steps and --runs must be at least 1") }
+    guard ConvAlgorithm(rawValue: convolution) != nil else {
+      throw ValidationError("--convolution must be automatic, direct, winograd or im2col, got \(convolution.debugDescription)")
+    }
     guard ["train", "infer", "layers", "all"].contains(mode) else {
       throw ValidationError("--mode must be train, infer, layers or all, got \(mode.debugDescription)")
     }
@@ -59,6 +65,7 @@ struct BenchEngineCommand: ParsableCommand {
     o.layers = layers
     o.train = mode == "all" || mode == "train"
     o.infer = mode == "all" || mode == "infer"
+    o.convolution = ConvAlgorithm(rawValue: convolution)!
     o.layers = layers || mode == "layers"
     let quiet = json
     let report = EngineBenchmark.run(o) { line in
