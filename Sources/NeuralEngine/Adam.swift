@@ -51,6 +51,7 @@ public final class Adam {
 
   /// Applies one update to every parameter that requires a gradient.
   public func step() {
+    defer { store.touch() }
     for (idx, p) in store.parameters.enumerated() where p.requiresGrad {
       steps[idx] += 1
       let t = steps[idx]

@@ -72,6 +72,7 @@ public enum Checkpoint {
       plan.append((p, e))
     }
     for (p, e) in plan { try file.read(e, into: p.value) }
+    store.touch()
     if let optimizer { try optimizer.restore(from: file) }
     let used = Set(store.parameters.map(\.name))
     let unused = file.names.filter { !used.contains($0) && !$0.hasPrefix("adam.") }

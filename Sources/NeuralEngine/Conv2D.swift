@@ -63,6 +63,7 @@ public final class Conv2D: Layer {
   private var weightParts = ScratchBuffers()
   private var biasParts = ScratchBuffers()
   private var packed = ReusableBuffer()
+  private var forwardKernel = ReusableBuffer()
   private var bands = ScratchBuffers()
   private var winogradV = ScratchBuffers()
   private var winogradM = ScratchBuffers()
@@ -76,6 +77,12 @@ public final class Conv2D: Layer {
   /// layers reducing over at least `winogradMinimumChannels` channels, the direct kernels for
   /// other 3×3 stride-1 layers (the 3-channel first layer), im2col + sgemm for everything else.
   public var algorithm = ConvAlgorithm.automatic
+  /// Keep the packed or Winograd-transformed forward kernel between calls, recomputing it only
+  /// when the store's `version` moves (for inference, where it is otherwise redone per call:
+  /// ~30% of a batch-1 pass at 96 px). Off by default: tests and loaders write weights directly.
+  public var cachesKernels = false
+  private var cachedKernel: (version: UInt64, winograd: Bool)?
+
   /// Below this many input channels the transforms cost more than Winograd saves.
   public static let winogradMinimumChannels = 8
 
@@ -184,18 +191,27 @@ public final class Conv2D: Layer {
     let g = geometry(x.shape)
     let y = out.tensor(outputShape(for: x.shape))
     input = x
-    if winograd(reducing: inChannels) {
-      let u = packed.tensor([16 * DirectConv3x3.blockedChannels(outChannels) * inChannels])
-      Winograd3x3.transformWeights(weight.value.data, cout: outChannels, cin: inChannels, into: u.data)
+    // The forward kernel: packed for the direct path or transformed for Winograd, kept between
+    // calls when caching (the input-gradient kernel uses its own buffer).
+    let useWinograd = winograd(reducing: inChannels)
+    let fresh = !(cachesKernels && cachedKernel?.version == weight.version && cachedKernel?.winograd == useWinograd)
+    cachedKernel = cachesKernels ? (weight.version, useWinograd) : nil
+    if useWinograd {
+      let u = forwardKernel.tensor([16 * DirectConv3x3.blockedChannels(outChannels) * inChannels])
+      if fresh {
+        Winograd3x3.transformWeights(weight.value.data, cout: outChannels, cin: inChannels, into: u.data)
+      }
       winogradConvolve(
         x.data, images: x.n, channels: inChannels, h: g.height, w: g.width, u.data, m: outChannels, y.data,
         bias: bias.map { UnsafePointer($0.value.data) }, epilogue: epilogue)
       return y
     }
     if isDirect {
-      let pw = packed.tensor([DirectConv3x3.blockedChannels(outChannels) * inChannels * 9])
-      DirectConv3x3.packWeights(
-        weight.value.data, cout: outChannels, cin: inChannels, transposeFlip: false, into: pw.data)
+      let pw = forwardKernel.tensor([DirectConv3x3.blockedChannels(outChannels) * inChannels * 9])
+      if fresh {
+        DirectConv3x3.packWeights(
+          weight.value.data, cout: outChannels, cin: inChannels, transposeFlip: false, into: pw.data)
+      }
       directConvolve(
         x.data, images: x.n, channels: inChannels, h: g.height, w: g.width, pw.data, m: outChannels, y.data,
         bias: bias.map { UnsafePointer($0.value.data) }, epilogue: epilogue)

@@ -147,7 +147,7 @@ public enum EngineBenchmark {
     var inference: EngineBenchmarkReport.Inference?
     var inferenceProfile: [EngineBenchmarkReport.Section] = []
     if o.infer {
-      net.isTraining = false
+      net.prepareForInference()
       _ = net.forward(images)
       let prof = StepProfiler()
       var times: [Double] = []

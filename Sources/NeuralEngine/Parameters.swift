@@ -61,6 +61,9 @@ public final class Parameter: @unchecked Sendable {
     Tensor(shape: shape, storage: arena.gradStorage, offset: offset)
   }
 
+  /// The store's value version (see `ParameterStore.version`).
+  public var version: UInt64 { arena.version }
+
   /// True when backward should compute this parameter's gradient: trainable and its group is
   /// not frozen.
   public var requiresGrad: Bool {
@@ -73,6 +76,8 @@ final class Arena: @unchecked Sendable {
   var values: TensorStorage?
   var grads: TensorStorage?
   var frozen: Set<String> = []
+  /// Bumped whenever values change through the engine (see `ParameterStore.version`).
+  var version: UInt64 = 0
 
   var valueStorage: TensorStorage {
     guard let values else {
@@ -110,6 +115,15 @@ public final class ParameterStore: @unchecked Sendable {
 
   public var isFinalized: Bool { arena.values != nil }
 
+  /// Changes whenever the engine changes parameter values (finalize, initialize, an optimiser
+  /// step, a checkpoint load, `touch()`). Layers that cache something derived from their
+  /// weights (e.g. Winograd-transformed kernels for inference) recompute it when it moves.
+  /// Code that writes `Parameter.value` directly must call `touch()` afterwards.
+  public var version: UInt64 { arena.version }
+
+  /// Marks the values as changed.
+  public func touch() { arena.version &+= 1 }
+
   /// Registers a parameter. Names must be unique.
   @discardableResult
   public func add(
@@ -133,11 +147,13 @@ public final class ParameterStore: @unchecked Sendable {
     precondition(!isFinalized, "finalize() called twice")
     arena.values = TensorStorage(capacity: total)
     arena.grads = TensorStorage(capacity: total)
+    touch()
     for p in parameters { initialize(p) }
   }
 
   /// Draws `p`'s initial values again (e.g. to reset a task's head).
   public func initialize(_ p: Parameter) {
+    touch()
     let v = p.value
     var rng = SeededGenerator(seed: seed, stream: SeededGenerator.hash(p.name))
     switch p.initializer {

@@ -118,6 +118,14 @@ public final class ReferenceMTACNN: ModeSwitching {
     }
   }
 
+  /// Inference mode with every convolution keeping its packed or transformed kernel between
+  /// calls (recomputed when the store's version moves). Training mode (`isTraining = true`)
+  /// leaves caching on; it is harmless since every optimiser step moves the version.
+  public func prepareForInference() {
+    isTraining = false
+    for c in convolutions(batch: 1) { c.conv.cachesKernels = true }
+  }
+
   /// Forward pass of a (B, 3, S, S) batch: malignant logits (B, 1), subtype logits
   /// (B, subtypes) and nucleus mask logits (B, 1, S, S).
   public func forward(_ x: Tensor) -> (malignant: Tensor, subtypes: Tensor, mask: Tensor) {

@@ -77,12 +77,18 @@ enum Winograd3x3 {
     for ch in 0..<c {
       let plane = src + ch * h * w
       let dst = band + ch * b.inPlane
-      dst.update(repeating: 0, count: b.inPlane)
       for j in 0..<b.inRows {
         let y = rows.lowerBound - 1 + j
-        if y < 0 || y >= h { continue }
-        (dst + j * s + 1).update(from: plane + y * w, count: w)
+        let d = dst + j * s
+        if y < 0 || y >= h {
+          d.update(repeating: 0, count: s)
+        } else {
+          d[0] = 0
+          (d + 1).update(from: plane + y * w, count: w)
+          (d + 1 + w).update(repeating: 0, count: s - 1 - w)
+        }
       }
+      (dst + b.inRows * s).update(repeating: 0, count: b.inPlane - b.inRows * s)
     }
   }
 

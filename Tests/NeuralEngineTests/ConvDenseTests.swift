@@ -172,3 +172,29 @@ func directConvNonSquare(_ algorithm: ConvAlgorithm, _ h: Int, _ w: Int) {
   #expect(maxRelativeDifference(gw, conv.weight.grad.array, floor: 1e-2) < 1e-4)
   #expect(maxRelativeDifference(gb, conv.bias!.grad.array, floor: 1e-2) < 1e-4)
 }
+
+@Test("cached kernels follow weight changes made through the store")
+func cachedKernelsFollowVersions() {
+  for algorithm in [ConvAlgorithm.winograd, .direct] {
+    let store = ParameterStore(seed: 50)
+    let conv = Conv2D(store, name: "c", group: "g", inChannels: 8, outChannels: 4)
+    store.finalize()
+    conv.algorithm = algorithm
+    conv.cachesKernels = true
+    let x = randomTensor([1, 8, 6, 6], seed: 51)
+    let y0 = conv.forward(x).array
+    // A direct write without touch() is not seen (documented); after touch() it is.
+    for i in 0..<conv.weight.count { conv.weight.value[i] *= 2 }
+    #expect(conv.forward(x).array == y0)
+    store.touch()
+    let y1 = conv.forward(x).array
+    #expect(maxRelativeDifference(y1, y0.map { $0 * 2 }, floor: 1e-3) < 1e-5)
+    // An optimiser step moves the version too.
+    let adam = Adam(store, learningRate: 0.1)
+    conv.weight.grad.fill(1)
+    adam.step()
+    let ref = naiveConv(x, conv.weight.value, nil, stride: 1, padding: 1)
+    let err = zip(conv.forward(x).array, ref).map { abs(Double($0) - $1) }.max()!
+    #expect(err < 1e-4)
+  }
+}
