@@ -194,7 +194,8 @@ public final class Conv2D: Layer {
     // The forward kernel: packed for the direct path or transformed for Winograd, kept between
     // calls when caching (the input-gradient kernel uses its own buffer).
     let useWinograd = winograd(reducing: inChannels)
-    let fresh = !(cachesKernels && cachedKernel?.version == weight.version && cachedKernel?.winograd == useWinograd)
+    let fresh =
+      !(cachesKernels && cachedKernel?.version == weight.version && cachedKernel?.winograd == useWinograd)
     cachedKernel = cachesKernels ? (weight.version, useWinograd) : nil
     if useWinograd {
       let u = forwardKernel.tensor([16 * DirectConv3x3.blockedChannels(outChannels) * inChannels])
@@ -252,7 +253,9 @@ public final class Conv2D: Layer {
       let w = weight.value.data
       for ci in 0..<inChannels {
         for co in 0..<outChannels {
-          for t in 0..<9 { wt.data[(ci * outChannels + co) * 9 + t] = w[(co * inChannels + ci) * 9 + (8 - t)] }
+          for t in 0..<9 {
+            wt.data[(ci * outChannels + co) * 9 + t] = w[(co * inChannels + ci) * 9 + (8 - t)]
+          }
         }
       }
       let u = packed.tensor([16 * DirectConv3x3.blockedChannels(inChannels) * outChannels])
@@ -307,7 +310,8 @@ public final class Conv2D: Layer {
     let inScratch = bands.tensors(min(t, items), [c * full.inPlane])
     let outScratch = gradBands.tensors(min(t, items), [mb * full.outPlane])
     parallelChunksIndexed(items, parts: t) { ti, range in
-      let band = inScratch[ti].data, outBand = outScratch[ti].data
+      let band = inScratch[ti].data
+      let outBand = outScratch[ti].data
       for item in range {
         let i = item / rowRanges.count
         let rows = rowRanges[item % rowRanges.count]
@@ -340,7 +344,8 @@ public final class Conv2D: Layer {
     let vScratch = winogradV.tensors(parts, [16 * c * 24])
     let mScratch = winogradM.tensors(parts, [16 * mb * 24])
     parallelChunksIndexed(items, parts: t) { ti, range in
-      let band = inScratch[ti].data, outBand = outScratch[ti].data
+      let band = inScratch[ti].data
+      let outBand = outScratch[ti].data
       for item in range {
         let i = item / rowRanges.count
         let rows = rowRanges[item % rowRanges.count]
@@ -348,7 +353,8 @@ public final class Conv2D: Layer {
         Winograd3x3.padBand(x + i * c * h * w, channels: c, h: h, w: w, rows: rows, into: band)
         Winograd3x3.forwardBand(
           band, cin: c, b, u, cout: m, outBand, v: vScratch[ti].data, m: mScratch[ti].data)
-        Winograd3x3.copyOut(outBand, m: m, b, rows: rows, h: h, y + i * m * h * w, bias: bias, epilogue: epilogue)
+        Winograd3x3.copyOut(
+          outBand, m: m, b, rows: rows, h: h, y + i * m * h * w, bias: bias, epilogue: epilogue)
       }
     }
   }
@@ -365,7 +371,8 @@ public final class Conv2D: Layer {
     // longer passes measured faster (80-85 against 57-75 GFLOP/s per core at 224 px) even
     // though the band then lives in L2 rather than L1.
     let r = DirectConv3x3.bandRows(
-      height: h, bytesPerRow: 4 * (cin + cb) * s, fixedBytes: 4 * (cin * (2 * s + DirectConv3x3.slack) + cb * 8),
+      height: h, bytesPerRow: 4 * (cin + cb) * s,
+      fixedBytes: 4 * (cin * (2 * s + DirectConv3x3.slack) + cb * 8),
       budget: 768 * 1024)
     let rowRanges = Swift.stride(from: 0, to: h, by: r).map { $0..<min(h, $0 + r) }
     let items = x.n * rowRanges.count
@@ -376,7 +383,8 @@ public final class Conv2D: Layer {
     let gscratch = gradBands.tensors(parts, [cb * full.gradPlane])
     let wParts = wantW ? weightParts.tensors(parts, [cout * cin * 9]) : []
     let bParts = wantB ? biasParts.tensors(parts, [cout]) : []
-    let xd = x.data, dyd = dy.data
+    let xd = x.data
+    let dyd = dy.data
     parallelChunksIndexed(items, parts: t) { ti, range in
       if wantW { wParts[ti].fill(0) }
       if wantB { bParts[ti].fill(0) }
@@ -386,7 +394,8 @@ public final class Conv2D: Layer {
         let dyi = dyd + i * cout * h * w
         if wantW {
           let b = DirectConv3x3.Band(w: w, rows: rows.count)
-          let band = scratch[ti].data, gband = gscratch[ti].data
+          let band = scratch[ti].data
+          let gband = gscratch[ti].data
           DirectConv3x3.padBand(xd + i * cin * h * w, channels: cin, h: h, w: w, rows: rows, into: band)
           DirectConv3x3.padGradientBand(dyi, channels: cout, h: h, w: w, rows: rows, into: gband)
           DirectConv3x3.weightGradientBand(band, n: cin, b, gband, m: cout, wParts[ti].data)

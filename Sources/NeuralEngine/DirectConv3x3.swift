@@ -117,10 +117,18 @@ enum DirectConv3x3 {
     _ inp: UnsafePointer<Float>, _ n: Int, _ plane: Int, _ s: Int, _ wb: UnsafePointer<Float>,
     _ o: UnsafeMutablePointer<Float>, _ outPlane: Int
   ) {
-    var a00 = V(), a01 = V(), a02 = V()
-    var a10 = V(), a11 = V(), a12 = V()
-    var a20 = V(), a21 = V(), a22 = V()
-    var a30 = V(), a31 = V(), a32 = V()
+    var a00 = V()
+    var a01 = V()
+    var a02 = V()
+    var a10 = V()
+    var a11 = V()
+    var a12 = V()
+    var a20 = V()
+    var a21 = V()
+    var a22 = V()
+    var a30 = V()
+    var a31 = V()
+    var a32 = V()
     var wc = wb
     var base = inp
     for _ in 0..<n {
@@ -130,7 +138,9 @@ enum DirectConv3x3 {
           let wk = wc + (ky * 3 + kx) * 4
           // Inputs first, then one broadcast weight at a time: 12 accumulators + 3 inputs + 1
           // weight = the 16 AVX registers, nothing spills.
-          let i0 = ld(row + kx), i1 = ld(row + kx + 8), i2 = ld(row + kx + 16)
+          let i0 = ld(row + kx)
+          let i1 = ld(row + kx + 8)
+          let i2 = ld(row + kx + 16)
           let w0 = V(repeating: wk[0])
           a00 = a00.addingProduct(i0, w0)
           a01 = a01.addingProduct(i1, w0)
@@ -221,21 +231,32 @@ enum DirectConv3x3 {
     _ band: UnsafePointer<Float>, n: Int, _ b: Band, _ dyBand: UnsafePointer<Float>, m: Int,
     _ dw: UnsafeMutablePointer<Float>
   ) {
-    let gp = b.gradPlane, s = b.s
+    let gp = b.gradPlane
+    let s = b.s
     for cb in 0..<(blockedChannels(m) / 4) {
       let valid = min(4, m - cb * 4)
       let g0 = dyBand + (cb * 4) * gp
       for ci in 0..<n {
         for ky in 0..<3 {
-          var a00 = V(), a01 = V(), a02 = V()
-          var a10 = V(), a11 = V(), a12 = V()
-          var a20 = V(), a21 = V(), a22 = V()
-          var a30 = V(), a31 = V(), a32 = V()
+          var a00 = V()
+          var a01 = V()
+          var a02 = V()
+          var a10 = V()
+          var a11 = V()
+          var a12 = V()
+          var a20 = V()
+          var a21 = V()
+          var a22 = V()
+          var a30 = V()
+          var a31 = V()
+          var a32 = V()
           let xin = band + ci * b.inPlane + ky * s
           var q = 0
           while q < gp {
             // Inputs first, then one gradient vector at a time (16 registers, no spills).
-            let i0 = ld(xin + q), i1 = ld(xin + q + 1), i2 = ld(xin + q + 2)
+            let i0 = ld(xin + q)
+            let i1 = ld(xin + q + 1)
+            let i2 = ld(xin + q + 2)
             let d0 = ld(g0 + q)
             a00 = a00.addingProduct(d0, i0)
             a01 = a01.addingProduct(d0, i1)

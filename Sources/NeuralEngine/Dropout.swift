@@ -46,13 +46,18 @@ public final class Dropout: Layer, ModeSwitching {
         for i in range {
           var rng = SeededGenerator(seed: sd, stream: call, substream: UInt64(i))
           let base = i * per
-          let xs = xd + base, ys = yd + base, ms = m + base
+          let xs = xd + base
+          let ys = yd + base
+          let ms = m + base
           let th = SIMD8<UInt32>(repeating: threshold)
           let sv = F8(repeating: scale)
           var j = 0
           // 8 elements per 4 draws: each 64-bit draw gives two 32-bit uniforms.
           while j + 8 <= per {
-            let r0 = rng.next(), r1 = rng.next(), r2 = rng.next(), r3 = rng.next()
+            let r0 = rng.next()
+            let r1 = rng.next()
+            let r2 = rng.next()
+            let r3 = rng.next()
             let u = SIMD8<UInt32>(
               UInt32(truncatingIfNeeded: r0), UInt32(truncatingIfNeeded: r0 >> 32),
               UInt32(truncatingIfNeeded: r1), UInt32(truncatingIfNeeded: r1 >> 32),
@@ -60,7 +65,8 @@ public final class Dropout: Layer, ModeSwitching {
               UInt32(truncatingIfNeeded: r3), UInt32(truncatingIfNeeded: r3 >> 32))
             let keep = u .>= th
             store8(ys + j, (load8(xs + j) * sv).replacing(with: 0, where: .!keep))
-            let k = SIMD8<UInt8>(truncatingIfNeeded: SIMD8<UInt32>(repeating: 0).replacing(with: 1, where: keep))
+            let k = SIMD8<UInt8>(
+              truncatingIfNeeded: SIMD8<UInt32>(repeating: 0).replacing(with: 1, where: keep))
             UnsafeMutableRawPointer(ms + j).storeBytes(of: k, as: SIMD8<UInt8>.self)
             j += 8
           }

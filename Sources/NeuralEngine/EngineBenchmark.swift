@@ -171,7 +171,8 @@ public enum EngineBenchmark {
         ones.append((monotonicSeconds() - t0) * 1000)
       }
       inference = .init(
-        batchSeconds: times, batchCPUSeconds: cpu, imagesPerSecond: Double(o.batch) / median(times), batch1Milliseconds: ones,
+        batchSeconds: times, batchCPUSeconds: cpu, imagesPerSecond: Double(o.batch) / median(times),
+        batch1Milliseconds: ones,
         batch1MedianMilliseconds: median(ones))
       log(
         String(
@@ -222,7 +223,8 @@ public enum EngineBenchmark {
             backwardGFLOPPerCPUSecond: bc, weightGradientOnly: firstLayer))
         log(
           String(
-            format: "%-18@ %@ fwd %6.1f GFLOP/s (%.2f)  bwd %6.1f GFLOP/s (%.2f)  per CPU-second: fwd %5.1f bwd %5.1f",
+            format:
+              "%-18@ %@ fwd %6.1f GFLOP/s (%.2f)  bwd %6.1f GFLOP/s (%.2f)  per CPU-second: fwd %5.1f bwd %5.1f",
             entry.name as NSString, "\(entry.input)" as NSString, f, f / sgemm, b, b / sgemm, fc, bc))
       }
       net.store.zeroGradients()
@@ -284,7 +286,8 @@ public enum EngineBenchmark {
   }
 
   static func sections(_ p: StepProfiler, steps: Int) -> [EngineBenchmarkReport.Section] {
-    let total = max(p.total, 1e-12), totalCPU = max(p.totalCPU, 1e-12)
+    let total = max(p.total, 1e-12)
+    let totalCPU = max(p.totalCPU, 1e-12)
     let n = Double(steps)
     return p.sections.sorted { $0.cpuSeconds > $1.cpuSeconds }.map {
       .init(

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// Configuration of `ReferenceMTACNN`; the defaults are DESIGN §4's (about 1.1 M parameters,
 /// 3.57 GFLOP per 224×224 forward pass).
 public struct ReferenceMTACNNConfig: Sendable, Codable, Equatable {
@@ -12,6 +18,10 @@ public struct ReferenceMTACNNConfig: Sendable, Codable, Equatable {
   public var transformerDropout: Float = 0.1
   /// The reference PyTorch network learns alpha[p][p] too; DESIGN §4 fixes it to 1 (false).
   public var learnedSelfAlpha: Bool = true
+  /// Whether each task reads the other through a learned alpha (false: alpha fixed at 0, so a
+  /// frozen task is unaffected by the one being trained).
+  public var clsReadsSeg: Bool = true
+  public var segReadsCls: Bool = true
   public var seed: UInt64 = 0
 
   public init() {}
@@ -19,8 +29,8 @@ public struct ReferenceMTACNNConfig: Sendable, Codable, Equatable {
 
 /// DESIGN §4's multi-task network built from the engine's layers, exactly as the reference
 /// PyTorch definition (`Benchmarks/mtacnn_torch.py`, a verbatim copy of the team's
-/// `../shared/reference/mtacnn_torch.py`), with the same parameter names (the per-task TTC
-/// betas are rows `xsN.beta.<p>` of PyTorch's (C, 2, 2) `xsN.beta`).
+/// `../shared/reference/mtacnn_torch.py`), with the same parameter names (the TTC betas
+/// `xsN.beta.<p>.<q>` are PyTorch's (C, 2, 2) `xsN.beta[:, p, q]`).
 ///
 /// It is the network the engine's benchmark and its PyTorch parity fixture run. The `MTACNN`
 /// module builds the product model (configurable tasks and schemas, alpha[p][p] = 1); it may
@@ -79,9 +89,17 @@ public final class ReferenceMTACNN: ModeSwitching {
       st, name: "seg3", group: "seg", inChannels: c[1], outChannels: c[2], dropout: p, seed: seed)
     seg4 = EncoderStage(
       st, name: "seg4", group: "seg", inChannels: c[2], outChannels: c[3], dropout: p, seed: seed)
-    let diag: [[Float?]] = config.learnedSelfAlpha ? [[nil, nil], [nil, nil]] : [[1, nil], [nil, 1]]
-    xs3 = TaskConnection(st, name: "xs3", groups: ["cls", "seg"], channels: c[2], constants: diag)
-    xs4 = TaskConnection(st, name: "xs4", groups: ["cls", "seg"], channels: c[3], constants: diag)
+    // The reference's cross-stitch init: alpha 0.9 on the diagonal (learned unless fixed to 1),
+    // 0.1 across.
+    let both = [[true, config.clsReadsSeg], [config.segReadsCls, true]]
+    let cross = Float(log(0.1 / 0.9))
+    let selfBeta = config.learnedSelfAlpha ? Float(log(0.9 / 0.1)) : nil
+    xs3 = TaskConnection(
+      st, name: "xs3", groups: ["cls", "seg"], channels: c[2], reads: both, crossBeta: cross,
+      selfBeta: selfBeta)
+    xs4 = TaskConnection(
+      st, name: "xs4", groups: ["cls", "seg"], channels: c[3], reads: both, crossBeta: cross,
+      selfBeta: selfBeta)
     clsDropout = Dropout(p, seed: seed ^ SeededGenerator.hash("cls_drop"))
     headMalignant = Dense(st, name: "head_malig", group: "cls", inFeatures: c[3], outFeatures: 1)
     headSubtype = Dense(st, name: "head_sub", group: "cls", inFeatures: c[3], outFeatures: config.subtypes)

@@ -1,56 +1,90 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// Task-to-task connection unit (MTA-CNN's TTC; a per-channel cross-stitch unit, Misra et al.
 /// 2016) between P task columns of equal shape:
 ///
-///     y_p[n, c] = Σ_q alpha[p][q][c] · x_q[n, c],   alpha[p][q][c] = sigmoid(beta_p[c, q])
+///     y_p[n, c] = Σ_q alpha[p][q][c] · x_q[n, c],   alpha[p][q][c] = sigmoid(beta_pq[c])
 ///
-/// Each task's row of betas is its own parameter (`<name>.beta.<p>`, shape (C, P)) in that
-/// task's group, so freezing a task freezes exactly what it reads. Any entry can instead be a
-/// constant: DESIGN §4 fixes alpha[p][p] = 1, and a frozen task reads a new task through a
-/// constant 0, so its outputs stay bit-identical.
+/// Each learned pair (p, q) is its own parameter beta_pq of shape (C), in task p's group, so
+/// freezing a task freezes exactly what it reads. Any pair can instead be a constant: DESIGN §4
+/// fixes alpha[p][p] = 1, and a frozen task reads a newly added one through a constant 0, so
+/// its outputs stay bit-identical. Constant pairs have no parameter at all.
 public final class TaskConnection {
   public let name: String
   public let tasks: Int
   public let channels: Int
-  public let betas: [Parameter]
-  /// `constants[p][q]`, when set, replaces sigmoid(beta_p[·, q]) for every channel.
-  public var constants: [[Float?]]
+  /// beta_pq, or nil where alpha[p][q] is a constant.
+  public let betas: [[Parameter?]]
+  /// alpha[p][q] where it is fixed (nil where learned).
+  public let constants: [[Float?]]
 
   private var outs: [ReusableBuffer]
   private var grads: [ReusableBuffer]
   private var inputs: [Tensor] = []
 
-  /// `groups[p]` is task p's parameter group. Betas start at logit(selfAlpha) on the diagonal
-  /// and logit(crossAlpha) elsewhere (the reference network's 0.9 and 0.1).
+  /// The general form. `reads[p][q]` (p ≠ q) makes alpha[p][q] learned, starting at
+  /// sigmoid(`crossBeta`); other off-diagonal pairs are 0. The diagonal is 1 unless `selfBeta`
+  /// is given, which makes it learned too (the reference PyTorch network). `parameterName(p, q)`
+  /// names beta_pq (default `<name>.beta.<p>.<q>`); `groups[p]` is task p's group.
   public init(
-    _ store: ParameterStore, name: String, groups: [String], channels: Int, selfAlpha: Float = 0.9,
-    crossAlpha: Float = 0.1, constants: [[Float?]]? = nil
+    _ store: ParameterStore, name: String, groups: [String], channels: Int, reads: [[Bool]],
+    crossBeta: Float, selfBeta: Float? = nil, parameterName: ((Int, Int) -> String)? = nil
   ) {
     let p = groups.count
-    precondition(p >= 1 && channels >= 1)
+    precondition(p >= 1 && channels >= 1 && reads.count == p && reads.allSatisfy { $0.count == p })
     self.name = name
     self.tasks = p
     self.channels = channels
-    func logit(_ a: Float) -> Float { Float(log(Double(a) / (1 - Double(a)))) }
-    betas = (0..<p).map { row in
-      var v = [Float](repeating: 0, count: channels * p)
-      for c in 0..<channels {
-        for q in 0..<p { v[c * p + q] = q == row ? logit(selfAlpha) : logit(crossAlpha) }
+    var betas: [[Parameter?]] = []
+    var constants: [[Float?]] = []
+    for row in 0..<p {
+      var b: [Parameter?] = []
+      var c: [Float?] = []
+      for q in 0..<p {
+        let learnedSelf = row == q && selfBeta != nil
+        let learnedCross = row != q && reads[row][q]
+        if learnedSelf || learnedCross {
+          let init0 = learnedSelf ? selfBeta! : crossBeta
+          let pname = parameterName?(row, q) ?? "\(name).beta.\(row).\(q)"
+          b.append(store.add(pname, shape: [channels], group: groups[row], initializer: .constant(init0)))
+          c.append(nil)
+        } else {
+          b.append(nil)
+          c.append(row == q ? 1 : 0)
+        }
       }
-      return store.add(
-        "\(name).beta.\(row)", shape: [channels, p], group: groups[row], initializer: .values(v))
+      betas.append(b)
+      constants.append(c)
     }
-    self.constants =
-      constants ?? [[Float?]](repeating: [Float?](repeating: nil, count: p), count: p)
-    precondition(self.constants.count == p && self.constants.allSatisfy { $0.count == p })
+    self.betas = betas
+    self.constants = constants
     outs = [ReusableBuffer](repeating: ReusableBuffer(), count: p)
     grads = [ReusableBuffer](repeating: ReusableBuffer(), count: p)
   }
 
-  /// alpha[p][q] per channel, as used by the last forward (or now, before any).
+  /// The reference network's cross-stitch unit: every alpha learned, starting at 0.9 on the
+  /// diagonal and 0.1 elsewhere (PyTorch's `CrossStitch`; its (C, P, P) beta is beta_pq[c]).
+  public convenience init(
+    _ store: ParameterStore, name: String, groups: [String], channels: Int, selfAlpha: Float = 0.9,
+    crossAlpha: Float = 0.1
+  ) {
+    func logit(_ a: Float) -> Float { Float(log(Double(a) / (1 - Double(a)))) }
+    let p = groups.count
+    self.init(
+      store, name: name, groups: groups, channels: channels,
+      reads: [[Bool]](repeating: [Bool](repeating: true, count: p), count: p), crossBeta: logit(crossAlpha),
+      selfBeta: logit(selfAlpha))
+  }
+
+  /// alpha[p][q] per channel, as used now.
   public func alpha(_ p: Int, _ q: Int) -> [Float] {
     if let c = constants[p][q] { return [Float](repeating: c, count: channels) }
-    let b = betas[p].value
-    return (0..<channels).map { sigmoid(b[$0 * tasks + q]) }
+    let b = betas[p][q]!.value
+    return (0..<channels).map { sigmoid(b[$0]) }
   }
 
   public func forward(_ xs: [Tensor]) -> [Tensor] {
@@ -60,7 +94,6 @@ public final class TaskConnection {
       shape.count == 4 && shape[1] == channels && xs.allSatisfy { $0.shape == shape },
       "\(name): inputs \(xs.map(\.shape))")
     inputs = xs
-    let alphas = (0..<tasks).map { p in (0..<tasks).map { q in alpha(p, q) } }
     let n = shape[0]
     let c = channels
     let hw = shape[2] * shape[3]
@@ -68,21 +101,20 @@ public final class TaskConnection {
     for p in 0..<tasks {
       let y = outs[p].tensor(shape)
       ys.append(y)
+      // Only the pairs that contribute: a constant 0 reads nothing (a frozen task's output is
+      // then exactly its own input, bit for bit).
+      let terms = (0..<tasks).filter { constants[p][$0] != 0 }.map { q in (xs[q].data, alpha(p, q)) }
       let yd = y.data
-      let al = alphas[p]
-      let xds = xs.map(\.data)
       parallelChunks(n * c) { range in
         for blk in range {
           let ch = blk % c
           let dst = yd + blk * hw
-          let a0 = al[0][ch]
-          let src0 = xds[0] + blk * hw
-          for i in 0..<hw { dst[i] = a0 * src0[i] }
-          for q in 1..<max(tasks, 1) {
-            let a = al[q][ch]
-            let src = xds[q] + blk * hw
-            for i in 0..<hw { dst[i] += a * src[i] }
+          guard let first = terms.first else {
+            dst.update(repeating: 0, count: hw)
+            continue
           }
+          scaleCopy(first.0 + blk * hw, dst, hw, first.1[ch])
+          for (src, a) in terms.dropFirst() { scaleAdd(src + blk * hw, dst, hw, a[ch]) }
         }
       }
     }
@@ -90,19 +122,19 @@ public final class TaskConnection {
   }
 
   /// Gradients with respect to the inputs wanted (`wantInput[q]`); nil elsewhere. A nil `dys[p]`
-  /// means output p does not reach the loss. Adds beta gradients for unfrozen learned entries.
+  /// means output p does not reach the loss. Adds the gradients of learned, unfrozen betas.
   public func backward(_ dys: [Tensor?], wantInput: [Bool]) -> [Tensor?] {
     precondition(dys.count == tasks && wantInput.count == tasks)
     let shape = inputs[0].shape
     let n = shape[0]
     let c = channels
     let hw = shape[2] * shape[3]
-    let alphas = (0..<tasks).map { p in (0..<tasks).map { q in alpha(p, q) } }
-    // Beta gradients: alpha(1−alpha)·Σ dy_p·x_q per channel, summed in a fixed order.
-    for p in 0..<tasks where betas[p].requiresGrad {
+    // Beta gradients: alpha(1 − alpha)·Σ dy_p·x_q per channel, summed in a fixed order.
+    for p in 0..<tasks {
       guard let dy = dys[p] else { continue }
-      let g = betas[p].grad.data
-      for q in 0..<tasks where constants[p][q] == nil {
+      for q in 0..<tasks {
+        guard let beta = betas[p][q], beta.requiresGrad else { continue }
+        let a = alpha(p, q)
         var sums = [Double](repeating: 0, count: c)
         let xd = inputs[q].data
         let gd = dy.data
@@ -112,18 +144,14 @@ public final class TaskConnection {
               var s = 0.0
               for i in 0..<n {
                 let off = (i * c + ch) * hw
-                var acc: Float = 0
-                for j in 0..<hw { acc += gd[off + j] * xd[off + j] }
-                s += Double(acc)
+                s += dot(gd + off, xd + off, hw)
               }
               sb[ch] = s
             }
           }
         }
-        for ch in 0..<c {
-          let a = alphas[p][q][ch]
-          g[ch * tasks + q] += Float(Double(a * (1 - a)) * sums[ch])
-        }
+        let g = beta.grad.data
+        for ch in 0..<c { g[ch] += Float(Double(a[ch] * (1 - a[ch])) * sums[ch]) }
       }
     }
     var out: [Tensor?] = []
@@ -134,17 +162,20 @@ public final class TaskConnection {
       }
       let dx = grads[q].tensor(shape)
       let dxd = dx.data
-      let sources = (0..<tasks).compactMap { p in dys[p].map { (p, $0.data) } }
+      let sources = (0..<tasks).compactMap { p -> (UnsafeMutablePointer<Float>, [Float])? in
+        guard let dy = dys[p], constants[p][q] != 0 else { return nil }
+        return (dy.data, alpha(p, q))
+      }
       parallelChunks(n * c) { range in
         for blk in range {
           let ch = blk % c
           let dst = dxd + blk * hw
-          dst.update(repeating: 0, count: hw)
-          for (p, gd) in sources {
-            let a = alphas[p][q][ch]
-            let src = gd + blk * hw
-            for i in 0..<hw { dst[i] += a * src[i] }
+          guard let first = sources.first else {
+            dst.update(repeating: 0, count: hw)
+            continue
           }
+          scaleCopy(first.0 + blk * hw, dst, hw, first.1[ch])
+          for (src, a) in sources.dropFirst() { scaleAdd(src + blk * hw, dst, hw, a[ch]) }
         }
       }
       out.append(dx)
@@ -153,8 +184,58 @@ public final class TaskConnection {
   }
 }
 
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif
+/// dst = a·src (a copy when a is 1).
+@inline(__always)
+func scaleCopy(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int, _ a: Float) {
+  if a == 1 {
+    dst.update(from: src, count: n)
+    return
+  }
+  let av = F8(repeating: a)
+  var i = 0
+  while i + 8 <= n {
+    store8(dst + i, load8(src + i) * av)
+    i += 8
+  }
+  while i < n {
+    dst[i] = a * src[i]
+    i += 1
+  }
+}
+
+/// dst += a·src.
+@inline(__always)
+func scaleAdd(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int, _ a: Float) {
+  let av = F8(repeating: a)
+  var i = 0
+  while i + 8 <= n {
+    store8(dst + i, load8(dst + i).addingProduct(load8(src + i), av))
+    i += 8
+  }
+  while i < n {
+    dst[i] += a * src[i]
+    i += 1
+  }
+}
+
+/// Σ a·b in Double over short Float runs.
+@inline(__always)
+func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Double {
+  var total = 0.0
+  var i = 0
+  while i < n {
+    let end = min(n, i + 512)
+    var acc = F8()
+    while i + 8 <= end {
+      acc = acc.addingProduct(load8(a + i), load8(b + i))
+      i += 8
+    }
+    var s = acc.sum()
+    while i < end {
+      s += a[i] * b[i]
+      i += 1
+    }
+    total += Double(s)
+  }
+  return total
+}

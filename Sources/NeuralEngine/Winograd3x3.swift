@@ -44,7 +44,9 @@ enum Winograd3x3 {
         let g = w + (co * cin + ci) * 9
         // Gg (4×3), then (Gg)Gᵀ (4×4), row by row.
         for i in 0..<4 {
-          let a: Float, b: Float, c: Float
+          let a: Float
+          let b: Float
+          let c: Float
           func gRow(_ j: Int) -> Float {
             switch i {
             case 0: return g[j]
@@ -176,10 +178,22 @@ enum Winograd3x3 {
     let (d20, d21, d22, d23) = row(2)
     let (d30, d31, d32, d33) = row(3)
     // Bᵀ d: rows.
-    let t00 = d00 - d20, t01 = d01 - d21, t02 = d02 - d22, t03 = d03 - d23
-    let t10 = d10 + d20, t11 = d11 + d21, t12 = d12 + d22, t13 = d13 + d23
-    let t20 = d20 - d10, t21 = d21 - d11, t22 = d22 - d12, t23 = d23 - d13
-    let t30 = d10 - d30, t31 = d11 - d31, t32 = d12 - d32, t33 = d13 - d33
+    let t00 = d00 - d20
+    let t01 = d01 - d21
+    let t02 = d02 - d22
+    let t03 = d03 - d23
+    let t10 = d10 + d20
+    let t11 = d11 + d21
+    let t12 = d12 + d22
+    let t13 = d13 + d23
+    let t20 = d20 - d10
+    let t21 = d21 - d11
+    let t22 = d22 - d12
+    let t23 = d23 - d13
+    let t30 = d10 - d30
+    let t31 = d11 - d31
+    let t32 = d12 - d32
+    let t33 = d13 - d33
     // (Bᵀ d) B: columns.
     @inline(__always) func cols(_ i: Int, _ a: F8, _ b: F8, _ c: F8, _ d: F8) {
       let o = dst + 4 * i * stride
@@ -202,10 +216,17 @@ enum Winograd3x3 {
   ) {
     @inline(__always) func m(_ xi: Int) -> F8 { load8(src + xi * stride) }
     // Aᵀ M: two rows of four.
-    let a0 = m(0) + m(4) + m(8), a1 = m(1) + m(5) + m(9), a2 = m(2) + m(6) + m(10), a3 = m(3) + m(7) + m(11)
-    let b0 = m(4) - m(8) - m(12), b1 = m(5) - m(9) - m(13), b2 = m(6) - m(10) - m(14), b3 = m(7) - m(11) - m(15)
+    let a0 = m(0) + m(4) + m(8)
+    let a1 = m(1) + m(5) + m(9)
+    let a2 = m(2) + m(6) + m(10)
+    let a3 = m(3) + m(7) + m(11)
+    let b0 = m(4) - m(8) - m(12)
+    let b1 = m(5) - m(9) - m(13)
+    let b2 = m(6) - m(10) - m(14)
+    let b3 = m(7) - m(11) - m(15)
     // (Aᵀ M) A.
-    var r0 = SIMD16<Float>(), r1 = SIMD16<Float>()
+    var r0 = SIMD16<Float>()
+    var r1 = SIMD16<Float>()
     r0.evenHalf = a0 + a1 + a2
     r0.oddHalf = a1 - a2 - a3
     r1.evenHalf = b0 + b1 + b2
@@ -220,14 +241,24 @@ enum Winograd3x3 {
   static func gemmBlock(
     _ v: UnsafePointer<Float>, _ n: Int, _ u: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>
   ) {
-    var a00 = F8(), a01 = F8(), a02 = F8()
-    var a10 = F8(), a11 = F8(), a12 = F8()
-    var a20 = F8(), a21 = F8(), a22 = F8()
-    var a30 = F8(), a31 = F8(), a32 = F8()
+    var a00 = F8()
+    var a01 = F8()
+    var a02 = F8()
+    var a10 = F8()
+    var a11 = F8()
+    var a12 = F8()
+    var a20 = F8()
+    var a21 = F8()
+    var a22 = F8()
+    var a30 = F8()
+    var a31 = F8()
+    var a32 = F8()
     var vp = v
     var up = u
     for _ in 0..<n {
-      let i0 = load8(vp), i1 = load8(vp + 8), i2 = load8(vp + 16)
+      let i0 = load8(vp)
+      let i1 = load8(vp + 8)
+      let i2 = load8(vp + 16)
       let w0 = F8(repeating: up[0])
       a00 = a00.addingProduct(i0, w0)
       a01 = a01.addingProduct(i1, w0)

@@ -72,7 +72,9 @@ func convForwardMatchesDefinition(_ c: ConvCase) {
 func convGradients(_ c: ConvCase) {
   // Winograd and direct kernels (3×3 stride 1) and the im2col path with whole images per tile,
   // and with one output row per tile.
-  let runs: [(ConvAlgorithm, Bool)] = [(.winograd, false), (.direct, false), (.im2col, false), (.im2col, true)]
+  let runs: [(ConvAlgorithm, Bool)] = [
+    (.winograd, false), (.direct, false), (.im2col, false), (.im2col, true),
+  ]
   for (algorithm, tiny) in runs {
     let store = ParameterStore(seed: 3)
     let conv = Conv2D(

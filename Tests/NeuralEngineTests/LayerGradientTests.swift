@@ -196,15 +196,22 @@ struct LayerGradientTests {
 
   @Test func taskConnectionWithConstantsAndFreezing() {
     let store = ParameterStore(seed: 21)
+    // Task a reads nothing from b (alpha 0, no parameter); b reads a through a learned alpha;
+    // both diagonals are fixed at 1.
     let ttc = TaskConnection(
-      store, name: "ttc", groups: ["a", "b"], channels: 2, constants: [[1, 0], [nil, 1]])
+      store, name: "ttc", groups: ["a", "b"], channels: 2, reads: [[false, false], [true, false]],
+      crossBeta: -0.4)
     store.finalize()
-    for i in 0..<4 { ttc.betas[1].value[i] = 0.3 * Float(i) - 0.4 }
+    #expect(store.parameters.map(\.name) == ["ttc.beta.1.0"])
+    #expect(ttc.betas[0][1] == nil && ttc.betas[0][0] == nil && ttc.constants[0][0] == 1)
+    let beta = ttc.betas[1][0]!
+    beta.value[1] = 0.7
     let xa = randomTensor([2, 2, 3, 3], seed: 22)
     let xb = randomTensor([2, 2, 3, 3], seed: 23)
     let ys = ttc.forward([xa, xb])
-    // Task a reads only itself (alpha 1 and 0): its output is its input, bit for bit.
+    // Task a's output is its input, bit for bit; b's is x_b + sigmoid(beta)·x_a.
     #expect(ys[0].array == xa.array)
+    #expect(abs(ys[1][9] - (xb[9] + sigmoid(0.7) * xa[9])) < 1e-6)
     let ra = randomTensor(ys[0].shape, seed: 24)
     let rb = randomTensor(ys[1].shape, seed: 25)
     store.zeroGradients()
@@ -219,17 +226,14 @@ struct LayerGradientTests {
       let num = numericGradient(of: t, at: idx, eps: 1e-2, loss)
       #expect(relativeError(num, idx.map { Double(gv[$0]) }) < 2e-3)
     }
-    let gb = ttc.betas[1].grad.array
-    let num = numericGradient(of: ttc.betas[1].value, at: [0, 2], eps: 1e-2, loss)
-    #expect(relativeError(num, [Double(gb[0]), Double(gb[2])]) < 2e-3)
-    // Constant entries get no gradient; a frozen row gets none at all.
-    #expect(gb[1] == 0 && gb[3] == 0)
-    #expect(ttc.betas[0].grad.array.allSatisfy { $0 == 0 })
+    let gb = beta.grad.array
+    let num = numericGradient(of: beta.value, at: [0, 1], eps: 1e-2, loss)
+    #expect(relativeError(num, gb.map(Double.init)) < 2e-3)
+    // A frozen task's betas get no gradient.
     store.freeze("b")
-    store.zeroGradients()
-    ttc.betas[1].grad.fill(7)
+    beta.grad.fill(7)
     _ = ttc.backward([ra, rb], wantInput: [false, false])
-    #expect(ttc.betas[1].grad.array.allSatisfy { $0 == 7 })
+    #expect(beta.grad.array.allSatisfy { $0 == 7 })
   }
 }
 
@@ -288,11 +292,15 @@ func foldedConvBNReLU() {
 
 @Test("vectorised exp, erf and tanh against the C library")
 func vectorMath() {
-  var worstExp: Float = 0, worstErf: Float = 0, worstTanh: Float = 0
+  var worstExp: Float = 0
+  var worstErf: Float = 0
+  var worstTanh: Float = 0
   var x: Float = -30
   while x < 30 {
     let v = F8((0..<8).map { x + Float($0) * 0.0013 })
-    let e = exp8(v), r = erf8(v), t = tanh8(v)
+    let e = exp8(v)
+    let r = erf8(v)
+    let t = tanh8(v)
     for i in 0..<8 {
       worstExp = max(worstExp, abs(e[i] - expf(v[i])) / expf(v[i]))
       worstErf = max(worstErf, abs(r[i] - erff(v[i])))
@@ -305,6 +313,7 @@ func vectorMath() {
   #expect(worstErf < 5e-7, "erf absolute error \(worstErf)")
   #expect(worstTanh < 5e-7, "tanh absolute error \(worstTanh)")
   // Saturation far outside the range.
-  let big = exp8(F8(repeating: 200)), tiny = exp8(F8(repeating: -200))
+  let big = exp8(F8(repeating: 200))
+  let tiny = exp8(F8(repeating: -200))
   #expect(big[0].isFinite && big[0] > 1e38 && tiny[0] >= 0 && tiny[0] < 1e-37)
 }

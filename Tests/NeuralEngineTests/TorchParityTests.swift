@@ -128,8 +128,9 @@ struct TorchParityTests {
     let store = ParameterStore()
     let ttc = TaskConnection(store, name: "ttc", groups: ["a", "b"], channels: 3)
     store.finalize()
-    try f.load("ttc.beta.0", into: ttc.betas[0])
-    try f.load("ttc.beta.1", into: ttc.betas[1])
+    for p in 0..<2 {
+      for q in 0..<2 { try f.load("ttc.beta.\(p).\(q)", into: ttc.betas[p][q]!) }
+    }
     let ys = ttc.forward([try f.tensor("ttc.xa"), try f.tensor("ttc.xb")])
     expectClose(ys[0].array, try f.values("ttc.ya"), 1e-4, "ttc ya")
     expectClose(ys[1].array, try f.values("ttc.yb"), 1e-4, "ttc yb")
@@ -137,8 +138,12 @@ struct TorchParityTests {
     let dx = ttc.backward([try f.tensor("ttc.dya"), try f.tensor("ttc.dyb")], wantInput: [true, true])
     expectClose(dx[0]!.array, try f.values("ttc.dxa"), 1e-4, "ttc dxa")
     expectClose(dx[1]!.array, try f.values("ttc.dxb"), 1e-4, "ttc dxb")
-    expectClose(ttc.betas[0].grad.array, try f.values("ttc.dbeta.0"), 1e-4, "ttc dbeta 0")
-    expectClose(ttc.betas[1].grad.array, try f.values("ttc.dbeta.1"), 1e-4, "ttc dbeta 1")
+    for p in 0..<2 {
+      for q in 0..<2 {
+        expectClose(
+          ttc.betas[p][q]!.grad.array, try f.values("ttc.dbeta.\(p).\(q)"), 1e-4, "ttc dbeta \(p)\(q)")
+      }
+    }
   }
 
   @Test func losses() throws {

@@ -48,7 +48,8 @@ struct BenchEngineCommand: ParsableCommand {
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     guard steps >= 1, runs >= 1 else { throw ValidationError("--steps and --runs must be at least 1") }
     guard ConvAlgorithm(rawValue: convolution) != nil else {
-      throw ValidationError("--convolution must be automatic, direct, winograd or im2col, got \(convolution.debugDescription)")
+      throw ValidationError(
+        "--convolution must be automatic, direct, winograd or im2col, got \(convolution.debugDescription)")
     }
     guard ["train", "infer", "layers", "all"].contains(mode) else {
       throw ValidationError("--mode must be train, infer, layers or all, got \(mode.debugDescription)")
@@ -96,7 +97,8 @@ struct BenchEngineCommand: ParsableCommand {
       print(
         String(
           format: "inference: %.1f images/s at batch %d (%.2f CPU s per batch); %.1f ms at batch 1",
-          i.imagesPerSecond, report.batch, EngineBenchmark.median(i.batchCPUSeconds), i.batch1MedianMilliseconds))
+          i.imagesPerSecond, report.batch, EngineBenchmark.median(i.batchCPUSeconds),
+          i.batch1MedianMilliseconds))
       printSections("inference profile", report.inferenceProfile)
     }
   }
@@ -106,7 +108,8 @@ struct BenchEngineCommand: ParsableCommand {
     for s in sections where s.cpuPercent >= 0.3 || s.percent >= 0.3 {
       print(
         String(
-          format: "    %-28@ %8.1f  %5.1f  %8.1f  %5.1f", s.name as NSString, s.millisecondsPerStep, s.percent,
+          format: "    %-28@ %8.1f  %5.1f  %8.1f  %5.1f", s.name as NSString, s.millisecondsPerStep,
+          s.percent,
           s.cpuMillisecondsPerStep, s.cpuPercent))
     }
   }
