@@ -79,7 +79,7 @@ public final class MultiHeadSelfAttention: Layer, ModeSwitching {
     let scale = 1 / Float(dh).squareRoot()
     let threshold = UInt32(min(Double(dropout) * 4_294_967_296.0, 4_294_967_295.0))
     let keep = 1 / (1 - dropout)
-    let ranges = chunkRanges(b * h, parts: Threads.count)
+    let ranges = chunkRanges(b * h, parts: Threads.chunks)
     let tmp = scratch.tensors(ranges.count, [t * t])
     let sd = seed
     let qd = qkvT.data
@@ -141,7 +141,7 @@ public final class MultiHeadSelfAttention: Layer, ModeSwitching {
     let scale = 1 / Float(dh).squareRoot()
     let keep = 1 / (1 - dropout)
     let drop = droppedForward
-    let ranges = chunkRanges(b * h, parts: Threads.count)
+    let ranges = chunkRanges(b * h, parts: Threads.chunks)
     let tmp = scratch.tensors(ranges.count, [2 * t * t])
     let qd = qkvT.data
     let pd = p.data

@@ -152,7 +152,7 @@ public final class Conv2D: Layer {
     let wo = g.outWidth
     let inSize = g.channels * g.height * g.width
     let tiles = tiles(g, colRows: kk)
-    let t = Threads.count
+    let t = Threads.chunks
     let items = n * tiles.count
     let colT = g.isIdentity ? [] : cols.tensors(min(t, items), [kk * tiles[0].count * wo])
     parallelChunksIndexed(items, parts: t) { ti, range in
@@ -305,7 +305,7 @@ public final class Conv2D: Layer {
       height: h, bytesPerRow: 4 * (c + mb) * s, fixedBytes: 4 * (c * (2 * s + DirectConv3x3.slack) + mb * 24))
     let rowRanges = Swift.stride(from: 0, to: h, by: r).map { $0..<min(h, $0 + r) }
     let items = n * rowRanges.count
-    let t = Threads.count
+    let t = Threads.chunks
     let full = DirectConv3x3.Band(w: w, rows: r)
     let inScratch = bands.tensors(min(t, items), [c * full.inPlane])
     let outScratch = gradBands.tensors(min(t, items), [mb * full.outPlane])
@@ -336,7 +336,7 @@ public final class Conv2D: Layer {
     let r = min(h, max(2, fit / 2 * 2))
     let rowRanges = Swift.stride(from: 0, to: h, by: r).map { $0..<min(h, $0 + r) }
     let items = n * rowRanges.count
-    let t = Threads.count
+    let t = Threads.chunks
     let parts = min(t, items)
     let full = Winograd3x3.Band(w: w, rows: r)
     let inScratch = bands.tensors(parts, [c * full.inPlane])
@@ -376,7 +376,7 @@ public final class Conv2D: Layer {
       budget: 768 * 1024)
     let rowRanges = Swift.stride(from: 0, to: h, by: r).map { $0..<min(h, $0 + r) }
     let items = x.n * rowRanges.count
-    let t = Threads.count
+    let t = Threads.chunks
     let parts = min(t, items)
     let full = DirectConv3x3.Band(w: w, rows: r)
     let scratch = bands.tensors(parts, [cin * full.inPlane])
@@ -426,7 +426,7 @@ public final class Conv2D: Layer {
     let cout = outChannels
     let inSize = inChannels * g.height * g.width
     let tiles = tiles(g, colRows: kk)
-    let t = Threads.count
+    let t = Threads.chunks
     let items = x.n * tiles.count
     let parts = min(t, items)
     let colT = g.isIdentity ? [] : cols.tensors(parts, [kk * tiles[0].count * wo])
@@ -480,7 +480,7 @@ public final class Conv2D: Layer {
     let cout = outChannels
     let w = weight.value.data
     let n = dx.n
-    let t = Threads.count
+    let t = Threads.chunks
     let colT = cols.tensors(min(t, n), [kk * pp])
     parallelChunksIndexed(n, parts: t) { ti, range in
       for i in range {

@@ -30,9 +30,8 @@ public func parallelSgemm(
   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
   c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
-  let t = Threads.count
   // Below ~2 MFLOP per thread the split costs more than it gains.
-  if t == 1 || m * n * k < 1 << 20 {
+  if Threads.count == 1 || m * n * k < 1 << 20 {
     sgemm(
       transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
       ldb: ldb, beta: beta, c: c, ldc: ldc)
@@ -40,7 +39,7 @@ public func parallelSgemm(
   }
   if m >= n {
     // Split rows of C (and of op(A)). Keep chunks a multiple of 8 rows for the kernels.
-    let ranges = chunkRanges((m + 7) / 8, parts: t).map { ($0.lowerBound * 8)..<min(m, $0.upperBound * 8) }
+    let ranges = chunkRanges((m + 7) / 8, parts: Threads.chunks).map { ($0.lowerBound * 8)..<min(m, $0.upperBound * 8) }
     parallelFor(ranges.count) { i in
       let r = ranges[i]
       if r.isEmpty { return }
@@ -50,7 +49,7 @@ public func parallelSgemm(
         lda: lda, b: b, ldb: ldb, beta: beta, c: c + r.lowerBound * ldc, ldc: ldc)
     }
   } else {
-    let ranges = chunkRanges((n + 15) / 16, parts: t).map {
+    let ranges = chunkRanges((n + 15) / 16, parts: Threads.chunks).map {
       ($0.lowerBound * 16)..<min(n, $0.upperBound * 16)
     }
     parallelFor(ranges.count) { i in

@@ -84,7 +84,7 @@ public final class LayerNorm: Layer {
     let wantG = gamma.requiresGrad
     let wantB = beta.requiresGrad
     let dx: Tensor? = wantInput ? inGrad.tensor(x.shape) : nil
-    let ranges = chunkRanges(rows, parts: Threads.count)
+    let ranges = chunkRanges(rows, parts: Threads.chunks)
     let parts = partials.tensors(ranges.count, [2 * d])
     let g = gamma.value.data
     let xd = x.data

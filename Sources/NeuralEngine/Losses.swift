@@ -223,7 +223,7 @@ public final class BinaryFocalLoss {
     let counted = (0..<n).filter { include?[$0] ?? true }.count
     let denom = Float(counted * per)
     let gm = gamma
-    let ranges = chunkRanges(n, parts: Threads.count)
+    let ranges = chunkRanges(n, parts: Threads.chunks)
     var partial = [Double](repeating: 0, count: ranges.count)
     partial.withUnsafeMutableBufferPointer { part in
       parallelFor(ranges.count) { t in

@@ -36,6 +36,14 @@ public enum Threads {
   /// Threads the engine uses (default: the number of CPUs).
   public static var count: Int { max(1, scoped ?? current) }
 
+  /// Pieces a parallel operation is cut into: 4 per thread, so that threads which finish early
+  /// (or are not delayed by other processes) take over the rest. Reductions add one partial per
+  /// piece, in piece order, so results depend only on this number, i.e. on the thread count.
+  public static var chunks: Int {
+    let t = count
+    return t == 1 ? 1 : 4 * t
+  }
+
   /// Sets the thread count. Call it before running a network, not while one runs.
   public static func set(_ n: Int) {
     precondition(n >= 1, "thread count must be at least 1, got \(n)")
@@ -50,18 +58,40 @@ private struct UncheckedSendable<T>: @unchecked Sendable {
   let value: T
 }
 
-/// Runs `body(i)` for i in 0..<count, in parallel over `Threads.count` threads. Each iteration
-/// must touch memory no other iteration writes. With one thread (or one iteration) the loop runs
-/// inline, in order.
+/// Hands out indices 0, 1, 2, ... to the workers of one `parallelFor`.
+private final class IndexDispenser: @unchecked Sendable {
+  private var next = 0
+  private var mutex = pthread_mutex_t()
+
+  init() { pthread_mutex_init(&mutex, nil) }
+  deinit { pthread_mutex_destroy(&mutex) }
+
+  func take(below count: Int) -> Int? {
+    pthread_mutex_lock(&mutex)
+    defer { pthread_mutex_unlock(&mutex) }
+    guard next < count else { return nil }
+    next += 1
+    return next - 1
+  }
+}
+
+/// Runs `body(i)` for i in 0..<count on at most `Threads.count` threads. The workers take
+/// indices as they finish, so a thread that the machine's other load delays does not hold up
+/// the rest (work is split into more pieces than threads; see `Threads.chunks`). Each iteration
+/// must touch memory no other iteration writes. With one thread the loop runs inline, in order.
 public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
   if count <= 0 { return }
-  if count == 1 {
+  let workers = min(Threads.count, count)
+  if workers == 1 {
     for i in 0..<count { body(i) }
     return
   }
   withoutActuallyEscaping(body) { escaping in
     let box = UncheckedSendable(value: escaping)
-    DispatchQueue.concurrentPerform(iterations: count) { i in box.value(i) }
+    let dispenser = IndexDispenser()
+    DispatchQueue.concurrentPerform(iterations: workers) { _ in
+      while let i = dispenser.take(below: count) { box.value(i) }
+    }
   }
 }
 
@@ -82,17 +112,17 @@ public func chunkRanges(_ total: Int, parts: Int) -> [Range<Int>] {
   return out
 }
 
-/// Runs `body(range)` over `Threads.count` contiguous chunks of 0..<total (fewer when `total` is
-/// small). The chunk boundaries depend only on `total` and the thread count.
+/// Runs `body(range)` over `Threads.chunks` contiguous chunks of 0..<total (fewer when `total`
+/// is small). The chunk boundaries depend only on `total` and the thread count.
 public func parallelChunks(_ total: Int, _ body: (Range<Int>) -> Void) {
-  let ranges = chunkRanges(total, parts: Threads.count)
+  let ranges = chunkRanges(total, parts: Threads.chunks)
   parallelFor(ranges.count) { body(ranges[$0]) }
 }
 
-/// Runs `body(chunk, range)` over `Threads.count` chunks, giving the chunk index too, for work that
-/// keeps one partial result per chunk.
+/// Runs `body(chunk, range)` over `Threads.chunks` chunks (or `parts`), giving the chunk index
+/// too, for work that keeps one partial result or scratch buffer per chunk.
 public func parallelChunksIndexed(_ total: Int, parts: Int? = nil, _ body: (Int, Range<Int>) -> Void) {
-  let ranges = chunkRanges(total, parts: parts ?? Threads.count)
+  let ranges = chunkRanges(total, parts: parts ?? Threads.chunks)
   parallelFor(ranges.count) { body($0, ranges[$0]) }
 }
 
