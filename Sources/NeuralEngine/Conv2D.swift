@@ -59,15 +59,11 @@ public final class Conv2D: Layer {
   private var out = ReusableBuffer()
   private var inGrad = ReusableBuffer()
   private var flipped = ReusableBuffer()
-  private var cols = ScratchBuffers()
-  private var weightParts = ScratchBuffers()
-  private var biasParts = ScratchBuffers()
+  /// Scratch shared by all layers of the network (they run one at a time), so the per-thread
+  /// bands and partials cost the largest layer's size, not the sum over layers.
+  private var scratch: SharedScratch { weight.arena.scratch }
   private var packed = ReusableBuffer()
   private var forwardKernel = ReusableBuffer()
-  private var bands = ScratchBuffers()
-  private var winogradV = ScratchBuffers()
-  private var winogradM = ScratchBuffers()
-  private var gradBands = ScratchBuffers()
   private var input: Tensor?
 
   /// The input of the last forward pass.
@@ -154,7 +150,7 @@ public final class Conv2D: Layer {
     let tiles = tiles(g, colRows: kk)
     let t = Threads.chunks
     let items = n * tiles.count
-    let colT = g.isIdentity ? [] : cols.tensors(min(t, items), [kk * tiles[0].count * wo])
+    let colT = g.isIdentity ? [] : scratch.cols.tensors(min(t, items), [kk * tiles[0].count * wo])
     parallelChunksIndexed(items, parts: t) { ti, range in
       for item in range {
         let i = item / tiles.count
@@ -307,8 +303,8 @@ public final class Conv2D: Layer {
     let items = n * rowRanges.count
     let t = Threads.chunks
     let full = DirectConv3x3.Band(w: w, rows: r)
-    let inScratch = bands.tensors(min(t, items), [c * full.inPlane])
-    let outScratch = gradBands.tensors(min(t, items), [mb * full.outPlane])
+    let inScratch = scratch.bands.tensors(min(t, items), [c * full.inPlane])
+    let outScratch = scratch.gradBands.tensors(min(t, items), [mb * full.outPlane])
     parallelChunksIndexed(items, parts: t) { ti, range in
       let band = inScratch[ti].data
       let outBand = outScratch[ti].data
@@ -339,10 +335,10 @@ public final class Conv2D: Layer {
     let t = Threads.chunks
     let parts = min(t, items)
     let full = Winograd3x3.Band(w: w, rows: r)
-    let inScratch = bands.tensors(parts, [c * full.inPlane])
-    let outScratch = gradBands.tensors(parts, [m * full.outPlane])
-    let vScratch = winogradV.tensors(parts, [16 * c * 24])
-    let mScratch = winogradM.tensors(parts, [16 * mb * 24])
+    let inScratch = scratch.bands.tensors(parts, [c * full.inPlane])
+    let outScratch = scratch.gradBands.tensors(parts, [m * full.outPlane])
+    let vScratch = scratch.winogradV.tensors(parts, [16 * c * 24])
+    let mScratch = scratch.winogradM.tensors(parts, [16 * mb * 24])
     parallelChunksIndexed(items, parts: t) { ti, range in
       let band = inScratch[ti].data
       let outBand = outScratch[ti].data
@@ -379,10 +375,10 @@ public final class Conv2D: Layer {
     let t = Threads.chunks
     let parts = min(t, items)
     let full = DirectConv3x3.Band(w: w, rows: r)
-    let scratch = bands.tensors(parts, [cin * full.inPlane])
-    let gscratch = gradBands.tensors(parts, [cb * full.gradPlane])
-    let wParts = wantW ? weightParts.tensors(parts, [cout * cin * 9]) : []
-    let bParts = wantB ? biasParts.tensors(parts, [cout]) : []
+    let inBands = scratch.bands.tensors(parts, [cin * full.inPlane])
+    let gscratch = scratch.gradBands.tensors(parts, [cb * full.gradPlane])
+    let wParts = wantW ? scratch.weightParts.tensors(parts, [cout * cin * 9]) : []
+    let bParts = wantB ? scratch.biasParts.tensors(parts, [cout]) : []
     let xd = x.data
     let dyd = dy.data
     parallelChunksIndexed(items, parts: t) { ti, range in
@@ -394,7 +390,7 @@ public final class Conv2D: Layer {
         let dyi = dyd + i * cout * h * w
         if wantW {
           let b = DirectConv3x3.Band(w: w, rows: rows.count)
-          let band = scratch[ti].data
+          let band = inBands[ti].data
           let gband = gscratch[ti].data
           DirectConv3x3.padBand(xd + i * cin * h * w, channels: cin, h: h, w: w, rows: rows, into: band)
           DirectConv3x3.padGradientBand(dyi, channels: cout, h: h, w: w, rows: rows, into: gband)
@@ -429,9 +425,9 @@ public final class Conv2D: Layer {
     let t = Threads.chunks
     let items = x.n * tiles.count
     let parts = min(t, items)
-    let colT = g.isIdentity ? [] : cols.tensors(parts, [kk * tiles[0].count * wo])
-    let wParts = wantW ? weightParts.tensors(parts, [cout * kk]) : []
-    let bParts = wantB ? biasParts.tensors(parts, [cout]) : []
+    let colT = g.isIdentity ? [] : scratch.cols.tensors(parts, [kk * tiles[0].count * wo])
+    let wParts = wantW ? scratch.weightParts.tensors(parts, [cout * kk]) : []
+    let bParts = wantB ? scratch.biasParts.tensors(parts, [cout]) : []
     let xd = x.data
     let dyd = dy.data
     parallelChunksIndexed(items, parts: t) { ti, range in
@@ -481,7 +477,7 @@ public final class Conv2D: Layer {
     let w = weight.value.data
     let n = dx.n
     let t = Threads.chunks
-    let colT = cols.tensors(min(t, n), [kk * pp])
+    let colT = scratch.cols.tensors(min(t, n), [kk * pp])
     parallelChunksIndexed(n, parts: t) { ti, range in
       for i in range {
         let col = colT[ti].data

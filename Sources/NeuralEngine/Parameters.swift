@@ -78,6 +78,8 @@ final class Arena: @unchecked Sendable {
   var frozen: Set<String> = []
   /// Bumped whenever values change through the engine (see `ParameterStore.version`).
   var version: UInt64 = 0
+  /// Per-thread scratch shared by the layers of this store's network.
+  let scratch = SharedScratch()
 
   var valueStorage: TensorStorage {
     guard let values else {

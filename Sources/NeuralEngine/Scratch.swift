@@ -14,6 +14,19 @@ public struct ScratchBuffers: Sendable {
   public var bytes: Int { buffers.reduce(0) { $0 + $1.bytes } }
 }
 
+/// Scratch that the convolutions of one network share: layers run one at a time, so one set of
+/// per-thread bands, column tiles and partial gradients serves them all. (Two networks have two
+/// stores, hence two sets; one network must not run on two threads at once.)
+final class SharedScratch: @unchecked Sendable {
+  var cols = ScratchBuffers()
+  var weightParts = ScratchBuffers()
+  var biasParts = ScratchBuffers()
+  var bands = ScratchBuffers()
+  var gradBands = ScratchBuffers()
+  var winogradV = ScratchBuffers()
+  var winogradM = ScratchBuffers()
+}
+
 /// Adds `count` floats of `src` into `dst`.
 @inline(__always)
 public func addInPlace(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ count: Int) {
