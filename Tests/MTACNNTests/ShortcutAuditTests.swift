@@ -66,11 +66,12 @@ final class RectangleReader: ExplainableModel {
   }
 
   func gradCAM(_ batch: [PlanarImage], classIndices: [Int?]) throws -> [GradCAMExplanation] {
-    try zip(batch, probabilities(batch)).map { im, p in
+    try zip(zip(batch, probabilities(batch)), classIndices).map { pair, requested in
+      let (im, p) = pair
       var v = [Float](repeating: 0, count: im.pixelCount)
       for y in rect.y..<rect.maxY { for x in rect.x..<rect.maxX { v[y * im.width + x] = 1 } }
       let map = AttributionMap(width: im.width, height: im.height, values: v)
-      return GradCAMExplanation(classIndex: argmax(p), probabilities: p, cam: map, heatmap: map)
+      return GradCAMExplanation(classIndex: requested ?? argmax(p), probabilities: p, cam: map, heatmap: map)
     }
   }
 }
