@@ -32,14 +32,15 @@ var neuralEngineFlags = ["-Ounchecked"]
   neuralEngineFlags += ["-target-cpu", "haswell"]
 #endif
 
-/// MTA-CNN's model side (data, augmentation, metrics, detection; the network joins when it lands).
+/// MTA-CNN: the network on the neural engine, training, inference, data, augmentation, metrics,
+/// detection.
 let mtacnnTargets: [Target] = [
   .target(
     name: "MTACNN",
-    dependencies: ["Imaging", .product(name: "Crypto", package: "swift-crypto")]),
+    dependencies: ["Imaging", "NeuralEngine", .product(name: "Crypto", package: "swift-crypto")]),
   .testTarget(
     name: "MTACNNTests",
-    dependencies: ["MTACNN", "Imaging"],
+    dependencies: ["MTACNN", "Imaging", "NeuralEngine"],
     resources: [.copy("Fixtures")]),
 ]
 

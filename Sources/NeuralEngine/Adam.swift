@@ -49,6 +49,13 @@ public final class Adam {
     steps[store.parameters.firstIndex { $0 === p }!]
   }
 
+  /// Sets the step count of `p` (for a checkpoint that records one step for all parameters, as
+  /// PyTorch-written ones do, instead of `adam.steps`).
+  public func setStepCount(_ count: Int, for p: Parameter) {
+    precondition(count >= 0, "negative Adam step count")
+    steps[store.parameters.firstIndex { $0 === p }!] = count
+  }
+
   /// Applies one update to every parameter that requires a gradient.
   public func step() {
     defer { store.touch() }
