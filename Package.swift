@@ -94,7 +94,7 @@ let package = Package(
     .executableTarget(
       name: "blastview",
       dependencies: [
-        "Imaging", "Terminal", "Review", "Agreement", "NeuralEngine", "CaseStore", "CNcursesw", "CSixel", "CPNG", "CJPEG",
+        "Imaging", "Terminal", "Review", "Agreement", "NeuralEngine", "MTACNN", "CaseStore", "CNcursesw", "CSixel", "CPNG", "CJPEG",
         "COpenBLAS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),

@@ -159,9 +159,11 @@ extension MTACNNModel {
         tensors.append(("adam.v." + p.name, optimizer.secondMoment(p)))
         steps[p.name] = optimizer.stepCount(p)
       }
+      // Float settings written as their shortest decimal (0.9, not 0.8999999761581421).
+      func decimal(_ f: Float) -> Double { Double("\(f)") ?? Double(f) }
       let record = OptimizerRecord(
-        lr: Double(optimizer.learningRate), beta1: Double(optimizer.beta1), beta2: Double(optimizer.beta2),
-        eps: Double(optimizer.epsilon), weightDecay: Double(optimizer.weightDecay),
+        lr: decimal(optimizer.learningRate), beta1: decimal(optimizer.beta1), beta2: decimal(optimizer.beta2),
+        eps: decimal(optimizer.epsilon), weightDecay: decimal(optimizer.weightDecay),
         step: steps.values.max() ?? 0)
       meta["optimizer"] = jsonText(record)
       meta["adam.steps"] = jsonText(steps)

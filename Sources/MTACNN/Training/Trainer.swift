@@ -1,0 +1,300 @@
+import Foundation
+import Imaging
+import NeuralEngine
+
+/// How the learning rate changes over epochs.
+public enum LearningRateSchedule: String, Sendable, Codable, CaseIterable {
+  /// The same rate every epoch (DESIGN §4).
+  case constant
+  /// lr · ½(1 + cos(π · epoch / epochs)), epoch counted from 0 (as the reference's `--lr-schedule cosine`).
+  case cosine
+
+  public func rate(base: Float, epoch: Int, epochs: Int) -> Float {
+    switch self {
+    case .constant: return base
+    case .cosine: return base * Float(0.5 * (1 + cos(Double.pi * Double(epoch) / Double(max(epochs, 1)))))
+    }
+  }
+}
+
+/// Settings of one training run (`blastview train`).
+public struct TrainingOptions: Sendable {
+  public var epochs = 50
+  public var batchSize = 32
+  public var learningRate: Float = 1e-3
+  public var schedule = LearningRateSchedule.constant
+  /// Early stopping: epochs without a lower validation loss before stopping.
+  public var patience = 10
+  public var seed: UInt64 = 0
+  /// λ of the combined loss.
+  public var lambda: Float = 1
+  public var augmentation = AugmentationConfig.geometric
+  /// Stop each epoch after this many batches (smoke tests).
+  public var maxBatchesPerEpoch: Int?
+
+  public init() {}
+}
+
+/// One epoch's figures (the log line, the JSON line, and the training curve issue 8 plots).
+public struct EpochRecord: Codable, Sendable, Equatable {
+  public var epoch: Int
+  public var epochs: Int
+  public var trainLoss: Double
+  public var validationLoss: Double?
+  public var validationAccuracy: Double?
+  public var validationMacroF1: Double?
+  public var validationDice: Double?
+  public var learningRate: Double
+  public var seconds: Double
+  public var imagesPerSecond: Double
+  /// Whether this epoch's checkpoint became the best (and was saved).
+  public var improved: Bool
+
+  enum CodingKeys: String, CodingKey {
+    case epoch, epochs, seconds, improved
+    case trainLoss = "train_loss"
+    case validationLoss = "val_loss"
+    case validationAccuracy = "val_accuracy"
+    case validationMacroF1 = "val_macro_f1"
+    case validationDice = "val_dice"
+    case learningRate = "lr"
+    case imagesPerSecond = "images_per_s"
+  }
+}
+
+/// What the trainer reports as it goes.
+public enum TrainingEvent: Sendable {
+  /// After every batch: position, the batch's loss, the epoch's throughput so far, and an estimate
+  /// of the time left in the whole run (nil until one batch has been timed).
+  case batch(epoch: Int, epochs: Int, batch: Int, batches: Int, loss: Float, imagesPerSecond: Double, eta: Double?)
+  case validating(epoch: Int)
+  case epoch(EpochRecord)
+  case earlyStop(epoch: Int, bestEpoch: Int)
+  case interrupted(epoch: Int, bestEpoch: Int?)
+}
+
+/// How a run ended.
+public struct TrainingResult: Sendable {
+  public enum Ending: String, Sendable, Codable {
+    case completed, earlyStopped = "early_stopped", interrupted
+  }
+  public var ending: Ending
+  public var epochs: [EpochRecord]
+  /// The epoch whose weights were saved (nil: nothing was saved).
+  public var bestEpoch: Int?
+  public var bestValidationLoss: Double?
+  public var seconds: Double
+}
+
+/// A training run failed part-way; the best checkpoint so far (if any) is on disk.
+public struct TrainingError: Error, CustomStringConvertible, Sendable {
+  public var message: String
+  public var description: String { message }
+}
+
+/// The training loop (issue 4): seeded shuffling and augmentation, Adam, the combined loss over
+/// the tasks that train, validation after each epoch, early stopping on validation loss keeping
+/// the best checkpoint, and a clean stop on request (Ctrl-C) with the best checkpoint kept.
+///
+/// The test part is never given to the trainer: callers pass train and validation examples only.
+public final class Trainer {
+  public let model: MTACNNModel
+  public let optimizer: Adam
+  public let options: TrainingOptions
+  public let loss: MultiTaskLoss
+  let train: [Example]
+  let validation: [Example]
+  private let assembler: BatchAssembler
+  private let evalAssembler: BatchAssembler
+
+  /// The model must already be frozen as wanted (`MTACNNModel.freeze`); `optimizer` may hold
+  /// restored state (`--init`).
+  public init(
+    model: MTACNNModel, optimizer: Adam, options: TrainingOptions, train: [Example], validation: [Example]
+  ) throws(TrainingError) {
+    guard !train.isEmpty else { throw TrainingError(message: "no training images") }
+    guard options.epochs >= 1, options.batchSize >= 1, options.learningRate > 0, options.patience >= 1 else {
+      throw TrainingError(message: "epochs, batch, patience must be at least 1 and the learning rate positive")
+    }
+    let trained = Set(model.trainedTasks)
+    let usable = train.contains {
+      (trained.contains(.cls) && $0.classIndex != nil) || (trained.contains(.seg) && $0.mask != nil)
+    }
+    guard usable else {
+      throw TrainingError(
+        message: "no training image has a label or mask for the task(s) being trained (\(model.trainedTasks.map(\.rawValue).joined(separator: ", ")))")
+    }
+    self.model = model
+    self.optimizer = optimizer
+    self.options = options
+    self.train = train
+    self.validation = validation
+    loss = MultiTaskLoss(schema: model.schema, lambda: options.lambda)
+    assembler = BatchAssembler(
+      size: model.size, augmentation: options.augmentation, stain: model.configuration.stainNormalisation)
+    evalAssembler = BatchAssembler(
+      size: model.size, augmentation: nil, stain: model.configuration.stainNormalisation)
+  }
+
+  /// Batches per epoch: the last partial batch is dropped (batch norm, as the reference), unless
+  /// the data are fewer than one batch.
+  public var batchesPerEpoch: Int {
+    let n = max(1, train.count / options.batchSize)
+    return min(n, options.maxBatchesPerEpoch ?? n)
+  }
+
+  /// Runs the loop. `save(epoch, validationLoss, metrics)` writes the checkpoint whenever the
+  /// validation loss improves (or, without validation data, after every epoch); `shouldStop` is
+  /// polled after every batch.
+  public func run(
+    save: (EpochRecord) throws -> Void, events: (TrainingEvent) -> Void, shouldStop: () -> Bool
+  ) throws -> TrainingResult {
+    let trained = Set(model.trainedTasks)
+    let start = monotonicSeconds()
+    var records: [EpochRecord] = []
+    var best: (epoch: Int, loss: Double)? = nil
+    var batchSeconds: Double? = nil
+    var validationSeconds: Double? = nil
+    let nb = batchesPerEpoch
+    let bs = min(options.batchSize, train.count)
+    for epoch in 0..<options.epochs {
+      let lr = options.schedule.rate(base: options.learningRate, epoch: epoch, epochs: options.epochs)
+      optimizer.learningRate = lr
+      model.isTraining = true
+      let order = permutation(train.count, seed: mixSeed(options.seed, UInt64(epoch), 0x5EED))
+      var lossSum = 0.0
+      var seen = 0
+      let epochStart = monotonicSeconds()
+      for b in 0..<nb {
+        if shouldStop() {
+          events(.interrupted(epoch: epoch + 1, bestEpoch: best?.epoch))
+          return TrainingResult(
+            ending: .interrupted, epochs: records, bestEpoch: best?.epoch, bestValidationLoss: best?.loss,
+            seconds: monotonicSeconds() - start)
+        }
+        let t0 = monotonicSeconds()
+        let idx = Array(order[(b * bs)..<min(order.count, (b + 1) * bs)])
+        let seeds = idx.indices.map { mixSeed(options.seed, UInt64(epoch), UInt64(b * bs + $0)) }
+        let (x, targets) = assembler.assemble(idx.map { train[$0] }, seeds: seeds)
+        model.store.zeroGradients()
+        let out = model.forward(x, heads: trained)
+        let l = loss(out, targets, tasks: trained)
+        guard l.total.isFinite else {
+          throw TrainingError(
+            message: "training diverged: the loss is \(l.total) at epoch \(epoch + 1), batch \(b + 1)"
+              + (best.map { "; the best checkpoint (epoch \($0.epoch)) is kept" } ?? ""))
+        }
+        model.backward(classification: l.classificationGradient, mask: l.maskGradient)
+        optimizer.step()
+        lossSum += Double(l.total) * Double(idx.count)
+        seen += idx.count
+        let dt = monotonicSeconds() - t0
+        batchSeconds = batchSeconds.map { 0.9 * $0 + 0.1 * dt } ?? dt
+        let remainingBatches = (nb - b - 1) + (options.epochs - epoch - 1) * nb
+        let remainingValidations = Double(options.epochs - epoch) * (validationSeconds ?? 0)
+        let eta = batchSeconds.map { Double(remainingBatches) * $0 + remainingValidations }
+        let rate = Double(seen) / max(monotonicSeconds() - epochStart, 1e-9)
+        events(
+          .batch(
+            epoch: epoch + 1, epochs: options.epochs, batch: b + 1, batches: nb, loss: l.total,
+            imagesPerSecond: rate, eta: eta))
+      }
+      let trainSeconds = monotonicSeconds() - epochStart
+      events(.validating(epoch: epoch + 1))
+      let v0 = monotonicSeconds()
+      let val = validation.isEmpty ? nil : validate(tasks: trained)
+      validationSeconds = monotonicSeconds() - v0
+      var rec = EpochRecord(
+        epoch: epoch + 1, epochs: options.epochs, trainLoss: lossSum / Double(max(seen, 1)),
+        validationLoss: val?.loss, validationAccuracy: val?.accuracy, validationMacroF1: val?.macroF1,
+        validationDice: val?.dice, learningRate: Double(lr), seconds: monotonicSeconds() - epochStart,
+        imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9), improved: false)
+      let current = val?.loss ?? rec.trainLoss
+      if val == nil || best == nil || current < best!.loss {
+        rec.improved = true
+        try save(rec)
+        best = (epoch + 1, current)
+      }
+      records.append(rec)
+      events(.epoch(rec))
+      if let b = best, val != nil, epoch + 1 - b.epoch >= options.patience, epoch + 1 < options.epochs {
+        events(.earlyStop(epoch: epoch + 1, bestEpoch: b.epoch))
+        return TrainingResult(
+          ending: .earlyStopped, epochs: records, bestEpoch: b.epoch, bestValidationLoss: b.loss,
+          seconds: monotonicSeconds() - start)
+      }
+    }
+    return TrainingResult(
+      ending: .completed, epochs: records, bestEpoch: best?.epoch, bestValidationLoss: best?.loss,
+      seconds: monotonicSeconds() - start)
+  }
+
+  /// Validation in inference mode: the loss of the trained tasks (batches of the training batch
+  /// size, so a = N_b/N_f is counted as in training), accuracy and macro-F1 over labelled images,
+  /// mean Dice (probability ≥ 0.5) over masked ones.
+  public func validate(tasks: Set<ModelTask>) -> (loss: Double, accuracy: Double?, macroF1: Double?, dice: Double?)
+  {
+    model.isTraining = false
+    var lossSum = 0.0
+    var n = 0
+    var truth: [Int] = []
+    var predicted: [Int] = []
+    var dice: [Double] = []
+    let bs = options.batchSize
+    var i = 0
+    while i < validation.count {
+      let batch = Array(validation[i..<min(validation.count, i + bs)])
+      i += bs
+      let (x, t) = evalAssembler.assemble(batch)
+      let out = model.forward(x)
+      let l = loss(out, t, tasks: tasks)
+      lossSum += Double(l.total) * Double(batch.count)
+      n += batch.count
+      if let c = out.classification {
+        for (j, p) in c.probabilities.enumerated() {
+          guard let y = batch[j].classIndex else { continue }
+          truth.append(y)
+          predicted.append(p.indices.max { p[$0] < p[$1] }!)
+        }
+      }
+      if let m = out.maskLogits {
+        let plane = model.size * model.size
+        for (j, ex) in batch.enumerated() {
+          guard let tm = ex.mask else { continue }
+          var o = Overlap()
+          for k in 0..<plane {
+            let a = m[j * plane + k] >= 0
+            let b = tm.values[k] >= 128
+            if a { o.predicted += 1 }
+            if b { o.truth += 1 }
+            if a && b { o.intersection += 1 }
+          }
+          dice.append(o.dice)
+        }
+      }
+    }
+    var accuracy: Double? = nil
+    var f1: Double? = nil
+    if !truth.isEmpty {
+      let r = ClassificationReport(ConfusionMatrix(classes: model.schema.classes, truth: truth, predicted: predicted))
+      accuracy = r.accuracy
+      f1 = r.macro.f1
+    }
+    return (
+      lossSum / Double(max(n, 1)), accuracy, f1, dice.isEmpty ? nil : dice.reduce(0, +) / Double(dice.count)
+    )
+  }
+}
+
+/// A seeded Fisher-Yates permutation of 0..<n.
+func permutation(_ n: Int, seed: UInt64) -> [Int] {
+  var a = Array(0..<n)
+  var rng = SplitMix64(seed: seed)
+  if n > 1 {
+    for i in stride(from: n - 1, to: 0, by: -1) {
+      let j = Int(rng.next() % UInt64(i + 1))
+      a.swapAt(i, j)
+    }
+  }
+  return a
+}

@@ -1,0 +1,530 @@
+import ArgumentParser
+import CaseStore
+import Foundation
+import MTACNN
+import NeuralEngine
+import Synchronization
+
+/// Set by SIGINT: the trainer stops after the current batch and keeps the best checkpoint.
+let trainingInterrupted = Atomic<Bool>(false)
+
+/// `blastview train`: trains MTA-CNN from a folder per class (or the workspace's labels) and writes
+/// the best checkpoint by validation loss.
+struct TrainCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Train the MTA-CNN model; the best checkpoint by validation loss is written to --out.",
+    discussion: """
+      Data: --data DIR (a folder per class) with optional --masks, plus optional --seg-data/--seg-masks \
+      (images that train segmentation only); or --from-workspace (the workspace's current labels, \
+      adjudicated first, and its masks). The split is the stratified 80/10/10 hash split \
+      (docs/checkpoint-format.md); validation drives early stopping, the test part is never read.
+
+      --init FILE continues from a checkpoint (its weights and Adam state); with more --tasks than \
+      it has, the new task reads from the old ones. --freeze cls|seg keeps a task's tensors (and \
+      those it reads) byte-identical and trains the rest (the paper's incremental procedure: \
+      --tasks cls, then --init cls.safetensors --tasks cls,seg --freeze cls).
+
+      Ctrl-C stops after the current batch; the best checkpoint so far is kept at --out.
+      """)
+
+  @OptionGroup var folder: FolderDataOptions
+
+  @Flag(help: "Train on the workspace's labels and masks instead of --data (see --workspace).")
+  var fromWorkspace = false
+
+  @OptionGroup var workspace: WorkspaceOptions
+
+  @Option(help: ArgumentHelp("Where to write the best checkpoint.", valueName: "file"))
+  var out: String
+
+  @Option(help: "Label schema: all4 (hierarchical) or wbc5 (flat).")
+  var schema: String?
+
+  @Option(help: "Input size S (a multiple of 16).")
+  var size: Int?
+
+  @Option(help: "Maximum epochs.")
+  var epochs = 50
+
+  @Option(help: "Batch size.")
+  var batch = 32
+
+  @Option(help: "Adam learning rate.")
+  var lr: Float = 1e-3
+
+  @Option(help: "Learning-rate schedule: constant or cosine.")
+  var lrSchedule = "constant"
+
+  @Option(help: "Early stopping: epochs without a lower validation loss.")
+  var patience = 10
+
+  @Option(help: "Tasks: cls, seg or cls,seg.")
+  var tasks: String?
+
+  @Option(
+    help: "Task-to-task connections of a new model: both, none, seg-from-cls (seg reads cls), cls-from-seg.")
+  var ttc = "both"
+
+  @Option(name: .customLong("init"), help: ArgumentHelp("Checkpoint to continue from.", valueName: "file"))
+  var initFrom: String?
+
+  @Option(help: "Task to keep frozen: cls or seg.")
+  var freeze: String?
+
+  @Option(help: "Seed of initialisation, shuffling, augmentation and dropout.")
+  var seed: UInt64 = 0
+
+  @Option(help: "Threads (default: the number of CPUs).")
+  var threads: Int?
+
+  @Option(help: "Blank the scale-bar corner: auto (on for all4), on or off.")
+  var blankCorner = "auto"
+
+  @Option(help: "Stain normalisation fitted on training images: none, reinhard or macenko.")
+  var stainNorm = "none"
+
+  @Option(
+    help: ArgumentHelp(
+      "Augmentation preset: none, geometric (flips, 90° turns) or colour (geometric plus the issue-10 colour and stain jitter; default for all4).",
+      valueName: "preset"))
+  var augment: String?
+
+  @Option(help: "Hue rotation range in degrees (overrides the preset).")
+  var hue: Double?
+  @Option(help: "Saturation jitter s: factor in [1-s, 1+s].")
+  var sat: Double?
+  @Option(help: "Brightness jitter.")
+  var bright: Double?
+  @Option(help: "Contrast jitter.")
+  var contrast: Double?
+  @Option(help: "Probability of grayscale.")
+  var grayP: Double?
+  @Option(help: "HED stain scale jitter.")
+  var hedScale: Double?
+  @Option(help: "HED stain shift jitter.")
+  var hedShift: Double?
+
+  @Option(help: ArgumentHelp("Stop each epoch after N batches (smoke tests).", visibility: .hidden))
+  var maxBatches: Int?
+
+  @Flag(help: "Print one JSON object per epoch and a JSON summary instead of text.")
+  var json = false
+
+  func validate() throws {
+    try folder.validateCombination()
+    if fromWorkspace == (folder.data != nil) {
+      throw ValidationError("give either --data DIR or --from-workspace")
+    }
+    if let size, size < 16 || size % 16 != 0 {
+      throw ValidationError("--size must be a positive multiple of 16, got \(size)")
+    }
+    guard epochs >= 1, batch >= 1, patience >= 1 else {
+      throw ValidationError("--epochs, --batch and --patience must be at least 1")
+    }
+    guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    guard LearningRateSchedule(rawValue: lrSchedule) != nil else {
+      throw ValidationError("--lr-schedule must be constant or cosine")
+    }
+    guard ["auto", "on", "off"].contains(blankCorner) else { throw ValidationError("--blank-corner must be auto, on or off") }
+    guard ["none", "reinhard", "macenko"].contains(stainNorm) else {
+      throw ValidationError("--stain-norm must be none, reinhard or macenko")
+    }
+    guard ["both", "none", "seg-from-cls", "cls-from-seg"].contains(ttc) else {
+      throw ValidationError("--ttc must be both, none, seg-from-cls or cls-from-seg")
+    }
+    if let augment, !["none", "geometric", "colour", "color"].contains(augment) {
+      throw ValidationError("--augment must be none, geometric or colour")
+    }
+    for (name, v) in [("hue", hue), ("sat", sat), ("bright", bright), ("contrast", contrast), ("hed-scale", hedScale), ("hed-shift", hedShift)] {
+      if let v, !(v >= 0 && v.isFinite) { throw ValidationError("--\(name) must be a non-negative number") }
+    }
+    if let grayP, !(0...1).contains(grayP) { throw ValidationError("--gray-p must be in [0, 1]") }
+  }
+
+  /// The issue-10 colour recipe (docs/model-card-notes.md §3, "full").
+  static let colourRecipe = AugmentationConfig(
+    hueDegrees: 15, saturation: 0.3, brightness: 0.15, contrast: 0.15, grayProbability: 0.2, hedScale: 0.05,
+    hedShift: 0.05)
+
+  func augmentation(schema: String) -> AugmentationConfig {
+    var a: AugmentationConfig
+    switch augment ?? (schema == "all4" ? "colour" : "geometric") {
+    case "none": a = AugmentationConfig(flip: false, rot90: false)
+    case "colour", "color": a = Self.colourRecipe
+    default: a = .geometric
+    }
+    if let hue { a.hueDegrees = hue }
+    if let sat { a.saturation = sat }
+    if let bright { a.brightness = bright }
+    if let contrast { a.contrast = contrast }
+    if let grayP { a.grayProbability = grayP }
+    if let hedScale { a.hedScale = hedScale }
+    if let hedShift { a.hedShift = hedShift }
+    return a
+  }
+
+  func run() throws {
+    Threads.set(threads ?? Threads.available)
+    let started = Date()
+
+    // The model: new, or continued from --init.
+    var initFile: SafeTensorsFile? = nil
+    var model: MTACNNModel
+    let requestedTasks = try tasks.map { text throws -> [ModelTask] in
+      do { return try ModelTask.parseList(text) } catch { throw CLIError(error) }
+    }
+    if let initFrom {
+      let file: SafeTensorsFile
+      do { file = try SafeTensorsFile.read(path: initFrom) } catch { throw CLIError(error) }
+      initFile = file
+      let meta: CheckpointMetadata
+      do { meta = try ModelCheckpoint.metadata(of: file) } catch { throw CLIError(error) }
+      var c = meta.configuration
+      if let schema, schema != c.schema {
+        throw CLIError(message: "--schema \(schema) differs from --init's \(c.schema)")
+      }
+      if let size, size != c.size { throw CLIError(message: "--size \(size) differs from --init's \(c.size)") }
+      if blankCorner != "auto" || stainNorm != "none" {
+        throw CLIError(message: "--blank-corner and --stain-norm come from --init's configuration; leave them out")
+      }
+      let old = c.tasks.compactMap(ModelTask.init(rawValue:))
+      let want = requestedTasks ?? old
+      guard Set(old).isSubset(of: Set(want)) else {
+        throw CLIError(message: "--tasks must include --init's tasks (\(old.map(\.rawValue).joined(separator: ",")))")
+      }
+      let added = want.filter { !old.contains($0) }
+      if !added.isEmpty {
+        // A new task reads from the existing ones; they never read from it (DESIGN §4).
+        c.tasks = want.map(\.rawValue)
+        var from: [String: [String]] = [:]
+        for t in want {
+          from[t.rawValue] = added.contains(t) ? old.map(\.rawValue) : (c.ttcFrom[t.rawValue] ?? [])
+        }
+        c.ttcFrom = from
+      }
+      do {
+        model = try MTACNNModel(configuration: c, seed: seed)
+        try model.loadValues(from: file, allowMissing: Set(added))
+      } catch { throw CLIError(error) }
+    } else {
+      let schemaName = try schema ?? (fromWorkspace ? workspaceSchemaName() : "all4")
+      let classSchema = try modelSchema(named: schemaName)
+      var c = ModelConfiguration.defaults(for: classSchema, size: size ?? 128)
+      if classSchema.name != "all4" && ClassSchema.named(classSchema.name) == nil {
+        c.blankCorner = nil
+        c.sourceSize = nil
+      }
+      switch blankCorner {
+      case "on":
+        let aria = ModelConfiguration.defaults(for: .all4)
+        c.blankCorner = aria.blankCorner
+        c.sourceSize = aria.sourceSize
+      case "off":
+        c.blankCorner = nil
+        c.sourceSize = nil
+      default: break
+      }
+      let ts = requestedTasks ?? [.cls, .seg]
+      c.tasks = ts.map(\.rawValue)
+      var from: [String: [String]] = [:]
+      for t in ts {
+        let others = ts.filter { $0 != t }.map(\.rawValue)
+        switch ttc {
+        case "none": from[t.rawValue] = []
+        case "seg-from-cls": from[t.rawValue] = t == .seg ? others : []
+        case "cls-from-seg": from[t.rawValue] = t == .cls ? others : []
+        default: from[t.rawValue] = others
+        }
+      }
+      c.ttcFrom = from
+      do { model = try MTACNNModel(configuration: c, seed: seed) } catch { throw CLIError(error) }
+    }
+    let frozen = try freeze.map { text throws -> Set<ModelTask> in
+      do { return Set(try ModelTask.parseList(text)) } catch { throw CLIError(error) }
+    } ?? []
+    do { try model.freeze(frozen) } catch { throw CLIError(error) }
+
+    // Data.
+    let quiet = json
+    var config = model.configuration
+    var trainSet: [Example] = []
+    var valSet: [Example] = []
+    var dataRecord: [String: String] = [:]
+    if fromWorkspace {
+      let store = try workspace.open()
+      let data = try WorkspaceTrainingData.load(store: store, model: model, quiet: quiet)
+      trainSet = data.train
+      valSet = data.validation
+      dataRecord["workspace"] = store.workspace.directory
+      dataRecord["through_annotation"] = String(data.throughAnnotation)
+    } else {
+      let (ds, kind) = try folder.folderDataset(schema: model.schema)
+      let pre = config.preprocessing
+      trainSet = loadExamples(ds.items(in: .train), preprocessing: pre, maskKind: kind, label: "train", quiet: quiet)
+      valSet = loadExamples(ds.items(in: .val), preprocessing: pre, maskKind: kind, label: "val", quiet: quiet)
+      dataRecord["data"] = absolute(folder.data!)
+      if let m = folder.masks {
+        dataRecord["masks"] = absolute(m)
+        dataRecord["mask_kind"] = kind?.rawValue
+      }
+      if let (sds, skind) = try folder.segmentationDataset() {
+        trainSet += loadExamples(
+          sds.items(in: .train), preprocessing: pre, maskKind: skind, withLabels: false, label: "seg train", quiet: quiet)
+        valSet += loadExamples(
+          sds.items(in: .val), preprocessing: pre, maskKind: skind, withLabels: false, label: "seg val", quiet: quiet)
+        dataRecord["seg_data"] = absolute(folder.segData!)
+        dataRecord["seg_masks"] = absolute(folder.segMasks!)
+        dataRecord["seg_mask_kind"] = skind.rawValue
+      }
+    }
+    // Stain normalisation is fitted once, on (a seeded sample of) the training images.
+    if initFrom == nil && stainNorm != "none" {
+      let sample = permutationSample(trainSet.count, max: 200, seed: seed).map { PlanarImage(trainSet[$0].image) }
+      guard !sample.isEmpty else { throw CLIError(message: "no training images to fit stain normalisation on") }
+      config.stainNormalisation =
+        stainNorm == "reinhard" ? StainNormalisation.fitReinhard(sample) : StainNormalisation.fitMacenko(sample)
+      do {
+        model = try MTACNNModel(configuration: config, seed: seed)
+        try model.freeze(frozen)
+      } catch { throw CLIError(error) }
+    }
+    if !quiet {
+      let labelled = trainSet.filter { $0.classIndex != nil }.count
+      let masked = trainSet.filter { $0.mask != nil }.count
+      printError(
+        "train: \(trainSet.count) images (\(labelled) labelled, \(masked) with masks); val: \(valSet.count); "
+          + "tasks \(model.tasks.map(\.rawValue).joined(separator: ",")), trained \(model.trainedTasks.map(\.rawValue).joined(separator: ","))"
+          + (frozen.isEmpty ? "" : ", frozen \(frozen.sorted().map(\.rawValue).joined(separator: ","))")
+          + "; S = \(model.size), \(CLIText.count(model.parameterCount)) parameters, \(Threads.count) threads")
+    }
+
+    // Optimiser (continuing --init's Adam state for the parameters that train).
+    let adam = Adam(model.store, learningRate: lr)
+    var continued = 0
+    if let initFile {
+      do { continued = try model.restoreOptimizer(adam, from: initFile) } catch { throw CLIError(error) }
+    }
+    var options = TrainingOptions()
+    options.epochs = epochs
+    options.batchSize = batch
+    options.learningRate = lr
+    options.schedule = LearningRateSchedule(rawValue: lrSchedule)!
+    options.patience = patience
+    options.seed = seed
+    options.augmentation = augmentation(schema: model.configuration.schema)
+    options.maxBatchesPerEpoch = maxBatches
+    let trainer: Trainer
+    do {
+      trainer = try Trainer(model: model, optimizer: adam, options: options, train: trainSet, validation: valSet)
+    } catch { throw CLIError(error) }
+
+    var history: [EpochRecord] = []
+    let outPath = out
+    let command = CommandLine.arguments.map(CLIText.safe).joined(separator: " ")
+    func record(_ best: EpochRecord?) -> String {
+      var r: [String: Any] = [
+        "command": command, "seed": Int(seed), "split_seed": Int(folder.splitSeed), "epochs": epochs, "batch": batch,
+        "lr": Double(lr), "lr_schedule": lrSchedule, "patience": patience,
+        "augment": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(options.augmentation))) ?? [:],
+        "tasks": model.tasks.map(\.rawValue), "freeze": frozen.sorted().map(\.rawValue),
+        "trained_tasks": model.trainedTasks.map(\.rawValue), "threads": Threads.count,
+        "train_images": trainSet.count, "val_images": valSet.count, "blastview": BlastView.version,
+        "started": ISO8601DateFormatter().string(from: started),
+        "seconds": Date().timeIntervalSince(started),
+        "history": history.map { (try? JSONSerialization.jsonObject(with: JSONEncoder().encode($0))) ?? [:] },
+      ]
+      for (k, v) in dataRecord { r[k] = v }
+      if let initFrom { r["init"] = absolute(initFrom) }
+      if let b = best {
+        r["best_epoch"] = b.epoch
+        r["val_loss"] = b.validationLoss ?? NSNull()
+        r["val_accuracy"] = b.validationAccuracy ?? NSNull()
+        r["val_macro_f1"] = b.validationMacroF1 ?? NSNull()
+        r["val_dice"] = b.validationDice ?? NSNull()
+      }
+      let data = (try? JSONSerialization.data(withJSONObject: r, options: [.sortedKeys])) ?? Data("{}".utf8)
+      return String(decoding: data, as: UTF8.self)
+    }
+
+    // Ctrl-C: stop after the batch, keep the best checkpoint.
+    trainingInterrupted.store(false, ordering: .relaxed)
+    signal(SIGINT) { _ in
+      if trainingInterrupted.load(ordering: .relaxed) {
+        signal(SIGINT, SIG_DFL)
+        raise(SIGINT)
+        return
+      }
+      trainingInterrupted.store(true, ordering: .relaxed)
+      let msg: StaticString = "\nstopping after this batch (Ctrl-C again to abort at once)\n"
+      _ = write(STDERR_FILENO, msg.utf8Start, msg.utf8CodeUnitCount)
+    }
+    defer { signal(SIGINT, SIG_DFL) }
+
+    let progress = TrainingProgressPrinter(quiet: quiet)
+    if continued > 0 && !quiet { printError("continuing Adam state of \(continued) parameter tensors from --init") }
+    let result: TrainingResult
+    do {
+      result = try trainer.run(
+        save: { rec in
+          history.append(rec)
+          try model.save(to: outPath, trainingJSON: record(rec), optimizer: adam)
+          history.removeLast()
+        },
+        events: { event in
+          if case .epoch(let rec) = event { history.append(rec) }
+          progress.handle(event, json: json)
+        },
+        shouldStop: { trainingInterrupted.load(ordering: .relaxed) })
+    } catch {
+      progress.finish()
+      throw CLIError(message: "\(error)" + (history.contains { $0.improved } ? "; the best checkpoint so far is at \(outPath)" : ""))
+    }
+    progress.finish()
+    let best = result.epochs.first { $0.epoch == result.bestEpoch }
+    // Rewrite the best checkpoint's record with the whole history (its tensors are unchanged).
+    if best != nil, let file = try? SafeTensorsFile.read(path: outPath) {
+      try? rewriteTrainingRecord(file, path: outPath, json: record(best))
+    }
+    if json {
+      try CLIText.printJSON(
+        TrainSummary(
+          ending: result.ending.rawValue, out: best != nil ? absolute(outPath) : nil, bestEpoch: result.bestEpoch,
+          bestValidationLoss: result.bestValidationLoss, seconds: result.seconds, epochs: result.epochs))
+    } else {
+      switch result.ending {
+      case .completed: print("finished \(result.epochs.count) epochs in \(formatDuration(result.seconds))")
+      case .earlyStopped:
+        print("stopped early after epoch \(result.epochs.count): no lower validation loss for \(patience) epochs")
+      case .interrupted: print("interrupted during epoch \(result.epochs.count + 1)")
+      }
+      if let best {
+        print(
+          "best checkpoint (epoch \(best.epoch), val loss \(fmt(best.validationLoss ?? best.trainLoss))) saved at \(CLIText.safe(absolute(outPath)))"
+        )
+      } else {
+        print("no epoch finished: nothing was saved")
+      }
+    }
+    if result.ending == .interrupted { throw ExitCode(130) }
+  }
+
+  private func workspaceSchemaName() throws -> String {
+    let store = try workspace.open()
+    return store.labelSchema.name
+  }
+
+  /// all4, wbc5, or (from a workspace) its custom schema.
+  private func modelSchema(named name: String) throws -> ClassSchema {
+    if let s = ClassSchema.named(name) { return s }
+    if fromWorkspace {
+      let store = try workspace.open()
+      return WorkspaceTrainingData.classSchema(store.labelSchema)
+    }
+    throw CLIError(message: "unknown schema \(name) (all4 or wbc5)")
+  }
+}
+
+struct TrainSummary: Encodable {
+  var ending: String
+  var out: String?
+  var bestEpoch: Int?
+  var bestValidationLoss: Double?
+  var seconds: Double
+  var epochs: [EpochRecord]
+
+  enum CodingKeys: String, CodingKey {
+    case ending, out, seconds, epochs
+    case bestEpoch = "best_epoch"
+    case bestValidationLoss = "best_val_loss"
+  }
+}
+
+/// The progress bar (epoch, batch, loss, images/s, ETA) on a terminal, one log line per epoch, and
+/// a plain progress line a minute when stderr is not a terminal (logs of background runs).
+final class TrainingProgressPrinter {
+  let quiet: Bool
+  let tty = isatty(STDERR_FILENO) == 1
+  private var lastPlain = Date()
+  private var drawn = false
+
+  init(quiet: Bool) { self.quiet = quiet }
+
+  func handle(_ e: TrainingEvent, json: Bool) {
+    switch e {
+    case .batch(let epoch, let epochs, let b, let nb, let loss, let rate, let eta):
+      guard !quiet else { return }
+      let line = String(
+        format: "epoch %d/%d  batch %d/%d  loss %.4f  %.1f img/s  ETA %@", epoch, epochs, b, nb, loss, rate,
+        (eta.map(formatDuration) ?? "?") as NSString)
+      if tty {
+        let width = 24
+        let filled = min(width, b * width / max(nb, 1))
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        FileHandle.standardError.write(Data("\r\u{1B}[K[\(bar)] \(line)".utf8))
+        drawn = true
+      } else if Date().timeIntervalSince(lastPlain) >= 60 {
+        lastPlain = Date()
+        printError(line)
+      }
+    case .validating(let epoch):
+      if tty && !quiet {
+        FileHandle.standardError.write(Data("\r\u{1B}[Kepoch \(epoch): validating".utf8))
+        drawn = true
+      }
+    case .epoch(let r):
+      finish()
+      if json {
+        try? CLIText.printJSON(r)
+        return
+      }
+      var parts = [String(format: "epoch %d/%d  train loss %.4f", r.epoch, r.epochs, r.trainLoss)]
+      if let v = r.validationLoss { parts.append(String(format: "val loss %.4f", v)) }
+      if let a = r.validationAccuracy { parts.append(String(format: "val acc %.4f", a)) }
+      if let f = r.validationMacroF1 { parts.append(String(format: "macro-F1 %.4f", f)) }
+      if let d = r.validationDice { parts.append(String(format: "Dice %.4f", d)) }
+      parts.append(String(format: "lr %.2g  %@  %.1f img/s", r.learningRate, formatDuration(r.seconds) as NSString, r.imagesPerSecond))
+      if r.improved { parts.append("saved") }
+      print(parts.joined(separator: "  "))
+      fflush(nil)
+    case .earlyStop, .interrupted:
+      finish()
+    }
+  }
+
+  func finish() {
+    if drawn && tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    drawn = false
+  }
+}
+
+/// Rewrites only the `training` metadata of a checkpoint (same tensors, same bytes for them).
+func rewriteTrainingRecord(_ file: SafeTensorsFile, path: String, json: String) throws {
+  var meta = file.metadata
+  meta["training"] = json
+  var tensors: [(String, Tensor)] = []
+  for e in file.entries {
+    let t = Tensor(shape: e.shape)
+    try file.read(e, into: t)
+    tensors.append((e.name, t))
+  }
+  try SafeTensorsWriter.write(tensors, metadata: meta, to: path)
+}
+
+func fmt(_ v: Double) -> String { String(format: "%.4f", v) }
+
+func absolute(_ path: String) -> String {
+  URL(fileURLWithPath: path).standardizedFileURL.path
+}
+
+/// Up to `max` distinct indices of 0..<n, a seeded sample.
+func permutationSample(_ n: Int, max: Int, seed: UInt64) -> [Int] {
+  var a = Array(0..<n)
+  var rng = SplitMix64(seed: seed ^ 0x57A1_4E00)
+  for i in stride(from: n - 1, to: 0, by: -1) {
+    let j = Int(rng.next() % UInt64(i + 1))
+    a.swapAt(i, j)
+  }
+  return Array(a.prefix(max))
+}

@@ -1,0 +1,118 @@
+import CaseStore
+import Foundation
+import Imaging
+import MTACNN
+
+/// The workspace as a training source (issue 4): each case's label is its adjudicated label when it
+/// has one, else the label most of its raters currently give (a tie goes to the import's reference
+/// label when that is among the tied, else the case trains without a label), else the reference
+/// label; its mask is the adjudication's, else the newest current rater mask, else the imported
+/// reference mask. The split is the workspace's own (fixed per case at import). The test split is
+/// never loaded.
+///
+/// The store's label schema maps to the model's classes by position (the store keeps the model's
+/// class order).
+enum WorkspaceTrainingData {
+  struct Loaded {
+    var train: [Example]
+    var validation: [Example]
+    /// The newest annotation the data include (recorded with the model for retraining triggers).
+    var throughAnnotation: Int64
+  }
+
+  /// A model schema for a workspace's label schema: hierarchical when the first group holds only
+  /// the first class (the negative class), flat otherwise.
+  static func classSchema(_ s: LabelSchema) -> ClassSchema {
+    if let known = ClassSchema.named(s.name), known.classes.count == s.classes.count { return known }
+    let first = s.groups.first
+    let hierarchical =
+      first != nil && s.classes.count >= 3 && s.classes[0].group == first
+      && s.classes.dropFirst().allSatisfy { $0.group != first }
+    return ClassSchema(name: s.name, classes: s.classNames, hierarchical: hierarchical)
+  }
+
+  static func load(store: CaseStore, model: MTACNNModel, parts: Set<SplitPart> = [.train, .val], quiet: Bool) throws
+    -> Loaded
+  {
+    let schema = store.labelSchema
+    guard schema.classes.count == model.classCount else {
+      throw CLIError(
+        message:
+          "the workspace's label schema \(schema.name) has \(schema.classes.count) classes, the model \(model.classCount) (\(model.schema.classes.joined(separator: ", ")))"
+      )
+    }
+    let through: Int64
+    do { through = try store.latestAnnotationID() } catch { throw CLIError(error) }
+    var records: [CaseRecord] = []
+    var after: Int64 = 0
+    while true {
+      let page: [CaseRecord]
+      do { page = try store.cases(afterID: after, limit: 5000, viewer: .system) } catch { throw CLIError(error) }
+      guard let last = page.last else { break }
+      records += page.filter { parts.contains(part($0.split)) }
+      after = last.id
+    }
+    let pre = model.configuration.preprocessing
+    let bar = ProgressBar(label: "workspace", enabled: !quiet && isatty(STDERR_FILENO) == 1)
+    var train: [Example] = []
+    var val: [Example] = []
+    for (i, rec) in records.enumerated() {
+      bar.update(done: i + 1, total: records.count)
+      do {
+        let (label, maskID) = try labelAndMask(store: store, record: rec)
+        let classIndex = label.flatMap { schema.classNames.firstIndex(of: $0) }
+        if classIndex == nil && maskID == nil { continue }
+        let image = try decodeImage(at: rec.imagePath)
+        var mask: Mask? = nil
+        if let maskID {
+          var m = try store.mask(id: maskID)
+          if m.width != image.width || m.height != image.height { m = m.resized(width: image.width, height: image.height) }
+          mask = MaskRule.expert.nucleusMask(fromMask: Mask(width: m.width, height: m.height, values: m.values.map { $0 >= 128 ? 255 : 0 }))
+        }
+        let ex = Example(
+          image: pre.resized(image), classIndex: classIndex, mask: mask.map(pre.mask), part: part(rec.split),
+          name: "case \(rec.id)", sourceWidth: image.width, sourceHeight: image.height)
+        if ex.part == .train { train.append(ex) } else if ex.part == .val { val.append(ex) }
+      } catch {
+        printError("skipped case \(rec.id): \(CLIText.safe(String(describing: error)))")
+      }
+    }
+    bar.finish()
+    return Loaded(train: train, validation: val, throughAnnotation: through)
+  }
+
+  static func part(_ s: Split) -> SplitPart {
+    switch s {
+    case .train: return .train
+    case .val: return .val
+    case .test: return .test
+    }
+  }
+
+  /// The training label and mask of a case (see the type's comment for the precedence).
+  static func labelAndMask(store: CaseStore, record: CaseRecord) throws -> (String?, Int64?) {
+    let adj = try store.adjudications(case: record.id, viewer: .system).last
+    let current = try store.currentAnnotations(case: record.id, viewer: .system)
+    var label = adj?.label
+    if label == nil {
+      var votes: [String: Int] = [:]
+      for a in current { if let l = a.label { votes[l, default: 0] += 1 } }
+      if let top = votes.values.max() {
+        let tied = votes.filter { $0.value == top }.map(\.key)
+        if tied.count == 1 {
+          label = tied[0]
+        } else if let r = record.referenceLabel, tied.contains(r) {
+          label = r
+        }
+      } else {
+        label = record.referenceLabel
+      }
+    }
+    var maskID = adj?.maskID
+    if maskID == nil {
+      maskID = current.filter { $0.maskID != nil }.max { $0.createdAt < $1.createdAt || ($0.createdAt == $1.createdAt && $0.id < $1.id) }?.maskID
+    }
+    if maskID == nil { maskID = try store.referenceMaskID(case: record.id) }
+    return (label, maskID)
+  }
+}
