@@ -14,7 +14,7 @@ struct BlastView: ParsableCommand {
       BenchCommand.self, ReviewCommand.self, ShowImageCommand.self,
       InitCommand.self, ImportCommand.self, AnnotateCommand.self, LabelsCommand.self, HistoryCommand.self,
       SessionCommand.self, ExportCommand.self, BackupCommand.self,
-      TrainCommand.self,
+      TrainCommand.self, EvalCommand.self, PredictCommand.self,
     ]
   )
 }

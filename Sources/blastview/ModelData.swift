@@ -6,10 +6,14 @@ import NeuralEngine
 /// Data options and loading shared by `train` and `eval`: a folder per class with optional masks,
 /// and an optional segmentation-only folder (issue 4: wbc-seg's expert masks join Aria's weak ones).
 struct FolderDataOptions: ParsableArguments {
-  @Option(help: ArgumentHelp("Folder with one sub-folder per class (Benign/Early/Pre/Pro, or the wbc5 names).", valueName: "dir"))
+  @Option(
+    help: ArgumentHelp(
+      "Folder with one sub-folder per class (Benign/Early/Pre/Pro, or the wbc5 names).", valueName: "dir"))
   var data: String?
 
-  @Option(help: ArgumentHelp("Mask folder mirroring --data (expert masks, or Aria's Segmented/ weak masks).", valueName: "dir"))
+  @Option(
+    help: ArgumentHelp(
+      "Mask folder mirroring --data (expert masks, or Aria's Segmented/ weak masks).", valueName: "dir"))
   var masks: String?
 
   @Option(
@@ -24,7 +28,10 @@ struct FolderDataOptions: ParsableArguments {
       valueName: "classes"))
   var noMasksFor: String?
 
-  @Option(help: ArgumentHelp("A further folder of images used for segmentation only (class folders of any schema).", valueName: "dir"))
+  @Option(
+    help: ArgumentHelp(
+      "A further folder of images used for segmentation only (class folders of any schema).", valueName: "dir"
+    ))
   var segData: String?
 
   @Option(help: ArgumentHelp("Masks for --seg-data.", valueName: "dir"))
@@ -34,7 +41,9 @@ struct FolderDataOptions: ParsableArguments {
   var splitSeed: UInt64 = 0
 
   func validateCombination() throws {
-    if (segData == nil) != (segMasks == nil) { throw ValidationError("--seg-data and --seg-masks go together") }
+    if (segData == nil) != (segMasks == nil) {
+      throw ValidationError("--seg-data and --seg-masks go together")
+    }
     guard ["auto", "expert", "weak"].contains(maskKind) else {
       throw ValidationError("--mask-kind must be auto, expert or weak, got \(CLIText.safe(maskKind))")
     }
@@ -51,7 +60,10 @@ struct FolderDataOptions: ParsableArguments {
       let names = noMasksFor ?? (schema.name == "all4" && kind == .weak ? "Pro" : "")
       for n in names.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !n.isEmpty {
         guard let k = schema.classes.firstIndex(where: { $0.lowercased() == n.lowercased() }) else {
-          throw CLIError(message: "--no-masks-for names \(n), not a class of \(schema.name) (\(schema.classes.joined(separator: ", ")))")
+          throw CLIError(
+            message:
+              "--no-masks-for names \(n), not a class of \(schema.name) (\(schema.classes.joined(separator: ", ")))"
+          )
         }
         excluded.insert(k)
       }
@@ -71,7 +83,9 @@ struct FolderDataOptions: ParsableArguments {
     return (ds, try resolveKind(ds.items.compactMap(\.maskPath)))
   }
 
-  private func dataset(root: String, schema: ClassSchema, masks: String?, excluded: Set<Int>) throws -> FolderDataset {
+  private func dataset(root: String, schema: ClassSchema, masks: String?, excluded: Set<Int>) throws
+    -> FolderDataset
+  {
     do {
       return try FolderDataset(
         root: root, schema: schema, masks: masks, masksExcludedFor: excluded, splitSeed: splitSeed)

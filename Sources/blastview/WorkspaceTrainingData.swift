@@ -31,7 +31,8 @@ enum WorkspaceTrainingData {
     return ClassSchema(name: s.name, classes: s.classNames, hierarchical: hierarchical)
   }
 
-  static func load(store: CaseStore, model: MTACNNModel, parts: Set<SplitPart> = [.train, .val], quiet: Bool) throws
+  static func load(store: CaseStore, model: MTACNNModel, parts: Set<SplitPart> = [.train, .val], quiet: Bool)
+    throws
     -> Loaded
   {
     let schema = store.labelSchema
@@ -47,7 +48,9 @@ enum WorkspaceTrainingData {
     var after: Int64 = 0
     while true {
       let page: [CaseRecord]
-      do { page = try store.cases(afterID: after, limit: 5000, viewer: .system) } catch { throw CLIError(error) }
+      do { page = try store.cases(afterID: after, limit: 5000, viewer: .system) } catch {
+        throw CLIError(error)
+      }
       guard let last = page.last else { break }
       records += page.filter { parts.contains(part($0.split)) }
       after = last.id
@@ -66,8 +69,11 @@ enum WorkspaceTrainingData {
         var mask: Mask? = nil
         if let maskID {
           var m = try store.mask(id: maskID)
-          if m.width != image.width || m.height != image.height { m = m.resized(width: image.width, height: image.height) }
-          mask = MaskRule.expert.nucleusMask(fromMask: Mask(width: m.width, height: m.height, values: m.values.map { $0 >= 128 ? 255 : 0 }))
+          if m.width != image.width || m.height != image.height {
+            m = m.resized(width: image.width, height: image.height)
+          }
+          mask = MaskRule.expert.nucleusMask(
+            fromMask: Mask(width: m.width, height: m.height, values: m.values.map { $0 >= 128 ? 255 : 0 }))
         }
         let ex = Example(
           image: pre.resized(image), classIndex: classIndex, mask: mask.map(pre.mask), part: part(rec.split),
@@ -110,7 +116,10 @@ enum WorkspaceTrainingData {
     }
     var maskID = adj?.maskID
     if maskID == nil {
-      maskID = current.filter { $0.maskID != nil }.max { $0.createdAt < $1.createdAt || ($0.createdAt == $1.createdAt && $0.id < $1.id) }?.maskID
+      maskID =
+        current.filter { $0.maskID != nil }.max {
+          $0.createdAt < $1.createdAt || ($0.createdAt == $1.createdAt && $0.id < $1.id)
+        }?.maskID
     }
     if maskID == nil { maskID = try store.referenceMaskID(case: record.id) }
     return (label, maskID)

@@ -85,7 +85,8 @@ public enum ExampleLoader {
       parallelFor(workers) { worker in
         var i = worker
         while i < items.count {
-          base[i] = loadOne(items[i], preprocessing: preprocessing, rule: rule, withLabels: withLabels, shift: shift)
+          base[i] = loadOne(
+            items[i], preprocessing: preprocessing, rule: rule, withLabels: withLabels, shift: shift)
           let d = counter.increment()
           if worker == 0 { progress?(d, items.count) }
           i += workers
@@ -127,7 +128,8 @@ public enum ExampleLoader {
     return .success(
       Example(
         image: preprocessing.resized(image, shift: shift), classIndex: withLabels ? item.classIndex : nil,
-        mask: mask.map(preprocessing.mask), part: item.part, name: item.relativePath, sourceWidth: image.width,
+        mask: mask.map(preprocessing.mask), part: item.part, name: item.relativePath,
+        sourceWidth: image.width,
         sourceHeight: image.height))
   }
 

@@ -66,7 +66,8 @@ public struct EpochRecord: Codable, Sendable, Equatable {
 public enum TrainingEvent: Sendable {
   /// After every batch: position, the batch's loss, the epoch's throughput so far, and an estimate
   /// of the time left in the whole run (nil until one batch has been timed).
-  case batch(epoch: Int, epochs: Int, batch: Int, batches: Int, loss: Float, imagesPerSecond: Double, eta: Double?)
+  case batch(
+    epoch: Int, epochs: Int, batch: Int, batches: Int, loss: Float, imagesPerSecond: Double, eta: Double?)
   case validating(epoch: Int)
   case epoch(EpochRecord)
   case earlyStop(epoch: Int, bestEpoch: Int)
@@ -76,7 +77,9 @@ public enum TrainingEvent: Sendable {
 /// How a run ended.
 public struct TrainingResult: Sendable {
   public enum Ending: String, Sendable, Codable {
-    case completed, earlyStopped = "early_stopped", interrupted
+    case completed
+    case earlyStopped = "early_stopped"
+    case interrupted
   }
   public var ending: Ending
   public var epochs: [EpochRecord]
@@ -114,7 +117,8 @@ public final class Trainer {
   ) throws(TrainingError) {
     guard !train.isEmpty else { throw TrainingError(message: "no training images") }
     guard options.epochs >= 1, options.batchSize >= 1, options.learningRate > 0, options.patience >= 1 else {
-      throw TrainingError(message: "epochs, batch, patience must be at least 1 and the learning rate positive")
+      throw TrainingError(
+        message: "epochs, batch, patience must be at least 1 and the learning rate positive")
     }
     let trained = Set(model.trainedTasks)
     let usable = train.contains {
@@ -122,7 +126,9 @@ public final class Trainer {
     }
     guard usable else {
       throw TrainingError(
-        message: "no training image has a label or mask for the task(s) being trained (\(model.trainedTasks.map(\.rawValue).joined(separator: ", ")))")
+        message:
+          "no training image has a label or mask for the task(s) being trained (\(model.trainedTasks.map(\.rawValue).joined(separator: ", ")))"
+      )
     }
     self.model = model
     self.optimizer = optimizer
@@ -153,6 +159,7 @@ public final class Trainer {
     let start = monotonicSeconds()
     var records: [EpochRecord] = []
     var best: (epoch: Int, loss: Double)? = nil
+    var stopping = EarlyStopping(patience: options.patience)
     var batchSeconds: Double? = nil
     var validationSeconds: Double? = nil
     let nb = batchesPerEpoch
@@ -209,15 +216,16 @@ public final class Trainer {
         validationLoss: val?.loss, validationAccuracy: val?.accuracy, validationMacroF1: val?.macroF1,
         validationDice: val?.dice, learningRate: Double(lr), seconds: monotonicSeconds() - epochStart,
         imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9), improved: false)
-      let current = val?.loss ?? rec.trainLoss
-      if val == nil || best == nil || current < best!.loss {
+      // Without validation data every epoch is kept (there is nothing to select on).
+      let verdict = stopping.observe(epoch: epoch + 1, loss: val == nil ? -Double(epoch) : val!.loss)
+      if verdict.improved {
         rec.improved = true
         try save(rec)
-        best = (epoch + 1, current)
+        best = (epoch + 1, val?.loss ?? rec.trainLoss)
       }
       records.append(rec)
       events(.epoch(rec))
-      if let b = best, val != nil, epoch + 1 - b.epoch >= options.patience, epoch + 1 < options.epochs {
+      if verdict.stop, val != nil, epoch + 1 < options.epochs, let b = best {
         events(.earlyStop(epoch: epoch + 1, bestEpoch: b.epoch))
         return TrainingResult(
           ending: .earlyStopped, epochs: records, bestEpoch: b.epoch, bestValidationLoss: b.loss,
@@ -232,8 +240,9 @@ public final class Trainer {
   /// Validation in inference mode: the loss of the trained tasks (batches of the training batch
   /// size, so a = N_b/N_f is counted as in training), accuracy and macro-F1 over labelled images,
   /// mean Dice (probability ≥ 0.5) over masked ones.
-  public func validate(tasks: Set<ModelTask>) -> (loss: Double, accuracy: Double?, macroF1: Double?, dice: Double?)
-  {
+  public func validate(tasks: Set<ModelTask>) -> (
+    loss: Double, accuracy: Double?, macroF1: Double?, dice: Double?
+  ) {
     model.isTraining = false
     var lossSum = 0.0
     var n = 0
@@ -276,13 +285,37 @@ public final class Trainer {
     var accuracy: Double? = nil
     var f1: Double? = nil
     if !truth.isEmpty {
-      let r = ClassificationReport(ConfusionMatrix(classes: model.schema.classes, truth: truth, predicted: predicted))
+      let r = ClassificationReport(
+        ConfusionMatrix(classes: model.schema.classes, truth: truth, predicted: predicted))
       accuracy = r.accuracy
       f1 = r.macro.f1
     }
     return (
       lossSum / Double(max(n, 1)), accuracy, f1, dice.isEmpty ? nil : dice.reduce(0, +) / Double(dice.count)
     )
+  }
+}
+
+/// Early stopping on validation loss: an epoch improves when its loss is strictly lower than every
+/// earlier one; training stops once `patience` epochs in a row have not improved. A NaN loss never
+/// improves.
+public struct EarlyStopping: Sendable, Equatable {
+  public let patience: Int
+  public private(set) var bestEpoch: Int?
+  public private(set) var bestLoss = Double.infinity
+
+  public init(patience: Int) {
+    precondition(patience >= 1)
+    self.patience = patience
+  }
+
+  public mutating func observe(epoch: Int, loss: Double) -> (improved: Bool, stop: Bool) {
+    if loss < bestLoss {
+      bestLoss = loss
+      bestEpoch = epoch
+      return (true, false)
+    }
+    return (false, epoch - (bestEpoch ?? 0) >= patience)
   }
 }
 

@@ -127,7 +127,9 @@ struct TrainCommand: ParsableCommand {
     guard LearningRateSchedule(rawValue: lrSchedule) != nil else {
       throw ValidationError("--lr-schedule must be constant or cosine")
     }
-    guard ["auto", "on", "off"].contains(blankCorner) else { throw ValidationError("--blank-corner must be auto, on or off") }
+    guard ["auto", "on", "off"].contains(blankCorner) else {
+      throw ValidationError("--blank-corner must be auto, on or off")
+    }
     guard ["none", "reinhard", "macenko"].contains(stainNorm) else {
       throw ValidationError("--stain-norm must be none, reinhard or macenko")
     }
@@ -137,7 +139,10 @@ struct TrainCommand: ParsableCommand {
     if let augment, !["none", "geometric", "colour", "color"].contains(augment) {
       throw ValidationError("--augment must be none, geometric or colour")
     }
-    for (name, v) in [("hue", hue), ("sat", sat), ("bright", bright), ("contrast", contrast), ("hed-scale", hedScale), ("hed-shift", hedShift)] {
+    for (name, v) in [
+      ("hue", hue), ("sat", sat), ("bright", bright), ("contrast", contrast), ("hed-scale", hedScale),
+      ("hed-shift", hedShift),
+    ] {
       if let v, !(v >= 0 && v.isFinite) { throw ValidationError("--\(name) must be a non-negative number") }
     }
     if let grayP, !(0...1).contains(grayP) { throw ValidationError("--gray-p must be in [0, 1]") }
@@ -185,14 +190,18 @@ struct TrainCommand: ParsableCommand {
       if let schema, schema != c.schema {
         throw CLIError(message: "--schema \(schema) differs from --init's \(c.schema)")
       }
-      if let size, size != c.size { throw CLIError(message: "--size \(size) differs from --init's \(c.size)") }
+      if let size, size != c.size {
+        throw CLIError(message: "--size \(size) differs from --init's \(c.size)")
+      }
       if blankCorner != "auto" || stainNorm != "none" {
-        throw CLIError(message: "--blank-corner and --stain-norm come from --init's configuration; leave them out")
+        throw CLIError(
+          message: "--blank-corner and --stain-norm come from --init's configuration; leave them out")
       }
       let old = c.tasks.compactMap(ModelTask.init(rawValue:))
       let want = requestedTasks ?? old
       guard Set(old).isSubset(of: Set(want)) else {
-        throw CLIError(message: "--tasks must include --init's tasks (\(old.map(\.rawValue).joined(separator: ",")))")
+        throw CLIError(
+          message: "--tasks must include --init's tasks (\(old.map(\.rawValue).joined(separator: ",")))")
       }
       let added = want.filter { !old.contains($0) }
       if !added.isEmpty {
@@ -241,9 +250,10 @@ struct TrainCommand: ParsableCommand {
       c.ttcFrom = from
       do { model = try MTACNNModel(configuration: c, seed: seed) } catch { throw CLIError(error) }
     }
-    let frozen = try freeze.map { text throws -> Set<ModelTask> in
-      do { return Set(try ModelTask.parseList(text)) } catch { throw CLIError(error) }
-    } ?? []
+    let frozen =
+      try freeze.map { text throws -> Set<ModelTask> in
+        do { return Set(try ModelTask.parseList(text)) } catch { throw CLIError(error) }
+      } ?? []
     do { try model.freeze(frozen) } catch { throw CLIError(error) }
 
     // Data.
@@ -262,8 +272,10 @@ struct TrainCommand: ParsableCommand {
     } else {
       let (ds, kind) = try folder.folderDataset(schema: model.schema)
       let pre = config.preprocessing
-      trainSet = loadExamples(ds.items(in: .train), preprocessing: pre, maskKind: kind, label: "train", quiet: quiet)
-      valSet = loadExamples(ds.items(in: .val), preprocessing: pre, maskKind: kind, label: "val", quiet: quiet)
+      trainSet = loadExamples(
+        ds.items(in: .train), preprocessing: pre, maskKind: kind, label: "train", quiet: quiet)
+      valSet = loadExamples(
+        ds.items(in: .val), preprocessing: pre, maskKind: kind, label: "val", quiet: quiet)
       dataRecord["data"] = absolute(folder.data!)
       if let m = folder.masks {
         dataRecord["masks"] = absolute(m)
@@ -271,9 +283,11 @@ struct TrainCommand: ParsableCommand {
       }
       if let (sds, skind) = try folder.segmentationDataset() {
         trainSet += loadExamples(
-          sds.items(in: .train), preprocessing: pre, maskKind: skind, withLabels: false, label: "seg train", quiet: quiet)
+          sds.items(in: .train), preprocessing: pre, maskKind: skind, withLabels: false, label: "seg train",
+          quiet: quiet)
         valSet += loadExamples(
-          sds.items(in: .val), preprocessing: pre, maskKind: skind, withLabels: false, label: "seg val", quiet: quiet)
+          sds.items(in: .val), preprocessing: pre, maskKind: skind, withLabels: false, label: "seg val",
+          quiet: quiet)
         dataRecord["seg_data"] = absolute(folder.segData!)
         dataRecord["seg_masks"] = absolute(folder.segMasks!)
         dataRecord["seg_mask_kind"] = skind.rawValue
@@ -281,10 +295,15 @@ struct TrainCommand: ParsableCommand {
     }
     // Stain normalisation is fitted once, on (a seeded sample of) the training images.
     if initFrom == nil && stainNorm != "none" {
-      let sample = permutationSample(trainSet.count, max: 200, seed: seed).map { PlanarImage(trainSet[$0].image) }
-      guard !sample.isEmpty else { throw CLIError(message: "no training images to fit stain normalisation on") }
+      let sample = permutationSample(trainSet.count, max: 200, seed: seed).map {
+        PlanarImage(trainSet[$0].image)
+      }
+      guard !sample.isEmpty else {
+        throw CLIError(message: "no training images to fit stain normalisation on")
+      }
       config.stainNormalisation =
-        stainNorm == "reinhard" ? StainNormalisation.fitReinhard(sample) : StainNormalisation.fitMacenko(sample)
+        stainNorm == "reinhard"
+        ? StainNormalisation.fitReinhard(sample) : StainNormalisation.fitMacenko(sample)
       do {
         model = try MTACNNModel(configuration: config, seed: seed)
         try model.freeze(frozen)
@@ -297,7 +316,8 @@ struct TrainCommand: ParsableCommand {
         "train: \(trainSet.count) images (\(labelled) labelled, \(masked) with masks); val: \(valSet.count); "
           + "tasks \(model.tasks.map(\.rawValue).joined(separator: ",")), trained \(model.trainedTasks.map(\.rawValue).joined(separator: ","))"
           + (frozen.isEmpty ? "" : ", frozen \(frozen.sorted().map(\.rawValue).joined(separator: ","))")
-          + "; S = \(model.size), \(CLIText.count(model.parameterCount)) parameters, \(Threads.count) threads")
+          + "; S = \(model.size), \(CLIText.count(model.parameterCount)) parameters, \(Threads.count) threads"
+      )
     }
 
     // Optimiser (continuing --init's Adam state for the parameters that train).
@@ -317,7 +337,8 @@ struct TrainCommand: ParsableCommand {
     options.maxBatchesPerEpoch = maxBatches
     let trainer: Trainer
     do {
-      trainer = try Trainer(model: model, optimizer: adam, options: options, train: trainSet, validation: valSet)
+      trainer = try Trainer(
+        model: model, optimizer: adam, options: options, train: trainSet, validation: valSet)
     } catch { throw CLIError(error) }
 
     var history: [EpochRecord] = []
@@ -325,9 +346,11 @@ struct TrainCommand: ParsableCommand {
     let command = CommandLine.arguments.map(CLIText.safe).joined(separator: " ")
     func record(_ best: EpochRecord?) -> String {
       var r: [String: Any] = [
-        "command": command, "seed": Int(seed), "split_seed": Int(folder.splitSeed), "epochs": epochs, "batch": batch,
+        "command": command, "seed": Int(seed), "split_seed": Int(folder.splitSeed), "epochs": epochs,
+        "batch": batch,
         "lr": Double(lr), "lr_schedule": lrSchedule, "patience": patience,
-        "augment": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(options.augmentation))) ?? [:],
+        "augment": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(options.augmentation)))
+          ?? [:],
         "tasks": model.tasks.map(\.rawValue), "freeze": frozen.sorted().map(\.rawValue),
         "trained_tasks": model.trainedTasks.map(\.rawValue), "threads": Threads.count,
         "train_images": trainSet.count, "val_images": valSet.count, "blastview": BlastView.version,
@@ -363,7 +386,9 @@ struct TrainCommand: ParsableCommand {
     defer { signal(SIGINT, SIG_DFL) }
 
     let progress = TrainingProgressPrinter(quiet: quiet)
-    if continued > 0 && !quiet { printError("continuing Adam state of \(continued) parameter tensors from --init") }
+    if continued > 0 && !quiet {
+      printError("continuing Adam state of \(continued) parameter tensors from --init")
+    }
     let result: TrainingResult
     do {
       result = try trainer.run(
@@ -379,7 +404,9 @@ struct TrainCommand: ParsableCommand {
         shouldStop: { trainingInterrupted.load(ordering: .relaxed) })
     } catch {
       progress.finish()
-      throw CLIError(message: "\(error)" + (history.contains { $0.improved } ? "; the best checkpoint so far is at \(outPath)" : ""))
+      throw CLIError(
+        message: "\(error)"
+          + (history.contains { $0.improved } ? "; the best checkpoint so far is at \(outPath)" : ""))
     }
     progress.finish()
     let best = result.epochs.first { $0.epoch == result.bestEpoch }
@@ -390,13 +417,15 @@ struct TrainCommand: ParsableCommand {
     if json {
       try CLIText.printJSON(
         TrainSummary(
-          ending: result.ending.rawValue, out: best != nil ? absolute(outPath) : nil, bestEpoch: result.bestEpoch,
+          ending: result.ending.rawValue, out: best != nil ? absolute(outPath) : nil,
+          bestEpoch: result.bestEpoch,
           bestValidationLoss: result.bestValidationLoss, seconds: result.seconds, epochs: result.epochs))
     } else {
       switch result.ending {
       case .completed: print("finished \(result.epochs.count) epochs in \(formatDuration(result.seconds))")
       case .earlyStopped:
-        print("stopped early after epoch \(result.epochs.count): no lower validation loss for \(patience) epochs")
+        print(
+          "stopped early after epoch \(result.epochs.count): no lower validation loss for \(patience) epochs")
       case .interrupted: print("interrupted during epoch \(result.epochs.count + 1)")
       }
       if let best {
@@ -484,7 +513,10 @@ final class TrainingProgressPrinter {
       if let a = r.validationAccuracy { parts.append(String(format: "val acc %.4f", a)) }
       if let f = r.validationMacroF1 { parts.append(String(format: "macro-F1 %.4f", f)) }
       if let d = r.validationDice { parts.append(String(format: "Dice %.4f", d)) }
-      parts.append(String(format: "lr %.2g  %@  %.1f img/s", r.learningRate, formatDuration(r.seconds) as NSString, r.imagesPerSecond))
+      parts.append(
+        String(
+          format: "lr %.2g  %@  %.1f img/s", r.learningRate, formatDuration(r.seconds) as NSString,
+          r.imagesPerSecond))
       if r.improved { parts.append("saved") }
       print(parts.joined(separator: "  "))
       fflush(nil)

@@ -1,0 +1,304 @@
+import ArgumentParser
+import Foundation
+import Imaging
+import MTACNN
+import NeuralEngine
+
+/// `blastview eval`: the paper's metrics from one confusion matrix, segmentation Dice/IoU and
+/// detection F1 when masks are given, calibration, and issue 10's colour-shift robustness.
+struct EvalCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "eval",
+    abstract: "Evaluate a model: accuracy, kappa, per-class metrics, calibration, Dice and detection F1.",
+    discussion: """
+      Images are those of --split (default test: the part never used in training or for choosing \
+      settings; all for a data set the model never saw). --colour-shift evaluates on recoloured \
+      copies made in memory (hue:+10, hue:-10, sat:0.85, sat:1.15, gray, none); 'all' adds a \
+      robustness table. --blank-corner on|off overrides the model's scale-bar blanking. \
+      --segmentation-only scores masks of images whose folders are not the model's classes \
+      (e.g. the wbc-seg expert masks for the all4 model).
+      """)
+
+  @Option(help: ArgumentHelp("The checkpoint to evaluate.", valueName: "file"))
+  var model: String
+
+  @Option(help: ArgumentHelp("Folder with one sub-folder per class.", valueName: "dir"))
+  var data: String
+
+  @Option(help: ArgumentHelp("Mask folder mirroring --data.", valueName: "dir"))
+  var masks: String?
+
+  @Option(help: "How to read --masks: auto, expert or weak.")
+  var maskKind = "auto"
+
+  @Option(
+    help: ArgumentHelp(
+      "Classes whose weak masks are not scored (default: Pro for all4).", valueName: "classes"))
+  var noMasksFor: String?
+
+  @Option(help: "Which part of the split: test, val, train or all.")
+  var split = "test"
+
+  @Option(help: "Seed of the stratified split (as in training).")
+  var splitSeed: UInt64 = 0
+
+  @Option(help: "Blank the scale-bar corner: on or off (default: as the model was trained).")
+  var blankCorner: String?
+
+  @Option(help: "Colour shift: none, hue:+10, hue:-10, sat:0.85, sat:1.15, gray, or all.")
+  var colourShift = "none"
+
+  @Flag(help: "Score segmentation only (the folders' classes are not the model's).")
+  var segmentationOnly = false
+
+  @Option(help: "Threads (default: the number of CPUs).")
+  var threads: Int?
+
+  @Flag(help: "Print the report as JSON.")
+  var json = false
+
+  func validate() throws {
+    guard ["test", "val", "train", "all"].contains(split) else {
+      throw ValidationError("--split must be test, val, train or all")
+    }
+    if let b = blankCorner, !["on", "off"].contains(b) {
+      throw ValidationError("--blank-corner must be on or off")
+    }
+    guard ["auto", "expert", "weak"].contains(maskKind) else {
+      throw ValidationError("--mask-kind must be auto, expert or weak")
+    }
+    if colourShift != "all" {
+      do { _ = try ColourShift(parsing: colourShift) } catch { throw ValidationError(error.description) }
+    }
+    if segmentationOnly && masks == nil { throw ValidationError("--segmentation-only needs --masks") }
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+  }
+
+  func run() throws {
+    Threads.set(threads ?? Threads.available)
+    let (net, _): (MTACNNModel, CheckpointMetadata)
+    do { (net, _) = try ModelCheckpoint.load(path: model) } catch { throw CLIError(error) }
+    if segmentationOnly && !net.tasks.contains(.seg) {
+      throw CLIError(message: "\(model) has no segmentation task")
+    }
+    var opts = FolderDataOptions()
+    opts.data = data
+    opts.masks = masks
+    opts.maskKind = maskKind
+    opts.noMasksFor = noMasksFor
+    opts.splitSeed = splitSeed
+    let dataset: FolderDataset
+    let kind: MaskKind?
+    if segmentationOnly {
+      opts.segData = data
+      opts.segMasks = masks
+      guard let (d, k) = try opts.segmentationDataset() else { throw CLIError(message: "no data") }
+      (dataset, kind) = (d, k)
+    } else {
+      (dataset, kind) = try opts.folderDataset(schema: net.schema)
+    }
+    let items = split == "all" ? dataset.items : dataset.items(in: SplitPart(rawValue: split)!)
+    let (evalItems, skipped) = Evaluator.load(items, maskKind: kind, withLabels: !segmentationOnly)
+    for s in skipped { printError("skipped \(CLIText.safe(s.description))") }
+    guard !evalItems.isEmpty else {
+      throw CLIError(message: "no images to evaluate in \(data) (split \(split))")
+    }
+
+    var pre = net.configuration.preprocessing
+    if let b = blankCorner {
+      if b == "off" {
+        pre.cornerBlank = nil
+      } else if pre.cornerBlank == nil {
+        pre.cornerBlank = ModelConfiguration.defaults(for: .all4).preprocessing.cornerBlank
+      }
+    }
+    let predictor = Predictor(model: net)
+    let shifts: [ColourShift] =
+      colourShift == "all" ? ColourShift.all : [try ColourShift(parsing: colourShift)]
+    var runs: [(ColourShift, EvaluationRun)] = []
+    for shift in shifts {
+      let bar = ProgressBar(label: "eval \(shift)", enabled: !json && isatty(STDERR_FILENO) == 1)
+      let r = Evaluator.run(predictor, items: evalItems, shift: shift, preprocessing: pre) { d, t in
+        bar.update(done: d, total: t)
+      }
+      bar.finish()
+      runs.append((shift, r))
+    }
+    let (mainShift, main) = runs[0]
+    let context = EvalContext(
+      model: absolute(model), data: absolute(data), split: split, images: evalItems.count,
+      blankCorner: pre.cornerBlank != nil, colourShift: mainShift.description, size: net.size)
+
+    if segmentationOnly || main.truth.isEmpty {
+      let seg = main.segmentation
+      if json {
+        try printMerged(SegmentationOnlyReport(n: main.overlaps.count, segmentation: seg), context: context)
+      } else {
+        print(context.heading)
+        print(seg.map(segmentationText) ?? "no masks to score")
+      }
+      return
+    }
+    let robustness: [EvaluationReport.RobustnessRow]? =
+      runs.count > 1
+      ? runs.map { s, r in
+        EvaluationReport.RobustnessRow(
+          shift: s,
+          report: ClassificationReport(
+            ConfusionMatrix(
+              classes: net.schema.classes, truth: r.truth, predicted: r.probabilities.map(argmax))))
+      } : nil
+    let report = EvaluationReport(
+      schema: net.schema, probabilities: main.probabilities, truth: main.truth,
+      segmentation: main.segmentation,
+      robustness: robustness)
+    if json {
+      var extra: [String: Any] = [:]
+      if runs.count > 1 {
+        var conf: [String: Any] = [:]
+        for (s, r) in runs {
+          conf[s.description] =
+            ConfusionMatrix(
+              classes: net.schema.classes, truth: r.truth, predicted: r.probabilities.map(argmax)
+            ).counts
+        }
+        extra["robustness_confusion"] = conf
+      }
+      try printMerged(report, context: context, extra: extra)
+    } else {
+      print(context.heading)
+      print(EvalText.tables(report, schema: net.schema))
+      if let seg = report.segmentation { print("\n" + segmentationText(seg)) }
+      if runs.count > 1 {
+        print("\nRobustness (issue 10): accuracy and macro-F1 per colour shift; errors by true class")
+        print(EvalText.robustness(runs, schema: net.schema))
+      }
+    }
+  }
+
+  private func segmentationText(_ s: SegmentationReport) -> String {
+    var t = String(
+      format: "Segmentation (%d images with masks, at the source resolution, probability >= 0.5)\n"
+        + "  Dice %.4f  IoU %.4f (mean per image)   pooled Dice %.4f  IoU %.4f", s.images, s.dice, s.iou,
+      s.dicePooled, s.iouPooled)
+    if let f = s.detectionF1 { t += String(format: "\n  nucleus detection F1 %.4f (IoU > 0.5, NMS)", f) }
+    return t
+  }
+
+  private func printMerged<T: Encodable>(_ value: T, context: EvalContext, extra: [String: Any] = [:]) throws
+  {
+    let enc = JSONEncoder()
+    var obj = (try JSONSerialization.jsonObject(with: enc.encode(value))) as? [String: Any] ?? [:]
+    let ctx = (try JSONSerialization.jsonObject(with: enc.encode(context))) as? [String: Any] ?? [:]
+    for (k, v) in ctx { obj[k] = v }
+    for (k, v) in extra { obj[k] = v }
+    let data = try JSONSerialization.data(
+      withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    print(String(decoding: data, as: UTF8.self))
+  }
+}
+
+func argmax(_ p: [Double]) -> Int { p.indices.max { p[$0] < p[$1] } ?? 0 }
+
+struct SegmentationOnlyReport: Encodable {
+  var n: Int
+  var segmentation: SegmentationReport?
+}
+
+/// What was evaluated (joins the JSON report, and heads the text).
+struct EvalContext: Encodable {
+  var model: String
+  var data: String
+  var split: String
+  var images: Int
+  var blankCorner: Bool
+  var colourShift: String
+  var size: Int
+
+  enum CodingKeys: String, CodingKey {
+    case model, data, split, images, size
+    case blankCorner = "blank_corner"
+    case colourShift = "colour_shift"
+  }
+
+  var heading: String {
+    "\(CLIText.safe(model)) on \(CLIText.safe(data)): split \(split), \(images) images, S = \(size), corner "
+      + (blankCorner ? "blanked" : "not blanked") + ", colour shift \(colourShift)"
+  }
+}
+
+/// The text tables of `eval`, laid out as the paper's Table 3 (per class) and Table 4 (overall).
+enum EvalText {
+  static func tables(_ r: EvaluationReport, schema: ClassSchema) -> String {
+    let c = r.classification
+    var lines: [String] = []
+    let nameWidth = max(9, (schema.classes + ["macro avg"]).map(\.count).max()! + 1)
+    func pad(_ s: String, _ w: Int) -> String {
+      s.count >= w ? s : s + String(repeating: " ", count: w - s.count)
+    }
+    func row(_ name: String, _ m: ClassMetrics) -> String {
+      pad(CLIText.safe(name), nameWidth)
+        + String(
+          format: "%9.4f %9.4f %9.4f %11.4f %9.4f %8d", m.precision, m.recall, m.f1, m.specificity, m.npv,
+          m.support)
+    }
+    let header = pad("class", nameWidth) + "precision    recall        F1 specificity       NPV  support"
+    lines.append("Table 3 layout: per-class metrics (one-vs-rest)")
+    lines.append(header)
+    for name in schema.classes { if let m = c.perClass[name] { lines.append(row(name, m)) } }
+    lines.append(row("macro avg", c.macro))
+    if let b = r.binary {
+      lines.append("")
+      lines.append("Benign vs malignant")
+      lines.append(header)
+      for name in b.classes { if let m = b.perClass[name] { lines.append(row(name, m)) } }
+      lines.append(String(format: "accuracy %.4f  kappa %.4f", b.accuracy, b.kappa))
+    }
+    lines.append("")
+    lines.append("Table 4 layout: overall (macro averages)")
+    lines.append("   n  accuracy  precision    recall        F1  specificity       NPV     kappa       ECE")
+    lines.append(
+      String(
+        format: "%4d %9.4f %10.4f %9.4f %9.4f %12.4f %9.4f %9.4f %9.4f", c.n, c.accuracy, c.macro.precision,
+        c.macro.recall, c.macro.f1, c.macro.specificity, c.macro.npv, c.kappa, r.calibration.ece))
+    lines.append("")
+    lines.append("Confusion matrix (rows: truth, columns: predicted)")
+    let w = max(7, schema.classes.map(\.count).max()! + 1)
+    lines.append(
+      pad("", nameWidth)
+        + schema.classes.map { String(repeating: " ", count: max(0, w - $0.count)) + CLIText.safe($0) }
+        .joined())
+    for (i, name) in schema.classes.enumerated() {
+      lines.append(
+        pad(CLIText.safe(name), nameWidth) + c.confusion[i].map { String(format: "%\(w)d", $0) }.joined())
+    }
+    lines.append(
+      String(
+        format: "\nCalibration: expected calibration error %.4f over %d bins", r.calibration.ece,
+        r.calibration.bins))
+    return lines.joined(separator: "\n")
+  }
+
+  static func robustness(_ runs: [(ColourShift, EvaluationRun)], schema: ClassSchema) -> String {
+    var lines = ["shift      accuracy  macro-F1     n  errors by true class"]
+    for (s, r) in runs {
+      let m = ConfusionMatrix(classes: schema.classes, truth: r.truth, predicted: r.probabilities.map(argmax))
+      let rep = ClassificationReport(m)
+      var errs: [String] = []
+      for (i, name) in schema.classes.enumerated() {
+        let wrong = m.counts[i].reduce(0, +) - m.counts[i][i]
+        if wrong > 0 {
+          let to = schema.classes.indices.filter { $0 != i && m.counts[i][$0] > 0 }.map {
+            "\(m.counts[i][$0])→\(schema.classes[$0])"
+          }
+          errs.append("\(name): \(to.joined(separator: ", "))")
+        }
+      }
+      let label = s.description.padding(toLength: 9, withPad: " ", startingAt: 0)
+      lines.append(
+        String(format: "%@ %9.4f %9.4f %5d  ", label as NSString, rep.accuracy, rep.macro.f1, rep.n)
+          + (errs.isEmpty ? "-" : errs.joined(separator: "; ")))
+    }
+    return lines.joined(separator: "\n")
+  }
+}

@@ -1,0 +1,291 @@
+import ArgumentParser
+import CaseStore
+import Foundation
+import Imaging
+import MTACNN
+import NeuralEngine
+
+/// `blastview predict`: class probabilities, P(malignant), nucleus count and boxes per image; or,
+/// with --all-cases, the workspace's predictions (what the review screen shows).
+struct PredictCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "predict",
+    abstract: "Predict the class and the nuclei of images, or of every case of a workspace.",
+    discussion: """
+      IMAGE...: per image the class probabilities, the predicted class, P(malignant) (all4), the \
+      nucleus count and boxes (pixels of the image); --masks-out writes each nucleus mask as PNG.
+
+      --all-cases: predicts every case of the workspace that has no prediction from the model yet \
+      and stores the predictions (probabilities, nucleus mask, boxes). --model FILE is registered \
+      in the workspace first (once; the same file is recognised by its SHA-256) and promoted when \
+      no model is promoted yet or with --promote; without --model the promoted model is used.
+      """)
+
+  @Option(
+    help: ArgumentHelp(
+      "The checkpoint (with --all-cases: default, the workspace's promoted model).", valueName: "file"))
+  var model: String?
+
+  @Argument(help: ArgumentHelp("Image files.", valueName: "image"))
+  var images: [String] = []
+
+  @Option(help: ArgumentHelp("Write each image's nucleus mask (0/255 PNG) here.", valueName: "dir"))
+  var masksOut: String?
+
+  @Flag(help: "Predict every case of the workspace that the model has not predicted yet.")
+  var allCases = false
+
+  @Flag(help: "With --all-cases and --model: promote the model in the workspace.")
+  var promote = false
+
+  @OptionGroup var workspace: WorkspaceOptions
+
+  @Option(help: "Images per batch.")
+  var batch = 16
+
+  @Option(help: "Threads (default: the number of CPUs).")
+  var threads: Int?
+
+  @Flag(help: "Print JSON.")
+  var json = false
+
+  func validate() throws {
+    if allCases {
+      if !images.isEmpty { throw ValidationError("give images or --all-cases, not both") }
+      if masksOut != nil {
+        throw ValidationError("--masks-out is for images (the workspace stores masks itself)")
+      }
+    } else {
+      if images.isEmpty { throw ValidationError("give image files (or --all-cases)") }
+      if model == nil { throw ValidationError("give --model FILE") }
+      if promote { throw ValidationError("--promote goes with --all-cases") }
+    }
+    guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+  }
+
+  func run() throws {
+    Threads.set(threads ?? Threads.available)
+    if allCases {
+      try predictWorkspace()
+      return
+    }
+    let net: MTACNNModel
+    do { (net, _) = try ModelCheckpoint.load(path: model!) } catch { throw CLIError(error) }
+    let predictor = Predictor(model: net, batchSize: batch)
+    if let masksOut {
+      do {
+        try FileManager.default.createDirectory(atPath: masksOut, withIntermediateDirectories: true)
+      } catch {
+        throw CLIError(message: "cannot create \(masksOut): \(error.localizedDescription)")
+      }
+    }
+    var results: [ImageResult] = []
+    var failed = 0
+    // Decode and predict in groups, so memory stays bounded for long lists.
+    var start = 0
+    while start < images.count {
+      let paths = Array(images[start..<min(images.count, start + 64)])
+      start += 64
+      var decoded: [(String, RGBImage)] = []
+      for p in paths {
+        do {
+          decoded.append((p, try decodeImage(at: p)))
+        } catch {
+          printError("skipped \(CLIText.safe(error.description))")
+          failed += 1
+        }
+      }
+      let preds = predictor.predict(decoded.map(\.1))
+      for ((path, _), p) in zip(decoded, preds) {
+        var maskFile: String? = nil
+        if let masksOut, let m = p.nucleusMask {
+          let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+          let out = (masksOut as NSString).appendingPathComponent(stem + "_nucleus.png")
+          do { try writePNG(m, to: out) } catch { throw CLIError(error) }
+          maskFile = out
+        }
+        results.append(ImageResult(path: path, prediction: p, schema: net.schema, maskFile: maskFile))
+      }
+    }
+    if json {
+      try CLIText.printJSON(results)
+    } else {
+      for r in results { print(r.text) }
+    }
+    if failed > 0 { throw ExitCode(1) }
+  }
+
+  /// Registers/promotes as asked, then predicts every case missing a prediction of that version.
+  private func predictWorkspace() throws {
+    let store = try workspace.open()
+    let version: ModelVersion
+    do {
+      if let model {
+        let sha = try sha256Hex(path: model)
+        if let known = try store.models().first(where: { $0.sha256 == sha }) {
+          version = known
+        } else {
+          let (net, meta) = try loadModel(model)
+          version = try store.registerModel(
+            file: model, parent: nil, tasks: registryTasks(net.tasks),
+            trainedTasks: registryTasks(net.trainedTasks),
+            frozenTasks: [],
+            config: (try? JSONDecoder().decode(JSONValue.self, from: Data(net.configurationJSON.utf8)))
+              ?? .null,
+            notes: "registered by blastview predict from \(absolute(model))")
+          _ = meta
+        }
+        if try promote || store.promotedModel() == nil {
+          try store.promote(
+            version: version.version, by: defaultRaterName(), reason: "blastview predict --all-cases")
+        }
+      } else {
+        guard let p = try store.promotedModel() else {
+          throw CLIError(message: "the workspace has no promoted model: give --model FILE")
+        }
+        version = p
+      }
+    } catch let e as CLIError {
+      throw e
+    } catch {
+      throw CLIError(error)
+    }
+    let (net, _) = try loadModel(version.file)
+    guard net.classCount == store.labelSchema.classes.count else {
+      throw CLIError(
+        message:
+          "the model predicts \(net.classCount) classes, the workspace's schema \(store.labelSchema.name) has \(store.labelSchema.classes.count)"
+      )
+    }
+    let predictor = Predictor(model: net, batchSize: batch)
+    var failedCases: Set<Int64> = []
+    var done = 0
+    var skipped = 0
+    var total = 0
+    let bar = ProgressBar(label: "predict", enabled: !json && isatty(STDERR_FILENO) == 1)
+    while true {
+      let ids: [Int64]
+      do {
+        ids = try store.casesMissingPrediction(model: version.version, limit: 64 + failedCases.count)
+      } catch { throw CLIError(error) }
+      // Cases that failed to decode stay "missing": stop when a page brings nothing new.
+      let todo = ids.filter { !failedCases.contains($0) }
+      if todo.isEmpty { break }
+      if total == 0 { total = (try? store.caseCount()) ?? 0 }
+      var decoded: [(Int64, RGBImage)] = []
+      for id in todo {
+        do {
+          let rec = try store.caseRecord(id: id, viewer: .system)
+          decoded.append((id, try decodeImage(at: rec.imagePath)))
+        } catch {
+          printError("skipped case \(id): \(CLIText.safe(String(describing: error)))")
+          failedCases.insert(id)
+          skipped += 1
+        }
+      }
+      let preds = predictor.predict(decoded.map(\.1))
+      let rows = zip(decoded, preds).map { (c, p) in
+        NewPrediction(
+          caseID: c.0, probabilities: p.probabilities ?? [], mask: p.nucleusMask,
+          detections: p.detections.map {
+            StoreDetection(
+              x: $0.box.x, y: $0.box.y, width: $0.box.width, height: $0.box.height, score: $0.score)
+          })
+      }
+      do { try store.savePredictions(rows, model: version.version) } catch { throw CLIError(error) }
+      done += rows.count
+      bar.update(done: done, total: max(total, done))
+    }
+    bar.finish()
+    if json {
+      try CLIText.printJSON(
+        WorkspacePredictSummary(model: version.version, predicted: done, skipped: skipped))
+    } else {
+      print("model v\(version.version): \(done) cases predicted, \(skipped) skipped")
+    }
+  }
+
+  private func loadModel(_ path: String) throws -> (MTACNNModel, CheckpointMetadata) {
+    do { return try ModelCheckpoint.load(path: path) } catch { throw CLIError(error) }
+  }
+
+  private func registryTasks(_ t: [ModelTask]) -> [String] {
+    t.map { $0 == .cls ? "classification" : "segmentation" }
+  }
+}
+
+struct WorkspacePredictSummary: Encodable {
+  var model: Int64
+  var predicted: Int
+  var skipped: Int
+}
+
+/// One image's prediction as printed.
+struct ImageResult: Encodable {
+  struct Box: Encodable {
+    var x: Int
+    var y: Int
+    var width: Int
+    var height: Int
+    var score: Double
+  }
+  var image: String
+  var probabilities: [String: Double]?
+  var predicted: String?
+  var pMalignant: Double?
+  var nuclei: Int?
+  var boxes: [Box]?
+  var mask: String?
+
+  enum CodingKeys: String, CodingKey {
+    case image, probabilities, predicted, nuclei, boxes, mask
+    case pMalignant = "p_malignant"
+  }
+
+  private var order: [String] = []
+
+  init(path: String, prediction p: ImagePrediction, schema: ClassSchema, maskFile: String?) {
+    image = path
+    if let probs = p.probabilities {
+      probabilities = Dictionary(uniqueKeysWithValues: zip(schema.classes, probs))
+      predicted = p.predictedClass.map { schema.classes[$0] }
+    }
+    pMalignant = p.pMalignant
+    if p.nucleusMask != nil {
+      nuclei = p.detections.count
+      boxes = p.detections.map {
+        Box(x: $0.box.x, y: $0.box.y, width: $0.box.width, height: $0.box.height, score: $0.score)
+      }
+    }
+    mask = maskFile
+    order = schema.classes
+  }
+
+  var text: String {
+    var lines = [CLIText.safe(image)]
+    if let probabilities, let predicted {
+      let probs = order.map {
+        String(format: "%@ %.3f", CLIText.safe($0) as NSString, probabilities[$0] ?? 0)
+      }
+      lines.append("  predicted \(CLIText.safe(predicted))   " + probs.joined(separator: "  "))
+    }
+    if let pMalignant { lines.append(String(format: "  P(malignant) %.3f", pMalignant)) }
+    if let nuclei, let boxes {
+      lines.append(
+        "  nuclei \(nuclei)" + (boxes.isEmpty ? "" : ": ")
+          + boxes.map {
+            String(format: "[%d,%d %dx%d %.2f]", $0.x, $0.y, $0.width, $0.height, $0.score)
+          }.joined(separator: " "))
+    }
+    if let mask { lines.append("  mask \(CLIText.safe(mask))") }
+    return lines.joined(separator: "\n")
+  }
+}
+
+func sha256Hex(path: String) throws -> String {
+  guard let data = FileManager.default.contents(atPath: path) else {
+    throw CLIError(message: "cannot read \(path)")
+  }
+  return StratifiedSplit.sha256(Array(data)).map { String(format: "%02x", $0) }.joined()
+}
