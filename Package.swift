@@ -42,6 +42,10 @@ let mtacnnTargets: [Target] = [
     name: "MTACNNTests",
     dependencies: ["MTACNN", "Imaging", "NeuralEngine"],
     resources: [.copy("Fixtures")]),
+  // train/eval/predict through the real binary.
+  .testTarget(
+    name: "ModelCommandTests",
+    dependencies: ["blastview", "MTACNN", "NeuralEngine", "CaseStore"]),
 ]
 
 let package = Package(
