@@ -25,7 +25,7 @@ struct TrainCommand: ParsableCommand {
       those it reads) byte-identical and trains the rest (the paper's incremental procedure: \
       --tasks cls, then --init cls.safetensors --tasks cls,seg --freeze cls).
 
-      Ctrl-C stops after the current batch; the best checkpoint so far is kept at --out.
+      Ctrl-C (or SIGTERM) stops after the current batch; the best checkpoint so far is kept at --out.
       """)
 
   @OptionGroup var folder: FolderDataOptions
@@ -371,19 +371,31 @@ struct TrainCommand: ParsableCommand {
       return String(decoding: data, as: UTF8.self)
     }
 
-    // Ctrl-C: stop after the batch, keep the best checkpoint.
+    // Ctrl-C (or SIGTERM, e.g. from a job runner): stop after the batch, keep the best checkpoint.
+    // A second signal ends the process at once. The signals are unblocked first: a parent that
+    // blocks them (test runners, some job launchers) passes its mask on to its children.
     trainingInterrupted.store(false, ordering: .relaxed)
-    signal(SIGINT) { _ in
-      if trainingInterrupted.load(ordering: .relaxed) {
-        signal(SIGINT, SIG_DFL)
-        raise(SIGINT)
-        return
+    for sig in [SIGINT, SIGTERM] {
+      signal(sig) { s in
+        if trainingInterrupted.load(ordering: .relaxed) {
+          signal(s, SIG_DFL)
+          raise(s)
+          return
+        }
+        trainingInterrupted.store(true, ordering: .relaxed)
+        let msg: StaticString = "\nstopping after this batch (Ctrl-C again to abort at once)\n"
+        _ = write(STDERR_FILENO, msg.utf8Start, msg.utf8CodeUnitCount)
       }
-      trainingInterrupted.store(true, ordering: .relaxed)
-      let msg: StaticString = "\nstopping after this batch (Ctrl-C again to abort at once)\n"
-      _ = write(STDERR_FILENO, msg.utf8Start, msg.utf8CodeUnitCount)
     }
-    defer { signal(SIGINT, SIG_DFL) }
+    var unblock = sigset_t()
+    sigemptyset(&unblock)
+    sigaddset(&unblock, SIGINT)
+    sigaddset(&unblock, SIGTERM)
+    sigprocmask(SIG_UNBLOCK, &unblock, nil)
+    defer {
+      signal(SIGINT, SIG_DFL)
+      signal(SIGTERM, SIG_DFL)
+    }
 
     let progress = TrainingProgressPrinter(quiet: quiet)
     if continued > 0 && !quiet {
