@@ -95,29 +95,31 @@ public struct EngineBenchmarkReport: Codable, Sendable {
   public var layers: [LayerTiming]
 }
 
-/// The engine benchmark: DESIGN §4's default network (`ReferenceMTACNN`, the network
-/// `Benchmarks/compare_pytorch.py` runs in PyTorch) on synthetic images and masks.
+/// The engine benchmark: DESIGN §4's default network on synthetic images and masks; `network`
+/// builds it for (size, seed) — the `MTACNN` module's model in `blastview bench engine` — else the
+/// engine's `ReferenceMTACNN` (the network `Benchmarks/compare_pytorch.py` runs in PyTorch).
 public enum EngineBenchmark {
   public static func run(
-    _ o: EngineBenchmarkOptions, log: (String) -> Void = { _ in }
+    _ o: EngineBenchmarkOptions, network: ((_ size: Int, _ seed: UInt64) -> BenchmarkNetwork)? = nil,
+    log: (String) -> Void = { _ in }
   ) -> EngineBenchmarkReport {
     Threads.set(o.threads)
     var config = ReferenceMTACNNConfig()
     config.imageSize = o.size
     config.seed = o.seed
-    let net = ReferenceMTACNN(config: config)
+    let net: BenchmarkNetwork = network?(o.size, o.seed) ?? ReferenceMTACNN(config: config)
     for c in net.convolutions(batch: 1) { c.conv.algorithm = o.convolution }
     let (images, labels, masks) = syntheticBatch(batch: o.batch, size: o.size, seed: o.seed)
     let sgemm = measureSgemm()
     log(String(format: "sgemm 2048³: %.1f GFLOP/s on %d threads", sgemm, o.threads))
     let convFLOPs = Double(net.convolutions(batch: 1).reduce(0) { $0 + $1.conv.forwardFLOPs(for: $1.input) })
-    let allFLOPs = Double(net.forwardFLOPs(batch: 1))
+    let allFLOPs = Double(net.benchmarkFLOPs(batch: 1))
 
     var train: EngineBenchmarkReport.Train?
     var trainProfile: [EngineBenchmarkReport.Section] = []
     if o.train {
-      let trainer = ReferenceTrainer(network: net)
-      trainer.step(images: images, labels: labels, masks: masks)  // warm-up: buffers grow here
+      let step = net.makeTrainingStep(learningRate: 1e-3)
+      step(images, labels, masks)  // warm-up: buffers grow here
       let prof = StepProfiler()
       var times: [Double] = []
       var cpu: [Double] = []
@@ -126,7 +128,7 @@ public enum EngineBenchmark {
         StepProfiler.current = prof
         let c0 = processCPUTime().seconds
         let t0 = monotonicSeconds()
-        trainer.step(images: images, labels: labels, masks: masks)
+        step(images, labels, masks)
         let dt = monotonicSeconds() - t0
         times.append(dt)
         cpu.append(processCPUTime().seconds - c0)
@@ -148,7 +150,7 @@ public enum EngineBenchmark {
     var inferenceProfile: [EngineBenchmarkReport.Section] = []
     if o.infer {
       net.prepareForInference()
-      _ = net.forward(images)
+      net.benchmarkForward(images)
       let prof = StepProfiler()
       var times: [Double] = []
       var cpu: [Double] = []
@@ -156,18 +158,18 @@ public enum EngineBenchmark {
         StepProfiler.current = prof
         let c0 = processCPUTime().seconds
         let t0 = monotonicSeconds()
-        _ = net.forward(images)
+        net.benchmarkForward(images)
         times.append(monotonicSeconds() - t0)
         cpu.append(processCPUTime().seconds - c0)
         StepProfiler.current = nil
       }
       inferenceProfile = sections(prof, steps: o.inferenceRuns)
       let one = images.slice(0..<1)
-      _ = net.forward(one)
+      net.benchmarkForward(one)
       var ones: [Double] = []
       for _ in 0..<max(5, 3 * o.inferenceRuns) {
         let t0 = monotonicSeconds()
-        _ = net.forward(one)
+        net.benchmarkForward(one)
         ones.append((monotonicSeconds() - t0) * 1000)
       }
       inference = .init(

@@ -72,13 +72,15 @@ import Testing
     let dir = Self.folder()
     let cls = dir + "/cls.safetensors"
     let a = try Self.run(
-      ["train", "--data", Self.images, "--schema", "wbc5", "--tasks", "cls", "--epochs", "2", "--out", cls] + Self.quick)
+      ["train", "--data", Self.images, "--schema", "wbc5", "--tasks", "cls", "--epochs", "2", "--out", cls]
+        + Self.quick)
     #expect(a.status == 0, "\(a.err)")
     #expect(a.out.contains("epoch 2/2") && a.out.contains("saved at"))
     let joint = dir + "/joint.safetensors"
     let b = try Self.run(
       [
-        "train", "--data", Self.images, "--masks", Self.masks, "--init", cls, "--tasks", "cls,seg", "--freeze", "cls",
+        "train", "--data", Self.images, "--masks", Self.masks, "--init", cls, "--tasks", "cls,seg",
+        "--freeze", "cls",
         "--epochs", "1", "--out", joint,
       ] + Self.quick.filter { $0 != "32" && $0 != "--size" })
     #expect(b.status == 0, "\(b.err)")
@@ -95,7 +97,9 @@ import Testing
     #expect((meta.trainingValue("command") as? String)?.contains("--freeze cls") == true)
 
     // eval --json has issue 4's keys; predict prints boxes and writes masks.
-    let e = try Self.run(["eval", "--model", joint, "--data", Self.images, "--masks", Self.masks, "--json", "--threads", "2"])
+    let e = try Self.run([
+      "eval", "--model", joint, "--data", Self.images, "--masks", Self.masks, "--json", "--threads", "2",
+    ])
     #expect(e.status == 0, "\(e.err)")
     let report = try #require(try JSONSerialization.jsonObject(with: Data(e.out.utf8)) as? [String: Any])
     for key in ["n", "accuracy", "kappa", "macro", "per_class", "confusion", "segmentation", "calibration"] {
@@ -110,7 +114,9 @@ import Testing
 
     let out = dir + "/masks"
     let image = Self.images + "/lymphocyte/002.png"
-    let p0 = try Self.run(["predict", "--model", joint, Self.images + "/neutrophil/002.png", "--masks-out", out, "--json"])
+    let p0 = try Self.run([
+      "predict", "--model", joint, Self.images + "/neutrophil/002.png", "--masks-out", out, "--json",
+    ])
     #expect(p0.status == 0, "\(p0.err)")
     let preds = try #require(try JSONSerialization.jsonObject(with: Data(p0.out.utf8)) as? [[String: Any]])
     #expect(preds.count == 1)
@@ -129,9 +135,14 @@ import Testing
     #expect(a.err.contains("junk.safetensors"))
     let b = try Self.run(["train", "--data", dir + "/nowhere", "--out", dir + "/x.safetensors"])
     #expect(b.status != 0 && b.err.contains("nowhere"))
-    let c = try Self.run(["train", "--data", Self.images, "--schema", "all4", "--out", dir + "/x.safetensors"])
+    let c = try Self.run([
+      "train", "--data", Self.images, "--schema", "all4", "--out", dir + "/x.safetensors",
+    ])
     #expect(c.status != 0 && c.err.contains("names no class of schema all4"))
-    let d = try Self.run(["train", "--data", Self.images, "--schema", "wbc5", "--freeze", "cls", "--tasks", "cls", "--out", dir + "/x.safetensors"])
+    let d = try Self.run([
+      "train", "--data", Self.images, "--schema", "wbc5", "--freeze", "cls", "--tasks", "cls", "--out",
+      dir + "/x.safetensors",
+    ])
     #expect(d.status != 0 && d.err.contains("freeze"))
     #expect(!FileManager.default.fileExists(atPath: dir + "/x.safetensors"))
   }
@@ -145,7 +156,10 @@ import Testing
     let p = Process()
     p.executableURL = URL(fileURLWithPath: Self.binary)
     p.arguments =
-      ["train", "--data", Self.images, "--schema", "wbc5", "--tasks", "cls", "--epochs", "1000", "--patience", "1000", "--out", outFile]
+      [
+        "train", "--data", Self.images, "--schema", "wbc5", "--tasks", "cls", "--epochs", "1000",
+        "--patience", "1000", "--out", outFile,
+      ]
       + Self.quick
     p.currentDirectoryURL = Self.repository
     p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -172,10 +186,13 @@ import Testing
     let dir = Self.folder()
     let ws = dir + "/ws"
     #expect(try Self.run(["init", "--workspace", ws, "--schema", "wbc5"]).status == 0)
-    let imp = try Self.run(["import", "--workspace", ws, Self.images, "--labels-from-folders", "--masks", Self.masks])
+    let imp = try Self.run([
+      "import", "--workspace", ws, Self.images, "--labels-from-folders", "--masks", Self.masks,
+    ])
     #expect(imp.status == 0, "\(imp.err)")
     let model = dir + "/ws.safetensors"
-    let t = try Self.run(["train", "--from-workspace", "--workspace", ws, "--epochs", "1", "--out", model] + Self.quick)
+    let t = try Self.run(
+      ["train", "--from-workspace", "--workspace", ws, "--epochs", "1", "--out", model] + Self.quick)
     #expect(t.status == 0, "\(t.err)")
     let meta = try ModelCheckpoint.metadata(of: try SafeTensorsFile.read(path: model))
     #expect((meta.trainingValue("workspace") as? String)?.hasSuffix("/ws") == true)

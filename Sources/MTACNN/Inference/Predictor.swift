@@ -73,7 +73,7 @@ public final class Predictor {
 
   /// Predictions for already preprocessed examples (their `image` is S × S).
   public func predict(examples: [Example]) -> [ImagePrediction] {
-    model.isTraining = false
+    model.prepareForInference()
     var out: [ImagePrediction] = []
     var i = 0
     while i < examples.count {

@@ -197,6 +197,13 @@ public final class MTACNNModel: ModeSwitching {
     }
   }
 
+  /// Inference mode with every convolution keeping its prepared kernel between calls (recomputed
+  /// when the parameter store's version moves, e.g. after an optimiser step or a load).
+  public func prepareForInference() {
+    isTraining = false
+    for c in convolutions(batch: 1) { c.conv.cachesKernels = true }
+  }
+
   /// Tasks whose outputs depend on `task`'s column: the task itself and every task it reads from,
   /// transitively.
   public func dependencies(of task: ModelTask) -> Set<ModelTask> {

@@ -121,10 +121,14 @@ public final class Trainer {
         message: "epochs, batch, patience must be at least 1 and the learning rate positive")
     }
     let trained = Set(model.trainedTasks)
-    let usable = train.contains {
-      (trained.contains(.cls) && $0.classIndex != nil) || (trained.contains(.seg) && $0.mask != nil)
+    // An image with nothing for the tasks that train (no label when only cls trains, no mask when
+    // only seg does) would only dilute the training batches. Validation keeps every image, so its
+    // metrics cover the frozen task too.
+    func useful(_ e: Example) -> Bool {
+      (trained.contains(.cls) && e.classIndex != nil) || (trained.contains(.seg) && e.mask != nil)
     }
-    guard usable else {
+    let train = train.filter(useful)
+    guard !train.isEmpty else {
       throw TrainingError(
         message:
           "no training image has a label or mask for the task(s) being trained (\(model.trainedTasks.map(\.rawValue).joined(separator: ", ")))"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MTACNN
 import NeuralEngine
 
 /// `blastview bench engine`: the neural engine on DESIGN §4's default network.
@@ -37,10 +38,19 @@ struct BenchEngineCommand: ParsableCommand {
   @Option(help: "Convolution algorithm: automatic, direct, winograd or im2col.")
   var convolution = "automatic"
 
+  @Option(
+    help:
+      "Network: mtacnn (the MTACNN module's model, what users run) or reference (the engine's ReferenceMTACNN)."
+  )
+  var network = "mtacnn"
+
   @Flag(help: "Print the report as JSON.")
   var json = false
 
   func validate() throws {
+    guard ["mtacnn", "reference"].contains(network) else {
+      throw ValidationError("--network must be mtacnn or reference, got \(network.debugDescription)")
+    }
     guard size >= 16, size % 16 == 0 else {
       throw ValidationError("--size must be a positive multiple of 16, got \(size)")
     }
@@ -69,7 +79,9 @@ struct BenchEngineCommand: ParsableCommand {
     o.convolution = ConvAlgorithm(rawValue: convolution)!
     o.layers = layers || mode == "layers"
     let quiet = json
-    let report = EngineBenchmark.run(o) { line in
+    let build: ((Int, UInt64) -> BenchmarkNetwork)? =
+      network == "mtacnn" ? { MTACNNModel.benchmarkDefault(size: $0, seed: $1) } : nil
+    let report = EngineBenchmark.run(o, network: build) { line in
       if !quiet { print(line) }
     }
     if json {
