@@ -63,6 +63,10 @@ public struct AgreementReport: Sendable, Equatable {
   /// multi-rater AC1 over all items, missing ratings allowed.
   public let gwetAC1: Result<AC1Estimate, Undefined>
   public let pairwise: [PairwiseKappa]
+  /// Per category: specific agreement (two raters: 2 n_kk / (n_k+ + n_+k) over the paired
+  /// items; three or more: its many-rater form over the items with two or more ratings).
+  /// Empty with fewer than two raters.
+  public let specificAgreement: [Result<Double, Undefined>]
   public let lightsKappa: Result<Double, Undefined>
   /// Two raters: Cohen's kappa (and the weighted kappa when asked); more: Fleiss' kappa.
   /// Empty when no bootstrap was asked for.
@@ -124,7 +128,15 @@ public struct AgreementReport: Sendable, Equatable {
     }
     undefined += failures(krippendorffNominal) + failures(krippendorffOrdinal)
 
-    pairwise = pairwiseKappa(table)
+    pairwise = pairwiseKappa(table, weights: options.weights)
+    if let two = twoRater {
+      specificAgreement = two.specificAgreement
+    } else if m >= 3 {
+      specificAgreement = Agreement.specificAgreement(all, categories: table.categories)
+      for s in specificAgreement { undefined += failures(s) }
+    } else {
+      specificAgreement = []
+    }
     for p in pairwise { undefined += failures(p.kappa) }
     lightsKappa = Agreement.lightsKappa(pairwise, raters: table.raters)
     undefined += failures(lightsKappa)

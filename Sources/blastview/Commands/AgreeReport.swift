@@ -23,9 +23,8 @@ enum AgreeReport {
       ("pabak", .number(two?.pabak.value)),
       (
         "specific_agreement",
-        two.map { t in
-          .object(zip(r.categories, t.specificAgreement).map { ($0, .number($1.value)) })
-        } ?? .null
+        r.specificAgreement.isEmpty
+          ? .null : .object(zip(r.categories, r.specificAgreement).map { ($0, .number($1.value)) })
       ),
     ]
     let f = r.fleiss.value
@@ -54,7 +53,16 @@ enum AgreeReport {
           r.pairwise.map { p in
             .object([
               ("a", .string(r.raters[p.a])), ("b", .string(r.raters[p.b])), ("n", .int(p.n)),
-              ("kappa", .number(p.kappa.value)),
+              ("kappa", .number(p.kappa.value)), ("se", .number(p.cohen.value?.se)),
+              ("ci95", .interval(p.cohen.value?.ci95)),
+              ("weighted_kappa", .number(p.weighted?.value?.kappa)),
+              ("weighted_ci95", .interval(p.weighted?.value?.ci95)),
+              (
+                "matrix",
+                .array(
+                  (0..<p.confusion.k).map { i in .array((0..<p.confusion.k).map { .int(p.confusion[i, $0]) })
+                  })
+              ),
             ])
           })
       ))
@@ -182,7 +190,23 @@ enum AgreeReport {
       out.append("")
       out.append("Pairwise Cohen's kappa (items both rated):")
       out += pairwiseTable(r, raters: raters)
+      func brief(_ e: Result<KappaEstimate, Undefined>) -> String {
+        switch e {
+        case .success(let k): return "\(f(k.kappa)) (95% CI \(f(k.ci95.lower)) to \(f(k.ci95.upper)))"
+        case .failure(let u): return "undefined: \(safe(u.reason))"
+        }
+      }
+      for p in r.pairwise {
+        var s = "  \(raters[p.a]) and \(raters[p.b]), \(p.n) items: kappa \(brief(p.cohen))"
+        if let w = p.weighted, let weights = options.weights { s += "; \(weights.name) \(brief(w))" }
+        out.append(s)
+      }
       out.append(line("Light's kappa (mean of the pairs)", r.lightsKappa.map { f($0) }))
+      out.append(
+        "Specific agreement (Σ n_ik(n_ik - 1) / Σ n_ik(n_i - 1)): "
+          + zip(categories, r.specificAgreement).map { c, v in "\(c) \(v.value.map { f($0) } ?? "undefined")"
+          }
+          .joined(separator: ", "))
     }
     if !r.bootstrap.isEmpty {
       out.append("")
