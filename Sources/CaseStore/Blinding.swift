@@ -42,7 +42,10 @@ extension CaseStore {
   }
 
   /// The viewer's session id, checking that the session exists and the viewer (if a rater)
-  /// is one of its raters.
+  /// is one of its raters or its creator. The creator (a lead who is no rater of the session)
+  /// may read it, to follow its agreement and close it; as a non-member they have no
+  /// blinding rows, so they read what they would read outside the session, and they cannot
+  /// write in it (`openSessionForWriting`).
   static func viewerSessionID(_ db: Database, _ viewer: Viewer) throws -> Int64? {
     guard let name = viewer.session else { return nil }
     guard let sid = try Int64.fetchOne(db, sql: "SELECT id FROM session WHERE name = ?", arguments: [name])
@@ -56,7 +59,9 @@ extension CaseStore {
           sql: """
             SELECT EXISTS (SELECT 1 FROM session_rater sr JOIN rater r ON r.id = sr.rater_id
                            WHERE sr.session_id = ? AND r.name = ?)
-            """, arguments: [sid, rater]) ?? false
+              OR EXISTS (SELECT 1 FROM session s JOIN rater r ON r.id = s.created_by
+                         WHERE s.id = ? AND r.name = ?)
+            """, arguments: [sid, rater, sid, rater]) ?? false
       if !member { throw StoreError.raterNotInSession(rater: rater, session: name) }
     }
     return sid

@@ -25,6 +25,8 @@ public struct TriageItem: Sendable, Equatable, Codable {
   public var confidence: Double?
   /// Whether a rater disagrees with the model (not only raters among themselves).
   public var disagreesWithModel: Bool
+  /// Whether the raters' labels differ among themselves.
+  public var ratersDisagree: Bool { Set(labels.values).count > 1 }
 }
 
 extension CaseStore {
@@ -35,7 +37,13 @@ extension CaseStore {
   /// uncertainty (lowest confidence first; cases without a prediction after those with one),
   /// then case id. Blinding applies to the viewer: cases they may not see others' labels of
   /// are left out.
-  public func triageQueue(viewer: Viewer, confidenceBelow: Double = 0.6, limit: Int = 100_000)
+  ///
+  /// With `session`, only that session's cases, and the labels its raters made in it (the
+  /// queue a lead works through after a session); without, every case and every rater's
+  /// current label.
+  public func triageQueue(
+    viewer: Viewer, confidenceBelow: Double = 0.6, limit: Int = 100_000, session: String? = nil
+  )
     throws(StoreError)
     -> [TriageItem]
   {
@@ -46,16 +54,26 @@ extension CaseStore {
         vid == nil ? "0" : CaseStore.hiddenAnnotationsSQL(viewer: String(vid!), caseExpr: "cs.case_id")
       let hiddenModel =
         vid == nil ? "0" : CaseStore.hiddenModelSQL(viewer: String(vid!), caseExpr: "cs.case_id")
+      let sid = try session.map { try CaseStore.sessionID(db, $0) }
+      let labelSource =
+        sid.map { "session_current cur JOIN rater r ON r.id = cur.rater_id WHERE cur.session_id = \($0) AND" }
+        ?? "current_annotation cur JOIN rater r ON r.id = cur.rater_id WHERE"
+      let scope =
+        sid.map { "JOIN session_case sc ON sc.case_id = cs.case_id AND sc.session_id = \($0)" } ?? ""
+      let labelled =
+        sid.map {
+          "EXISTS (SELECT 1 FROM session_current l WHERE l.session_id = \($0) AND l.case_id = cs.case_id AND l.label IS NOT NULL)"
+        } ?? "cs.n_labels > 0"
       // Candidates: any labelled case, or a low-confidence one; adjudicated cases have left.
       let rows = try Row.fetchAll(
         db,
         sql: """
           SELECT cs.case_id, CASE WHEN \(hiddenModel) THEN NULL ELSE cs.pred_label END AS pred_label,
             CASE WHEN \(hiddenModel) THEN NULL ELSE cs.pred_confidence END AS pred_confidence,
-            (SELECT group_concat(r.name || char(31) || cur.label, char(30)) FROM current_annotation cur
-               JOIN rater r ON r.id = cur.rater_id WHERE cur.case_id = cs.case_id AND cur.label IS NOT NULL) AS labels
-          FROM case_status cs
-          WHERE (cs.n_labels > 0 OR cs.pred_confidence < ?)
+            (SELECT group_concat(r.name || char(31) || cur.label, char(30)) FROM \(labelSource)
+               cur.case_id = cs.case_id AND cur.label IS NOT NULL) AS labels
+          FROM case_status cs \(scope)
+          WHERE (\(labelled) OR (cs.pred_confidence < ? AND NOT \(hiddenModel)))
             AND NOT EXISTS (SELECT 1 FROM adjudication j WHERE j.case_id = cs.case_id)
             AND NOT \(hidden)
           """, arguments: [confidenceBelow])
