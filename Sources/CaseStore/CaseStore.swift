@@ -18,6 +18,8 @@ public final class CaseStore: Sendable {
   /// The workspace's label schema, fixed at `init`.
   public let labelSchema: LabelSchema
   let pool: DatabasePool
+  /// The database file, registered in `OpenDatabases` while this store is open.
+  let fileID: OpenDatabases.FileID?
 
   /// How long one SQLite call waits for a lock before reporting busy.
   static let busyTimeout: TimeInterval = 5
@@ -52,6 +54,12 @@ public final class CaseStore: Sendable {
     } catch {
       throw StoreError.from(error, path: path)
     }
+    fileID = OpenDatabases.fileID(path)
+    if let fileID { OpenDatabases.shared.opened(fileID, by: ObjectIdentifier(self)) }
+  }
+
+  deinit {
+    if let fileID { OpenDatabases.shared.closed(fileID, by: ObjectIdentifier(self)) }
   }
 
   static func configuration(readonly: Bool) -> Configuration {
@@ -67,6 +75,7 @@ public final class CaseStore: Sendable {
   /// Closes the database connections (tests and `backup` use it; a process may also just exit).
   public func close() throws(StoreError) {
     do { try pool.close() } catch { throw StoreError.from(error, path: workspace.databasePath) }
+    if let fileID { OpenDatabases.shared.closed(fileID, by: ObjectIdentifier(self)) }
   }
 
   // MARK: Database access with busy retry

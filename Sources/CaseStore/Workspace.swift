@@ -113,6 +113,9 @@ public struct Workspace: Sendable, Equatable {
       throw .workspaceMissing(directory)
     }
     guard !isDir.boolValue else { throw .notADatabase(databasePath) }
+    // Already open in this process: it was checked then, and a raw close() now would drop
+    // the open connections' locks (see `OpenDatabases`).
+    if OpenDatabases.shared.isOpen(databasePath) { return }
     guard let handle = FileHandle(forReadingAtPath: databasePath) else {
       throw .io(path: databasePath, reason: "cannot be read (\(String(cString: strerror(errno))))")
     }
