@@ -42,10 +42,11 @@ extension CaseStore {
   }
 
   /// The viewer's session id, checking that the session exists and the viewer (if a rater)
-  /// is one of its raters or its creator. The creator (a lead who is no rater of the session)
-  /// may read it, to follow its agreement and close it; as a non-member they have no
-  /// blinding rows, so they read what they would read outside the session, and they cannot
-  /// write in it (`openSessionForWriting`).
+  /// is one of its raters, its creator or an adjudicator. The creator (a lead who is no rater
+  /// of the session) may read it to follow its agreement and close it, an adjudicator to
+  /// adjudicate its disagreements; as non-members they have no blinding rows, so they read
+  /// what they would read outside the session, and they cannot label in it
+  /// (`openSessionForWriting`).
   static func viewerSessionID(_ db: Database, _ viewer: Viewer) throws -> Int64? {
     guard let name = viewer.session else { return nil }
     guard let sid = try Int64.fetchOne(db, sql: "SELECT id FROM session WHERE name = ?", arguments: [name])
@@ -61,7 +62,8 @@ extension CaseStore {
                            WHERE sr.session_id = ? AND r.name = ?)
               OR EXISTS (SELECT 1 FROM session s JOIN rater r ON r.id = s.created_by
                          WHERE s.id = ? AND r.name = ?)
-            """, arguments: [sid, rater, sid, rater]) ?? false
+              OR EXISTS (SELECT 1 FROM rater WHERE name = ? AND role = 'adjudicator')
+            """, arguments: [sid, rater, sid, rater, rater]) ?? false
       if !member { throw StoreError.raterNotInSession(rater: rater, session: name) }
     }
     return sid

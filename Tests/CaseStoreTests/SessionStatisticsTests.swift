@@ -31,7 +31,7 @@ import Testing
     return store
   }
 
-  @Test func theCreatorMayFollowASessionButNotLabelInIt() throws {
+  @Test func theCreatorAndAdjudicatorsMayReadASessionButNotLabelInIt() throws {
     let dir = TempDir()
     let store = try workspace(dir)
     let page = try store.casePage(CasePageRequest(sort: .sessionQueue), viewer: .rater("lead", session: "s"))
@@ -41,6 +41,12 @@ import Testing
     }
     #expect(throws: StoreError.raterNotInSession(rater: "carl", session: "s")) {
       _ = try store.casePage(CasePageRequest(), viewer: .rater("carl", session: "s"))
+    }
+    // An adjudicator may read it too (to adjudicate its disagreements), not label in it.
+    try store.setRole(.adjudicator, for: "carl")
+    #expect(try store.casePage(CasePageRequest(), viewer: .rater("carl", session: "s")).rows.count == 4)
+    #expect(throws: StoreError.raterNotInSession(rater: "carl", session: "s")) {
+      try store.annotate(case: 1, rater: "carl", label: "Benign", session: "s")
     }
   }
 
