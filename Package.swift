@@ -82,7 +82,11 @@ let package = Package(
       dependencies: ["CNcursesw", "CSixel", "CTerminalSupport", "Imaging"]),
     .target(
       name: "Review",
-      dependencies: ["Terminal", "CaseStore", "Imaging"]),
+      dependencies: ["Terminal", "CaseStore", "Imaging", "Agreement", "SessionAgreement"]),
+    // A session's agreement as one report, shared by the review dashboard and `agree --session`.
+    .target(
+      name: "SessionAgreement",
+      dependencies: ["Agreement", "CaseStore", "Imaging", "MTACNN"]),
     .target(
       name: "CaseStore",
       dependencies: [
@@ -98,7 +102,8 @@ let package = Package(
     .executableTarget(
       name: "blastview",
       dependencies: [
-        "Imaging", "Terminal", "Review", "Agreement", "NeuralEngine", "MTACNN", "CaseStore", "CNcursesw", "CSixel", "CPNG", "CJPEG",
+        "Imaging", "Terminal", "Review", "Agreement", "NeuralEngine", "MTACNN", "CaseStore", "SessionAgreement",
+        "CNcursesw", "CSixel", "CPNG", "CJPEG",
         "COpenBLAS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
@@ -111,7 +116,9 @@ let package = Package(
       dependencies: ["Terminal", "Imaging", "TestSupport"]),
     .testTarget(
       name: "ReviewTests",
-      dependencies: ["Review", "Terminal", "CaseStore", "Imaging", "TestSupport"]),
+      dependencies: [
+        "Review", "Terminal", "CaseStore", "Imaging", "TestSupport", "SessionAgreement", "Agreement",
+      ]),
     .testTarget(
       name: "ImagingTests",
       dependencies: ["Imaging", "COpenBLAS"],

@@ -2,6 +2,7 @@ import Agreement
 import ArgumentParser
 import CaseStore
 import Foundation
+import SessionAgreement
 
 /// `blastview agree`: the agreement report of raters' labels (DESIGN §5, issue 6).
 struct AgreeCommand: ParsableCommand {
@@ -75,9 +76,8 @@ struct AgreeCommand: ParsableCommand {
 
   func run() throws {
     let selected = try raters.map { try Self.list($0, option: "--raters") }
-    let (table, source) =
-      try session.map { try sessionTable($0, selected: selected) }
-      ?? csvTable(ratings!, selected: selected)
+    if let session { return try runSession(session, selected: selected) }
+    let (table, source) = try csvTable(ratings!, selected: selected)
     let options = AgreementOptions(
       weights: try resolveWeights(table.categories), bootstrapSamples: bootstrap, seed: seed)
     let report = AgreementReport(table, options: options)
@@ -88,44 +88,39 @@ struct AgreeCommand: ParsableCommand {
     }
   }
 
-  /// A session's current labels as `reader` may see them, raters in session order.
-  func sessionTable(_ name: String, selected: [String]?) throws -> (RatingTable, String) {
+  /// A session's current labels as `reader` may see them, raters in session order, through
+  /// `SessionAgreementReport`: the code the review dashboard shows, so both print the same
+  /// numbers. The session adds mask agreement between the raters and the promoted model
+  /// against the consensus label.
+  func runSession(_ name: String, selected: [String]?) throws {
     let store = try workspace.open()
-    let info: SessionInfo
-    let rows: [RaterLabel]
-    do {
-      info = try store.session(named: name)
-      rows = try store.currentLabels(session: name, viewer: Viewer(rater: reader.name))
-    } catch {
-      throw CLIError(error)
-    }
-    if let selected {
-      for r in selected where !info.raters.contains(r) {
-        throw AgreeInputError(
-          message:
-            "rater '\(r)' is not in session '\(name)' (its raters: \(info.raters.joined(separator: ", ")))")
-      }
-    }
     let order = try categories.map { try Self.categoryList($0) } ?? store.labelSchema.classNames
-    let long = rows.map { LongRating(item: "case \($0.caseID)", rater: $0.rater, label: $0.label) }
-    let table: RatingTable
+    let options = SessionAgreementOptions(
+      raters: selected, categories: order, weights: try resolveWeights(order), bootstrapSamples: bootstrap,
+      seed: seed)
+    let report: SessionAgreementReport
     do {
-      table = try RatingTable(long: long, categories: order, raters: selected ?? info.raters)
+      report = try SessionAgreementReport.compute(
+        store: store, session: name, viewer: Viewer(rater: reader.name), options: options)
     } catch {
-      if case .unknownLabel(let row, let label, let cats) = error {
-        throw AgreeInputError(
-          message: "case \(rows[row].caseID), rater '\(rows[row].rater)': label '\(label)' is not one of the "
-            + "categories " + cats.joined(separator: ", ") + " (from --categories)")
+      switch error {
+      case .store(let e): throw CLIError(e)
+      case .input(let m): throw AgreeInputError(message: m)
       }
-      throw AgreeInputError(message: "session '\(name)': \(error)")
     }
-    let visible = Set(rows.map(\.caseID)).count
+    let labelOptions = AgreementOptions(weights: options.weights, bootstrapSamples: bootstrap, seed: seed)
+    if json {
+      print(AgreeSessionReport.json(report, options: labelOptions).render())
+      return
+    }
+    let info = report.session
     let source =
       "session \(name) in \(workspace.resolved.directory), read as \(reader.name)"
       + (info.blinded ? " (blinded: a rater sees others' labels only on cases they labelled)" : "")
-      + "; \(visible) of \(info.caseCount) cases have a visible label"
+      + "; \(report.visibleCases) of \(info.caseCount) cases have a visible label"
       + (info.isOpen ? "" : "; closed")
-    return (table, source)
+    print(AgreeReport.text(report.labels, options: labelOptions, source: source), terminator: "")
+    print(AgreeSessionReport.text(report), terminator: "")
   }
 
   /// A ratings CSV, categories from --categories, the workspace schema, or all4.

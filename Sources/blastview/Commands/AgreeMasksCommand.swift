@@ -3,6 +3,7 @@ import ArgumentParser
 import CaseStore
 import Foundation
 import Imaging
+import SessionAgreement
 
 /// `blastview agree-masks`: agreement of two raters' nucleus masks (DESIGN §5, issue 6).
 struct AgreeMasksCommand: ParsableCommand {
@@ -185,30 +186,20 @@ struct AgreeMasksCommand: ParsableCommand {
       }
       pair = info.raters
     }
-    var byCase: [Int64: [String: Int64]] = [:]
-    for r in rows where pair.contains(r.rater) { byCase[r.caseID, default: [:]][r.rater] = r.maskID }
-    let both = byCase.keys.sorted().filter { byCase[$0]!.count == 2 }
-    let onlyA = byCase.values.filter { $0.count == 1 && $0[pair[0]] != nil }.count
-    let onlyB = byCase.values.filter { $0.count == 1 && $0[pair[1]] != nil }.count
-    var results: [(caseID: Int64, agreement: MaskAgreement)] = []
-    for c in both {
-      let ma: Mask
-      let mb: Mask
-      do {
-        ma = try store.mask(id: byCase[c]![pair[0]]!)
-        mb = try store.mask(id: byCase[c]![pair[1]]!)
-      } catch {
-        throw CLIError(error)
+    let pairAgreement: MaskPairAgreement
+    do {
+      pairAgreement = try MaskPairAgreement.compute(
+        store: store, rows: rows, a: pair[0], b: pair[1], threshold: UInt8(threshold),
+        connectivity: connectivity == 4 ? .four : .eight)
+    } catch {
+      switch error {
+      case .store(let e): throw CLIError(e)
+      case .input(let m): throw AgreeInputError(message: m)
       }
-      guard ma.width == mb.width, ma.height == mb.height else {
-        throw AgreeInputError(
-          message:
-            "case \(c): the raters' masks differ in size (\(ma.width)×\(ma.height) and \(mb.width)×\(mb.height))"
-        )
-      }
-      results.append((c, try MaskAgreement(reference: try instances(ma), other: try instances(mb))))
     }
-    let summary = MaskAgreementSummary(results.map(\.agreement))
+    let results = pairAgreement.cases.map { (caseID: $0.caseID, agreement: $0.agreement) }
+    let (onlyA, onlyB) = (pairAgreement.onlyA, pairAgreement.onlyB)
+    let summary = pairAgreement.summary
     if json {
       print(
         sessionJSON(name, pair: pair, results: results, summary: summary, onlyA: onlyA, onlyB: onlyB).render()
