@@ -15,6 +15,7 @@ struct BlastView: ParsableCommand {
       InitCommand.self, ImportCommand.self, AnnotateCommand.self, LabelsCommand.self, HistoryCommand.self,
       SessionCommand.self, ExportCommand.self, BackupCommand.self,
       TrainCommand.self, EvalCommand.self, PredictCommand.self,
+      RaterCommand.self, TriageCommand.self, AdjudicateCommand.self,
     ]
   )
 }
