@@ -8,18 +8,30 @@ public enum Screen: Equatable, Sendable {
   case browser
   case caseView
   case maskEditor
+  /// A session's agreement statistics (`Screens/Dashboard*.swift`).
+  case dashboard
+  /// The disagreement triage queue and one case's adjudication (`Screens/Triage*.swift`,
+  /// `Screens/Adjudication*.swift`).
+  case triage
+  case adjudication
 }
 
 /// Overlay colours from the theme, as RGB.
 public struct OverlayColours: Equatable, Sendable {
   public var myMask: [UInt8] = [255, 215, 0]
   public var brush: [UInt8] = [255, 255, 255]
+  public var modelMask: [UInt8] = [0, 215, 255]
+  public var otherMask: [UInt8] = [255, 95, 215]
   public init() {}
   public init(theme: Theme) {
-    let m = theme.overlayRGB("myMask")
-    let b = theme.overlayRGB("brush")
-    myMask = [m.0, m.1, m.2]
-    brush = [b.0, b.1, b.2]
+    func rgb(_ name: String) -> [UInt8] {
+      let c = theme.overlayRGB(name)
+      return [c.0, c.1, c.2]
+    }
+    myMask = rgb("myMask")
+    brush = rgb("brush")
+    modelMask = rgb("modelMask")
+    otherMask = rgb("otherMask")
   }
 }
 
@@ -87,6 +99,21 @@ public struct AppState: Equatable, Sendable {
   public var cellWidth = 10
   public var cellHeight = 20
   public var overlayColours = OverlayColours()
+
+  // Sessions, live refresh, triage and adjudication (`Screens/`).
+  /// My role in the workspace: only adjudicators adjudicate.
+  public var role: RaterRole = .rater
+  /// The session worked in (progress, open or closed), reloaded as labels arrive.
+  public var sessionInfo: SessionInfo?
+  /// The store's `externalChangeVersion` when last polled: another process committed when it moves.
+  public var changeVersion: Int?
+  public var dashboard: DashboardState?
+  public var triage: TriageState?
+  /// Triage's low-confidence threshold on the model's top probability (`[`/`]` change it).
+  public var triageConfidence = KeyMap.lowConfidence
+  public var adjudication: AdjudicationState?
+  /// The case view's overlay toggles and the masks they draw.
+  public var overlays = CaseOverlays()
 
   public init(
     rows: Int, columns: Int, graphics: Bool, schema: LabelSchema, rater: String, workspaceName: String,

@@ -17,6 +17,8 @@ public enum Action: Equatable, Hashable, Sendable {
   case cursor(dx: Int, dy: Int)
   case pen, toggleEraser, smallerBrush, largerBrush, floodFill, deleteNucleus, acceptModelMask
   case clearMask, undo, redo
+  /// Sessions, triage, adjudication and the case view's overlays (`Screens/`).
+  case session(SessionAction)
 }
 
 /// One binding: the keys, the action, and what the help overlay says.
@@ -60,7 +62,7 @@ public enum KeyMap {
       KeyBinding(keys: [KeyPress("s")], action: .cycleSort, help: "sort: id, confidence, date"),
       KeyBinding(keys: [KeyPress("r")], action: .reverseSort, help: "reverse the sort"),
       KeyBinding(keys: [KeyPress("c")], action: .clearFilters, help: "clear filters and search"),
-    ] + common
+    ] + sessionKeys + common
 
   /// The case view's bindings; the label keys come from the schema.
   public static func caseView(schema labels: [(key: String, name: String)]) -> [KeyBinding] {
@@ -75,7 +77,7 @@ public enum KeyMap {
         KeyBinding(keys: [KeyPress("p"), KeyPress(.left)], action: .previousCase, help: "previous case"),
         KeyBinding(
           keys: [KeyPress(.escape), KeyPress(.backspace)], action: .back, help: "back to the browser"),
-      ] + common
+      ] + overlayKeys + sessionKeys + common
   }
 
   public static let maskEditor: [KeyBinding] =
@@ -120,6 +122,9 @@ public enum KeyMap {
     case .browser: return browser
     case .caseView: return caseView(schema: state.schema.classes.map { ($0.key, $0.name) })
     case .maskEditor: return maskEditor
+    case .dashboard: return dashboard
+    case .triage: return triage
+    case .adjudication: return adjudication(schema: state.schema.classes.map { ($0.key, $0.name) })
     }
   }
 

@@ -1,5 +1,6 @@
 import CaseStore
 import Foundation
+import SessionAgreement
 import Terminal
 
 /// Runs the review app on a terminal: the only place where `update`'s effects meet the
@@ -13,6 +14,12 @@ public final class ReviewApp {
   let session: String?
   public private(set) var state: AppState
   private var pendingSignal: Int32?
+  /// Mask comparisons kept between dashboard refreshes.
+  let maskCache = MaskAgreementCache()
+  /// How often the interactive loop ticks (polls for other processes' changes).
+  public var tickInterval: TimeInterval = 1
+  /// Sees every event before `update` does (tests check that no hidden data ever arrives).
+  public var eventObserver: ((AppEvent) -> Void)?
 
   public init(store: CaseStore, rater: String, session: String?, rows: Int, columns: Int, graphics: Bool)
     throws(StoreError)
@@ -21,13 +28,21 @@ public final class ReviewApp {
     self.rater = rater
     self.session = session
     viewer = Viewer.rater(rater, session: session)
-    _ = try store.ensureRater(rater)
-    if let session { _ = try store.session(named: session) }
+    let me = try store.ensureRater(rater)
+    let info = try session.map { (name: String) throws(StoreError) in try store.session(named: name) }
+    if let info, !info.raters.contains(rater), info.createdBy != rater, me.role != .adjudicator {
+      throw StoreError.raterNotInSession(rater: rater, session: info.name)
+    }
     state = AppState(
       rows: rows, columns: columns, graphics: graphics, schema: store.labelSchema, rater: rater,
       workspaceName: (store.workspace.directory as NSString).lastPathComponent, session: session,
       modelVersion: try store.promotedModel()?.version, totalCases: try store.caseCount())
     if session != nil { state.sort = .sessionQueue }
+    state.role = me.role
+    state.sessionInfo = info
+    if let t = try store.setting(ReviewApp.triageConfidenceSetting).flatMap(Double.init), t > 0, t <= 1 {
+      state.triageConfidence = t
+    }
   }
 
   /// Feeds an event through `update` and runs the resulting effects (which may produce more
@@ -37,6 +52,7 @@ public final class ReviewApp {
     var queue = [event]
     while !queue.isEmpty {
       let e = queue.removeFirst()
+      eventObserver?(e)
       if case .input(.terminate(let sig)) = e { pendingSignal = sig }
       let (next, effects) = update(state, e)
       state = next
@@ -82,6 +98,8 @@ public final class ReviewApp {
         return [.maskSaved(a, pixels: mask.values.reduce(0) { $0 + ($1 >= 128 ? 1 : 0) })]
       case .quit:
         return []
+      case .sessions(let e):
+        return try runSession(e)
       }
     } catch {
       return [.failed(error.description)]
@@ -100,9 +118,12 @@ public final class ReviewApp {
     state.overlayColours = OverlayColours(theme: theme)
     dispatch(.input(.resize(rows: terminal.rows, columns: terminal.columns)))
     begin()
+    var nextTick = Date().addingTimeInterval(tickInterval)
     while true {
       terminal.render(frame)
-      for event in terminal.nextEvents(timeoutMilliseconds: -1) {
+      let wait = max(0, nextTick.timeIntervalSinceNow)
+      let events = terminal.nextEvents(timeoutMilliseconds: Int32(min(wait * 1000, 60_000).rounded(.up)))
+      for event in events {
         if case .resize = event {
           state.cellWidth = terminal.cellWidth
           state.cellHeight = terminal.cellHeight
@@ -112,6 +133,12 @@ public final class ReviewApp {
           terminal.end()
           return
         }
+      }
+      // The timer: about once a second, whatever else arrives (a busy keyboard must not
+      // starve the live refresh).
+      if Date() >= nextTick {
+        nextTick = Date().addingTimeInterval(tickInterval)
+        dispatch(.tick)
       }
     }
   }

@@ -14,6 +14,8 @@ public enum Effect: Equatable, Sendable {
   /// Record my mask for the case (saved at once, one annotation per finished edit).
   case saveMask(caseID: Int64, mask: Mask)
   case quit
+  /// Sessions, triage, adjudication, overlays (`Screens/SessionMessages.swift`).
+  case sessions(SessionEffect)
 }
 
 /// Everything that reaches `update`.
@@ -26,12 +28,15 @@ public enum AppEvent: Equatable, Sendable {
   case maskLoaded(caseID: Int64, mine: Mask?, model: Mask?, width: Int, height: Int)
   case maskSaved(Annotation, pixels: Int)
   case failed(String)
+  /// A timer tick (about once a second): poll for other processes' changes.
+  case tick
+  case sessions(SessionEvent)
 }
 
 /// The app's first effects: the first page and its count.
 public func start(_ state: AppState) -> (AppState, [Effect]) {
   let request = pageRequest(state, cursor: nil, backward: false)
-  return (state, [.loadPage(request), .countCases(state.filter)])
+  return (state, [.loadPage(request), .countCases(state.filter)] + sessionStartEffects(state))
 }
 
 func pageRequest(_ state: AppState, cursor: CaseCursor?, backward: Bool) -> CasePageRequest {
@@ -64,8 +69,14 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     return handleKey(s, key)
   case .input(.mouse(let mouse)):
     return handleMouse(s, mouse)
+  case .input(.paste(let text)):
+    return sessionPaste(s, text)
   case .input:
     return (s, [])
+  case .tick:
+    return (s, tickEffects(s))
+  case .sessions(let e):
+    return sessionUpdate(s, e)
   case .pageLoaded(let page, let request):
     s.page = page
     s.pageRequest = request
@@ -84,7 +95,7 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     s.detail = detail
     s.history = history
     s.screen = .caseView
-    return (s, [])
+    return (s, overlayLoadEffects(s))
   case .annotated(let a):
     let name = a.label ?? "none"
     let letter = s.schema.classes.first { $0.name == a.label }?.letter ?? "-"
@@ -99,7 +110,10 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
       page.rows[i].myLabel = a.label
       s.page = page
     }
-    return (s, [])
+    // In a session: progress moves; and a case that was blinded is now mine to compare, so
+    // reload it to show the other raters and the model.
+    let reveal = s.detail.map { $0.record.id == a.caseID && ($0.blinded || $0.modelHidden) } ?? false
+    return (s, (s.session != nil ? [.sessions(.loadSession)] : []) + (reveal ? [.loadCase(a.caseID)] : []))
   case .maskLoaded(let caseID, let mine, let model, let width, let height):
     guard s.detail?.record.id == caseID else { return (s, []) }
     var mask = mine ?? Mask(width: width, height: height)
@@ -167,9 +181,15 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     }
     return (s, [])
   }
+  if let typed = sessionTextKey(s, key) { return typed }
   guard let action = KeyMap.action(for: key, in: s) else { return (s, []) }
   s.status = nil
+  if let refusal = readOnlyRefusal(s, action) {
+    s.status = refusal
+    return (s, [])
+  }
   if s.screen == .maskEditor, let effects = editorAction(&s, action) { return (s, effects) }
+  if sessionScreens.contains(s.screen), let effects = sessionScreenAction(&s, action) { return (s, effects) }
   switch action {
   case .quit:
     s.quitting = true
@@ -188,6 +208,8 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     .acceptModelMask,
     .clearMask, .undo, .redo:
     return (s, [])
+  case .session(let a):
+    return sessionAction(s, a)
   case .up: return moveSelection(s, by: -s.grid.across)
   case .down: return moveSelection(s, by: s.grid.across)
   case .left: return moveSelection(s, by: -1)
@@ -289,7 +311,7 @@ private func finishStroke(_ s: inout AppState) -> [Effect] {
   guard var editor = s.editor, editor.strokeActive else { return [] }
   let saved = editor.penUp()
   s.editor = editor
-  return saved.map { [.saveMask(caseID: editor.caseID, mask: $0)] } ?? []
+  return saved.map { maskSaveEffects(&s, caseID: editor.caseID, mask: $0) } ?? []
 }
 
 /// The mask editor's actions; nil for the ones it shares with other screens (help).
@@ -303,9 +325,8 @@ private func editorAction(_ s: inout AppState, _ action: Action) -> [Effect]? {
     return save + [.quit]
   case .back:
     let save = finishStroke(&s)
-    s.screen = .caseView
     s.editor = nil
-    return save
+    return save + leaveMaskEditor(&s)
   case .help:
     return nil
   case .cursor(let dx, let dy): editor.move(dx: dx, dy: dy)
@@ -337,7 +358,7 @@ private func editorAction(_ s: inout AppState, _ action: Action) -> [Effect]? {
     return []
   }
   s.editor = editor
-  return saved.map { [.saveMask(caseID: editor.caseID, mask: $0)] } ?? []
+  return saved.map { maskSaveEffects(&s, caseID: editor.caseID, mask: $0) } ?? []
 }
 
 /// The image pixel under a mouse position in the mask editor, or nil outside the image.

@@ -15,6 +15,9 @@ public enum View {
     case .browser: browser(s, &f)
     case .caseView: caseView(s, &f)
     case .maskEditor: maskEditor(s, &f)
+    case .dashboard: dashboard(s, &f)
+    case .triage: triage(s, &f)
+    case .adjudication: adjudication(s, &f)
     }
     statusLine(s, &f)
     if s.showHelp { help(s, &f) }
@@ -37,7 +40,7 @@ public enum View {
   }
 
   static func header(_ s: AppState, _ f: inout Frame) {
-    let session = s.session.map { Sanitizer.sanitize($0) } ?? "—"
+    let session = sessionHeader(s)
     let model = s.modelVersion.map { "v\($0)" } ?? "none"
     let text =
       " BlastView · \(Sanitizer.sanitize(s.workspaceName)) · rater \(Sanitizer.sanitize(s.rater)) · session \(session) · model \(model) · \(s.totalCases) cases"
@@ -55,7 +58,8 @@ public enum View {
     if let c = s.filter.confidenceBelow { parts.append(String(format: "confidence<%.1f", c)) }
     if let q = s.filter.search { parts.append("search \"\(Sanitizer.sanitize(q))\"") }
     let filters = parts.isEmpty ? "all cases" : parts.joined(separator: ", ")
-    let sortName = s.sort == .added ? "date" : s.sort.rawValue
+    let sortName =
+      s.sort == .added ? "date" : s.sort == .sessionQueue ? "queue (mine to label first)" : s.sort.rawValue
     let matching = s.matching.map { "\($0) matching" } ?? "counting…"
     return " \(filters) · sort \(sortName) \(s.ascending ? "↑" : "↓") · page \(s.pageNumber) · \(matching)"
   }
@@ -257,10 +261,7 @@ public enum View {
     let imageRect = caseImageRect(s)
     let imageColumns = imageRect.columns
     if s.graphics {
-      f.place(
-        ImagePlacement(
-          key: "case:\(r.id)", rect: imageRect,
-          source: CaseImages.image(path: r.imagePath, width: r.width, height: r.height)))
+      f.place(caseImagePlacement(s, d, rect: imageRect))
     } else {
       f.put(" (graphics off: \(r.width) × \(r.height) image)", row: 2, column: 0, style: Style(.dim))
     }
@@ -322,6 +323,7 @@ public enum View {
             + others.map { "\(Sanitizer.sanitize($0.rater)) \(letter($0.label, s.schema))" }.joined(
               separator: ", "))
     }
+    y = overlayLegend(s, d, &f, column: x, row: y, width: panelWidth)
     y += 1
     line("History", Style(.title))
     let formatter = DateFormatter()
@@ -357,6 +359,14 @@ public enum View {
       case .maskEditor:
         text =
           " Space pen · e eraser · [ ] radius · f fill · d delete · a accept model · u undo · Esc back · ? help"
+      case .dashboard:
+        text = " Tab next pair · C close session · ! triage · Esc back · ? help · q quit"
+      case .triage:
+        text = " ↑/↓ move · Enter adjudicate · [ ] confidence threshold · Esc back · ? help · q quit"
+      case .adjudication:
+        let keys = s.schema.classes.map(\.key).joined(separator: "/")
+        text =
+          " \(keys) final label · ←/→ rater · t take mask · m edit mask · r reason · Enter record · Esc back"
       }
       style = Style(.status)
     }
@@ -372,8 +382,15 @@ public enum View {
     let rect = CellRect(
       row: max(1, (s.rows - height) / 2), column: (s.columns - width) / 2, rows: height, columns: width)
     f.fill(rect, style: Style(.text))
-    let title =
-      s.screen == .browser ? "Keys: browser" : s.screen == .caseView ? "Keys: case view" : "Keys: mask editor"
+    let title: String
+    switch s.screen {
+    case .browser: title = "Keys: browser"
+    case .caseView: title = "Keys: case view"
+    case .maskEditor: title = "Keys: mask editor"
+    case .dashboard: title = "Keys: agreement dashboard"
+    case .triage: title = "Keys: triage"
+    case .adjudication: title = "Keys: adjudication"
+    }
     f.box(rect, title: title)
     for (i, b) in bindings.enumerated() where i < height - 4 {
       let keys = b.keys.map(\.description).joined(separator: " ")

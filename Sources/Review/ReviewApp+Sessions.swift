@@ -1,0 +1,75 @@
+import CaseStore
+import Foundation
+import Imaging
+import SessionAgreement
+
+extension ReviewApp {
+  /// The workspace setting holding triage's default low-confidence threshold.
+  public static let triageConfidenceSetting = "triage_confidence_below"
+
+  /// Runs the effects of sessions, triage, adjudication and overlays against the store. The
+  /// store applies blinding to everything read here, so hidden data never reaches `update`.
+  func runSession(_ effect: SessionEffect) throws(StoreError) -> [AppEvent] {
+    switch effect {
+    case .loadSession:
+      guard let session else { return [] }
+      return [.sessions(.sessionLoaded(try store.session(named: session)))]
+    case .pollChanges:
+      return [.sessions(.changesPolled(version: try store.externalChangeVersion()))]
+    case .loadDashboard:
+      guard let session else { return [] }
+      let categories = store.labelSchema.classNames
+      let options = SessionAgreementOptions(
+        weights: SessionAgreementOptions.dashboardWeights(categories: categories))
+      do {
+        let report = try SessionAgreementReport.compute(
+          store: store, session: session, viewer: Viewer(rater: rater), options: options, cache: maskCache)
+        return [.sessions(.dashboardLoaded(report, at: Date()))]
+      } catch {
+        return [.failed("agreement: \(error.description)")]
+      }
+    case .closeSession:
+      guard let session else { return [] }
+      try store.closeSession(session, by: rater)
+      return [.sessions(.sessionClosed(try store.session(named: session)))]
+    case .loadTriage(let threshold):
+      let role = try store.rater(named: rater)?.role ?? .rater
+      let items = try store.triageQueue(
+        viewer: Viewer(rater: rater), confidenceBelow: threshold, session: session)
+      return [.sessions(.roleLoaded(role)), .sessions(.triageLoaded(items, confidenceBelow: threshold))]
+    case .loadAdjudication(let caseID):
+      // The role as the store has it now (a lead may have changed it while the app runs).
+      let role = try store.rater(named: rater)?.role ?? .rater
+      guard role == .adjudicator else {
+        var refused = state
+        refused.role = role
+        return [.sessions(.roleLoaded(role)), .failed(adjudicatorRefusal(refused))]
+      }
+      let detail = try store.caseDetail(id: caseID, viewer: viewer)
+      var masks: [String: Mask] = [:]
+      for a in detail.current { if let m = a.maskID { masks[a.rater] = try store.mask(id: m) } }
+      let model = try detail.prediction?.maskID.map { (m: Int64) throws(StoreError) in try store.mask(id: m) }
+      return [
+        .sessions(.roleLoaded(role)),
+        .sessions(.adjudicationLoaded(AdjudicationCase(detail: detail, raterMasks: masks, modelMask: model))),
+      ]
+    case .adjudicate(let caseID, let label, let mask, let reason):
+      let a = try store.adjudicate(
+        case: caseID, adjudicator: rater, label: label, mask: mask, reason: reason, session: session)
+      return [.sessions(.adjudicated(a))]
+    case .loadOverlayMasks(let caseID):
+      let detail = try store.caseDetail(id: caseID, viewer: viewer)
+      var masks: [OverlayMask] = []
+      for a in detail.current {
+        guard let m = a.maskID else { continue }
+        masks.append(
+          OverlayMask(
+            owner: a.rater == rater ? "mine" : "rater:" + a.rater, maskID: m, mask: try store.mask(id: m)))
+      }
+      if let m = detail.prediction?.maskID {
+        masks.append(OverlayMask(owner: "model", maskID: m, mask: try store.mask(id: m)))
+      }
+      return [.sessions(.overlayMasksLoaded(caseID: caseID, masks: masks))]
+    }
+  }
+}

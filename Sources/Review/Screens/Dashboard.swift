@@ -1,0 +1,266 @@
+import Agreement
+import CaseStore
+import Foundation
+import SessionAgreement
+import Terminal
+
+/// The agreement dashboard of a session: the report `blastview agree --session --json`
+/// prints (`SessionAgreementReport`), recomputed whenever another rater's process commits.
+public struct DashboardState: Equatable, Sendable {
+  /// nil until the first report arrives.
+  public var report: SessionAgreementReport?
+  public var updatedAt: Date?
+  /// Reports received (the first, then one per change another process made).
+  public var refreshes = 0
+  /// Which rater pair the confusion heatmap shows (index into the report's pairs).
+  public var pair = 0
+  /// "Close the session?" is waiting for y.
+  public var confirmClose = false
+  /// Where Esc goes back to.
+  public var returnTo: Screen
+
+  public init(returnTo: Screen) { self.returnTo = returnTo }
+}
+
+func dashboardAction(_ s: inout AppState, _ action: Action) -> [Effect] {
+  guard var d = s.dashboard else { return [] }
+  switch action {
+  case .back:
+    s.screen = d.returnTo
+    s.dashboard = nil
+    return []
+  case .session(.nextPair):
+    let pairs = d.report?.labels.pairwise.count ?? 0
+    if pairs > 1 { d.pair = (d.pair + 1) % pairs }
+  case .session(.closeSession):
+    guard let info = s.sessionInfo ?? d.report?.session else { return [] }
+    let name = Sanitizer.sanitize(info.name)
+    if !info.isOpen {
+      s.status = StatusMessage("Session \(name) is already closed", .error)
+    } else if info.createdBy != s.rater {
+      s.status = StatusMessage(
+        "Only the session's creator, \(Sanitizer.sanitize(info.createdBy)), can close session \(name)", .error
+      )
+    } else {
+      d.confirmClose = true
+      s.status = StatusMessage(
+        "Close session \(name)? It becomes read-only, blinding ends. y closes, other keys keep it", .error)
+    }
+  default:
+    return []
+  }
+  s.dashboard = d
+  return []
+}
+
+extension View {
+  static func dashboard(_ s: AppState, _ f: inout Frame) {
+    guard let d = s.dashboard else { return }
+    let width = s.columns
+    var y = 1
+    func line(_ text: String, _ style: Style = Style(.text), column: Int = 0) {
+      guard y < s.rows - 1 else { return }
+      f.put(text, row: y, column: column, style: style, width: width - column)
+      y += 1
+    }
+    guard let r = d.report else {
+      line(" Agreement · computing…", Style(.title))
+      return
+    }
+    let info = r.session
+    let safe = Sanitizer.sanitize
+    let f3 = { (x: Double) in String(format: "%.3f", x) }
+    let updated =
+      d.updatedAt.map { time in
+        let formatter = DateFormatter()
+        formatter.dateFormat = "HH:mm:ss"
+        return "live, updated \(formatter.string(from: time))"
+      } ?? "live"
+    let state = [
+      info.isOpen ? "open" : "closed, read-only", info.blinded ? "blinded" : nil,
+      info.hideModel ? "model hidden" : nil,
+    ].compactMap { $0 }.joined(separator: ", ")
+    line(
+      " Agreement · session \(safe(info.name)) (\(state)) · read as \(safe(r.readAs ?? "system")) · \(updated)",
+      Style(.title))
+    let labels = r.labels
+    let progress = info.raters.map { "\(safe($0)) \(info.labelled[$0] ?? 0)/\(info.caseCount)" }
+    line(
+      " Raters: \(progress.joined(separator: " · ")) · created by \(safe(info.createdBy)) · n: \(r.visibleCases) of "
+        + "\(info.caseCount) cases have a label you may see", Style(.dim))
+    if r.visibleCases < info.caseCount && info.blinded && info.isOpen && info.raters.contains(s.rater) {
+      line(" Blinded: others' labels count only on the cases you have labelled.", Style(.dim))
+    }
+    y += 1
+
+    // Cohen's kappa per pair, with its CI and the weighted (clinical) kappa.
+    let weightName = r.options.weights?.name
+    line(
+      " Cohen's kappa, 95% CI" + (weightName.map { "                           weighted (\($0))" } ?? ""),
+      Style(.accent))
+    if labels.pairwise.isEmpty { line("   needs two raters", Style(.dim)) }
+    for p in labels.pairwise {
+      let pairName = TextWidth.padded("\(safe(labels.raters[p.a])) × \(safe(labels.raters[p.b]))", to: 18)
+      var text = "   \(pairName) n \(String(format: "%-4d", p.n))"
+      text += TextWidth.padded(kappaText(p.cohen, f3), to: 34)
+      if let w = p.weighted { text += kappaText(w, f3, words: false) }
+      line(text)
+    }
+    if labels.raters.count >= 3 {
+      var text = " Fleiss' kappa "
+      switch labels.fleiss {
+      case .success(let e):
+        text += f3(e.kappa) + (e.ci95.map { " [\(f3($0.lower)), \(f3($0.upper))]" } ?? "")
+        text += " (\(e.n) cases every rater labelled)"
+      case .failure: text += "undefined"
+      }
+      text += " · Krippendorff's alpha " + (labels.krippendorffNominal.value.map(f3) ?? "undefined")
+      text += " (ordinal " + (labels.krippendorffOrdinal.value.map(f3) ?? "undefined") + ")"
+      line(text)
+    }
+    y += 1
+
+    // The confusion matrix of one pair as a heatmap, numbers in every cell; per-class agreement beside it.
+    let top = y
+    if !labels.pairwise.isEmpty {
+      let p = labels.pairwise[min(d.pair, labels.pairwise.count - 1)]
+      let more = labels.pairwise.count > 1 ? " · Tab: next pair" : ""
+      line(
+        " Confusion: \(safe(labels.raters[p.a])) rows × \(safe(labels.raters[p.b])) columns\(more)",
+        Style(.accent))
+      y = heatmap(p.confusion, s, row: y, &f)
+    }
+    let rightColumn = 46
+    if s.columns >= rightColumn + 26 {
+      var ry = top + 1  // beside the heatmap's column letters, below its title
+      f.put(" Per-class agreement", row: ry, column: rightColumn, style: Style(.accent))
+      ry += 1
+      for (i, cls) in s.schema.classes.enumerated() where ry < s.rows - 1 {
+        let value =
+          i < labels.specificAgreement.count ? labels.specificAgreement[i].value.map(f3) ?? "–" : "–"
+        var col = rightColumn + 1
+        col += f.put("\(cls.letter) ", row: ry, column: col, style: Style(.classLabel(i), [.bold]))
+        col += f.put(TextWidth.padded(cls.name, to: 9), row: ry, column: col)
+        f.put(value, row: ry, column: col)
+        ry += 1
+      }
+      y = max(y, ry)
+    } else {
+      let parts = s.schema.classes.enumerated().map { i, cls in
+        "\(cls.letter) "
+          + (i < labels.specificAgreement.count ? labels.specificAgreement[i].value.map(f3) ?? "–" : "–")
+      }
+      line(" Per-class agreement: " + parts.joined(separator: " · "))
+    }
+    y += 1
+
+    // Masks between raters.
+    if r.masks.isEmpty {
+      line(" Masks: no pair of raters", Style(.dim))
+    } else {
+      let parts = r.masks.map { m -> String in
+        let dice = m.summary.pooledDice.value.map(f3) ?? "–"
+        let iou = m.summary.pooledIoU.value.map(f3) ?? "–"
+        return
+          "\(safe(m.a)) × \(safe(m.b)) Dice \(dice) IoU \(iou) (\(m.cases.count) case\(m.cases.count == 1 ? "" : "s"))"
+      }
+      line(" Masks, pooled: " + parts.joined(separator: " · "))
+    }
+
+    // The model against the consensus label.
+    if let m = r.model {
+      if m.modelVersion == nil {
+        line(" Model: none promoted", Style(.dim))
+      } else if let c = m.report {
+        var text =
+          " Model v\(m.modelVersion!) vs consensus, \(m.n) cases: accuracy \(f3(c.accuracy)) · kappa \(f3(c.kappa))"
+        if m.hiddenPredictions > 0 { text += " · \(m.hiddenPredictions) predictions hidden until you label" }
+        line(text)
+        line(
+          "   macro precision \(f3(c.macro.precision)) · recall \(f3(c.macro.recall)) · F1 \(f3(c.macro.f1)) · "
+            + "specificity \(f3(c.macro.specificity)) · NPV \(f3(c.macro.npv))")
+      } else {
+        var text =
+          " Model v\(m.modelVersion!): no case has both a consensus label and a prediction you may see"
+        if m.hiddenPredictions > 0 { text += " (\(m.hiddenPredictions) hidden until you label)" }
+        line(text, Style(.dim))
+      }
+    }
+    y += 1
+    line(" Same numbers: " + agreeCommand(s, r), Style(.dim))
+  }
+
+  /// The command line that prints this dashboard's numbers as JSON.
+  static func agreeCommand(_ s: AppState, _ r: SessionAgreementReport) -> String {
+    func quoted(_ t: String) -> String {
+      let safe = Sanitizer.sanitize(t)
+      return safe.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) } ? safe : "'\(safe)'"
+    }
+    var parts = ["blastview agree --session", quoted(r.session.name), "--rater", quoted(r.readAs ?? s.rater)]
+    if let w = r.options.weights?.name { parts += ["--weights", w] }
+    return (parts + ["--json"]).joined(separator: " ")
+  }
+
+  static func kappaText(
+    _ k: Result<KappaEstimate, Undefined>, _ f3: (Double) -> String, words: Bool = true
+  ) -> String {
+    switch k {
+    case .success(let e):
+      let band = words ? " " + LandisKoch(e.kappa).rawValue : ""
+      return "\(f3(e.kappa)) [\(f3(e.ci95.lower)), \(f3(e.ci95.upper))]\(band)"
+    case .failure: return "undefined"
+    }
+  }
+
+  /// Draws a confusion matrix with a shaded background per cell (darker to lighter with the
+  /// count) and the count written in every cell, so it reads without colour; returns the
+  /// next free row.
+  static func heatmap(_ m: ConfusionMatrix, _ s: AppState, row: Int, _ f: inout Frame) -> Int {
+    var y = row
+    let cellWidth = 6
+    let labelWidth = 12
+    let k = m.k
+    let maxCount = max(1, m.counts.max() ?? 1)
+    guard y < s.rows - 1 else { return y }
+    var col = labelWidth
+    for (j, cls) in s.schema.classes.enumerated() where j < k {
+      f.put(
+        TextWidth.padded("    " + cls.letter, to: cellWidth), row: y, column: col,
+        style: Style(.classLabel(j), [.bold]))
+      col += cellWidth
+    }
+    y += 1
+    for i in 0..<k where y < s.rows - 1 {
+      let cls = s.schema.classes[i]
+      f.put(
+        "  \(cls.letter) " + TextWidth.padded(cls.name, to: labelWidth - 4), row: y, column: 0,
+        style: Style(.classLabel(i), [.bold]), width: labelWidth)
+      for j in 0..<k {
+        let n = m[i, j]
+        let text = String(repeating: " ", count: max(0, cellWidth - 1 - String(n).count)) + "\(n) "
+        var style = Style(.text, i == j ? [.bold] : [])
+        if n > 0 {
+          let t = Double(n) / Double(maxCount)
+          style.background = shade(t)
+          style.foreground = t > 0.55 ? .rgb(0, 0, 0) : .rgb(255, 255, 255)
+        } else {
+          style = Style(.dim)
+        }
+        f.put(text, row: y, column: labelWidth + j * cellWidth, style: style)
+      }
+      y += 1
+    }
+    return y
+  }
+
+  /// A sequential blue-to-yellow scale (readable for the common colour-vision deficiencies).
+  static func shade(_ t: Double) -> Color {
+    let stops: [(Double, Double, Double)] = [(35, 45, 90), (40, 110, 160), (120, 190, 150), (250, 230, 110)]
+    let x = max(0, min(1, t)) * Double(stops.count - 1)
+    let i = min(stops.count - 2, Int(x))
+    let u = x - Double(i)
+    func mix(_ a: Double, _ b: Double) -> UInt8 { UInt8((a + (b - a) * u).rounded()) }
+    return .rgb(
+      mix(stops[i].0, stops[i + 1].0), mix(stops[i].1, stops[i + 1].1), mix(stops[i].2, stops[i + 1].2))
+  }
+}
