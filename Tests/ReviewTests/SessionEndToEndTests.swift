@@ -192,7 +192,7 @@ struct SessionEndToEndTests {
     let lead = try #require(review(ws, rater: "lead"))
     #expect(lead.waitFor("session s (following, not a rater)"))
     lead.send("!")
-    #expect(waitOnScreen(lead, "Triage · session s · 3 cases"))
+    #expect(waitOnScreen(lead, "Triage · s · 3 cases"))
     let rows = screen(lead).split(separator: "\n").filter {
       $0.contains("#") && ($0.contains("benign vs") || $0.contains("subtype"))
     }
@@ -216,7 +216,7 @@ struct SessionEndToEndTests {
     #expect(waitOnScreen(lead, "Reason kept"))
     lead.send("Enter")
     #expect(waitOnScreen(lead, "Adjudicated case #1: R Pro-B"))
-    #expect(waitOnScreen(lead, "Triage · session s · 2 cases"))
+    #expect(waitOnScreen(lead, "Triage · s · 2 cases"))
     lead.send("q")
     #expect(lead.waitFor("EXIT=0"))
     let store = try Workspace.open(path: ws)

@@ -137,7 +137,7 @@ import Testing
     #expect(f.contains(String(format: "%.3f [%.3f, %.3f]", wk.kappa, wk.ci95.lower, wk.ci95.upper)))
     #expect(f.contains(String(format: "accuracy %.3f · kappa %.3f", modelReport.accuracy, modelReport.kappa)))
     #expect(f.contains("Dice 0.800 IoU 0.667 (1 case)"))
-    #expect(f.contains("Same numbers: blastview agree --session s --rater alice --weights clinical --json"))
+    #expect(f.contains("CLI: blastview agree --session s --rater alice --weights clinical --json"))
   }
 
   @Test func theHeatmapWritesEveryCountAndShadesByIt() throws {

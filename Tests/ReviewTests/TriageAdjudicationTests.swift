@@ -30,15 +30,15 @@ import Testing
     #expect(app.state.screen == .triage)
     #expect(app.state.triage?.items.map(\.caseID) == [1, 4, 2])
     var f = app.frame
-    #expect(f.contains("Triage · session s · 3 cases: benign vs malignant 2 · subtype 1 · low confidence 0"))
+    #expect(f.contains("Triage · s · 3 cases: 2 benign vs malignant · 1 subtype · 0 low confidence"))
     #expect(f.contains("top probability below 0.60"))
     #expect(f.contains("▶#1"))
-    #expect(f.contains("raters disagree, rater vs model"))
-    #expect(f.contains("lead is a rater: only adjudicators adjudicate"))
+    #expect(f.contains("raters differ, vs model"))
+    #expect(f.contains("Role rater: adjudicating needs `blastview rater set-role lead adjudicator`"))
     app.dispatch(key("]"))
     #expect(app.state.triage?.items.map(\.caseID) == [1, 4, 2, 3])
     f = app.frame
-    #expect(f.contains("top probability below 0.65") && f.contains("low confidence 1"))
+    #expect(f.contains("top probability below 0.65") && f.contains("1 low confidence"))
     app.dispatch(key("j"))
     app.dispatch(key("j"))
     #expect(app.state.triage?.selected?.caseID == 2)
@@ -72,7 +72,7 @@ import Testing
     app.dispatch(key(.enter))
     var f = app.frame
     #expect(f.contains("Adjudicate case #1"))
-    #expect(f.contains("benign vs malignant: raters disagree, rater vs model"))
+    #expect(f.contains("benign vs malignant: raters differ, vs model"))
     // Side by side: alice, bob and the model, each image with its own mask.
     #expect(f.images.count == 3)
     #expect(f.contains("▶alice: B Benign") && f.contains("bob: R Pro-B") && f.contains("model v1: E 0.50"))

@@ -169,13 +169,20 @@ func adjudicatorRefusal(_ s: AppState) -> String {
 
 extension View {
   /// The adjudication screen's tile rectangles (image part), one per rater and the model.
-  static func adjudicationTileRects(_ s: AppState, count: Int) -> [CellRect] {
+  /// The image rectangles are as tall as the image fitted to the column's width needs, so
+  /// the captions sit right under the images.
+  static func adjudicationTileRects(_ s: AppState, count: Int, imageWidth: Int, imageHeight: Int)
+    -> [CellRect]
+  {
     guard count > 0 else { return [] }
     let top = 2
     let bottomLines = 7  // two caption lines, the label, mask and reason lines, help, status
-    // Without graphics there is no image: the captions follow the title.
-    let rows = s.graphics ? max(3, s.rows - top - bottomLines) : 0
     let width = min(40, max(12, (s.columns - 1) / count))
+    let fitted = Int(
+      (Double(width - 1) * Double(s.cellWidth) * Double(max(1, imageHeight))
+        / (Double(max(1, imageWidth)) * Double(s.cellHeight))).rounded(.up))
+    // Without graphics there is no image: the captions follow the title.
+    let rows = s.graphics ? max(3, min(fitted, s.rows - top - bottomLines)) : 0
     return (0..<count).map { CellRect(row: top, column: $0 * width, rows: rows, columns: width - 1) }
   }
 
@@ -188,7 +195,7 @@ extension View {
     if let item = a.item { title += " · \(item.severity.phrase): \(item.reasons)" }
     f.put(title, row: 1, column: 0, style: Style(.title), width: s.columns)
     let tiles = a.data.tiles
-    let rects = adjudicationTileRects(s, count: tiles.count)
+    let rects = adjudicationTileRects(s, count: tiles.count, imageWidth: r.width, imageHeight: r.height)
     var y = 2
     if tiles.isEmpty {
       f.put(
@@ -268,7 +275,7 @@ extension View {
     case .model: maskText = "the model's"
     case .edited(let m): maskText = "edited here (\(m.values.filter { $0 >= 128 }.count) px)"
     }
-    line(" Final mask: \(maskText)   (←/→ choose a column, t take its mask, m edit a new one, x none)")
+    line(" Final mask: \(maskText)   (←/→ column · t take its mask · m edit · x none)")
     let prefix = " Reason: "
     let room = max(4, s.columns - TextWidth.of(prefix) - 1)
     let shown = a.reason.visible(width: room)

@@ -85,38 +85,54 @@ extension View {
       Style(.title))
     let labels = r.labels
     let progress = info.raters.map { "\(safe($0)) \(info.labelled[$0] ?? 0)/\(info.caseCount)" }
-    line(
-      " Raters: \(progress.joined(separator: " · ")) · created by \(safe(info.createdBy)) · n: \(r.visibleCases) of "
-        + "\(info.caseCount) cases have a label you may see", Style(.dim))
+    line(" Raters: \(progress.joined(separator: " · ")) · created by \(safe(info.createdBy))", Style(.dim))
+    var n = " n: \(r.visibleCases) of \(info.caseCount) cases have a label you may see"
     if r.visibleCases < info.caseCount && info.blinded && info.isOpen && info.raters.contains(s.rater) {
-      line(" Blinded: others' labels count only on the cases you have labelled.", Style(.dim))
+      n += " (blinded: others' labels count on the cases you labelled)"
     }
-    y += 1
+    line(n, Style(.dim))
+    if s.rows >= 30 { y += 1 }
 
-    // Cohen's kappa per pair, with its CI and the weighted (clinical) kappa.
-    let weightName = r.options.weights?.name
-    line(
-      " Cohen's kappa, 95% CI" + (weightName.map { "                           weighted (\($0))" } ?? ""),
-      Style(.accent))
+    // Cohen's kappa per pair, with its CI (and band when there is room) and the weighted kappa.
+    let names = labels.pairwise.map { "\(safe(labels.raters[$0.a])) × \(safe(labels.raters[$0.b]))" }
+    let nameWidth = max(4, names.map { TextWidth.of($0) }.max() ?? 4)
+    let countWidth = String(labels.pairwise.map(\.n).max() ?? 0).count
+    let bandWidth = 15
+    let kappaWidth = 25  // "-0.176 [-0.604, -0.251] "
+    let weighted = r.options.weights != nil
+    let withBands =
+      3 + nameWidth + 3 + countWidth + 1 + kappaWidth + bandWidth + (weighted ? kappaWidth : 0) <= width
+    let weightedColumn = 3 + nameWidth + 3 + countWidth + 1 + kappaWidth + (withBands ? bandWidth : 0)
+    if y < s.rows - 1 {
+      f.put(" Cohen's kappa [95% CI]", row: y, column: 0, style: Style(.accent))
+      if let name = r.options.weights?.name {
+        f.put("weighted (\(name))", row: y, column: weightedColumn, style: Style(.accent))
+      }
+      y += 1
+    }
     if labels.pairwise.isEmpty { line("   needs two raters", Style(.dim)) }
-    for p in labels.pairwise {
-      let pairName = TextWidth.padded("\(safe(labels.raters[p.a])) × \(safe(labels.raters[p.b]))", to: 18)
-      var text = "   \(pairName) n \(String(format: "%-4d", p.n))"
-      text += TextWidth.padded(kappaText(p.cohen, f3), to: 34)
+    for (i, p) in labels.pairwise.enumerated() where y < s.rows - 1 {
+      var text =
+        "   " + TextWidth.padded(names[i], to: nameWidth) + " n "
+        + TextWidth.padded(String(p.n), to: countWidth)
+      text += " " + TextWidth.padded(kappaText(p.cohen, f3, words: false), to: kappaWidth)
+      if withBands {
+        text += TextWidth.padded(p.cohen.value.map { LandisKoch($0.kappa).rawValue } ?? "", to: bandWidth)
+      }
       if let w = p.weighted { text += kappaText(w, f3, words: false) }
       line(text)
     }
     if labels.raters.count >= 3 {
-      var text = " Fleiss' kappa "
       switch labels.fleiss {
       case .success(let e):
-        text += f3(e.kappa) + (e.ci95.map { " [\(f3($0.lower)), \(f3($0.upper))]" } ?? "")
-        text += " (\(e.n) cases every rater labelled)"
-      case .failure: text += "undefined"
+        line(
+          " Fleiss' kappa " + f3(e.kappa) + (e.ci95.map { " [\(f3($0.lower)), \(f3($0.upper))]" } ?? "")
+            + " over the \(e.n) cases every rater labelled")
+      case .failure(let u): line(" Fleiss' kappa undefined: \(u.reason)", Style(.dim))
       }
-      text += " · Krippendorff's alpha " + (labels.krippendorffNominal.value.map(f3) ?? "undefined")
-      text += " (ordinal " + (labels.krippendorffOrdinal.value.map(f3) ?? "undefined") + ")"
-      line(text)
+      line(
+        " Krippendorff's alpha " + (labels.krippendorffNominal.value.map(f3) ?? "undefined") + " (ordinal "
+          + (labels.krippendorffOrdinal.value.map(f3) ?? "undefined") + ")")
     }
     y += 1
 
@@ -155,8 +171,10 @@ extension View {
     y += 1
 
     // Masks between raters.
-    if r.masks.isEmpty {
-      line(" Masks: no pair of raters", Style(.dim))
+    if r.masks.allSatisfy({ $0.cases.isEmpty }) {
+      line(
+        " Masks: no case has a mask from two raters" + (r.masks.isEmpty ? "" : " (that you may see)"),
+        Style(.dim))
     } else {
       let parts = r.masks.map { m -> String in
         let dice = m.summary.pooledDice.value.map(f3) ?? "–"
@@ -174,11 +192,11 @@ extension View {
       } else if let c = m.report {
         var text =
           " Model v\(m.modelVersion!) vs consensus, \(m.n) cases: accuracy \(f3(c.accuracy)) · kappa \(f3(c.kappa))"
-        if m.hiddenPredictions > 0 { text += " · \(m.hiddenPredictions) predictions hidden until you label" }
+        if m.hiddenPredictions > 0 { text += " · \(m.hiddenPredictions) hidden until you label" }
         line(text)
         line(
-          "   macro precision \(f3(c.macro.precision)) · recall \(f3(c.macro.recall)) · F1 \(f3(c.macro.f1)) · "
-            + "specificity \(f3(c.macro.specificity)) · NPV \(f3(c.macro.npv))")
+          "   macro: precision \(f3(c.macro.precision)) recall \(f3(c.macro.recall)) F1 \(f3(c.macro.f1)) "
+            + "specificity \(f3(c.macro.specificity)) NPV \(f3(c.macro.npv))")
       } else {
         var text =
           " Model v\(m.modelVersion!): no case has both a consensus label and a prediction you may see"
@@ -186,8 +204,8 @@ extension View {
         line(text, Style(.dim))
       }
     }
-    y += 1
-    line(" Same numbers: " + agreeCommand(s, r), Style(.dim))
+    if s.rows >= 30 { y += 1 }
+    line(" CLI: " + agreeCommand(s, r), Style(.dim))
   }
 
   /// The command line that prints this dashboard's numbers as JSON.

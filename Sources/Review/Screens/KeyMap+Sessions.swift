@@ -18,7 +18,7 @@ extension KeyMap {
     KeyBinding(keys: [KeyPress("y")], action: .session(.toggleMyMask), help: "overlay: my mask"),
     KeyBinding(
       keys: [KeyPress("o")], action: .session(.cycleOtherMasks),
-      help: "overlay: other raters' masks (each, then all)"),
+      help: "overlay: other raters' masks (cycles)"),
   ]
 
   public static let dashboard: [KeyBinding] =

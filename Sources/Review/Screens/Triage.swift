@@ -87,8 +87,8 @@ extension TriageItem {
   /// Why the case is in the queue, in words.
   public var reasons: String {
     var why: [String] = []
-    if ratersDisagree { why.append("raters disagree") }
-    if disagreesWithModel { why.append("rater vs model") }
+    if ratersDisagree { why.append("raters differ") }
+    if disagreesWithModel { why.append("vs model") }
     if why.isEmpty { why.append("model unsure") }
     return why.joined(separator: ", ")
   }
@@ -101,10 +101,10 @@ extension View {
   static func triage(_ s: AppState, _ f: inout Frame) {
     guard let t = s.triage else { return }
     let counts = Dictionary(grouping: t.items, by: \.severity).mapValues(\.count)
-    let scope = s.session.map { "session \(Sanitizer.sanitize($0))" } ?? "whole workspace"
+    let scope = s.session.map { Sanitizer.sanitize($0) } ?? "workspace"
     f.put(
       " Triage · \(scope) · \(t.items.count) case\(t.items.count == 1 ? "" : "s"): "
-        + TriageSeverity.allCases.map { "\($0.phrase) \(counts[$0] ?? 0)" }.joined(separator: " · "),
+        + TriageSeverity.allCases.map { "\(counts[$0] ?? 0) \($0.phrase)" }.joined(separator: " · "),
       row: 1, column: 0, style: Style(.title), width: s.columns)
     f.put(
       String(
@@ -114,14 +114,20 @@ extension View {
     let roleLine =
       s.role == .adjudicator
       ? " You are an adjudicator: Enter opens the selected case to adjudicate it"
-      : " \(me) is a \(s.role.rawValue): only adjudicators adjudicate (blastview rater set-role \(me) adjudicator)"
+      : " Role \(s.role.rawValue): adjudicating needs `blastview rater set-role \(me) adjudicator`"
     f.put(
       roleLine, row: 3, column: 0, style: s.role == .adjudicator ? Style(.accent) : Style(.warning),
       width: s.columns)
-    f.put(
-      "   case    severity             raters                             model        why", row: 4,
-      column: 0,
-      style: Style(.dim, [.underline]), width: s.columns)
+    // Columns: case, severity, raters (what is left, 12-40), model, why.
+    let ratersWidth = min(40, max(12, s.columns - 10 - 20 - 9 - 24))
+    let modelColumn = 10 + 20 + ratersWidth + 1
+    let whyColumn = modelColumn + 9
+    f.put(String(repeating: " ", count: s.columns), row: 4, column: 0, style: Style(.dim, [.underline]))
+    for (text, column) in [
+      ("case", 2), ("severity", 10), ("raters", 30), ("model", modelColumn), ("why", whyColumn),
+    ] {
+      f.put(text, row: 4, column: column, style: Style(.dim, [.underline]))
+    }
     guard t.loaded else {
       f.put(" Loading…", row: 5, column: 0, style: Style(.dim))
       return
@@ -145,22 +151,20 @@ extension View {
         style: base)
       var sev = selected ? base : (item.severity == .groupDisagreement ? Style(.warning) : Style(.text))
       if item.severity == .groupDisagreement { sev.attributes.insert(.bold) }
-      f.put(TextWidth.padded(item.severity.phrase, to: 21), row: y, column: col, style: sev)
-      col += 21
+      f.put(TextWidth.padded(item.severity.phrase, to: 20), row: y, column: 10, style: sev)
       let raters = item.labels.keys.sorted().map {
         "\(Sanitizer.sanitize($0)) \(letter(item.labels[$0], s.schema))"
       }
-      f.put(
-        TextWidth.padded(raters.joined(separator: ", "), to: 34), row: y, column: col, style: base, width: 34)
-      col += 35
+      f.put(raters.joined(separator: ", "), row: y, column: 30, style: base, width: ratersWidth)
       let model =
         item.predictedLabel.map { p in
           "\(letter(p, s.schema)) " + (item.confidence.map { String(format: "%.2f", $0) } ?? "")
         } ?? "–"
       f.put(
-        TextWidth.padded(model, to: 12), row: y, column: col,
-        style: selected ? base : classStyle(item.predictedLabel, s.schema))
-      col += 13
+        model, row: y, column: modelColumn,
+        style: selected ? base : classStyle(item.predictedLabel, s.schema),
+        width: 8)
+      col = whyColumn
       f.put(item.reasons, row: y, column: col, style: base, width: max(0, s.columns - col))
     }
   }
