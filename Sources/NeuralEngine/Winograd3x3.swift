@@ -291,4 +291,178 @@ enum Winograd3x3 {
     store8(m + 72 + 8, a31)
     store8(m + 72 + 16, a32)
   }
+
+  // MARK: Weight gradient
+
+  /// The weight gradient by Winograd: with u = G g Gᵀ and Y_t = Aᵀ (u ⊙ V_t) A per tile,
+  ///     dL/du = Σ_t (A dY_t Aᵀ) ⊙ V_t,   dL/dg = Gᵀ (dL/du) G,
+  /// so per band: transform the input tiles (V, as forward) and the 2×2 output-gradient tiles
+  /// (W = A dY Aᵀ), then dU[ξ][co][ci] += Σ_t W[ξ][co][t]·V[ξ][ci][t], 16 GEMMs over the band's
+  /// tiles. `finishWeightGradient` applies Gᵀ · G once at the end.
+  ///
+  /// Scratch: `v` [16][cin rounded up to 3][tiles], `wt` [16][cout rounded up to 4][tiles] with
+  /// `tiles = b.vectors · 8`; `du` [16][cout][cin] accumulates.
+  static func weightGradientBand(
+    _ band: UnsafePointer<Float>, cin: Int, _ b: Band, _ dyBand: UnsafePointer<Float>, cout: Int,
+    v: UnsafeMutablePointer<Float>, wt: UnsafeMutablePointer<Float>, du: UnsafeMutablePointer<Float>
+  ) {
+    let s = b.s
+    let tiles = b.vectors * 8
+    let perRow = b.paddedTilesPerRow / 8
+    let cin3 = (cin + 2) / 3 * 3
+    let cout4 = DirectConv3x3.blockedChannels(cout)
+    // Input transform: V[ξ][ci][t]; zero rows for the channels past cin.
+    for vi in 0..<b.vectors {
+      let offset = 2 * (vi / perRow) * s + 2 * 8 * (vi % perRow)
+      for ci in 0..<cin {
+        inputTransform(band + ci * b.inPlane + offset, s, v + ci * tiles + 8 * vi, cin3 * tiles)
+      }
+    }
+    for xi in 0..<16 {
+      for ci in cin..<cin3 { (v + (xi * cin3 + ci) * tiles).update(repeating: 0, count: tiles) }
+    }
+    // Output-gradient transform: W[ξ][co][t] = (A dY Aᵀ)[ξ]; zero rows past cout.
+    for vi in 0..<b.vectors {
+      let offset = 2 * (vi / perRow) * s + 2 * 8 * (vi % perRow)
+      for co in 0..<cout {
+        gradientTransform(dyBand + co * b.outPlane + offset, s, wt + co * tiles + 8 * vi, cout4 * tiles)
+      }
+    }
+    for xi in 0..<16 {
+      for co in cout..<cout4 { (wt + (xi * cout4 + co) * tiles).update(repeating: 0, count: tiles) }
+    }
+    // dU[ξ] += W[ξ] · V[ξ]ᵀ over the tiles.
+    for xi in 0..<16 {
+      let wx = wt + xi * cout4 * tiles, vx = v + xi * cin3 * tiles
+      let dux = du + xi * cout * cin
+      for c4 in 0..<(cout4 / 4) {
+        for k3 in 0..<(cin3 / 3) {
+          outerBlock(
+            wx + c4 * 4 * tiles, vx + k3 * 3 * tiles, tiles, dux, cout: cout, cin: cin, co: c4 * 4, ci: k3 * 3)
+        }
+      }
+    }
+  }
+
+  /// Copies output-gradient rows `rows` of `c` planes h×w into `band` [c][outPlane] with the
+  /// band's row stride, zero past the image (so tiles that overhang it contribute nothing).
+  static func padGradientBand(
+    _ src: UnsafePointer<Float>, channels c: Int, h: Int, w: Int, rows: Range<Int>,
+    into band: UnsafeMutablePointer<Float>
+  ) {
+    let b = Band(w: w, rows: rows.count)
+    let s = b.s
+    for ch in 0..<c {
+      let dst = band + ch * b.outPlane
+      for j in 0..<(2 * b.tileRows) {
+        let y = rows.lowerBound + j
+        let d = dst + j * s
+        if j >= rows.count || y >= h {
+          d.update(repeating: 0, count: s)
+        } else {
+          d.update(from: src + ch * h * w + y * w, count: w)
+          (d + w).update(repeating: 0, count: s - w)
+        }
+      }
+      (dst + 2 * b.tileRows * s).update(repeating: 0, count: b.outPlane - 2 * b.tileRows * s)
+    }
+  }
+
+  /// A dY Aᵀ for 8 tiles of 2×2 gradients (tile i at base + 2i, rows s apart), written to
+  /// dst + ξ·stride. A = [[1, 0], [1, 1], [1, −1], [0, −1]].
+  @inline(__always)
+  static func gradientTransform(
+    _ base: UnsafePointer<Float>, _ s: Int, _ dst: UnsafeMutablePointer<Float>, _ stride: Int
+  ) {
+    let r0 = UnsafeRawPointer(base).loadUnaligned(as: SIMD16<Float>.self)
+    let r1 = UnsafeRawPointer(base + s).loadUnaligned(as: SIMD16<Float>.self)
+    let g00 = r0.evenHalf, g01 = r0.oddHalf, g10 = r1.evenHalf, g11 = r1.oddHalf
+    // A g: 4 rows of 2, then each row times Aᵀ.
+    @inline(__always) func cols(_ i: Int, _ a: F8, _ b: F8) {
+      let o = dst + 4 * i * stride
+      store8(o, a)
+      store8(o + stride, a + b)
+      store8(o + 2 * stride, a - b)
+      store8(o + 3 * stride, -b)
+    }
+    cols(0, g00, g01)
+    cols(1, g00 + g10, g01 + g11)
+    cols(2, g00 - g10, g01 - g11)
+    cols(3, -g10, -g11)
+  }
+
+  /// du[co + c][ci + k] += Σ_t w[c][t]·v[k][t] for 4 output channels × 3 input channels
+  /// (12 accumulators over the tiles, one horizontal sum each at the end).
+  @inline(never)
+  static func outerBlock(
+    _ w: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ tiles: Int, _ du: UnsafeMutablePointer<Float>,
+    cout: Int, cin: Int, co: Int, ci: Int
+  ) {
+    var a00 = F8(), a01 = F8(), a02 = F8()
+    var a10 = F8(), a11 = F8(), a12 = F8()
+    var a20 = F8(), a21 = F8(), a22 = F8()
+    var a30 = F8(), a31 = F8(), a32 = F8()
+    var t = 0
+    while t < tiles {
+      let v0 = load8(v + t), v1 = load8(v + tiles + t), v2 = load8(v + 2 * tiles + t)
+      let w0 = load8(w + t)
+      a00 = a00.addingProduct(w0, v0)
+      a01 = a01.addingProduct(w0, v1)
+      a02 = a02.addingProduct(w0, v2)
+      let w1 = load8(w + tiles + t)
+      a10 = a10.addingProduct(w1, v0)
+      a11 = a11.addingProduct(w1, v1)
+      a12 = a12.addingProduct(w1, v2)
+      let w2 = load8(w + 2 * tiles + t)
+      a20 = a20.addingProduct(w2, v0)
+      a21 = a21.addingProduct(w2, v1)
+      a22 = a22.addingProduct(w2, v2)
+      let w3 = load8(w + 3 * tiles + t)
+      a30 = a30.addingProduct(w3, v0)
+      a31 = a31.addingProduct(w3, v1)
+      a32 = a32.addingProduct(w3, v2)
+      t += 8
+    }
+    @inline(__always) func put(_ c: Int, _ k: Int, _ a: F8) {
+      if co + c < cout && ci + k < cin { du[(co + c) * cin + ci + k] += a.sum() }
+    }
+    put(0, 0, a00)
+    put(0, 1, a01)
+    put(0, 2, a02)
+    put(1, 0, a10)
+    put(1, 1, a11)
+    put(1, 2, a12)
+    put(2, 0, a20)
+    put(2, 1, a21)
+    put(2, 2, a22)
+    put(3, 0, a30)
+    put(3, 1, a31)
+    put(3, 2, a32)
+  }
+
+  /// dW[co][ci] += Gᵀ dU[·][co][ci] G (3×3 from the 16 ξ), into `grad` laid out (cout, cin, 3, 3).
+  static func finishWeightGradient(
+    _ du: UnsafePointer<Float>, cout: Int, cin: Int, into grad: UnsafeMutablePointer<Float>
+  ) {
+    let plane = cout * cin
+    for co in 0..<cout {
+      for ci in 0..<cin {
+        let o = co * cin + ci
+        @inline(__always) func d(_ i: Int, _ j: Int) -> Float { du[(i * 4 + j) * plane + o] }
+        // T = Gᵀ dU (3×4), Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]]; then dW = T G.
+        let g = grad + o * 9
+        @inline(__always) func row(_ i: Int, _ t0: Float, _ t1: Float, _ t2: Float, _ t3: Float) {
+          g[i * 3] += t0 + 0.5 * (t1 + t2)
+          g[i * 3 + 1] += 0.5 * (t1 - t2)
+          g[i * 3 + 2] += 0.5 * (t1 + t2) + t3
+        }
+        row(0, d(0, 0) + 0.5 * (d(1, 0) + d(2, 0)), d(0, 1) + 0.5 * (d(1, 1) + d(2, 1)),
+            d(0, 2) + 0.5 * (d(1, 2) + d(2, 2)), d(0, 3) + 0.5 * (d(1, 3) + d(2, 3)))
+        row(1, 0.5 * (d(1, 0) - d(2, 0)), 0.5 * (d(1, 1) - d(2, 1)), 0.5 * (d(1, 2) - d(2, 2)),
+            0.5 * (d(1, 3) - d(2, 3)))
+        row(2, 0.5 * (d(1, 0) + d(2, 0)) + d(3, 0), 0.5 * (d(1, 1) + d(2, 1)) + d(3, 1),
+            0.5 * (d(1, 2) + d(2, 2)) + d(3, 2), 0.5 * (d(1, 3) + d(2, 3)) + d(3, 3))
+      }
+    }
+  }
 }
