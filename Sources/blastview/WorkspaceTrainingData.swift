@@ -75,9 +75,11 @@ enum WorkspaceTrainingData {
           mask = MaskRule.expert.nucleusMask(
             fromMask: Mask(width: m.width, height: m.height, values: m.values.map { $0 >= 128 ? 255 : 0 }))
         }
+        let input = pre.resized(image)
         let ex = Example(
-          image: pre.resized(image), classIndex: classIndex, mask: mask.map(pre.mask), part: part(rec.split),
-          name: "case \(rec.id)", sourceWidth: image.width, sourceHeight: image.height)
+          image: input, classIndex: classIndex, mask: mask.map(pre.mask), part: part(rec.split),
+          name: "case \(rec.id)", sourceWidth: image.width, sourceHeight: image.height,
+          colour: ColourStatistics(input, excluding: pre.cornerBlank))
         if ex.part == .train { train.append(ex) } else if ex.part == .val { val.append(ex) }
       } catch {
         printError("skipped case \(rec.id): \(CLIText.safe(String(describing: error)))")

@@ -72,3 +72,67 @@ import Testing
     #expect(gray.probabilities != clean.probabilities)
   }
 }
+
+@Suite struct ColourReferenceTests {
+  /// Issue 10's warning travels with the model: fitted at training time, written to the
+  /// checkpoint's metadata, read back, and used by the predictor. Images like the training ones
+  /// are not flagged; the same images rotated 90° in hue or made gray are.
+  @Test func checkpointCarriesTheWarningAndThePredictorUsesIt() throws {
+    let (model, _, _) = try TrainerTests.run(seed: 1, epochs: 1)
+    func withColour(_ e: [Example]) -> [Example] {
+      e.map {
+        var x = $0
+        x.colour = ColourStatistics(x.image, excluding: nil)
+        return x
+      }
+    }
+    let all = withColour(FreezingTests.examples(60, seed: 7))
+    let train = all.filter { $0.part == .train }
+    let val = all.filter { $0.part == .val }
+    let reference = try #require(ColourReference.fit(train: train, validation: val))
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("colourref-\(UUID()).safetensors").path
+    defer { try? FileManager.default.removeItem(atPath: file) }
+    try model.save(to: file, colourReference: reference)
+    let meta = try ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: file))
+    let loaded = try #require(meta.colourReference)
+    #expect(loaded.threshold == reference.threshold)
+    #expect(loaded.means == reference.means)
+
+    let p = Predictor(model: model, colourReference: loaded)
+    let fresh = FreezingTests.examples(12, seed: 99).map(\.image)
+    let plain = p.predict(fresh)
+    #expect(plain.allSatisfy { $0.colourDistance != nil })
+    #expect(plain.filter { $0.colourUnusual == true }.count <= 1)
+    let hue = p.predict(fresh, shift: .hue(degrees: 90))
+    #expect(hue.allSatisfy { $0.colourUnusual == true })
+    let gray = p.predict(fresh, shift: .gray)
+    #expect(gray.allSatisfy { $0.colourUnusual == true })
+    // Without a reference there is no distance and no warning.
+    #expect(Predictor(model: model).predict(fresh).allSatisfy { $0.colourDistance == nil && $0.colourUnusual == nil })
+  }
+
+  @Test func aDamagedReferenceIsABadCheckpoint() throws {
+    let (model, _, _) = try TrainerTests.run(seed: 1, epochs: 1)
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("colourref-\(UUID()).safetensors").path
+    defer { try? FileManager.default.removeItem(atPath: file) }
+    try model.save(to: file)
+    // Rewrite the metadata with a broken reference: the header is JSON at the file's start.
+    var data = try Data(contentsOf: URL(fileURLWithPath: file))
+    let n = Int(data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian })
+    var header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + n))) as! [String: Any]
+    var m = header["__metadata__"] as! [String: String]
+    m[ColourReference.metadataKey] = "{\"means\": []}"
+    header["__metadata__"] = m
+    var h = try JSONSerialization.data(withJSONObject: header)
+    while h.count % 8 != 0 { h.append(0x20) }
+    var len = UInt64(h.count).littleEndian
+    let body = data.subdata(in: (8 + n)..<data.count)
+    data = Data(bytes: &len, count: 8) + h + body
+    try data.write(to: URL(fileURLWithPath: file))
+    #expect {
+      _ = try ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: file))
+    } throws: { error in
+      String(describing: error).contains(file) && String(describing: error).contains("colour_reference")
+    }
+  }
+}

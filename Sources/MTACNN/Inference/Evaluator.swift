@@ -19,6 +19,8 @@ public struct EvaluationRun: Sendable {
   /// Overlap of predicted and truth masks per masked image (source resolution).
   public var overlaps: [Overlap] = []
   public var detection = DetectionScore()
+  /// Share of images the colour reference flags as unlike the training data (0 without one).
+  public var colourFlagged = 0.0
 
   public var segmentation: SegmentationReport? {
     overlaps.isEmpty ? nil : SegmentationReport(overlaps: overlaps, detection: detection)
@@ -89,6 +91,8 @@ public enum Evaluator {
     let preds = predictor.predict(
       items.map(\.image), shift: shift, preprocessing: preprocessing, progress: progress)
     var r = EvaluationRun()
+    let flagged = preds.filter { $0.colourUnusual == true }.count
+    r.colourFlagged = preds.isEmpty ? 0 : Double(flagged) / Double(preds.count)
     for (it, p) in zip(items, preds) {
       if let y = it.classIndex, let probs = p.probabilities {
         r.probabilities.append(probs)

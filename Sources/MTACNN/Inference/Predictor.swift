@@ -15,6 +15,12 @@ public struct ImagePrediction: Sendable {
   public var nucleusMask: Mask?
   /// Nuclei after connected components and NMS, in source-image pixels.
   public var detections: [Detection]
+  /// Mahalanobis distance of the image's colour statistics to the model's training colours, when
+  /// the model carries a colour reference (issue 10).
+  public var colourDistance: Double? = nil
+  /// The distance is above the reference's threshold: "colour unlike the training data;
+  /// prediction less reliable". A warning only: the prediction itself is unchanged.
+  public var colourUnusual: Bool? = nil
 }
 
 /// Inference (issue 4's `predict`, the review TUI's predictions, evaluation): preprocesses images
@@ -25,6 +31,8 @@ public final class Predictor {
   public let model: MTACNNModel
   public var detector: NucleusDetector
   public var batchSize: Int
+  /// The checkpoint's colour reference (`CheckpointMetadata.colourReference`); nil: no warning.
+  public var colourReference: ColourOutlierDetector?
   private let assembler: BatchAssembler
 
   /// Components under 20 pixels (at the source resolution) are not reported as nuclei: the
@@ -33,9 +41,10 @@ public final class Predictor {
   public init(
     model: MTACNNModel,
     detector: NucleusDetector = NucleusDetector(threshold: 0.5, minimumArea: 20, nmsIoU: 0.5),
-    batchSize: Int = 16
+    batchSize: Int = 16, colourReference: ColourOutlierDetector? = nil
   ) {
     self.model = model
+    self.colourReference = colourReference
     self.detector = detector
     self.batchSize = max(1, batchSize)
     assembler = BatchAssembler(
@@ -62,7 +71,8 @@ public final class Predictor {
       let examples = zip(chunk, resized).map { im, r in
         Example(
           image: r!, classIndex: nil, mask: nil, part: .test, name: "", sourceWidth: im.width,
-          sourceHeight: im.height)
+          sourceHeight: im.height,
+          colour: colourReference == nil ? nil : ColourStatistics(r!, excluding: pre.cornerBlank))
       }
       out += predict(examples: examples)
       i += batchSize
@@ -91,6 +101,11 @@ public final class Predictor {
         let base = slots.baseAddress!
         parallelFor(chunk.count) { j in
           var p = ImagePrediction(detections: [])
+          if let ref = self.colourReference, let stats = chunk[j].colour {
+            let d = ref.distance(stats)
+            p.colourDistance = d
+            p.colourUnusual = d > ref.threshold
+          }
           if let probs {
             let pj = probs[j]
             p.probabilities = pj

@@ -24,6 +24,8 @@ public struct CheckpointMetadata: Sendable {
   /// The `training` JSON as written (data, seeds, epochs, augmentation, freeze, best epoch, ...).
   public var trainingJSON: String?
   public var optimizer: OptimizerRecord?
+  /// The colour-outlier reference (issue 10), when the checkpoint has one.
+  public var colourReference: ColourOutlierDetector?
   /// Every metadata string of the file.
   public var raw: [String: String]
 
@@ -79,7 +81,15 @@ public enum ModelCheckpoint {
       }
       opt = rec
     }
-    return CheckpointMetadata(configuration: config, trainingJSON: m["training"], optimizer: opt, raw: m)
+    var colour: ColourOutlierDetector? = nil
+    if let text = m[ColourReference.metadataKey] {
+      guard let d = ColourReference.decode(text) else {
+        throw .badCheckpoint(path: file.path, reason: "bad '\(ColourReference.metadataKey)' metadata")
+      }
+      colour = d
+    }
+    return CheckpointMetadata(
+      configuration: config, trainingJSON: m["training"], optimizer: opt, colourReference: colour, raw: m)
   }
 
   /// Opens a checkpoint and returns its network with every tensor loaded.
@@ -145,13 +155,17 @@ extension MTACNNModel {
   /// Writes the checkpoint: every parameter and running statistic, the configuration and the
   /// `training` record in the metadata, and Adam's moments for the parameters that trained (a
   /// frozen parameter has none) with the step counts, so `--init` continues where it stopped.
-  public func save(to path: String, trainingJSON: String? = nil, optimizer: Adam? = nil) throws(ModelError) {
+  public func save(
+    to path: String, trainingJSON: String? = nil, optimizer: Adam? = nil,
+    colourReference: ColourOutlierDetector? = nil
+  ) throws(ModelError) {
     var tensors: [(String, Tensor)] = store.parameters.map { ($0.name, $0.value) }
     var meta: [String: String] = [
       "format": ModelCheckpoint.format, "format_version": ModelCheckpoint.formatVersion,
       "config": configurationJSON,
     ]
     if let trainingJSON { meta["training"] = trainingJSON }
+    if let colourReference { meta[ColourReference.metadataKey] = ColourReference.encode(colourReference) }
     if let optimizer {
       var steps: [String: Int] = [:]
       for p in store.parameters where p.requiresGrad {

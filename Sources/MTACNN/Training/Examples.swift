@@ -18,11 +18,15 @@ public struct Example: Sendable {
   /// The source image's size (to scale boxes and masks back).
   public var sourceWidth: Int
   public var sourceHeight: Int
+  /// The twelve colour statistics of the source image (corner excluded as the model blanks it):
+  /// the input of the colour-outlier reference a checkpoint carries (issue 10).
+  public var colour: ColourStatistics?
 
   public init(
     image: RGBImage, classIndex: Int?, mask: Mask?, part: SplitPart, name: String, sourceWidth: Int,
-    sourceHeight: Int
+    sourceHeight: Int, colour: ColourStatistics? = nil
   ) {
+    self.colour = colour
     self.image = image
     self.classIndex = classIndex
     self.mask = mask
@@ -125,12 +129,13 @@ public enum ExampleLoader {
         mask = m.resized(width: image.width, height: image.height)
       }
     }
+    let input = preprocessing.resized(image, shift: shift)
     return .success(
       Example(
-        image: preprocessing.resized(image, shift: shift), classIndex: withLabels ? item.classIndex : nil,
+        image: input, classIndex: withLabels ? item.classIndex : nil,
         mask: mask.map(preprocessing.mask), part: item.part, name: item.relativePath,
-        sourceWidth: image.width,
-        sourceHeight: image.height))
+        sourceWidth: image.width, sourceHeight: image.height,
+        colour: ColourStatistics(input, excluding: preprocessing.cornerBlank)))
   }
 
   /// The mask files a dataset's items point at (for `MaskKind.detect`).

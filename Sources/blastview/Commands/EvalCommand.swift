@@ -76,8 +76,8 @@ struct EvalCommand: ParsableCommand {
 
   func run() throws {
     Threads.set(threads ?? Threads.available)
-    let (net, _): (MTACNNModel, CheckpointMetadata)
-    do { (net, _) = try ModelCheckpoint.load(path: model) } catch { throw CLIError(error) }
+    let (net, meta): (MTACNNModel, CheckpointMetadata)
+    do { (net, meta) = try ModelCheckpoint.load(path: model) } catch { throw CLIError(error) }
     if segmentationOnly && !net.tasks.contains(.seg) {
       throw CLIError(message: "\(model) has no segmentation task")
     }
@@ -112,7 +112,7 @@ struct EvalCommand: ParsableCommand {
         pre.cornerBlank = ModelConfiguration.defaults(for: .all4).preprocessing.cornerBlank
       }
     }
-    let predictor = Predictor(model: net)
+    let predictor = Predictor(model: net, colourReference: meta.colourReference)
     let shifts: [ColourShift] =
       colourShift == "all" ? ColourShift.all : [try ColourShift(parsing: colourShift)]
     var runs: [(ColourShift, EvaluationRun)] = []
@@ -154,6 +154,11 @@ struct EvalCommand: ParsableCommand {
       robustness: robustness)
     if json {
       var extra: [String: Any] = [:]
+      if meta.colourReference != nil {
+        var flagged: [String: Any] = [:]
+        for (s, r) in runs { flagged[s.description] = r.colourFlagged }
+        extra["colour_flagged"] = flagged
+      }
       if runs.count > 1 {
         var conf: [String: Any] = [:]
         for (s, r) in runs {
@@ -172,6 +177,10 @@ struct EvalCommand: ParsableCommand {
       if runs.count > 1 {
         print("\nRobustness (issue 10): accuracy and macro-F1 per colour shift; errors by true class")
         print(EvalText.robustness(runs, schema: net.schema))
+      }
+      if meta.colourReference != nil {
+        let parts = runs.map { s, r in String(format: "%@ %.1f%%", s.description as NSString, 100 * r.colourFlagged) }
+        print("\nColour warning (\"colour unlike the training data\"): images flagged: " + parts.joined(separator: ", "))
       }
     }
   }

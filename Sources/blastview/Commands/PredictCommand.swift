@@ -71,8 +71,9 @@ struct PredictCommand: ParsableCommand {
       return
     }
     let net: MTACNNModel
-    do { (net, _) = try ModelCheckpoint.load(path: model!) } catch { throw CLIError(error) }
-    let predictor = Predictor(model: net, batchSize: batch)
+    let meta: CheckpointMetadata
+    do { (net, meta) = try ModelCheckpoint.load(path: model!) } catch { throw CLIError(error) }
+    let predictor = Predictor(model: net, batchSize: batch, colourReference: meta.colourReference)
     if let masksOut {
       do {
         try FileManager.default.createDirectory(atPath: masksOut, withIntermediateDirectories: true)
@@ -136,7 +137,8 @@ struct PredictCommand: ParsableCommand {
             notes: "registered by blastview predict from \(absolute(model))")
           _ = meta
         }
-        if try promote || store.promotedModel() == nil {
+        let current = try store.promotedModel()?.version
+        if current != version.version && (promote || current == nil) {
           try store.promote(
             version: version.version, by: defaultRaterName(), reason: "blastview predict --all-cases")
         }
@@ -237,10 +239,14 @@ struct ImageResult: Encodable {
   var nuclei: Int?
   var boxes: [Box]?
   var mask: String?
+  var colourDistance: Double?
+  var colourUnusual: Bool?
 
   enum CodingKeys: String, CodingKey {
     case image, probabilities, predicted, nuclei, boxes, mask
     case pMalignant = "p_malignant"
+    case colourDistance = "colour_distance"
+    case colourUnusual = "colour_unusual"
   }
 
   private var order: [String] = []
@@ -259,6 +265,8 @@ struct ImageResult: Encodable {
       }
     }
     mask = maskFile
+    colourDistance = p.colourDistance
+    colourUnusual = p.colourUnusual
     order = schema.classes
   }
 
@@ -279,6 +287,12 @@ struct ImageResult: Encodable {
           }.joined(separator: " "))
     }
     if let mask { lines.append("  mask \(CLIText.safe(mask))") }
+    if colourUnusual == true {
+      lines.append(
+        String(
+          format: "  warning: colour unlike the training data; prediction less reliable (distance %.1f)",
+          colourDistance ?? 0))
+    }
     return lines.joined(separator: "\n")
   }
 }

@@ -309,6 +309,12 @@ struct TrainCommand: ParsableCommand {
         try model.freeze(frozen)
       } catch { throw CLIError(error) }
     }
+    // The colour reference (issue 10's "colour unlike the training data" warning) from the
+    // training images, thresholded on validation; carried over from --init when none can be fitted.
+    var colourReference = ColourReference.fit(train: trainSet, validation: valSet)
+    if colourReference == nil, let initFile {
+      colourReference = try? ModelCheckpoint.metadata(of: initFile).colourReference
+    }
     if !quiet {
       let labelled = trainSet.filter { $0.classIndex != nil }.count
       let masked = trainSet.filter { $0.mask != nil }.count
@@ -406,7 +412,8 @@ struct TrainCommand: ParsableCommand {
       result = try trainer.run(
         save: { rec in
           history.append(rec)
-          try model.save(to: outPath, trainingJSON: record(rec), optimizer: adam)
+          try model.save(
+            to: outPath, trainingJSON: record(rec), optimizer: adam, colourReference: colourReference)
           history.removeLast()
         },
         events: { event in
