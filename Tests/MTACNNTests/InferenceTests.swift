@@ -78,19 +78,22 @@ import Testing
   /// checkpoint's metadata, read back, and used by the predictor. Images like the training ones
   /// are not flagged; the same images rotated 90° in hue or made gray are.
   @Test func checkpointCarriesTheWarningAndThePredictorUsesIt() throws {
-    let (model, _, _) = try TrainerTests.run(seed: 1, epochs: 1)
+    // The warning does not depend on the weights: an untrained classifier will do.
+    let model = try MTACNNModel(configuration: FreezingTests.configuration(tasks: [.cls], from: [:]), seed: 1)
     func withColour(_ e: [Example]) -> [Example] {
       e.map {
         var x = $0
-        x.colour = ColourStatistics(x.image, excluding: nil)
+        x.colour = ColourStatistics(x.image, excluding: model.configuration.preprocessing.cornerBlank)
         return x
       }
     }
-    let all = withColour(FreezingTests.examples(60, seed: 7))
+    let all = withColour(FreezingTests.examples(400, seed: 7))
     let train = all.filter { $0.part == .train }
     let val = all.filter { $0.part == .val }
     let reference = try #require(ColourReference.fit(train: train, validation: val))
-    let file = FileManager.default.temporaryDirectory.appendingPathComponent("colourref-\(UUID()).safetensors").path
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "colourref-\(UUID()).safetensors"
+    ).path
     defer { try? FileManager.default.removeItem(atPath: file) }
     try model.save(to: file, colourReference: reference)
     let meta = try ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: file))
@@ -99,21 +102,28 @@ import Testing
     #expect(loaded.means == reference.means)
 
     let p = Predictor(model: model, colourReference: loaded)
-    let fresh = FreezingTests.examples(12, seed: 99).map(\.image)
+    // Threshold at the 99th percentile of validation: about 1 % of new training-like images are
+    // flagged; 40 of them allow 2 (5 %) for sampling noise.
+    let fresh = FreezingTests.examples(40, seed: 99).map(\.image)
     let plain = p.predict(fresh)
     #expect(plain.allSatisfy { $0.colourDistance != nil })
-    #expect(plain.filter { $0.colourUnusual == true }.count <= 1)
+    #expect(plain.filter { $0.colourUnusual == true }.count <= 2)
     let hue = p.predict(fresh, shift: .hue(degrees: 90))
     #expect(hue.allSatisfy { $0.colourUnusual == true })
     let gray = p.predict(fresh, shift: .gray)
     #expect(gray.allSatisfy { $0.colourUnusual == true })
     // Without a reference there is no distance and no warning.
-    #expect(Predictor(model: model).predict(fresh).allSatisfy { $0.colourDistance == nil && $0.colourUnusual == nil })
+    #expect(
+      Predictor(model: model).predict(fresh).allSatisfy {
+        $0.colourDistance == nil && $0.colourUnusual == nil
+      })
   }
 
   @Test func aDamagedReferenceIsABadCheckpoint() throws {
-    let (model, _, _) = try TrainerTests.run(seed: 1, epochs: 1)
-    let file = FileManager.default.temporaryDirectory.appendingPathComponent("colourref-\(UUID()).safetensors").path
+    let model = try MTACNNModel(configuration: FreezingTests.configuration(tasks: [.cls], from: [:]), seed: 1)
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "colourref-\(UUID()).safetensors"
+    ).path
     defer { try? FileManager.default.removeItem(atPath: file) }
     try model.save(to: file)
     // Rewrite the metadata with a broken reference: the header is JSON at the file's start.

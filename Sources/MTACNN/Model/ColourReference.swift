@@ -11,7 +11,9 @@ public enum ColourReference {
 
   /// Fits the reference, or nil when there are too few labelled images (more than one per class
   /// is needed) or no validation images to set the threshold.
-  public static func fit(train: [Example], validation: [Example], quantile: Double = 0.99) -> ColourOutlierDetector? {
+  public static func fit(train: [Example], validation: [Example], quantile: Double = 0.99)
+    -> ColourOutlierDetector?
+  {
     let labelled = train.filter { $0.classIndex != nil && $0.colour != nil }
     let val = validation.filter { $0.classIndex != nil }.compactMap(\.colour)
     guard !val.isEmpty else { return nil }
@@ -26,7 +28,8 @@ public enum ColourReference {
 
   public static func decode(_ text: String) -> ColourOutlierDetector? {
     guard let d = try? JSONDecoder().decode(ColourOutlierDetector.self, from: Data(text.utf8)),
-      d.inverseCovariance.count == 144, !d.means.isEmpty, d.means.allSatisfy({ $0.count == 12 }), d.threshold.isFinite
+      d.inverseCovariance.count == 144, !d.means.isEmpty, d.means.allSatisfy({ $0.count == 12 }),
+      d.threshold.isFinite
     else { return nil }
     return d
   }

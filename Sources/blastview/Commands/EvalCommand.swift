@@ -179,8 +179,12 @@ struct EvalCommand: ParsableCommand {
         print(EvalText.robustness(runs, schema: net.schema))
       }
       if meta.colourReference != nil {
-        let parts = runs.map { s, r in String(format: "%@ %.1f%%", s.description as NSString, 100 * r.colourFlagged) }
-        print("\nColour warning (\"colour unlike the training data\"): images flagged: " + parts.joined(separator: ", "))
+        let parts = runs.map { s, r in
+          String(format: "%@ %.1f%%", s.description as NSString, 100 * r.colourFlagged)
+        }
+        print(
+          "\nColour warning (\"colour unlike the training data\"): images flagged: "
+            + parts.joined(separator: ", "))
       }
     }
   }
