@@ -1,4 +1,4 @@
-/// What explanations and the shortcut audit need from a classifier. `MTACNNExplainer` is the real
+/// What explanations and the shortcut audit need from a classifier. `MTACNNModel` is the real
 /// one; tests use hand-built models whose answers are known.
 public protocol ExplainableModel: AnyObject {
   /// Class names in output order.
