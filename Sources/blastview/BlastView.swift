@@ -16,6 +16,7 @@ struct BlastView: ParsableCommand {
       SessionCommand.self, ExportCommand.self, BackupCommand.self,
       TrainCommand.self, EvalCommand.self, PredictCommand.self,
       RaterCommand.self, TriageCommand.self, AdjudicateCommand.self,
+      ExplainCommand.self, AuditCommand.self,
     ]
   )
 }

@@ -8,5 +8,6 @@ struct BenchCommand: ParsableCommand {
     abstract: "Benchmarks, with same-run baselines.",
     subcommands: [
       BenchAgreementCommand.self, BenchEngineCommand.self, BenchStoreCommand.self, BenchRenderCommand.self, BenchReviewCommand.self,
+      BenchExplainCommand.self,
     ])
 }
