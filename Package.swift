@@ -46,6 +46,13 @@ let mtacnnTargets: [Target] = [
   .testTarget(
     name: "ModelCommandTests",
     dependencies: ["blastview", "MTACNN", "NeuralEngine", "CaseStore"]),
+  // Retraining jobs (issue 8) through the real binary on a synthetic workspace.
+  .testTarget(
+    name: "RetrainingTests",
+    dependencies: [
+      "blastview", "MTACNN", "NeuralEngine", "CaseStore", "Imaging",
+      .product(name: "GRDB", package: "GRDB.swift"),
+    ]),
 ]
 
 let package = Package(

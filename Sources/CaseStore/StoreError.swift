@@ -43,6 +43,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable, Sendable {
   case modelFileMismatch(version: Int64, path: String)
   case unknownJob(Int64)
   case trainingJobActive(Int64)
+  /// Another live trainer holds the workspace's trainer lock (its pid, host and purpose).
+  case trainerBusy(String)
   case invalidLabelSchema(path: String, reason: String)
   case invalidInput(String)
   /// Any other SQLite failure, with SQLite's own message.
@@ -94,6 +96,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable, Sendable {
       return "model version \(v): \(p) is missing or its SHA-256 differs from the registry; it was not used"
     case .unknownJob(let j): return "no training job \(j)"
     case .trainingJobActive(let j): return "training job \(j) is already queued or running in this workspace"
+    case .trainerBusy(let holder):
+      return "another trainer holds this workspace's trainer lock: \(holder); one trainer per workspace"
     case .invalidLabelSchema(let p, let r): return "label schema \(p): \(r)"
     case .invalidInput(let m): return m
     case .database(let m): return "database error: \(m)"

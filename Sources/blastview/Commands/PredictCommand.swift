@@ -154,51 +154,11 @@ struct PredictCommand: ParsableCommand {
       throw CLIError(error)
     }
     let (net, _) = try loadModel(version.file)
-    guard net.classCount == store.labelSchema.classes.count else {
-      throw CLIError(
-        message:
-          "the model predicts \(net.classCount) classes, the workspace's schema \(store.labelSchema.name) has \(store.labelSchema.classes.count)"
-      )
-    }
-    let predictor = Predictor(model: net, batchSize: batch)
-    var failedCases: Set<Int64> = []
-    var done = 0
-    var skipped = 0
-    var total = 0
     let bar = ProgressBar(label: "predict", enabled: !json && isatty(STDERR_FILENO) == 1)
-    while true {
-      let ids: [Int64]
-      do {
-        ids = try store.casesMissingPrediction(model: version.version, limit: 64 + failedCases.count)
-      } catch { throw CLIError(error) }
-      // Cases that failed to decode stay "missing": stop when a page brings nothing new.
-      let todo = ids.filter { !failedCases.contains($0) }
-      if todo.isEmpty { break }
-      if total == 0 { total = (try? store.caseCount()) ?? 0 }
-      var decoded: [(Int64, RGBImage)] = []
-      for id in todo {
-        do {
-          let rec = try store.caseRecord(id: id, viewer: .system)
-          decoded.append((id, try decodeImage(at: rec.imagePath)))
-        } catch {
-          printError("skipped case \(id): \(CLIText.safe(String(describing: error)))")
-          failedCases.insert(id)
-          skipped += 1
-        }
-      }
-      let preds = predictor.predict(decoded.map(\.1))
-      let rows = zip(decoded, preds).map { (c, p) in
-        NewPrediction(
-          caseID: c.0, probabilities: p.probabilities ?? [], mask: p.nucleusMask,
-          detections: p.detections.map {
-            StoreDetection(
-              x: $0.box.x, y: $0.box.y, width: $0.box.width, height: $0.box.height, score: $0.score)
-          })
-      }
-      do { try store.savePredictions(rows, model: version.version) } catch { throw CLIError(error) }
-      done += rows.count
-      bar.update(done: done, total: max(total, done))
-    }
+    let summary = try WorkspacePredictions.fill(
+      store: store, version: version, net: net, batch: batch, progress: { bar.update(done: $0, total: $1) })
+    let done = summary.predicted
+    let skipped = summary.skipped
     bar.finish()
     if json {
       try CLIText.printJSON(

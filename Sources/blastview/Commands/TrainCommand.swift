@@ -26,6 +26,11 @@ struct TrainCommand: ParsableCommand {
       --tasks cls, then --init cls.safetensors --tasks cls,seg --freeze cls).
 
       Ctrl-C (or SIGTERM) stops after the current batch; the best checkpoint so far is kept at --out.
+
+      Retraining from the workspace's corrections (docs/retraining.md): --queue queues a job, \
+      --job ID runs a queued job (what the review app starts with T), --watch is the headless loop \
+      that queues and runs jobs as corrections arrive. One trainer per workspace: a second one is \
+      refused with the holder's pid.
       """)
 
   @OptionGroup var folder: FolderDataOptions
@@ -35,8 +40,12 @@ struct TrainCommand: ParsableCommand {
 
   @OptionGroup var workspace: WorkspaceOptions
 
-  @Option(help: ArgumentHelp("Where to write the best checkpoint.", valueName: "file"))
-  var out: String
+  @Option(
+    name: .customLong("out"), help: ArgumentHelp("Where to write the best checkpoint.", valueName: "file"))
+  var outOption: String?
+  var out: String { outOption ?? "" }
+
+  @OptionGroup var retraining: RetrainingOptions
 
   @Option(help: "Label schema: all4 (hierarchical) or wbc5 (flat).")
   var schema: String?
@@ -44,20 +53,26 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Input size S (a multiple of 16).")
   var size: Int?
 
-  @Option(help: "Maximum epochs.")
-  var epochs = 50
+  @Option(name: .customLong("epochs"), help: "Maximum epochs (default 50; a retraining: 10).")
+  var epochsOption: Int?
+  var epochs: Int { epochsOption ?? 50 }
 
-  @Option(help: "Batch size.")
-  var batch = 32
+  @Option(name: .customLong("batch"), help: "Batch size (default 32).")
+  var batchOption: Int?
+  var batch: Int { batchOption ?? 32 }
 
-  @Option(help: "Adam learning rate.")
-  var lr: Float = 1e-3
+  @Option(name: .customLong("lr"), help: "Adam learning rate (default 0.001; a retraining: 0.0003).")
+  var lrOption: Float?
+  var lr: Float { lrOption ?? 1e-3 }
 
   @Option(help: "Learning-rate schedule: constant or cosine.")
   var lrSchedule = "constant"
 
-  @Option(help: "Early stopping: epochs without a lower validation loss.")
-  var patience = 10
+  @Option(
+    name: .customLong("patience"),
+    help: "Early stopping: epochs without a lower validation loss (default 10; a retraining: 3).")
+  var patienceOption: Int?
+  var patience: Int { patienceOption ?? 10 }
 
   @Option(help: "Tasks: cls, seg or cls,seg.")
   var tasks: String?
@@ -112,6 +127,11 @@ struct TrainCommand: ParsableCommand {
   var json = false
 
   func validate() throws {
+    if retraining.isRetraining {
+      try validateRetraining()
+      return
+    }
+    if outOption == nil { throw ValidationError("give --out FILE (or --job ID, --watch, --queue)") }
     try folder.validateCombination()
     if fromWorkspace == (folder.data != nil) {
       throw ValidationError("give either --data DIR or --from-workspace")
@@ -171,6 +191,10 @@ struct TrainCommand: ParsableCommand {
   }
 
   func run() throws {
+    if retraining.isRetraining {
+      try runRetraining()
+      return
+    }
     Threads.set(threads ?? Threads.available)
     let started = Date()
 

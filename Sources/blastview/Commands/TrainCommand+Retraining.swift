@@ -1,0 +1,244 @@
+import ArgumentParser
+import CaseStore
+import Foundation
+import MTACNN
+import NeuralEngine
+
+/// `train --job ID`, `train --watch`, `train --queue`: retraining from the workspace's
+/// corrections (issue 8; docs/retraining.md).
+struct RetrainingOptions: ParsableArguments {
+  @Option(help: ArgumentHelp("Run the queued retraining job ID of the workspace.", valueName: "id"))
+  var job: Int64?
+
+  @Flag(help: "Headless retraining loop: queue a job after enough new corrections and run queued jobs.")
+  var watch = false
+
+  @Flag(help: "Queue a retraining job of the promoted model on the corrections since it was trained.")
+  var queue = false
+
+  @Option(
+    help: ArgumentHelp(
+      "With --watch: queue a retraining after N new corrections (default: the workspace's auto_retrain_after, else 10).",
+      valueName: "n"))
+  var after: Int?
+
+  @Option(help: ArgumentHelp("With --watch: seconds between checks.", valueName: "seconds"))
+  var poll: Double = 5
+
+  @Flag(help: "With --watch: exit when no job is queued and too few corrections wait (scripts, tests).")
+  var untilIdle = false
+
+  var isRetraining: Bool { job != nil || watch || queue }
+}
+
+extension TrainCommand {
+  func validateRetraining() throws {
+    let modes = [retraining.job != nil, retraining.watch, retraining.queue].filter { $0 }.count
+    guard modes == 1 else { throw ValidationError("give one of --job ID, --watch and --queue") }
+    if fromWorkspace || folder.data != nil || outOption != nil || initFrom != nil || freeze != nil {
+      throw ValidationError(
+        "--job, --watch and --queue train the workspace's promoted model on its corrections: "
+          + "leave out --data, --from-workspace, --out, --init and --freeze")
+    }
+    if let e = epochsOption, e < 1 { throw ValidationError("--epochs must be at least 1") }
+    if let b = batchOption, b < 1 { throw ValidationError("--batch must be at least 1") }
+    if let p = patienceOption, p < 1 { throw ValidationError("--patience must be at least 1") }
+    if let l = lrOption, !(l > 0 && l.isFinite) { throw ValidationError("--lr must be positive") }
+    if let a = retraining.after, a < 1 { throw ValidationError("--after must be at least 1") }
+    guard retraining.poll > 0 else { throw ValidationError("--poll must be positive") }
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    if tasks != nil && !retraining.queue { throw ValidationError("--tasks goes with --queue") }
+  }
+
+  /// The settings given on the command line, recorded in a queued job's trigger.
+  var retrainOptionOverrides: [String: JSONValue] {
+    var o: [String: JSONValue] = [:]
+    if let e = epochsOption { o["epochs"] = .number(Double(e)) }
+    if let b = batchOption { o["batch"] = .number(Double(b)) }
+    if let p = patienceOption { o["patience"] = .number(Double(p)) }
+    if let l = lrOption { o["lr"] = .number(Double(l)) }
+    if seed != 0 { o["seed"] = .number(Double(seed)) }
+    if let m = maxBatches { o["max_batches"] = .number(Double(m)) }
+    return o
+  }
+
+  func runRetraining() throws {
+    let store = try workspace.open()
+    if retraining.queue {
+      try queueJob(store)
+      return
+    }
+    installStopSignals()
+    defer {
+      signal(SIGINT, SIG_DFL)
+      signal(SIGTERM, SIG_DFL)
+    }
+    let purpose = retraining.job.map { "job \($0)" } ?? "watch"
+    do { try store.acquireTrainerLock(purpose: purpose) } catch { throw CLIError(error) }
+    defer { try? store.releaseTrainerLock() }
+    // A trainer that died (SIGKILL, power loss) left its job running: fail it now.
+    for id in (try? store.reapDeadTrainingJobs()) ?? [] {
+      printError("training job \(id) was left running by a trainer that is gone: marked failed")
+    }
+    removeLeftoverScratch(store)
+    if let id = retraining.job {
+      let outcome = try runJob(store, id)
+      if json, let o = outcome { try CLIText.printJSON(JobSummary(o, job: id)) }
+      if trainingInterrupted.load(ordering: .relaxed) { throw ExitCode(130) }
+      let job = try? store.trainingJob(id: id)
+      if job?.status != .succeeded { throw ExitCode(1) }
+      return
+    }
+    try watchLoop(store)
+  }
+
+  private func runJob(_ store: CaseStore, _ id: Int64) throws -> RetrainJob.Outcome? {
+    try RetrainJob(
+      store: store, jobID: id, threads: threads ?? Threads.available, quiet: json,
+      shouldStop: { trainingInterrupted.load(ordering: .relaxed) }
+    ).run()
+  }
+
+  private func queueJob(_ store: CaseStore) throws {
+    let chosen = try tasks.map { text throws -> [String] in
+      do { return try ModelTask.parseList(text).map(registryName) } catch { throw CLIError(error) }
+    }
+    let result: RetrainRequest
+    do {
+      result = try store.queueRetraining(
+        reason: "blastview train --queue", by: defaultRaterName(), tasks: chosen,
+        options: retrainOptionOverrides)
+    } catch { throw CLIError(error) }
+    switch result {
+    case .queued(let job, let c):
+      if json {
+        try CLIText.printJSON(QueueSummary(job: job.id, tasks: job.tasks, labels: c.labels, masks: c.masks))
+      } else {
+        print(
+          "queued training job \(job.id): \(job.tasks.joined(separator: " then ")) of v\(job.parentModel ?? 0) "
+            + "(\(c.labels) label and \(c.masks) mask corrections); run it with blastview train --job \(job.id)"
+        )
+      }
+    case .alreadyActive(let job):
+      throw CLIError(
+        message: "training job \(job.id) is already \(job.status.rawValue)"
+          + (job.pid.map { " (pid \($0))" } ?? "") + "; one trainer per workspace")
+    case .noModel:
+      throw CLIError(
+        message: "no model is promoted: promote one first (blastview predict --all-cases --model FILE)")
+    case .nothingToLearn(let c):
+      throw CLIError(
+        message: "no label or mask correction since v\(c.since ?? 0) was trained: nothing to learn from "
+          + "(give --tasks cls,seg to retrain anyway)")
+    }
+  }
+
+  /// The headless loop: run whatever job is queued (the review app's T queues them when this
+  /// loop holds the lock), else queue one once enough corrections wait.
+  private func watchLoop(_ store: CaseStore) throws {
+    let threshold = retraining.after ?? (try? store.autoRetrainAfter()).flatMap { $0 } ?? 10
+    if !json {
+      print(
+        "watching \(CLIText.safe(store.workspace.directory)) (pid \(getpid())): retraining after \(threshold) corrections; Ctrl-C stops"
+      )
+      fflush(nil)
+    }
+    while !trainingInterrupted.load(ordering: .relaxed) {
+      try? store.refreshTrainerLock()
+      _ = try? store.reapDeadTrainingJobs()
+      if let job = try? store.activeTrainingJob(), job.status == .queued {
+        _ = try runJob(store, job.id)
+        continue
+      }
+      var idle = true
+      if let promoted = try? store.promotedModel(), let c = try? store.corrections(since: promoted),
+        c.total >= threshold
+      {
+        let r = try? store.queueRetraining(
+          reason: "train --watch: \(c.total) corrections", by: nil, options: retrainOptionOverrides)
+        if case .queued(let job, _)? = r {
+          if !json { print("queued training job \(job.id) after \(c.total) corrections") }
+          idle = false
+        }
+      }
+      if idle && retraining.untilIdle { break }
+      if !idle { continue }
+      // Sleep in short steps so Ctrl-C is prompt.
+      let until = Date().addingTimeInterval(retraining.poll)
+      while Date() < until && !trainingInterrupted.load(ordering: .relaxed) { usleep(100_000) }
+    }
+  }
+
+  /// Scratch checkpoints (`models/.job-ID/`) of jobs that are no longer active: what a killed
+  /// trainer left behind. Never a registered model (those are `models/vN.safetensors`).
+  private func removeLeftoverScratch(_ store: CaseStore) {
+    let dir = store.workspace.modelsDirectory
+    let active = (try? store.activeTrainingJob())?.id
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+    where name.hasPrefix(".job-") {
+      guard let id = Int64(name.dropFirst(5)), id != active else { continue }
+      try? FileManager.default.removeItem(atPath: dir + "/" + name)
+    }
+  }
+
+  /// Ctrl-C or SIGTERM: stop after the current batch (the job ends cancelled, nothing is
+  /// registered); a second signal ends the process at once.
+  private func installStopSignals() {
+    trainingInterrupted.store(false, ordering: .relaxed)
+    for sig in [SIGINT, SIGTERM] {
+      signal(sig) { s in
+        if trainingInterrupted.load(ordering: .relaxed) {
+          signal(s, SIG_DFL)
+          raise(s)
+          return
+        }
+        trainingInterrupted.store(true, ordering: .relaxed)
+      }
+    }
+    var unblock = sigset_t()
+    sigemptyset(&unblock)
+    sigaddset(&unblock, SIGINT)
+    sigaddset(&unblock, SIGTERM)
+    sigprocmask(SIG_UNBLOCK, &unblock, nil)
+  }
+}
+
+struct QueueSummary: Encodable {
+  var job: Int64
+  var tasks: [String]
+  var labels: Int
+  var masks: Int
+}
+
+struct JobSummary: Encodable {
+  var job: Int64
+  var version: Int64
+  var parent: Int64?
+  var promoted: Bool
+  var reason: String
+  var frozenVerified: Bool?
+  var trainedTasks: [String]
+  var frozenTasks: [String]
+  var predicted: Int
+  var gate: ValidationGate.Decision
+
+  init(_ o: RetrainJob.Outcome, job: Int64) {
+    self.job = job
+    version = o.version.version
+    parent = o.version.parent
+    promoted = o.decision.promote
+    reason = o.decision.reason
+    frozenVerified = o.frozenVerified
+    trainedTasks = o.version.trainedTasks
+    frozenTasks = o.version.frozenTasks
+    predicted = o.predicted
+    gate = o.decision
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case job, version, parent, promoted, reason, predicted, gate
+    case frozenVerified = "frozen_verified"
+    case trainedTasks = "trained_tasks"
+    case frozenTasks = "frozen_tasks"
+  }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import NeuralEngine
+
+/// The check behind "frozen tensors are byte-identical": the raw little-endian bytes of each
+/// named tensor in two checkpoint files, compared as stored (not as decoded floats, so a NaN
+/// payload or a negative zero that changed would be caught too).
+enum FrozenTensors {
+  struct Check: Codable, Equatable, Sendable {
+    /// Tensors compared.
+    var checked: Int
+    /// Those whose bytes differ (or that are missing from one file).
+    var changed: [String]
+    var identical: Bool { changed.isEmpty && checked > 0 }
+  }
+
+  static func compare(_ names: [String], before: String, after: String) throws -> Check {
+    let a = try rawTensors(before)
+    let b = try rawTensors(after)
+    var changed: [String] = []
+    for name in names.sorted() {
+      guard let x = a[name], let y = b[name], x == y else {
+        changed.append(name)
+        continue
+      }
+    }
+    return Check(checked: names.count, changed: changed)
+  }
+
+  /// Each tensor's stored bytes.
+  static func rawTensors(_ path: String) throws -> [String: ArraySlice<UInt8>] {
+    let file: SafeTensorsFile
+    do { file = try SafeTensorsFile.read(path: path) } catch { throw CLIError(error) }
+    guard let data = FileManager.default.contents(atPath: path), data.count >= 8 else {
+      throw CLIError(message: "cannot read \(path)")
+    }
+    let bytes = [UInt8](data)
+    var headerLength = 0
+    for i in 0..<8 { headerLength |= Int(bytes[i]) << (8 * i) }
+    let base = 8 + headerLength
+    var out: [String: ArraySlice<UInt8>] = [:]
+    for e in file.entries where base + e.end <= bytes.count {
+      out[e.name] = bytes[(base + e.begin)..<(base + e.end)]
+    }
+    return out
+  }
+}

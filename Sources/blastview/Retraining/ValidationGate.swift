@@ -1,0 +1,121 @@
+import CaseStore
+import Foundation
+import MTACNN
+
+/// A model's figures on the workspace's validation split, as the gate compares them.
+struct ValidationScores: Codable, Equatable, Sendable {
+  /// Validation cases with a label or a mask.
+  var cases: Int
+  var labelled: Int
+  var masked: Int
+  /// Over the labelled cases (nil when there are none, or the model has no classifier).
+  var macroF1: Double?
+  var accuracy: Double?
+  /// Mean per-image Dice over the masked cases at the model's input size (nil when none, or the
+  /// model has no segmentation).
+  var dice: Double?
+
+  enum CodingKeys: String, CodingKey {
+    case cases, labelled, masked, accuracy, dice
+    case macroF1 = "macro_f1"
+  }
+
+  /// Scores a model on validation examples (made with its own preprocessing, S × S).
+  static func score(_ net: MTACNNModel, on examples: [Example], batch: Int = 16) -> ValidationScores {
+    // Masks compared at S × S: the examples' masks are at the input size.
+    let atInputSize = examples.map {
+      var e = $0
+      e.sourceWidth = net.size
+      e.sourceHeight = net.size
+      return e
+    }
+    let preds = Predictor(model: net, batchSize: batch).predict(examples: atInputSize)
+    var truth: [Int] = []
+    var predicted: [Int] = []
+    var overlaps: [Overlap] = []
+    for (e, p) in zip(atInputSize, preds) {
+      if let y = e.classIndex, let c = p.predictedClass {
+        truth.append(y)
+        predicted.append(c)
+      }
+      if let m = e.mask, let pm = p.nucleusMask, m.width == pm.width, m.height == pm.height {
+        overlaps.append(Overlap(predicted: pm, truth: m))
+      }
+    }
+    var s = ValidationScores(
+      cases: examples.count, labelled: truth.count, masked: overlaps.count, macroF1: nil, accuracy: nil,
+      dice: nil)
+    if !truth.isEmpty {
+      let r = ClassificationReport(
+        ConfusionMatrix(classes: net.schema.classes, truth: truth, predicted: predicted))
+      s.macroF1 = r.macro.f1
+      s.accuracy = r.accuracy
+    }
+    if !overlaps.isEmpty { s.dice = SegmentationReport(overlaps: overlaps).dice }
+    return s
+  }
+}
+
+/// The promotion gate of a retrained model (issue 8): it is promoted only if, on the workspace's
+/// validation split, its macro-F1 is not worse than the promoted model's by more than
+/// `tolerance`, and neither is its Dice where validation cases have masks. Both models are scored
+/// on the same cases with the labels and masks as they are when the gate runs.
+enum ValidationGate {
+  /// `CaseStore.retrainGateTolerance` (0.01), which the review app states too.
+  static let tolerance = CaseStore.retrainGateTolerance
+
+  struct Decision: Codable, Equatable, Sendable {
+    var promote: Bool
+    var reason: String
+    var tolerance: Double
+    var candidate: ValidationScores
+    var current: ValidationScores?
+    var currentVersion: Int64?
+
+    enum CodingKeys: String, CodingKey {
+      case promote, reason, tolerance, candidate, current
+      case currentVersion = "current_version"
+    }
+  }
+
+  static func decide(
+    candidate: ValidationScores, current: ValidationScores?, currentVersion: Int64?,
+    tolerance: Double = tolerance
+  ) -> Decision {
+    func decision(_ promote: Bool, _ reason: String) -> Decision {
+      Decision(
+        promote: promote, reason: reason, tolerance: tolerance, candidate: candidate, current: current,
+        currentVersion: currentVersion)
+    }
+    let tol = String(format: "%.2f", tolerance)
+    guard let f1 = candidate.macroF1 else {
+      return decision(false, "no labelled validation case to measure macro-F1 on: kept unpromoted")
+    }
+    guard let current, let currentVersion else {
+      return decision(true, String(format: "macro-F1 %.3f; no model was promoted", f1))
+    }
+    let name = "v\(currentVersion)"
+    var parts: [String] = []
+    if let cf1 = current.macroF1 {
+      if f1 < cf1 - tolerance {
+        return decision(
+          false, String(format: "macro-F1 %.3f is worse than %@'s %.3f by more than %@", f1, name, cf1, tol))
+      }
+      parts.append(String(format: "macro-F1 %.3f vs %@'s %.3f", f1, name, cf1))
+    } else {
+      parts.append(String(format: "macro-F1 %.3f (%@ has none)", f1, name))
+    }
+    if let cd = current.dice {
+      guard let d = candidate.dice else {
+        return decision(
+          false, "no Dice (the candidate has no segmentation), \(name) has one: kept unpromoted")
+      }
+      if d < cd - tolerance {
+        return decision(
+          false, String(format: "Dice %.3f is worse than %@'s %.3f by more than %@", d, name, cd, tol))
+      }
+      parts.append(String(format: "Dice %.3f vs %.3f", d, cd))
+    }
+    return decision(true, parts.joined(separator: ", ") + " (tolerance \(tol))")
+  }
+}

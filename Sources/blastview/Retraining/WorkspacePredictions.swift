@@ -1,0 +1,65 @@
+import CaseStore
+import Foundation
+import Imaging
+import MTACNN
+
+/// Fills a workspace's predictions for one model version: every case without one, in pages of
+/// 64 committed one page at a time, so a review app sees the badges change as they arrive.
+/// `predict --all-cases` and a retraining job after a promotion both run this.
+enum WorkspacePredictions {
+  struct Summary {
+    var predicted = 0
+    var skipped = 0
+  }
+
+  /// `progress(done, total)` after every page; `shouldStop` is polled between pages.
+  static func fill(
+    store: CaseStore, version: ModelVersion, net: MTACNNModel, batch: Int,
+    progress: (Int, Int) -> Void = { _, _ in }, shouldStop: () -> Bool = { false }
+  ) throws -> Summary {
+    guard net.classCount == store.labelSchema.classes.count else {
+      throw CLIError(
+        message:
+          "the model predicts \(net.classCount) classes, the workspace's schema \(store.labelSchema.name) has \(store.labelSchema.classes.count)"
+      )
+    }
+    let predictor = Predictor(model: net, batchSize: batch)
+    var failedCases: Set<Int64> = []
+    var summary = Summary()
+    var total = 0
+    while !shouldStop() {
+      let ids: [Int64]
+      do {
+        ids = try store.casesMissingPrediction(model: version.version, limit: 64 + failedCases.count)
+      } catch { throw CLIError(error) }
+      // Cases that failed to decode stay "missing": stop when a page brings nothing new.
+      let todo = ids.filter { !failedCases.contains($0) }
+      if todo.isEmpty { break }
+      if total == 0 { total = (try? store.caseCount()) ?? 0 }
+      var decoded: [(Int64, RGBImage)] = []
+      for id in todo {
+        do {
+          let rec = try store.caseRecord(id: id, viewer: .system)
+          decoded.append((id, try decodeImage(at: rec.imagePath)))
+        } catch {
+          printError("skipped case \(id): \(CLIText.safe(String(describing: error)))")
+          failedCases.insert(id)
+          summary.skipped += 1
+        }
+      }
+      let preds = predictor.predict(decoded.map(\.1))
+      let rows = zip(decoded, preds).map { (c, p) in
+        NewPrediction(
+          caseID: c.0, probabilities: p.probabilities ?? [], mask: p.nucleusMask,
+          detections: p.detections.map {
+            StoreDetection(
+              x: $0.box.x, y: $0.box.y, width: $0.box.width, height: $0.box.height, score: $0.score)
+          })
+      }
+      do { try store.savePredictions(rows, model: version.version) } catch { throw CLIError(error) }
+      summary.predicted += rows.count
+      progress(summary.predicted, max(total, summary.predicted))
+    }
+    return summary
+  }
+}

@@ -1,0 +1,282 @@
+import CaseStore
+import Foundation
+import GRDB
+import Imaging
+import MTACNN
+import NeuralEngine
+import Testing
+
+@testable import blastview
+
+/// Issue 8's retraining through the real binary: `train --queue`, `train --job`, `train --watch`
+/// on a synthetic workspace (see `Synthetic`). Short runs at S = 32; what they check is the
+/// guarantees (frozen tensors and outputs bit-identical, the gate, SIGKILL safety, the lock).
+@Suite(.serialized) struct RetrainingTests {
+  static func json(_ text: String) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
+  }
+
+  /// Every case of the workspace with its split.
+  static func cases(_ store: CaseStore) throws -> [CaseRecord] {
+    try store.cases(limit: 10_000, viewer: .system)
+  }
+
+  static func batch(size: Int) -> Tensor {
+    let t = Tensor(shape: [4, 3, size, size])
+    for k in 0..<4 {
+      let (im, _) = Synthetic.image(class: k, index: 100 + k)
+      let p = PlanarImage(im)
+      for j in 0..<p.data.count { t[k * 3 * size * size + j] = p.data[j] }
+    }
+    return t
+  }
+
+  /// Label corrections only: classification trains, segmentation stays frozen, and the new
+  /// file's segmentation tensors (and everything they read) and outputs are bit-identical to
+  /// the parent's; the registry records parent, tasks, the check and the curves.
+  @Test func labelOnlyRetrainKeepsSegmentationBitIdentical() throws {
+    let ws = try Synthetic.promotedWorkspace()
+    let store = try Workspace.open(path: ws)
+    let v1 = try #require(try store.promotedModel())
+    // A rater confirms ten training cases' labels: label corrections, no masks.
+    let train = try Self.cases(store).filter { $0.split == .train }.prefix(10)
+    for c in train {
+      try store.annotate(case: c.id, rater: "alice", label: Synthetic.classes[Synthetic.classIndex(c)])
+    }
+    #expect(try store.corrections(since: v1).labels == 10)
+    #expect(try store.corrections(since: v1).masks == 0)
+
+    let q = try Synthetic.run([
+      "train", "--queue", "--workspace", ws, "--epochs", "2", "--batch", "8", "--max-batches", "3", "--json",
+    ])
+    #expect(q.status == 0, "\(q.err)")
+    let queued = try Self.json(q.out)
+    #expect(queued["tasks"] as? [String] == ["classification"])
+    let jobID = Int64(try #require(queued["job"] as? Int))
+
+    let r = try Synthetic.run([
+      "train", "--job", String(jobID), "--workspace", ws, "--threads", "2", "--json",
+    ])
+    #expect(r.status == 0, "\(r.err)")
+    let summary = try Self.json(r.out)
+    #expect(summary["trained_tasks"] as? [String] == ["classification"])
+    #expect(summary["frozen_tasks"] as? [String] == ["segmentation"])
+    #expect(summary["frozen_verified"] as? Bool == true)
+
+    let v2 = try store.model(version: Int64(try #require(summary["version"] as? Int)))
+    #expect(v2.parent == v1.version)
+    #expect(v2.frozenVerified == true)
+    #expect(v2.trainingJobID == jobID)
+    guard case .array(let curve)? = v2.metrics["curves"] else {
+      Issue.record("no curves in \(v2.metrics)")
+      return
+    }
+    #expect(curve.count == 2)
+    #expect((v2.metrics["training_seconds"]?.doubleValue ?? 0) > 0)
+    let job = try store.trainingJob(id: jobID)
+    #expect(job.status == .succeeded && job.resultModel == v2.version)
+    #expect(try store.trainingLog(id: jobID).filter { $0.epoch != nil }.count == 2)
+    // Nothing left to learn from: the corrections are in v2.
+    #expect(try store.corrections(since: v2).total == 0)
+
+    // Independently of the runner's own check: every tensor segmentation depends on.
+    let (parentNet, _) = try ModelCheckpoint.load(path: v1.file)
+    try parentNet.freeze([.seg])
+    let frozen = parentNet.frozenTensorNames
+    #expect(frozen.contains { $0.hasPrefix("seg.") } && frozen.contains { $0.hasPrefix("encoder.") })
+    let before = try FrozenTensors.rawTensors(v1.file)
+    let after = try FrozenTensors.rawTensors(v2.file)
+    for name in frozen { #expect(before[name] == after[name], "\(name) changed") }
+    #expect(
+      before.keys.filter { $0.hasPrefix("cls.") && !$0.hasPrefix("adam.") }.contains {
+        before[$0] != after[$0]
+      },
+      "classification did not train")
+    // And the segmentation outputs on a fixed batch, bit for bit.
+    func segmentation(_ path: String) throws -> [Float] {
+      let (m, _) = try ModelCheckpoint.load(path: path)
+      m.isTraining = false
+      return m.forward(Self.batch(size: m.size), heads: [.seg]).maskLogits!.array
+    }
+    #expect(try segmentation(v1.file) == segmentation(v2.file))
+
+    // Promoted or not, the reason is stored; promoted, every case has its prediction.
+    let notes = try #require(v2.notes)
+    if try store.promotedModel()?.version == v2.version {
+      #expect(notes.hasPrefix("promoted"))
+      #expect(try store.casesMissingPrediction(model: v2.version).isEmpty)
+    } else {
+      #expect(notes.hasPrefix("not promoted"))
+    }
+  }
+
+  /// A model made worse on purpose (every training case relabelled to another class) fails the
+  /// validation gate: registered, kept unpromoted with the reason, the promoted model unchanged.
+  @Test func modelTrainedOnPermutedLabelsIsNotPromoted() throws {
+    let ws = try Synthetic.promotedWorkspace()
+    let store = try Workspace.open(path: ws)
+    let v1 = try #require(try store.promotedModel())
+    for c in try Self.cases(store) where c.split == .train {
+      let wrong = (Synthetic.classIndex(c) + 1) % 4
+      try store.annotate(case: c.id, rater: "mallory", label: Synthetic.classes[wrong])
+    }
+    let q = try Synthetic.run([
+      "train", "--queue", "--workspace", ws, "--epochs", "2", "--batch", "8", "--lr", "0.02", "--json",
+    ])
+    #expect(q.status == 0, "\(q.err)")
+    let jobID = try #require(try Self.json(q.out)["job"] as? Int)
+    let r = try Synthetic.run([
+      "train", "--job", String(jobID), "--workspace", ws, "--threads", "2", "--json",
+    ])
+    #expect(r.status == 0, "\(r.err)")
+    let summary = try Self.json(r.out)
+    let gate = try #require(summary["gate"] as? [String: Any])
+    let current = try #require(gate["current"] as? [String: Any])
+    let candidate = try #require(gate["candidate"] as? [String: Any])
+    let currentF1 = try #require(current["macro_f1"] as? Double)
+    let candidateF1 = try #require(candidate["macro_f1"] as? Double)
+    // The base model is right on validation (macro-F1 counts the classes the few validation
+    // cases lack as 0, so accuracy tells), the permuted one clearly worse.
+    #expect((current["accuracy"] as? Double ?? 0) >= 0.8, "base model: \(current)")
+    #expect(candidateF1 < currentF1 - ValidationGate.tolerance)
+    #expect(summary["promoted"] as? Bool == false)
+    #expect((summary["reason"] as? String)?.contains("macro-F1") == true)
+    #expect(try store.promotedModel()?.version == v1.version)
+    let v2 = try store.model(version: Int64(try #require(summary["version"] as? Int)))
+    #expect(!v2.isPromoted)
+    #expect(v2.notes?.hasPrefix("not promoted: macro-F1") == true)
+    #expect(try store.trainingJob(id: Int64(jobID)).status == .succeeded)
+  }
+
+  /// SIGKILL in the middle of an epoch: the database passes its integrity check, the promoted
+  /// model and its file are untouched, nothing half-made is registered, and the job is marked
+  /// failed when the next trainer starts; the dead trainer's lock is taken over.
+  @Test func killingTheTrainerMidEpochLosesNothing() throws {
+    let ws = try Synthetic.promotedWorkspace()
+    let store = try Workspace.open(path: ws)
+    let v1 = try #require(try store.promotedModel())
+    let v1Bytes = try Data(contentsOf: URL(fileURLWithPath: v1.file))
+    for c in try Self.cases(store).prefix(12) {
+      try store.annotate(case: c.id, rater: "alice", label: Synthetic.classes[Synthetic.classIndex(c)])
+    }
+    let annotations = try store.latestAnnotationID()
+    let q = try Synthetic.run([
+      "train", "--queue", "--workspace", ws, "--epochs", "1000", "--patience", "1000", "--batch", "8",
+      "--json",
+    ])
+    #expect(q.status == 0, "\(q.err)")
+    let jobID = Int64(try #require(try Self.json(q.out)["job"] as? Int))
+    let log = Synthetic.folder("retrain-kill") + "/log.txt"
+    let p = try Synthetic.start(
+      ["train", "--job", String(jobID), "--workspace", ws, "--threads", "2"], log: log)
+    // Wait until it is inside an epoch (a batch reported), then kill it without warning.
+    let deadline = Date().addingTimeInterval(180)
+    var job = try store.trainingJob(id: jobID)
+    while Date() < deadline {
+      job = try store.trainingJob(id: jobID)
+      if job.status == .running, (job.batch ?? 0) >= 1 { break }
+      usleep(100_000)
+    }
+    #expect(
+      job.status == .running && (job.batch ?? 0) >= 1,
+      "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+    #expect(try store.trainerLockHolder()?.pid == p.processIdentifier)
+    kill(p.processIdentifier, SIGKILL)
+    p.waitUntilExit()
+    #expect(p.terminationReason == .uncaughtSignal)
+
+    let check = try DatabaseQueue(path: store.workspace.databasePath).read { db in
+      try String.fetchAll(db, sql: "PRAGMA integrity_check")
+    }
+    #expect(check == ["ok"])
+    #expect(try store.promotedModel()?.version == v1.version)
+    #expect(try Data(contentsOf: URL(fileURLWithPath: v1.file)) == v1Bytes)
+    #expect(try store.models().count == 1)
+    #expect(try store.latestAnnotationID() == annotations)
+    #expect(try store.trainerLockHolder() == nil)
+
+    // The next trainer (here a --queue, which reaps first) marks the job failed and can queue.
+    let again = try Synthetic.run(["train", "--queue", "--workspace", ws, "--json"])
+    #expect(again.status == 0, "\(again.err)")
+    let dead = try store.trainingJob(id: jobID)
+    #expect(dead.status == .failed)
+    #expect(dead.error?.contains("gone") == true)
+    // And the lock the dead trainer left is taken over.
+    let mine = try store.acquireTrainerLock(purpose: "test")
+    #expect(mine.pid == getpid())
+    try store.releaseTrainerLock()
+  }
+
+  /// One trainer per workspace: while `train --watch` holds the lock, a second `--watch` and a
+  /// `--job` are refused with a message naming the holder's pid.
+  @Test func theLockRefusesASecondTrainer() throws {
+    let ws = try Synthetic.promotedWorkspace()
+    let store = try Workspace.open(path: ws)
+    let log = Synthetic.folder("retrain-watch") + "/log.txt"
+    let watcher = try Synthetic.start(
+      ["train", "--watch", "--workspace", ws, "--after", "1000", "--poll", "0.2"], log: log)
+    defer {
+      kill(watcher.processIdentifier, SIGTERM)
+      watcher.waitUntilExit()
+    }
+    let deadline = Date().addingTimeInterval(60)
+    while Date() < deadline, (try? store.trainerLockHolder()) == nil { usleep(100_000) }
+    let holder = try #require(try store.trainerLockHolder())
+    #expect(holder.pid == watcher.processIdentifier && holder.purpose == "watch")
+
+    let second = try Synthetic.run(["train", "--watch", "--workspace", ws, "--after", "1000"])
+    #expect(second.status != 0)
+    #expect(second.err.contains("pid \(watcher.processIdentifier)"), "\(second.err)")
+    let job = try Synthetic.run(["train", "--job", "1", "--workspace", ws])
+    #expect(job.status != 0)
+    #expect(job.err.contains("pid \(watcher.processIdentifier)"), "\(job.err)")
+    #expect(throws: StoreError.self) { try store.acquireTrainerLock(purpose: "test") }
+
+    // SIGTERM: the watcher stops and releases the lock.
+    kill(watcher.processIdentifier, SIGTERM)
+    watcher.waitUntilExit()
+    #expect(watcher.terminationStatus == 0, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+    #expect(try store.trainerLockHolder() == nil)
+  }
+}
+
+/// The gate's decisions, by hand-worked cases.
+@Suite struct ValidationGateTests {
+  func scores(_ f1: Double?, dice: Double? = nil) -> ValidationScores {
+    ValidationScores(
+      cases: 10, labelled: f1 == nil ? 0 : 10, masked: dice == nil ? 0 : 10, macroF1: f1, accuracy: f1,
+      dice: dice)
+  }
+
+  @Test func promotesWithinTheTolerance() {
+    let d = ValidationGate.decide(candidate: scores(0.895), current: scores(0.90), currentVersion: 3)
+    #expect(d.promote)
+    #expect(d.reason.contains("v3") && d.reason.contains("0.01"))
+  }
+
+  @Test func refusesAWorseMacroF1() {
+    let d = ValidationGate.decide(candidate: scores(0.88), current: scores(0.90), currentVersion: 3)
+    #expect(!d.promote)
+    #expect(d.reason.contains("macro-F1 0.880 is worse than v3's 0.900"))
+  }
+
+  @Test func refusesAWorseDiceEvenWithABetterF1() {
+    let d = ValidationGate.decide(
+      candidate: scores(0.95, dice: 0.70), current: scores(0.90, dice: 0.80), currentVersion: 2)
+    #expect(!d.promote)
+    #expect(d.reason.hasPrefix("Dice 0.700"))
+    let ok = ValidationGate.decide(
+      candidate: scores(0.95, dice: 0.795), current: scores(0.90, dice: 0.80), currentVersion: 2)
+    #expect(ok.promote)
+  }
+
+  @Test func needsLabelledValidationCases() {
+    let d = ValidationGate.decide(candidate: scores(nil), current: scores(0.9), currentVersion: 1)
+    #expect(!d.promote)
+    #expect(d.reason.contains("no labelled validation case"))
+  }
+
+  @Test func promotesWhenNothingIsPromoted() {
+    #expect(ValidationGate.decide(candidate: scores(0.2), current: nil, currentVersion: nil).promote)
+  }
+}
