@@ -14,6 +14,9 @@ public enum Screen: Equatable, Sendable {
   /// `Screens/Adjudication*.swift`).
   case triage
   case adjudication
+  /// The model registry: versions, metrics, training curves, promote and roll back
+  /// (`Screens/ModelScreen.swift`, `Retraining.swift`).
+  case models
 }
 
 /// Overlay colours from the theme, as RGB.
@@ -114,6 +117,8 @@ public struct AppState: Equatable, Sendable {
   public var adjudication: AdjudicationState?
   /// The case view's overlay toggles and the masks they draw.
   public var overlays = CaseOverlays()
+  /// Background retraining and the model screen (`Retraining.swift`).
+  public var retrain = RetrainState()
 
   public init(
     rows: Int, columns: Int, graphics: Bool, schema: LabelSchema, rater: String, workspaceName: String,

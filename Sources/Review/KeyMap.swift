@@ -19,6 +19,8 @@ public enum Action: Equatable, Hashable, Sendable {
   case clearMask, undo, redo
   /// Sessions, triage, adjudication and the case view's overlays (`Screens/`).
   case session(SessionAction)
+  /// Retraining and the model screen (`Retraining.swift`).
+  case retrain(RetrainAction)
 }
 
 /// One binding: the keys, the action, and what the help overlay says.
@@ -62,7 +64,7 @@ public enum KeyMap {
       KeyBinding(keys: [KeyPress("s")], action: .cycleSort, help: "sort: id, confidence, date"),
       KeyBinding(keys: [KeyPress("r")], action: .reverseSort, help: "reverse the sort"),
       KeyBinding(keys: [KeyPress("c")], action: .clearFilters, help: "clear filters and search"),
-    ] + sessionKeys + common
+    ] + sessionKeys + retrainKeys + common
 
   /// The case view's bindings; the label keys come from the schema.
   public static func caseView(schema labels: [(key: String, name: String)]) -> [KeyBinding] {
@@ -77,7 +79,7 @@ public enum KeyMap {
         KeyBinding(keys: [KeyPress("p"), KeyPress(.left)], action: .previousCase, help: "previous case"),
         KeyBinding(
           keys: [KeyPress(.escape), KeyPress(.backspace)], action: .back, help: "back to the browser"),
-      ] + overlayKeys + sessionKeys + common
+      ] + overlayKeys + sessionKeys + retrainKeys + common
   }
 
   public static let maskEditor: [KeyBinding] =
@@ -125,6 +127,7 @@ public enum KeyMap {
     case .dashboard: return dashboard
     case .triage: return triage
     case .adjudication: return adjudication(schema: state.schema.classes.map { ($0.key, $0.name) })
+    case .models: return models
     }
   }
 

@@ -20,6 +20,10 @@ public final class ReviewApp {
   public var tickInterval: TimeInterval = 1
   /// Sees every event before `update` does (tests check that no hidden data ever arrives).
   public var eventObserver: ((AppEvent) -> Void)?
+  /// Starts background trainers (`blastview train --job ID`) for `T`.
+  public var launcher = TrainerLauncher()
+  /// Trainers this app started and has not yet reaped.
+  var trainerChildren: Set<Int32> = []
 
   public init(store: CaseStore, rater: String, session: String?, rows: Int, columns: Int, graphics: Bool)
     throws(StoreError)
@@ -100,6 +104,8 @@ public final class ReviewApp {
         return []
       case .sessions(let e):
         return try runSession(e)
+      case .retrain(let e):
+        return try runRetrain(e)
       }
     } catch {
       return [.failed(error.description)]

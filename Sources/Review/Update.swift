@@ -16,6 +16,8 @@ public enum Effect: Equatable, Sendable {
   case quit
   /// Sessions, triage, adjudication, overlays (`Screens/SessionMessages.swift`).
   case sessions(SessionEffect)
+  /// Retraining and the model screen (`Retraining.swift`).
+  case retrain(RetrainEffect)
 }
 
 /// Everything that reaches `update`.
@@ -31,12 +33,16 @@ public enum AppEvent: Equatable, Sendable {
   /// A timer tick (about once a second): poll for other processes' changes.
   case tick
   case sessions(SessionEvent)
+  case retrain(RetrainEvent)
 }
 
 /// The app's first effects: the first page and its count.
 public func start(_ state: AppState) -> (AppState, [Effect]) {
   let request = pageRequest(state, cursor: nil, backward: false)
-  return (state, [.loadPage(request), .countCases(state.filter)] + sessionStartEffects(state))
+  return (
+    state,
+    [.loadPage(request), .countCases(state.filter)] + sessionStartEffects(state) + retrainStartEffects(state)
+  )
 }
 
 func pageRequest(_ state: AppState, cursor: CaseCursor?, backward: Bool) -> CasePageRequest {
@@ -76,7 +82,10 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
   case .tick:
     return (s, tickEffects(s))
   case .sessions(let e):
-    return sessionUpdate(s, e)
+    let (next, effects) = sessionUpdate(s, e)
+    return (next, effects + retrainChangeEffects(s, e))
+  case .retrain(let e):
+    return retrainUpdate(s, e)
   case .pageLoaded(let page, let request):
     s.page = page
     s.pageRequest = request
@@ -182,6 +191,7 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     return (s, [])
   }
   if let typed = sessionTextKey(s, key) { return typed }
+  if let answer = retrainConfirmKey(s, key) { return answer }
   guard let action = KeyMap.action(for: key, in: s) else { return (s, []) }
   s.status = nil
   if let refusal = readOnlyRefusal(s, action) {
@@ -190,6 +200,7 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
   }
   if s.screen == .maskEditor, let effects = editorAction(&s, action) { return (s, effects) }
   if sessionScreens.contains(s.screen), let effects = sessionScreenAction(&s, action) { return (s, effects) }
+  if s.screen == .models, let effects = modelScreenAction(&s, action) { return (s, effects) }
   switch action {
   case .quit:
     s.quitting = true
@@ -210,6 +221,8 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     return (s, [])
   case .session(let a):
     return sessionAction(s, a)
+  case .retrain(let a):
+    return retrainAction(s, a)
   case .up: return moveSelection(s, by: -s.grid.across)
   case .down: return moveSelection(s, by: s.grid.across)
   case .left: return moveSelection(s, by: -1)

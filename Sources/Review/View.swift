@@ -18,8 +18,10 @@ public enum View {
     case .dashboard: dashboard(s, &f)
     case .triage: triage(s, &f)
     case .adjudication: adjudication(s, &f)
+    case .models: modelScreen(s, &f)
     }
     statusLine(s, &f)
+    retrainStatusItem(s, &f)
     if s.showHelp { help(s, &f) }
     return f
   }
@@ -367,6 +369,8 @@ public enum View {
         let keys = s.schema.classes.map(\.key).joined(separator: "/")
         text =
           " \(keys) final label · ←/→ rater · t take mask · m edit mask · r reason · Enter record · Esc back"
+      case .models:
+        text = " ↑/↓ select · p promote · R roll back · T retrain · Esc back · ? help · q quit"
       }
       style = Style(.status)
     }
@@ -390,6 +394,7 @@ public enum View {
     case .dashboard: title = "Keys: agreement dashboard"
     case .triage: title = "Keys: triage"
     case .adjudication: title = "Keys: adjudication"
+    case .models: title = "Keys: models"
     }
     f.box(rect, title: title)
     for (i, b) in bindings.enumerated() where i < height - 4 {

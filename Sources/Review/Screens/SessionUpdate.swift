@@ -32,7 +32,7 @@ func refreshEffects(_ s: AppState) -> [Effect] {
     if let request = s.pageRequest { effects += [.loadPage(request), .countCases(s.filter)] }
   case .caseView:
     if let d = s.detail { effects.append(.loadCase(d.record.id)) }
-  case .maskEditor, .adjudication: break
+  case .maskEditor, .adjudication, .models: break
   }
   return effects
 }

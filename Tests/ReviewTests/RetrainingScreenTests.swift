@@ -1,0 +1,276 @@
+import Foundation
+import Testing
+
+@testable import CaseStore
+@testable import Review
+@testable import Terminal
+
+/// Issue 8's retraining in the review app: the status-line item and the model screen as pure
+/// views, the update of T / promote / roll back, and their effects on a real store (the
+/// trainer itself is another process: here a stand-in executable).
+@Suite struct RetrainingScreenTests {
+  static func state(rows: Int = 30, columns: Int = 120) -> AppState {
+    AppState(
+      rows: rows, columns: columns, graphics: false, schema: .all4, rater: "alice", workspaceName: "ws",
+      modelVersion: 1, totalCases: 20)
+  }
+
+  static func job(_ id: Int64 = 5, status: JobStatus = .running) -> TrainingJob {
+    TrainingJob(
+      id: id, status: status, tasks: ["classification"], trigger: .null, parentModel: 1, resultModel: nil,
+      progress: 0.3, epoch: 2, totalEpochs: 10, batch: 14, totalBatches: 80, loss: 0.41234, etaSeconds: 190,
+      message: "classification (stage 1/1)", pid: 4242, createdAt: Date(), startedAt: Date(),
+      heartbeatAt: Date(),
+      finishedAt: nil, error: nil)
+  }
+
+  static func version(
+    _ v: Int64, parent: Int64?, promoted: Bool, metrics: JSONValue = .object([:]), trained: [String] = [],
+    frozen: [String] = [], verified: Bool? = nil
+  ) -> ModelVersion {
+    ModelVersion(
+      version: v, parent: parent, file: "/ws/models/v\(v).safetensors",
+      sha256: String(repeating: "0", count: 64),
+      tasks: ["classification", "segmentation"], trainedTasks: trained, frozenTasks: frozen,
+      frozenVerified: verified, metrics: metrics, config: .null, trainingJobID: parent == nil ? nil : 7,
+      trainedThroughAnnotation: nil, notes: nil, createdAt: Date(), isPromoted: promoted,
+      promotedAt: promoted ? Date() : nil)
+  }
+
+  /// v2 retrained from v1 (classification, segmentation frozen and verified), three epochs of
+  /// curves, failed the gate; v1 promoted.
+  static var registry: [ModelVersion] {
+    let curves: [JSONValue] = [(1.0, 0.9, 0.5), (0.5, 0.7, 0.75), (0.25, 0.8, 1.0)].enumerated().map { i, p in
+      .object([
+        "epoch": .number(Double(i + 1)), "train_loss": .number(p.0), "val_loss": .number(p.1),
+        "val_metric": .number(p.2), "val_metric_name": .string("macro_f1"),
+      ])
+    }
+    let metrics: JSONValue = .object([
+      "macro_f1": .number(0.9), "dice": .number(0.8), "training_seconds": .number(95),
+      "curves": .array(curves),
+      "gate": .object([
+        "promote": .bool(false),
+        "reason": .string("macro-F1 0.900 is worse than v1's 0.950 by more than 0.01"),
+      ]),
+    ])
+    return [
+      version(
+        2, parent: 1, promoted: false, metrics: metrics, trained: ["classification"],
+        frozen: ["segmentation"],
+        verified: true),
+      version(1, parent: nil, promoted: true, metrics: .object(["macro_f1": .number(0.95)])),
+    ]
+  }
+
+  // MARK: Pure views
+
+  @Test func theStatusLineShowsTheRunningJob() {
+    var s = Self.state()
+    #expect(View.retrainStatusText(s) == nil)
+    s.retrain.job = Self.job()
+    let f = View.render(s)
+    let last = f.text(row: s.rows - 1)
+    #expect(last.hasSuffix("⟳ training v1: cls epoch 2/10 · batch 14/80 · loss 0.412 · ETA 3:10"), "\(last)")
+    // The key hints stay on the left.
+    #expect(last.hasPrefix(" Enter open"))
+    s.retrain.job = Self.job(status: .queued)
+    #expect(View.render(s).text(row: s.rows - 1).hasSuffix("⟳ job 5 queued"))
+  }
+
+  @Test func textPlotPutsEachPointInItsCell() {
+    // Hand-worked: 3 points over 11 columns go to columns 0, 5, 10; values 1, 0.5, 0 on 3 rows
+    // (top = high) to rows 0, 1, 2.
+    let plot = TextPlot(series: [.init(name: "loss", values: [1, 0.5, 0], glyph: "*", style: Style(.text))])
+    #expect(plot.low == 0 && plot.high == 1)
+    #expect(plot.cell(index: 0, count: 3, value: 1, width: 11, height: 3) == (0, 0))
+    #expect(plot.cell(index: 1, count: 3, value: 0.5, width: 11, height: 3) == (1, 5))
+    #expect(plot.cell(index: 2, count: 3, value: 0, width: 11, height: 3) == (2, 10))
+    var f = Frame(rows: 3, columns: 19)
+    plot.draw(into: &f, rect: CellRect(row: 0, column: 0, rows: 3, columns: 19))
+    #expect(f.text(row: 0) == "  1.000┤*")
+    #expect(f.text(row: 1) == "       ┤     *")
+    #expect(f.text(row: 2) == "  0.000┤          *")
+  }
+
+  @Test func theModelScreenListsVersionsWithTheirLineageGateAndCurves() {
+    var s = Self.state(rows: 30, columns: 120)
+    s.screen = .models
+    s.retrain.models = Self.registry
+    s.retrain.loaded = true
+    let f = View.render(s)
+    #expect(f.text(row: 1).hasSuffix("within 0.01 of the promoted model's"))
+    #expect(f.text(row: 2).hasPrefix("  ver    parent trained"))
+    #expect(
+      f.text(row: 3)
+        == "▶ v2     v1     cls                 seg ✓            0.900     0.800   1:35     gate failed")
+    #expect(
+      f.text(row: 4)
+        == "  v1     —      —                   —                0.950     —       —        promoted")
+    #expect(f.contains("v2 · from v1 · job 7 · trained classification · in 1:35"))
+    #expect(f.contains("frozen: segmentation · verified byte-identical to v1"))
+    #expect(f.contains("gate failed: macro-F1 0.900 is worse than v1's 0.950 by more than 0.01"))
+    #expect(f.contains("loss per epoch: · train  • validation"))
+    #expect(f.contains("validation macro-F1 per epoch: ×"))
+    // The curves: find the plots' top rows; train loss 1.0 (the maximum of both loss series) sits
+    // top-left, macro-F1 1.0 top-right of its plot.
+    let top = f.find("  1.000┤")!
+    #expect(f[top.row, 9].character == "·")
+    #expect(f.text(row: top.row).hasSuffix("×"))
+    // The newest epoch's validation macro-F1 (1.0) is the last column of the metric plot, and
+    // the lowest train loss (0.25) the bottom row of the loss plot.
+    let bottom = try! #require(f.find("  0.250┤"))
+    #expect(bottom.row > top.row + 4)
+    #expect(f.text(row: bottom.row).contains("  0.000┤"))
+  }
+
+  // MARK: Update
+
+  @Test func tQueuesAndTheAnswerSaysWhoTrains() {
+    let s = Self.state()
+    let (_, effects) = update(s, .input(.key(KeyPress("T"))))
+    #expect(effects == [.retrain(.queue(reason: "T pressed by alice"))])
+    let c = CorrectionSummary(labels: 3, masks: 0, throughAnnotation: 9, throughAdjudication: 0, since: 1)
+    var (next, _) = update(
+      s, .retrain(.queued(.queued(Self.job(status: .queued), c), launch: .started(pid: 42))))
+    #expect(
+      next.status?.text
+        == "Retraining job 5 started (pid 42): classification from 3 label, 0 mask corrections")
+    #expect(next.retrain.job?.id == 5)
+    (next, _) = update(s, .retrain(.queued(.alreadyActive(Self.job()), launch: .none)))
+    #expect(next.status?.text.hasPrefix("Training job 5 is already running: cls epoch 2/10") == true)
+    (next, _) = update(s, .retrain(.queued(.nothingToLearn(c), launch: .none)))
+    #expect(next.status?.text == "No label or mask correction since v1 was trained: nothing to retrain on")
+  }
+
+  @Test func statusRefreshesOnExternalChangesAndReportsTheEnd() {
+    var s = Self.state()
+    s.changeVersion = 3
+    let (_, polled) = update(s, .sessions(.changesPolled(version: 4)))
+    #expect(polled.contains(.retrain(.loadStatus)))
+    let (_, same) = update(s, .sessions(.changesPolled(version: 3)))
+    #expect(!same.contains(.retrain(.loadStatus)))
+
+    s.retrain.job = Self.job()
+    var done = Self.job()
+    done.status = .succeeded
+    done.message = "v2 promoted"
+    let (next, _) = update(
+      s, .retrain(.statusLoaded(RetrainStatus(job: nil, lastFinished: done, promoted: 2))))
+    #expect(next.retrain.job == nil)
+    #expect(next.modelVersion == 2)
+    #expect(next.status == StatusMessage("Retraining job 5 finished: v2 promoted", .ok))
+
+    // Automatic: enough corrections and nothing running queue a job.
+    var auto = Self.state()
+    auto.retrain.job = nil
+    let c = CorrectionSummary(labels: 12, masks: 0, throughAnnotation: 12, throughAdjudication: 0, since: 1)
+    let (_, effects) = update(
+      auto, .retrain(.statusLoaded(RetrainStatus(corrections: c, promoted: 1, autoAfter: 10))))
+    #expect(effects == [.retrain(.queue(reason: "auto: 12 corrections (auto_retrain_after 10)"))])
+    let (_, below) = update(
+      auto, .retrain(.statusLoaded(RetrainStatus(corrections: c, promoted: 1, autoAfter: 20))))
+    #expect(below.isEmpty)
+  }
+
+  @Test func promoteAndRollBackAskFirst() {
+    var s = Self.state()
+    let (opened, effects) = update(s, .input(.key(KeyPress("V"))))
+    #expect(opened.screen == .models)
+    #expect(effects == [.retrain(.loadModels), .retrain(.loadStatus)])
+    s = opened
+    (s, _) = update(s, .retrain(.modelsLoaded(Self.registry, [])))
+    // p on v2: asks; n cancels; p then y promotes with the reason.
+    (s, _) = update(s, .input(.key(KeyPress("p"))))
+    #expect(s.retrain.confirm == .promote(2))
+    #expect(s.status?.text.hasPrefix("Promote v2 (gate failed: macro-F1 0.900") == true)
+    let (cancelled, none) = update(s, .input(.key(KeyPress("n"))))
+    #expect(none.isEmpty && cancelled.retrain.confirm == nil && cancelled.status?.text == "Nothing changed")
+    var promoteEffects: [Effect]
+    (s, promoteEffects) = update(s, .input(.key(KeyPress("y"))))
+    #expect(
+      promoteEffects == [.retrain(.promote(version: 2, reason: "promoted by alice on the model screen"))])
+    // After v2 is promoted, R rolls back to its parent.
+    var registry = Self.registry
+    registry[0].isPromoted = true
+    registry[1].isPromoted = false
+    (s, _) = update(s, .retrain(.modelsLoaded(registry, [])))
+    (s, _) = update(s, .input(.key(KeyPress("R"))))
+    #expect(s.retrain.confirm == .rollback(from: 2, to: 1))
+    (s, promoteEffects) = update(s, .input(.key(KeyPress("y"))))
+    #expect(
+      promoteEffects == [
+        .retrain(.promote(version: 1, reason: "rolled back from v2 by alice on the model screen"))
+      ])
+    let (back, _) = update(s, .input(.key(KeyPress(.escape))))
+    #expect(back.screen == .browser)
+  }
+
+  // MARK: Effects on a real store
+
+  @Test func theEffectsQueueAJobStartATrainerAndPromote() throws {
+    let (app, store, dir) = try makeApp(rows: 30, columns: 120, graphics: false)
+    // Two registered versions (any file: the app never loads them), v1 promoted.
+    let file = dir.appendingPathComponent("model.bin").path
+    try Data("weights".utf8).write(to: URL(fileURLWithPath: file))
+    let v1 = try store.registerModel(
+      file: file, parent: nil, tasks: ["classification"], trainedTasks: ["classification"], frozenTasks: [])
+    try store.promote(version: v1.version, by: "lead", reason: "first")
+    let v2 = try store.registerModel(
+      file: file, parent: v1.version, tasks: ["classification"], trainedTasks: ["classification"],
+      frozenTasks: [])
+
+    // T with no correction: nothing to learn from.
+    app.dispatch(key("T"))
+    #expect(app.state.status?.text.hasPrefix("No label or mask correction since v1") == true)
+    // A label, then T: a job is queued and its trainer started (a stand-in that exits at once).
+    let args = dir.appendingPathComponent("args").path
+    let script = dir.appendingPathComponent("trainer.sh").path
+    try "#!/bin/sh\necho \"$@\" > \(args)\n".write(toFile: script, atomically: true, encoding: .utf8)
+    chmod(script, 0o755)
+    app.launcher = TrainerLauncher(executable: script)
+    app.dispatch(key(.enter))
+    app.dispatch(key("2"))
+    app.dispatch(key(.escape))
+    app.dispatch(key("T"))
+    let job = try #require(try store.activeTrainingJob())
+    #expect(job.tasks == ["classification"] && job.parentModel == v1.version)
+    #expect(app.state.status?.text.hasPrefix("Retraining job \(job.id) started (pid ") == true)
+    #expect(app.frame.text(row: 29).contains("⟳ job \(job.id) queued"))
+    #expect(
+      EndToEndWait.until(seconds: 10) {
+        (try? String(contentsOfFile: args, encoding: .utf8))
+          == "train --job \(job.id) --workspace \(store.workspace.directory)\n"
+      })
+    // A second T reports the job instead of queueing another.
+    app.dispatch(key("T"))
+    #expect(app.state.status?.text.hasPrefix("Training job \(job.id) is already queued") == true)
+
+    // The model screen: promote v2, then roll back to v1; both recorded with reasons.
+    app.dispatch(key("V"))
+    #expect(app.frame.contains("▶ v2"))
+    app.dispatch(key("p"))
+    app.dispatch(key("y"))
+    #expect(try store.promotedModel()?.version == v2.version)
+    #expect(app.state.modelVersion == v2.version)
+    app.dispatch(key("R"))
+    app.dispatch(key("y"))
+    #expect(try store.promotedModel()?.version == v1.version)
+    let history = try store.modelPromotions()
+    #expect(history.first?.reason == "rolled back from v2 by alice on the model screen")
+    #expect(history.first?.by == "alice")
+    #expect(history[1].reason == "promoted by alice on the model screen")
+    #expect(app.state.status?.text == "Rolled back to v1")
+  }
+}
+
+enum EndToEndWait {
+  static func until(seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+      if condition() { return true }
+      usleep(50_000)
+    }
+    return condition()
+  }
+}
