@@ -146,6 +146,13 @@ struct RetrainJob {
     let data = try WorkspaceTrainingData.load(store: store, model: parentNet, quiet: true)
     try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
     let stageShare = 0.85 / Double(stages.count)
+    // The colour warning's reference (issue 10) follows the data the new version learned from;
+    // the parent's is kept when the workspace's images cannot fit one.
+    var colourReference = ColourReference.fit(train: data.train, validation: data.validation)
+    if colourReference == nil {
+      colourReference = try? ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: parent.file))
+        .colourReference
+    }
 
     var input = parent.file
     var stageRecords: [JSONValue] = []
@@ -199,7 +206,9 @@ struct RetrainJob {
       let result: TrainingResult
       do {
         result = try trainer.run(
-          save: { _ in try net.save(to: out, trainingJSON: record, optimizer: adam) },
+          save: { _ in
+            try net.save(to: out, trainingJSON: record, optimizer: adam, colourReference: colourReference)
+          },
           events: { event in
             switch event {
             case .batch(let epoch, let epochs, let b, let nb, let loss, _, let eta):
