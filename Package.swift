@@ -50,7 +50,7 @@ let mtacnnTargets: [Target] = [
   .testTarget(
     name: "RetrainingTests",
     dependencies: [
-      "blastview", "MTACNN", "NeuralEngine", "CaseStore", "Imaging",
+      "blastview", "MTACNN", "NeuralEngine", "CaseStore", "Imaging", "TestSupport",
       .product(name: "GRDB", package: "GRDB.swift"),
     ]),
 ]

@@ -182,9 +182,31 @@ extension CaseStore {
   /// after the annotation and adjudication ids it records (a model registered without them,
   /// such as a shipped one, counts every correction in the workspace).
   public func corrections(since model: ModelVersion?) throws(StoreError) -> CorrectionSummary {
-    let afterAnnotation = model?.trainedThroughAnnotation ?? 0
-    let afterAdjudication = model.flatMap { CaseStore.throughAdjudication($0) } ?? 0
-    return try read { db in
+    try corrections(
+      afterAnnotation: model?.trainedThroughAnnotation ?? 0,
+      afterAdjudication: model.flatMap { CaseStore.throughAdjudication($0) } ?? 0, since: model?.version)
+  }
+
+  /// The corrections the automatic trigger counts: those made since the promoted model was
+  /// trained and since the newest retraining job was queued, so that a version the gate
+  /// refused is not retrained again and again on the same corrections.
+  public func correctionsSinceLastRetraining() throws(StoreError) -> CorrectionSummary? {
+    guard let promoted = try promotedModel() else { return nil }
+    var annotation = promoted.trainedThroughAnnotation ?? 0
+    var adjudication = CaseStore.throughAdjudication(promoted) ?? 0
+    if let last = try trainingJobs(limit: 1).first {
+      annotation = max(annotation, last.trigger["through_annotation"]?.doubleValue.map { Int64($0) } ?? 0)
+      adjudication = max(
+        adjudication, last.trigger["through_adjudication"]?.doubleValue.map { Int64($0) } ?? 0)
+    }
+    return try corrections(
+      afterAnnotation: annotation, afterAdjudication: adjudication, since: promoted.version)
+  }
+
+  func corrections(afterAnnotation: Int64, afterAdjudication: Int64, since: Int64?) throws(StoreError)
+    -> CorrectionSummary
+  {
+    try read { db in
       let a = try Row.fetchOne(
         db,
         sql: """
@@ -199,7 +221,7 @@ extension CaseStore {
           """, arguments: [afterAdjudication, afterAdjudication])!
       return CorrectionSummary(
         labels: (a["l"] as Int) + (j["l"] as Int), masks: (a["m"] as Int) + (j["m"] as Int),
-        throughAnnotation: a["last"], throughAdjudication: j["last"], since: model?.version)
+        throughAnnotation: a["last"], throughAdjudication: j["last"], since: since)
     }
   }
 

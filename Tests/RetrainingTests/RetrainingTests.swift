@@ -4,6 +4,7 @@ import GRDB
 import Imaging
 import MTACNN
 import NeuralEngine
+import TestSupport
 import Testing
 
 @testable import blastview
@@ -237,6 +238,67 @@ import Testing
     watcher.waitUntilExit()
     #expect(watcher.terminationStatus == 0, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
     #expect(try store.trainerLockHolder() == nil)
+  }
+}
+
+extension RetrainingTests {
+  /// The headless loop: after `--after N` corrections it queues a job and runs it; the same
+  /// corrections never trigger a second job (whether or not the gate promoted the first).
+  @Test func watchQueuesAndRunsAJobOnceEnoughCorrectionsWait() throws {
+    let ws = try Synthetic.promotedWorkspace()
+    let store = try Workspace.open(path: ws)
+    for c in try Self.cases(store).filter({ $0.split == .train }).prefix(6) {
+      try store.annotate(case: c.id, rater: "alice", label: Synthetic.classes[Synthetic.classIndex(c)])
+    }
+    let options = ["--epochs", "1", "--batch", "8", "--max-batches", "2", "--threads", "2"]
+    let w = try Synthetic.run(
+      ["train", "--watch", "--workspace", ws, "--after", "5", "--until-idle"] + options)
+    #expect(w.status == 0, "\(w.err)")
+    #expect(w.out.contains("queued training job 1 after 6 corrections"), "\(w.out)")
+    let job = try store.trainingJob(id: 1)
+    #expect(job.status == .succeeded && job.resultModel == 2)
+    #expect(try store.model(version: 2).trainedTasks == ["classification"])
+    #expect(try store.trainerLockHolder() == nil)
+    let again = try Synthetic.run(
+      ["train", "--watch", "--workspace", ws, "--after", "5", "--until-idle"] + options)
+    #expect(again.status == 0, "\(again.err)")
+    #expect(try store.trainingJobs().count == 1)
+  }
+}
+
+/// The loop from the terminal: in `blastview review` (tmux), T starts the trainer as a
+/// background process, the status line follows it, and its end is reported; V shows the new
+/// version.
+@Suite(.serialized, .enabled(if: EndToEnd.has("tmux"))) struct RetrainingEndToEndTests {
+  @Test func tInTheReviewAppRetrainsInTheBackground() throws {
+    let ws = try Synthetic.promotedWorkspace()
+    let store = try Workspace.open(path: ws)
+    for c in try RetrainingTests.cases(store).filter({ $0.split == .train }).prefix(5) {
+      try store.annotate(case: c.id, rater: "alice", label: Synthetic.classes[Synthetic.classIndex(c)])
+    }
+    // A short retraining (workspace settings, as a lead would set them).
+    try store.setSetting("retrain_epochs", "2")
+    try store.setSetting("retrain_batch", "8")
+    try store.setSetting("retrain_max_batches", "2")
+    let binary = try #require(EndToEnd.binary)
+    let t = try #require(
+      TmuxSession(
+        columns: 120, rows: 32,
+        command:
+          "\(EndToEnd.shellQuote(binary)) review --workspace \(EndToEnd.shellQuote(ws)) --graphics none --rater alice"
+      ))
+    #expect(t.waitFor("model v1"), "\(t.capture())")
+    t.send("T")
+    #expect(t.waitFor("Retraining job 1 started (pid"), "\(t.capture())")
+    #expect(t.waitFor("Retraining job 1 finished", seconds: 180), "\(t.capture())")
+    let job = try store.trainingJob(id: 1)
+    #expect(job.status == .succeeded && job.resultModel == 2)
+    // The trainer was its own process, not the app.
+    #expect(job.pid != nil && job.pid != t.panePID)
+    t.send("V")
+    #expect(t.waitFor("v2     v1     cls"), "\(t.capture())")
+    #expect(FileManager.default.fileExists(atPath: ws + "/logs/train-job-1.log"))
+    t.send("q")
   }
 }
 

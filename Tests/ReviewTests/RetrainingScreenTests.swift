@@ -204,6 +204,14 @@ import Testing
       ])
     let (back, _) = update(s, .input(.key(KeyPress(.escape))))
     #expect(back.screen == .browser)
+    // Its help lists every key, in full.
+    let (help, _) = update(s, .input(.key(KeyPress("?"))))
+    let f = View.render(help)
+    #expect(f.contains("Keys: models"))
+    for binding in KeyMap.models { #expect(f.contains(binding.help), "\(binding.help)") }
+    for binding in KeyMap.retrainKeys {
+      #expect(View.render(update(Self.state(), .input(.key(KeyPress("?")))).0).contains(binding.help))
+    }
   }
 
   // MARK: Effects on a real store
@@ -245,6 +253,14 @@ import Testing
     // A second T reports the job instead of queueing another.
     app.dispatch(key("T"))
     #expect(app.state.status?.text.hasPrefix("Training job \(job.id) is already queued") == true)
+    // The automatic trigger counts only corrections made after the job was queued; the job
+    // itself learns from everything since v1.
+    #expect(try store.correctionsSinceLastRetraining()?.total == 0)
+    app.dispatch(key(.enter))
+    app.dispatch(key("3"))
+    app.dispatch(key(.escape))
+    #expect(try store.correctionsSinceLastRetraining()?.labels == 1)
+    #expect(try store.corrections(since: v1).labels == 2)
 
     // The model screen: promote v2, then roll back to v1; both recorded with reasons.
     app.dispatch(key("V"))

@@ -5,10 +5,10 @@ extension KeyMap {
   static let retrainKeys: [KeyBinding] = [
     KeyBinding(
       keys: [KeyPress("T")], action: .retrain(.queue),
-      help: "retrain the model on the corrections (in the background)"),
+      help: "retrain on the corrections (background)"),
     KeyBinding(
       keys: [KeyPress("V")], action: .retrain(.openModels),
-      help: "model versions: metrics, curves, promote, roll back"),
+      help: "model versions, curves, promote, roll back"),
   ]
 
   public static let models: [KeyBinding] =
@@ -21,7 +21,7 @@ extension KeyMap {
         help: "promote the selected version (confirms)"),
       KeyBinding(
         keys: [KeyPress("R")], action: .retrain(.rollback),
-        help: "roll back: promote the promoted version's parent (confirms)"),
+        help: "roll back to the parent version (confirms)"),
       KeyBinding(keys: [KeyPress("T")], action: .retrain(.queue), help: "retrain on the corrections"),
       KeyBinding(keys: [KeyPress(.escape)], action: .back, help: "back"),
     ] + common

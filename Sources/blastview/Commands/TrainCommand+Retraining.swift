@@ -151,9 +151,9 @@ extension TrainCommand {
         continue
       }
       var idle = true
-      if let promoted = try? store.promotedModel(), let c = try? store.corrections(since: promoted),
-        c.total >= threshold
-      {
+      // New corrections since the last job: a version the gate refused is not retrained on the
+      // same corrections again and again.
+      if let c = (try? store.correctionsSinceLastRetraining()) ?? nil, c.total >= threshold {
         let r = try? store.queueRetraining(
           reason: "train --watch: \(c.total) corrections", by: nil, options: retrainOptionOverrides)
         if case .queued(let job, _)? = r {
