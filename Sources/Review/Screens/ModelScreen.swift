@@ -206,14 +206,19 @@ extension View {
     var t: [Double] = []
     var v: [Double] = []
     var x: [Double] = []
-    var names: Set<String> = []
+    // A two-stage retraining's curves follow each other: classification's epochs (macro-F1),
+    // then segmentation's (Dice).
+    var names: [String] = []
     for p in points {
       t.append(p["train_loss"]?.doubleValue ?? .nan)
       v.append(p["val_loss"]?.doubleValue ?? .nan)
       x.append(p["val_metric"]?.doubleValue ?? .nan)
-      if case .string(let n)? = p["val_metric_name"] { names.insert(n == "macro_f1" ? "macro-F1" : "Dice") }
+      if case .string(let n)? = p["val_metric_name"] {
+        let name = n == "macro_f1" ? "macro-F1" : "Dice"
+        if names.last != name { names.append(name) }
+      }
     }
-    return (t, v, x, names.count == 1 ? names.first! : names.sorted().joined(separator: " then "))
+    return (t, v, x, names.isEmpty ? "metric" : names.joined(separator: " then "))
   }
 
   /// The running job on the status line's right end: "training v3: cls epoch 2/10 · batch 14/80 ·
