@@ -169,8 +169,18 @@ func retrainUpdate(_ state: AppState, _ event: RetrainEvent) -> (AppState, [Effe
       }
     case .alreadyActive(let job):
       s.retrain.job = job
-      s.status = StatusMessage(
-        "Training job \(job.id) is already \(job.status.rawValue): \(jobProgressText(job))")
+      switch launch {
+      case .started(let pid):
+        s.status = StatusMessage(
+          "Training job \(job.id) was queued with no trainer running: started one (pid \(pid))", .ok)
+      case .failed(let why):
+        s.status = StatusMessage(
+          "Training job \(job.id) is queued but its trainer did not start: \(Sanitizer.sanitize(why))", .error
+        )
+      case .none, .handedTo:
+        s.status = StatusMessage(
+          "Training job \(job.id) is already \(job.status.rawValue): \(jobProgressText(job))")
+      }
     case .noModel:
       s.status = StatusMessage(
         "No model is promoted: there is nothing to retrain (blastview predict --all-cases --model FILE)",

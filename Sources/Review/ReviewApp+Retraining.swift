@@ -82,7 +82,14 @@ extension ReviewApp {
       return [.retrain(.statusLoaded(status))]
     case .queue(let reason):
       let request = try store.queueRetraining(reason: reason, by: rater)
-      guard case .queued(let job, _) = request else { return [.retrain(.queued(request, launch: .none))] }
+      let job: TrainingJob
+      switch request {
+      case .queued(let j, _): job = j
+      // A job left queued with no trainer (one that failed to start, or whose watcher was
+      // stopped) would block every later T: give it a trainer.
+      case .alreadyActive(let j) where j.status == .queued: job = j
+      default: return [.retrain(.queued(request, launch: .none))]
+      }
       // A trainer that holds the lock (train --watch) runs queued jobs itself.
       if let holder = try store.trainerLockHolder() {
         return [.retrain(.queued(request, launch: .handedTo(holder)))]

@@ -250,9 +250,20 @@ import Testing
         (try? String(contentsOfFile: args, encoding: .utf8))
           == "train --job \(job.id) --workspace \(store.workspace.directory)\n"
       })
-    // A second T reports the job instead of queueing another.
+    // A second T queues no other job. The stand-in trainer exited without running it: T gives
+    // the queued job a trainer again; while a trainer holds the lock, T only reports the job.
+    try FileManager.default.removeItem(atPath: args)
+    app.dispatch(key("T"))
+    #expect(try store.trainingJobs().count == 1)
+    #expect(
+      app.state.status?.text.hasPrefix(
+        "Training job \(job.id) was queued with no trainer running: started one")
+        == true, "\(app.state.status?.text ?? "")")
+    #expect(EndToEndWait.until(seconds: 10) { FileManager.default.fileExists(atPath: args) })
+    try store.acquireTrainerLock(purpose: "watch")
     app.dispatch(key("T"))
     #expect(app.state.status?.text.hasPrefix("Training job \(job.id) is already queued") == true)
+    try store.releaseTrainerLock()
     // The automatic trigger counts only corrections made after the job was queued; the job
     // itself learns from everything since v1.
     #expect(try store.correctionsSinceLastRetraining()?.total == 0)

@@ -122,7 +122,9 @@ extension TrainCommand {
     case .alreadyActive(let job):
       throw CLIError(
         message: "training job \(job.id) is already \(job.status.rawValue)"
-          + (job.pid.map { " (pid \($0))" } ?? "") + "; one trainer per workspace")
+          + (job.pid.map { " (pid \($0))" } ?? "")
+          + (job.status == .queued
+            ? "; run it with blastview train --job \(job.id)" : "; one trainer per workspace"))
     case .noModel:
       throw CLIError(
         message: "no model is promoted: promote one first (blastview predict --all-cases --model FILE)")
