@@ -315,16 +315,17 @@ func retrainConfirmKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
 }
 
 /// "cls 2/10 · batch 14/80 · loss 0.412 · ETA 3:10" (or "queued").
-func jobProgressText(_ job: TrainingJob) -> String {
+/// `compact` ("cls e2/10 · b14/80 · loss 0.412 · ETA 3:10") fits an 80-column status line.
+func jobProgressText(_ job: TrainingJob, compact: Bool = false) -> String {
   guard job.status == .running else { return job.status.rawValue }
   var parts: [String] = []
   if let e = job.epoch, let n = job.totalEpochs {
     let task = job.message.map {
       $0.hasPrefix("segmentation") ? "seg " : $0.hasPrefix("classification") ? "cls " : ""
     }
-    parts.append("\(task ?? "")epoch \(e)/\(n)")
+    parts.append("\(task ?? "")\(compact ? "e" : "epoch ")\(e)/\(n)")
   }
-  if let b = job.batch, let n = job.totalBatches { parts.append("batch \(b)/\(n)") }
+  if let b = job.batch, let n = job.totalBatches { parts.append("\(compact ? "b" : "batch ")\(b)/\(n)") }
   if let l = job.loss { parts.append(String(format: "loss %.3f", l)) }
   if let eta = job.etaSeconds { parts.append("ETA \(durationText(eta))") }
   if parts.isEmpty || job.epoch == nil, let m = job.message { parts.append(Sanitizer.sanitize(m)) }

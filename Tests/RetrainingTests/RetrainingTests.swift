@@ -346,7 +346,7 @@ extension RetrainingTests {
     // The trainer was its own process, not the app.
     #expect(job.pid != nil && job.pid != t.panePID)
     t.send("V")
-    #expect(t.waitFor("v2     v1     cls"), "\(t.capture())")
+    #expect(t.waitFor("v2    v1     cls"), "\(t.capture())")
     #expect(FileManager.default.fileExists(atPath: ws + "/logs/train-job-1.log"))
     t.send("q")
   }

@@ -74,6 +74,11 @@ import Testing
     #expect(last.hasSuffix("⟳ training v1: cls epoch 2/10 · batch 14/80 · loss 0.412 · ETA 3:10"), "\(last)")
     // The key hints stay on the left.
     #expect(last.hasPrefix(" Enter open"))
+    // At 80 columns, the compact form.
+    var narrow = s
+    narrow.columns = 80
+    #expect(
+      View.render(narrow).text(row: s.rows - 1).hasSuffix("⟳ cls e2/10 · b14/80 · loss 0.412 · ETA 3:10"))
     s.retrain.job = Self.job(status: .queued)
     #expect(View.render(s).text(row: s.rows - 1).hasSuffix("⟳ job 5 queued"))
   }
@@ -99,14 +104,15 @@ import Testing
     s.retrain.models = Self.registry
     s.retrain.loaded = true
     let f = View.render(s)
-    #expect(f.text(row: 1).hasSuffix("within 0.01 of the promoted model's"))
-    #expect(f.text(row: 2).hasPrefix("  ver    parent trained"))
+    #expect(
+      f.text(row: 1) == " Models · promoted v1 · gate: macro-F1 and Dice ≥ promoted − 0.01 on validation")
+    #expect(f.text(row: 2) == ("  ver   parent trained  frozen     macro-F1  Dice    time     state"))
     #expect(
       f.text(row: 3)
-        == "▶ v2     v1     cls                 seg ✓            0.900     0.800   1:35     gate failed")
+        == "▶ v2    v1     cls      seg ✓      0.900     0.800   1:35     gate failed")
     #expect(
       f.text(row: 4)
-        == "  v1     —      —                   —                0.950     —       —        promoted")
+        == "  v1    —      —        —          0.950     —       —        promoted")
     #expect(f.contains("v2 · from v1 · job 7 · trained classification · in 1:35"))
     #expect(f.contains("frozen: segmentation · verified byte-identical to v1"))
     #expect(f.contains("gate failed: macro-F1 0.900 is worse than v1's 0.950 by more than 0.01"))

@@ -74,7 +74,7 @@ extension View {
     let r = s.retrain
     let tol = String(format: "%.2f", CaseStore.retrainGateTolerance)
     f.put(
-      " Models · promoted \(s.modelVersion.map { "v\($0)" } ?? "none") · gate: a retrained version's validation macro-F1 and Dice within \(tol) of the promoted model's",
+      " Models · promoted \(s.modelVersion.map { "v\($0)" } ?? "none") · gate: macro-F1 and Dice ≥ promoted − \(tol) on validation",
       row: 1, column: 0, style: Style(.dim), width: s.columns)
     guard r.loaded else {
       f.put(" Loading…", row: 3, column: 0, style: Style(.dim))
@@ -159,14 +159,15 @@ extension View {
     return (selected ? "▶" : " ")
       + modelColumns([
         "v\(m.version)", m.parent.map { "v\($0)" } ?? "—", short(m.trainedTasks),
-        short(m.frozenTasks) + verified, f1,
+        (m.frozenTasks.isEmpty && m.trainedTasks.count > 1 ? "per stage" : short(m.frozenTasks)) + verified,
+        f1,
         dice, time, state,
       ])
   }
 
   /// The list's columns, padded to their widths (the heading and the rows share them).
   static func modelColumns(_ fields: [String]) -> String {
-    let widths = [7, 7, 20, 17, 10, 8, 9]
+    let widths = [6, 7, 9, 11, 10, 8, 9]
     return " "
       + fields.enumerated().map { i, text in i < widths.count ? TextWidth.padded(text, to: widths[i]) : text }
       .joined()
@@ -225,16 +226,19 @@ extension View {
   /// loss 0.412 · ETA 3:10"; nil when no job is active.
   public static func retrainStatusText(_ s: AppState) -> String? {
     guard let job = s.retrain.job, job.status.isActive else { return nil }
+    if job.status == .queued { return "⟳ job \(job.id) queued" }
     let from = job.parentModel.map { " v\($0)" } ?? ""
-    return job.status == .queued
-      ? "⟳ job \(job.id) queued" : "⟳ training\(from): \(jobProgressText(job))"
+    let full = "⟳ training\(from): \(jobProgressText(job))"
+    // Up to two thirds of the line: the screen's key hints keep the left third.
+    return TextWidth.of(full) + 2 <= statusItemWidth(s) ? full : "⟳ " + jobProgressText(job, compact: true)
   }
+
+  static func statusItemWidth(_ s: AppState) -> Int { max(0, s.columns * 2 / 3) }
 
   static func retrainStatusItem(_ s: AppState, _ f: inout Frame) {
     guard let text = retrainStatusText(s) else { return }
     let item = " " + text + " "
-    // Up to two thirds of the line: the screen's key hints keep the left third.
-    let width = min(TextWidth.of(item), max(0, s.columns * 2 / 3))
+    let width = min(TextWidth.of(item), statusItemWidth(s))
     guard width > 4 else { return }
     f.put(item, row: s.rows - 1, column: s.columns - width, style: Style(.accent), width: width)
   }
