@@ -89,7 +89,7 @@ let package = Package(
       dependencies: ["CNcursesw", "CSixel", "CTerminalSupport", "Imaging"]),
     .target(
       name: "Review",
-      dependencies: ["Terminal", "CaseStore", "Imaging", "Agreement", "SessionAgreement"]),
+      dependencies: ["Terminal", "CaseStore", "Imaging", "Agreement", "SessionAgreement", "MTACNN"]),
     // A session's agreement as one report, shared by the review dashboard and `agree --session`.
     .target(
       name: "SessionAgreement",
@@ -124,7 +124,7 @@ let package = Package(
     .testTarget(
       name: "ReviewTests",
       dependencies: [
-        "Review", "Terminal", "CaseStore", "Imaging", "TestSupport", "SessionAgreement", "Agreement",
+        "Review", "Terminal", "CaseStore", "Imaging", "TestSupport", "SessionAgreement", "Agreement", "MTACNN",
       ]),
     .testTarget(
       name: "ImagingTests",

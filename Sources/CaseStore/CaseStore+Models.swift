@@ -60,6 +60,11 @@ public struct Prediction: Sendable, Equatable, Codable {
   public var maskID: Int64?
   public var detections: [Detection]
   public var createdAt: Date
+  /// Mahalanobis distance of the image's colour statistics to the model's training colours, and
+  /// whether it is beyond the model's threshold (issue 10: "colour unlike the training data;
+  /// prediction less reliable"). Nil when the model carries no colour reference.
+  public var colourDistance: Double? = nil
+  public var colourUnusual: Bool? = nil
 }
 
 /// A prediction to store; label, confidence and P(malignant) are derived from the
@@ -69,11 +74,19 @@ public struct NewPrediction: Sendable {
   public var probabilities: [Double]
   public var mask: Mask?
   public var detections: [Detection]
-  public init(caseID: Int64, probabilities: [Double], mask: Mask? = nil, detections: [Detection] = []) {
+  /// The model's colour check (nil: the model has none).
+  public var colourDistance: Double?
+  public var colourUnusual: Bool?
+  public init(
+    caseID: Int64, probabilities: [Double], mask: Mask? = nil, detections: [Detection] = [],
+    colourDistance: Double? = nil, colourUnusual: Bool? = nil
+  ) {
     self.caseID = caseID
     self.probabilities = probabilities
     self.mask = mask
     self.detections = detections
+    self.colourDistance = colourDistance
+    self.colourUnusual = colourUnusual
   }
 }
 
@@ -297,16 +310,18 @@ extension CaseStore {
         try db.execute(
           sql: """
             INSERT INTO prediction (case_id, model_version, label, confidence, probabilities, p_malignant, mask_id,
-              detections, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+              detections, created_at, colour_distance, colour_unusual)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (case_id, model_version) DO UPDATE SET label = excluded.label,
               confidence = excluded.confidence, probabilities = excluded.probabilities,
               p_malignant = excluded.p_malignant, mask_id = excluded.mask_id, detections = excluded.detections,
-              created_at = excluded.created_at
+              created_at = excluded.created_at, colour_distance = excluded.colour_distance,
+              colour_unusual = excluded.colour_unusual
             """,
           arguments: [
             p.caseID, model, label, confidence, CaseStore.jsonString(p.probabilities), pm, maskID,
-            CaseStore.jsonString(p.detections), now,
+            CaseStore.jsonString(p.detections), now, p.colourDistance.flatMap { $0.isFinite ? $0 : nil },
+            p.colourUnusual,
           ])
       }
     }
@@ -354,7 +369,8 @@ extension CaseStore {
         confidence: r["confidence"],
         probabilities: decodeJSON([Double].self, r["probabilities"]) ?? [], pMalignant: r["p_malignant"],
         maskID: r["mask_id"], detections: decodeJSON([Detection].self, r["detections"]) ?? [],
-        createdAt: date(r["created_at"]) ?? Date(timeIntervalSince1970: 0))
+        createdAt: date(r["created_at"]) ?? Date(timeIntervalSince1970: 0),
+        colourDistance: r["colour_distance"], colourUnusual: r["colour_unusual"])
     }
   }
 }

@@ -32,6 +32,15 @@ enum Schema {
   static var migrator: DatabaseMigrator {
     var m = DatabaseMigrator()
     m.registerMigration("v1-workspace") { db in try createVersion1(db) }
+    // Issue 10: the model's colour check travels with each prediction (nullable: models
+    // without a colour reference, and predictions stored before this migration, have none).
+    m.registerMigration("v2-prediction-colour") { db in
+      try db.execute(
+        sql: """
+          ALTER TABLE prediction ADD COLUMN colour_distance REAL;
+          ALTER TABLE prediction ADD COLUMN colour_unusual INTEGER;
+          """)
+    }
     return m
   }
 

@@ -119,6 +119,8 @@ public struct AppState: Equatable, Sendable {
   public var overlays = CaseOverlays()
   /// Background retraining and the model screen (`Retraining.swift`).
   public var retrain = RetrainState()
+  /// The case view's explanation overlay and nucleus boxes (`Screens/Explanation*.swift`).
+  public var explanations = ExplanationState()
 
   public init(
     rows: Int, columns: Int, graphics: Bool, schema: LabelSchema, rater: String, workspaceName: String,

@@ -21,6 +21,8 @@ public enum Action: Equatable, Hashable, Sendable {
   case session(SessionAction)
   /// Retraining and the model screen (`Retraining.swift`).
   case retrain(RetrainAction)
+  /// The case view's explanation overlay and nucleus boxes (`Screens/Explanation*.swift`).
+  case explain(ExplainAction)
 }
 
 /// One binding: the keys, the action, and what the help overlay says.
@@ -79,7 +81,7 @@ public enum KeyMap {
         KeyBinding(keys: [KeyPress("p"), KeyPress(.left)], action: .previousCase, help: "previous case"),
         KeyBinding(
           keys: [KeyPress(.escape), KeyPress(.backspace)], action: .back, help: "back to the browser"),
-      ] + overlayKeys + sessionKeys + retrainKeys + common
+      ] + overlayKeys + explanationKeys + sessionKeys + retrainKeys + common
   }
 
   public static let maskEditor: [KeyBinding] =

@@ -24,6 +24,8 @@ public final class ReviewApp {
   public var launcher = TrainerLauncher()
   /// Trainers this app started and has not yet reaped.
   var trainerChildren: Set<Int32> = []
+  /// Explanations computed off the UI thread (`ReviewApp+Explanations.swift`).
+  public let explanationWorker: ExplanationWorker
 
   public init(store: CaseStore, rater: String, session: String?, rows: Int, columns: Int, graphics: Bool)
     throws(StoreError)
@@ -32,6 +34,7 @@ public final class ReviewApp {
     self.rater = rater
     self.session = session
     viewer = Viewer.rater(rater, session: session)
+    explanationWorker = ExplanationWorker(cacheDirectory: store.workspace.cacheDirectory)
     let me = try store.ensureRater(rater)
     let info = try session.map { (name: String) throws(StoreError) in try store.session(named: name) }
     if let info, !info.raters.contains(rater), info.createdBy != rater, me.role != .adjudicator {
@@ -106,6 +109,8 @@ public final class ReviewApp {
         return try runSession(e)
       case .retrain(let e):
         return try runRetrain(e)
+      case .explain(let e):
+        return try runExplain(e)
       }
     } catch {
       return [.failed(error.description)]
@@ -127,7 +132,8 @@ public final class ReviewApp {
     var nextTick = Date().addingTimeInterval(tickInterval)
     while true {
       terminal.render(frame)
-      let wait = max(0, nextTick.timeIntervalSinceNow)
+      // Background work reports through an inbox: look at it often while something runs.
+      let wait = min(max(0, nextTick.timeIntervalSinceNow), explanationWorker.busy ? 0.1 : 60)
       let events = terminal.nextEvents(timeoutMilliseconds: Int32(min(wait * 1000, 60_000).rounded(.up)))
       for event in events {
         if case .resize = event {
@@ -140,6 +146,7 @@ public final class ReviewApp {
           return
         }
       }
+      drainBackground()
       // The timer: about once a second, whatever else arrives (a busy keyboard must not
       // starve the live refresh).
       if Date() >= nextTick {

@@ -18,6 +18,8 @@ public enum Effect: Equatable, Sendable {
   case sessions(SessionEffect)
   /// Retraining and the model screen (`Retraining.swift`).
   case retrain(RetrainEffect)
+  /// Explanations, computed in the background (`Screens/ExplanationMessages.swift`).
+  case explain(ExplainEffect)
 }
 
 /// Everything that reaches `update`.
@@ -34,6 +36,7 @@ public enum AppEvent: Equatable, Sendable {
   case tick
   case sessions(SessionEvent)
   case retrain(RetrainEvent)
+  case explain(ExplainEvent)
 }
 
 /// The app's first effects: the first page and its count.
@@ -86,6 +89,8 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     return (next, effects + retrainChangeEffects(s, e))
   case .retrain(let e):
     return retrainUpdate(s, e)
+  case .explain(let e):
+    return explainUpdate(s, e)
   case .pageLoaded(let page, let request):
     s.page = page
     s.pageRequest = request
@@ -104,7 +109,8 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     s.detail = detail
     s.history = history
     s.screen = .caseView
-    return (s, overlayLoadEffects(s))
+    let (opened, explain) = explanationCaseOpened(s)
+    return (opened, overlayLoadEffects(opened) + explain)
   case .annotated(let a):
     let name = a.label ?? "none"
     let letter = s.schema.classes.first { $0.name == a.label }?.letter ?? "-"
@@ -223,6 +229,8 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     return sessionAction(s, a)
   case .retrain(let a):
     return retrainAction(s, a)
+  case .explain(let a):
+    return explainAction(s, a)
   case .up: return moveSelection(s, by: -s.grid.across)
   case .down: return moveSelection(s, by: s.grid.across)
   case .left: return moveSelection(s, by: -1)

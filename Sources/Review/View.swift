@@ -263,7 +263,7 @@ public enum View {
     let imageRect = caseImageRect(s)
     let imageColumns = imageRect.columns
     if s.graphics {
-      f.place(caseImagePlacement(s, d, rect: imageRect))
+      f.place(explainedImagePlacement(s, d, rect: imageRect))
     } else {
       f.put(" (graphics off: \(r.width) × \(r.height) image)", row: 2, column: 0, style: Style(.dim))
     }
@@ -284,6 +284,11 @@ public enum View {
       line(
         "Model v\(p.modelVersion): \(letter(p.label, s.schema)) \(p.label) \(String(format: "%.2f", p.confidence))",
         Style(.title))
+      // Issue 10: a warning beside the prediction, never a change of it.
+      if p.colourUnusual == true {
+        line("⚠ colour unlike the training data;", Style(.warning))
+        line("  prediction less reliable", Style(.warning))
+      }
       let barWidth = max(6, panelWidth - 24)
       for (i, cls) in s.schema.classes.enumerated() where i < p.probabilities.count {
         let prob = p.probabilities[i]
@@ -326,6 +331,7 @@ public enum View {
               separator: ", "))
     }
     y = overlayLegend(s, d, &f, column: x, row: y, width: panelWidth)
+    y = explanationLegend(s, d, &f, column: x, row: y, width: panelWidth)
     y += 1
     line("History", Style(.title))
     let formatter = DateFormatter()

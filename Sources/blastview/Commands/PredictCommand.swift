@@ -153,10 +153,10 @@ struct PredictCommand: ParsableCommand {
     } catch {
       throw CLIError(error)
     }
-    let (net, _) = try loadModel(version.file)
+    let (net, meta) = try loadModel(version.file)
     let bar = ProgressBar(label: "predict", enabled: !json && isatty(STDERR_FILENO) == 1)
     let summary = try WorkspacePredictions.fill(
-      store: store, version: version, net: net, batch: batch, progress: { bar.update(done: $0, total: $1) })
+      store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference, progress: { bar.update(done: $0, total: $1) })
     let done = summary.predicted
     let skipped = summary.skipped
     bar.finish()

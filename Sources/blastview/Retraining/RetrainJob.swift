@@ -367,6 +367,8 @@ struct RetrainJob {
       var last = Date.distantPast
       let summary = try WorkspacePredictions.fill(
         store: store, version: version, net: candidateNet, batch: 16,
+        colourReference: (try? ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: version.file)))?
+          .colourReference,
         progress: { done, total in
           guard Date().timeIntervalSince(last) >= 1 || done == total else { return }
           last = Date()

@@ -15,6 +15,7 @@ enum WorkspacePredictions {
   /// `progress(done, total)` after every page; `shouldStop` is polled between pages.
   static func fill(
     store: CaseStore, version: ModelVersion, net: MTACNNModel, batch: Int,
+    colourReference: ColourOutlierDetector? = nil,
     progress: (Int, Int) -> Void = { _, _ in }, shouldStop: () -> Bool = { false }
   ) throws -> Summary {
     guard net.classCount == store.labelSchema.classes.count else {
@@ -23,7 +24,8 @@ enum WorkspacePredictions {
           "the model predicts \(net.classCount) classes, the workspace's schema \(store.labelSchema.name) has \(store.labelSchema.classes.count)"
       )
     }
-    let predictor = Predictor(model: net, batchSize: batch)
+    // The model's colour check (issue 10) is stored with each prediction when it has one.
+    let predictor = Predictor(model: net, batchSize: batch, colourReference: colourReference)
     var failedCases: Set<Int64> = []
     var summary = Summary()
     var total = 0
@@ -54,7 +56,7 @@ enum WorkspacePredictions {
           detections: p.detections.map {
             StoreDetection(
               x: $0.box.x, y: $0.box.y, width: $0.box.width, height: $0.box.height, score: $0.score)
-          })
+          }, colourDistance: p.colourDistance, colourUnusual: p.colourUnusual)
       }
       do { try store.savePredictions(rows, model: version.version) } catch { throw CLIError(error) }
       summary.predicted += rows.count
