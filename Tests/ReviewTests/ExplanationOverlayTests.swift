@@ -91,6 +91,11 @@ private func has(_ line: String, _ text: String) -> Bool { line.contains(text) }
     #expect(!has(f, "blue: speaks against"))
     #expect(has(f, "LIME: 64/500 perturbed images…"))
     #expect(f.text(row: 39).contains("LIME for case #1: 64/500"))
+    // Progress does not hide a confirmation: a "Saved" line stays until the next key.
+    var saved = s
+    saved.status = StatusMessage("Saved: case #1 labelled R Pro-B", .ok)
+    (saved, _) = update(saved, .explain(.progress(lime, done: 96, total: 500)))
+    #expect(saved.status?.text == "Saved: case #1 labelled R Pro-B" && saved.explanations.done == 96)
     #expect(f.images.first { $0.key.hasPrefix("case:1") }?.key.contains("|explain:case1-v1-gradcam") == true)
     #expect(has(f, "Scale-bar corner:"))
 

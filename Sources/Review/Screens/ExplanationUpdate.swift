@@ -116,7 +116,7 @@ func explainUpdate(_ state: AppState, _ event: ExplainEvent) -> (AppState, [Effe
     }
     if s.explanations.pending == e.key {
       s.explanations.pending = nil
-      if s.explanations.showExplanation && s.screen == .caseView {
+      if s.explanations.showExplanation && s.screen == .caseView && mayReplaceStatus(s) {
         s.status = StatusMessage("LIME explanation of case #\(e.key.caseID) ready", .ok)
       }
     }
@@ -125,7 +125,7 @@ func explainUpdate(_ state: AppState, _ event: ExplainEvent) -> (AppState, [Effe
     guard s.explanations.pending == key else { return (s, []) }
     s.explanations.done = done
     s.explanations.total = total
-    if s.explanations.showExplanation && s.screen == .caseView {
+    if s.explanations.showExplanation && s.screen == .caseView && mayReplaceStatus(s) {
       s.status = StatusMessage(
         "LIME for case #\(key.caseID): \(done)/\(total) perturbed images (Grad-CAM shown meanwhile)")
     }
@@ -138,4 +138,11 @@ func explainUpdate(_ state: AppState, _ event: ExplainEvent) -> (AppState, [Effe
     s.status = StatusMessage(text, .error)
     return (s, [])
   }
+}
+
+/// Background news goes to the status line only over an informational message: a "Saved"
+/// confirmation or an error stays until the next key (the legend shows LIME's progress anyway).
+func mayReplaceStatus(_ s: AppState) -> Bool {
+  guard let kind = s.status?.kind else { return true }
+  return kind == .info
 }
