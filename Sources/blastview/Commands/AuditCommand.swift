@@ -201,6 +201,11 @@ enum AuditText {
     l.append(
       "Rule: flip rates under \(pct(r.thresholds.maxFlipRate)), corner share at most "
         + "\(String(format: "%.0f", r.thresholds.maxCornerRatio))× its area share")
+    if c.modelBlanksCorner {
+      l.append(
+        "Note: this model blanks the corner itself before predicting, so in use the label cannot change its "
+          + "predictions; the checks with the corner shown measure its response to a label it never saw.")
+    }
     if r.passed {
       l.append("PASS: no sign that the model reads the scale-bar corner")
     } else {
