@@ -388,9 +388,11 @@ public enum View {
     let bindings = KeyMap.bindings(for: s)
     let keyColumn = 18
     let width = min(s.columns - 4, 64)
-    let height = min(s.rows - 2, bindings.count + 4)
+    // The whole screen when needed (header and status line included): at 80 × 24 the case
+    // view's keys then fit.
+    let height = min(s.rows, bindings.count + 4)
     let rect = CellRect(
-      row: max(1, (s.rows - height) / 2), column: (s.columns - width) / 2, rows: height, columns: width)
+      row: max(0, (s.rows - height) / 2), column: (s.columns - width) / 2, rows: height, columns: width)
     f.fill(rect, style: Style(.text))
     let title: String
     switch s.screen {

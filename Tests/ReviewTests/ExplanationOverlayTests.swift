@@ -166,6 +166,17 @@ private func has(_ line: String, _ text: String) -> Bool { line.contains(text) }
     #expect(has(app.frame, "Grad-CAM: computing…"))
   }
 
+  @Test func theCaseViewHelpListsEveryKeyAt80By24() throws {
+    let (app, _, dir) = try Self.workspace()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    app.dispatch(.input(.resize(rows: 24, columns: 80)))
+    app.dispatch(key(.enter))
+    app.dispatch(key("?"))
+    let f = app.frame
+    #expect(has(f, "Keys: case view"))
+    for b in KeyMap.bindings(for: app.state) { #expect(has(f, String(b.help.prefix(40))), "\(b.help)") }
+  }
+
   @Test func theColourWarningStandsBesideAFlaggedPrediction() throws {
     let (app, _, dir) = try Self.workspace()
     defer { try? FileManager.default.removeItem(at: dir) }
