@@ -124,7 +124,8 @@ let package = Package(
     .testTarget(
       name: "ReviewTests",
       dependencies: [
-        "Review", "Terminal", "CaseStore", "Imaging", "TestSupport", "SessionAgreement", "Agreement", "MTACNN",
+        "Review", "Terminal", "CaseStore", "Imaging", "TestSupport", "SessionAgreement", "Agreement",
+        "MTACNN",
       ]),
     .testTarget(
       name: "ImagingTests",

@@ -7,7 +7,8 @@ struct BenchCommand: ParsableCommand {
     commandName: "bench",
     abstract: "Benchmarks, with same-run baselines.",
     subcommands: [
-      BenchAgreementCommand.self, BenchEngineCommand.self, BenchStoreCommand.self, BenchRenderCommand.self, BenchReviewCommand.self,
+      BenchAgreementCommand.self, BenchEngineCommand.self, BenchStoreCommand.self, BenchRenderCommand.self,
+      BenchReviewCommand.self,
       BenchExplainCommand.self,
     ])
 }

@@ -156,7 +156,8 @@ struct PredictCommand: ParsableCommand {
     let (net, meta) = try loadModel(version.file)
     let bar = ProgressBar(label: "predict", enabled: !json && isatty(STDERR_FILENO) == 1)
     let summary = try WorkspacePredictions.fill(
-      store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference, progress: { bar.update(done: $0, total: $1) })
+      store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
+      progress: { bar.update(done: $0, total: $1) })
     let done = summary.predicted
     let skipped = summary.skipped
     bar.finish()
