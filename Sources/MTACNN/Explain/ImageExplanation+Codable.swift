@@ -69,7 +69,7 @@ extension ImageExplanation: Codable {
     heatmap = try Self.map(c.decode(Plane.self, forKey: .heatmap), key: .heatmap, in: c)
     if let p = try c.decodeIfPresent(Plane.self, forKey: .superpixels) {
       let labels: [Int32] = Self.values(p.data)
-      guard p.width > 0, p.height > 0, labels.count == p.width * p.height, labels.allSatisfy({ $0 >= 0 })
+      guard Self.sane(p), labels.count == p.width * p.height, labels.allSatisfy({ $0 >= 0 })
       else {
         throw DecodingError.dataCorruptedError(
           forKey: .superpixels, in: c,
@@ -97,6 +97,12 @@ extension ImageExplanation: Codable {
     cornerBlanked = try c.decode(Bool.self, forKey: .cornerBlanked)
   }
 
+  /// A size a cache file may claim: positive and at most 16384 a side (a damaged or hostile file
+  /// gets an error, not an overflow or a huge allocation).
+  static func sane(_ p: Plane) -> Bool {
+    p.width > 0 && p.height > 0 && p.width <= 16384 && p.height <= 16384
+  }
+
   static func plane(_ m: AttributionMap) -> Plane {
     Plane(width: m.width, height: m.height, data: m.values.withUnsafeBufferPointer { Data(buffer: $0) })
   }
@@ -105,7 +111,7 @@ extension ImageExplanation: Codable {
     -> AttributionMap
   {
     let v: [Float] = values(p.data)
-    guard p.width > 0, p.height > 0, v.count == p.width * p.height else {
+    guard sane(p), v.count == p.width * p.height, v.allSatisfy(\.isFinite) else {
       throw DecodingError.dataCorruptedError(
         forKey: key, in: c, debugDescription: "\(key.stringValue) does not fill \(p.width)×\(p.height)")
     }
