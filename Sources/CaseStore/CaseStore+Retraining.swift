@@ -148,6 +148,18 @@ extension CaseStore {
     }
   }
 
+  /// Refreshes a running job's heartbeat without touching its progress: a trainer busy with
+  /// something that reports nothing (loading a large workspace, a long validation pass) is not
+  /// taken for dead (`reapDeadTrainingJobs`).
+  public func heartbeatTrainingJob(id: Int64) throws(StoreError) {
+    let now = CaseStore.timestamp(Date())
+    try write { db in
+      try db.execute(
+        sql: "UPDATE training_job SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
+        arguments: [now, id])
+    }
+  }
+
   /// Releases the lock if this process holds it.
   public func releaseTrainerLock() throws(StoreError) {
     let key = CaseStore.trainerLockKey

@@ -307,3 +307,41 @@ enum EndToEndWait {
     return condition()
   }
 }
+
+@Suite struct TrainerLockAndHeartbeatTests {
+  /// The store's side of "one trainer per workspace": a live holder refuses another, a dead
+  /// one (a process that has exited) is taken over; a heartbeat keeps a quiet job alive.
+  @Test func aDeadHoldersLockIsTakenOverAndAHeartbeatKeepsAJobAlive() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)")
+    let store = try Workspace.create(at: dir.path)
+    // A holder that has exited: its pid is gone.
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: "/bin/true")
+    try child.run()
+    child.waitUntilExit()
+    let dead = TrainerLockHolder(
+      pid: child.processIdentifier, host: ProcessIdentity.hostName, processStart: 1, purpose: "watch",
+      since: Date(), heartbeat: Date())
+    try store.setSetting("trainer_lock", String(decoding: try JSONEncoder().encode(dead), as: UTF8.self))
+    #expect(try store.trainerLockHolder() == nil)
+    let mine = try store.acquireTrainerLock(purpose: "job 1")
+    #expect(mine.pid == getpid() && mine.processStart == ProcessIdentity.startTime(of: getpid()))
+    #expect(try store.trainerLockHolder()?.pid == getpid())
+    // A live holder on another host, heartbeat fresh: refused, naming it.
+    let remote = TrainerLockHolder(
+      pid: 99, host: "elsewhere", processStart: nil, purpose: "watch", since: Date(), heartbeat: Date())
+    try store.setSetting("trainer_lock", String(decoding: try JSONEncoder().encode(remote), as: UTF8.self))
+    #expect(throws: StoreError.trainerBusy("pid 99 on elsewhere (watch)")) {
+      try store.acquireTrainerLock(purpose: "job 1")
+    }
+
+    let (job, _) = try store.enqueueTrainingJob(tasks: ["classification"], trigger: .null, parentModel: nil)
+    try store.startTrainingJob(id: job.id)
+    let before = try #require(try store.trainingJob(id: job.id).heartbeatAt)
+    usleep(1_100_000)
+    try store.heartbeatTrainingJob(id: job.id)
+    let after = try #require(try store.trainingJob(id: job.id).heartbeatAt)
+    #expect(after > before)
+    #expect(try store.trainingJob(id: job.id).progress == 0)
+  }
+}

@@ -2,6 +2,7 @@ import CaseStore
 import Foundation
 import MTACNN
 import NeuralEngine
+import Synchronization
 
 /// Settings of a retraining: the job's trigger `options` first, then the workspace settings
 /// `retrain_epochs`, `retrain_patience`, `retrain_batch`, `retrain_lr`, then these defaults
@@ -80,6 +81,8 @@ struct RetrainJob {
   @discardableResult
   func run() throws -> Outcome? {
     do { try store.startTrainingJob(id: jobID) } catch { throw CLIError(error) }
+    let heartbeat = JobHeartbeat(store: store, jobID: jobID)
+    defer { heartbeat.stop() }
     let scratch = store.workspace.modelsDirectory + "/.job-\(jobID)"
     defer { try? FileManager.default.removeItem(atPath: scratch) }
     do {
@@ -390,4 +393,28 @@ struct RetrainJob {
   private func progress(_ p: Double, message: String) {
     try? store.updateTrainingProgress(id: jobID, TrainingProgress(progress: p, message: message))
   }
+}
+
+/// Keeps a running job's heartbeat and the trainer lock fresh from a background thread, so the
+/// stretches of a job that report no progress (loading a large workspace, validation, the
+/// gate) never make it look dead to the reaper (10 minutes) or abandoned to a trainer on
+/// another host.
+final class JobHeartbeat: Sendable {
+  private let running = Atomic<Bool>(true)
+
+  init(store: CaseStore, jobID: Int64, every seconds: Double = 30) {
+    let thread = Thread { [self] in
+      var last = Date()
+      while running.load(ordering: .relaxed) {
+        usleep(200_000)
+        guard Date().timeIntervalSince(last) >= seconds else { continue }
+        last = Date()
+        try? store.heartbeatTrainingJob(id: jobID)
+        try? store.refreshTrainerLock()
+      }
+    }
+    thread.start()
+  }
+
+  func stop() { running.store(false, ordering: .relaxed) }
 }
