@@ -355,6 +355,18 @@ extension CaseStore {
     }
   }
 
+  /// How many cases have a prediction from `model`, and how many cases there are (the review
+  /// app's "predictions v2: 128 of 299" while a background predictor fills them).
+  public func predictionCoverage(model: Int64) throws(StoreError) -> (predicted: Int, total: Int) {
+    try read { db in
+      let predicted =
+        try Int.fetchOne(
+          db, sql: "SELECT COUNT(*) FROM prediction WHERE model_version = ?", arguments: [model]) ?? 0
+      let total = try Int.fetchOne(db, sql: #"SELECT COUNT(*) FROM "case""#) ?? 0
+      return (predicted, total)
+    }
+  }
+
   static func promotedPrediction(_ db: Database, caseID: Int64) throws -> Prediction? {
     guard let v = try promotedVersion(db) else { return nil }
     return try prediction(db, caseID: caseID, model: v)

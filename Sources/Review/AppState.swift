@@ -121,6 +121,8 @@ public struct AppState: Equatable, Sendable {
   public var retrain = RetrainState()
   /// The case view's explanation overlay and nucleus boxes (`Screens/Explanation*.swift`).
   public var explanations = ExplanationState()
+  /// The promoted model's predictions being filled in the background (`BackgroundPredictions.swift`).
+  public var predictions = PredictionState()
 
   public init(
     rows: Int, columns: Int, graphics: Bool, schema: LabelSchema, rater: String, workspaceName: String,

@@ -24,10 +24,17 @@ public struct TrainerLauncher: Sendable {
   }
 
   public func launch(job: Int64, workspace: String) -> Result<Int32, LaunchError> {
-    let logs = workspace + "/logs"
-    try? FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
-    let log = logs + "/train-job-\(job).log"
-    let arguments = [executable, "train", "--job", String(job), "--workspace", workspace]
+    spawn(
+      ["train", "--job", String(job), "--workspace", workspace], log: workspace + "/logs/train-job-\(job).log"
+    )
+  }
+
+  /// Starts `executable arguments...` in the background the same way (own session, default
+  /// signals, output appended to `log`, whose directory is made when missing).
+  public func spawn(_ args: [String], log: String) -> Result<Int32, LaunchError> {
+    try? FileManager.default.createDirectory(
+      atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    let arguments = [executable] + args
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }

@@ -26,6 +26,10 @@ public final class ReviewApp {
   var trainerChildren: Set<Int32> = []
   /// Explanations computed off the UI thread (`ReviewApp+Explanations.swift`).
   public let explanationWorker: ExplanationWorker
+  /// Whether cases without a prediction from the promoted model get one from a background
+  /// `blastview predict --all-cases` (on in `blastview review`; off where the launcher's
+  /// executable is not `blastview`, e.g. in tests that do not set it).
+  public var backgroundPredictions = false
 
   public init(store: CaseStore, rater: String, session: String?, rows: Int, columns: Int, graphics: Bool)
     throws(StoreError)
@@ -111,6 +115,8 @@ public final class ReviewApp {
         return try runRetrain(e)
       case .explain(let e):
         return try runExplain(e)
+      case .predictions(let e):
+        return try runPredictions(e)
       }
     } catch {
       return [.failed(error.description)]

@@ -20,6 +20,9 @@ public enum Effect: Equatable, Sendable {
   case retrain(RetrainEffect)
   /// Explanations, computed in the background (`Screens/ExplanationMessages.swift`).
   case explain(ExplainEffect)
+  /// Predictions missing for the promoted model, filled by a background process
+  /// (`BackgroundPredictions.swift`).
+  case predictions(PredictionEffect)
 }
 
 /// Everything that reaches `update`.
@@ -37,6 +40,7 @@ public enum AppEvent: Equatable, Sendable {
   case sessions(SessionEvent)
   case retrain(RetrainEvent)
   case explain(ExplainEvent)
+  case predictions(PredictionEvent)
 }
 
 /// The app's first effects: the first page and its count.
@@ -45,6 +49,7 @@ public func start(_ state: AppState) -> (AppState, [Effect]) {
   return (
     state,
     [.loadPage(request), .countCases(state.filter)] + sessionStartEffects(state) + retrainStartEffects(state)
+      + predictionStartEffects(state)
   )
 }
 
@@ -86,11 +91,13 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     return (s, tickEffects(s))
   case .sessions(let e):
     let (next, effects) = sessionUpdate(s, e)
-    return (next, effects + retrainChangeEffects(s, e))
+    return (next, effects + retrainChangeEffects(s, e) + predictionChangeEffects(s, e))
   case .retrain(let e):
     return retrainUpdate(s, e)
   case .explain(let e):
     return explainUpdate(s, e)
+  case .predictions(let e):
+    return predictionUpdate(s, e)
   case .pageLoaded(let page, let request):
     s.page = page
     s.pageRequest = request

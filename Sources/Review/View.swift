@@ -22,6 +22,7 @@ public enum View {
     }
     statusLine(s, &f)
     retrainStatusItem(s, &f)
+    if retrainStatusText(s) == nil { predictionStatusItem(s, &f) }
     if s.showHelp { help(s, &f) }
     return f
   }

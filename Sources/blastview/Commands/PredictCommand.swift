@@ -153,6 +153,21 @@ struct PredictCommand: ParsableCommand {
     } catch {
       throw CLIError(error)
     }
+    // One predictor per model version at a time (review apps start one in the background); the
+    // kernel drops the lock when the process ends, however it ends.
+    let lockPath = store.workspace.directory + "/cache/predict-v\(version.version).lock"
+    try? FileManager.default.createDirectory(
+      atPath: (lockPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    let lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    defer { if lockFD >= 0 { close(lockFD) } }
+    if lockFD >= 0 && flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+      if json {
+        try CLIText.printJSON(WorkspacePredictSummary(model: version.version, predicted: 0, skipped: 0))
+      } else {
+        print("model v\(version.version): another process is already predicting with it; nothing to do")
+      }
+      return
+    }
     let (net, meta) = try loadModel(version.file)
     let bar = ProgressBar(label: "predict", enabled: !json && isatty(STDERR_FILENO) == 1)
     let summary = try WorkspacePredictions.fill(

@@ -36,6 +36,8 @@ struct ReviewCommand: ParsableCommand {
     } catch {
       throw CLIError(error)
     }
+    // Cases the promoted model has not predicted get predictions from a background process.
+    app.backgroundPredictions = true
     try app.runInteractive(theme: theme, backend: backend, environment: environment)
   }
 }
