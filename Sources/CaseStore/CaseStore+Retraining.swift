@@ -101,6 +101,11 @@ extension CaseStore {
   /// One point: below the noise of a validation split of a few hundred cases, above the drift
   /// of a retraining that changed nothing. The trainer applies it, the review app states it.
   public static let retrainGateTolerance = 0.01
+  /// And its validation loss (the training loss of every task, the criterion its checkpoint
+  /// was chosen by) at most this fraction above the promoted model's: a version whose labels
+  /// still come out right but whose probabilities got much worse (a model pushed towards
+  /// wrong labels shows it first) is not promoted.
+  public static let retrainGateLossTolerance = 0.05
 
   // MARK: Trainer lock
 

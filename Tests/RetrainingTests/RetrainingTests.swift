@@ -382,6 +382,20 @@ extension RetrainingTests {
     #expect(ok.promote)
   }
 
+  @Test func refusesAMuchWorseValidationLossEvenWithABetterF1() {
+    var candidate = scores(0.95)
+    var current = scores(0.90)
+    candidate.loss = 0.8
+    current.loss = 0.33
+    let d = ValidationGate.decide(candidate: candidate, current: current, currentVersion: 3)
+    #expect(!d.promote)
+    #expect(d.reason.hasPrefix("validation loss 0.800 is more than 5% above v3's 0.330"))
+    candidate.loss = 0.34  // 3 % above: within
+    let ok = ValidationGate.decide(candidate: candidate, current: current, currentVersion: 3)
+    #expect(ok.promote)
+    #expect(ok.reason.contains("loss 0.340 vs 0.330"))
+  }
+
   @Test func needsLabelledValidationCases() {
     let d = ValidationGate.decide(candidate: scores(nil), current: scores(0.9), currentVersion: 1)
     #expect(!d.promote)

@@ -105,7 +105,7 @@ import Testing
     s.retrain.loaded = true
     let f = View.render(s)
     #expect(
-      f.text(row: 1) == " Models · promoted v1 · gate: macro-F1 and Dice ≥ promoted − 0.01 on validation")
+      f.text(row: 1) == " Models · promoted v1 · gate: F1, Dice ≥ promoted − 0.01, loss ≤ +5%")
     #expect(f.text(row: 2) == ("  ver   parent trained  frozen     macro-F1  Dice    time     state"))
     #expect(
       f.text(row: 3)

@@ -73,8 +73,9 @@ extension View {
   static func modelScreen(_ s: AppState, _ f: inout Frame) {
     let r = s.retrain
     let tol = String(format: "%.2f", CaseStore.retrainGateTolerance)
+    let lossTol = Int((CaseStore.retrainGateLossTolerance * 100).rounded())
     f.put(
-      " Models · promoted \(s.modelVersion.map { "v\($0)" } ?? "none") · gate: macro-F1 and Dice ≥ promoted − \(tol) on validation",
+      " Models · promoted \(s.modelVersion.map { "v\($0)" } ?? "none") · gate: F1, Dice ≥ promoted − \(tol), loss ≤ +\(lossTol)%",
       row: 1, column: 0, style: Style(.dim), width: s.columns)
     guard r.loaded else {
       f.put(" Loading…", row: 3, column: 0, style: Style(.dim))

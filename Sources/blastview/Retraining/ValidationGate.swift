@@ -1,6 +1,7 @@
 import CaseStore
 import Foundation
 import MTACNN
+import NeuralEngine
 
 /// A model's figures on the workspace's validation split, as the gate compares them.
 struct ValidationScores: Codable, Equatable, Sendable {
@@ -14,9 +15,12 @@ struct ValidationScores: Codable, Equatable, Sendable {
   /// Mean per-image Dice over the masked cases at the model's input size (nil when none, or the
   /// model has no segmentation).
   var dice: Double?
+  /// The combined loss of every task of the model (classification + λ · mask), as training
+  /// measures validation loss.
+  var loss: Double?
 
   enum CodingKeys: String, CodingKey {
-    case cases, labelled, masked, accuracy, dice
+    case cases, labelled, masked, accuracy, dice, loss
     case macroF1 = "macro_f1"
   }
 
@@ -52,6 +56,18 @@ struct ValidationScores: Codable, Equatable, Sendable {
       s.accuracy = r.accuracy
     }
     if !overlaps.isEmpty { s.dice = SegmentationReport(overlaps: overlaps).dice }
+    // The loss with the trainer's own validation code (nothing trains: the examples only
+    // serve as the trainer's data).
+    var o = TrainingOptions()
+    o.batchSize = batch
+    if !examples.isEmpty,
+      let t = try? Trainer(
+        model: net, optimizer: Adam(net.store, learningRate: 1e-3), options: o, train: examples,
+        validation: examples)
+    {
+      let l = t.validate(tasks: Set(net.tasks)).loss
+      if l.isFinite { s.loss = l }
+    }
     return s
   }
 }
@@ -63,11 +79,14 @@ struct ValidationScores: Codable, Equatable, Sendable {
 enum ValidationGate {
   /// `CaseStore.retrainGateTolerance` (0.01), which the review app states too.
   static let tolerance = CaseStore.retrainGateTolerance
+  /// `CaseStore.retrainGateLossTolerance` (5 %, relative).
+  static let lossTolerance = CaseStore.retrainGateLossTolerance
 
   struct Decision: Codable, Equatable, Sendable {
     var promote: Bool
     var reason: String
     var tolerance: Double
+    var lossTolerance: Double
     var candidate: ValidationScores
     var current: ValidationScores?
     var currentVersion: Int64?
@@ -75,6 +94,7 @@ enum ValidationGate {
     enum CodingKeys: String, CodingKey {
       case promote, reason, tolerance, candidate, current
       case currentVersion = "current_version"
+      case lossTolerance = "loss_tolerance"
     }
   }
 
@@ -84,7 +104,8 @@ enum ValidationGate {
   ) -> Decision {
     func decision(_ promote: Bool, _ reason: String) -> Decision {
       Decision(
-        promote: promote, reason: reason, tolerance: tolerance, candidate: candidate, current: current,
+        promote: promote, reason: reason, tolerance: tolerance, lossTolerance: lossTolerance,
+        candidate: candidate, current: current,
         currentVersion: currentVersion)
     }
     let tol = String(format: "%.2f", tolerance)
@@ -116,6 +137,17 @@ enum ValidationGate {
       }
       parts.append(String(format: "Dice %.3f vs %.3f", d, cd))
     }
-    return decision(true, parts.joined(separator: ", ") + " (tolerance \(tol))")
+    if let cl = current.loss, let l = candidate.loss {
+      if l > cl * (1 + lossTolerance) {
+        return decision(
+          false,
+          String(
+            format: "validation loss %.3f is more than %.0f%% above %@'s %.3f (macro-F1 %.3f vs %.3f)", l,
+            lossTolerance * 100, name, cl, f1, current.macroF1 ?? .nan))
+      }
+      parts.append(String(format: "loss %.3f vs %.3f", l, cl))
+    }
+    return decision(
+      true, parts.joined(separator: ", ") + " (tolerance \(tol), loss +\(Int(lossTolerance * 100))%)")
   }
 }
