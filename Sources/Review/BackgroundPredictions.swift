@@ -79,11 +79,7 @@ extension View {
   }
 
   static func predictionStatusItem(_ s: AppState, _ f: inout Frame) {
-    guard let text = predictionStatusText(s) else { return }
-    let item = " " + text + " "
-    let width = min(TextWidth.of(item), statusItemWidth(s))
-    guard width > 4 else { return }
-    f.put(item, row: s.rows - 1, column: s.columns - width, style: Style(.accent), width: width)
+    statusItem(predictionStatusText(s), s, &f)
   }
 }
 

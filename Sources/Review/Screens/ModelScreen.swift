@@ -237,7 +237,12 @@ extension View {
   static func statusItemWidth(_ s: AppState) -> Int { max(0, s.columns * 2 / 3) }
 
   static func retrainStatusItem(_ s: AppState, _ f: inout Frame) {
-    guard let text = retrainStatusText(s) else { return }
+    statusItem(retrainStatusText(s), s, &f)
+  }
+
+  /// Background work's progress at the status line's right end, in at most two thirds of it.
+  static func statusItem(_ text: String?, _ s: AppState, _ f: inout Frame) {
+    guard let text else { return }
     let item = " " + text + " "
     let width = min(TextWidth.of(item), statusItemWidth(s))
     guard width > 4 else { return }
