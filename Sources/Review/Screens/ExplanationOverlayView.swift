@@ -69,7 +69,9 @@ extension View {
         swatch((st.positive.r, st.positive.g, st.positive.b), "■", "orange: speaks for \(name)")
         if e.method == .lime {
           swatch((st.negative.r, st.negative.g, st.negative.b), "■", "blue: speaks against it")
-          swatch((st.outline.r, st.outline.g, st.outline.b), "□", e.topRegions.count == 1 ? "yellow: the top region" : "yellow: top \(e.topRegions.count) regions")
+          swatch(
+            (st.outline.r, st.outline.g, st.outline.b), "□",
+            e.topRegions.count == 1 ? "yellow: the top region" : "yellow: top \(e.topRegions.count) regions")
         }
         let share = e.corner.share.map { String(format: "%.1f%%", 100 * $0) } ?? "none"
         line(
