@@ -109,7 +109,8 @@ let package = Package(
     .executableTarget(
       name: "blastview",
       dependencies: [
-        "Imaging", "Terminal", "Review", "Agreement", "NeuralEngine", "MTACNN", "CaseStore", "SessionAgreement",
+        "Imaging", "Terminal", "Review", "Agreement", "NeuralEngine", "MTACNN", "CaseStore",
+        "SessionAgreement",
         "CNcursesw", "CSixel", "CPNG", "CJPEG",
         "COpenBLAS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),

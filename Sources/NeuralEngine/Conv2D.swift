@@ -378,10 +378,15 @@ public final class Conv2D: Layer {
   /// the tiles into one dU partial per chunk; the partials are summed in chunk order and turned
   /// into dW once.
   private func winogradWeightGradient(_ x: Tensor, _ dy: Tensor, _ g: ConvGeometry, wantB: Bool) {
-    let h = g.height, w = g.width, cin = inChannels, cout = outChannels
-    let cin3 = (cin + 2) / 3 * 3, cout4 = DirectConv3x3.blockedChannels(cout)
+    let h = g.height
+    let w = g.width
+    let cin = inChannels
+    let cout = outChannels
+    let cin3 = (cin + 2) / 3 * 3
+    let cout4 = DirectConv3x3.blockedChannels(cout)
     let probe = Winograd3x3.Band(w: w, rows: 2)
-    let s = probe.s, tpr = probe.paddedTilesPerRow
+    let s = probe.s
+    let tpr = probe.paddedTilesPerRow
     // As many tiles per band as keep one ξ's slices of V and W (the operands of one of the 16
     // GEMMs) within 256 KB of L2: long bands make the 12 horizontal sums that end each GEMM
     // block rare (28-px layers: 115-119 GFLOP per CPU-second against 80-87 with 1 MB bands
@@ -401,7 +406,8 @@ public final class Conv2D: Layer {
     let ws = scratch.winogradM.tensors(parts, [16 * cout4 * tiles])
     let dus = scratch.weightParts.tensors(parts, [16 * cout * cin])
     let bParts = wantB ? scratch.biasParts.tensors(parts, [cout]) : []
-    let xd = x.data, dyd = dy.data
+    let xd = x.data
+    let dyd = dy.data
     parallelChunksIndexed(items, parts: parts) { ti, range in
       dus[ti].fill(0)
       if wantB { bParts[ti].fill(0) }
@@ -410,7 +416,8 @@ public final class Conv2D: Layer {
         let rows = rowRanges[item % rowRanges.count]
         let b = Winograd3x3.Band(w: w, rows: rows.count)
         let dyi = dyd + i * cout * h * w
-        Winograd3x3.padBand(xd + i * cin * h * w, channels: cin, h: h, w: w, rows: rows, into: inBands[ti].data)
+        Winograd3x3.padBand(
+          xd + i * cin * h * w, channels: cin, h: h, w: w, rows: rows, into: inBands[ti].data)
         Winograd3x3.padGradientBand(dyi, channels: cout, h: h, w: w, rows: rows, into: gBands[ti].data)
         Winograd3x3.weightGradientBand(
           inBands[ti].data, cin: cin, b, gBands[ti].data, cout: cout, v: vs[ti].data, wt: ws[ti].data,

@@ -39,7 +39,9 @@ public func parallelSgemm(
   }
   if m >= n {
     // Split rows of C (and of op(A)). Keep chunks a multiple of 8 rows for the kernels.
-    let ranges = chunkRanges((m + 7) / 8, parts: Threads.chunks).map { ($0.lowerBound * 8)..<min(m, $0.upperBound * 8) }
+    let ranges = chunkRanges((m + 7) / 8, parts: Threads.chunks).map {
+      ($0.lowerBound * 8)..<min(m, $0.upperBound * 8)
+    }
     parallelFor(ranges.count) { i in
       let r = ranges[i]
       if r.isEmpty { return }

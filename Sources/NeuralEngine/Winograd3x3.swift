@@ -333,12 +333,14 @@ enum Winograd3x3 {
     }
     // dU[ξ] += W[ξ] · V[ξ]ᵀ over the tiles.
     for xi in 0..<16 {
-      let wx = wt + xi * cout4 * tiles, vx = v + xi * cin3 * tiles
+      let wx = wt + xi * cout4 * tiles
+      let vx = v + xi * cin3 * tiles
       let dux = du + xi * cout * cin
       for c4 in 0..<(cout4 / 4) {
         for k3 in 0..<(cin3 / 3) {
           outerBlock(
-            wx + c4 * 4 * tiles, vx + k3 * 3 * tiles, tiles, dux, cout: cout, cin: cin, co: c4 * 4, ci: k3 * 3)
+            wx + c4 * 4 * tiles, vx + k3 * 3 * tiles, tiles, dux, cout: cout, cin: cin, co: c4 * 4, ci: k3 * 3
+          )
         }
       }
     }
@@ -376,7 +378,10 @@ enum Winograd3x3 {
   ) {
     let r0 = UnsafeRawPointer(base).loadUnaligned(as: SIMD16<Float>.self)
     let r1 = UnsafeRawPointer(base + s).loadUnaligned(as: SIMD16<Float>.self)
-    let g00 = r0.evenHalf, g01 = r0.oddHalf, g10 = r1.evenHalf, g11 = r1.oddHalf
+    let g00 = r0.evenHalf
+    let g01 = r0.oddHalf
+    let g10 = r1.evenHalf
+    let g11 = r1.oddHalf
     // A g: 4 rows of 2, then each row times Aᵀ.
     @inline(__always) func cols(_ i: Int, _ a: F8, _ b: F8) {
       let o = dst + 4 * i * stride
@@ -398,13 +403,23 @@ enum Winograd3x3 {
     _ w: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ tiles: Int, _ du: UnsafeMutablePointer<Float>,
     cout: Int, cin: Int, co: Int, ci: Int
   ) {
-    var a00 = F8(), a01 = F8(), a02 = F8()
-    var a10 = F8(), a11 = F8(), a12 = F8()
-    var a20 = F8(), a21 = F8(), a22 = F8()
-    var a30 = F8(), a31 = F8(), a32 = F8()
+    var a00 = F8()
+    var a01 = F8()
+    var a02 = F8()
+    var a10 = F8()
+    var a11 = F8()
+    var a12 = F8()
+    var a20 = F8()
+    var a21 = F8()
+    var a22 = F8()
+    var a30 = F8()
+    var a31 = F8()
+    var a32 = F8()
     var t = 0
     while t < tiles {
-      let v0 = load8(v + t), v1 = load8(v + tiles + t), v2 = load8(v + 2 * tiles + t)
+      let v0 = load8(v + t)
+      let v1 = load8(v + tiles + t)
+      let v2 = load8(v + 2 * tiles + t)
       let w0 = load8(w + t)
       a00 = a00.addingProduct(w0, v0)
       a01 = a01.addingProduct(w0, v1)
@@ -456,12 +471,15 @@ enum Winograd3x3 {
           g[i * 3 + 1] += 0.5 * (t1 - t2)
           g[i * 3 + 2] += 0.5 * (t1 + t2) + t3
         }
-        row(0, d(0, 0) + 0.5 * (d(1, 0) + d(2, 0)), d(0, 1) + 0.5 * (d(1, 1) + d(2, 1)),
-            d(0, 2) + 0.5 * (d(1, 2) + d(2, 2)), d(0, 3) + 0.5 * (d(1, 3) + d(2, 3)))
-        row(1, 0.5 * (d(1, 0) - d(2, 0)), 0.5 * (d(1, 1) - d(2, 1)), 0.5 * (d(1, 2) - d(2, 2)),
-            0.5 * (d(1, 3) - d(2, 3)))
-        row(2, 0.5 * (d(1, 0) + d(2, 0)) + d(3, 0), 0.5 * (d(1, 1) + d(2, 1)) + d(3, 1),
-            0.5 * (d(1, 2) + d(2, 2)) + d(3, 2), 0.5 * (d(1, 3) + d(2, 3)) + d(3, 3))
+        row(
+          0, d(0, 0) + 0.5 * (d(1, 0) + d(2, 0)), d(0, 1) + 0.5 * (d(1, 1) + d(2, 1)),
+          d(0, 2) + 0.5 * (d(1, 2) + d(2, 2)), d(0, 3) + 0.5 * (d(1, 3) + d(2, 3)))
+        row(
+          1, 0.5 * (d(1, 0) - d(2, 0)), 0.5 * (d(1, 1) - d(2, 1)), 0.5 * (d(1, 2) - d(2, 2)),
+          0.5 * (d(1, 3) - d(2, 3)))
+        row(
+          2, 0.5 * (d(1, 0) + d(2, 0)) + d(3, 0), 0.5 * (d(1, 1) + d(2, 1)) + d(3, 1),
+          0.5 * (d(1, 2) + d(2, 2)) + d(3, 2), 0.5 * (d(1, 3) + d(2, 3)) + d(3, 3))
       }
     }
   }

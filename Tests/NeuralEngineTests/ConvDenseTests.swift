@@ -150,7 +150,8 @@ func denseForwardAndGradients() {
 @Test(
   "3×3 kernels on non-square images with channel and width tails",
   arguments: [
-    (ConvAlgorithm.direct, 13, 35), (.winograd, 13, 35), (.winograd, 7, 17), (.winograd, 24, 56), (.winograd, 12, 12),
+    (ConvAlgorithm.direct, 13, 35), (.winograd, 13, 35), (.winograd, 7, 17), (.winograd, 24, 56),
+    (.winograd, 12, 12),
     (.winograd, 5, 29), (.im2col, 9, 14),
   ])
 func directConvNonSquare(_ algorithm: ConvAlgorithm, _ h: Int, _ w: Int) {
@@ -168,7 +169,8 @@ func directConvNonSquare(_ algorithm: ConvAlgorithm, _ h: Int, _ w: Int) {
   let dy = randomTensor([2, 7, h, w], seed: 32)
   store.zeroGradients()
   let dx = conv.backward(dy).array
-  var refDx = [Double](repeating: 0, count: x.count), refDw = [Double](repeating: 0, count: 7 * 5 * 9)
+  var refDx = [Double](repeating: 0, count: x.count)
+  var refDw = [Double](repeating: 0, count: 7 * 5 * 9)
   let wv = conv.weight.value
   for i in 0..<2 {
     for o in 0..<7 {
@@ -178,9 +180,11 @@ func directConvNonSquare(_ algorithm: ConvAlgorithm, _ h: Int, _ w: Int) {
           for c in 0..<5 {
             for ky in 0..<3 {
               for kx in 0..<3 {
-                let iy = y + ky - 1, ix = xx + kx - 1
+                let iy = y + ky - 1
+                let ix = xx + kx - 1
                 if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
-                let xi = ((i * 5 + c) * h + iy) * w + ix, wi = ((o * 5 + c) * 3 + ky) * 3 + kx
+                let xi = ((i * 5 + c) * h + iy) * w + ix
+                let wi = ((o * 5 + c) * 3 + ky) * 3 + kx
                 refDx[xi] += g * Double(wv[wi])
                 refDw[wi] += g * Double(x[xi])
               }
@@ -193,7 +197,9 @@ func directConvNonSquare(_ algorithm: ConvAlgorithm, _ h: Int, _ w: Int) {
   expectClose(dx, refDx.map { Float($0) }, 1e-5, "input gradient")
   expectClose(conv.weight.grad.array, refDw.map { Float($0) }, 1e-5, "weight gradient")
   let refDb = (0..<7).map { o in
-    (0..<2).reduce(0.0) { acc, i in acc + (0..<(h * w)).reduce(0.0) { $0 + Double(dy[(i * 7 + o) * h * w + $1]) } }
+    (0..<2).reduce(0.0) { acc, i in
+      acc + (0..<(h * w)).reduce(0.0) { $0 + Double(dy[(i * 7 + o) * h * w + $1]) }
+    }
   }
   expectClose(conv.bias!.grad.array, refDb.map { Float($0) }, 1e-5, "bias gradient")
 }
