@@ -69,6 +69,8 @@ public struct AppState: Equatable, Sendable {
 
   public var screen: Screen = .browser
   public var showHelp = false
+  /// The help's page when a screen has more keys than fit (space or PgDn turns it).
+  public var helpPage = 0
   public var status: StatusMessage?
   public var quitting = false
 

@@ -195,8 +195,14 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     }
   }
   if s.showHelp {
-    // Any key closes the help; `?` and Esc are the documented ones.
+    // Space or PgDn turns to the help's next page while there is one; any other key closes it
+    // (`?` and Esc are the documented ones).
+    if key == KeyPress(" ") || key == KeyPress(.pageDown), s.helpPage + 1 < View.helpPaging(s).pages {
+      s.helpPage += 1
+      return (s, [])
+    }
     s.showHelp = false
+    s.helpPage = 0
     if KeyMap.action(for: key, in: s) == .quit {
       s.quitting = true
       return (s, [.quit])
@@ -220,6 +226,7 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     return (s, [.quit])
   case .help:
     s.showHelp = true
+    s.helpPage = 0
     return (s, [])
   case .back:
     s.screen = .browser

@@ -385,13 +385,25 @@ public enum View {
   }
 
   /// The help overlay, generated from the key map of the current screen.
+  /// Key lines per help page and the number of pages: one page when every key fits on the
+  /// screen, else pages of what fits (the last line says how to turn them).
+  static func helpPaging(_ s: AppState) -> (perPage: Int, pages: Int) {
+    let n = KeyMap.bindings(for: s).count
+    let per = max(1, s.rows - 4)
+    return n <= per ? (max(1, n), 1) : (per, (n + per - 1) / per)
+  }
+
   static func help(_ s: AppState, _ f: inout Frame) {
     let bindings = KeyMap.bindings(for: s)
     let keyColumn = 18
     let width = min(s.columns - 4, 64)
-    // The whole screen when needed (header and status line included): at 80 × 24 the case
-    // view's keys then fit.
-    let height = min(s.rows, bindings.count + 4)
+    let (perPage, pages) = helpPaging(s)
+    let page = min(s.helpPage, pages - 1)
+    let shown = Array(
+      bindings[min(bindings.count, page * perPage)..<min(bindings.count, (page + 1) * perPage)])
+    // The whole screen when needed (header and status line included); more keys than that go
+    // on further pages.
+    let height = pages > 1 ? s.rows : min(s.rows, bindings.count + 4)
     let rect = CellRect(
       row: max(0, (s.rows - height) / 2), column: (s.columns - width) / 2, rows: height, columns: width)
     f.fill(rect, style: Style(.text))
@@ -406,12 +418,15 @@ public enum View {
     case .models: title = "Keys: models"
     }
     f.box(rect, title: title)
-    for (i, b) in bindings.enumerated() where i < height - 4 {
+    for (i, b) in shown.enumerated() {
       let keys = b.keys.map(\.description).joined(separator: " ")
       f.put(keys, row: rect.row + 1 + i, column: rect.column + 2, style: Style(.accent), width: keyColumn)
       f.put(b.help, row: rect.row + 1 + i, column: rect.column + 2 + keyColumn, width: width - keyColumn - 4)
     }
-    f.put("any key closes this help", row: rect.bottom - 2, column: rect.column + 2, style: Style(.dim))
+    let more = page + 1 < pages ? "space: more keys · any other key closes" : "any key closes this help"
+    f.put(
+      pages > 1 ? "page \(page + 1) of \(pages) · \(more)" : "any key closes this help", row: rect.bottom - 2,
+      column: rect.column + 2, style: Style(.dim), width: width - 4)
     // Images under the overlay would be drawn over it: the overlay hides them.
     f.images.removeAll { $0.rect.intersects(rect) }
   }

@@ -240,3 +240,36 @@ func key(_ k: Key) -> AppEvent { .input(.key(KeyPress(k))) }
     #expect(!text.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 })
   }
 }
+
+@Suite struct HelpPagingTests {
+  /// At 80 × 24 the browser has more keys than the screen has rows: the help shows them in
+  /// pages, space turns the page, and together the pages list every key once.
+  @Test func everyKeyOnSomePageAtEightyByTwentyFour() throws {
+    let (app, _, dir) = try makeApp(rows: 24, columns: 80)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let bindings = KeyMap.bindings(for: app.state)
+    #expect(
+      bindings.count > 20, "the browser's key map no longer overflows 80 × 24: this test checks nothing")
+    app.dispatch(key("?"))
+    var seen: [String] = []
+    var pages = 0
+    while app.state.showHelp && pages < 10 {
+      pages += 1
+      let f = app.frame
+      #expect(f.contains("page \(pages) of"))
+      for b in bindings where f.contains(b.help) { seen.append(b.help) }
+      app.dispatch(key(" "))
+    }
+    #expect(pages >= 2)
+    #expect(!app.state.showHelp)  // space on the last page closes it
+    for b in bindings { #expect(seen.contains(b.help), "\(b.help)") }
+    // Any other key closes it from the first page, and it opens on page 1 again.
+    app.dispatch(key("?"))
+    app.dispatch(key(" "))
+    #expect(app.state.helpPage == 1)
+    app.dispatch(key("x"))
+    #expect(!app.state.showHelp)
+    app.dispatch(key("?"))
+    #expect(app.state.helpPage == 0 && app.frame.contains("page 1 of"))
+  }
+}
