@@ -100,6 +100,9 @@ public struct AppState: Equatable, Sendable {
   public var editor: MaskEditor?
   /// The model's nucleus mask for the case (for "accept the model's mask").
   public var modelMask: Mask?
+  /// The case's reference mask from import, where the viewer may see it (for "take the
+  /// reference mask": a hematologist correcting an imported mask starts from it).
+  public var referenceMask: Mask?
   /// Cell size in screen pixels, to map mouse positions to image pixels.
   public var cellWidth = 10
   public var cellHeight = 20

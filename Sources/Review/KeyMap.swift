@@ -15,7 +15,8 @@ public enum Action: Equatable, Hashable, Sendable {
   case editMask
   // Mask editor.
   case cursor(dx: Int, dy: Int)
-  case pen, toggleEraser, smallerBrush, largerBrush, floodFill, deleteNucleus, acceptModelMask
+  case pen, toggleEraser, smallerBrush, largerBrush, floodFill, deleteNucleus, acceptModelMask,
+    acceptReferenceMask
   case clearMask, undo, redo
   /// Sessions, triage, adjudication and the case view's overlays (`Screens/`).
   case session(SessionAction)
@@ -114,6 +115,8 @@ public enum KeyMap {
       KeyBinding(keys: [KeyPress("f")], action: .floodFill, help: "flood-fill the region under the cursor"),
       KeyBinding(keys: [KeyPress("d")], action: .deleteNucleus, help: "delete the nucleus under the cursor"),
       KeyBinding(keys: [KeyPress("a")], action: .acceptModelMask, help: "accept the model's mask"),
+      KeyBinding(
+        keys: [KeyPress("r")], action: .acceptReferenceMask, help: "take the reference mask (from import)"),
       KeyBinding(keys: [KeyPress("c")], action: .clearMask, help: "clear the mask"),
       KeyBinding(keys: [KeyPress("u")], action: .undo, help: "undo"),
       KeyBinding(keys: [KeyPress("r", .control)], action: .redo, help: "redo"),

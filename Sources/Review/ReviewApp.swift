@@ -100,9 +100,13 @@ public final class ReviewApp {
         let mine = try detail.mine?.maskID.map { (m: Int64) throws(StoreError) in try store.mask(id: m) }
         let model = try detail.prediction?.maskID.map { (m: Int64) throws(StoreError) in try store.mask(id: m)
         }
+        let reference = try detail.referenceMaskID.map { (m: Int64) throws(StoreError) in
+          try store.mask(id: m)
+        }
         return [
           .maskLoaded(
-            caseID: id, mine: mine, model: model, width: detail.record.width, height: detail.record.height)
+            caseID: id, mine: mine, model: model, reference: reference, width: detail.record.width,
+            height: detail.record.height)
         ]
       case .saveMask(let caseID, let mask):
         let a = try store.annotate(case: caseID, rater: rater, mask: mask, session: session)

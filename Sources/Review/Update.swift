@@ -32,7 +32,7 @@ public enum AppEvent: Equatable, Sendable {
   case countLoaded(Int)
   case caseLoaded(CaseDetail, history: [Annotation])
   case annotated(Annotation)
-  case maskLoaded(caseID: Int64, mine: Mask?, model: Mask?, width: Int, height: Int)
+  case maskLoaded(caseID: Int64, mine: Mask?, model: Mask?, reference: Mask? = nil, width: Int, height: Int)
   case maskSaved(Annotation, pixels: Int)
   case failed(String)
   /// A timer tick (about once a second): poll for other processes' changes.
@@ -136,14 +136,14 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     // reload it to show the other raters and the model.
     let reveal = s.detail.map { $0.record.id == a.caseID && ($0.blinded || $0.modelHidden) } ?? false
     return (s, (s.session != nil ? [.sessions(.loadSession)] : []) + (reveal ? [.loadCase(a.caseID)] : []))
-  case .maskLoaded(let caseID, let mine, let model, let width, let height):
+  case .maskLoaded(let caseID, let mine, let model, let reference, let width, let height):
     guard s.detail?.record.id == caseID else { return (s, []) }
-    var mask = mine ?? Mask(width: width, height: height)
-    if mask.width != width || mask.height != height { mask = mask.resized(width: width, height: height) }
-    s.editor = MaskEditor(caseID: caseID, mask: mask)
-    s.modelMask = model.map {
-      $0.width == width && $0.height == height ? $0 : $0.resized(width: width, height: height)
+    func fitted(_ m: Mask) -> Mask {
+      m.width == width && m.height == height ? m : m.resized(width: width, height: height)
     }
+    s.editor = MaskEditor(caseID: caseID, mask: mine.map(fitted) ?? Mask(width: width, height: height))
+    s.modelMask = model.map(fitted)
+    s.referenceMask = reference.map(fitted)
     s.screen = .maskEditor
     return (s, [])
   case .maskSaved(let a, let pixels):
@@ -236,7 +236,7 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     guard let d = s.detail else { return (s, []) }
     return (s, [.loadMask(d.record.id)])
   case .cursor, .pen, .toggleEraser, .smallerBrush, .largerBrush, .floodFill, .deleteNucleus,
-    .acceptModelMask,
+    .acceptModelMask, .acceptReferenceMask,
     .clearMask, .undo, .redo:
     return (s, [])
   case .session(let a):
@@ -382,6 +382,12 @@ private func editorAction(_ s: inout AppState, _ action: Action) -> [Effect]? {
       return []
     }
     saved = editor.replace(with: model)
+  case .acceptReferenceMask:
+    guard let reference = s.referenceMask else {
+      s.status = StatusMessage("No reference mask for this case", .error)
+      return []
+    }
+    saved = editor.replace(with: reference)
   case .clearMask: saved = editor.replace(with: Mask(width: editor.width, height: editor.height))
   case .undo:
     saved = editor.undo()

@@ -250,6 +250,7 @@ public enum View {
     line("Nucleus pixels: \(e.nucleusPixels)")
     line("Undo \(e.undoStack.count) · redo \(e.redoStack.count)")
     line(s.modelMask == nil ? "Model mask: none" : "Model mask: a accepts it")
+    line(s.referenceMask == nil ? "Reference mask: none" : "Reference mask: r takes it")
     y += 1
     line("hjkl/arrows move 1 px, HJKL/Shift 8 px", Style(.dim))
     line("f fill · d delete nucleus · c clear", Style(.dim))

@@ -186,3 +186,60 @@ import Testing
     #expect(stroke < full / 10, "a one-pixel brush step sent \(stroke) bytes; the full image \(full)")
   }
 }
+
+/// A hematologist correcting an imported nucleus mask starts from it: `r` in the mask editor
+/// takes the case's reference mask (one undoable, saved edit), and says so when there is none.
+@Suite struct ReferenceMaskTests {
+  @Test func rTakesTheImportedReferenceMask() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("refmask-\(UUID().uuidString)")
+    let images = dir.appendingPathComponent("images/lymphocyte")
+    let masks = dir.appendingPathComponent("masks")
+    try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(at: masks, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let wbc = repository.appendingPathComponent("SampleData/wbc-seg")
+    for stem in ["001", "007"] {
+      try FileManager.default.copyItem(
+        at: wbc.appendingPathComponent("images/lymphocyte/\(stem).png"),
+        to: images.appendingPathComponent("\(stem).png"))
+    }
+    // Only 001 gets a reference mask.
+    try FileManager.default.copyItem(
+      at: wbc.appendingPathComponent("masks/001.png"), to: masks.appendingPathComponent("001.png"))
+    let store = try Workspace.create(at: dir.appendingPathComponent("ws").path)
+    _ = try store.importImages(
+      ImportOptions(paths: [dir.appendingPathComponent("images").path], masksDirectory: masks.path))
+    let app = try ReviewApp(
+      store: store, rater: "alice", session: nil, rows: 40, columns: 120, graphics: false)
+    app.begin()
+    let withMask = try #require(
+      try store.cases(limit: 10, viewer: .system).first { $0.imagePath.hasSuffix("001.png") })
+    let reference = try store.mask(
+      id: try #require(try store.caseDetail(id: withMask.id, viewer: .system).referenceMaskID))
+
+    // Open the case with the reference mask (the browser lists cases by id).
+    while app.state.page?.rows[app.state.selection].id != withMask.id { app.dispatch(key(.right)) }
+    app.dispatch(key(.enter))
+    app.dispatch(key("m"))
+    #expect(app.state.screen == .maskEditor)
+    #expect(app.frame.contains("Reference mask: r takes it"))
+    #expect(app.state.editor?.nucleusPixels == 0)
+    app.dispatch(key("r"))
+    let expected = reference.values.filter { $0 >= 128 }.count
+    #expect(expected > 0)
+    #expect(app.state.editor?.nucleusPixels == expected)
+    let saved = try #require(try store.caseDetail(id: withMask.id, viewer: .rater("alice")).mine?.maskID)
+    #expect(try store.mask(id: saved).values.map { $0 >= 128 } == reference.values.map { $0 >= 128 })
+    app.dispatch(key("u"))
+    #expect(app.state.editor?.nucleusPixels == 0)
+
+    // The other case has none: r says so and changes nothing.
+    app.dispatch(key(.escape))
+    app.dispatch(key("n"))
+    app.dispatch(key("m"))
+    #expect(app.frame.contains("Reference mask: none"))
+    app.dispatch(key("r"))
+    #expect(app.state.status?.text == "No reference mask for this case")
+    #expect(app.state.editor?.nucleusPixels == 0)
+  }
+}

@@ -110,8 +110,9 @@ final class BlindingWitness {
       if hidden(d.record.id) && history.contains(where: { $0.rater != me }) {
         fail("history of \(d.record.id)")
       }
-    case .maskLoaded(let id, _, let model, _, _):
+    case .maskLoaded(let id, _, let model, let reference, _, _):
       if hidden(id) && hideModel && model != nil { fail("model mask of \(id) in the editor") }
+      if hidden(id) && reference != nil { fail("reference mask of \(id) in the editor") }
     case .sessions(let s):
       switch s {
       case .dashboardLoaded(let r, _):

@@ -128,6 +128,7 @@ func adjudicationAction(_ s: inout AppState, _ action: Action) -> [Effect] {
     s.adjudication = a
     s.editor = MaskEditor(caseID: caseID, mask: start)
     s.modelMask = a.data.modelMask
+    s.referenceMask = nil
     s.detail = a.data.detail
     s.screen = .maskEditor
     s.status = StatusMessage("Editing the adjudication's mask: edits are kept with it; Esc returns")
