@@ -20,22 +20,11 @@ struct ReviewSixelTests {
     let images = EndToEnd.repositoryRoot.appendingPathComponent("SampleData/bccd/JPEGImages").path
     #expect(EndToEnd.run([bin, "import", "--workspace", ws, images]).status == 0)
 
-    let number = try #require(
-      (40..<100).first {
-        !FileManager.default.fileExists(atPath: "/tmp/.X\($0)-lock")
-          && !FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\($0)")
-      })
-    let display = ":\(number)"
-    let xvfb = try #require(Child(["Xvfb", display, "-screen", "0", "1100x700x24", "-nolisten", "tcp"]))
-    defer {
-      xvfb.stop()
-      try? FileManager.default.removeItem(atPath: "/tmp/.X\(number)-lock")
-      try? FileManager.default.removeItem(atPath: "/tmp/.X11-unix/X\(number)")
-    }
-    #expect(
-      EndToEnd.waitUntil(seconds: 10) { FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\(number)") })
+    let xvfb = try #require(XvfbDisplay())
+    defer { xvfb.stop() }
+    #expect(xvfb.waitUntilReady())
     var env = ProcessInfo.processInfo.environment
-    env["DISPLAY"] = display
+    env["DISPLAY"] = xvfb.name
     env["TMUX"] = nil
     env["BLASTVIEW_PROBE_TIMEOUT_MS"] = "3000"
     // 100 × 30 cells of 9 × 19 pixels (DejaVu Sans Mono 11): 5 tiles across, 3 down = 15 a page.

@@ -28,24 +28,11 @@ struct XtermSixelTests {
   @Test func thumbnailsShowAndPagingLeavesNoStaleImage() throws {
     let dir = EndToEnd.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
-    // A display number nobody uses (no lock file, no socket).
-    let number = try #require(
-      (40..<100).first {
-        !FileManager.default.fileExists(atPath: "/tmp/.X\($0)-lock")
-          && !FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\($0)")
-      })
-    let display = ":\(number)"
-    let xvfb = try #require(Child(["Xvfb", display, "-screen", "0", "1100x700x24", "-nolisten", "tcp"]))
-    defer {
-      xvfb.stop()
-      try? FileManager.default.removeItem(atPath: "/tmp/.X\(number)-lock")
-      try? FileManager.default.removeItem(atPath: "/tmp/.X11-unix/X\(number)")
-    }
-    let socket = "/tmp/.X11-unix/X\(display.dropFirst())"
-    #expect(EndToEnd.waitUntil(seconds: 10) { FileManager.default.fileExists(atPath: socket) })
-
+    let xvfb = try #require(XvfbDisplay())
+    defer { xvfb.stop() }
+    #expect(xvfb.waitUntilReady())
     var env = ProcessInfo.processInfo.environment
-    env["DISPLAY"] = display
+    env["DISPLAY"] = xvfb.name
     env["TMUX"] = nil
     // xterm on a loaded 2-core machine can take longer than the default 200 ms to answer.
     env["BLASTVIEW_PROBE_TIMEOUT_MS"] = "3000"

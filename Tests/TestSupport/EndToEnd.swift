@@ -141,6 +141,40 @@ public final class Child {
   }
 }
 
+/// An Xvfb server on a display number nobody uses (no lock file, no socket). `stop()` ends it
+/// and removes what it leaves in /tmp; call it from a `defer`, which also keeps the value alive
+/// for the whole test.
+public final class XvfbDisplay {
+  public let number: Int
+  private let server: Child
+  /// `:N`, for `DISPLAY`.
+  public var name: String { ":\(number)" }
+  private var socket: String { "/tmp/.X11-unix/X\(number)" }
+
+  public init?(screen: String = "1100x700x24") {
+    guard
+      let n = (40..<100).first(where: {
+        !FileManager.default.fileExists(atPath: "/tmp/.X\($0)-lock")
+          && !FileManager.default.fileExists(atPath: "/tmp/.X11-unix/X\($0)")
+      }),
+      let server = Child(["Xvfb", ":\(n)", "-screen", "0", screen, "-nolisten", "tcp"])
+    else { return nil }
+    number = n
+    self.server = server
+  }
+
+  /// Whether the server's socket appeared within `seconds`.
+  public func waitUntilReady(seconds: Double = 10) -> Bool {
+    EndToEnd.waitUntil(seconds: seconds) { FileManager.default.fileExists(atPath: socket) }
+  }
+
+  public func stop() {
+    server.stop()
+    try? FileManager.default.removeItem(atPath: "/tmp/.X\(number)-lock")
+    try? FileManager.default.removeItem(atPath: socket)
+  }
+}
+
 /// A tmux session on its own server socket, killed when the test ends.
 public final class TmuxSession {
   public let socket: String
