@@ -112,9 +112,11 @@ public enum AgreementBenchmark {
       Timing(name: "read", description: "baseline: one pass over the 2 × \(items) codes", seconds: read),
       Timing(name: "confusion", description: "confusion matrix alone", seconds: confusionOnly),
       Timing(
-        name: "all_statistics", description: "every statistic (report from codes)", seconds: all, budget: 0.050),
+        name: "all_statistics", description: "every statistic (report from codes)", seconds: all,
+        budget: 0.050),
       Timing(
-        name: "all_three_raters", description: "every statistic, 3 raters (report from codes)", seconds: three,
+        name: "all_three_raters", description: "every statistic, 3 raters (report from codes)",
+        seconds: three,
         budget: 0.050),
       Timing(name: "all_from_strings", description: "long string rows → table → report", seconds: fromLong),
       Timing(
@@ -122,7 +124,8 @@ public enum AgreementBenchmark {
         description: "\(o.bootstrap)-sample bootstrap, kappa + weighted, \(cores) threads", seconds: bootAll,
         budget: 1.0),
       Timing(
-        name: "bootstrap_1_thread", description: "\(o.bootstrap)-sample bootstrap, 1 thread", seconds: bootOne),
+        name: "bootstrap_1_thread", description: "\(o.bootstrap)-sample bootstrap, 1 thread", seconds: bootOne
+      ),
     ]
     keepAlive(sink)
     return Report(

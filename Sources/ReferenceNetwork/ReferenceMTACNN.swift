@@ -1,10 +1,10 @@
+import NeuralEngine
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
   import Darwin
 #endif
-
-import NeuralEngine
 
 /// Configuration of `ReferenceMTACNN`; the defaults are DESIGN §4's (about 1.1 M parameters,
 /// 3.57 GFLOP per 224×224 forward pass).

@@ -1,10 +1,10 @@
+import NeuralEngine
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
   import Darwin
 #endif
-
-import NeuralEngine
 
 /// Task-to-task connection unit (MTA-CNN's TTC; a per-channel cross-stitch unit, Misra et al.
 /// 2016) between P task columns of equal shape:

@@ -62,14 +62,16 @@ import Testing
   @Test func kappaEdgeCases() throws {
     // All one class and all right: p_e = 1, so kappa is 0/0. It is undefined, as `agree` says
     // of two raters who used one category, not 1 (nor 0 when nothing matched).
-    let all = ClassificationReport(classes: ["a", "b"], matrix: try #require(ConfusionMatrix(k: 2, counts: [5, 0, 0, 0])))
+    let all = ClassificationReport(
+      classes: ["a", "b"], matrix: try #require(ConfusionMatrix(k: 2, counts: [5, 0, 0, 0])))
     #expect(all.accuracy == 1)
     #expect(all.kappa.value == nil)
     #expect(all.undefined.map(\.statistic) == ["kappa"])
     #expect(all.undefined.first?.reason.contains("p_e = 1") == true)
     #expect(cohenKappa(all.matrix).value == nil)
     // zero denominators give 0, as scikit-learn's zero_division=0
-    let none = ClassificationReport(classes: ["a", "b"], matrix: try #require(ConfusionMatrix(k: 2, counts: [3, 0, 2, 0])))
+    let none = ClassificationReport(
+      classes: ["a", "b"], matrix: try #require(ConfusionMatrix(k: 2, counts: [3, 0, 2, 0])))
     // One class predicted for everything, two in the truth: p_e = 0.6, kappa 0.
     #expect(none.kappa.value == 0)
     #expect(none.perClass["b"]!.precision == 0)

@@ -132,7 +132,7 @@ import Testing
   /// to print kappa 1.
   @Test func evalReportsKappaUndefinedWhenChanceAgreementIsOne() throws {
     let model = Self.repository.appendingPathComponent("Models/wbc5.safetensors").path
-    let image = Self.images + "/lymphocyte/002.png"
+    let image = Self.images + "/lymphocyte/001.png"
     let p = try Self.run(["predict", "--model", model, image, "--json", "--threads", "2"])
     #expect(p.status == 0, "\(p.err)")
     let preds = try #require(try JSONSerialization.jsonObject(with: Data(p.out.utf8)) as? [[String: Any]])
@@ -140,9 +140,11 @@ import Testing
     let data = Self.folder()
     try FileManager.default.createDirectory(
       atPath: data + "/" + predicted, withIntermediateDirectories: true)
-    try FileManager.default.copyItem(atPath: image, toPath: data + "/" + predicted + "/002.png")
+    try FileManager.default.copyItem(atPath: image, toPath: data + "/" + predicted + "/001.png")
 
-    let e = try Self.run(["eval", "--model", model, "--data", data, "--split", "all", "--json", "--threads", "2"])
+    let e = try Self.run([
+      "eval", "--model", model, "--data", data, "--split", "all", "--json", "--threads", "2",
+    ])
     #expect(e.status == 0, "\(e.err)")
     let report = try #require(try JSONSerialization.jsonObject(with: Data(e.out.utf8)) as? [String: Any])
     #expect((report["n"] as? Int) == 1)

@@ -1,4 +1,5 @@
 import Agreement
+
 /// Everything `blastview eval --json` prints, with issue 4's keys: `n`, `accuracy`, `kappa`,
 /// `macro`, `per_class`, `confusion` at the top level (from one confusion matrix), `binary`
 /// (benign against malignant, same metrics) for a hierarchical schema, `segmentation` when masks

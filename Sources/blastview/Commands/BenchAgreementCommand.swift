@@ -64,7 +64,9 @@ struct BenchAgreementCommand: ParsableCommand {
         let ms = String(format: "%9.3f ms", t.seconds * 1000)
         let ratio = String(format: "%8.1f× read", t.seconds / r.read)
         let budget =
-          t.budget.map { String(format: "  (budget %.0f ms: %@)", $0 * 1000, t.seconds <= $0 ? "met" : "MISSED") }
+          t.budget.map {
+            String(format: "  (budget %.0f ms: %@)", $0 * 1000, t.seconds <= $0 ? "met" : "MISSED")
+          }
           ?? ""
         print("  \(t.description.padding(toLength: 58, withPad: " ", startingAt: 0)) \(ms) \(ratio)\(budget)")
       }

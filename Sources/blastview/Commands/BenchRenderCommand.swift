@@ -28,7 +28,8 @@ struct BenchRenderCommand: ParsableCommand {
     o.images = images
     let r = RenderBenchmark.run(o)
     if json {
-      let data = try JSONSerialization.data(withJSONObject: r.results, options: [.sortedKeys, .prettyPrinted])
+      let data = try JSONSerialization.data(
+        withJSONObject: r.results, options: [.sortedKeys, .prettyPrinted])
       print(String(decoding: data, as: UTF8.self))
     } else {
       print(

@@ -30,7 +30,8 @@ struct BenchReviewCommand: ParsableCommand {
     o.repeats = repeats
     let r = try ReviewBenchmark.run(o)
     if json {
-      let data = try JSONSerialization.data(withJSONObject: r.results, options: [.sortedKeys, .prettyPrinted])
+      let data = try JSONSerialization.data(
+        withJSONObject: r.results, options: [.sortedKeys, .prettyPrinted])
       print(String(decoding: data, as: UTF8.self))
     } else {
       print("blastview bench review: \(o.columns)x\(o.rows) cells of \(o.cellWidth)x\(o.cellHeight) px")
