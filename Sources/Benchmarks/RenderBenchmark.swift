@@ -131,7 +131,16 @@ public enum RenderBenchmark {
     }
 
     // 3. Sixel palette size for a 224×224 smear.
-    let smear = sources[0].render(224, 224) ?? TestPattern.image(index: 0, width: 224, height: 224)
+    sixelPalettes(sources[0], repeats: repeats, results: &results, lines: &lines)
+
+    return Report(results: results, lines: lines, sourceCount: sources.count)
+  }
+
+  /// Encode time and bytes of a 224×224 smear in sixel at 256 down to 16 colours.
+  static func sixelPalettes(
+    _ source: ImageSource, repeats: Int, results: inout [String: Double], lines: inout [String]
+  ) {
+    let smear = source.render(224, 224) ?? TestPattern.image(index: 0, width: 224, height: 224)
     var reference = 0.0
     for colours in [256, 128, 64, 32, 16] {
       var bytes = 0
@@ -149,8 +158,6 @@ public enum RenderBenchmark {
           format: "sixel 224x224, %3d colours: %.2f ms (%.2fx of 256), %d bytes", colours, t,
           t / max(reference, 1e-9), bytes))
     }
-
-    return Report(results: results, lines: lines, sourceCount: sources.count)
   }
 
   /// Up to 64 decodable images of the folder, else the built-in test patterns.
