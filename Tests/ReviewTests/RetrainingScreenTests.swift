@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Workflows
 
 @testable import CaseStore
 @testable import Review
@@ -242,7 +243,7 @@ import Testing
     let script = dir.appendingPathComponent("trainer.sh").path
     try "#!/bin/sh\necho \"$@\" > \(args)\n".write(toFile: script, atomically: true, encoding: .utf8)
     chmod(script, 0o755)
-    app.launcher = TrainerLauncher(executable: script)
+    app.launcher = ProcessLauncher(executable: script)
     app.dispatch(key(.enter))
     app.dispatch(key("2"))
     app.dispatch(key(.escape))

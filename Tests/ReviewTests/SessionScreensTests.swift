@@ -2,7 +2,7 @@ import Agreement
 import CaseStore
 import Foundation
 import Imaging
-import SessionAgreement
+import Workflows
 import TestSupport
 import Testing
 

@@ -1,7 +1,7 @@
 import Agreement
 import CaseStore
 import Foundation
-import SessionAgreement
+import Workflows
 import Terminal
 
 /// The agreement dashboard of a session: the report `blastview agree --session --json`

@@ -1,7 +1,7 @@
 import CaseStore
 import Foundation
 import Imaging
-import SessionAgreement
+import Workflows
 import Terminal
 
 // The pure update of agreement sessions, live refresh, triage, adjudication and the case

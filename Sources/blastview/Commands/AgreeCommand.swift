@@ -2,7 +2,7 @@ import Agreement
 import ArgumentParser
 import CaseStore
 import Foundation
-import SessionAgreement
+import Workflows
 
 /// `blastview agree`: the agreement report of raters' labels (DESIGN §5, issue 6).
 struct AgreeCommand: ParsableCommand {
