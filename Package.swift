@@ -136,9 +136,9 @@ let package = Package(
       dependencies: ["Imaging", "COpenBLAS"],
       // Fixtures are read from the source tree (see FixturePaths.swift), not bundled.
       exclude: ["Fixtures"]),
+    // `doctor` and `sampledata` through the built binary.
     .testTarget(
-      name: "DoctorCommandTests",
-      dependencies: ["blastview", "Terminal"]),
+      name: "DoctorCommandTests"),
     .testTarget(
       name: "AgreementTests",
       dependencies: ["Agreement"],

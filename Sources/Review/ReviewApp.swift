@@ -1,7 +1,7 @@
 import CaseStore
 import Foundation
-import Workflows
 import Terminal
+import Workflows
 
 /// Runs the review app on a terminal: the only place where `update`'s effects meet the
 /// database and `view`'s frames meet the screen. Effects run on this thread, in order; the

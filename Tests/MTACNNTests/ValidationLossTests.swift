@@ -22,7 +22,8 @@ import Testing
     var o = TrainingOptions()
     o.batchSize = batch
     let trainer = try Trainer(
-      model: model, optimizer: Adam(model.store, learningRate: 1e-3), options: o, train: data, validation: data)
+      model: model, optimizer: Adam(model.store, learningRate: 1e-3), options: o, train: data,
+      validation: data)
     let expected = trainer.validate(tasks: Set(model.tasks)).loss
     let measured = try #require(ValidationLoss.measure(model, on: data, batchSize: batch))
     #expect(measured == expected)

@@ -220,7 +220,8 @@ import Testing
       tasks: ["segmentation", "classification"], trigger: .null, parentModel: v1.version)
     #expect(try RetrainJob.stages(of: old, parent: v1, parentNet: net) == [.cls, .seg])
     try store.finishTrainingJob(id: old.id, status: .cancelled, error: "test")
-    let (unknown, _) = try store.enqueueTrainingJob(tasks: ["nuclei"], trigger: .null, parentModel: v1.version)
+    let (unknown, _) = try store.enqueueTrainingJob(
+      tasks: ["nuclei"], trigger: .null, parentModel: v1.version)
     #expect(throws: WorkflowError("unknown task nuclei")) {
       try RetrainJob.stages(of: unknown, parent: v1, parentNet: net)
     }

@@ -22,7 +22,7 @@ public enum WorkspacePredictions {
   ) throws(WorkflowError) -> Summary {
     guard net.classCount == store.labelSchema.classes.count else {
       throw WorkflowError(
-          "the model predicts \(net.classCount) classes, the workspace's schema \(store.labelSchema.name) has \(store.labelSchema.classes.count)"
+        "the model predicts \(net.classCount) classes, the workspace's schema \(store.labelSchema.name) has \(store.labelSchema.classes.count)"
       )
     }
     // The model's colour check (issue 10) is stored with each prediction when it has one.

@@ -33,7 +33,8 @@ public struct ProcessLauncher: Sendable {
   /// `blastview predict --all-cases` for the promoted model `version`, logged to
   /// `logs/predict-v<version>.log`.
   public func launchPredictions(version: Int64, workspace: String) -> Result<Int32, LaunchError> {
-    spawn(["predict", "--all-cases", "--workspace", workspace], log: workspace + "/logs/predict-v\(version).log")
+    spawn(
+      ["predict", "--all-cases", "--workspace", workspace], log: workspace + "/logs/predict-v\(version).log")
   }
 
   /// Starts `executable arguments...` in the background the same way (own session, default

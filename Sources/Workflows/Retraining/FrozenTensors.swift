@@ -13,7 +13,8 @@ public enum FrozenTensors {
     public var identical: Bool { changed.isEmpty && checked > 0 }
   }
 
-  public static func compare(_ names: [String], before: String, after: String) throws(WorkflowError) -> Check {
+  public static func compare(_ names: [String], before: String, after: String) throws(WorkflowError) -> Check
+  {
     let a = try rawTensors(before)
     let b = try rawTensors(after)
     var changed: [String] = []

@@ -140,12 +140,14 @@ public struct RetrainJob {
         ?? .null,
       trainingJob: jobID, trainedThroughAnnotation: data.throughAnnotation,
       notes: (decision.promote ? "promoted: " : "not promoted: ") + decision.reason)
-    let verdict = "v\(version.version) " + (decision.promote ? "promoted: " : "not promoted: ") + decision.reason
+    let verdict =
+      "v\(version.version) " + (decision.promote ? "promoted: " : "not promoted: ") + decision.reason
     try? store.appendTrainingLog(id: jobID, message: verdict)
     log("job \(jobID): " + verdict)
     output(verdict)
 
-    let predicted = decision.promote ? try promoteAndPredict(version, net: candidateNet, decision: decision) : 0
+    let predicted =
+      decision.promote ? try promoteAndPredict(version, net: candidateNet, decision: decision) : 0
     progress(
       1,
       message: "v\(version.version) " + (decision.promote ? "promoted" : "not promoted: " + decision.reason))

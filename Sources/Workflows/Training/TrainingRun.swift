@@ -19,12 +19,13 @@ public final class TrainingRun {
     model: MTACNNModel, continuing checkpoint: SafeTensorsFile?, options: TrainingOptions, train: [Example],
     validation: [Example]
   ) throws(WorkflowError) {
+    let adam = Adam(model.store, learningRate: options.learningRate)
     self.model = model
-    optimizer = Adam(model.store, learningRate: options.learningRate)
+    optimizer = adam
     do {
-      continuedTensors = try checkpoint.map { try model.restoreOptimizer(optimizer, from: $0) } ?? 0
+      continuedTensors = try checkpoint.map { try model.restoreOptimizer(adam, from: $0) } ?? 0
       trainer = try Trainer(
-        model: model, optimizer: optimizer, options: options, train: train, validation: validation)
+        model: model, optimizer: adam, options: options, train: train, validation: validation)
     } catch {
       throw WorkflowError(error)
     }

@@ -40,7 +40,7 @@ public enum WorkspaceTrainingData {
     let schema = store.labelSchema
     guard schema.classes.count == model.classCount else {
       throw WorkflowError(
-          "the workspace's label schema \(schema.name) has \(schema.classes.count) classes, the model \(model.classCount) (\(model.schema.classes.joined(separator: ", ")))"
+        "the workspace's label schema \(schema.name) has \(schema.classes.count) classes, the model \(model.classCount) (\(model.schema.classes.joined(separator: ", ")))"
       )
     }
     let through: Int64

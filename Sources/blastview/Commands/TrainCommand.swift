@@ -271,7 +271,8 @@ struct TrainCommand: ParsableCommand {
       let schemaName = try schema ?? (fromWorkspace ? workspaceSchemaName() : "all4")
       do {
         let model = try ModelRecipe.newModel(
-          schema: try modelSchema(named: schemaName), size: size ?? 128, tasks: requestedTasks ?? [.cls, .seg],
+          schema: try modelSchema(named: schemaName), size: size ?? 128,
+          tasks: requestedTasks ?? [.cls, .seg],
           connections: TaskConnections(rawValue: ttc)!, blankCorner: CornerBlanking(rawValue: blankCorner)!,
           seed: seed)
         return (model, nil)
@@ -290,7 +291,8 @@ struct TrainCommand: ParsableCommand {
       throw CLIError(message: "--size \(size) differs from --init's \(c.size)")
     }
     if blankCorner != "auto" || stainNorm != "none" {
-      throw CLIError(message: "--blank-corner and --stain-norm come from --init's configuration; leave them out")
+      throw CLIError(
+        message: "--blank-corner and --stain-norm come from --init's configuration; leave them out")
     }
     let old = c.tasks.compactMap(ModelTask.init(rawValue:))
     guard Set(old).isSubset(of: Set(requestedTasks ?? old)) else {
@@ -317,8 +319,10 @@ struct TrainCommand: ParsableCommand {
     }
     let (ds, kind) = try folder.folderDataset(schema: model.schema)
     let pre = model.configuration.preprocessing
-    d.train = loadExamples(ds.items(in: .train), preprocessing: pre, maskKind: kind, label: "train", quiet: json)
-    d.validation = loadExamples(ds.items(in: .val), preprocessing: pre, maskKind: kind, label: "val", quiet: json)
+    d.train = loadExamples(
+      ds.items(in: .train), preprocessing: pre, maskKind: kind, label: "train", quiet: json)
+    d.validation = loadExamples(
+      ds.items(in: .val), preprocessing: pre, maskKind: kind, label: "val", quiet: json)
     d.source["data"] = absolute(folder.data!)
     if let m = folder.masks {
       d.source["masks"] = absolute(m)

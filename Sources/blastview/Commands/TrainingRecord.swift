@@ -25,7 +25,8 @@ struct TrainingRecord {
     self.started = started
     var r: [String: Any] = [
       "seed": Int(train.seed), "split_seed": Int(train.folder.splitSeed), "epochs": train.epochs,
-      "batch": train.batch, "lr": Double(train.lr), "lr_schedule": train.lrSchedule, "patience": train.patience,
+      "batch": train.batch, "lr": Double(train.lr), "lr_schedule": train.lrSchedule,
+      "patience": train.patience,
       "augment": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(options.augmentation))) ?? [:],
       "tasks": model.tasks.map(\.rawValue), "freeze": frozen.sorted().map(\.rawValue),
       "trained_tasks": model.trainedTasks.map(\.rawValue), "threads": Threads.count,
