@@ -249,7 +249,7 @@ import Workflows
     app.dispatch(key(.escape))
     app.dispatch(key("T"))
     let job = try #require(try store.activeTrainingJob())
-    #expect(job.tasks == ["classification"] && job.parentModel == v1.version)
+    #expect(job.tasks == ["cls"] && job.parentModel == v1.version)
     #expect(app.state.status?.text.hasPrefix("Retraining job \(job.id) started (pid ") == true)
     #expect(app.frame.text(row: 29).contains("⟳ job \(job.id) queued"))
     #expect(
