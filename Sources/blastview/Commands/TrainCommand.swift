@@ -306,8 +306,8 @@ struct TrainCommand: ParsableCommand {
 
   /// The training and validation examples (the test part is never read) and where they came
   /// from, for the checkpoint's record.
-  private func loadData(model: MTACNNModel) throws -> TrainingData {
-    var d = TrainingData()
+  private func loadData(model: MTACNNModel) throws -> TrainingExamples {
+    var d = TrainingExamples()
     if fromWorkspace {
       let store = try workspace.open()
       let loaded = try loadWorkspaceTrainingData(store: store, model: model, quiet: json)

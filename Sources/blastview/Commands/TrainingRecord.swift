@@ -1,13 +1,7 @@
 import Foundation
 import MTACNN
 import NeuralEngine
-
-/// What `train` read: the examples and where they came from (`data`, `masks`, `workspace`, ...).
-struct TrainingData {
-  var train: [Example] = []
-  var validation: [Example] = []
-  var source: [String: String] = [:]
-}
+import Workflows
 
 /// The `training` metadata `train` writes into its checkpoint: the command, the settings, the
 /// data and the epochs so far (docs/checkpoint-format.md).
@@ -19,7 +13,7 @@ struct TrainingRecord {
 
   init(
     command train: TrainCommand, started: Date, options: TrainingOptions, model: MTACNNModel,
-    frozen: Set<ModelTask>, data: TrainingData
+    frozen: Set<ModelTask>, data: TrainingExamples
   ) {
     command = CommandLine.arguments.map(CLIText.safe).joined(separator: " ")
     self.started = started
