@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MTACNN
 import NeuralEngine
+import Terminal
 
 /// Data options and loading shared by `train` and `eval`: a folder per class with optional masks,
 /// and an optional segmentation-only folder (issue 4: wbc-seg's expert masks join Aria's weak ones).
@@ -45,7 +46,7 @@ struct FolderDataOptions: ParsableArguments {
       throw ValidationError("--seg-data and --seg-masks go together")
     }
     guard ["auto", "expert", "weak"].contains(maskKind) else {
-      throw ValidationError("--mask-kind must be auto, expert or weak, got \(CLIText.safe(maskKind))")
+      throw ValidationError("--mask-kind must be auto, expert or weak, got \(Sanitizer.sanitize(maskKind))")
     }
   }
 
@@ -113,12 +114,14 @@ func loadExamples(
     items, preprocessing: preprocessing, maskKind: maskKind, withLabels: withLabels, shift: shift
   ) { done, total in bar.update(done: done, total: total) }
   bar.finish()
-  for s in skipped { printError("skipped \(CLIText.safe(s.description))") }
+  for s in skipped { printError("skipped \(Sanitizer.sanitize(s.description))") }
   return examples
 }
 
+/// Writes `text` and a line break on stderr, through the `Sanitizer` (a skipped file's name or
+/// a decoder's message is data).
 func printError(_ text: String) {
-  FileHandle.standardError.write(Data((text + "\n").utf8))
+  FileHandle.standardError.write(Data((Sanitizer.sanitize(text, mode: .text) + "\n").utf8))
 }
 
 /// "1:02:03" or "4:05".

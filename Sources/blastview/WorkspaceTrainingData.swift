@@ -2,6 +2,7 @@ import CaseStore
 import Foundation
 import Imaging
 import MTACNN
+import Terminal
 
 /// The workspace as a training source (issue 4): each case's label is its adjudicated label when it
 /// has one, else the label most of its raters currently give (a tie goes to the import's reference
@@ -82,7 +83,7 @@ enum WorkspaceTrainingData {
           colour: ColourStatistics(input, excluding: pre.cornerBlank))
         if ex.part == .train { train.append(ex) } else if ex.part == .val { val.append(ex) }
       } catch {
-        printError("skipped case \(rec.id): \(CLIText.safe(String(describing: error)))")
+        printError("skipped case \(rec.id): \(Sanitizer.sanitize(String(describing: error)))")
       }
     }
     bar.finish()

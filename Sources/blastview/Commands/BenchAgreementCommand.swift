@@ -97,7 +97,7 @@ struct BenchAgreementCommand: ParsableCommand {
       ("bootstrap_1_thread", "\(bootstrap)-sample bootstrap, 1 thread", bootOne, nil),
     ]
     if json {
-      let o = AgreeJSON.object(
+      let o = JSONOutput.object(
         [
           ("items", .int(items)), ("categories", .int(k)), ("repeats", .int(repeats)), ("cores", .int(cores)),
           ("kappa", .number(kappa)),

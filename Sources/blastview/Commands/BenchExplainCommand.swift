@@ -123,7 +123,7 @@ struct BenchExplainCommand: ParsableCommand {
       limeForward: max(0, limeTotal - slic - perturb - fit),
       limeFit: fit)
     if json {
-      try CLIText.printJSON(report)
+      try JSONOutput.print(report)
     } else {
       print(report.text)
     }
@@ -195,7 +195,7 @@ struct ExplainBenchmark: Encodable {
   var text: String {
     func ms(_ s: Double) -> String { String(format: "%8.1f ms", 1000 * s) }
     return [
-      "S = \(size), \(threads) threads, image \(CLIText.safe(image)); LIME \(samples) perturbations, \(regions) regions, batches of \(batch)",
+      "S = \(size), \(threads) threads, image \(Sanitizer.sanitize(image)); LIME \(samples) perturbations, \(regions) regions, batches of \(batch)",
       "forward pass, 1 image (baseline)       \(ms(forwardBatch1))      1.0x",
       "forward pass, per image in a batch     \(ms(forwardPerImageInBatch)) \(String(format: "%8.2fx", forwardPerImageInBatch / forwardBatch1))",
       "Grad-CAM (forward + backward)          \(ms(gradcam)) \(String(format: "%8.2fx", gradcam / forwardBatch1))",

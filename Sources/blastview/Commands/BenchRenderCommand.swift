@@ -145,7 +145,7 @@ struct BenchRenderCommand: ParsableCommand {
 
     if json {
       let data = try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys, .prettyPrinted])
-      print(String(decoding: data, as: UTF8.self))
+      try JSONOutput.print(jsonData: data)
     } else {
       print(
         "blastview bench render: \(columns)x\(rows) cells of \(cw)x\(ch) px, \(sources.count) source images")

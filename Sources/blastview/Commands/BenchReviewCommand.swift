@@ -132,7 +132,7 @@ struct BenchReviewCommand: ParsableCommand {
 
     if json {
       let data = try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys, .prettyPrinted])
-      print(String(decoding: data, as: UTF8.self))
+      try JSONOutput.print(jsonData: data)
     } else {
       print("blastview bench review: \(columns)x\(rows) cells of \(cw)x\(ch) px")
       for l in lines { print("  " + l) }

@@ -1,5 +1,6 @@
 import Agreement
 import Foundation
+import Terminal
 
 /// The long ratings CSV of `blastview agree --ratings`: a header naming the columns `item`
 /// (or `case`), `rater` and `label` (any order, any case; other columns are ignored), then one rating
@@ -172,10 +173,10 @@ struct AgreeInputError: Error, CustomStringConvertible {
 
   init(_ file: String, line: Int? = nil, _ what: String) {
     let place = line.map { "\(file) line \($0)" } ?? file
-    message = AgreeOutput.safe("\(place): \(what)")
+    message = Sanitizer.sanitize("\(place): \(what)")
   }
 
-  init(message: String) { self.message = AgreeOutput.safe(message) }
+  init(message: String) { self.message = Sanitizer.sanitize(message) }
 
   var description: String { message }
 }

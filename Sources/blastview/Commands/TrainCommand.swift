@@ -4,6 +4,7 @@ import Foundation
 import MTACNN
 import NeuralEngine
 import Synchronization
+import Terminal
 
 /// Set by SIGINT: the trainer stops after the current batch and keeps the best checkpoint.
 let trainingInterrupted = Atomic<Bool>(false)
@@ -373,7 +374,7 @@ struct TrainCommand: ParsableCommand {
 
     var history: [EpochRecord] = []
     let outPath = out
-    let command = CommandLine.arguments.map(CLIText.safe).joined(separator: " ")
+    let command = CommandLine.arguments.map(Sanitizer.sanitize(_:)).joined(separator: " ")
     func record(_ best: EpochRecord?) -> String {
       var r: [String: Any] = [
         "command": command, "seed": Int(seed), "split_seed": Int(folder.splitSeed), "epochs": epochs,
@@ -458,7 +459,7 @@ struct TrainCommand: ParsableCommand {
       try? rewriteTrainingRecord(file, path: outPath, json: record(best))
     }
     if json {
-      try CLIText.printJSON(
+      try JSONOutput.print(
         TrainSummary(
           ending: result.ending.rawValue, out: best != nil ? absolute(outPath) : nil,
           bestEpoch: result.bestEpoch,
@@ -473,7 +474,7 @@ struct TrainCommand: ParsableCommand {
       }
       if let best {
         print(
-          "best checkpoint (epoch \(best.epoch), val loss \(fmt(best.validationLoss ?? best.trainLoss))) saved at \(CLIText.safe(absolute(outPath)))"
+          "best checkpoint (epoch \(best.epoch), val loss \(fmt(best.validationLoss ?? best.trainLoss))) saved at \(Sanitizer.sanitize(absolute(outPath)))"
         )
       } else {
         print("no epoch finished: nothing was saved")
@@ -548,7 +549,7 @@ final class TrainingProgressPrinter {
     case .epoch(let r):
       finish()
       if json {
-        try? CLIText.printJSON(r)
+        try? JSONOutput.print(r)
         return
       }
       var parts = [String(format: "epoch %d/%d  train loss %.4f", r.epoch, r.epochs, r.trainLoss)]

@@ -3,6 +3,7 @@ import Foundation
 import MTACNN
 import NeuralEngine
 import Synchronization
+import Terminal
 
 /// Settings of a retraining: the job's trigger `options` first, then the workspace settings
 /// `retrain_epochs`, `retrain_patience`, `retrain_batch`, `retrain_lr`, then these defaults
@@ -98,7 +99,7 @@ struct RetrainJob {
       let text = String(describing: error)
       try? store.appendTrainingLog(id: jobID, message: "failed: \(text)")
       try? store.finishTrainingJob(id: jobID, status: .failed, error: text)
-      say("job \(jobID) failed: \(CLIText.safe(text))")
+      say("job \(jobID) failed: \(Sanitizer.sanitize(text))")
       return nil
     }
   }
@@ -359,7 +360,7 @@ struct RetrainJob {
     if !quiet {
       print(
         "v\(version.version) " + (decision.promote ? "promoted: " : "not promoted: ")
-          + CLIText.safe(decision.reason))
+          + Sanitizer.sanitize(decision.reason))
     }
 
     var predicted = 0

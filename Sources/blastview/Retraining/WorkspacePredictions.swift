@@ -2,6 +2,7 @@ import CaseStore
 import Foundation
 import Imaging
 import MTACNN
+import Terminal
 
 /// Fills a workspace's predictions for one model version: every case without one, in pages of
 /// 64 committed one page at a time, so a review app sees the badges change as they arrive.
@@ -44,7 +45,7 @@ enum WorkspacePredictions {
           let rec = try store.caseRecord(id: id, viewer: .system)
           decoded.append((id, try decodeImage(at: rec.imagePath)))
         } catch {
-          printError("skipped case \(id): \(CLIText.safe(String(describing: error)))")
+          printError("skipped case \(id): \(Sanitizer.sanitize(String(describing: error)))")
           failedCases.insert(id)
           summary.skipped += 1
         }
