@@ -24,6 +24,8 @@ public final class ReviewApp {
   public var launcher = TrainerLauncher()
   /// Trainers this app started and has not yet reaped.
   var trainerChildren: Set<Int32> = []
+  /// The images the view places: decoded, scaled and thumbnails cached for this session.
+  public let images = CaseImages()
   /// Explanations computed off the UI thread (`ReviewApp+Explanations.swift`).
   public let explanationWorker: ExplanationWorker
   /// Whether cases without a prediction from the promoted model get one from a background
@@ -80,7 +82,7 @@ public final class ReviewApp {
   }
 
   /// The current frame.
-  public var frame: Frame { View.render(state) }
+  public var frame: Frame { View.render(state, images: images) }
 
   private func run(_ effect: Effect) -> [AppEvent] {
     do {
@@ -134,9 +136,8 @@ public final class ReviewApp {
   {
     let terminal = try TerminalSession(
       theme: theme, backend: backend, cellSize: environment.cellSize, mousePixels: environment.mousePixels)
-    state.cellWidth = terminal.cellWidth
-    state.cellHeight = terminal.cellHeight
-    state.overlayColours = OverlayColours(theme: theme)
+    let colours = OverlayColours(theme: theme)
+    dispatch(.display(cellWidth: terminal.cellWidth, cellHeight: terminal.cellHeight, colours: colours))
     dispatch(.input(.resize(rows: terminal.rows, columns: terminal.columns)))
     begin()
     var nextTick = Date().addingTimeInterval(tickInterval)
@@ -147,8 +148,7 @@ public final class ReviewApp {
       let events = terminal.nextEvents(timeoutMilliseconds: Int32(min(wait * 1000, 60_000).rounded(.up)))
       for event in events {
         if case .resize = event {
-          state.cellWidth = terminal.cellWidth
-          state.cellHeight = terminal.cellHeight
+          dispatch(.display(cellWidth: terminal.cellWidth, cellHeight: terminal.cellHeight, colours: colours))
         }
         if !dispatch(.input(event)) {
           if let sig = pendingSignal { terminal.endAndReraise(sig) }

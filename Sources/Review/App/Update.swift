@@ -28,6 +28,9 @@ public enum Effect: Equatable, Sendable {
 /// Everything that reaches `update`.
 public enum AppEvent: Equatable, Sendable {
   case input(InputEvent)
+  /// What the terminal measured: its cell size in pixels (probed at start and again after a
+  /// resize, which may change the font) and the theme's overlay colours.
+  case display(cellWidth: Int, cellHeight: Int, colours: OverlayColours)
   case pageLoaded(CasePage, CasePageRequest)
   case countLoaded(Int)
   case caseLoaded(CaseDetail, history: [Annotation])
@@ -73,6 +76,11 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
       r.limit = s.grid.pageSize
       return (s, [.loadPage(r)])
     }
+    return (s, [])
+  case .display(let cellWidth, let cellHeight, let colours):
+    s.cellWidth = max(1, cellWidth)
+    s.cellHeight = max(1, cellHeight)
+    s.overlayColours = colours
     return (s, [])
   case .input(.terminate):
     // Whatever stroke is in progress is saved before the app ends.

@@ -2,15 +2,22 @@ import Foundation
 import Imaging
 import Terminal
 
-/// Image sources for cases: the pixels are read only when the renderer's cache misses.
-/// Thumbnails are kept as PNGs in the workspace cache (`CaseRow.thumbnailPath`), so a
-/// second session does not decode the originals again.
-public enum CaseImages {
+/// Image sources for cases, owned by whoever runs the app (`ReviewApp` keeps one for its
+/// session) and handed to `View.render`: the view only describes which image goes where, and
+/// the pixels are read here when the renderer's cache misses, at paint time. Thumbnails are
+/// kept as PNGs in the workspace cache (`CaseRow.thumbnailPath`), so a second session does not
+/// decode the originals again; the last few decoded case images are kept in memory (`memo`),
+/// so the mask editor's redraws do not decode the file again.
+public final class CaseImages: Sendable {
   /// Longest side of a cached thumbnail: enough for a 19 × 6-cell tile at 10 × 20 px cells.
   public static let thumbnailSide = 256
 
+  let memo = ImageMemo()
+
+  public init() {}
+
   /// The full image at `path`, scaled to what the renderer asks for.
-  public static func image(path: String, width: Int, height: Int) -> ImageSource {
+  public func image(path: String, width: Int, height: Int) -> ImageSource {
     ImageSource(width: max(1, width), height: max(1, height)) { w, h in
       guard let image = try? decodeImage(at: path) else { return nil }
       return image.resized(width: w, height: h)
@@ -20,14 +27,15 @@ public enum CaseImages {
   /// The case image with the editor's mask blended in and the brush drawn as a ring at the
   /// cursor, at the size the renderer asks for. The decoded image is kept (`ImageMemo`), so a
   /// stroke costs a resize, a blend and an encode, not a decode.
-  public static func editing(path: String, editor e: MaskEditor, colours: OverlayColours) -> ImageSource {
+  public func editing(path: String, editor e: MaskEditor, colours: OverlayColours) -> ImageSource {
     let mask = e.mask
     let cursor = (e.cursorX, e.cursorY)
     let radius = e.radius
     let maskColour = (colours.myMask[0], colours.myMask[1], colours.myMask[2])
     let brush = (colours.brush[0], colours.brush[1], colours.brush[2])
+    let memo = self.memo
     return ImageSource(width: e.width, height: e.height) { w, h in
-      guard let base = ImageMemo.shared.image(path: path, width: w, height: h) else { return nil }
+      guard let base = memo.image(path: path, width: w, height: h) else { return nil }
       var out = base.blendingOverlay(mask.resized(width: w, height: h), colour: maskColour, alpha: 0.45)
       // The brush ring, in display pixels.
       let sx = Double(w) / Double(mask.width)
@@ -50,13 +58,13 @@ public enum CaseImages {
   }
 
   /// A thumbnail: from the cache file when present, else from the original (then cached).
-  public static func thumbnail(path: String, cachePath: String, width: Int, height: Int) -> ImageSource {
+  public func thumbnail(path: String, cachePath: String, width: Int, height: Int) -> ImageSource {
     ImageSource(width: max(1, width), height: max(1, height)) { w, h in
       if let cached = try? decodeImage(at: cachePath), cached.width >= w || cached.height >= h {
         return cached.resized(width: w, height: h)
       }
       guard let image = try? decodeImage(at: path) else { return nil }
-      let scale = min(1, Double(thumbnailSide) / Double(max(image.width, image.height)))
+      let scale = min(1, Double(CaseImages.thumbnailSide) / Double(max(image.width, image.height)))
       let small = image.resized(
         width: max(1, Int(Double(image.width) * scale)), height: max(1, Int(Double(image.height) * scale)))
       try? FileManager.default.createDirectory(
@@ -67,10 +75,9 @@ public enum CaseImages {
   }
 }
 
-/// The last few decoded and scaled case images, so the mask editor's redraws do not decode
-/// the file again. Shared by the renderer's calls (one thread), locked for safety.
+/// The last few decoded and scaled case images of one `CaseImages`. The renderer calls it on
+/// the app's thread; it is locked because image sources are `Sendable`.
 final class ImageMemo: @unchecked Sendable {
-  static let shared = ImageMemo()
   private let lock = NSLock()
   private var decoded: [String: RGBImage] = [:]
   private var scaled: [String: RGBImage] = [:]

@@ -152,17 +152,19 @@ extension View {
   }
 
   /// The case view's large image, with the overlays that are on.
-  static func caseImagePlacement(_ s: AppState, _ d: CaseDetail, rect: CellRect) -> ImagePlacement {
+  static func caseImagePlacement(_ s: AppState, _ d: CaseDetail, rect: CellRect, _ images: CaseImages)
+    -> ImagePlacement
+  {
     let r = d.record
     let layers = overlayLayers(s, d)
     if layers.isEmpty {
       return ImagePlacement(
         key: "case:\(r.id)", rect: rect,
-        source: CaseImages.image(path: r.imagePath, width: r.width, height: r.height))
+        source: images.image(path: r.imagePath, width: r.width, height: r.height))
     }
     return ImagePlacement(
       key: "case:\(r.id)|" + layers.map(\.key).joined(separator: "|"), rect: rect,
-      source: CaseImages.overlaid(
+      source: images.overlaid(
         path: r.imagePath, width: r.width, height: r.height, layers: layers.map(\.layer)))
   }
 
@@ -195,10 +197,11 @@ extension View {
 
 extension CaseImages {
   /// The case image with masks blended in, bottom layer first, at the size the renderer
-  /// asks for (the decoded image is kept by `ImageMemo`).
-  public static func overlaid(path: String, width: Int, height: Int, layers: [OverlayLayer]) -> ImageSource {
-    ImageSource(width: max(1, width), height: max(1, height)) { w, h in
-      guard var out = ImageMemo.shared.image(path: path, width: w, height: h) else { return nil }
+  /// asks for (the decoded image is kept by `memo`).
+  public func overlaid(path: String, width: Int, height: Int, layers: [OverlayLayer]) -> ImageSource {
+    let memo = self.memo
+    return ImageSource(width: max(1, width), height: max(1, height)) { w, h in
+      guard var out = memo.image(path: path, width: w, height: h) else { return nil }
       for layer in layers {
         let c = layer.colour
         out = out.blendingOverlay(
