@@ -11,7 +11,7 @@ import Terminal
 /// a terminal as it is, and a program still reads the exact name. Doubles are written in their
 /// shortest round-trip form, so scripts read exactly the computed numbers. Object keys keep
 /// the order they were given in; values converted from `Encodable` or bytes have sorted keys.
-indirect enum JSONOutput {
+enum JSONOutput: Decodable {
   case null
   case bool(Bool)
   case int(Int)
@@ -40,19 +40,19 @@ indirect enum JSONOutput {
     self = try JSONDecoder().decode(JSONOutput.self, from: data)
   }
 
-  /// Writes `value` and a line break on standard output.
-  static func print(_ value: JSONOutput) {
-    Swift.print(value.render())
+  /// Writes this value and a line break on standard output.
+  func print() {
+    Swift.print(render())
   }
 
   /// Writes `value`, encoded, on standard output.
   static func print<T: Encodable>(_ value: T) throws {
-    print(try JSONOutput(encoding: value))
+    try JSONOutput(encoding: value).print()
   }
 
   /// Writes the JSON document `data` on standard output.
   static func print(jsonData data: Data) throws {
-    print(try JSONOutput(jsonData: data))
+    try JSONOutput(jsonData: data).print()
   }
 
   /// Two-space indented text; arrays of scalars stay on one line (intervals, matrix rows).
@@ -109,7 +109,7 @@ indirect enum JSONOutput {
   }
 }
 
-extension JSONOutput: Decodable {
+extension JSONOutput {
   private struct Key: CodingKey {
     var stringValue: String
     var intValue: Int? { nil }

@@ -145,7 +145,10 @@ private func has(_ line: String, _ text: String) -> Bool { line.contains(text) }
     // runs outside it.
     let image = try #require(placement.source.render(640, 480))
     let plain = try #require(
-      app.images.image(path: app.state.detail!.record.imagePath, width: 640, height: 480).render(640, 480))
+      app.images.image(
+        app.state.pictures.caseImage(at: app.state.detail!.record.imagePath),
+        path: app.state.detail!.record.imagePath, width: 640, height: 480
+      ).render(640, 480))
     #expect(image[100, 110] == (255, 255, 255) && image[139, 110] == (255, 255, 255))
     #expect(image[99, 110] == (0, 0, 0))
     #expect(image[120, 115] == plain[120, 115])

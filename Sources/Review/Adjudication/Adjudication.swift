@@ -235,7 +235,9 @@ extension View {
         f.place(
           ImagePlacement(
             key: key, rect: imageRect,
-            source: images.overlaid(path: r.imagePath, width: r.width, height: r.height, layers: layers)))
+            source: images.overlaid(
+              s.pictures.caseImage(at: r.imagePath), path: r.imagePath, width: r.width, height: r.height,
+              layers: layers)))
       }
       let captionRow = rect.bottom
       f.put(

@@ -1,5 +1,6 @@
 import CaseStore
 import Foundation
+import Imaging
 import SessionAgreement
 import Terminal
 
@@ -24,7 +25,7 @@ public final class ReviewApp {
   public var launcher = TrainerLauncher()
   /// Trainers this app started and has not yet reaped.
   var trainerChildren: Set<Int32> = []
-  /// The images the view places: decoded, scaled and thumbnails cached for this session.
+  /// Image sources for the view; keeps the scaled case image between frames.
   public let images = CaseImages()
   /// Explanations computed off the UI thread (`ReviewApp+Explanations.swift`).
   public let explanationWorker: ExplanationWorker
@@ -113,6 +114,12 @@ public final class ReviewApp {
       case .saveMask(let caseID, let mask):
         let a = try store.annotate(case: caseID, rater: rater, mask: mask, session: session)
         return [.maskSaved(a, pixels: mask.values.reduce(0) { $0 + ($1 >= 128 ? 1 : 0) })]
+      case .loadThumbnails(let requests):
+        var loaded: [Int64: RGBImage?] = [:]
+        for r in requests { loaded.updateValue(CaseImageFiles.thumbnail(r), forKey: r.caseID) }
+        return [.thumbnailsLoaded(loaded)]
+      case .loadCaseImage(let path):
+        return [.caseImageLoaded(path: path, try? decodeImage(at: path))]
       case .quit:
         return []
       case .sessions(let e):

@@ -58,8 +58,7 @@ extension View {
     f.place(
       ImagePlacement(
         key: "thumb:\(row.id)", rect: imageRect,
-        source: images.thumbnail(
-          path: row.imagePath, cachePath: row.thumbnailPath, width: row.width, height: row.height)))
+        source: images.thumbnail(s.pictures.thumbnails[row.id] ?? nil, width: row.width, height: row.height)))
     let captionRow = rect.row + rect.rows - 2
     let base = selected ? Style(.selection) : Style(.text)
     f.put(String(repeating: " ", count: rect.columns), row: captionRow, column: rect.column, style: base)

@@ -160,12 +160,14 @@ extension View {
     if layers.isEmpty {
       return ImagePlacement(
         key: "case:\(r.id)", rect: rect,
-        source: images.image(path: r.imagePath, width: r.width, height: r.height))
+        source: images.image(
+          s.pictures.caseImage(at: r.imagePath), path: r.imagePath, width: r.width, height: r.height))
     }
     return ImagePlacement(
       key: "case:\(r.id)|" + layers.map(\.key).joined(separator: "|"), rect: rect,
       source: images.overlaid(
-        path: r.imagePath, width: r.width, height: r.height, layers: layers.map(\.layer)))
+        s.pictures.caseImage(at: r.imagePath), path: r.imagePath, width: r.width, height: r.height,
+        layers: layers.map(\.layer)))
   }
 
   /// The overlay legend in the case panel: each drawn layer as a colour swatch and its name,
@@ -197,11 +199,14 @@ extension View {
 
 extension CaseImages {
   /// The case image with masks blended in, bottom layer first, at the size the renderer
-  /// asks for (the decoded image is kept by `memo`).
-  public func overlaid(path: String, width: Int, height: Int, layers: [OverlayLayer]) -> ImageSource {
+  /// asks for (the scaled image is kept by `memo`).
+  public func overlaid(_ picture: RGBImage?, path: String, width: Int, height: Int, layers: [OverlayLayer])
+    -> ImageSource
+  {
     let memo = self.memo
     return ImageSource(width: max(1, width), height: max(1, height)) { w, h in
-      guard var out = memo.image(path: path, width: w, height: h) else { return nil }
+      guard let picture else { return nil }
+      var out = memo.image(picture, path: path, width: w, height: h)
       for layer in layers {
         let c = layer.colour
         out = out.blendingOverlay(

@@ -35,7 +35,8 @@ extension View {
     return ImagePlacement(
       key: key, rect: rect,
       source: images.explained(
-        path: r.imagePath, width: r.width, height: r.height, layers: layers,
+        s.pictures.caseImage(at: r.imagePath), path: r.imagePath, width: r.width, height: r.height,
+        layers: layers,
         explanation: explanation?.explanation,
         boxes: boxes ?? []))
   }
@@ -101,12 +102,14 @@ extension CaseImages {
   /// The case image with masks blended in, the explanation tinted over it and the nucleus boxes
   /// drawn, at the size the renderer asks for.
   func explained(
-    path: String, width: Int, height: Int, layers: [OverlayLayer], explanation: ImageExplanation?,
+    _ picture: RGBImage?, path: String, width: Int, height: Int, layers: [OverlayLayer],
+    explanation: ImageExplanation?,
     boxes: [StoreDetection]
   ) -> ImageSource {
     let memo = self.memo
     return ImageSource(width: max(1, width), height: max(1, height)) { w, h in
-      guard var out = memo.image(path: path, width: w, height: h) else { return nil }
+      guard let picture else { return nil }
+      var out = memo.image(picture, path: path, width: w, height: h)
       for layer in layers {
         let c = layer.colour
         out = out.blendingOverlay(

@@ -15,7 +15,8 @@ extension View {
       f.place(
         ImagePlacement(
           key: e.imageKey, rect: rect,
-          source: images.editing(path: r.imagePath, editor: e, colours: s.overlayColours),
+          source: images.editing(
+            s.pictures.caseImage(at: r.imagePath), path: r.imagePath, editor: e, colours: s.overlayColours),
           damages: damages))
     } else {
       f.put(
