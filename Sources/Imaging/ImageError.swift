@@ -36,10 +36,11 @@ public struct ImageError: Error, CustomStringConvertible, Equatable, Sendable {
     self.reason = reason
   }
 
-  /// "`path`: reason". Safe to print: control characters from the path or from a decoder
-  /// message (which may quote bytes of the file) are shown escaped, never sent raw.
+  /// "`path`: reason", as the file is named and the decoder said it. The path and a decoder
+  /// message (which may quote bytes of the file) are data: whoever prints this on a terminal
+  /// filters it (Terminal's `Sanitizer`), as for any other text a file controls.
   public var description: String {
-    "\(displaySafe(path)): \(displaySafe(reason.description))"
+    "\(path): \(reason.description)"
   }
 }
 
@@ -58,20 +59,4 @@ extension ImageError.Reason: CustomStringConvertible {
     case .writeFailed(let why): return "could not be written (\(why))"
     }
   }
-}
-
-/// Escapes C0/C1 control characters and DEL as `\u{..}` so text taken from a file name or
-/// a file's bytes cannot drive the terminal it is printed on.
-func displaySafe(_ text: String) -> String {
-  var out = ""
-  out.reserveCapacity(text.utf8.count)
-  for scalar in text.unicodeScalars {
-    let v = scalar.value
-    if v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) {
-      out += "\\u{" + String(v, radix: 16) + "}"
-    } else {
-      out.unicodeScalars.append(scalar)
-    }
-  }
-  return out
 }

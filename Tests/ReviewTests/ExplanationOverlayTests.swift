@@ -113,7 +113,7 @@ private func has(_ line: String, _ text: String) -> Bool { line.contains(text) }
     // The overlay changes the image; without it, the plain case image.
     let drawn = try #require(placement.source.render(160, 120))
     let plain = try #require(
-      View.caseImagePlacement(s, s.detail!, rect: placement.rect).source.render(160, 120))
+      View.caseImagePlacement(s, s.detail!, rect: placement.rect, CaseImages()).source.render(160, 120))
     #expect(drawn.pixels != plain.pixels)
 
     // `e` again: off, the background work stops, the image is plain again.
@@ -145,7 +145,10 @@ private func has(_ line: String, _ text: String) -> Bool { line.contains(text) }
     // runs outside it.
     let image = try #require(placement.source.render(640, 480))
     let plain = try #require(
-      CaseImages.image(path: app.state.detail!.record.imagePath, width: 640, height: 480).render(640, 480))
+      app.images.image(
+        app.state.pictures.caseImage(at: app.state.detail!.record.imagePath),
+        path: app.state.detail!.record.imagePath, width: 640, height: 480
+      ).render(640, 480))
     #expect(image[100, 110] == (255, 255, 255) && image[139, 110] == (255, 255, 255))
     #expect(image[99, 110] == (0, 0, 0))
     #expect(image[120, 115] == plain[120, 115])

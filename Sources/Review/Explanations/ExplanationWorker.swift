@@ -33,8 +33,21 @@ public final class ExplanationWorker: @unchecked Sendable {
 
   /// Where explanation files go; nil keeps them in memory only.
   public let cacheDirectory: String?
-  /// LIME's settings (issue 9's defaults).
-  public var request = ExplanationRequest(method: .lime)
+  /// LIME's settings (issue 9's defaults). Set on the UI thread and read by jobs on the worker's
+  /// queue, so both go through the lock; a job uses the settings as they were when it started.
+  public var request: ExplanationRequest {
+    get {
+      lock.lock()
+      defer { lock.unlock() }
+      return settings
+    }
+    set {
+      lock.lock()
+      settings = newValue
+      lock.unlock()
+    }
+  }
+  private var settings = ExplanationRequest(method: .lime)
 
   public init(cacheDirectory: String?) {
     self.cacheDirectory = cacheDirectory.map { $0 + "/explanations" }

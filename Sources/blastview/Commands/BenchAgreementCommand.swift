@@ -40,7 +40,7 @@ struct BenchAgreementCommand: ParsableCommand {
       try text.write(toFile: writeCodes, atomically: true, encoding: .utf8)
     }
     if json {
-      let o = AgreeJSON.object(
+      let o = JSONOutput.object(
         [
           ("items", .int(r.items)), ("categories", .int(r.categories)), ("repeats", .int(r.repeats)),
           ("cores", .int(r.cores)), ("kappa", .number(r.kappa)),

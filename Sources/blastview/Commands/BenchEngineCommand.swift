@@ -86,9 +86,7 @@ struct BenchEngineCommand: ParsableCommand {
       if !quiet { print(line) }
     }
     if json {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try enc.encode(report), as: UTF8.self))
+      try JSONOutput.print(report)
       return
     }
     print(

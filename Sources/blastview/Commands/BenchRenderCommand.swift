@@ -30,7 +30,7 @@ struct BenchRenderCommand: ParsableCommand {
     if json {
       let data = try JSONSerialization.data(
         withJSONObject: r.results, options: [.sortedKeys, .prettyPrinted])
-      print(String(decoding: data, as: UTF8.self))
+      try JSONOutput.print(jsonData: data)
     } else {
       print(
         "blastview bench render: \(o.columns)x\(o.rows) cells of \(o.cellWidth)x\(o.cellHeight) px, \(r.sourceCount) source images"

@@ -32,7 +32,7 @@ struct BenchReviewCommand: ParsableCommand {
     if json {
       let data = try JSONSerialization.data(
         withJSONObject: r.results, options: [.sortedKeys, .prettyPrinted])
-      print(String(decoding: data, as: UTF8.self))
+      try JSONOutput.print(jsonData: data)
     } else {
       print("blastview bench review: \(o.columns)x\(o.rows) cells of \(o.cellWidth)x\(o.cellHeight) px")
       for l in r.lines { print("  " + l) }

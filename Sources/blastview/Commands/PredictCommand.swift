@@ -4,6 +4,7 @@ import Foundation
 import Imaging
 import MTACNN
 import NeuralEngine
+import Terminal
 import Workflows
 
 /// `blastview predict`: class probabilities, P(malignant), nucleus count and boxes per image; or,
@@ -94,7 +95,7 @@ struct PredictCommand: ParsableCommand {
         do {
           decoded.append((p, try decodeImage(at: p)))
         } catch {
-          printError("skipped \(CLIText.safe(error.description))")
+          printError("skipped \(Sanitizer.sanitize(error.description))")
           failed += 1
         }
       }
@@ -111,7 +112,7 @@ struct PredictCommand: ParsableCommand {
       }
     }
     if json {
-      try CLIText.printJSON(results)
+      try JSONOutput.print(results)
     } else {
       for r in results { print(r.text) }
     }
@@ -163,7 +164,7 @@ struct PredictCommand: ParsableCommand {
     defer { if lockFD >= 0 { close(lockFD) } }
     if lockFD >= 0 && flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
       if json {
-        try CLIText.printJSON(WorkspacePredictSummary(model: version.version, predicted: 0, skipped: 0))
+        try JSONOutput.print(WorkspacePredictSummary(model: version.version, predicted: 0, skipped: 0))
       } else {
         print("model v\(version.version): another process is already predicting with it; nothing to do")
       }
@@ -175,13 +176,13 @@ struct PredictCommand: ParsableCommand {
     do {
       summary = try WorkspacePredictions.fill(
         store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
-        progress: { bar.update(done: $0, total: $1) }, skipped: { printError(CLIText.safe($0)) })
+        progress: { bar.update(done: $0, total: $1) }, skipped: { printError($0) })
     } catch { throw CLIError(error) }
     let done = summary.predicted
     let skipped = summary.skipped
     bar.finish()
     if json {
-      try CLIText.printJSON(
+      try JSONOutput.print(
         WorkspacePredictSummary(model: version.version, predicted: done, skipped: skipped))
     } else {
       print("model v\(version.version): \(done) cases predicted, \(skipped) skipped")
@@ -248,12 +249,12 @@ struct ImageResult: Encodable {
   }
 
   var text: String {
-    var lines = [CLIText.safe(image)]
+    var lines = [Sanitizer.sanitize(image)]
     if let probabilities, let predicted {
       let probs = order.map {
-        String(format: "%@ %.3f", CLIText.safe($0) as NSString, probabilities[$0] ?? 0)
+        String(format: "%@ %.3f", Sanitizer.sanitize($0) as NSString, probabilities[$0] ?? 0)
       }
-      lines.append("  predicted \(CLIText.safe(predicted))   " + probs.joined(separator: "  "))
+      lines.append("  predicted \(Sanitizer.sanitize(predicted))   " + probs.joined(separator: "  "))
     }
     if let pMalignant { lines.append(String(format: "  P(malignant) %.3f", pMalignant)) }
     if let nuclei, let boxes {
@@ -263,7 +264,7 @@ struct ImageResult: Encodable {
             String(format: "[%d,%d %dx%d %.2f]", $0.x, $0.y, $0.width, $0.height, $0.score)
           }.joined(separator: " "))
     }
-    if let mask { lines.append("  mask \(CLIText.safe(mask))") }
+    if let mask { lines.append("  mask \(Sanitizer.sanitize(mask))") }
     if colourUnusual == true {
       lines.append(
         String(

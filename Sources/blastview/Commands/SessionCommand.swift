@@ -1,6 +1,7 @@
 import ArgumentParser
 import CaseStore
 import Foundation
+import Terminal
 
 /// `blastview session ...`: agreement sessions.
 struct SessionCommand: ParsableCommand {
@@ -60,12 +61,12 @@ struct SessionCreateCommand: ParsableCommand {
         name: name, raters: list, cases: selection, blinded: blind, hideModel: hideModel,
         createdBy: createdBy ?? defaultRaterName())
       if json {
-        try CLIText.printJSON(info)
+        try JSONOutput.print(info)
         return
       }
       print(
-        "Created session \(CLIText.safe(info.name)): \(CLIText.count(info.caseCount)) case(s), raters "
-          + info.raters.map(CLIText.safe).joined(separator: ", ")
+        "Created session \(Sanitizer.sanitize(info.name)): \(CLIText.count(info.caseCount)) case(s), raters "
+          + info.raters.map(Sanitizer.sanitize(_:)).joined(separator: ", ")
           + (info.blinded ? ", blinded" : "") + (info.hideModel ? ", model hidden" : ""))
     } catch let e as CLIError {
       throw e
@@ -115,7 +116,7 @@ struct SessionListCommand: ParsableCommand {
     let sessions: [SessionInfo]
     do { sessions = try store.sessions() } catch { throw CLIError(error) }
     if json {
-      try CLIText.printJSON(sessions)
+      try JSONOutput.print(sessions)
       return
     }
     if sessions.isEmpty { print("No sessions.") }
@@ -124,11 +125,12 @@ struct SessionListCommand: ParsableCommand {
         s.isOpen ? "open" : "closed", s.blinded ? "blinded" : nil, s.hideModel ? "model hidden" : nil,
       ]
       .compactMap { $0 }.joined(separator: ", ")
-      let progress = s.raters.map { "\(CLIText.safe($0)) \(s.labelled[$0] ?? 0)/\(s.caseCount)" }.joined(
-        separator: ", ")
+      let progress = s.raters.map { "\(Sanitizer.sanitize($0)) \(s.labelled[$0] ?? 0)/\(s.caseCount)" }
+        .joined(
+          separator: ", ")
       print(
-        "\(CLIText.safe(s.name))  [\(flags)]  \(CLIText.count(s.caseCount)) cases (\(CLIText.safe(s.caseSelection)))  "
-          + "created by \(CLIText.safe(s.createdBy))  labelled: \(progress)")
+        "\(Sanitizer.sanitize(s.name))  [\(flags)]  \(CLIText.count(s.caseCount)) cases (\(Sanitizer.sanitize(s.caseSelection)))  "
+          + "created by \(Sanitizer.sanitize(s.createdBy))  labelled: \(progress)")
     }
   }
 }
@@ -147,6 +149,6 @@ struct SessionCloseCommand: ParsableCommand {
   func run() throws {
     let store = try workspace.open()
     do { try store.closeSession(name, by: rater.name) } catch { throw CLIError(error) }
-    print("Closed session \(CLIText.safe(name))")
+    print("Closed session \(Sanitizer.sanitize(name))")
   }
 }
