@@ -45,12 +45,12 @@ let mtacnnTargets: [Target] = [
   // train/eval/predict through the real binary.
   .testTarget(
     name: "ModelCommandTests",
-    dependencies: ["blastview", "MTACNN", "NeuralEngine", "CaseStore"]),
+    dependencies: ["blastview", "MTACNN", "NeuralEngine", "CaseStore", "FileSafety"]),
   // Retraining jobs (issue 8) through the real binary on a synthetic workspace.
   .testTarget(
     name: "RetrainingTests",
     dependencies: [
-      "blastview", "MTACNN", "NeuralEngine", "CaseStore", "Imaging", "TestSupport",
+      "blastview", "MTACNN", "NeuralEngine", "CaseStore", "Imaging", "TestSupport", "FileSafety",
       .product(name: "GRDB", package: "GRDB.swift"),
     ]),
 ]
@@ -72,14 +72,21 @@ let package = Package(
       name: "CImageCodecs",
       dependencies: ["CPNG", "CJPEG"],
       linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+    // Every file BlastView writes or reads by name: no links followed, exclusive temporary
+    // names, per-user folders (issue 15). Depends on nothing, so every module can use it.
+    .target(
+      name: "FileSafety"),
+    .testTarget(
+      name: "FileSafetyTests",
+      dependencies: ["FileSafety"]),
     .target(
       name: "Imaging",
-      dependencies: ["CImageCodecs"]),
+      dependencies: ["CImageCodecs", "FileSafety"]),
     .target(
       name: "Agreement"),
     .target(
       name: "NeuralEngine",
-      dependencies: ["COpenBLAS"],
+      dependencies: ["COpenBLAS", "FileSafety"],
       swiftSettings: [.unsafeFlags(neuralEngineFlags)]),
     .target(
       name: "CTerminalSupport",
@@ -89,7 +96,9 @@ let package = Package(
       dependencies: ["CNcursesw", "CSixel", "CTerminalSupport", "Imaging"]),
     .target(
       name: "Review",
-      dependencies: ["Terminal", "CaseStore", "Imaging", "Agreement", "SessionAgreement", "MTACNN"]),
+      dependencies: [
+        "Terminal", "CaseStore", "Imaging", "Agreement", "SessionAgreement", "MTACNN", "FileSafety",
+      ]),
     // A session's agreement as one report, shared by the review dashboard and `agree --session`.
     .target(
       name: "SessionAgreement",
@@ -97,7 +106,7 @@ let package = Package(
     .target(
       name: "CaseStore",
       dependencies: [
-        "Imaging",
+        "Imaging", "FileSafety",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
@@ -110,7 +119,7 @@ let package = Package(
       name: "blastview",
       dependencies: [
         "Imaging", "Terminal", "Review", "Agreement", "NeuralEngine", "MTACNN", "CaseStore",
-        "SessionAgreement",
+        "SessionAgreement", "FileSafety",
         "CNcursesw", "CSixel", "CPNG", "CJPEG",
         "COpenBLAS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -126,7 +135,7 @@ let package = Package(
       name: "ReviewTests",
       dependencies: [
         "Review", "Terminal", "CaseStore", "Imaging", "TestSupport", "SessionAgreement", "Agreement",
-        "MTACNN",
+        "MTACNN", "FileSafety",
       ]),
     .testTarget(
       name: "ImagingTests",

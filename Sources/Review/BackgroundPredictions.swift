@@ -102,7 +102,7 @@ extension ReviewApp {
       let (predicted, total) = try store.predictionCoverage(model: version)
       let dir = store.workspace.directory
       let result = launcher.spawn(
-        ["predict", "--all-cases", "--workspace", dir], log: dir + "/logs/predict-v\(version).log")
+        ["predict", "--all-cases", "--workspace", dir], workspace: dir, log: "predict-v\(version).log")
       if case .success(let pid) = result { trainerChildren.insert(pid) }
       return [.predictions(.launched(version: version, missing: total - predicted, result))]
     }

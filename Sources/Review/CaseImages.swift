@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 import Imaging
 import Terminal
@@ -50,20 +51,32 @@ public enum CaseImages {
   }
 
   /// A thumbnail: from the cache file when present, else from the original (then cached).
+  /// The cache (`cache/<user>/thumbnails/<sha>.png`) is used only when its user folder is
+  /// verified as this user's own (`SafeFile.privateDirectory`): a picture another user
+  /// planted there would be shown as the case.
   public static func thumbnail(path: String, cachePath: String, width: Int, height: Int) -> ImageSource {
     ImageSource(width: max(1, width), height: max(1, height)) { w, h in
-      if let cached = try? decodeImage(at: cachePath), cached.width >= w || cached.height >= h {
+      let cacheUsable = ownCacheFolder(for: cachePath)
+      if cacheUsable, let cached = try? decodeImage(at: cachePath), cached.width >= w || cached.height >= h {
         return cached.resized(width: w, height: h)
       }
       guard let image = try? decodeImage(at: path) else { return nil }
       let scale = min(1, Double(thumbnailSide) / Double(max(image.width, image.height)))
       let small = image.resized(
         width: max(1, Int(Double(image.width) * scale)), height: max(1, Int(Double(image.height) * scale)))
-      try? FileManager.default.createDirectory(
-        atPath: (cachePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-      try? writePNG(small, to: cachePath)
+      if cacheUsable { try? writePNG(small, to: cachePath) }
       return small.resized(width: w, height: h)
     }
+  }
+
+  /// Whether `<cache>/<user>/<kind>/file`'s user folder is this user's own (made 0700 when
+  /// missing), with its `<kind>` folder made inside it.
+  static func ownCacheFolder(for file: String) -> Bool {
+    let kind = (file as NSString).deletingLastPathComponent
+    let user = (kind as NSString).deletingLastPathComponent
+    let cache = (user as NSString).deletingLastPathComponent
+    guard (try? SafeFile.privateDirectory(in: cache)) == user else { return false }
+    return (try? SafeFile.makeDirectories(kind)) != nil
   }
 }
 

@@ -1,4 +1,5 @@
 import CaseStore
+import FileSafety
 import Foundation
 
 #if canImport(Glibc)
@@ -7,7 +8,13 @@ import Foundation
 
 /// Starts `blastview train --job ID` as a background process: its own session (so the review
 /// app's Ctrl-C and terminal hang-up do not reach it, and it outlives the app), standard input
-/// from /dev/null, output appended to `<workspace>/logs/train-job-<ID>.log`.
+/// from /dev/null, output appended to `<workspace>/logs/<user>/train-job-<ID>.log`.
+///
+/// Never through a shell: the arguments go to `posix_spawn` as an argument vector, so no file
+/// or workspace name is ever read as shell code. The log is opened here through
+/// `SafeFile.openForAppend` (no symbolic link followed, a regular file of this user's) in
+/// this user's own folder under `logs/`, so another user who can write the workspace cannot
+/// redirect it to one of this user's files (a planted `~/.bashrc` link).
 public struct TrainerLauncher: Sendable {
   /// The `blastview` executable (default: this process's own, from /proc/self/exe).
   public var executable: String
@@ -24,23 +31,32 @@ public struct TrainerLauncher: Sendable {
   }
 
   public func launch(job: Int64, workspace: String) -> Result<Int32, LaunchError> {
-    spawn(
-      ["train", "--job", String(job), "--workspace", workspace], log: workspace + "/logs/train-job-\(job).log"
-    )
+    spawn(["train", "--job", String(job), "--workspace", workspace], workspace: workspace, log: "train-job-\(job).log")
+  }
+
+  /// This user's log folder in `workspace` (`logs/<user>`, made 0700 when missing).
+  public static func logDirectory(workspace: String) throws(SafeFileError) -> String {
+    try SafeFile.privateDirectory(in: workspace + "/logs")
   }
 
   /// Starts `executable arguments...` in the background the same way (own session, default
-  /// signals, output appended to `log`, whose directory is made when missing).
-  public func spawn(_ args: [String], log: String) -> Result<Int32, LaunchError> {
-    try? FileManager.default.createDirectory(
-      atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+  /// signals, output appended to `log` in this user's log folder of `workspace`).
+  public func spawn(_ args: [String], workspace: String, log: String) -> Result<Int32, LaunchError> {
+    let logFD: Int32
+    do {
+      logFD = try SafeFile.openForAppend(TrainerLauncher.logDirectory(workspace: workspace) + "/" + log)
+    } catch {
+      return .failure(LaunchError(message: "cannot open the log: \(error.description)"))
+    }
+    defer { close(logFD) }
     let arguments = [executable] + args
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    // dup2 clears close-on-exec on the copies; the original closes at exec.
+    posix_spawn_file_actions_adddup2(&actions, logFD, 1)
+    posix_spawn_file_actions_adddup2(&actions, logFD, 2)
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }

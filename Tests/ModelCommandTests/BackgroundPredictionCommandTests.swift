@@ -1,3 +1,4 @@
+import FileSafety
 import CaseStore
 import Foundation
 import TestSupport
@@ -55,7 +56,7 @@ import Testing
     #expect(
       EndToEnd.waitUntil(seconds: 10) { !tmux.capture().contains("⟳ predictions") }, "\(tmux.capture())")
     tmux.send("q")
-    let log = try String(contentsOfFile: ws + "/logs/predict-v\(version).log", encoding: .utf8)
+    let log = try String(contentsOfFile: ws + "/logs/\(SafeFile.userFolderName)/predict-v\(version).log", encoding: .utf8)
     #expect(log.contains("\(total) cases predicted"))
   }
 }

@@ -1,3 +1,4 @@
+import FileSafety
 import CaseStore
 import Foundation
 import GRDB
@@ -347,7 +348,7 @@ extension RetrainingTests {
     #expect(job.pid != nil && job.pid != t.panePID)
     t.send("V")
     #expect(t.waitFor("v2    v1     cls"), "\(t.capture())")
-    #expect(FileManager.default.fileExists(atPath: ws + "/logs/train-job-1.log"))
+    #expect(FileManager.default.fileExists(atPath: ws + "/logs/\(SafeFile.userFolderName)/train-job-1.log"))
     t.send("q")
   }
 }

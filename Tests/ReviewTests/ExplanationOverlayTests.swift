@@ -225,7 +225,7 @@ private func has(_ line: String, _ text: String) -> Bool { line.contains(text) }
     #expect(
       seen.contains { if case .ready(let c, cached: false) = $0 { c.key.method == .gradcam } else { false } })
     let file = try #require(app.explanationWorker.cacheFile(lime))
-    #expect(file.hasPrefix(store.workspace.cacheDirectory + "/explanations/"))
+    #expect(file.hasPrefix(store.workspace.userCacheDirectory + "/explanations/"))
     #expect(FileManager.default.fileExists(atPath: file))
     let computed = try #require(app.state.explanations.current?.explanation)
     #expect(has(app.frame, "LIME, \(computed.superpixels!.count) regions for \(computed.className)"))

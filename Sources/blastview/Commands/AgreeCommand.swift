@@ -1,3 +1,4 @@
+import FileSafety
 import Agreement
 import ArgumentParser
 import CaseStore
@@ -237,7 +238,7 @@ struct AgreeCommand: ParsableCommand {
 /// must appear once as a row and once as a column.
 enum WeightsFile {
   static func read(_ path: String, categories: [String]) throws -> AgreementWeights {
-    guard let data = FileManager.default.contents(atPath: path),
+    guard let data = try? Data(SafeFile.read(path, maxBytes: 64 << 20)),
       let text = String(validating: [UInt8](data), as: UTF8.self)
     else { throw AgreeInputError(path, "cannot be read as UTF-8 text") }
     let records = try CSVRecords.parse(

@@ -1,3 +1,4 @@
+import FileSafety
 import Agreement
 import ArgumentParser
 import Foundation
@@ -48,7 +49,7 @@ struct BenchAgreementCommand: ParsableCommand {
     if let writeCodes {
       var text = "a,b\n"
       for i in 0..<items { text += "\(codes[2 * i]),\(codes[2 * i + 1])\n" }
-      try text.write(toFile: writeCodes, atomically: true, encoding: .utf8)
+      try SafeFile.write(Array(text.utf8), to: writeCodes)
     }
     let weights =
       k == 4 ? try AgreementWeights.clinical(categories: names) : try AgreementWeights.linear(k).get()

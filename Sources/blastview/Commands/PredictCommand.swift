@@ -1,3 +1,4 @@
+import FileSafety
 import ArgumentParser
 import CaseStore
 import Foundation
@@ -156,9 +157,9 @@ struct PredictCommand: ParsableCommand {
     // One predictor per model version at a time (review apps start one in the background); the
     // kernel drops the lock when the process ends, however it ends.
     let lockPath = store.workspace.directory + "/cache/predict-v\(version.version).lock"
-    try? FileManager.default.createDirectory(
-      atPath: (lockPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    let lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    try? SafeFile.makeDirectories((lockPath as NSString).deletingLastPathComponent)
+    // Shared on purpose (every user's predictor takes it), but never opened through a link.
+    let lockFD = (try? SafeFile.openShared(lockPath)) ?? -1
     defer { if lockFD >= 0 { close(lockFD) } }
     if lockFD >= 0 && flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
       if json {
@@ -168,6 +169,9 @@ struct PredictCommand: ParsableCommand {
       }
       return
     }
+    // The registered file must still be the one registered: one replaced in place is refused,
+    // never used for predictions stored under this version.
+    do { try store.verifyModelFile(version) } catch { throw CLIError(error) }
     let (net, meta) = try loadModel(version.file)
     let bar = ProgressBar(label: "predict", enabled: !json && isatty(STDERR_FILENO) == 1)
     let summary = try WorkspacePredictions.fill(
@@ -274,8 +278,9 @@ struct ImageResult: Encodable {
 }
 
 func sha256Hex(path: String) throws -> String {
-  guard let data = FileManager.default.contents(atPath: path) else {
-    throw CLIError(message: "cannot read \(path)")
+  let data: [UInt8]
+  do { data = try SafeFile.read(path, maxBytes: SafeTensorsFile.maxFileBytes) } catch {
+    throw CLIError(message: "cannot read \(error.description)")
   }
   return StratifiedSplit.sha256(Array(data)).map { String(format: "%02x", $0) }.joined()
 }

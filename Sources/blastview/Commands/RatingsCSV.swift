@@ -1,3 +1,4 @@
+import FileSafety
 import Agreement
 import Foundation
 
@@ -13,7 +14,7 @@ struct RatingsCSV {
   var lines: [Int]
 
   init(path: String) throws(AgreeInputError) {
-    guard let data = FileManager.default.contents(atPath: path) else {
+    guard let data = try? Data(SafeFile.read(path, maxBytes: 256 << 20)) else {
       var isDirectory: ObjCBool = false
       if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
         throw AgreeInputError(

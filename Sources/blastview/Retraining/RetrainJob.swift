@@ -1,3 +1,4 @@
+import FileSafety
 import CaseStore
 import Foundation
 import MTACNN
@@ -83,7 +84,14 @@ struct RetrainJob {
     do { try store.startTrainingJob(id: jobID) } catch { throw CLIError(error) }
     let heartbeat = JobHeartbeat(store: store, jobID: jobID)
     defer { heartbeat.stop() }
-    let scratch = store.workspace.modelsDirectory + "/.job-\(jobID)"
+    // A fresh folder only this user can enter (random name, 0700): the stage checkpoints are
+    // written and read back from it, so nobody can plant or swap one in a shared workspace.
+    try? SafeFile.makeDirectories(store.workspace.modelsDirectory)
+    let scratch: String
+    do { scratch = try SafeFile.createTemporaryDirectory(in: store.workspace.modelsDirectory, base: "job-\(jobID)") } catch {
+      try? store.finishTrainingJob(id: jobID, status: .failed, error: error.description)
+      throw CLIError(message: "job \(jobID): \(error.description)")
+    }
     defer { try? FileManager.default.removeItem(atPath: scratch) }
     do {
       let outcome = try body(scratch: scratch)
@@ -147,7 +155,6 @@ struct RetrainJob {
     progress(0.01, message: "loading the workspace's training data")
     let throughAdjudication = try store.latestAdjudicationID()
     let data = try WorkspaceTrainingData.load(store: store, model: parentNet, quiet: true)
-    try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
     let stageShare = 0.85 / Double(stages.count)
     // The colour warning's reference (issue 10) follows the data the new version learned from;
     // the parent's is kept when the workspace's images cannot fit one.

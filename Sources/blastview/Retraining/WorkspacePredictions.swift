@@ -42,7 +42,7 @@ enum WorkspacePredictions {
       for id in todo {
         do {
           let rec = try store.caseRecord(id: id, viewer: .system)
-          decoded.append((id, try decodeImage(at: rec.imagePath)))
+          decoded.append((id, try CaseStore.decodeVerifiedImage(rec)))
         } catch {
           printError("skipped case \(id): \(CLIText.safe(String(describing: error)))")
           failedCases.insert(id)
