@@ -25,7 +25,8 @@ enum ExportText {
   /// One CSV cell: neutralised when it looks like a formula, quoted when it needs quotes.
   static func csvCell(_ s: String) -> String {
     if looksLikeFormula(s) { return "\"'" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
-    if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+    // By scalar: "\r\n" is one Character, equal to neither "\r" nor "\n".
+    if s.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
       return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
     return s

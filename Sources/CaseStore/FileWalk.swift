@@ -176,11 +176,7 @@ enum CSV {
     return rows
   }
 
-  /// Quotes a field when it needs it.
-  static func field(_ s: String) -> String {
-    if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
-      return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-    return s
-  }
+  /// One field as BlastView writes it: quoted when it needs it, and neutralised when a
+  /// spreadsheet would read it as a formula (`ExportText.csvCell`).
+  static func field(_ s: String) -> String { ExportText.csvCell(s) }
 }

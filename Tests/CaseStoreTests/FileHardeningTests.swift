@@ -62,7 +62,8 @@ import Testing
     let dir = TempDir()
     let store = try makeStore(dir, cases: 3)
     // Another rater's database, linked at the old predictable name `out.db.partial-<pid>`.
-    let other = try makeStore(TempDir("other"), cases: 5)
+    let otherDir = TempDir("other")
+    let other = try makeStore(otherDir, cases: 5)
     let otherPath = other.workspace.databasePath
     let before = try Data(contentsOf: URL(fileURLWithPath: otherPath))
     let dest = dir.sub("out.db")
@@ -145,19 +146,19 @@ import Testing
     let dir = TempDir()
     let images = dir.sub("images")
     try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
-    let sample = Self.repo + "/SampleData/wbc-seg/images/basophil"
-    let files = try FileManager.default.contentsOfDirectory(atPath: sample).sorted().prefix(2)
-    try #require(files.count == 2)
+    let sample = Self.repo + "/SampleData/wbc-seg/images"
+    let first = sample + "/basophil/" + (try FileManager.default.contentsOfDirectory(atPath: sample + "/basophil").sorted()[0])
+    let second = sample + "/eosinophil/" + (try FileManager.default.contentsOfDirectory(atPath: sample + "/eosinophil").sorted()[0])
     let a = images + "/a.png"
-    try FileManager.default.copyItem(atPath: sample + "/" + files.first!, toPath: a)
+    try FileManager.default.copyItem(atPath: first, toPath: a)
     let store = try Workspace.create(at: dir.sub("ws"))
     let s = try store.importImages(ImportOptions(paths: [a]))
     let record = try store.caseRecord(id: s.caseIDs[0], viewer: .system)
     _ = try CaseStore.decodeVerifiedImage(record)
     let original = try Data(contentsOf: URL(fileURLWithPath: a))
-    // Replaced by another image (same size and mtime set back: the ctime/inode still change).
+    // Rewritten in place with another image, its mtime set back (the ctime still changes).
     let attributes = try FileManager.default.attributesOfItem(atPath: a)
-    try Data(contentsOf: URL(fileURLWithPath: sample + "/" + files.last!)).write(to: URL(fileURLWithPath: a))
+    try Data(contentsOf: URL(fileURLWithPath: second)).write(to: URL(fileURLWithPath: a))
     try FileManager.default.setAttributes([.modificationDate: attributes[.modificationDate]!], ofItemAtPath: a)
     do {
       _ = try CaseStore.decodeVerifiedImage(record)

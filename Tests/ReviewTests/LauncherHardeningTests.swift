@@ -60,3 +60,22 @@ import Testing
     #expect(stat(ws + "/logs/\(SafeFile.userFolderName)", &st) == 0 && st.st_mode & 0o777 == 0o700)
   }
 }
+
+/// Issue 15 item 3 in the review app: a case whose image was replaced after import shows the
+/// error where the image would be, and a label key records nothing.
+@Suite struct ReplacedImageReviewTests {
+  @Test func aReplacedImageShowsTheErrorAndRefusesLabels() throws {
+    let (app, store, dir) = try makeApp()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let record = try store.caseRecord(id: 1, viewer: .system)
+    let other = try Data(contentsOf: URL(fileURLWithPath: try store.caseRecord(id: 2, viewer: .system).imagePath))
+    try other.write(to: URL(fileURLWithPath: record.imagePath))
+    app.dispatch(key(.enter))  // open case 1
+    let f = app.frame
+    #expect(f.contains("The image cannot be shown"), "\(f)")
+    #expect(f.contains("changed since it was imported"))
+    #expect(!f.images.contains { $0.key.hasPrefix("case:1") })
+    app.dispatch(key("1"))  // Benign
+    #expect(try store.currentAnnotations(case: 1, viewer: .system).isEmpty)
+  }
+}
