@@ -21,7 +21,9 @@ enum Digest {
   /// regular file is read: a FIFO or device at the path is an error, not a hang.
   static func sha256Hex(fileAt path: String) throws(StoreError) -> String {
     let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-    guard fd >= 0 else { throw .io(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))") }
+    guard fd >= 0 else {
+      throw .io(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))")
+    }
     defer { close(fd) }
     var st = stat()
     guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {

@@ -382,7 +382,8 @@ extension CaseStore {
       do { try SafeFile.install(tmp, at: dest, replace: false) } catch {
         if error.reason == .exists {
           throw StoreError.invalidInput(
-            "\(dest) appeared while the backup was being made; choose a new file name (a backup never overwrites)")
+            "\(dest) appeared while the backup was being made; choose a new file name (a backup never overwrites)"
+          )
         }
         throw CaseStore.storeError(error)
       }
@@ -401,7 +402,9 @@ extension CaseStore {
   public func importLabels(csvPath: String, session: String?) throws(StoreError) -> [Annotation] {
     // SafeFile.read: a FIFO or device named here is refused, not waited on forever.
     let data: [UInt8]
-    do { data = try SafeFile.read(csvPath, maxBytes: 256 << 20) } catch { throw .io(path: csvPath, reason: error.why) }
+    do { data = try SafeFile.read(csvPath, maxBytes: 256 << 20) } catch {
+      throw .io(path: csvPath, reason: error.why)
+    }
     let table = CSV.parseLines(String(decoding: data, as: UTF8.self))
     guard let header = table.first else { throw .invalidInput("\(csvPath) is empty") }
     let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }

@@ -42,14 +42,18 @@ struct FileWalk {
     while let entry = readdir(d) {
       let bytes: [UInt8] = withUnsafePointer(to: entry.pointee.d_name) {
         $0.withMemoryRebound(to: UInt8.self, capacity: 256) { p in
-          Array(UnsafeBufferPointer(start: p, count: strlen(UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self))))
+          Array(
+            UnsafeBufferPointer(
+              start: p, count: strlen(UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self))))
         }
       }
       if bytes.first == UInt8(ascii: ".") { continue }
       let name = String(decoding: bytes, as: UTF8.self)
       guard Array(name.utf8) == bytes else {  // decoding replaced invalid bytes
-        let shown = bytes.map { $0 < 0x80 && $0 >= 0x20 ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0) }
-          .joined()
+        let shown = bytes.map {
+          $0 < 0x80 && $0 >= 0x20 ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0)
+        }
+        .joined()
         refused.append(
           ImportIssue(
             path: (dir == "/" ? "/" : dir + "/") + shown,

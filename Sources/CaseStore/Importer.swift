@@ -1,5 +1,5 @@
-import FileSafety
 import Dispatch
+import FileSafety
 import Foundation
 import GRDB
 import Imaging

@@ -183,7 +183,8 @@ public enum SafeFile {
     let uid = geteuid()
     if let pw = getpwuid(uid), let cName = pw.pointee.pw_name {
       let name = String(cString: cName)
-      let plain = !name.isEmpty && !name.hasPrefix(".")
+      let plain =
+        !name.isEmpty && !name.hasPrefix(".")
         && name.utf8.allSatisfy { c in
           (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
             || c == 0x2D || c == 0x5F || c == 0x2E
@@ -219,7 +220,8 @@ public enum SafeFile {
     switch st.st_mode & S_IFMT {
     case S_IFREG: break
     case S_IFDIR: throw SafeFileError(path: path, reason: .notRegularFile("is a folder, not a file"))
-    case S_IFIFO: throw SafeFileError(path: path, reason: .notRegularFile("is a FIFO (named pipe), not a file"))
+    case S_IFIFO:
+      throw SafeFileError(path: path, reason: .notRegularFile("is a FIFO (named pipe), not a file"))
     default: throw SafeFileError(path: path, reason: .notRegularFile("not a regular file"))
     }
     let size = Int(st.st_size)

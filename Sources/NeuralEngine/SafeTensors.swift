@@ -404,4 +404,3 @@ public enum SafeTensorsWriter {
     }
   }
 }
-

@@ -8,8 +8,11 @@ import Testing
 /// checks: every outcome is either an import or an error that names the file, and a refused
 /// file imports nothing. Bounded (a few hundred small files) so it runs in CI in seconds.
 @Suite struct CSVFuzzTests {
-  static let valid = "case,rater,label\n1,ana,Pre-B\n2,\"b, en\",Benign\n\"3\",carl,\"Pro-B\"\r\n4,dora,early-b\n"
-  static let alphabet: [String] = [",", "\"", "\n", "\r", "\u{FEFF}", "=", "x", "9", " ", "\u{0}", "\u{202E}", "é"]
+  static let valid =
+    "case,rater,label\n1,ana,Pre-B\n2,\"b, en\",Benign\n\"3\",carl,\"Pro-B\"\r\n4,dora,early-b\n"
+  static let alphabet: [String] = [
+    ",", "\"", "\n", "\r", "\u{FEFF}", "=", "x", "9", " ", "\u{0}", "\u{202E}", "é",
+  ]
 
   @Test func mutatedLabelCSVsImportOrFailNamingTheFile() throws {
     let dir = TempDir()
@@ -48,8 +51,10 @@ import Testing
     var rng = SeededRandom(seed: 42)
     for _ in 0..<300 {
       let row = (0..<Int.random(in: 1...5, using: &rng)).map { _ in
-        (0..<Int.random(in: 0...6, using: &rng)).map { _ in Self.alphabet.filter { $0 != "\u{FEFF}" }.randomElement(using: &rng)! }
-          .joined()
+        (0..<Int.random(in: 0...6, using: &rng)).map { _ in
+          Self.alphabet.filter { $0 != "\u{FEFF}" }.randomElement(using: &rng)!
+        }
+        .joined()
       }
       let line = row.map(ExportText.csvCell).joined(separator: ",") + "\n"
       let parsed = CSV.parse(line)

@@ -67,7 +67,8 @@ import Testing
     let otherPath = other.workspace.databasePath
     let before = try Data(contentsOf: URL(fileURLWithPath: otherPath))
     let dest = dir.sub("out.db")
-    try FileManager.default.createSymbolicLink(atPath: dest + ".partial-\(getpid())", withDestinationPath: otherPath)
+    try FileManager.default.createSymbolicLink(
+      atPath: dest + ".partial-\(getpid())", withDestinationPath: otherPath)
     try store.backup(to: dest)
     #expect(try Data(contentsOf: URL(fileURLWithPath: otherPath)) == before)
     var st = stat()
@@ -96,7 +97,9 @@ import Testing
     let s = try store.export(ExportOptions(format: .csv, outDirectory: dir.sub("o"), viewer: .system))
     let rows = CSV.parse(try String(contentsOfFile: s.files[0], encoding: .utf8)).dropFirst()
     let notes = rows.map { $0[11] }
-    for text in hostile { #expect(notes.contains("'" + text), "\(text.debugDescription) not neutralised: \(notes)") }
+    for text in hostile {
+      #expect(notes.contains("'" + text), "\(text.debugDescription) not neutralised: \(notes)")
+    }
     #expect(rows.contains { $0[3] == "'=cmd|' /C calc'!A0" })
     // Nothing a spreadsheet evaluates is left at the start of any cell.
     for row in rows {
@@ -124,9 +127,11 @@ import Testing
     let dir = TempDir()
     let store = try makeStore(dir, cases: 2)
     let note = "ok \u{202E}gpj.exe\u{202C} \u{85}next \u{9B}31m \u{2066}iso\u{2069} \u{2028}"
-    try store.annotate(case: 1, rater: "ana", label: "Pre-B", mask: squareMask(8, 8, x: 0, y: 0, size: 2), note: note)
+    try store.annotate(
+      case: 1, rater: "ana", label: "Pre-B", mask: squareMask(8, 8, x: 0, y: 0, size: 2), note: note)
     for format in [ExportFormat.json, .coco] {
-      let s = try store.export(ExportOptions(format: format, outDirectory: dir.sub("\(format)"), viewer: .system))
+      let s = try store.export(
+        ExportOptions(format: format, outDirectory: dir.sub("\(format)"), viewer: .system))
       let bytes = try Data(contentsOf: URL(fileURLWithPath: s.files[0]))
       let text = String(decoding: bytes, as: UTF8.self)
       #expect(!text.unicodeScalars.contains { ExportText.needsJSONEscape($0.value) }, "\(format)")
@@ -147,8 +152,12 @@ import Testing
     let images = dir.sub("images")
     try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
     let sample = Self.repo + "/SampleData/wbc-seg/images"
-    let first = sample + "/basophil/" + (try FileManager.default.contentsOfDirectory(atPath: sample + "/basophil").sorted()[0])
-    let second = sample + "/eosinophil/" + (try FileManager.default.contentsOfDirectory(atPath: sample + "/eosinophil").sorted()[0])
+    let first =
+      sample + "/basophil/"
+      + (try FileManager.default.contentsOfDirectory(atPath: sample + "/basophil").sorted()[0])
+    let second =
+      sample + "/eosinophil/"
+      + (try FileManager.default.contentsOfDirectory(atPath: sample + "/eosinophil").sorted()[0])
     let a = images + "/a.png"
     try FileManager.default.copyItem(atPath: first, toPath: a)
     let store = try Workspace.create(at: dir.sub("ws"))
@@ -159,7 +168,8 @@ import Testing
     // Rewritten in place with another image, its mtime set back (the ctime still changes).
     let attributes = try FileManager.default.attributesOfItem(atPath: a)
     try Data(contentsOf: URL(fileURLWithPath: second)).write(to: URL(fileURLWithPath: a))
-    try FileManager.default.setAttributes([.modificationDate: attributes[.modificationDate]!], ofItemAtPath: a)
+    try FileManager.default.setAttributes(
+      [.modificationDate: attributes[.modificationDate]!], ofItemAtPath: a)
     do {
       _ = try CaseStore.decodeVerifiedImage(record)
       Issue.record("a replaced image was decoded as the case")
@@ -181,7 +191,8 @@ import Testing
     let store = try makeStore(dir, cases: 1)
     let file = dir.sub("m.safetensors")
     try Data("first model bytes".utf8).write(to: URL(fileURLWithPath: file))
-    let m = try store.registerModel(file: file, parent: nil, tasks: ["cls"], trainedTasks: ["cls"], frozenTasks: [])
+    let m = try store.registerModel(
+      file: file, parent: nil, tasks: ["cls"], trainedTasks: ["cls"], frozenTasks: [])
     try store.verifyModelFile(m)
     try Data("other model bytes".utf8).write(to: URL(fileURLWithPath: m.file))
     #expect(throws: StoreError.modelFileMismatch(version: m.version, path: m.file)) {
@@ -268,7 +279,9 @@ import Testing
     var raw = Array((images + "/caf").utf8) + [0xE9] + Array(".png".utf8) + [0]
     let source = try Data(contentsOf: URL(fileURLWithPath: images + "/ok.png"))
     let fd = raw.withUnsafeMutableBufferPointer { p in
-      p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { open($0, O_WRONLY | O_CREAT | O_EXCL, 0o644) }
+      p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) {
+        open($0, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+      }
     }
     try #require(fd >= 0)
     _ = source.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
@@ -296,7 +309,8 @@ import Testing
       #expect(!r.timedOut)
       #expect(r.output.contains("bomb-\(type).png"), "\(r.output)")
       // Bounded: at most 64 MiB above importing a real image (before the fix: +2 GB).
-      #expect(r.maxRSSKiB < baseline.maxRSSKiB + 64 * 1024, "\(type): \(r.maxRSSKiB) KiB vs \(baseline.maxRSSKiB)")
+      #expect(
+        r.maxRSSKiB < baseline.maxRSSKiB + 64 * 1024, "\(type): \(r.maxRSSKiB) KiB vs \(baseline.maxRSSKiB)")
     }
   }
 }
@@ -310,7 +324,9 @@ enum PNGBombs {
     return out
   }
 
-  static func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
+  static func be(_ v: UInt32) -> [UInt8] {
+    [UInt8(v >> 24), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)]
+  }
 
   static func crc32(_ bytes: [UInt8]) -> UInt32 {
     var c: UInt32 = 0xFFFF_FFFF

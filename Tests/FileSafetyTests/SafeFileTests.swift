@@ -43,14 +43,18 @@ import Testing
     let v = try victim()
     let out = dir + "/model.safetensors"
     let pid = getpid()
-    for name in ["model.safetensors.tmp-\(pid)", ".model.safetensors.tmp-\(pid)", "model.safetensors.partial-\(pid)"] {
+    for name in [
+      "model.safetensors.tmp-\(pid)", ".model.safetensors.tmp-\(pid)", "model.safetensors.partial-\(pid)",
+    ] {
       try FileManager.default.createSymbolicLink(atPath: dir + "/" + name, withDestinationPath: v)
     }
     try SafeFile.write(Array("new".utf8), to: out)
     #expect(contents(v) == "victim's own file\n")
     #expect(contents(out) == "new")
     // No temporary file is left behind.
-    let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") && !$0.hasSuffix("\(pid)") }
+    let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter {
+      $0.contains(".tmp-") && !$0.hasSuffix("\(pid)")
+    }
     #expect(left.isEmpty, "\(left)")
   }
 
@@ -123,7 +127,9 @@ import Testing
     mkdir(elsewhere, 0o700)
     let mine = logs + "/" + SafeFile.userFolderName
     try FileManager.default.createSymbolicLink(atPath: mine, withDestinationPath: elsewhere)
-    #expect(throws: SafeFileError(path: mine, reason: .symbolicLink)) { try SafeFile.privateDirectory(in: logs) }
+    #expect(throws: SafeFileError(path: mine, reason: .symbolicLink)) {
+      try SafeFile.privateDirectory(in: logs)
+    }
     unlink(mine)
     mkdir(mine, 0o700)
     chmod(mine, 0o777)
@@ -136,7 +142,8 @@ import Testing
   @Test func readRefusesAFIFOWithoutWaiting() throws {
     let fifo = dir + "/labels.csv"
     #expect(mkfifo(fifo, 0o600) == 0)
-    #expect(throws: SafeFileError(path: fifo, reason: .notRegularFile("is a FIFO (named pipe), not a file"))) {
+    #expect(throws: SafeFileError(path: fifo, reason: .notRegularFile("is a FIFO (named pipe), not a file")))
+    {
       try SafeFile.read(fifo, maxBytes: 1 << 20)
     }
     let big = dir + "/big"

@@ -6,7 +6,9 @@ import Testing
 /// Issue 15 item 6: no length or size a file declares decides an allocation. libpng's own
 /// allocations are counted by the codec (png_codec.c); these tests read that accounting.
 @Suite struct AllocationBoundTests {
-  static func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
+  static func be(_ v: UInt32) -> [UInt8] {
+    [UInt8(v >> 24), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)]
+  }
 
   static func crc32(_ bytes: [UInt8]) -> UInt32 {
     var c: UInt32 = 0xFFFF_FFFF
@@ -24,7 +26,8 @@ import Testing
 
   static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
   static let ihdr = chunk("IHDR", be(1) + be(1) + [8, 2, 0, 0, 0])
-  static let idat = chunk("IDAT", [0x78, 0x01, 0x01, 4, 0, 0xFB, 0xFF, 0, 10, 20, 30, 0x00, 0x68, 0x00, 0x3D])
+  static let idat = chunk(
+    "IDAT", [0x78, 0x01, 0x01, 4, 0, 0xFB, 0xFF, 0, 10, 20, 30, 0x00, 0x68, 0x00, 0x3D])
   static let iend = chunk("IEND", [])
 
   /// The 69-byte class of file from the issue: a chunk header declaring ~2 GiB.

@@ -28,7 +28,8 @@ import Testing
     try "# victim's bashrc\n".write(toFile: bashrc, atomically: false, encoding: .utf8)
     // The old log name, and the new one inside the user's folder (planted by this user here,
     // since nobody else can write into it).
-    try FileManager.default.createSymbolicLink(atPath: ws + "/logs/predict-v2.log", withDestinationPath: bashrc)
+    try FileManager.default.createSymbolicLink(
+      atPath: ws + "/logs/predict-v2.log", withDestinationPath: bashrc)
     let dir = try TrainerLauncher.logDirectory(workspace: ws)
     try FileManager.default.createSymbolicLink(atPath: dir + "/predict-v2.log", withDestinationPath: bashrc)
     let launcher = TrainerLauncher(executable: "/bin/echo")
@@ -68,7 +69,8 @@ import Testing
     let (app, store, dir) = try makeApp()
     defer { try? FileManager.default.removeItem(at: dir) }
     let record = try store.caseRecord(id: 1, viewer: .system)
-    let other = try Data(contentsOf: URL(fileURLWithPath: try store.caseRecord(id: 2, viewer: .system).imagePath))
+    let other = try Data(
+      contentsOf: URL(fileURLWithPath: try store.caseRecord(id: 2, viewer: .system).imagePath))
     try other.write(to: URL(fileURLWithPath: record.imagePath))
     app.dispatch(key(.enter))  // open case 1
     let f = app.frame

@@ -152,7 +152,8 @@ public final class ExplanationWorker: @unchecked Sendable {
       if model?.version != key.modelVersion || model?.file != file {
         if let sha = job.modelSHA256, !CaseStore.fileMatches(path: file, sha256: sha) {
           throw ReviewExplanationError(
-            "model v\(key.modelVersion): \(file) has changed since it was registered (its SHA-256 differs); not used")
+            "model v\(key.modelVersion): \(file) has changed since it was registered (its SHA-256 differs); not used"
+          )
         }
         let (net, _) = try ModelCheckpoint.load(path: file)
         guard net.tasks.contains(.cls) else {

@@ -31,7 +31,9 @@ public struct TrainerLauncher: Sendable {
   }
 
   public func launch(job: Int64, workspace: String) -> Result<Int32, LaunchError> {
-    spawn(["train", "--job", String(job), "--workspace", workspace], workspace: workspace, log: "train-job-\(job).log")
+    spawn(
+      ["train", "--job", String(job), "--workspace", workspace], workspace: workspace,
+      log: "train-job-\(job).log")
   }
 
   /// This user's log folder in `workspace` (`logs/<user>`, made 0700 when missing).

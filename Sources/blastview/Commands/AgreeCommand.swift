@@ -1,7 +1,7 @@
-import FileSafety
 import Agreement
 import ArgumentParser
 import CaseStore
+import FileSafety
 import Foundation
 import SessionAgreement
 

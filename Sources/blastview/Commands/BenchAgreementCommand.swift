@@ -1,6 +1,6 @@
-import FileSafety
 import Agreement
 import ArgumentParser
+import FileSafety
 import Foundation
 
 /// `blastview bench agreement`: the agreement statistics at the scale of issue 6's bar —

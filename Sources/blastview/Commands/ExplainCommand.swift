@@ -101,7 +101,8 @@ struct ExplainCommand: ParsableCommand {
     // A case's image is checked against its recorded SHA-256: one replaced since import is
     // refused, not explained as that case.
     do {
-      image = try sha256.map { h throws(ImageError) in try CaseStore.decodeVerifiedImage(at: imagePath, sha256: h) }
+      image =
+        try sha256.map { h throws(ImageError) in try CaseStore.decodeVerifiedImage(at: imagePath, sha256: h) }
         ?? decodeImage(at: imagePath)
     } catch {
       throw CLIError(message: "image \(imagePath): \(error)")

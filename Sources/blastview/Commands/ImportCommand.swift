@@ -94,7 +94,9 @@ struct ImportCommand: ParsableCommand {
     if !summary.refused.isEmpty {
       list("Not imported", summary.refused)
       throw CLIError(
-        message: "\(summary.refused.count) file(s) could not be imported (listed under \"Not imported\"); the rest were")
+        message:
+          "\(summary.refused.count) file(s) could not be imported (listed under \"Not imported\"); the rest were"
+      )
     }
   }
 }

@@ -1,5 +1,5 @@
-import FileSafety
 import Agreement
+import FileSafety
 import Foundation
 
 /// The long ratings CSV of `blastview agree --ratings`: a header naming the columns `item`

@@ -1,6 +1,6 @@
-import FileSafety
 import ArgumentParser
 import CaseStore
+import FileSafety
 import Foundation
 
 /// `blastview session ...`: agreement sessions.

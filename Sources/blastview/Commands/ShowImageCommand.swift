@@ -1,5 +1,5 @@
-import FileSafety
 import ArgumentParser
+import FileSafety
 import Foundation
 import Imaging
 import Terminal

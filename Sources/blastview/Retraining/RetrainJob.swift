@@ -1,5 +1,5 @@
-import FileSafety
 import CaseStore
+import FileSafety
 import Foundation
 import MTACNN
 import NeuralEngine
@@ -88,7 +88,10 @@ struct RetrainJob {
     // written and read back from it, so nobody can plant or swap one in a shared workspace.
     try? SafeFile.makeDirectories(store.workspace.modelsDirectory)
     let scratch: String
-    do { scratch = try SafeFile.createTemporaryDirectory(in: store.workspace.modelsDirectory, base: "job-\(jobID)") } catch {
+    do {
+      scratch = try SafeFile.createTemporaryDirectory(
+        in: store.workspace.modelsDirectory, base: "job-\(jobID)")
+    } catch {
       try? store.finishTrainingJob(id: jobID, status: .failed, error: error.description)
       throw CLIError(message: "job \(jobID): \(error.description)")
     }
