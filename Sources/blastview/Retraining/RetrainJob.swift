@@ -315,6 +315,8 @@ struct RetrainJob {
     var currentScores: ValidationScores? = nil
     if let current {
       let net: MTACNNModel
+      // The gate compares against the promoted model as registered, never a file replaced since.
+      do { try store.verifyModelFile(current) } catch { throw CLIError(error) }
       do { (net, _) = try ModelCheckpoint.load(path: current.file) } catch { throw CLIError(error) }
       let examples =
         net.configuration == parentNet.configuration
