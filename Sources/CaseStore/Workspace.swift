@@ -91,7 +91,10 @@ public struct Workspace: Sendable, Equatable {
         throw error
       }
       try? fm.createDirectory(atPath: ws.modelsDirectory, withIntermediateDirectories: true)
-      try? fm.createDirectory(atPath: ws.thumbnailsDirectory, withIntermediateDirectories: true)
+      // The creator's own cache folder (0700, see `userCacheDirectory`); others make theirs.
+      if let mine = try? SafeFile.privateDirectory(in: ws.cacheDirectory) {
+        try? SafeFile.makeDirectories(mine + "/thumbnails")
+      }
     } catch {
       throw StoreError.from(error, path: ws.directory)
     }
