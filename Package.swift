@@ -48,11 +48,12 @@ let mtacnnTargets: [Target] = [
   .testTarget(
     name: "ModelCommandTests",
     dependencies: ["blastview", "MTACNN", "NeuralEngine", "CaseStore", "FileSafety"]),
-  // Retraining jobs (issue 8) through the real binary on a synthetic workspace.
+  // Retraining jobs (issue 8): Workflows' job, gate and pipeline, and the real binary on a
+  // synthetic workspace (found in the build directory).
   .testTarget(
     name: "RetrainingTests",
     dependencies: [
-      "blastview", "MTACNN", "NeuralEngine", "CaseStore", "Imaging", "TestSupport", "FileSafety",
+      "Workflows", "MTACNN", "NeuralEngine", "CaseStore", "Imaging", "TestSupport", "FileSafety",
       .product(name: "GRDB", package: "GRDB.swift"),
     ]),
 ]
@@ -74,6 +75,9 @@ let package = Package(
       name: "CImageCodecs",
       dependencies: ["CPNG", "CJPEG"],
       linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+    .target(
+      name: "Imaging",
+      dependencies: ["CImageCodecs", "FileSafety"]),
     // Every file BlastView writes or reads by name: no links followed, exclusive temporary
     // names, per-user folders (issue 15). Depends on nothing, so every module can use it.
     .target(
@@ -81,9 +85,6 @@ let package = Package(
     .testTarget(
       name: "FileSafetyTests",
       dependencies: ["FileSafety"]),
-    .target(
-      name: "Imaging",
-      dependencies: ["CImageCodecs", "FileSafety"]),
     .target(
       name: "Agreement"),
     .target(
@@ -112,13 +113,13 @@ let package = Package(
       dependencies: ["CNcursesw", "CSixel", "CTerminalSupport", "Imaging"]),
     .target(
       name: "Review",
-      dependencies: [
-        "Terminal", "CaseStore", "Imaging", "Agreement", "SessionAgreement", "MTACNN", "FileSafety",
-      ]),
-    // A session's agreement as one report, shared by the review dashboard and `agree --session`.
+      dependencies: ["Terminal", "CaseStore", "Imaging", "Agreement", "Workflows", "MTACNN", "FileSafety"]),
+    // The workflows that combine the store, the model and the statistics: training and
+    // retraining, the validation gate, filling a workspace's predictions, a session's agreement
+    // report, and starting the background `blastview` processes (DESIGN §2).
     .target(
-      name: "SessionAgreement",
-      dependencies: ["Agreement", "CaseStore", "Imaging"]),
+      name: "Workflows",
+      dependencies: ["CaseStore", "MTACNN", "Agreement", "Imaging", "NeuralEngine", "FileSafety"]),
     .target(
       name: "CaseStore",
       dependencies: [
@@ -135,7 +136,7 @@ let package = Package(
       name: "blastview",
       dependencies: [
         "Imaging", "Terminal", "Review", "Agreement", "NeuralEngine", "MTACNN", "CaseStore",
-        "SessionAgreement", "Benchmarks", "FileSafety",
+        "Workflows", "Benchmarks", "FileSafety",
         "CNcursesw", "CSixel", "CPNG", "CJPEG",
         "COpenBLAS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -150,7 +151,7 @@ let package = Package(
     .testTarget(
       name: "ReviewTests",
       dependencies: [
-        "Review", "Terminal", "CaseStore", "Imaging", "TestSupport", "SessionAgreement", "Agreement",
+        "Review", "Terminal", "CaseStore", "Imaging", "TestSupport", "Workflows", "Agreement",
         "MTACNN", "FileSafety",
       ]),
     .testTarget(
@@ -158,9 +159,9 @@ let package = Package(
       dependencies: ["Imaging", "COpenBLAS"],
       // Fixtures are read from the source tree (see FixturePaths.swift), not bundled.
       exclude: ["Fixtures"]),
+    // `doctor` and `sampledata` through the built binary.
     .testTarget(
-      name: "DoctorCommandTests",
-      dependencies: ["blastview", "Terminal"]),
+      name: "DoctorCommandTests"),
     .testTarget(
       name: "AgreementTests",
       dependencies: ["Agreement"],

@@ -2,6 +2,7 @@ import FileSafety
 import Foundation
 import Review
 import Testing
+import Workflows
 
 #if canImport(Glibc)
   import Glibc
@@ -30,9 +31,9 @@ import Testing
     // since nobody else can write into it).
     try FileManager.default.createSymbolicLink(
       atPath: ws + "/logs/predict-v2.log", withDestinationPath: bashrc)
-    let dir = try TrainerLauncher.logDirectory(workspace: ws)
+    let dir = try ProcessLauncher.logDirectory(workspace: ws)
     try FileManager.default.createSymbolicLink(atPath: dir + "/predict-v2.log", withDestinationPath: bashrc)
-    let launcher = TrainerLauncher(executable: "/bin/echo")
+    let launcher = ProcessLauncher(executable: "/bin/echo")
     let result = launcher.spawn(["$(touch \(ws)/pwned)"], workspace: ws, log: "predict-v2.log")
     guard case .failure(let e) = result else {
       if case .success(let pid) = result { waitForExit(pid) }
@@ -46,7 +47,7 @@ import Testing
   @Test func namesReachTheProcessAsArgumentsNeverAsShellCode() throws {
     let ws = try workspace()
     let hostile = "$(touch \(ws)/pwned); `touch \(ws)/pwned2`"
-    let launcher = TrainerLauncher(executable: "/bin/echo")
+    let launcher = ProcessLauncher(executable: "/bin/echo")
     guard case .success(let pid) = launcher.spawn([hostile], workspace: ws, log: "predict-v3.log") else {
       Issue.record("launch failed")
       return
