@@ -25,6 +25,9 @@ public struct ImageError: Error, CustomStringConvertible, Equatable, Sendable {
     case tooLarge(width: Int, height: Int, limit: Int)
     /// Writing the file failed; the string says why.
     case writeFailed(String)
+    /// The file's bytes are no longer the ones recorded (at import): someone replaced or
+    /// edited it. The strings are the recorded and the current SHA-256.
+    case changedSinceImport(recorded: String, now: String)
   }
 
   /// The file's path as given (or the name a caller gave an in-memory buffer).
@@ -57,6 +60,10 @@ extension ImageError.Reason: CustomStringConvertible {
     case .tooLarge(let width, let height, let limit):
       return "too large: \(width)x\(height) is \(width * height) pixels, above the limit of \(limit)"
     case .writeFailed(let why): return "could not be written (\(why))"
+    case .changedSinceImport(let recorded, let now):
+      return
+        "changed since it was imported: its SHA-256 is now \(now.prefix(12))…, the case was \(recorded.prefix(12))…; "
+        + "refusing to show, explain or annotate it as that case (restore the original file, or import the new one as a new case)"
     }
   }
 }

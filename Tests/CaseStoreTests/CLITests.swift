@@ -150,7 +150,7 @@ import Testing
     #expect(csv.count == 1 + 7)
     #expect(
       FileManager.default.fileExists(
-        atPath: dir.sub("out-masks/masks/3_\(CaseStore.fileSafe(defaultRaterName())).png")))
+        atPath: dir.sub("out-masks/masks/3_\(ExportText.fileNamePart(defaultRaterName())).png")))
     r = try Self.run(["export", "--format", "xml", "--out", dir.sub("x"), "--workspace", ws])
     #expect(r.status != 0 && r.err.contains("csv, json, masks or coco"))
     r = try Self.run(["backup", dir.sub("copy.db"), "--workspace", ws])

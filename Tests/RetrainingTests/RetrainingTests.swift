@@ -1,4 +1,5 @@
 import CaseStore
+import FileSafety
 import Foundation
 import GRDB
 import Imaging
@@ -383,7 +384,7 @@ extension RetrainingTests {
     #expect(job.pid != nil && job.pid != t.panePID)
     t.send("V")
     #expect(t.waitFor("v2    v1     cls"), "\(t.capture())")
-    #expect(FileManager.default.fileExists(atPath: ws + "/logs/train-job-1.log"))
+    #expect(FileManager.default.fileExists(atPath: ws + "/logs/\(SafeFile.userFolderName)/train-job-1.log"))
     t.send("q")
   }
 }

@@ -69,13 +69,16 @@ private func has(_ line: String, _ text: String) -> Bool { line.contains(text) }
     let gradcam = ExplanationKey(caseID: 1, modelVersion: 1, method: .gradcam)
     let lime = ExplanationKey(caseID: 1, modelVersion: 1, method: .lime)
     #expect(on.explanations.showExplanation && on.explanations.pending == lime)
-    let path = try store.caseRecord(id: 1, viewer: .system).imagePath
+    let record = try store.caseRecord(id: 1, viewer: .system)
+    let path = record.imagePath
+    // The recorded SHA-256 goes with the job: the worker refuses an image replaced since import.
     #expect(
       effects == [
         .explain(.cancel(keep: 1)),
         .explain(
           .explain([
-            ExplanationJob(key: gradcam, imagePath: path), ExplanationJob(key: lime, imagePath: path),
+            ExplanationJob(key: gradcam, imagePath: path, imageSHA256: record.sha256),
+            ExplanationJob(key: lime, imagePath: path, imageSHA256: record.sha256),
           ])),
       ])
     var f = View.render(on)
@@ -228,7 +231,7 @@ private func has(_ line: String, _ text: String) -> Bool { line.contains(text) }
     #expect(
       seen.contains { if case .ready(let c, cached: false) = $0 { c.key.method == .gradcam } else { false } })
     let file = try #require(app.explanationWorker.cacheFile(lime))
-    #expect(file.hasPrefix(store.workspace.cacheDirectory + "/explanations/"))
+    #expect(file.hasPrefix(store.workspace.userCacheDirectory + "/explanations/"))
     #expect(FileManager.default.fileExists(atPath: file))
     let computed = try #require(app.state.explanations.current?.explanation)
     #expect(has(app.frame, "LIME, \(computed.superpixels!.count) regions for \(computed.className)"))

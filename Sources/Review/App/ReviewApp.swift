@@ -41,7 +41,9 @@ public final class ReviewApp {
     self.rater = rater
     self.session = session
     viewer = Viewer.rater(rater, session: session)
-    explanationWorker = ExplanationWorker(cacheDirectory: store.workspace.cacheDirectory)
+    // This user's own cache folder: explanations are shown as the model's, so another user
+    // of a shared workspace must not be able to plant them.
+    explanationWorker = ExplanationWorker(cacheDirectory: store.workspace.userCacheDirectory)
     let me = try store.ensureRater(rater)
     let info = try session.map { (name: String) throws(StoreError) in try store.session(named: name) }
     if let info, !info.raters.contains(rater), info.createdBy != rater, me.role != .adjudicator {
@@ -97,6 +99,8 @@ public final class ReviewApp {
         let history = try store.history(case: id, viewer: viewer).reversed()
         return [.caseLoaded(detail, history: Array(history))]
       case .annotate(let caseID, let label):
+        // Not on a case whose image was replaced since import (the view shows why).
+        try store.requireUnchangedImage(case: caseID)
         return [.annotated(try store.annotate(case: caseID, rater: rater, label: label, session: session))]
       case .loadMask(let id):
         let detail = try store.caseDetail(id: id, viewer: viewer)
@@ -112,6 +116,7 @@ public final class ReviewApp {
             height: detail.record.height)
         ]
       case .saveMask(let caseID, let mask):
+        try store.requireUnchangedImage(case: caseID)
         let a = try store.annotate(case: caseID, rater: rater, mask: mask, session: session)
         return [.maskSaved(a, pixels: mask.values.reduce(0) { $0 + ($1 >= 128 ? 1 : 0) })]
       case .loadThumbnails(let requests):

@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 import Imaging
 import Terminal
@@ -63,6 +64,16 @@ public final class CaseImages: Sendable {
       if px >= 0, py >= 0, px < w, py < h { out[px, py] = brush }
       return out
     }
+  }
+
+  /// Whether `<cache>/<user>/<kind>/file`'s user folder is this user's own (made 0700 when
+  /// missing), with its `<kind>` folder made inside it.
+  static func ownCacheFolder(for file: String) -> Bool {
+    let kind = (file as NSString).deletingLastPathComponent
+    let user = (kind as NSString).deletingLastPathComponent
+    let cache = (user as NSString).deletingLastPathComponent
+    guard (try? SafeFile.privateDirectory(in: cache)) == user else { return false }
+    return (try? SafeFile.makeDirectories(kind)) != nil
   }
 }
 

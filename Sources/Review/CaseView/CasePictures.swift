@@ -50,15 +50,17 @@ func caseImageEffects(_ s: AppState, path: String) -> [Effect] {
 enum CaseImageFiles {
   /// A thumbnail: the cache file when present, else the original scaled to at most
   /// `CaseImages.thumbnailSide` and written to the cache (atomically, for the next session).
+  /// The cache (`cache/<user>/thumbnails/<sha>.png`) is used only when its user folder is
+  /// verified as this user's own: a picture another user planted there would be shown as
+  /// the case.
   static func thumbnail(_ r: ThumbnailRequest) -> RGBImage? {
-    if let cached = try? decodeImage(at: r.cachePath) { return cached }
+    let cacheUsable = CaseImages.ownCacheFolder(for: r.cachePath)
+    if cacheUsable, let cached = try? decodeImage(at: r.cachePath) { return cached }
     guard let image = try? decodeImage(at: r.path) else { return nil }
     let scale = min(1, Double(CaseImages.thumbnailSide) / Double(max(image.width, image.height)))
     let small = image.resized(
       width: max(1, Int(Double(image.width) * scale)), height: max(1, Int(Double(image.height) * scale)))
-    try? FileManager.default.createDirectory(
-      atPath: (r.cachePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    try? writePNG(small, to: r.cachePath)
+    if cacheUsable { try? writePNG(small, to: r.cachePath) }
     return small
   }
 }

@@ -17,7 +17,22 @@ extension View {
     let panelWidth = panelWidth(s)
     let imageRect = caseImageRect(s)
     let imageColumns = imageRect.columns
-    if s.graphics {
+    if let problem = d.imageProblem {
+      // The file is missing or no longer the case's image: say so where the image would be.
+      var row = imageRect.row + 1
+      f.put(" The image cannot be shown:", row: row, column: 0, style: Style(.title), width: imageColumns)
+      let words = Sanitizer.sanitize(problem).split(separator: " ")
+      var current = " "
+      for w in words {
+        if current.count + w.count + 1 > max(10, imageColumns - 2) {
+          row += 1
+          f.put(current, row: row, column: 0, style: Style(.text), width: imageColumns)
+          current = " "
+        }
+        current += (current == " " ? "" : " ") + w
+      }
+      f.put(current, row: row + 1, column: 0, style: Style(.text), width: imageColumns)
+    } else if s.graphics {
       f.place(explainedImagePlacement(s, d, rect: imageRect, images))
     } else {
       f.put(" (graphics off: \(r.width) × \(r.height) image)", row: 2, column: 0, style: Style(.dim))

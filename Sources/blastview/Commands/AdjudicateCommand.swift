@@ -58,6 +58,7 @@ struct AdjudicateCommand: ParsableCommand {
     let store = try workspace.open()
     do {
       let caseID = try store.resolveCase(caseRef)
+      try store.requireUnchangedImage(case: caseID)
       var finalMask: Mask? = nil
       if let from = maskFrom {
         let detail = try store.caseDetail(id: caseID, viewer: Viewer(rater: rater.name, session: session))

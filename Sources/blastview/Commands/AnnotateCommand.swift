@@ -46,6 +46,7 @@ struct AnnotateCommand: ParsableCommand {
     let store = try workspace.open()
     do {
       let caseID = try store.resolveCase(caseRef)
+      try store.requireUnchangedImage(case: caseID)
       var m: Mask? = nil
       if let mask {
         let raw: Mask

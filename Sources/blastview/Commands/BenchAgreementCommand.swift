@@ -1,6 +1,7 @@
 import Agreement
 import ArgumentParser
 import Benchmarks
+import FileSafety
 import Foundation
 
 /// `blastview bench agreement`: the agreement statistics at the scale of issue 6's bar —
@@ -37,7 +38,7 @@ struct BenchAgreementCommand: ParsableCommand {
     if let writeCodes {
       var text = "a,b\n"
       for i in 0..<items { text += "\(r.codes[2 * i]),\(r.codes[2 * i + 1])\n" }
-      try text.write(toFile: writeCodes, atomically: true, encoding: .utf8)
+      try SafeFile.write(Array(text.utf8), to: writeCodes)
     }
     if json {
       let o = JSONOutput.object(

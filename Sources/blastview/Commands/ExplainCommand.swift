@@ -91,7 +91,7 @@ struct ExplainCommand: ParsableCommand {
 
   func run() throws {
     Threads.set(threads ?? Threads.available)
-    let (imagePath, label, modelPath) = try resolveTarget()
+    let (imagePath, label, modelPath, sha256) = try resolveTarget()
     let net: MTACNNModel
     do { (net, _) = try ModelCheckpoint.load(path: modelPath) } catch {
       throw CLIError(message: "model \(modelPath): \(error)")
@@ -100,7 +100,13 @@ struct ExplainCommand: ParsableCommand {
       throw CLIError(message: "model \(modelPath) has no classification task to explain")
     }
     let image: RGBImage
-    do { image = try decodeImage(at: imagePath) } catch {
+    // A case's image is checked against its recorded SHA-256: one replaced since import is
+    // refused, not explained as that case.
+    do {
+      image =
+        try sha256.map { h throws(ImageError) in try CaseStore.decodeVerifiedImage(at: imagePath, sha256: h) }
+        ?? decodeImage(at: imagePath)
+    } catch {
       throw CLIError(message: "image \(imagePath): \(error)")
     }
     var classIndex: Int? = nil
@@ -149,14 +155,14 @@ struct ExplainCommand: ParsableCommand {
   }
 
   /// The image, the case's name (nil for a file) and the model, from the target and options.
-  private func resolveTarget() throws -> (String, String?, String) {
+  private func resolveTarget() throws -> (String, String?, String, String?) {
     var isDirectory: ObjCBool = false
     let exists = FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory)
     let caseID = Int64(target.hasPrefix("#") ? String(target.dropFirst()) : target)
     if exists && !isDirectory.boolValue {
-      if let model { return (target, nil, model) }
+      if let model { return (target, nil, model, nil) }
       let store = try workspace.open()
-      return (target, nil, try promotedModelFile(store))
+      return (target, nil, try promotedModelFile(store), nil)
     }
     guard let caseID else {
       throw CLIError(message: "\(target): no such image file, and not a case id")
@@ -169,7 +175,7 @@ struct ExplainCommand: ParsableCommand {
     do { record = try store.caseRecord(id: caseID, viewer: .system) } catch {
       throw CLIError(message: "case \(caseID): \(error)")
     }
-    return (record.imagePath, "case #\(caseID)", try model ?? promotedModelFile(store))
+    return (record.imagePath, "case #\(caseID)", try model ?? promotedModelFile(store), record.sha256)
   }
 
   private func promotedModelFile(_ store: CaseStore) throws -> String {
@@ -179,6 +185,7 @@ struct ExplainCommand: ParsableCommand {
       throw CLIError(
         message: "the workspace \(store.workspace.directory) has no promoted model: give --model FILE")
     }
+    do { try store.verifyModelFile(promoted) } catch { throw CLIError(error) }
     return promoted.file
   }
 

@@ -66,6 +66,7 @@ struct ImportCommand: ParsableCommand {
     bar.finish()
     if json {
       try JSONOutput.print(summary)
+      if !summary.refused.isEmpty { throw ExitCode.failure }
       return
     }
     let rate = summary.seconds > 0 ? Double(summary.found) / summary.seconds : 0
@@ -91,5 +92,12 @@ struct ImportCommand: ParsableCommand {
     list("Skipped", summary.skipped)
     list("Masks not used", summary.maskProblems)
     list("Directories not read", summary.directoryProblems)
+    if !summary.refused.isEmpty {
+      list("Not imported", summary.refused)
+      throw CLIError(
+        message:
+          "\(summary.refused.count) file(s) could not be imported (listed under \"Not imported\"); the rest were"
+      )
+    }
   }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CaseStore
+import FileSafety
 import Foundation
 import Imaging
 import MTACNN
@@ -158,9 +159,9 @@ struct PredictCommand: ParsableCommand {
     // One predictor per model version at a time (review apps start one in the background); the
     // kernel drops the lock when the process ends, however it ends.
     let lockPath = store.workspace.directory + "/cache/predict-v\(version.version).lock"
-    try? FileManager.default.createDirectory(
-      atPath: (lockPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    let lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    try? SafeFile.makeDirectories((lockPath as NSString).deletingLastPathComponent)
+    // Shared on purpose (every user's predictor takes it), but never opened through a link.
+    let lockFD = (try? SafeFile.openShared(lockPath)) ?? -1
     defer { if lockFD >= 0 { close(lockFD) } }
     if lockFD >= 0 && flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
       if json {
@@ -170,6 +171,9 @@ struct PredictCommand: ParsableCommand {
       }
       return
     }
+    // The registered file must still be the one registered: one replaced in place is refused,
+    // never used for predictions stored under this version.
+    do { try store.verifyModelFile(version) } catch { throw CLIError(error) }
     let (net, meta) = try loadModel(version.file)
     let bar = ProgressBar(label: "predict", enabled: !json && isatty(STDERR_FILENO) == 1)
     let summary: WorkspacePredictions.Summary

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CaseStore
+import FileSafety
 import Foundation
 import Terminal
 
@@ -85,7 +86,7 @@ struct SessionCreateCommand: ParsableCommand {
       return .split(split)
     }
     if cases.hasPrefix("class:") { return .referenceClass(String(cases.dropFirst(6))) }
-    guard let data = FileManager.default.contents(atPath: cases) else {
+    guard let data = try? Data(SafeFile.read(cases, maxBytes: 64 << 20)) else {
       throw CLIError(message: "--cases \(cases): not all, split:NAME, class:NAME or a readable file")
     }
     var ids: [Int64] = []
