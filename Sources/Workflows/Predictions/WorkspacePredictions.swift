@@ -2,7 +2,6 @@ import CaseStore
 import Foundation
 import Imaging
 import MTACNN
-import Terminal
 
 /// Fills a workspace's predictions for one model version: every case without one, in pages of
 /// 64 committed one page at a time, so a review app sees the badges change as they arrive.

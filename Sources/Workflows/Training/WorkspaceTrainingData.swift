@@ -2,7 +2,6 @@ import CaseStore
 import Foundation
 import Imaging
 import MTACNN
-import Terminal
 
 /// The workspace as a training source (issue 4): each case's label is its adjudicated label when it
 /// has one, else the label most of its raters currently give (a tie goes to the import's reference

@@ -1,5 +1,6 @@
 import Agreement
 import Foundation
+import Terminal
 
 /// Number formats of `agree` and `agree-masks`.
 enum AgreeOutput {

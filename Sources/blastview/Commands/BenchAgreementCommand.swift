@@ -3,6 +3,7 @@ import ArgumentParser
 import Benchmarks
 import FileSafety
 import Foundation
+import Terminal
 
 /// `blastview bench agreement`: the agreement statistics at the scale of issue 6's bar —
 /// 100,000 two-rater ratings over 4 classes, every statistic but the bootstrap in 50 ms or

@@ -3,6 +3,7 @@ import Benchmarks
 import Foundation
 import MTACNN
 import NeuralEngine
+import Terminal
 
 /// `blastview bench engine`: the neural engine on DESIGN §4's default network.
 struct BenchEngineCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Benchmarks
 import Foundation
+import Terminal
 
 /// `blastview bench render`: the terminal layer's frame and thumbnail costs (`RenderBenchmark`
 /// says what is measured).

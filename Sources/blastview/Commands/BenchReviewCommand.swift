@@ -1,6 +1,7 @@
 import ArgumentParser
 import Benchmarks
 import Foundation
+import Terminal
 
 /// `blastview bench review`: the review app's frame times (`ReviewBenchmark` says what is
 /// measured and against which baselines).
