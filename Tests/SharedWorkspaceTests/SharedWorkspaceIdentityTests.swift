@@ -115,7 +115,7 @@ import Testing
       DECLARE r record; n bigint; denied text[] := '{}'; leaked text[] := '{}'; failed text[] := '{}';
         readable int := 0;
       BEGIN
-        FOR r IN SELECT c.oid::regclass::text AS rel, ns.nspname AS nsp FROM pg_class c
+        FOR r IN SELECT quote_ident(ns.nspname) || '.' || quote_ident(c.relname) AS rel FROM pg_class c
                  JOIN pg_namespace ns ON ns.oid = c.relnamespace
                  WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f') AND ns.nspname NOT LIKE 'pg_toast%'
                    AND ns.nspname NOT LIKE 'pg_temp%' ORDER BY 1 LOOP
@@ -143,7 +143,7 @@ import Testing
     let denied = Set(notice("denied"))
     let ours = try ok(
       try u.psql("blastview", db,
-        "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace "
+        "SELECT quote_ident(ns.nspname) || '.' || quote_ident(c.relname) FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace "
           + "WHERE ns.nspname = 'blastview' AND c.relkind IN ('r', 'v', 'm', 'p', 'f') ORDER BY 1"), "our relations")
       .split(separator: "\n").map(String.init)
     #expect(ours.count >= 20 && ours.contains("blastview.annotation"), "\(ours)")

@@ -241,8 +241,9 @@ final class ContractFixture {
       try ben.importImages(ImportOptions(paths: [f.imageDir]), progress: { _ in })
     }
     #expect(try f.store(f.lead).workspaceRaters().map(\.role) == [.lead, .rater, .rater])
-    // A lead can make an adjudicator, and back.
-    #expect(try f.store(f.lead).addRater(f.ana, role: .adjudicator).role == .adjudicator)
-    #expect(try f.store(f.lead).addRater(f.ana, role: .rater).role == .rater)
+    // A lead creates a role and changes it (a role no other test uses: roles are cluster-wide).
+    #expect(try f.store(f.lead).addRater("bvcarl", role: .adjudicator).role == .adjudicator)
+    #expect(try f.store(f.lead).addRater("bvcarl", role: .rater).role == .rater)
+    #expect(try f.store(f.lead).workspaceRaters().last == WorkspaceRater(name: "bvcarl", role: .rater))
   }
 }
