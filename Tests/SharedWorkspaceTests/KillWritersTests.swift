@@ -68,7 +68,8 @@ import Testing
         "SELECT a.case_id, r.name, a.label FROM blastview.annotation a JOIN blastview.rater r ON r.id = a.rater_id "
           + "WHERE a.id = $1", [.int(a.id)]
       ).first
-      #expect(row?.int("case_id") == a.caseID && row?["name"] == a.rater && row?["label"] == a.label, "lost \(a)")
+      #expect(
+        row?.int("case_id") == a.caseID && row?["name"] == a.rater && row?["label"] == a.label, "lost \(a)")
     }
     // One chain per (case, rater): one root, every other row supersedes a row of the same pair,
     // and the current annotation is the newest.
@@ -84,7 +85,9 @@ import Testing
                                    WHERE a.case_id = c.case_id AND a.rater_id = c.rater_id)) AS stale
       """
     ).first
-    #expect(broken?["roots"] == "0" && broken?["links"] == "0" && broken?["stale"] == "0", "\(String(describing: broken))")
+    #expect(
+      broken?["roots"] == "0" && broken?["links"] == "0" && broken?["stale"] == "0",
+      "\(String(describing: broken))")
     print("kill -9 writers: \(acknowledged.count) acknowledged, \(killed) killed, none lost")
   }
 }

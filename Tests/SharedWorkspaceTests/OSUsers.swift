@@ -58,8 +58,11 @@ struct OSUsers {
   }
 
   /// `psql -c SQL` as `user` on `database`, stopping at the first error.
-  func psql(_ user: String, _ database: String, _ sql: String) throws -> (status: Int32, out: String, err: String) {
-    try as_(user, "/usr/bin/psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", socket, "-d", database, "-c", sql])
+  func psql(_ user: String, _ database: String, _ sql: String) throws -> (
+    status: Int32, out: String, err: String
+  ) {
+    try as_(
+      user, "/usr/bin/psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", socket, "-d", database, "-c", sql])
   }
 
   private func as_(_ user: String?, _ program: String, _ args: [String]) throws -> (
@@ -67,7 +70,8 @@ struct OSUsers {
   ) {
     let env = ["HOME=" + work, "PATH=/usr/bin:/bin", "LANG=C.UTF-8", "TERM=dumb"]
     if let user {
-      return try Self.shell("/usr/sbin/runuser", ["-u", user, "--", "/usr/bin/env", "-i"] + env + [program] + args)
+      return try Self.shell(
+        "/usr/sbin/runuser", ["-u", user, "--", "/usr/bin/env", "-i"] + env + [program] + args)
     }
     return try Self.shell("/usr/bin/env", ["-i"] + env + [program] + args)
   }

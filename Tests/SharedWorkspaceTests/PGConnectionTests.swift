@@ -10,8 +10,11 @@ import Testing
     let c = try PGConnection(pg.url("postgres", as: "blastview"))
     let hostile = "x'); DROP TABLE pg_class; --\u{0}"
       .replacingOccurrences(of: "\u{0}", with: "")
-    let row = try #require(try c.query("SELECT $1::text AS s, $2::bigint AS i, $3::bool AS b, $4::float8 AS d",
-      [.text(hostile), .int(-42), .bool(true), .double(0.25)]).first)
+    let row = try #require(
+      try c.query(
+        "SELECT $1::text AS s, $2::bigint AS i, $3::bool AS b, $4::float8 AS d",
+        [.text(hostile), .int(-42), .bool(true), .double(0.25)]
+      ).first)
     #expect(row["s"] == hostile)
     #expect(row.int("i") == -42)
     #expect(row.bool("b") == true)

@@ -48,14 +48,19 @@ import Testing
     }
     let maskFile = u.work + "/mask.png"
     try FileManager.default.copyItem(
-      atPath: Self.repo.appendingPathComponent("SampleData/wbc-seg/masks/\(names.first!)").path, toPath: maskFile)
+      atPath: Self.repo.appendingPathComponent("SampleData/wbc-seg/masks/\(names.first!)").path,
+      toPath: maskFile)
     chmod(maskFile, 0o644)
 
     // The service role creates the schema and names the lead; the lead adds the raters,
     // imports and creates a blinded session.
     try ok(
-      try u.blastview(nil, ["init", "--workspace", u.work + "/ws-service", "--database", pg.url(db, as: "blastview"),
-        "--lead", "bvlead"]), "init as the service role")
+      try u.blastview(
+        nil,
+        [
+          "init", "--workspace", u.work + "/ws-service", "--database", pg.url(db, as: "blastview"),
+          "--lead", "bvlead",
+        ]), "init as the service role")
     func initAs(_ user: String) throws {
       let out = try ok(
         try u.blastview(user, ["init", "--workspace", u.work + "/ws-\(user)", "--database", url, "--json"]),
@@ -71,15 +76,22 @@ import Testing
     try initAs("bvana")
     try initAs("bvben")
     try ok(try bv("bvlead", ["import", images]), "import")
-    try ok(try bv("bvlead", ["session", "create", "s1", "--raters", "bvana,bvben", "--cases", "all", "--blind"]),
+    try ok(
+      try bv("bvlead", ["session", "create", "s1", "--raters", "bvana,bvben", "--cases", "all", "--blind"]),
       "session create")
 
     // Ana labels case 1 with a mask and a note, and case 2.
     let a1 = try json(
-      try ok(try bv("bvana", ["annotate", "1", "--label", "Pro-B", "--mask", maskFile, "--session", "s1",
-        "--note", note, "--json"]), "ana annotates case 1"))
+      try ok(
+        try bv(
+          "bvana",
+          [
+            "annotate", "1", "--label", "Pro-B", "--mask", maskFile, "--session", "s1",
+            "--note", note, "--json",
+          ]), "ana annotates case 1"))
     let anaMask = try #require(a1["maskID"] as? Int)
-    try ok(try bv("bvana", ["annotate", "2", "--label", "Early-B", "--session", "s1"]), "ana annotates case 2")
+    try ok(
+      try bv("bvana", ["annotate", "2", "--label", "Early-B", "--session", "s1"]), "ana annotates case 2")
 
     // 1. Ben cannot act as Ana: refused, naming both.
     let asAna = try bv("bvben", ["annotate", "1", "--label", "Benign", "--rater", "bvana"])
@@ -93,7 +105,8 @@ import Testing
     #expect((history["annotations"] as? [Any])?.isEmpty == true, "\(history)")
     let outputs = [
       try bv("bvben", ["history", "1"]), try bv("bvben", ["history", "2", "--json"]),
-      try bv("bvben", ["agree", "--session", "s1", "--json"]), try bv("bvben", ["session", "list", "--json"]),
+      try bv("bvben", ["agree", "--session", "s1", "--json"]),
+      try bv("bvben", ["session", "list", "--json"]),
       try bv("bvben", ["rater", "list"]),
     ]
     for o in outputs {
@@ -105,8 +118,9 @@ import Testing
     // 3. Nor does psql with his own role: every relation of the database is tried; every one
     // of BlastView's refuses him, and nothing he can read holds Ana's note or mask digest.
     let maskSHA = try ok(
-      try u.psql("blastview", db, "SELECT sha256 FROM blastview.mask WHERE id = \(anaMask)"), "mask digest")
-      .trimmingCharacters(in: .whitespacesAndNewlines)
+      try u.psql("blastview", db, "SELECT sha256 FROM blastview.mask WHERE id = \(anaMask)"), "mask digest"
+    )
+    .trimmingCharacters(in: .whitespacesAndNewlines)
     #expect(maskSHA.count == 64)
     let scan = try u.psql(
       "bvben", db,
@@ -142,26 +156,35 @@ import Testing
     }
     let denied = Set(notice("denied"))
     let ours = try ok(
-      try u.psql("blastview", db,
+      try u.psql(
+        "blastview", db,
         "SELECT quote_ident(ns.nspname) || '.' || quote_ident(c.relname) FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace "
-          + "WHERE ns.nspname = 'blastview' AND c.relkind IN ('r', 'v', 'm', 'p', 'f') ORDER BY 1"), "our relations")
-      .split(separator: "\n").map(String.init)
+          + "WHERE ns.nspname = 'blastview' AND c.relkind IN ('r', 'v', 'm', 'p', 'f') ORDER BY 1"),
+      "our relations"
+    )
+    .split(separator: "\n").map(String.init)
     #expect(ours.count >= 20 && ours.contains("blastview.annotation"), "\(ours)")
     for rel in ours { #expect(denied.contains(rel), "bvben can read \(rel)") }
     #expect(notice("leaked").isEmpty, "\(scan.err)")
     #expect((Int(notice("readable").first ?? "0") ?? 0) > 50, "the scan read the catalogs too: \(scan.err)")
     // The functions psql can call show him what blastview shows him.
-    #expect(try ok(try u.psql("bvben", db, "SELECT count(*) FROM blastview.history(1)"), "psql history") == "0\n")
-    #expect(try ok(try u.psql("bvben", db, "SELECT count(*) FROM blastview.mask_png(\(anaMask))"), "psql mask") == "0\n")
     #expect(
-      try ok(try u.psql("bvben", db, "SELECT count(*) FROM blastview.current_labels('s1')"), "psql labels") == "0\n")
+      try ok(try u.psql("bvben", db, "SELECT count(*) FROM blastview.history(1)"), "psql history") == "0\n")
+    #expect(
+      try ok(try u.psql("bvben", db, "SELECT count(*) FROM blastview.mask_png(\(anaMask))"), "psql mask")
+        == "0\n")
+    #expect(
+      try ok(try u.psql("bvben", db, "SELECT count(*) FROM blastview.current_labels('s1')"), "psql labels")
+        == "0\n")
 
     // 4. He can change nothing blastview would not let him change.
     let attacks: [(String, String)] = [
       ("UPDATE blastview.annotation SET label = 'Benign'", "permission denied"),
       ("DELETE FROM blastview.annotation", "permission denied"),
-      ("INSERT INTO blastview.annotation (case_id, rater_id, label, changed) VALUES (1, 1, 'Benign', 1)",
-       "permission denied"),
+      (
+        "INSERT INTO blastview.annotation (case_id, rater_id, label, changed) VALUES (1, 1, 'Benign', 1)",
+        "permission denied"
+      ),
       ("TRUNCATE blastview.annotation", "permission denied"),
       ("DELETE FROM blastview.blind_pending", "permission denied"),
       ("GRANT blastview_lead TO bvben", "admin option"),
@@ -170,8 +193,10 @@ import Testing
       ("SET SESSION AUTHORIZATION bvana", "permission denied"),
       ("SELECT blastview.rater_add('bvben', 'lead')", "only a lead"),
       ("SELECT blastview.session_close('s1')", "only the creator"),
-      ("SELECT * FROM blastview.annotate_as('bvana', 1, 'Benign', NULL, NULL, NULL, NULL, 's1', 0, NULL)",
-       "only the workspace's service role"),
+      (
+        "SELECT * FROM blastview.annotate_as('bvana', 1, 'Benign', NULL, NULL, NULL, NULL, 's1', 0, NULL)",
+        "only the workspace's service role"
+      ),
       ("SELECT blastview.me()", "permission denied"),
     ]
     for (sql, expected) in attacks {
@@ -186,7 +211,9 @@ import Testing
     let close = try bv("bvben", ["session", "close", "s1"])
     #expect(close.status != 0 && close.err.contains("only the creator"), "\(close.err)")
     let roles = try ok(try bv("bvlead", ["rater", "list"]), "rater list")
-    #expect(roles.contains("bvana  rater") && roles.contains("bvben  rater") && roles.contains("bvlead  lead"), "\(roles)")
+    #expect(
+      roles.contains("bvana  rater") && roles.contains("bvben  rater") && roles.contains("bvlead  lead"),
+      "\(roles)")
     #expect(try ok(try bv("bvben", ["session", "list"]), "session list").contains("[open, blinded]"))
 
     // 5. After labelling case 1 he sees Ana's label, note and mask on it (and still not case 2).
@@ -195,10 +222,13 @@ import Testing
     let entries = try #require(after["annotations"] as? [[String: Any]])
     #expect(entries.map { $0["rater"] as? String } == ["bvana", "bvben"])
     #expect(entries.first?["label"] as? String == "Pro-B" && entries.first?["note"] as? String == note)
-    #expect(try ok(try u.psql("bvben", db, "SELECT count(*) FROM blastview.mask_png(\(anaMask))"), "mask") == "1\n")
-    #expect(try json(try ok(try bv("bvben", ["history", "2", "--json"]), "h2"))["annotations"] as? [Any] != nil)
     #expect(
-      (try json(try ok(try bv("bvben", ["history", "2", "--json"]), "h2"))["annotations"] as? [Any])?.isEmpty == true)
+      try ok(try u.psql("bvben", db, "SELECT count(*) FROM blastview.mask_png(\(anaMask))"), "mask") == "1\n")
+    #expect(
+      try json(try ok(try bv("bvben", ["history", "2", "--json"]), "h2"))["annotations"] as? [Any] != nil)
+    #expect(
+      (try json(try ok(try bv("bvben", ["history", "2", "--json"]), "h2"))["annotations"] as? [Any])?.isEmpty
+        == true)
 
     // 6. agree --session: the same numbers as an embedded workspace with the same labels.
     let ana: [String] = ["Benign", "Pre-B", "Pre-B", "Pro-B", "Early-B", "Benign", "Pre-B", "Pro-B"]
@@ -208,23 +238,35 @@ import Testing
     }
     try u.publicFile(u.work + "/ana.csv", csv("bvana", ana))
     try u.publicFile(u.work + "/ben.csv", csv("bvben", ben))
-    try u.publicFile(u.work + "/all.csv", csv("bvana", ana) + csv("bvben", ben).dropFirst("case,rater,label\n".count))
-    try ok(try bv("bvana", ["labels", "import", u.work + "/ana.csv", "--session", "s1"]), "ana labels import")
+    try u.publicFile(
+      u.work + "/all.csv", csv("bvana", ana) + csv("bvben", ben).dropFirst("case,rater,label\n".count))
+    try ok(
+      try bv("bvana", ["labels", "import", u.work + "/ana.csv", "--session", "s1"]), "ana labels import")
     let benImportsAna = try bv("bvben", ["labels", "import", u.work + "/ana.csv", "--session", "s1"])
     #expect(benImportsAna.status != 0 && benImportsAna.err.contains("bvana"), "\(benImportsAna.err)")
-    try ok(try bv("bvben", ["labels", "import", u.work + "/ben.csv", "--session", "s1"]), "ben labels import")
-    let shared = try json(try ok(try bv("bvlead", ["agree", "--session", "s1", "--json"]), "agree on PostgreSQL"))
+    try ok(
+      try bv("bvben", ["labels", "import", u.work + "/ben.csv", "--session", "s1"]), "ben labels import")
+    let shared = try json(
+      try ok(try bv("bvlead", ["agree", "--session", "s1", "--json"]), "agree on PostgreSQL"))
 
     let sqlite = u.work + "/embedded"
     try ok(try u.blastview(nil, ["init", "--workspace", sqlite]), "init embedded")
     try ok(try u.blastview(nil, ["import", "--workspace", sqlite, images]), "import embedded")
     try ok(
-      try u.blastview(nil, ["session", "create", "--workspace", sqlite, "s1", "--raters", "bvana,bvben", "--cases",
-        "all", "--blind", "--created-by", "bvlead"]), "session embedded")
-    try ok(try u.blastview(nil, ["labels", "import", "--workspace", sqlite, u.work + "/all.csv", "--session", "s1"]),
+      try u.blastview(
+        nil,
+        [
+          "session", "create", "--workspace", sqlite, "s1", "--raters", "bvana,bvben", "--cases",
+          "all", "--blind", "--created-by", "bvlead",
+        ]), "session embedded")
+    try ok(
+      try u.blastview(
+        nil, ["labels", "import", "--workspace", sqlite, u.work + "/all.csv", "--session", "s1"]),
       "labels embedded")
     let embedded = try json(
-      try ok(try u.blastview(nil, ["agree", "--workspace", sqlite, "--session", "s1", "--json", "--rater", "bvlead"]),
+      try ok(
+        try u.blastview(
+          nil, ["agree", "--workspace", sqlite, "--session", "s1", "--json", "--rater", "bvlead"]),
         "agree embedded"))
     var a = shared
     var b = embedded

@@ -94,11 +94,14 @@ final class ContractFixture {
     let f = try ContractFixture(backend)
     let s = try f.store(f.ana)
     let c = f.cases[0]
-    let first = try s.annotate(case: c, rater: f.ana, label: "pre-b", mask: nil, session: nil, clear: [], note: "one")
+    let first = try s.annotate(
+      case: c, rater: f.ana, label: "pre-b", mask: nil, session: nil, clear: [], note: "one")
     #expect(first.label == "Pre-B" && first.supersedes == nil && first.changed == .label)
-    let second = try s.annotate(case: c, rater: f.ana, label: "Pro-B", mask: nil, session: nil, clear: [], note: nil)
+    let second = try s.annotate(
+      case: c, rater: f.ana, label: "Pro-B", mask: nil, session: nil, clear: [], note: nil)
     #expect(second.supersedes == first.id)
-    let cleared = try s.annotate(case: c, rater: f.ana, label: nil, mask: nil, session: nil, clear: .label, note: nil)
+    let cleared = try s.annotate(
+      case: c, rater: f.ana, label: nil, mask: nil, session: nil, clear: .label, note: nil)
     #expect(cleared.label == nil && cleared.supersedes == second.id && cleared.changed == .label)
     let h = try s.history(case: c, viewer: .rater(f.ana))
     #expect(h.map(\.id) == [first.id, second.id, cleared.id])
@@ -120,14 +123,17 @@ final class ContractFixture {
     var values = [UInt8](repeating: 0, count: r.width * r.height)
     for i in stride(from: 0, to: values.count, by: 7) { values[i] = 255 }
     let a = try s.annotate(
-      case: c, rater: f.ana, label: nil, mask: Mask(width: r.width, height: r.height, values: values), session: nil,
+      case: c, rater: f.ana, label: nil, mask: Mask(width: r.width, height: r.height, values: values),
+      session: nil,
       clear: [], note: nil)
     #expect(a.maskID != nil && a.changed == .mask)
-    let b = try s.annotate(case: c, rater: f.ana, label: "Benign", mask: nil, session: nil, clear: [], note: nil)
+    let b = try s.annotate(
+      case: c, rater: f.ana, label: "Benign", mask: nil, session: nil, clear: [], note: nil)
     #expect(b.maskID == a.maskID && b.changed == .label)
     #expect(throws: StoreError.maskSizeMismatch(caseID: c, expected: "\(r.width)×\(r.height)", got: "2×2")) {
       try s.annotate(
-        case: c, rater: f.ana, label: nil, mask: Mask(width: 2, height: 2, values: [0, 255, 0, 0]), session: nil,
+        case: c, rater: f.ana, label: nil, mask: Mask(width: 2, height: 2, values: [0, 255, 0, 0]),
+        session: nil,
         clear: [], note: nil)
     }
   }
@@ -140,7 +146,8 @@ final class ContractFixture {
     let c = f.cases[0]
     let ana = try f.store(f.ana)
     let ben = try f.store(f.ben)
-    try ana.annotate(case: c, rater: f.ana, label: "Pro-B", mask: nil, session: "s1", clear: [], note: "secret")
+    try ana.annotate(
+      case: c, rater: f.ana, label: "Pro-B", mask: nil, session: "s1", clear: [], note: "secret")
     // Ben, blinded: nothing of Ana's, not even the imported reference label.
     #expect(try ben.history(case: c, viewer: .rater(f.ben)).isEmpty)
     #expect(try ben.currentLabels(session: "s1", viewer: .rater(f.ben)).isEmpty)
@@ -154,7 +161,8 @@ final class ContractFixture {
     // After Ben labels the case, he sees Ana's label and note on it, and only on it.
     try ben.annotate(case: c, rater: f.ben, label: "Pre-B", mask: nil, session: "s1", clear: [], note: nil)
     let labels = try ben.currentLabels(session: "s1", viewer: .rater(f.ben))
-    #expect(labels.map { "\($0.caseID) \($0.rater) \($0.label)" } == ["\(c) \(f.ana) Pro-B", "\(c) \(f.ben) Pre-B"])
+    #expect(
+      labels.map { "\($0.caseID) \($0.rater) \($0.label)" } == ["\(c) \(f.ana) Pro-B", "\(c) \(f.ben) Pre-B"])
     #expect(try ben.history(case: c, viewer: .rater(f.ben)).map(\.note) == ["secret", nil])
     #expect(try ben.caseRecord(id: c, viewer: .rater(f.ben)).referenceLabel == "Pre-B")
     #expect(try ben.caseRecord(id: f.cases[1], viewer: .rater(f.ben)).referenceLabel == nil)
@@ -167,26 +175,35 @@ final class ContractFixture {
       name: "s1", raters: [f.ana], cases: .ids([f.cases[0], f.cases[2]]), blinded: true, hideModel: true,
       createdBy: f.lead)
     #expect(throws: StoreError.sessionExists("s1")) {
-      try lead.createSession(name: "s1", raters: [f.ana], cases: .all, blinded: false, hideModel: false, createdBy: f.lead)
+      try lead.createSession(
+        name: "s1", raters: [f.ana], cases: .all, blinded: false, hideModel: false, createdBy: f.lead)
     }
     let ana = try f.store(f.ana)
     let ben = try f.store(f.ben)
     #expect(throws: StoreError.unknownSession("nope")) {
-      try ana.annotate(case: f.cases[0], rater: f.ana, label: "Benign", mask: nil, session: "nope", clear: [], note: nil)
+      try ana.annotate(
+        case: f.cases[0], rater: f.ana, label: "Benign", mask: nil, session: "nope", clear: [], note: nil)
     }
     #expect(throws: StoreError.raterNotInSession(rater: f.ben, session: "s1")) {
-      try ben.annotate(case: f.cases[0], rater: f.ben, label: "Benign", mask: nil, session: "s1", clear: [], note: nil)
+      try ben.annotate(
+        case: f.cases[0], rater: f.ben, label: "Benign", mask: nil, session: "s1", clear: [], note: nil)
     }
     #expect(throws: StoreError.caseNotInSession(caseID: f.cases[1], session: "s1")) {
-      try ana.annotate(case: f.cases[1], rater: f.ana, label: "Benign", mask: nil, session: "s1", clear: [], note: nil)
+      try ana.annotate(
+        case: f.cases[1], rater: f.ana, label: "Benign", mask: nil, session: "s1", clear: [], note: nil)
     }
-    #expect(throws: StoreError.notSessionCreator(rater: f.ben, session: "s1")) { try ben.closeSession("s1", by: f.ben) }
-    #expect(throws: StoreError.notSessionCreator(rater: f.ana, session: "s1")) { try ana.closeSession("s1", by: f.ana) }
+    #expect(throws: StoreError.notSessionCreator(rater: f.ben, session: "s1")) {
+      try ben.closeSession("s1", by: f.ben)
+    }
+    #expect(throws: StoreError.notSessionCreator(rater: f.ana, session: "s1")) {
+      try ana.closeSession("s1", by: f.ana)
+    }
     #expect(try ana.sessions().map(\.name) == ["s1"])
     try lead.closeSession("s1", by: f.lead)
     #expect(try ana.session(named: "s1").isOpen == false)
     #expect(throws: StoreError.sessionClosed("s1")) {
-      try ana.annotate(case: f.cases[0], rater: f.ana, label: "Benign", mask: nil, session: "s1", clear: [], note: nil)
+      try ana.annotate(
+        case: f.cases[0], rater: f.ana, label: "Benign", mask: nil, session: "s1", clear: [], note: nil)
     }
     #expect(throws: StoreError.sessionClosed("s1")) { try lead.closeSession("s1", by: f.lead) }
   }
@@ -201,7 +218,8 @@ final class ContractFixture {
     try "case,rater,label\n\(f.cases[0]),\(f.ana),Benign\n\(f.cases[1]),\(f.ana),pro-b\n".write(
       toFile: good, atomically: true, encoding: .utf8)
     let made = try f.store(f.ana).importLabels(csvPath: good, session: "s1")
-    #expect(made.map(\.label) == ["Benign", "Pro-B"] && made.allSatisfy { $0.session == "s1" && $0.rater == f.ana })
+    #expect(
+      made.map(\.label) == ["Benign", "Pro-B"] && made.allSatisfy { $0.session == "s1" && $0.rater == f.ana })
     let bad = dir + "/bad.csv"
     try "case,rater,label\n\(f.cases[2]),\(f.ana),Benign\n\(f.cases[3]),\(f.ana),Blast\n".write(
       toFile: bad, atomically: true, encoding: .utf8)
@@ -217,7 +235,8 @@ final class ContractFixture {
     let ben = try f.store(f.ben)
     #expect(ben.connectedRater == f.ben)
     do {
-      try ben.annotate(case: f.cases[0], rater: f.ana, label: "Benign", mask: nil, session: nil, clear: [], note: nil)
+      try ben.annotate(
+        case: f.cases[0], rater: f.ana, label: "Benign", mask: nil, session: nil, clear: [], note: nil)
       Issue.record("ben wrote as ana")
     } catch {
       #expect(error.description.contains(f.ana) && error.description.contains(f.ben), "\(error)")

@@ -205,7 +205,8 @@ public final class PGConnection: @unchecked Sendable {
       ?? String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
     let detail = field(bv_pg_diag_message_detail()) ?? ""
     let hint = field(bv_pg_diag_message_hint()) ?? ""
-    throw PGConnection.storeError(state: state, message: message, detail: detail, hint: hint, target: displayTarget)
+    throw PGConnection.storeError(
+      state: state, message: message, detail: detail, hint: hint, target: displayTarget)
   }
 
   static func storeError(state: String, message: String, detail: String, hint: String, target: String)
@@ -287,7 +288,9 @@ public final class PGConnection: @unchecked Sendable {
 }
 
 /// Calls `body` with a NULL-terminated array of C strings.
-private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R)
+  -> R
+{
   let buffers = strings.map { Array($0.utf8CString) }
   return withPointers(buffers.map { Optional($0) }) { ptrs in
     var terminated = ptrs

@@ -20,7 +20,8 @@ enum PGFunctionsV1 {
     "history(bigint)", "mask_png(bigint)",
     "session_create(text, text, text, text, text, text, boolean, boolean)", "session_close(text)",
     "sessions()", "current_labels(text)", "predictions(bigint)", "model_file(bigint)",
-    "model_register(bigint, text, bytea, text, text, text, text, text)", "prediction_save(bigint, bigint, text, double precision, text)",
+    "model_register(bigint, text, bytea, text, text, text, text, text)",
+    "prediction_save(bigint, bigint, text, double precision, text)",
   ]
 
   static let sql = #"""

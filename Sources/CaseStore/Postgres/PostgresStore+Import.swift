@@ -21,7 +21,8 @@ extension PostgresStore {
     }
     let start = Date()
     var summary = ImportSummary()
-    let seed = try connection.query("SELECT value FROM blastview.settings() WHERE key = 'split_seed'").first?[0]
+    let seed =
+      try connection.query("SELECT value FROM blastview.settings() WHERE key = 'split_seed'").first?[0]
       ?? Split.defaultSeed
     // (file, label root, stored path, named explicitly)
     var files: [(path: String, root: String, stored: String, explicit: Bool)] = []
@@ -42,7 +43,8 @@ extension PostgresStore {
           files.append((f, abs, stored, false))
         }
       } else {
-        files.append((abs, (abs as NSString).deletingLastPathComponent, (abs as NSString).lastPathComponent, true))
+        files.append(
+          (abs, (abs as NSString).deletingLastPathComponent, (abs as NSString).lastPathComponent, true))
       }
     }
     for (k, f) in files.enumerated() {
@@ -56,7 +58,8 @@ extension PostgresStore {
       }
       guard let format = ImageFormat.sniff(bytes) else {
         if f.explicit || FileWalk.hasImageExtension(f.path) {
-          summary.skipped.append(ImportIssue(path: f.path, reason: bytes.isEmpty ? "empty file" : "not an image"))
+          summary.skipped.append(
+            ImportIssue(path: f.path, reason: bytes.isEmpty ? "empty file" : "not an image"))
         } else {
           summary.otherFiles += 1
         }

@@ -53,7 +53,8 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
       classes: classes.map { r in
         LabelSchema.LabelClass(
           name: r["name"] ?? "", key: r["key"] ?? "", letter: r["letter"] ?? "", group: r["group_name"],
-          aliases: (r["aliases"]).flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) } ?? [])
+          aliases: (r["aliases"]).flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+            ?? [])
       }, groups: groups)
   }
 
@@ -79,13 +80,18 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
       if applied.contains("pg-v1-shared-workspace") {
         try c.transaction { () throws(StoreError) in
           for (i, cls) in schema.classes.enumerated() {
-            let aliases = String(decoding: (try? JSONEncoder().encode(cls.aliases)) ?? Data("[]".utf8), as: UTF8.self)
+            let aliases = String(
+              decoding: (try? JSONEncoder().encode(cls.aliases)) ?? Data("[]".utf8), as: UTF8.self)
             try c.query(
               "INSERT INTO blastview.label_class (position, name, key, letter, group_name, aliases) "
                 + "VALUES ($1, $2, $3, $4, $5, $6)",
-              [.int(Int64(i)), .text(cls.name), .text(cls.key), .text(cls.letter), .optional(cls.group), .text(aliases)])
+              [
+                .int(Int64(i)), .text(cls.name), .text(cls.key), .text(cls.letter), .optional(cls.group),
+                .text(aliases),
+              ])
           }
-          let groups = String(decoding: (try? JSONEncoder().encode(schema.groups)) ?? Data("[]".utf8), as: UTF8.self)
+          let groups = String(
+            decoding: (try? JSONEncoder().encode(schema.groups)) ?? Data("[]".utf8), as: UTF8.self)
           for (k, v) in [
             ("label_schema", schema.name), ("label_groups", groups), ("split_seed", Split.defaultSeed),
             ("created_at", CaseStore.timestamp(Date())),
@@ -113,9 +119,11 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
   @discardableResult
   public func addRater(_ name: String, role: WorkspaceRole) throws(StoreError) -> WorkspaceRater {
     let row = try connection.transaction { () throws(StoreError) -> PGRow? in
-      try connection.query("SELECT * FROM blastview.rater_add($1, $2)", [.text(name), .text(role.rawValue)]).first
+      try connection.query("SELECT * FROM blastview.rater_add($1, $2)", [.text(name), .text(role.rawValue)])
+        .first
     }
-    return WorkspaceRater(name: row?["name"] ?? name, role: row?["role"].flatMap(WorkspaceRole.init(rawValue:)))
+    return WorkspaceRater(
+      name: row?["name"] ?? name, role: row?["role"].flatMap(WorkspaceRole.init(rawValue:)))
   }
 
   public func workspaceRaters() throws(StoreError) -> [WorkspaceRater] {
@@ -127,8 +135,9 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
   // MARK: Cases
 
   public func resolveCase(_ text: String) throws(StoreError) -> Int64 {
-    guard let id = try connection.query("SELECT blastview.resolve_case($1)", [.text(text)]).first?[0]
-      .flatMap({ Int64($0) })
+    guard
+      let id = try connection.query("SELECT blastview.resolve_case($1)", [.text(text)]).first?[0]
+        .flatMap({ Int64($0) })
     else { throw StoreError.unknownCase(text) }
     return id
   }
@@ -163,7 +172,8 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
   /// Adds one image (its bytes go into the database). Returns the case id and whether it is
   /// new. Leads and the service role only.
   public func addImage(
-    path: String, bytes: [UInt8], sha256: String, format: String, width: Int, height: Int, referenceLabel: String?,
+    path: String, bytes: [UInt8], sha256: String, format: String, width: Int, height: Int,
+    referenceLabel: String?,
     split: Split
   ) throws(StoreError) -> (id: Int64, created: Bool) {
     let r = try connection.transaction { () throws(StoreError) -> PGRow? in
@@ -189,7 +199,8 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
     let blob = mask.map { MaskBlob(mask: $0) }
     let rows = try connection.transaction { () throws(StoreError) -> [PGRow] in
       try annotateRow(
-        caseID: caseID, rater: rater, label: canonical, blob: blob, session: session, clear: clear, note: note)
+        caseID: caseID, rater: rater, label: canonical, blob: blob, session: session, clear: clear, note: note
+      )
     }
     guard let row = rows.first else { throw .database("annotate returned nothing") }
     return PostgresStore.annotation(row)
@@ -218,7 +229,8 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
   public func history(case caseID: Int64, viewer: Viewer) throws(StoreError) -> [Annotation] {
     try checkViewer(viewer)
     _ = try caseRecord(id: caseID, viewer: viewer)
-    return try connection.query("SELECT * FROM blastview.history($1)", [.int(caseID)]).map(PostgresStore.annotation)
+    return try connection.query("SELECT * FROM blastview.history($1)", [.int(caseID)]).map(
+      PostgresStore.annotation)
   }
 
   /// The PNG of a mask, or nil when nothing the connected rater may see refers to it.
@@ -255,7 +267,9 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
       let rater = fields[ri].trimmingCharacters(in: .whitespaces)
       let labelText = fields[li].trimmingCharacters(in: .whitespaces)
       var caseID: Int64? = nil
-      do { caseID = try resolveCase(caseText) } catch { problems.append("line \(line): \(error.description)") }
+      do { caseID = try resolveCase(caseText) } catch {
+        problems.append("line \(line): \(error.description)")
+      }
       if rater != connectedRater && !isService {
         problems.append(
           "line \(line): the row is rater \(rater)'s, but you are connected as \(connectedRater ?? "?"); "
@@ -313,7 +327,8 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
       try connection.query(
         "SELECT blastview.session_create($1, $2, $3, $4, $5, $6, $7, $8)",
         [
-          .text(name), .text(raterJSON), .text(cases.description), .optional(split), .optional(referenceClass),
+          .text(name), .text(raterJSON), .text(cases.description), .optional(split),
+          .optional(referenceClass),
           .optional(ids), .bool(blinded), .bool(hideModel),
         ])
     }
@@ -338,13 +353,15 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
       let raters = (try? JSONDecoder().decode([String].self, from: Data((r["raters"] ?? "[]").utf8))) ?? []
       var labelled: [String: Int] = [:]
       for name in raters { labelled[name] = 0 }
-      let counts = (try? JSONDecoder().decode([String: Int].self, from: Data((r["labelled"] ?? "{}").utf8))) ?? [:]
+      let counts =
+        (try? JSONDecoder().decode([String: Int].self, from: Data((r["labelled"] ?? "{}").utf8))) ?? [:]
       for (k, v) in counts { labelled[k] = v }
       return SessionInfo(
         id: r.int("id") ?? 0, name: r["name"] ?? "", blinded: r.bool("blinded") ?? false,
         hideModel: r.bool("hide_model") ?? false, caseSelection: r["case_selection"] ?? "",
         createdBy: r["created_by"] ?? "", createdAt: r.date("created_at") ?? Date(timeIntervalSince1970: 0),
-        closedAt: r.date("closed_at"), raters: raters, caseCount: Int(r.int("n_cases") ?? 0), labelled: labelled)
+        closedAt: r.date("closed_at"), raters: raters, caseCount: Int(r.int("n_cases") ?? 0),
+        labelled: labelled)
     }
   }
 
@@ -368,7 +385,9 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
   static func annotation(_ r: PGRow) -> Annotation {
     Annotation(
       id: r.int("id") ?? 0, caseID: r.int("case_id") ?? 0, rater: r["rater"] ?? "", session: r["session"],
-      label: r["label"], maskID: r.int("mask_id"), changed: AnnotationFields(rawValue: Int(r.int("changed") ?? 0)),
-      supersedes: r.int("supersedes"), note: r["note"], createdAt: r.date("created_at") ?? Date(timeIntervalSince1970: 0))
+      label: r["label"], maskID: r.int("mask_id"),
+      changed: AnnotationFields(rawValue: Int(r.int("changed") ?? 0)),
+      supersedes: r.int("supersedes"), note: r["note"],
+      createdAt: r.date("created_at") ?? Date(timeIntervalSince1970: 0))
   }
 }

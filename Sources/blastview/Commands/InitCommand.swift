@@ -30,7 +30,8 @@ struct InitCommand: ParsableCommand {
   var imageRoot: String?
 
   @Option(
-    name: .long, help: ArgumentHelp("A shared workspace in this PostgreSQL database (libpq URL).", valueName: "url"))
+    name: .long,
+    help: ArgumentHelp("A shared workspace in this PostgreSQL database (libpq URL).", valueName: "url"))
   var database: String?
 
   @Option(
@@ -43,7 +44,9 @@ struct InitCommand: ParsableCommand {
 
   func run() throws {
     if let database { return try runShared(database) }
-    if !lead.isEmpty { throw CLIError(message: "--lead needs --database: leads exist only in a shared workspace") }
+    if !lead.isEmpty {
+      throw CLIError(message: "--lead needs --database: leads exist only in a shared workspace")
+    }
     let store: CaseStore
     do {
       let labels = try LabelSchema.named(schema)
@@ -84,13 +87,17 @@ extension InitCommand {
   /// Creates (or attaches to) the shared workspace at `url` and records it in DIR.
   func runShared(_ url: String) throws {
     if imageRoot != nil {
-      throw CLIError(message: "--image-root is for embedded workspaces: a shared workspace keeps its images in the database")
+      throw CLIError(
+        message:
+          "--image-root is for embedded workspaces: a shared workspace keeps its images in the database")
     }
     let store: PostgresStore
     do {
       let labels = try LabelSchema.named(schema)
       let dir = workspace.resolved.directory
-      if try SharedWorkspace.databaseURL(in: dir) != nil || FileManager.default.fileExists(atPath: Workspace(directory: dir).databasePath) {
+      if try SharedWorkspace.databaseURL(in: dir) != nil
+        || FileManager.default.fileExists(atPath: Workspace(directory: dir).databasePath)
+      {
         throw StoreError.workspaceExists(dir)
       }
       store = try PostgresStore.create(url, schema: labels, leads: lead)
@@ -115,8 +122,11 @@ extension InitCommand {
     }
     print(
       "Shared workspace \(CLIText.safe(workspace.resolved.directory)) on \(CLIText.safe(store.connection.displayTarget)), "
-        + "connected as \(CLIText.safe(store.connectedRater ?? "?")) (\(CLIText.safe(store.role ?? "no role")))")
-    print("  labels (\(CLIText.safe(s.name))): " + s.classes.map { CLIText.safe("\($0.key)=\($0.name)") }.joined(separator: ", "))
+        + "connected as \(CLIText.safe(store.connectedRater ?? "?")) (\(CLIText.safe(store.role ?? "no role")))"
+    )
+    print(
+      "  labels (\(CLIText.safe(s.name))): "
+        + s.classes.map { CLIText.safe("\($0.key)=\($0.name)") }.joined(separator: ", "))
     for l in lead { print("  lead: \(CLIText.safe(l))") }
   }
 }

@@ -92,7 +92,8 @@ extension AgreeCommand {
     let raters = selected ?? info.raters
     for r in raters where !info.raters.contains(r) {
       throw AgreeInputError(
-        message: "rater '\(r)' is not in session '\(name)' (its raters: \(info.raters.joined(separator: ", ")))")
+        message:
+          "rater '\(r)' is not in session '\(name)' (its raters: \(info.raters.joined(separator: ", ")))")
     }
     let order = try categories.map { try Self.categoryList($0) } ?? store.labelSchema.classNames
     let table: RatingTable
@@ -103,7 +104,8 @@ extension AgreeCommand {
     } catch {
       throw AgreeInputError(message: "session '\(name)': \(error)")
     }
-    let options = AgreementOptions(weights: try resolveWeights(order), bootstrapSamples: bootstrap, seed: seed)
+    let options = AgreementOptions(
+      weights: try resolveWeights(order), bootstrapSamples: bootstrap, seed: seed)
     let report = AgreementReport(table, options: options)
     let visible = Set(rows.map(\.caseID)).count
     if json {
