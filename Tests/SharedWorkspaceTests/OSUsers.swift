@@ -23,7 +23,8 @@ struct OSUsers {
   init(socket: String) throws {
     self.socket = socket
     let fm = FileManager.default
-    work = NSTemporaryDirectory() + "bv-users-\(UUID().uuidString)"
+    // /tmp, not $TMPDIR: the other users must be able to reach it.
+    work = "/tmp/bv-users-\(UUID().uuidString)"
     try fm.createDirectory(atPath: work, withIntermediateDirectories: true)
     chmod(work, 0o1777)
     try fm.createDirectory(atPath: work + "/bin", withIntermediateDirectories: true)
