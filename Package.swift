@@ -22,6 +22,10 @@ let systemLibraries: [Target] = [
   .systemLibrary(
     name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
     providers: [.apt(["libopenblas-dev"])]),
+  // PostgreSQL's client library: the shared workspace's store (issue 16).
+  .systemLibrary(
+    name: "CPQ", path: "Sources/CPQ", pkgConfig: "libpq",
+    providers: [.apt(["libpq-dev"])]),
 ]
 
 /// NeuralEngine is numeric code: it is built optimised even in debug (the test suite runs its
@@ -123,7 +127,7 @@ let package = Package(
     .target(
       name: "CaseStore",
       dependencies: [
-        "Imaging", "FileSafety",
+        "Imaging", "FileSafety", "CPQ",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
@@ -173,6 +177,12 @@ let package = Package(
     .testTarget(
       name: "AgreeCommandTests",
       dependencies: ["blastview", "Agreement", "Imaging"]),
+    // Shared workspaces on PostgreSQL (issue 16): the libpq wrapper, the store contract run on
+    // both backends, and the identity and blinding tests with real OS users (needs the cluster
+    // of tools/with-test-postgres.sh; fails under CI=true without it).
+    .testTarget(
+      name: "SharedWorkspaceTests",
+      dependencies: ["CaseStore", "Imaging", "blastview"]),
     .testTarget(
       name: "CaseStoreTests",
       dependencies: [

@@ -15,6 +15,23 @@ struct WorkspaceOptions: ParsableArguments {
   /// The chosen workspace (it may not exist yet).
   var resolved: Workspace { Workspace.resolve(explicit: workspace) }
 
+  /// The shared (PostgreSQL) store when the chosen directory names a database, else nil.
+  func openShared() throws -> PostgresStore? {
+    do {
+      guard let url = try SharedWorkspace.databaseURL(in: resolved.directory) else { return nil }
+      return try PostgresStore.open(url)
+    } catch {
+      throw CLIError(error)
+    }
+  }
+
+  /// The chosen workspace's store, whichever backend holds it: the commands that only need
+  /// `WorkspaceStore` work on an embedded and a shared workspace alike.
+  func openStore() throws -> any WorkspaceStore {
+    if let shared = try openShared() { return shared }
+    return try open()
+  }
+
   /// Opens the chosen workspace; failures become a `CLIError` with a sanitised message.
   func open() throws -> CaseStore {
     do {

@@ -93,6 +93,9 @@ struct AgreeCommand: ParsableCommand {
   /// numbers. The session adds mask agreement between the raters and the promoted model
   /// against the consensus label.
   func runSession(_ name: String, selected: [String]?) throws {
+    if let shared = try workspace.openShared() {
+      return try runSharedSession(shared, name, selected: selected)
+    }
     let store = try workspace.open()
     let order = try categories.map { try Self.categoryList($0) } ?? store.labelSchema.classNames
     let options = SessionAgreementOptions(

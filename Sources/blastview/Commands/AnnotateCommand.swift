@@ -43,8 +43,9 @@ struct AnnotateCommand: ParsableCommand {
   }
 
   func run() throws {
-    let store = try workspace.open()
+    let store = try workspace.openStore()
     do {
+      let me = try store.actingRater(claimed: rater.rater)
       let caseID = try store.resolveCase(caseRef)
       try store.requireUnchangedImage(case: caseID)
       var m: Mask? = nil
@@ -61,12 +62,12 @@ struct AnnotateCommand: ParsableCommand {
         }
       }
       let a = try store.annotate(
-        case: caseID, rater: rater.name, label: label, mask: m, session: session, note: note)
+        case: caseID, rater: me, label: label, mask: m, session: session, clear: [], note: note)
       if json {
         try JSONOutput.print(a)
         return
       }
-      let rec = try store.caseRecord(id: caseID, viewer: .rater(rater.name))
+      let rec = try store.caseRecord(id: caseID, viewer: .rater(me))
       var parts = ["label \(a.label.map(Sanitizer.sanitize(_:)) ?? "none")"]
       if let m { parts.append("mask \(CLIText.count(m.values.filter { $0 != 0 }.count)) px") }
       print(

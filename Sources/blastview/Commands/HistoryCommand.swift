@@ -21,6 +21,7 @@ struct HistoryCommand: ParsableCommand {
   var json = false
 
   func run() throws {
+    if let shared = try workspace.openShared() { return try runShared(shared) }
     let store = try workspace.open()
     do {
       let id = try store.resolveCase(caseRef)

@@ -51,7 +51,7 @@ struct ImportCommand: ParsableCommand {
   }
 
   func run() throws {
-    let store = try workspace.open()
+    let store = try workspace.openStore()
     let bar = ProgressBar(label: "importing")
     let options = ImportOptions(
       paths: paths, labelsFromFolders: labelsFromFolders, masksDirectory: masks, manifest: manifest,
@@ -71,7 +71,7 @@ struct ImportCommand: ParsableCommand {
     }
     let rate = summary.seconds > 0 ? Double(summary.found) / summary.seconds : 0
     print(
-      "Imported \(CLIText.count(summary.imported)) image(s) into \(Sanitizer.sanitize(store.workspace.directory)): "
+      "Imported \(CLIText.count(summary.imported)) image(s) into \(Sanitizer.sanitize(workspace.resolved.directory)): "
         + "\(CLIText.count(summary.duplicates)) duplicate(s), \(CLIText.count(summary.skipped.count)) skipped "
         + String(format: "(%.1f s, %.0f images/s)", summary.seconds, rate))
     print(

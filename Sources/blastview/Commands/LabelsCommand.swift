@@ -33,7 +33,7 @@ struct LabelsImportCommand: ParsableCommand {
   var json = false
 
   func run() throws {
-    let store = try workspace.open()
+    let store = try workspace.openStore()
     let made: [Annotation]
     do { made = try store.importLabels(csvPath: csv, session: session) } catch { throw CLIError(error) }
     if json {

@@ -19,6 +19,16 @@ struct RaterCommand: ParsableCommand {
 }
 
 extension RaterRole: ExpressibleByArgument {}
+extension WorkspaceRole: ExpressibleByArgument {}
+
+/// The embedded workspace's role for `role`; `lead` exists only in a shared workspace.
+private func embeddedRole(_ role: WorkspaceRole) throws -> RaterRole {
+  guard let r = RaterRole(rawValue: role.rawValue) else {
+    throw CLIError(
+      message: "the role \(role.rawValue) exists only in a shared (PostgreSQL) workspace (init --database)")
+  }
+  return r
+}
 
 struct RaterListCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -30,6 +40,7 @@ struct RaterListCommand: ParsableCommand {
   var json = false
 
   func run() throws {
+    if let shared = try workspace.openShared() { return try runShared(shared) }
     let store = try workspace.open()
     let raters: [Rater]
     do { raters = try store.raters() } catch { throw CLIError(error) }
@@ -51,11 +62,13 @@ struct RaterAddCommand: ParsableCommand {
   @Argument(help: ArgumentHelp("The rater's name.", valueName: "name"))
   var name: String
 
-  @Option(name: .long, help: "rater or adjudicator.")
-  var role: RaterRole = .rater
+  @Option(name: .long, help: "rater or adjudicator (or lead, in a shared workspace).")
+  var role: WorkspaceRole = .rater
 
   func run() throws {
+    if let shared = try workspace.openShared() { return try runShared(shared) }
     let store = try workspace.open()
+    let role = try embeddedRole(role)
     do {
       if let existing = try store.rater(named: name) {
         guard existing.role == role else {
@@ -88,11 +101,13 @@ struct RaterSetRoleCommand: ParsableCommand {
   @Argument(help: ArgumentHelp("The rater's name.", valueName: "name"))
   var name: String
 
-  @Argument(help: ArgumentHelp("rater or adjudicator.", valueName: "role"))
-  var role: RaterRole
+  @Argument(help: ArgumentHelp("rater or adjudicator (or lead, in a shared workspace).", valueName: "role"))
+  var role: WorkspaceRole
 
   func run() throws {
+    if let shared = try workspace.openShared() { return try RaterAddCommand.addShared(shared, name, role) }
     let store = try workspace.open()
+    let role = try embeddedRole(role)
     do {
       let before = try store.rater(named: name)?.role
       let r = try store.setRole(role, for: name)

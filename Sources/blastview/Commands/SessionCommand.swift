@@ -52,7 +52,7 @@ struct SessionCreateCommand: ParsableCommand {
   var json = false
 
   func run() throws {
-    let store = try workspace.open()
+    let store = try workspace.openStore()
     do {
       let selection = try parseCases(store)
       let list = raters.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
@@ -60,7 +60,7 @@ struct SessionCreateCommand: ParsableCommand {
       }
       let info = try store.createSession(
         name: name, raters: list, cases: selection, blinded: blind, hideModel: hideModel,
-        createdBy: createdBy ?? defaultRaterName())
+        createdBy: try store.actingRater(claimed: createdBy))
       if json {
         try JSONOutput.print(info)
         return
@@ -76,7 +76,7 @@ struct SessionCreateCommand: ParsableCommand {
     }
   }
 
-  private func parseCases(_ store: CaseStore) throws -> CaseSelection {
+  private func parseCases(_ store: any WorkspaceStore) throws -> CaseSelection {
     if cases == "all" { return .all }
     if cases.hasPrefix("split:") {
       let s = String(cases.dropFirst(6))
@@ -113,7 +113,7 @@ struct SessionListCommand: ParsableCommand {
   var json = false
 
   func run() throws {
-    let store = try workspace.open()
+    let store = try workspace.openStore()
     let sessions: [SessionInfo]
     do { sessions = try store.sessions() } catch { throw CLIError(error) }
     if json {
@@ -148,8 +148,10 @@ struct SessionCloseCommand: ParsableCommand {
   var name: String
 
   func run() throws {
-    let store = try workspace.open()
-    do { try store.closeSession(name, by: rater.name) } catch { throw CLIError(error) }
+    let store = try workspace.openStore()
+    do { try store.closeSession(name, by: try store.actingRater(claimed: rater.rater)) } catch {
+      throw CLIError(error)
+    }
     print("Closed session \(Sanitizer.sanitize(name))")
   }
 }

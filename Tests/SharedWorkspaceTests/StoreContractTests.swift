@@ -1,0 +1,268 @@
+import CaseStore
+import Foundation
+import Imaging
+import Testing
+
+/// The store contract (`WorkspaceStore`), one set of assertions run on both backends: the
+/// embedded SQLite store and the PostgreSQL one. Each rater acts through their own store:
+/// on SQLite one store serves all (it takes the caller's word), on PostgreSQL each is a
+/// connection as that role (the server knows who is asking).
+enum Backend: String, CustomTestStringConvertible, Sendable {
+  case sqlite, postgres
+  var testDescription: String { rawValue }
+
+  /// SQLite always; PostgreSQL with the test cluster (and in CI, where its absence fails).
+  static var all: [Backend] { PGTestCluster.shouldRun ? [.sqlite, .postgres] : [.sqlite] }
+}
+
+/// A workspace on one backend with a lead, two raters and four SampleData images under a
+/// folder named `Pre-B` (so each case has the reference label Pre-B).
+final class ContractFixture {
+  let backend: Backend
+  let lead = "bvlead"
+  let ana = "bvana"
+  let ben = "bvben"
+  let imageDir: String
+  private var stores: [String: any WorkspaceStore] = [:]
+  private var sqlite: CaseStore?
+  private var cluster: PGTestCluster?
+  private var database: String?
+  var cases: [Int64] = []
+  /// The PostgreSQL database's name (nil on SQLite).
+  var databaseName: String { database ?? "" }
+
+  static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+  init(_ backend: Backend) throws {
+    self.backend = backend
+    let base = NSTemporaryDirectory() + "bv-contract-\(UUID().uuidString)"
+    imageDir = base + "/images/Pre-B"
+    try FileManager.default.createDirectory(atPath: imageDir, withIntermediateDirectories: true)
+    let source = Self.repo.appendingPathComponent("SampleData/wbc-seg/images/lymphocyte").path
+    for n in try FileManager.default.contentsOfDirectory(atPath: source).sorted().prefix(4) {
+      try FileManager.default.copyItem(atPath: source + "/" + n, toPath: imageDir + "/" + n)
+    }
+    switch backend {
+    case .sqlite:
+      let s = try Workspace.create(at: base + "/ws", schema: .all4)
+      sqlite = s
+      for r in [ana, ben] { try s.addRater(r, role: .rater) }
+    case .postgres:
+      let pg = try PGTestCluster.require()
+      cluster = pg
+      let db = try pg.createDatabase()
+      database = db
+      _ = try PostgresStore.create(pg.url(db, as: "blastview"), schema: .all4, leads: [lead])
+      for r in [ana, ben] { try store(lead).addRater(r, role: .rater) }
+    }
+    let summary = try store(lead).importImages(
+      ImportOptions(paths: [imageDir], labelsFromFolders: true), progress: { _ in })
+    cases = summary.caseIDs
+  }
+
+  /// The store `rater` acts through.
+  func store(_ rater: String) throws -> any WorkspaceStore {
+    if let s = sqlite { return s }
+    if let s = stores[rater] { return s }
+    let s = try PostgresStore.open(cluster!.url(database!, as: rater))
+    stores[rater] = s
+    return s
+  }
+}
+
+@Suite(.serialized) struct StoreContractTests {
+  @Test(arguments: Backend.all) func importStoresVerifiedImagesWithFolderLabels(_ backend: Backend) throws {
+    let f = try ContractFixture(backend)
+    #expect(f.cases.count == 4)
+    let s = try f.store(f.ana)
+    #expect(try s.caseCount() == 4)
+    let files = try FileManager.default.contentsOfDirectory(atPath: f.imageDir).sorted()
+    for (id, name) in zip(f.cases, files) {
+      let record = try s.caseRecord(id: id, viewer: .rater(f.ana))
+      #expect(record.referenceLabel == "Pre-B")
+      let bytes = try s.imageBytes(case: id)
+      #expect(bytes == [UInt8](try Data(contentsOf: URL(fileURLWithPath: f.imageDir + "/" + name))))
+      #expect(try s.resolveCase(String(record.sha256.prefix(12))) == id)
+    }
+    // The same bytes again are the same cases.
+    let again = try f.store(f.lead).importImages(ImportOptions(paths: [f.imageDir]), progress: { _ in })
+    #expect(again.imported == 0 && again.duplicates == 4)
+  }
+
+  @Test(arguments: Backend.all) func annotationsChainAndCarryForward(_ backend: Backend) throws {
+    let f = try ContractFixture(backend)
+    let s = try f.store(f.ana)
+    let c = f.cases[0]
+    let first = try s.annotate(
+      case: c, rater: f.ana, label: "pre-b", mask: nil, session: nil, clear: [], note: "one")
+    #expect(first.label == "Pre-B" && first.supersedes == nil && first.changed == .label)
+    let second = try s.annotate(
+      case: c, rater: f.ana, label: "Pro-B", mask: nil, session: nil, clear: [], note: nil)
+    #expect(second.supersedes == first.id)
+    let cleared = try s.annotate(
+      case: c, rater: f.ana, label: nil, mask: nil, session: nil, clear: .label, note: nil)
+    #expect(cleared.label == nil && cleared.supersedes == second.id && cleared.changed == .label)
+    let h = try s.history(case: c, viewer: .rater(f.ana))
+    #expect(h.map(\.id) == [first.id, second.id, cleared.id])
+    #expect(h.map(\.note) == ["one", nil, nil])
+    #expect(throws: StoreError.nothingToRecord) {
+      try s.annotate(case: c, rater: f.ana, label: nil, mask: nil, session: nil, clear: [], note: nil)
+    }
+    #expect(throws: StoreError.unknownLabel("Blast", valid: ["Benign", "Early-B", "Pre-B", "Pro-B"])) {
+      try s.annotate(case: c, rater: f.ana, label: "Blast", mask: nil, session: nil, clear: [], note: nil)
+    }
+    #expect(throws: StoreError.unknownCase("ffffff")) { try s.resolveCase("ffffff") }
+  }
+
+  @Test(arguments: Backend.all) func masksAreStoredAndCarriedForward(_ backend: Backend) throws {
+    let f = try ContractFixture(backend)
+    let s = try f.store(f.ana)
+    let c = f.cases[1]
+    let r = try s.caseRecord(id: c, viewer: .rater(f.ana))
+    var values = [UInt8](repeating: 0, count: r.width * r.height)
+    for i in stride(from: 0, to: values.count, by: 7) { values[i] = 255 }
+    let a = try s.annotate(
+      case: c, rater: f.ana, label: nil, mask: Mask(width: r.width, height: r.height, values: values),
+      session: nil,
+      clear: [], note: nil)
+    #expect(a.maskID != nil && a.changed == .mask)
+    let b = try s.annotate(
+      case: c, rater: f.ana, label: "Benign", mask: nil, session: nil, clear: [], note: nil)
+    #expect(b.maskID == a.maskID && b.changed == .label)
+    #expect(throws: StoreError.maskSizeMismatch(caseID: c, expected: "\(r.width)×\(r.height)", got: "2×2")) {
+      try s.annotate(
+        case: c, rater: f.ana, label: nil, mask: Mask(width: 2, height: 2, values: [0, 255, 0, 0]),
+        session: nil,
+        clear: [], note: nil)
+    }
+  }
+
+  @Test(arguments: Backend.all) func blindedSessionHidesOthersUntilLabelled(_ backend: Backend) throws {
+    let f = try ContractFixture(backend)
+    let info = try f.store(f.lead).createSession(
+      name: "s1", raters: [f.ana, f.ben], cases: .all, blinded: true, hideModel: false, createdBy: f.lead)
+    #expect(info.raters == [f.ana, f.ben] && info.caseCount == 4 && info.createdBy == f.lead && info.isOpen)
+    let c = f.cases[0]
+    let ana = try f.store(f.ana)
+    let ben = try f.store(f.ben)
+    try ana.annotate(
+      case: c, rater: f.ana, label: "Pro-B", mask: nil, session: "s1", clear: [], note: "secret")
+    // Ben, blinded: nothing of Ana's, not even the imported reference label.
+    #expect(try ben.history(case: c, viewer: .rater(f.ben)).isEmpty)
+    #expect(try ben.currentLabels(session: "s1", viewer: .rater(f.ben)).isEmpty)
+    #expect(try ben.caseRecord(id: c, viewer: .rater(f.ben)).referenceLabel == nil)
+    #expect(try ben.caseRecord(id: f.cases[1], viewer: .rater(f.ben)).referenceLabel == nil)
+    // Ana sees her own; the creator (no rater of the session) sees everything.
+    #expect(try ana.currentLabels(session: "s1", viewer: .rater(f.ana)).map(\.label) == ["Pro-B"])
+    #expect(try f.store(f.lead).currentLabels(session: "s1", viewer: .rater(f.lead)).count == 1)
+    // Progress counts are not blinded.
+    #expect(try ben.session(named: "s1").labelled == [f.ana: 1, f.ben: 0])
+    // After Ben labels the case, he sees Ana's label and note on it, and only on it.
+    try ben.annotate(case: c, rater: f.ben, label: "Pre-B", mask: nil, session: "s1", clear: [], note: nil)
+    let labels = try ben.currentLabels(session: "s1", viewer: .rater(f.ben))
+    #expect(
+      labels.map { "\($0.caseID) \($0.rater) \($0.label)" } == ["\(c) \(f.ana) Pro-B", "\(c) \(f.ben) Pre-B"])
+    #expect(try ben.history(case: c, viewer: .rater(f.ben)).map(\.note) == ["secret", nil])
+    #expect(try ben.caseRecord(id: c, viewer: .rater(f.ben)).referenceLabel == "Pre-B")
+    #expect(try ben.caseRecord(id: f.cases[1], viewer: .rater(f.ben)).referenceLabel == nil)
+  }
+
+  @Test(arguments: Backend.all) func sessionRulesAndClosing(_ backend: Backend) throws {
+    let f = try ContractFixture(backend)
+    let lead = try f.store(f.lead)
+    try lead.createSession(
+      name: "s1", raters: [f.ana], cases: .ids([f.cases[0], f.cases[2]]), blinded: true, hideModel: true,
+      createdBy: f.lead)
+    #expect(throws: StoreError.sessionExists("s1")) {
+      try lead.createSession(
+        name: "s1", raters: [f.ana], cases: .all, blinded: false, hideModel: false, createdBy: f.lead)
+    }
+    let ana = try f.store(f.ana)
+    let ben = try f.store(f.ben)
+    #expect(throws: StoreError.unknownSession("nope")) {
+      try ana.annotate(
+        case: f.cases[0], rater: f.ana, label: "Benign", mask: nil, session: "nope", clear: [], note: nil)
+    }
+    #expect(throws: StoreError.raterNotInSession(rater: f.ben, session: "s1")) {
+      try ben.annotate(
+        case: f.cases[0], rater: f.ben, label: "Benign", mask: nil, session: "s1", clear: [], note: nil)
+    }
+    #expect(throws: StoreError.caseNotInSession(caseID: f.cases[1], session: "s1")) {
+      try ana.annotate(
+        case: f.cases[1], rater: f.ana, label: "Benign", mask: nil, session: "s1", clear: [], note: nil)
+    }
+    #expect(throws: StoreError.notSessionCreator(rater: f.ben, session: "s1")) {
+      try ben.closeSession("s1", by: f.ben)
+    }
+    #expect(throws: StoreError.notSessionCreator(rater: f.ana, session: "s1")) {
+      try ana.closeSession("s1", by: f.ana)
+    }
+    #expect(try ana.sessions().map(\.name) == ["s1"])
+    try lead.closeSession("s1", by: f.lead)
+    #expect(try ana.session(named: "s1").isOpen == false)
+    #expect(throws: StoreError.sessionClosed("s1")) {
+      try ana.annotate(
+        case: f.cases[0], rater: f.ana, label: "Benign", mask: nil, session: "s1", clear: [], note: nil)
+    }
+    #expect(throws: StoreError.sessionClosed("s1")) { try lead.closeSession("s1", by: f.lead) }
+  }
+
+  @Test(arguments: Backend.all) func labelsImportIsAllOrNothing(_ backend: Backend) throws {
+    let f = try ContractFixture(backend)
+    try f.store(f.lead).createSession(
+      name: "s1", raters: [f.ana, f.ben], cases: .all, blinded: true, hideModel: false, createdBy: f.lead)
+    let dir = NSTemporaryDirectory() + "bv-labels-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let good = dir + "/ana.csv"
+    try "case,rater,label\n\(f.cases[0]),\(f.ana),Benign\n\(f.cases[1]),\(f.ana),pro-b\n".write(
+      toFile: good, atomically: true, encoding: .utf8)
+    let made = try f.store(f.ana).importLabels(csvPath: good, session: "s1")
+    #expect(
+      made.map(\.label) == ["Benign", "Pro-B"] && made.allSatisfy { $0.session == "s1" && $0.rater == f.ana })
+    let bad = dir + "/bad.csv"
+    try "case,rater,label\n\(f.cases[2]),\(f.ana),Benign\n\(f.cases[3]),\(f.ana),Blast\n".write(
+      toFile: bad, atomically: true, encoding: .utf8)
+    #expect(throws: StoreError.self) { try f.store(f.ana).importLabels(csvPath: bad, session: "s1") }
+    #expect(try f.store(f.ana).currentLabels(session: "s1", viewer: .rater(f.ana)).count == 2)
+  }
+}
+
+/// What only the shared workspace has: identity from the connection and leads.
+@Suite(.enabled(if: PGTestCluster.shouldRun), .serialized) struct PostgresIdentityContractTests {
+  @Test func aRaterCannotActOrReadAsAnother() throws {
+    let f = try ContractFixture(.postgres)
+    let ben = try f.store(f.ben)
+    #expect(ben.connectedRater == f.ben)
+    do {
+      try ben.annotate(
+        case: f.cases[0], rater: f.ana, label: "Benign", mask: nil, session: nil, clear: [], note: nil)
+      Issue.record("ben wrote as ana")
+    } catch {
+      #expect(error.description.contains(f.ana) && error.description.contains(f.ben), "\(error)")
+    }
+    #expect(throws: StoreError.self) { try ben.history(case: f.cases[0], viewer: .rater(f.ana)) }
+    #expect(try f.store(f.ana).history(case: f.cases[0], viewer: .rater(f.ana)).isEmpty)
+  }
+
+  @Test func onlyALeadChangesRolesOrImports() throws {
+    let f = try ContractFixture(.postgres)
+    let ben = try f.store(f.ben)
+    for (name, role) in [(f.ben, WorkspaceRole.lead), (f.ana, .adjudicator), ("bvnew", .rater)] {
+      do {
+        try ben.addRater(name, role: role)
+        Issue.record("ben changed \(name)'s role")
+      } catch {
+        #expect(error.description.contains("only a lead"), "\(error)")
+      }
+    }
+    #expect(throws: StoreError.self) {
+      try ben.importImages(ImportOptions(paths: [f.imageDir]), progress: { _ in })
+    }
+    #expect(try f.store(f.lead).workspaceRaters().map(\.role) == [.lead, .rater, .rater])
+    // A lead creates a role and changes it (a role no other test uses: roles are cluster-wide).
+    #expect(try f.store(f.lead).addRater("bvcarl", role: .adjudicator).role == .adjudicator)
+    #expect(try f.store(f.lead).addRater("bvcarl", role: .rater).role == .rater)
+    #expect(try f.store(f.lead).workspaceRaters().last == WorkspaceRater(name: "bvcarl", role: .rater))
+  }
+}
