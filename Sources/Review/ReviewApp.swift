@@ -133,7 +133,8 @@ public final class ReviewApp {
   public func runInteractive(theme: Theme, backend: GraphicsBackend, environment: GraphicsEnvironment) throws
   {
     let terminal = try TerminalSession(
-      theme: theme, backend: backend, cellSize: environment.cellSize, mousePixels: environment.mousePixels)
+      theme: theme, backend: backend, cellSize: environment.cellSize, mousePixels: environment.mousePixels,
+      terminalBackground: environment.background)
     state.cellWidth = terminal.cellWidth
     state.cellHeight = terminal.cellHeight
     state.overlayColours = OverlayColours(theme: theme)

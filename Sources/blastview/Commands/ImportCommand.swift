@@ -90,5 +90,16 @@ struct ImportCommand: ParsableCommand {
     list("Skipped", summary.skipped)
     list("Masks not used", summary.maskProblems)
     list("Directories not read", summary.directoryProblems)
+    // The next step, runnable as printed (issue 18).
+    let ws = CLIText.safe(shellWord(store.workspace.directory))
+    if let model = try? store.promotedModel() {
+      print(
+        "Next: blastview review --workspace \(ws)   (model v\(model.version) fills in predictions as you go;"
+          + " all at once: blastview predict --all-cases --workspace \(ws))")
+    } else {
+      print(
+        "Next: blastview predict --all-cases --workspace \(ws) --model MODEL.safetensors,"
+          + " then blastview review --workspace \(ws)")
+    }
   }
 }

@@ -123,20 +123,8 @@ struct PredictCommand: ParsableCommand {
     let version: ModelVersion
     do {
       if let model {
-        let sha = try sha256Hex(path: model)
-        if let known = try store.models().first(where: { $0.sha256 == sha }) {
-          version = known
-        } else {
-          let (net, meta) = try loadModel(model)
-          version = try store.registerModel(
-            file: model, parent: nil, tasks: registryTasks(net.tasks),
-            trainedTasks: registryTasks(net.trainedTasks),
-            frozenTasks: [],
-            config: (try? JSONDecoder().decode(JSONValue.self, from: Data(net.configurationJSON.utf8)))
-              ?? .null,
-            notes: "registered by blastview predict from \(absolute(model))")
-          _ = meta
-        }
+        version = try ModelRegistration.register(
+          store: store, file: model, notes: "registered by blastview predict from \(absolute(model))")
         let current = try store.promotedModel()?.version
         if current != version.version && (promote || current == nil) {
           try store.promote(
@@ -176,11 +164,16 @@ struct PredictCommand: ParsableCommand {
     let done = summary.predicted
     let skipped = summary.skipped
     bar.finish()
+    let overall: PredictionSummary
+    do { overall = try store.predictionSummary(model: version.version) } catch { throw CLIError(error) }
     if json {
       try CLIText.printJSON(
-        WorkspacePredictSummary(model: version.version, predicted: done, skipped: skipped))
+        WorkspacePredictSummary(
+          model: version.version, predicted: done, skipped: skipped, classes: overall.counts,
+          colourOutliers: overall.colourOutliers))
     } else {
       print("model v\(version.version): \(done) cases predicted, \(skipped) skipped")
+      print(Self.summaryText(overall))
     }
   }
 
@@ -188,8 +181,25 @@ struct PredictCommand: ParsableCommand {
     do { return try ModelCheckpoint.load(path: path) } catch { throw CLIError(error) }
   }
 
-  private func registryTasks(_ t: [ModelTask]) -> [String] {
-    t.map { $0 == .cls ? "classification" : "segmentation" }
+  /// Counts per class by the schema's names, and the colour outliers (issue 18): what the
+  /// model now says about the whole workspace.
+  static func summaryText(_ s: PredictionSummary) -> String {
+    let total = s.counts.reduce(0) { $0 + $1.cases }
+    var lines = [
+      "  predicted classes over \(CLIText.count(total)) case(s): "
+        + s.counts.map { "\(CLIText.safe($0.label)) [\(CLIText.safe($0.letter))] \(CLIText.count($0.cases))" }
+        .joined(separator: " · ")
+    ]
+    if s.colourOutliers.isEmpty {
+      lines.append("  colour: every case is like the model's training images")
+    } else {
+      let shown = s.colourOutliers.prefix(12).map { "#\($0)" }.joined(separator: ", ")
+      let more = s.colourOutliers.count > 12 ? " and \(s.colourOutliers.count - 12) more" : ""
+      lines.append(
+        "  colour unlike the model's training images (predictions less reliable): \(CLIText.count(s.colourOutliers.count)) case(s): \(shown)\(more)"
+      )
+    }
+    return lines.joined(separator: "\n")
   }
 }
 
@@ -197,6 +207,8 @@ struct WorkspacePredictSummary: Encodable {
   var model: Int64
   var predicted: Int
   var skipped: Int
+  var classes: [PredictionSummary.ClassCount]? = nil
+  var colourOutliers: [Int64]? = nil
 }
 
 /// One image's prediction as printed.
