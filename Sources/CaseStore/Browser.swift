@@ -260,7 +260,8 @@ private struct BrowserQuery {
       let hidden = hiddenAnnotations
       terms.append(
         Term(
-          sql: { _ in "(NOT \(hidden) AND EXISTS (SELECT 1 FROM adjudication j WHERE j.case_id = cs.case_id))" },
+          sql: { _ in "(NOT \(hidden) AND EXISTS (SELECT 1 FROM adjudication j WHERE j.case_id = cs.case_id))"
+          },
           arguments: [], driver: nil, probe: nil))
     }
     if f.disagreement {

@@ -5,128 +5,128 @@
 enum BuiltinThemes {
   static let files: [String: String] = [
     "colorblind": #"""
-{
-  "name": "colorblind",
-  "description": "Okabe-Ito palette (Okabe & Ito 2008), distinguishable with protanopia, deuteranopia and tritanopia.",
-  "canvas": { "fg": "#e4e4e4", "bg": "#000000" },
-  "roles": {
-    "text": { "fg": "default", "bg": "default" },
-    "dim": { "fg": "#999999" },
-    "title": { "fg": "#ffffff", "bold": true },
-    "header": { "fg": "#000000", "bg": "#56b4e9", "bold": true },
-    "border": { "fg": "#0072b2" },
-    "selection": { "fg": "#000000", "bg": "#f0e442", "bold": true },
-    "cursor": { "fg": "#000000", "bg": "#e69f00", "bold": true },
-    "status": { "fg": "#e0e0e0", "bg": "#262626" },
-    "statusError": { "fg": "#000000", "bg": "#d55e00", "bold": true },
-    "statusOK": { "fg": "#000000", "bg": "#009e73" },
-    "warning": { "fg": "#e69f00", "bold": true },
-    "accent": { "fg": "#56b4e9" },
-    "flag": { "fg": "#e69f00", "bold": true },
-    "barEmpty": { "fg": "#6c6c6c" }
-  },
-  "classes": ["#009e73", "#e69f00", "#56b4e9", "#d55e00", "#cc79a7", "#f0e442", "#0072b2"],
-  "overlays": {
-    "modelMask": "#56b4e9",
-    "myMask": "#f0e442",
-    "otherMask": "#cc79a7",
-    "boxes": "#d55e00",
-    "brush": "#ffffff"
-  }
-}
-"""#,
+    {
+      "name": "colorblind",
+      "description": "Okabe-Ito palette (Okabe & Ito 2008), distinguishable with protanopia, deuteranopia and tritanopia.",
+      "canvas": { "fg": "#e4e4e4", "bg": "#000000" },
+      "roles": {
+        "text": { "fg": "default", "bg": "default" },
+        "dim": { "fg": "#999999" },
+        "title": { "fg": "#ffffff", "bold": true },
+        "header": { "fg": "#000000", "bg": "#56b4e9", "bold": true },
+        "border": { "fg": "#0072b2" },
+        "selection": { "fg": "#000000", "bg": "#f0e442", "bold": true },
+        "cursor": { "fg": "#000000", "bg": "#e69f00", "bold": true },
+        "status": { "fg": "#e0e0e0", "bg": "#262626" },
+        "statusError": { "fg": "#000000", "bg": "#d55e00", "bold": true },
+        "statusOK": { "fg": "#000000", "bg": "#009e73" },
+        "warning": { "fg": "#e69f00", "bold": true },
+        "accent": { "fg": "#56b4e9" },
+        "flag": { "fg": "#e69f00", "bold": true },
+        "barEmpty": { "fg": "#6c6c6c" }
+      },
+      "classes": ["#009e73", "#e69f00", "#56b4e9", "#d55e00", "#cc79a7", "#f0e442", "#0072b2"],
+      "overlays": {
+        "modelMask": "#56b4e9",
+        "myMask": "#f0e442",
+        "otherMask": "#cc79a7",
+        "boxes": "#d55e00",
+        "brush": "#ffffff"
+      }
+    }
+    """#,
     "dark": #"""
-{
-  "name": "dark",
-  "description": "The default: light text on the terminal's own (dark) background.",
-  "canvas": { "fg": "#e4e4e4", "bg": "#000000" },
-  "roles": {
-    "text": { "fg": "default", "bg": "default" },
-    "dim": { "fg": "#8a8a8a" },
-    "title": { "fg": "#ffffff", "bold": true },
-    "header": { "fg": "#000000", "bg": "#87afd7", "bold": true },
-    "border": { "fg": "#5f5f87" },
-    "selection": { "fg": "#ffffff", "bg": "#3a3a6f", "bold": true },
-    "cursor": { "fg": "#000000", "bg": "#ffd700", "bold": true },
-    "status": { "fg": "#d0d0d0", "bg": "#262626" },
-    "statusError": { "fg": "#ffffff", "bg": "#af0000", "bold": true },
-    "statusOK": { "fg": "#000000", "bg": "#5faf5f" },
-    "warning": { "fg": "#ffaf00", "bold": true },
-    "accent": { "fg": "#5fd7ff" },
-    "flag": { "fg": "#ff875f", "bold": true },
-    "barEmpty": { "fg": "#6c6c6c" }
-  },
-  "classes": ["#5fd75f", "#ffaf00", "#5fafff", "#ff5f87", "#d787ff", "#d7d700"],
-  "overlays": {
-    "modelMask": "#00d7ff",
-    "myMask": "#ffd700",
-    "otherMask": "#ff5fd7",
-    "boxes": "#ff3030",
-    "brush": "#ffffff"
-  }
-}
-"""#,
+    {
+      "name": "dark",
+      "description": "The default: light text on the terminal's own (dark) background.",
+      "canvas": { "fg": "#e4e4e4", "bg": "#000000" },
+      "roles": {
+        "text": { "fg": "default", "bg": "default" },
+        "dim": { "fg": "#8a8a8a" },
+        "title": { "fg": "#ffffff", "bold": true },
+        "header": { "fg": "#000000", "bg": "#87afd7", "bold": true },
+        "border": { "fg": "#5f5f87" },
+        "selection": { "fg": "#ffffff", "bg": "#3a3a6f", "bold": true },
+        "cursor": { "fg": "#000000", "bg": "#ffd700", "bold": true },
+        "status": { "fg": "#d0d0d0", "bg": "#262626" },
+        "statusError": { "fg": "#ffffff", "bg": "#af0000", "bold": true },
+        "statusOK": { "fg": "#000000", "bg": "#5faf5f" },
+        "warning": { "fg": "#ffaf00", "bold": true },
+        "accent": { "fg": "#5fd7ff" },
+        "flag": { "fg": "#ff875f", "bold": true },
+        "barEmpty": { "fg": "#6c6c6c" }
+      },
+      "classes": ["#5fd75f", "#ffaf00", "#5fafff", "#ff5f87", "#d787ff", "#d7d700"],
+      "overlays": {
+        "modelMask": "#00d7ff",
+        "myMask": "#ffd700",
+        "otherMask": "#ff5fd7",
+        "boxes": "#ff3030",
+        "brush": "#ffffff"
+      }
+    }
+    """#,
     "high-contrast": #"""
-{
-  "name": "high-contrast",
-  "description": "White and saturated colours on black, bold where it helps; for low vision and glare.",
-  "canvas": { "fg": "#ffffff", "bg": "#000000" },
-  "roles": {
-    "text": { "fg": "#ffffff", "bg": "#000000" },
-    "dim": { "fg": "#d0d0d0", "bg": "#000000" },
-    "title": { "fg": "#ffffff", "bg": "#000000", "bold": true, "underline": true },
-    "header": { "fg": "#000000", "bg": "#ffffff", "bold": true },
-    "border": { "fg": "#ffffff", "bg": "#000000" },
-    "selection": { "fg": "#000000", "bg": "#ffff00", "bold": true },
-    "cursor": { "fg": "#000000", "bg": "#00ffff", "bold": true },
-    "status": { "fg": "#ffffff", "bg": "#000000", "bold": true },
-    "statusError": { "fg": "#ffffff", "bg": "#c00000", "bold": true },
-    "statusOK": { "fg": "#000000", "bg": "#00ff00", "bold": true },
-    "warning": { "fg": "#ffff00", "bg": "#000000", "bold": true },
-    "accent": { "fg": "#00ffff", "bg": "#000000", "bold": true },
-    "flag": { "fg": "#ff00ff", "bg": "#000000", "bold": true, "underline": true },
-    "barEmpty": { "fg": "#808080", "bg": "#000000" }
-  },
-  "classes": ["#00ff00", "#ffff00", "#00ffff", "#ff00ff", "#ffffff", "#ff8700"],
-  "overlays": {
-    "modelMask": "#00ffff",
-    "myMask": "#ffff00",
-    "otherMask": "#ff00ff",
-    "boxes": "#ff0000",
-    "brush": "#ffffff"
-  }
-}
-"""#,
+    {
+      "name": "high-contrast",
+      "description": "White and saturated colours on black, bold where it helps; for low vision and glare.",
+      "canvas": { "fg": "#ffffff", "bg": "#000000" },
+      "roles": {
+        "text": { "fg": "#ffffff", "bg": "#000000" },
+        "dim": { "fg": "#d0d0d0", "bg": "#000000" },
+        "title": { "fg": "#ffffff", "bg": "#000000", "bold": true, "underline": true },
+        "header": { "fg": "#000000", "bg": "#ffffff", "bold": true },
+        "border": { "fg": "#ffffff", "bg": "#000000" },
+        "selection": { "fg": "#000000", "bg": "#ffff00", "bold": true },
+        "cursor": { "fg": "#000000", "bg": "#00ffff", "bold": true },
+        "status": { "fg": "#ffffff", "bg": "#000000", "bold": true },
+        "statusError": { "fg": "#ffffff", "bg": "#c00000", "bold": true },
+        "statusOK": { "fg": "#000000", "bg": "#00ff00", "bold": true },
+        "warning": { "fg": "#ffff00", "bg": "#000000", "bold": true },
+        "accent": { "fg": "#00ffff", "bg": "#000000", "bold": true },
+        "flag": { "fg": "#ff00ff", "bg": "#000000", "bold": true, "underline": true },
+        "barEmpty": { "fg": "#808080", "bg": "#000000" }
+      },
+      "classes": ["#00ff00", "#ffff00", "#00ffff", "#ff00ff", "#ffffff", "#ff8700"],
+      "overlays": {
+        "modelMask": "#00ffff",
+        "myMask": "#ffff00",
+        "otherMask": "#ff00ff",
+        "boxes": "#ff0000",
+        "brush": "#ffffff"
+      }
+    }
+    """#,
     "light": #"""
-{
-  "name": "light",
-  "description": "Dark text on the terminal's own (light) background, for light terminals and bright rooms.",
-  "canvas": { "fg": "#1c1c1c", "bg": "#ffffff" },
-  "roles": {
-    "text": { "fg": "default", "bg": "default" },
-    "dim": { "fg": "#6c6c6c" },
-    "title": { "fg": "#000000", "bold": true },
-    "header": { "fg": "#ffffff", "bg": "#005f87", "bold": true },
-    "border": { "fg": "#8787af" },
-    "selection": { "fg": "#000000", "bg": "#d7d7ff", "bold": true },
-    "cursor": { "fg": "#ffffff", "bg": "#d70000", "bold": true },
-    "status": { "fg": "#1c1c1c", "bg": "#e4e4e4" },
-    "statusError": { "fg": "#ffffff", "bg": "#af0000", "bold": true },
-    "statusOK": { "fg": "#ffffff", "bg": "#008700" },
-    "warning": { "fg": "#af5f00", "bold": true },
-    "accent": { "fg": "#005fd7" },
-    "flag": { "fg": "#af3a00", "bold": true },
-    "barEmpty": { "fg": "#8a8a8a" }
-  },
-  "classes": ["#008700", "#af5f00", "#005fd7", "#d7005f", "#8700af", "#5f5f00"],
-  "overlays": {
-    "modelMask": "#0087ff",
-    "myMask": "#c77c00",
-    "otherMask": "#d700d7",
-    "boxes": "#d70000",
-    "brush": "#000000"
-  }
-}
-"""#,
+    {
+      "name": "light",
+      "description": "Dark text on the terminal's own (light) background, for light terminals and bright rooms.",
+      "canvas": { "fg": "#1c1c1c", "bg": "#ffffff" },
+      "roles": {
+        "text": { "fg": "default", "bg": "default" },
+        "dim": { "fg": "#6c6c6c" },
+        "title": { "fg": "#000000", "bold": true },
+        "header": { "fg": "#ffffff", "bg": "#005f87", "bold": true },
+        "border": { "fg": "#8787af" },
+        "selection": { "fg": "#000000", "bg": "#d7d7ff", "bold": true },
+        "cursor": { "fg": "#ffffff", "bg": "#d70000", "bold": true },
+        "status": { "fg": "#1c1c1c", "bg": "#e4e4e4" },
+        "statusError": { "fg": "#ffffff", "bg": "#af0000", "bold": true },
+        "statusOK": { "fg": "#ffffff", "bg": "#008700" },
+        "warning": { "fg": "#af5f00", "bold": true },
+        "accent": { "fg": "#005fd7" },
+        "flag": { "fg": "#af3a00", "bold": true },
+        "barEmpty": { "fg": "#8a8a8a" }
+      },
+      "classes": ["#008700", "#af5f00", "#005fd7", "#d7005f", "#8700af", "#5f5f00"],
+      "overlays": {
+        "modelMask": "#0087ff",
+        "myMask": "#c77c00",
+        "otherMask": "#d700d7",
+        "boxes": "#d70000",
+        "brush": "#000000"
+      }
+    }
+    """#,
   ]
 }

@@ -42,7 +42,9 @@ public struct TerminalCapabilities: Sendable, Codable, Equatable {
 
   /// `background` as a colour.
   public var backgroundColour: RGB? {
-    guard let b = background, let c = Color(parsing: b), case .rgb(let r, let g, let bl) = c else { return nil }
+    guard let b = background, let c = Color(parsing: b), case .rgb(let r, let g, let bl) = c else {
+      return nil
+    }
     return RGB(r, g, bl)
   }
 

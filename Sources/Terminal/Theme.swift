@@ -283,7 +283,9 @@ public struct ThemeLibrary: Sendable {
 
   /// The directory the theme came from, or nil for a built-in copy.
   public func directory(of name: String) -> String? {
-    directories.first { FileManager.default.isReadableFile(atPath: ($0 as NSString).appendingPathComponent(name + ".json")) }
+    directories.first {
+      FileManager.default.isReadableFile(atPath: ($0 as NSString).appendingPathComponent(name + ".json"))
+    }
   }
 
   /// Names of every theme available, sorted.

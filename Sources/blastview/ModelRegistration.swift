@@ -19,7 +19,8 @@ enum ModelRegistration {
         )
       }
       return try store.registerModel(
-        file: file, parent: nil, tasks: registryTasks(net.tasks), trainedTasks: registryTasks(net.trainedTasks),
+        file: file, parent: nil, tasks: registryTasks(net.tasks),
+        trainedTasks: registryTasks(net.trainedTasks),
         frozenTasks: [],
         config: (try? JSONDecoder().decode(JSONValue.self, from: Data(net.configurationJSON.utf8))) ?? .null,
         notes: notes)
@@ -38,8 +39,10 @@ enum ModelRegistration {
 /// A path or word quoted for a POSIX shell only when it needs it, so printed hints can be
 /// pasted as they are.
 func shellWord(_ s: String) -> String {
-  let plain = !s.isEmpty && s.unicodeScalars.allSatisfy {
-    CharacterSet.alphanumerics.contains($0) || "/._-+:,@%=".unicodeScalars.contains($0)
-  }
+  let plain =
+    !s.isEmpty
+    && s.unicodeScalars.allSatisfy {
+      CharacterSet.alphanumerics.contains($0) || "/._-+:,@%=".unicodeScalars.contains($0)
+    }
   return plain ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }

@@ -20,7 +20,8 @@ import Testing
     try store.annotate(case: 4, rater: "ana", label: "Pro-B")
     try store.setRole(.adjudicator, for: "lead")
     try store.adjudicate(case: 2, adjudicator: "lead", label: "Early-B", reason: "fine chromatin, nucleoli")
-    try store.adjudicate(case: 2, adjudicator: "lead", label: "Pro-B", reason: "second look: blasts, scant cytoplasm")
+    try store.adjudicate(
+      case: 2, adjudicator: "lead", label: "Pro-B", reason: "second look: blasts, scant cytoplasm")
     return store
   }
 
@@ -29,8 +30,10 @@ import Testing
     let store = try store(dir)
     let page = try store.casePage(CasePageRequest(), viewer: .rater("ana"))
     #expect(page.rows.map(\.adjudicated) == [false, true, false, false, false, false])
-    #expect(page.rows[1].disagreement == true, "still a disagreement between the raters; A replaces D on screen")
-    let only = try store.casePage(CasePageRequest(filter: CaseFilter(adjudicated: true)), viewer: .rater("ana"))
+    #expect(
+      page.rows[1].disagreement == true, "still a disagreement between the raters; A replaces D on screen")
+    let only = try store.casePage(
+      CasePageRequest(filter: CaseFilter(adjudicated: true)), viewer: .rater("ana"))
     #expect(only.rows.map(\.id) == [2])
     #expect(try store.caseCount(CaseFilter(adjudicated: true), viewer: .rater("ana")) == 1)
     #expect(
@@ -88,7 +91,8 @@ import Testing
     let cat = Viewer.rater("cat", session: "s1")
     let row = try store.casePage(CasePageRequest(), viewer: cat).rows.first { $0.id == 1 }
     #expect(row?.adjudicated == nil)
-    #expect(try store.casePage(CasePageRequest(filter: CaseFilter(adjudicated: true)), viewer: cat).rows.isEmpty)
+    #expect(
+      try store.casePage(CasePageRequest(filter: CaseFilter(adjudicated: true)), viewer: cat).rows.isEmpty)
     #expect(try store.caseDetail(id: 1, viewer: cat).adjudication == nil)
   }
 }

@@ -18,7 +18,8 @@ import Testing
     let r = try M.run(["init", "--workspace", ws, "--schema", "all4"])
     #expect(r.status == 0, "\(r.err)")
     let shipped = M.repository.appendingPathComponent("Models/all4.safetensors").path
-    #expect(r.out.contains("model: v1 registered and promoted (the shipped all4 model, \(shipped))"), "\(r.out)")
+    #expect(
+      r.out.contains("model: v1 registered and promoted (the shipped all4 model, \(shipped))"), "\(r.out)")
     #expect(r.out.contains("Next: blastview import --workspace \(ws) FOLDER-OF-IMAGES"), "\(r.out)")
     let store = try Workspace.open(path: ws)
     let promoted = try #require(try store.promotedModel())
@@ -86,5 +87,20 @@ import Testing
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return String(String(decoding: data, as: UTF8.self).prefix(64))
+  }
+}
+
+/// Issue 18, item 7: standalone `predict` printed the checkpoint's short names (Early, Pre,
+/// Pro) where a workspace says Early-B, Pre-B, Pro-B.
+@Suite struct PredictDisplayNameTests {
+  @Test func standalonePredictUsesTheSchemasNames() throws {
+    let M = ModelCommandTests.self
+    let image = M.repository.appendingPathComponent("SampleData/bccd/JPEGImages").path
+    let first = try #require(try FileManager.default.contentsOfDirectory(atPath: image).sorted().first)
+    let model = M.repository.appendingPathComponent("Models/all4.safetensors").path
+    let r = try M.run(["predict", image + "/" + first, "--model", model])
+    #expect(r.status == 0, "\(r.err)")
+    for name in ["Benign", "Early-B", "Pre-B", "Pro-B"] { #expect(r.out.contains("\(name) 0."), "\(r.out)") }
+    #expect(!r.out.contains("Early 0."))
   }
 }

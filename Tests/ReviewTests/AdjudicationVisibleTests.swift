@@ -81,8 +81,12 @@ struct AdjudicationVisibleEndToEndTests {
     #expect(EndToEnd.run([bin, "init", "--workspace", ws]).status == 0)
     let images = EndToEnd.repositoryRoot.appendingPathComponent("SampleData/bccd/JPEGImages").path
     #expect(EndToEnd.run([bin, "import", "--workspace", ws, images]).status == 0)
-    #expect(EndToEnd.run([bin, "annotate", "--workspace", ws, "--rater", "alice", "1", "--label", "Benign"]).status == 0)
-    #expect(EndToEnd.run([bin, "annotate", "--workspace", ws, "--rater", "bob", "1", "--label", "Pro-B"]).status == 0)
+    #expect(
+      EndToEnd.run([bin, "annotate", "--workspace", ws, "--rater", "alice", "1", "--label", "Benign"]).status
+        == 0)
+    #expect(
+      EndToEnd.run([bin, "annotate", "--workspace", ws, "--rater", "bob", "1", "--label", "Pro-B"]).status
+        == 0)
     #expect(EndToEnd.run([bin, "rater", "set-role", "--workspace", ws, "lead", "adjudicator"]).status == 0)
     #expect(
       EndToEnd.run([

@@ -123,7 +123,9 @@ struct ContrastEndToEndTests {
   }
 
   /// The worst contrast on the browser, the case view and the help screen.
-  func screens(ws: String, theme: String?, colorFgBg: String) throws -> [(screen: String, ratio: Double, what: String)] {
+  func screens(ws: String, theme: String?, colorFgBg: String) throws -> [(
+    screen: String, ratio: Double, what: String
+  )] {
     let bin = EndToEnd.binary!
     let command =
       "env TERM=screen COLORFGBG=\(EndToEnd.shellQuote(colorFgBg)) \(EndToEnd.shellQuote(bin)) review --workspace \(EndToEnd.shellQuote(ws)) --rater alice --graphics none"
@@ -134,7 +136,8 @@ struct ContrastEndToEndTests {
     let (dfg, dbg) = white ? ((0, 0, 0), (255, 255, 255)) : ((255, 255, 255), (0, 0, 0))
     var out: [(String, Double, String)] = []
     func look(_ name: String) {
-      let screen = EndToEnd.run(["tmux", "-L", tmux.socket, "capture-pane", "-e", "-p", "-t", tmux.name]).output
+      let screen = EndToEnd.run(["tmux", "-L", tmux.socket, "capture-pane", "-e", "-p", "-t", tmux.name])
+        .output
       let w = Self.worst(screen, defaultForeground: dfg, defaultBackground: dbg)
       out.append((name, w.ratio, w.what))
     }
@@ -157,7 +160,9 @@ struct ContrastEndToEndTests {
     let dir = EndToEnd.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let ws = workspace(dir)
-    for (theme, colorFgBg) in [(nil as String?, "0;15"), ("light", "0;15"), (nil, "15;0"), ("colorblind", "0;15")] {
+    for (theme, colorFgBg) in [
+      (nil as String?, "0;15"), ("light", "0;15"), (nil, "15;0"), ("colorblind", "0;15"),
+    ] {
       for (screen, ratio, what) in try screens(ws: ws, theme: theme, colorFgBg: colorFgBg) {
         #expect(
           ratio >= 3.0,

@@ -45,8 +45,11 @@ import Testing
     #expect(
       TerminalBackground.parseOSC11(Array("\u{1B}]11;rgb:ffff/ffff/ffff\u{1B}\\".utf8)) == RGB.white)
     #expect(TerminalBackground.parseOSC11(Array("\u{1B}]11;rgb:0000/0000/0000\u{07}".utf8)) == RGB.black)
-    #expect(TerminalBackground.parseOSC11(Array("\u{1B}]11;rgb:30/0a/24\u{07}".utf8)) == RGB(0x30, 0x0a, 0x24))
-    #expect(TerminalBackground.parseOSC11(Array("\u{1B}]11;rgba:fdfd/f6f6/e3e3/ffff\u{1B}\\".utf8)) == RGB(0xfd, 0xf6, 0xe3))
+    #expect(
+      TerminalBackground.parseOSC11(Array("\u{1B}]11;rgb:30/0a/24\u{07}".utf8)) == RGB(0x30, 0x0a, 0x24))
+    #expect(
+      TerminalBackground.parseOSC11(Array("\u{1B}]11;rgba:fdfd/f6f6/e3e3/ffff\u{1B}\\".utf8))
+        == RGB(0xfd, 0xf6, 0xe3))
     // Among the probe's other answers.
     let stream = Array("\u{1B}[?1016;2$y\u{1B}]11;rgb:1e1e/1e1e/1e1e\u{1B}\\\u{1B}[?62;4c".utf8)
     #expect(TerminalBackground.parseOSC11(stream) == RGB(0x1e, 0x1e, 0x1e))
@@ -74,7 +77,8 @@ import Testing
     #expect(white?.polarity == .light)
     #expect(white?.source == "COLORFGBG")
     #expect(TerminalBackground.resolve(osc11: nil, environment: ["COLORFGBG": "15;0"])?.polarity == .dark)
-    #expect(TerminalBackground.resolve(osc11: nil, environment: ["COLORFGBG": "12;default;7"])?.polarity == .light)
+    #expect(
+      TerminalBackground.resolve(osc11: nil, environment: ["COLORFGBG": "12;default;7"])?.polarity == .light)
     #expect(TerminalBackground.resolve(osc11: nil, environment: ["COLORFGBG": "default;default"]) == nil)
     #expect(TerminalBackground.resolve(osc11: nil, environment: [:]) == nil)
     // The terminal's own answer wins.

@@ -46,7 +46,8 @@ import Testing
         for background in Self.backgrounds {
           let mapping = ColourMapping(depth: depth, terminalBackground: background)
           for (name, style) in Self.styles(theme) {
-            let drawn = mapping.draw(theme.resolve(style), theme: theme, minimumContrast: style.minimumContrast)
+            let drawn = mapping.draw(
+              theme.resolve(style), theme: theme, minimumContrast: style.minimumContrast)
             #expect(
               drawn.contrast >= style.minimumContrast,
               "\(theme.name) \(name) at \(depth) on \(background?.source ?? "unknown"): \(drawn.foregroundRGB) on \(drawn.backgroundRGB) = \(drawn.contrast)"
@@ -78,11 +79,14 @@ import Testing
           case .rgb(let r, let g, let b): own = RGB(r, g, b)
           case .indexed(let i): own = RGB(Color.rgbOf256(Int(i)))
           case .terminalDefault:
-            own = drawn.foreground == .terminalDefault ? theme.polarity.defaultForeground : theme.canvas.foreground
+            own =
+              drawn.foreground == .terminalDefault
+              ? theme.polarity.defaultForeground : theme.canvas.foreground
           }
           #expect(
             drawn.foregroundRGB == own,
-            "\(theme.name) \(name) on \(background?.source ?? "canvas"): \(own) had to become \(drawn.foregroundRGB)")
+            "\(theme.name) \(name) on \(background?.source ?? "canvas"): \(own) had to become \(drawn.foregroundRGB)"
+          )
         }
       }
     }

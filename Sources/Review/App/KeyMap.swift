@@ -6,7 +6,8 @@ public enum Action: Equatable, Hashable, Sendable {
   case quit, help, back
   case up, down, left, right, pageDown, pageUp, firstPage
   case open
-  case search, toggleUnreviewed, toggleDisagreement, toggleAdjudicated, cycleMyLabelFilter, cyclePredictedFilter
+  case search, toggleUnreviewed, toggleDisagreement, toggleAdjudicated, cycleMyLabelFilter,
+    cyclePredictedFilter
   case cycleSplitFilter, toggleLowConfidence, cycleSort, reverseSort, clearFilters
   /// Set my label to the schema class with this key (`1`–`4` for all4).
   case setLabel(String)

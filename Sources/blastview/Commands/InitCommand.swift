@@ -44,7 +44,8 @@ struct InitCommand: ParsableCommand {
     var modelSource: String? = nil
     if !noModel, ["all4", "wbc5"].contains(schema), let file = ShippedFiles.model(forSchema: schema) {
       let v = try ModelRegistration.register(
-        store: store, file: file, notes: "the shipped \(schema) model, registered by blastview init from \(file)")
+        store: store, file: file,
+        notes: "the shipped \(schema) model, registered by blastview init from \(file)")
       do {
         try store.promote(version: v.version, by: defaultRaterName(), reason: "shipped model for \(schema)")
       } catch {
@@ -81,7 +82,9 @@ struct InitCommand: ParsableCommand {
     }
     if let root = try store.imageRoot() { print("  image root: \(CLIText.safe(root))") }
     if let model, let modelSource {
-      print("  model: v\(model.version) registered and promoted (the shipped \(schema) model, \(CLIText.safe(modelSource)))")
+      print(
+        "  model: v\(model.version) registered and promoted (the shipped \(schema) model, \(CLIText.safe(modelSource)))"
+      )
     } else if !noModel && ["all4", "wbc5"].contains(schema) {
       print("  model: none (no shipped \(schema) model found beside the binary or in a source tree)")
     }

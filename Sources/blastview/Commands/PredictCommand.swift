@@ -239,11 +239,23 @@ struct ImageResult: Encodable {
 
   private var order: [String] = []
 
+  /// The model's class names as the label schemas show them (issue 18: the all4 checkpoint
+  /// says "Early", "Pre", "Pro" where a workspace says Early-B, Pre-B, Pro-B). Names no shipped
+  /// schema knows are kept.
+  static func displayNames(_ names: [String]) -> [String] {
+    for schema in [LabelSchema.all4, LabelSchema.wbc5] where schema.classes.count == names.count {
+      let mapped = names.compactMap { schema.resolve($0)?.name }
+      if mapped.count == names.count && Set(mapped).count == names.count { return mapped }
+    }
+    return names
+  }
+
   init(path: String, prediction p: ImagePrediction, schema: ClassSchema, maskFile: String?) {
     image = path
+    let names = ImageResult.displayNames(schema.classes)
     if let probs = p.probabilities {
-      probabilities = Dictionary(uniqueKeysWithValues: zip(schema.classes, probs))
-      predicted = p.predictedClass.map { schema.classes[$0] }
+      probabilities = Dictionary(uniqueKeysWithValues: zip(names, probs))
+      predicted = p.predictedClass.map { names[$0] }
     }
     pMalignant = p.pMalignant
     if p.nucleusMask != nil {
@@ -255,7 +267,7 @@ struct ImageResult: Encodable {
     mask = maskFile
     colourDistance = p.colourDistance
     colourUnusual = p.colourUnusual
-    order = schema.classes
+    order = names
   }
 
   var text: String {

@@ -253,12 +253,16 @@ enum Doctor {
     }
     return .init(
       name: "background", status: .ok,
-      detail: "\(bg.rgb) (\(bg.polarity.rawValue), from \(bg.source)): --theme auto uses \(Theme.automaticName(for: bg))")
+      detail:
+        "\(bg.rgb) (\(bg.polarity.rawValue), from \(bg.source)): --theme auto uses \(Theme.automaticName(for: bg))"
+    )
   }
 
   /// Where the shipped models and themes are found (an installed binary: ../share/blastview).
   static func checkShippedFiles() -> DoctorReport.Check {
-    let models = ["all4", "wbc5"].map { name in "\(name): \(ShippedFiles.model(forSchema: name) ?? "not found")" }
+    let models = ["all4", "wbc5"].map { name in
+      "\(name): \(ShippedFiles.model(forSchema: name) ?? "not found")"
+    }
     let themes = ThemeLibrary.standard().directory(of: "dark") ?? "built-in copies"
     let found = ["all4", "wbc5"].allSatisfy { ShippedFiles.model(forSchema: $0) != nil }
     return .init(
