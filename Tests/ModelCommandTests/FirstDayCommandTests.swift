@@ -104,3 +104,14 @@ import Testing
     #expect(!r.out.contains("Early 0."))
   }
 }
+
+/// Issue 18, item 7: "clinical kappa weights are not defined in --help".
+@Suite struct ClinicalWeightsHelpTests {
+  @Test func agreeHelpDefinesTheClinicalWeights() throws {
+    let r = try ModelCommandTests.run(["agree", "--help"])
+    #expect(r.status == 0)
+    let help = r.out.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    #expect(help.contains("Benign against any leukemia (Early-B, Pre-B, Pro-B) 0"), "\(r.out)")
+    #expect(help.contains("Pro-B/Early-B and Early-B/Pre-B 0.5, Pro-B/Pre-B 0"))
+  }
+}

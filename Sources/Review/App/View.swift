@@ -446,9 +446,9 @@ public enum View {
       ("me:P", "my label's letter (me:· not labelled yet)"),
       ("U", "unreviewed: I have not labelled it"),
       ("D", "disagreement: raters' labels differ"),
-      ("A", "adjudicated: a final label is set (replaces D)"),
-      ("M", "my mask: I drew or edited its nucleus mask"),
-      ("L", "low confidence: the model's probability below 0.6"),
+      ("A", "adjudicated: final label set (replaces D)"),
+      ("M", "my mask: I drew its nucleus mask"),
+      ("L", "low confidence: model below 0.6"),
       ("", "Letters: " + letters),
     ]
   }
