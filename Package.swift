@@ -37,20 +37,23 @@ var neuralEngineFlags = ["-Ounchecked"]
 let mtacnnTargets: [Target] = [
   .target(
     name: "MTACNN",
-    dependencies: ["Imaging", "NeuralEngine", .product(name: "Crypto", package: "swift-crypto")]),
+    dependencies: [
+      "Imaging", "NeuralEngine", "Agreement", .product(name: "Crypto", package: "swift-crypto"),
+    ]),
   .testTarget(
     name: "MTACNNTests",
-    dependencies: ["MTACNN", "Imaging", "NeuralEngine"],
+    dependencies: ["MTACNN", "Imaging", "NeuralEngine", "Agreement"],
     resources: [.copy("Fixtures")]),
   // train/eval/predict through the real binary.
   .testTarget(
     name: "ModelCommandTests",
     dependencies: ["blastview", "MTACNN", "NeuralEngine", "CaseStore"]),
-  // Retraining jobs (issue 8) through the real binary on a synthetic workspace.
+  // Retraining jobs (issue 8): Workflows' job, gate and pipeline, and the real binary on a
+  // synthetic workspace (found in the build directory).
   .testTarget(
     name: "RetrainingTests",
     dependencies: [
-      "blastview", "MTACNN", "NeuralEngine", "CaseStore", "Imaging", "TestSupport",
+      "Workflows", "MTACNN", "NeuralEngine", "CaseStore", "Imaging", "TestSupport",
       .product(name: "GRDB", package: "GRDB.swift"),
     ]),
 ]
@@ -81,6 +84,20 @@ let package = Package(
       name: "NeuralEngine",
       dependencies: ["COpenBLAS"],
       swiftSettings: [.unsafeFlags(neuralEngineFlags)]),
+    // DESIGN §4's network exactly as the reference PyTorch definition, built from the engine's
+    // layers: what `bench engine --network reference` times against PyTorch and what the
+    // engine's parity tests check layer by layer. Not the product model (that is MTACNN's).
+    .target(
+      name: "ReferenceNetwork",
+      dependencies: ["NeuralEngine"],
+      swiftSettings: [.unsafeFlags(neuralEngineFlags)]),
+    // The code behind `blastview bench`: what each benchmark measures and its same-run baseline.
+    .target(
+      name: "Benchmarks",
+      dependencies: [
+        "Agreement", "CaseStore", "Imaging", "MTACNN", "NeuralEngine", "ReferenceNetwork", "Review",
+        "Terminal", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift"),
+      ]),
     .target(
       name: "CTerminalSupport",
       path: "Sources/CTerminalSupport"),
@@ -89,11 +106,13 @@ let package = Package(
       dependencies: ["CNcursesw", "CSixel", "CTerminalSupport", "Imaging"]),
     .target(
       name: "Review",
-      dependencies: ["Terminal", "CaseStore", "Imaging", "Agreement", "SessionAgreement", "MTACNN"]),
-    // A session's agreement as one report, shared by the review dashboard and `agree --session`.
+      dependencies: ["Terminal", "CaseStore", "Imaging", "Agreement", "Workflows", "MTACNN"]),
+    // The workflows that combine the store, the model and the statistics: training and
+    // retraining, the validation gate, filling a workspace's predictions, a session's agreement
+    // report, and starting the background `blastview` processes (DESIGN §2).
     .target(
-      name: "SessionAgreement",
-      dependencies: ["Agreement", "CaseStore", "Imaging", "MTACNN"]),
+      name: "Workflows",
+      dependencies: ["CaseStore", "MTACNN", "Agreement", "Imaging", "NeuralEngine"]),
     .target(
       name: "CaseStore",
       dependencies: [
@@ -110,7 +129,7 @@ let package = Package(
       name: "blastview",
       dependencies: [
         "Imaging", "Terminal", "Review", "Agreement", "NeuralEngine", "MTACNN", "CaseStore",
-        "SessionAgreement",
+        "Workflows", "Benchmarks",
         "CNcursesw", "CSixel", "CPNG", "CJPEG",
         "COpenBLAS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -125,7 +144,7 @@ let package = Package(
     .testTarget(
       name: "ReviewTests",
       dependencies: [
-        "Review", "Terminal", "CaseStore", "Imaging", "TestSupport", "SessionAgreement", "Agreement",
+        "Review", "Terminal", "CaseStore", "Imaging", "TestSupport", "Workflows", "Agreement",
         "MTACNN",
       ]),
     .testTarget(
@@ -133,16 +152,16 @@ let package = Package(
       dependencies: ["Imaging", "COpenBLAS"],
       // Fixtures are read from the source tree (see FixturePaths.swift), not bundled.
       exclude: ["Fixtures"]),
+    // `doctor` and `sampledata` through the built binary.
     .testTarget(
-      name: "DoctorCommandTests",
-      dependencies: ["blastview", "Terminal"]),
+      name: "DoctorCommandTests"),
     .testTarget(
       name: "AgreementTests",
       dependencies: ["Agreement"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "NeuralEngineTests",
-      dependencies: ["NeuralEngine"],
+      dependencies: ["NeuralEngine", "ReferenceNetwork"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "AgreeCommandTests",

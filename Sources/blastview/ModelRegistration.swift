@@ -19,8 +19,8 @@ enum ModelRegistration {
         )
       }
       return try store.registerModel(
-        file: file, parent: nil, tasks: registryTasks(net.tasks),
-        trainedTasks: registryTasks(net.trainedTasks),
+        file: file, parent: nil, tasks: net.tasks.map(\.rawValue),
+        trainedTasks: net.trainedTasks.map(\.rawValue),
         frozenTasks: [],
         config: (try? JSONDecoder().decode(JSONValue.self, from: Data(net.configurationJSON.utf8))) ?? .null,
         notes: notes)
@@ -29,10 +29,6 @@ enum ModelRegistration {
     } catch {
       throw CLIError(error)
     }
-  }
-
-  static func registryTasks(_ t: [ModelTask]) -> [String] {
-    t.map { $0 == .cls ? "classification" : "segmentation" }
   }
 }
 

@@ -4,6 +4,7 @@ import Foundation
 import Imaging
 import MTACNN
 import NeuralEngine
+import Workflows
 
 /// `blastview predict`: class probabilities, P(malignant), nucleus count and boxes per image; or,
 /// with --all-cases, the workspace's predictions (what the review screen shows).
@@ -158,9 +159,12 @@ struct PredictCommand: ParsableCommand {
     }
     let (net, meta) = try loadModel(version.file)
     let bar = ProgressBar(label: "predict", enabled: !json && isatty(STDERR_FILENO) == 1)
-    let summary = try WorkspacePredictions.fill(
-      store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
-      progress: { bar.update(done: $0, total: $1) })
+    let summary: WorkspacePredictions.Summary
+    do {
+      summary = try WorkspacePredictions.fill(
+        store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
+        progress: { bar.update(done: $0, total: $1) }, skipped: { printError(CLIText.safe($0)) })
+    } catch { throw CLIError(error) }
     let done = summary.predicted
     let skipped = summary.skipped
     bar.finish()
@@ -295,11 +299,4 @@ struct ImageResult: Encodable {
     }
     return lines.joined(separator: "\n")
   }
-}
-
-func sha256Hex(path: String) throws -> String {
-  guard let data = FileManager.default.contents(atPath: path) else {
-    throw CLIError(message: "cannot read \(path)")
-  }
-  return StratifiedSplit.sha256(Array(data)).map { String(format: "%02x", $0) }.joined()
 }
