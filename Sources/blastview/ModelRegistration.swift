@@ -1,6 +1,7 @@
 import CaseStore
 import Foundation
 import MTACNN
+import Workflows
 
 /// Putting a checkpoint file into a workspace's model registry: `predict --model FILE` and
 /// `init --schema all4|wbc5` (the shipped model) both do it.
