@@ -2,7 +2,11 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps demo test build release format lint
+.PHONY: deps demo test build release install uninstall format lint
+
+# Where `make install` puts things (Debian's layout; see tools/install.sh).
+PREFIX ?= /usr/local
+DESTDIR ?=
 
 # System packages (Debian). Uses sudo only when not root.
 APT_PACKAGES := pkg-config libncursesw5-dev libsixel-dev libpng-dev libjpeg62-turbo-dev \
@@ -13,8 +17,16 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# The release binary, with the git commit in `blastview --version`.
 release: deps
-	$(SWIFT) build -c release
+	SWIFT=$(SWIFT) bash tools/build-release.sh
+
+# The binary, shipped models and themes, manual page and shell completions under $(PREFIX).
+install:
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) SWIFT=$(SWIFT) bash tools/install.sh install
+
+uninstall:
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) bash tools/install.sh uninstall
 
 # The main job.
 demo: release

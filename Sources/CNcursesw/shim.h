@@ -34,6 +34,12 @@ static inline int bv_terminfo_status(const char *term) {
 }
 static inline int bv_colors(void) { return COLORS; }
 static inline int bv_color_pairs(void) { return COLOR_PAIRS; }
+// Colour pairs with int colour numbers (ncurses 6.1+): 24-bit terminals (`xterm-direct`)
+// number colours 0xRRGGBB, which init_pair's short cannot hold.
+static inline int bv_init_pair(int pair, int fg, int bg) { return init_extended_pair(pair, fg, bg); }
+static inline int bv_setcchar(cchar_t *cc, const wchar_t *wch, attr_t attrs, int pair) {
+  return setcchar(cc, wch, attrs, 0, &pair);
+}
 static inline WINDOW *bv_curscr(void) { return curscr; }
 /// A terminfo string capability, or NULL when the terminal lacks it (terminfo's -1 too).
 static inline const char *bv_tigetstr(const char *name) {

@@ -15,6 +15,8 @@ public struct CaseFilter: Sendable, Equatable, Hashable {
   /// Cases where raters' current labels differ (hidden cases never match while blinded).
   public var disagreement: Bool
   public var split: Split?
+  /// Cases with a final label from an adjudicator (hidden cases never match while blinded).
+  public var adjudicated: Bool = false
   /// The promoted model's confidence below this (cases without a visible prediction do not match).
   public var confidenceBelow: Double?
   /// `42` or `#42`: that case id; otherwise a case-insensitive substring of the image path,
@@ -24,8 +26,9 @@ public struct CaseFilter: Sendable, Equatable, Hashable {
   public init(
     predictedLabel: String? = nil, myLabel: String? = nil, unreviewed: Bool = false,
     disagreement: Bool = false,
-    split: Split? = nil, confidenceBelow: Double? = nil, search: String? = nil
+    split: Split? = nil, confidenceBelow: Double? = nil, search: String? = nil, adjudicated: Bool = false
   ) {
+    self.adjudicated = adjudicated
     self.predictedLabel = predictedLabel
     self.myLabel = myLabel
     self.unreviewed = unreviewed
@@ -120,6 +123,8 @@ public struct CaseRow: Sendable, Equatable {
   public var blinded: Bool
   public var modelHidden: Bool
   public var cursor: CaseCursor
+  /// Whether an adjudicator gave the case a final label; nil while the viewer is blinded for it.
+  public var adjudicated: Bool? = nil
 }
 
 public struct CasePage: Sendable, Equatable {
@@ -259,6 +264,14 @@ private struct CasePageQuery {
     if f.unreviewed {
       needsMine = true
       terms.append(Term(sql: { _ in "mine.label IS NULL" }, arguments: [], driver: nil, probe: nil))
+    }
+    if f.adjudicated {
+      let hidden = hiddenAnnotations
+      terms.append(
+        Term(
+          sql: { _ in "(NOT \(hidden) AND EXISTS (SELECT 1 FROM adjudication j WHERE j.case_id = cs.case_id))"
+          },
+          arguments: [], driver: nil, probe: nil))
     }
     if f.disagreement {
       let expr = disagreementExpr
@@ -679,7 +692,9 @@ private struct CasePageQuery {
         mine.label AS my_label, mine.mask_id IS NOT NULL AS my_mask, mine.created_at AS my_time,
         CASE WHEN \(hiddenAnnotations) THEN NULL ELSE \(rawDisagreement) END AS disagreement,
         CASE WHEN \(hiddenAnnotations) THEN NULL ELSE \(rawLabelCount) END AS n_labels,
-        \(hiddenAnnotations) AS blinded, \(hiddenModel) AS model_hidden
+        \(hiddenAnnotations) AS blinded, \(hiddenModel) AS model_hidden,
+        CASE WHEN \(hiddenAnnotations) THEN NULL
+          ELSE EXISTS (SELECT 1 FROM adjudication j WHERE j.case_id = cs.case_id) END AS adjudicated
       FROM \(fullFromSQL)
       WHERE cs.case_id IN (\(ids))
       """
@@ -701,6 +716,7 @@ private struct CasePageQuery {
     case .blob: key = .null
     }
     let disagreement: Int? = r["disagreement"]
+    let adjudicated: Int? = r["adjudicated"]
     return CaseRow(
       id: id, path: path, imagePath: CaseStore.resolvePath(path, relative: r["path_is_relative"], root: root),
       thumbnailPath: thumbs + "/" + sha + ".png", sha256: sha, width: r["width"], height: r["height"],
@@ -709,7 +725,8 @@ private struct CasePageQuery {
       predictedLabel: r["pred_label"], confidence: r["pred_confidence"], modelVersion: r["pred_model"],
       myLabel: r["my_label"], myMask: r["my_mask"], myLastEdit: CaseStore.date(r["my_time"]),
       disagreement: disagreement.map { $0 != 0 }, labelCount: r["n_labels"], blinded: r["blinded"],
-      modelHidden: r["model_hidden"], cursor: CaseCursor(key: key, caseID: id))
+      modelHidden: r["model_hidden"], cursor: CaseCursor(key: key, caseID: id),
+      adjudicated: adjudicated.map { $0 != 0 })
   }
 }
 

@@ -12,8 +12,10 @@ public struct CaseDetail: Sendable, Equatable {
   public var mine: Annotation?
   /// The reference mask from import, nil when absent or hidden.
   public var referenceMaskID: Int64?
-  /// The newest adjudication, nil when absent or hidden.
+  /// The newest adjudication (the case's final label), nil when absent or hidden.
   public var adjudication: Adjudication?
+  /// Every adjudication of the case, oldest first (empty when none or hidden), for the history.
+  public var adjudications: [Adjudication] = []
   /// True while the viewer may not see other raters' work on this case.
   public var blinded: Bool
   /// True while the viewer may not see the model's prediction for this case.
@@ -64,8 +66,8 @@ extension CaseStore {
       return CaseDetail(
         record: record, prediction: prediction, current: current,
         mine: viewer.rater.flatMap { me in current.first { $0.rater == me } }, referenceMaskID: refMask,
-        adjudication: adjudications.last, blinded: blinded, modelHidden: modelHidden,
-        imageProblem: CaseStore.imageProblem(record))
+        adjudication: adjudications.last, adjudications: adjudications, blinded: blinded,
+        modelHidden: modelHidden, imageProblem: CaseStore.imageProblem(record))
     }
   }
 

@@ -8,6 +8,7 @@ enum BuiltinThemes {
     {
       "name": "colorblind",
       "description": "Okabe-Ito palette (Okabe & Ito 2008), distinguishable with protanopia, deuteranopia and tritanopia.",
+      "canvas": { "fg": "#e4e4e4", "bg": "#000000" },
       "roles": {
         "text": { "fg": "default", "bg": "default" },
         "dim": { "fg": "#999999" },
@@ -22,7 +23,7 @@ enum BuiltinThemes {
         "warning": { "fg": "#e69f00", "bold": true },
         "accent": { "fg": "#56b4e9" },
         "flag": { "fg": "#e69f00", "bold": true },
-        "barEmpty": { "fg": "#4e4e4e" }
+        "barEmpty": { "fg": "#6c6c6c" }
       },
       "classes": ["#009e73", "#e69f00", "#56b4e9", "#d55e00", "#cc79a7", "#f0e442", "#0072b2"],
       "overlays": {
@@ -38,6 +39,7 @@ enum BuiltinThemes {
     {
       "name": "dark",
       "description": "The default: light text on the terminal's own (dark) background.",
+      "canvas": { "fg": "#e4e4e4", "bg": "#000000" },
       "roles": {
         "text": { "fg": "default", "bg": "default" },
         "dim": { "fg": "#8a8a8a" },
@@ -52,7 +54,7 @@ enum BuiltinThemes {
         "warning": { "fg": "#ffaf00", "bold": true },
         "accent": { "fg": "#5fd7ff" },
         "flag": { "fg": "#ff875f", "bold": true },
-        "barEmpty": { "fg": "#4e4e4e" }
+        "barEmpty": { "fg": "#6c6c6c" }
       },
       "classes": ["#5fd75f", "#ffaf00", "#5fafff", "#ff5f87", "#d787ff", "#d7d700"],
       "overlays": {
@@ -68,6 +70,7 @@ enum BuiltinThemes {
     {
       "name": "high-contrast",
       "description": "White and saturated colours on black, bold where it helps; for low vision and glare.",
+      "canvas": { "fg": "#ffffff", "bg": "#000000" },
       "roles": {
         "text": { "fg": "#ffffff", "bg": "#000000" },
         "dim": { "fg": "#d0d0d0", "bg": "#000000" },
@@ -77,7 +80,7 @@ enum BuiltinThemes {
         "selection": { "fg": "#000000", "bg": "#ffff00", "bold": true },
         "cursor": { "fg": "#000000", "bg": "#00ffff", "bold": true },
         "status": { "fg": "#ffffff", "bg": "#000000", "bold": true },
-        "statusError": { "fg": "#ffffff", "bg": "#ff0000", "bold": true },
+        "statusError": { "fg": "#ffffff", "bg": "#c00000", "bold": true },
         "statusOK": { "fg": "#000000", "bg": "#00ff00", "bold": true },
         "warning": { "fg": "#ffff00", "bg": "#000000", "bold": true },
         "accent": { "fg": "#00ffff", "bg": "#000000", "bold": true },
@@ -97,27 +100,28 @@ enum BuiltinThemes {
     "light": #"""
     {
       "name": "light",
-      "description": "Dark text on white, for light terminals and bright rooms.",
+      "description": "Dark text on the terminal's own (light) background, for light terminals and bright rooms.",
+      "canvas": { "fg": "#1c1c1c", "bg": "#ffffff" },
       "roles": {
-        "text": { "fg": "#1c1c1c", "bg": "#ffffff" },
-        "dim": { "fg": "#6c6c6c", "bg": "#ffffff" },
-        "title": { "fg": "#000000", "bg": "#ffffff", "bold": true },
+        "text": { "fg": "default", "bg": "default" },
+        "dim": { "fg": "#6c6c6c" },
+        "title": { "fg": "#000000", "bold": true },
         "header": { "fg": "#ffffff", "bg": "#005f87", "bold": true },
-        "border": { "fg": "#8787af", "bg": "#ffffff" },
+        "border": { "fg": "#8787af" },
         "selection": { "fg": "#000000", "bg": "#d7d7ff", "bold": true },
         "cursor": { "fg": "#ffffff", "bg": "#d70000", "bold": true },
         "status": { "fg": "#1c1c1c", "bg": "#e4e4e4" },
         "statusError": { "fg": "#ffffff", "bg": "#af0000", "bold": true },
         "statusOK": { "fg": "#ffffff", "bg": "#008700" },
-        "warning": { "fg": "#af5f00", "bg": "#ffffff", "bold": true },
-        "accent": { "fg": "#005fd7", "bg": "#ffffff" },
-        "flag": { "fg": "#d75f00", "bg": "#ffffff", "bold": true },
-        "barEmpty": { "fg": "#d0d0d0", "bg": "#ffffff" }
+        "warning": { "fg": "#af5f00", "bold": true },
+        "accent": { "fg": "#005fd7" },
+        "flag": { "fg": "#af3a00", "bold": true },
+        "barEmpty": { "fg": "#8a8a8a" }
       },
       "classes": ["#008700", "#af5f00", "#005fd7", "#d7005f", "#8700af", "#5f5f00"],
       "overlays": {
         "modelMask": "#0087ff",
-        "myMask": "#ffaf00",
+        "myMask": "#c77c00",
         "otherMask": "#d700d7",
         "boxes": "#d70000",
         "brush": "#000000"

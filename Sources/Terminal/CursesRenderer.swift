@@ -12,8 +12,11 @@ public final class CursesRenderer {
   public private(set) var theme: Theme
   public let painter: ImagePainter
   private let outputFD: Int32
-  private var pairs: [PairKey: Int16] = [:]
-  private var nextPair: Int16 = 1
+  private var pairs: [PairKey: Int32] = [:]
+  private var nextPair: Int32 = 1
+  /// Role colours → what is drawn, worked out once per theme (`ColourMapping`).
+  private var drawn: [DrawnKey: PairKey] = [:]
+  public let mapping: ColourMapping
   private var needsClear = true
   private let colorCount: Int
   private let maxPairs: Int
@@ -23,21 +26,29 @@ public final class CursesRenderer {
     var background: Int
   }
 
+  private struct DrawnKey: Hashable {
+    var colours: Theme.RoleColors
+    var minimum: Double
+  }
+
   /// Bytes written directly for images so far (text bytes are curses' business).
   public private(set) var imageBytesWritten = 0
 
-  init(theme: Theme, painter: ImagePainter, outputFD: Int32) {
+  /// `terminalBackground`: the terminal's own background when known (see `ColourMapping`).
+  init(theme: Theme, painter: ImagePainter, outputFD: Int32, terminalBackground: TerminalBackground?) {
     self.theme = theme
     self.painter = painter
     self.outputFD = outputFD
     colorCount = Int(bv_colors())
     maxPairs = Int(min(bv_color_pairs(), 32767))
+    mapping = ColourMapping(depth: ColorDepth(colorCount: colorCount), terminalBackground: terminalBackground)
   }
 
   /// Switches theme: every colour pair is redefined, so the screen is repainted.
   public func setTheme(_ theme: Theme) {
     self.theme = theme
     pairs.removeAll()
+    drawn.removeAll()
     nextPair = 1
     invalidate()
   }
@@ -69,14 +80,14 @@ public final class CursesRenderer {
         // Curses cannot draw into the bottom-right cell without scrolling on some terminals.
         if row == screenRows - 1 && col + Int(cell.width) >= screenColumns { continue }
         let colours = theme.resolve(cell.style)
-        let pair = colourPair(colours)
+        let pair = colourPair(colours, minimum: cell.style.minimumContrast)
         var n = 0
         for s in cell.character.unicodeScalars where n < 5 {
           wide[n] = wchar_t(bitPattern: s.value)
           n += 1
         }
         wide[n] = 0
-        _ = setcchar(&cc, wide, attributes(colours.attributes), pair, nil)
+        _ = bv_setcchar(&cc, wide, attributes(colours.attributes), pair)
         _ = mvwadd_wch(window, Int32(row), Int32(col), &cc)
       }
     }
@@ -102,26 +113,26 @@ public final class CursesRenderer {
     return out
   }
 
-  /// The colour pair for a foreground/background, defined on first use.
-  private func colourPair(_ c: Theme.RoleColors) -> Int16 {
-    let key = PairKey(foreground: curseColour(c.foreground), background: curseColour(c.background))
+  /// The colour pair for a role's colours as this terminal draws them, defined on first use.
+  private func colourPair(_ c: Theme.RoleColors, minimum: Double) -> Int32 {
+    guard colorCount > 0 else { return 0 }
+    let drawnKey = DrawnKey(colours: c, minimum: minimum)
+    let key: PairKey
+    if let k = drawn[drawnKey] {
+      key = k
+    } else {
+      let d = mapping.draw(c, theme: theme, minimumContrast: minimum)
+      key = PairKey(foreground: d.foreground.cursesNumber, background: d.background.cursesNumber)
+      drawn[drawnKey] = key
+    }
     if key.foreground == -1 && key.background == -1 { return 0 }
     if let p = pairs[key] { return p }
     guard Int(nextPair) < maxPairs else { return 0 }
     let p = nextPair
     nextPair += 1
-    init_pair(p, Int16(key.foreground), Int16(key.background))
+    _ = bv_init_pair(p, Int32(key.foreground), Int32(key.background))
     pairs[key] = p
     return p
-  }
-
-  /// A theme colour as a curses colour number for this terminal: -1 (default), an index
-  /// below 256, or the nearest of the basic 8/16 when that is all the terminal has.
-  private func curseColour(_ c: Color) -> Int {
-    let index = c.indexed256
-    if index < 0 || colorCount <= 0 { return -1 }
-    if index < colorCount { return index }
-    return Color.nearestBasic(c, count: min(16, colorCount))
   }
 
   private func writeAll(_ bytes: [UInt8]) {

@@ -89,6 +89,8 @@ public struct GraphicsEnvironment: Sendable, Equatable {
 
   /// Whether the terminal has SGR pixel mouse reports (mode 1016).
   public var mousePixels = false
+  /// The terminal's default background (OSC 11, else `$COLORFGBG`); nil = unknown.
+  public var background: TerminalBackground?
   /// Cell size in pixels when known.
   public var cellWidth: Int?
   public var cellHeight: Int?
@@ -114,7 +116,10 @@ public struct GraphicsEnvironment: Sendable, Equatable {
     -> GraphicsEnvironment
   {
     let budget = environment["BLASTVIEW_PROBE_TIMEOUT_MS"].flatMap { Int($0) }.map { max(10, min(5000, $0)) }
-    return GraphicsEnvironment(capabilities: TerminalProbe.run(timeoutMilliseconds: budget ?? 200))
+    let capabilities = TerminalProbe.run(timeoutMilliseconds: budget ?? 200)
+    var e = GraphicsEnvironment(capabilities: capabilities)
+    e.background = TerminalBackground.resolve(osc11: capabilities.backgroundColour, environment: environment)
+    return e
   }
 
   /// True when COLORTERM announces 24-bit colour.

@@ -44,6 +44,8 @@ public enum Color: Hashable, Sendable {
     return distance(grey, grey, grey) < distance(cr, cg, cb) ? 232 + greyIndex : cube
   }
 
+  public init(_ c: RGB) { self = .rgb(c.r, c.g, c.b) }
+
   /// Parses `#rrggbb`, `default`, or an index 0–255 written as `ansi:N`.
   public init?(parsing text: String) {
     let t = text.trimmingCharacters(in: .whitespaces).lowercased()

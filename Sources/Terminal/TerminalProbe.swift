@@ -36,6 +36,17 @@ public struct TerminalCapabilities: Sendable, Codable, Equatable {
   public var cellSizeSource: String? = nil
   /// The terminal recognises SGR pixel mouse mode 1016 (DECRQM); nil = no answer.
   public var mousePixels: Bool? = nil
+  /// The default background colour, "#rrggbb", from the terminal's answer to OSC 11; nil =
+  /// no answer (then `$COLORFGBG` may tell, see `TerminalBackground`).
+  public var background: String? = nil
+
+  /// `background` as a colour.
+  public var backgroundColour: RGB? {
+    guard let b = background, let c = Color(parsing: b), case .rgb(let r, let g, let bl) = c else {
+      return nil
+    }
+    return RGB(r, g, bl)
+  }
 
   /// The cell size to lay images out with: the measured one, else 10 × 20 pixels (the
   /// issue's default for terminals that report neither TIOCGWINSZ pixels nor `CSI 16 t`).
@@ -83,12 +94,14 @@ public struct TerminalCapabilities: Sendable, Codable, Equatable {
     try c.encode(colorRegisters, forKey: .colorRegisters)
     try c.encode(cellSizeSource, forKey: .cellSizeSource)
     try c.encode(mousePixels, forKey: .mousePixels)
+    try c.encode(background, forKey: .background)
   }
 }
 
-/// Detects terminal capabilities: environment, window size, and four queries sent at once:
+/// Detects terminal capabilities: environment, window size, and five queries sent at once:
 /// XTSMGRAPHICS for the number of sixel colour registers, `CSI 16 t` for the cell size when
-/// the kernel does not know it, DECRQM for mouse mode 1016, and last the primary device
+/// the kernel does not know it, DECRQM for mouse mode 1016, OSC 11 for the default background
+/// colour (to pick a dark or light theme), and last the primary device
 /// attributes (`CSI c`), whose attribute 4 means sixel graphics. Terminals answer in order
 /// and every terminal answers `CSI c`, so its reply marks the end: queries a terminal does
 /// not understand cost nothing more than their silence.
@@ -146,6 +159,7 @@ public enum TerminalProbe {
         caps.sixel = replies.deviceAttributes.map { $0.contains(4) }
         caps.colorRegisters = replies.colorRegisters
         caps.mousePixels = replies.mousePixels
+        caps.background = replies.background?.description
         if askCellSize, let size = replies.cellSize {
           caps.cellWidthPx = size.width
           caps.cellHeightPx = size.height
@@ -182,16 +196,19 @@ public enum TerminalProbe {
     public var colorRegisters: Int?
     public var cellSize: (width: Int, height: Int)?
     public var mousePixels: Bool?
+    /// The answer to OSC 11 (the default background).
+    public var background: RGB?
 
     public static func == (a: Replies, b: Replies) -> Bool {
       a.deviceAttributes == b.deviceAttributes && a.colorRegisters == b.colorRegisters
         && a.cellSize?.width == b.cellSize?.width && a.cellSize?.height == b.cellSize?.height
-        && a.mousePixels == b.mousePixels
+        && a.mousePixels == b.mousePixels && a.background == b.background
     }
 
     /// Reads every answer found in `bytes`.
     public init(parsing bytes: [UInt8]) {
       deviceAttributes = TerminalProbe.parseDeviceAttributes(bytes)
+      background = TerminalBackground.parseOSC11(bytes)
       for reply in TerminalProbe.controlSequences(in: bytes) {
         switch (reply.private, reply.final, reply.intermediates, reply.parameters) {
         case ("?", "S", "", let p) where p.count >= 3 && p[0] == 1 && p[1] == 0:
@@ -210,7 +227,9 @@ public enum TerminalProbe {
 
   /// The probe's queries, in the order they are sent: `CSI c` last (see the type's doc).
   static func queries(askCellSize: Bool) -> [UInt8] {
-    Array(("\u{1B}[?1;1;0S" + (askCellSize ? "\u{1B}[16t" : "") + "\u{1B}[?1016$p\u{1B}[c").utf8)
+    Array(
+      ("\u{1B}[?1;1;0S" + (askCellSize ? "\u{1B}[16t" : "") + "\u{1B}[?1016$p" + "\u{1B}]11;?\u{1B}\\"
+        + "\u{1B}[c").utf8)
   }
 
   /// Sends the probe's queries to the terminal on `fd` and collects the answers until the

@@ -41,7 +41,7 @@ public final class TerminalSession {
   /// `cellSize` is the probe's answer (nil = unknown: TIOCGWINSZ, else 10×20).
   public init(
     theme: Theme, backend: GraphicsBackend, cellSize: (width: Int, height: Int)?, mousePixels: Bool,
-    mouse: Bool = true
+    mouse: Bool = true, terminalBackground: TerminalBackground? = nil
   ) throws(TerminalSessionError) {
     guard isatty(0) == 1, isatty(1) == 1 else {
       throw TerminalSessionError(
@@ -126,7 +126,8 @@ public final class TerminalSession {
     cellHeight = ch > 0 ? ch : 20
     decoder = InputDecoder(mousePixels: mouse && mousePixels, cellWidth: cellWidth, cellHeight: cellHeight)
     let painter = ImagePainter(backend: backend, cellWidth: cellWidth, cellHeight: cellHeight)
-    renderer = CursesRenderer(theme: theme, painter: painter, outputFD: 1)
+    renderer = CursesRenderer(
+      theme: theme, painter: painter, outputFD: 1, terminalBackground: terminalBackground)
     mouseSequence = mouse ? Escape.enableMouse(pixels: mousePixels) + Array("\u{1B}[?2004h".utf8) : []
     writeRaw(mouseSequence)
   }

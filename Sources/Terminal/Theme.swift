@@ -11,11 +11,16 @@ import Foundation
 ///   "overlays": { "modelMask": "#00d7ff", "myMask": "#ffd700", … } }
 /// ```
 /// Colours are `#rrggbb`, `default` (the terminal's own) or `ansi:N` (an indexed colour).
+/// `canvas` (`{ "fg": "#rrggbb", "bg": "#rrggbb" }`) is the text and background the theme is
+/// designed on: "default" colours are drawn as the canvas whenever the terminal's own
+/// background is unknown or of the other polarity (`ColourMapping`), and the canvas decides
+/// whether the theme is a dark or a light one. Without it, the `text` role's colours when
+/// explicit, else white on black.
 /// Every role must be present (`Theme.roleNames`); `classes` colour the label schema's
 /// classes in order (cycling when a schema has more); `overlays` colour image overlays.
 /// Class is never told by colour alone: views always print the class letter as well.
 public struct Theme: Sendable, Equatable {
-  public struct RoleColors: Sendable, Equatable {
+  public struct RoleColors: Sendable, Hashable {
     public var foreground: Color
     public var background: Color
     public var attributes: TextAttributes
@@ -26,6 +31,28 @@ public struct Theme: Sendable, Equatable {
   public let roles: [String: RoleColors]
   public let classColors: [Color]
   public let overlays: [String: Color]
+  /// The colours "default" stands for when the terminal's own cannot be trusted.
+  public let canvas: (foreground: RGB, background: RGB)
+
+  /// Dark or light, by the canvas.
+  public var polarity: Polarity { Polarity(background: canvas.background) }
+
+  public static func == (a: Theme, b: Theme) -> Bool {
+    a.name == b.name && a.description == b.description && a.roles == b.roles
+      && a.classColors == b.classColors && a.overlays == b.overlays && a.canvas == b.canvas
+  }
+
+  public init(
+    name: String, description: String, roles: [String: RoleColors], classColors: [Color],
+    overlays: [String: Color], canvas: (foreground: RGB, background: RGB)
+  ) {
+    self.name = name
+    self.description = description
+    self.roles = roles
+    self.classColors = classColors
+    self.overlays = overlays
+    self.canvas = canvas
+  }
 
   /// The role names a theme file must define, in the order documentation lists them.
   public static let roleNames = [
@@ -150,14 +177,44 @@ public struct Theme: Sendable, Equatable {
     for (key, value) in (top["overlays"] as? [String: Any]) ?? [:] {
       overlays[key] = try colour(value, "overlays.\(key)")
     }
+    var canvas = (foreground: RGB.white, background: RGB.black)
+    if let spec = top["canvas"] {
+      guard let object = spec as? [String: Any] else {
+        throw ThemeError(source: source, problem: "\"canvas\" must be an object with \"fg\" and \"bg\"")
+      }
+      func rgb(_ key: String) throws(ThemeError) -> RGB {
+        guard case .rgb(let r, let g, let b) = try colour(object[key], "canvas.\(key)") else {
+          throw ThemeError(source: source, problem: "canvas.\(key) must be a #rrggbb colour")
+        }
+        return RGB(r, g, b)
+      }
+      canvas = (try rgb("fg"), try rgb("bg"))
+    } else if let text = roles["text"], case .rgb(let fr, let fg, let fb) = text.foreground,
+      case .rgb(let br, let bg, let bb) = text.background
+    {
+      canvas = (RGB(fr, fg, fb), RGB(br, bg, bb))
+    }
     return Theme(
       name: name, description: (top["description"] as? String) ?? "", roles: roles,
-      classColors: classes, overlays: overlays)
+      classColors: classes, overlays: overlays, canvas: canvas)
   }
 
   /// Loads the theme called `name` (see `ThemeLibrary`).
   public static func named(_ name: String, library: ThemeLibrary = .standard()) throws(ThemeError) -> Theme {
     try library.load(name)
+  }
+
+  /// The theme `--theme auto` picks: "light" on a light terminal, else "dark" (also when the
+  /// background is unknown; its canvas is then painted, see `ColourMapping`).
+  public static func automaticName(for background: TerminalBackground?) -> String {
+    background?.polarity == .light ? "light" : "dark"
+  }
+
+  /// Loads `name`, where "auto" means the theme for the terminal's background.
+  public static func named(
+    _ name: String, background: TerminalBackground?, library: ThemeLibrary = .standard()
+  ) throws(ThemeError) -> Theme {
+    try library.load(name == "auto" ? automaticName(for: background) : name)
   }
 
   /// The default theme, from the library or, failing that, the built-in copy.
@@ -176,14 +233,17 @@ public struct ThemeError: Error, CustomStringConvertible, Equatable {
 
 /// Where themes are found, in order:
 /// 1. the directory in `$BLASTVIEW_THEMES`, if set;
-/// 2. a `Themes/` directory beside the executable or in one of its parent directories (a
-///    source checkout: `.build/release/blastview` → `Themes/`), or `../share/blastview/Themes`
-///    for an installed binary;
-/// 3. the copies of the four shipped themes built into the binary (`BuiltinThemes`, kept
+/// 2. `Themes/` in `$BLASTVIEW_SHARE`, if set;
+/// 3. `../share/blastview/Themes` beside the executable (an installed binary, see
+///    `make install`), or a `Themes/` directory in one of the executable's parent directories
+///    (a source checkout: `.build/release/blastview` → `Themes/`);
+/// 4. the copies of the four shipped themes built into the binary (`BuiltinThemes`, kept
 ///    identical to `Themes/` by a test), so a binary copied anywhere still has its themes.
 ///
-/// Files are `<name>.json`. SwiftPM resources were considered instead of step 3 and rejected:
-/// on Linux `Bundle.module` stops the program if the resource bundle is not beside the binary.
+/// The executable is found through `/proc/self/exe` (a command run from `$PATH` has a bare
+/// name in `argv[0]`), with symbolic links resolved. Files are `<name>.json`. SwiftPM
+/// resources were considered instead of step 4 and rejected: on Linux `Bundle.module` stops
+/// the program if the resource bundle is not beside the binary.
 public struct ThemeLibrary: Sendable {
   public var directories: [String]
   public var useBuiltins: Bool
@@ -199,7 +259,10 @@ public struct ThemeLibrary: Sendable {
   {
     var dirs: [String] = []
     if let env = environment["BLASTVIEW_THEMES"], !env.isEmpty { dirs.append(env) }
-    let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
+    if let share = environment["BLASTVIEW_SHARE"], !share.isEmpty {
+      dirs.append((share as NSString).appendingPathComponent("Themes"))
+    }
+    let exe = URL(fileURLWithPath: executablePath())
     var dir = exe.deletingLastPathComponent()
     dirs.append(dir.appendingPathComponent("../share/blastview/Themes").standardized.path)
     for _ in 0..<6 {
@@ -207,6 +270,22 @@ public struct ThemeLibrary: Sendable {
       dir = dir.deletingLastPathComponent()
     }
     return ThemeLibrary(directories: dirs)
+  }
+
+  /// The running executable, symbolic links resolved (`CaseStore.ShippedFiles` does the same
+  /// for models; the two modules do not depend on each other).
+  static func executablePath() -> String {
+    if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+      return URL(fileURLWithPath: target).resolvingSymlinksInPath().path
+    }
+    return URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().path
+  }
+
+  /// The directory the theme came from, or nil for a built-in copy.
+  public func directory(of name: String) -> String? {
+    directories.first {
+      FileManager.default.isReadableFile(atPath: ($0 as NSString).appendingPathComponent(name + ".json"))
+    }
   }
 
   /// Names of every theme available, sorted.

@@ -10,7 +10,7 @@ struct BlastView: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "blastview",
     abstract: "Review acute lymphoblastic leukemia blood-smear images in the terminal.",
-    version: version,
+    version: "\(version) (commit \(BuildInfo.commit))",
     subcommands: [
       DoctorCommand.self, SampleDataCommand.self, AgreeCommand.self, AgreeMasksCommand.self,
       BenchCommand.self, ReviewCommand.self, ShowImageCommand.self,

@@ -33,7 +33,7 @@ import Testing
     for n in names {
       try FileManager.default.copyItem(atPath: Self.images + "/" + n, toPath: imageDir + "/" + n)
     }
-    try check(try runner.run(["init", "--workspace", dir]), "init")
+    try check(try runner.run(["init", "--workspace", dir, "--no-model"]), "init")
     try check(try runner.run(["import", "--workspace", dir, imageDir]), "import")
     try check(
       try runner.run([

@@ -59,7 +59,7 @@ import Testing
     try ImportTests.write(Array("garbage".utf8), data + "/Pre/\u{1b}[31mbad.png")
     let ws = dir.sub("ws")
 
-    var r = try Self.run(["init", "--workspace", ws])
+    var r = try Self.run(["init", "--workspace", ws, "--no-model"])
     #expect(r.status == 0 && r.out.contains("Created workspace") && r.out.contains("3=Pre-B [P]"))
     r = try Self.run(["init", "--workspace", ws])
     #expect(r.status != 0 && r.err.contains("already exists"))

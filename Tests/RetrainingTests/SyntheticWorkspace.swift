@@ -134,7 +134,7 @@ enum Synthetic {
   /// model registered, promoted (v1) and its predictions stored.
   static func workspace(images: String, masks: String, promote model: String?) throws -> String {
     let ws = folder("retrain-ws") + "/ws"
-    let i = try run(["init", "--workspace", ws, "--schema", "all4"])
+    let i = try run(["init", "--workspace", ws, "--schema", "all4", "--no-model"])
     guard i.status == 0 else { throw CommandFailure(description: "init: \(i.err)") }
     let imp = try run(["import", "--workspace", ws, images, "--labels-from-folders", "--masks", masks])
     guard imp.status == 0 else { throw CommandFailure(description: "import: \(imp.err)") }

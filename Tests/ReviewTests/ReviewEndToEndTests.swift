@@ -13,7 +13,7 @@ struct ReviewEndToEndTests {
     let dir = EndToEnd.temporaryDirectory()
     let ws = dir.appendingPathComponent("ws").path
     let bin = EndToEnd.binary!
-    #expect(EndToEnd.run([bin, "init", "--workspace", ws]).status == 0)
+    #expect(EndToEnd.run([bin, "init", "--workspace", ws, "--no-model"]).status == 0)
     let images = EndToEnd.repositoryRoot.appendingPathComponent("SampleData/bccd/JPEGImages").path
     #expect(EndToEnd.run([bin, "import", "--workspace", ws, images]).status == 0)
     return dir

@@ -16,7 +16,7 @@ struct ReviewSixelTests {
     defer { try? FileManager.default.removeItem(at: dir) }
     let ws = dir.appendingPathComponent("ws").path
     let bin = EndToEnd.binary!
-    #expect(EndToEnd.run([bin, "init", "--workspace", ws]).status == 0)
+    #expect(EndToEnd.run([bin, "init", "--workspace", ws, "--no-model"]).status == 0)
     let images = EndToEnd.repositoryRoot.appendingPathComponent("SampleData/bccd/JPEGImages").path
     #expect(EndToEnd.run([bin, "import", "--workspace", ws, images]).status == 0)
 

@@ -18,7 +18,7 @@ struct SessionEndToEndTests {
   func workspace() throws -> (dir: URL, ws: String) {
     let dir = EndToEnd.temporaryDirectory()
     let ws = dir.appendingPathComponent("ws").path
-    #expect(EndToEnd.run([bin, "init", "--workspace", ws]).status == 0)
+    #expect(EndToEnd.run([bin, "init", "--workspace", ws, "--no-model"]).status == 0)
     let images = EndToEnd.repositoryRoot.appendingPathComponent("SampleData/bccd/JPEGImages").path
     #expect(EndToEnd.run([bin, "import", "--workspace", ws, images]).status == 0)
     let store = try Workspace.open(path: ws)

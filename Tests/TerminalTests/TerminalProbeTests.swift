@@ -228,7 +228,7 @@ private final class FakeTerminal: @unchecked Sendable {
 
 @Test func probeQueriesEndWithDeviceAttributes() {
   let q = String(decoding: TerminalProbe.queries(askCellSize: true), as: UTF8.self)
-  #expect(q == "\u{1B}[?1;1;0S\u{1B}[16t\u{1B}[?1016$p\u{1B}[c")
+  #expect(q == "\u{1B}[?1;1;0S\u{1B}[16t\u{1B}[?1016$p\u{1B}]11;?\u{1B}\\\u{1B}[c")
   #expect(!String(decoding: TerminalProbe.queries(askCellSize: false), as: UTF8.self).contains("16t"))
 }
 

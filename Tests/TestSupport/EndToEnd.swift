@@ -8,8 +8,12 @@ public enum EndToEnd {
   public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent()
 
-  /// The `blastview` executable built next to the test bundle.
+  /// The `blastview` executable built next to the test bundle; `$BLASTVIEW_TEST_BINARY` names
+  /// another (e.g. an older build, to see an end-to-end test fail before its fix).
   public static let binary: String? = {
+    if let other = ProcessInfo.processInfo.environment["BLASTVIEW_TEST_BINARY"], !other.isEmpty {
+      return FileManager.default.isExecutableFile(atPath: other) ? other : nil
+    }
     let candidates = [
       URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
         .appendingPathComponent("blastview").path,

@@ -6,7 +6,8 @@ public enum Action: Equatable, Hashable, Sendable {
   case quit, help, back
   case up, down, left, right, pageDown, pageUp, firstPage
   case open
-  case search, toggleUnreviewed, toggleDisagreement, cycleMyLabelFilter, cyclePredictedFilter
+  case search, toggleUnreviewed, toggleDisagreement, toggleAdjudicated, cycleMyLabelFilter,
+    cyclePredictedFilter
   case cycleSplitFilter, toggleLowConfidence, cycleSort, reverseSort, clearFilters
   /// Set my label to the schema class with this key (`1`–`4` for all4).
   case setLabel(String)
@@ -58,6 +59,8 @@ public enum KeyMap {
       KeyBinding(keys: [KeyPress("/")], action: .search, help: "search by case id or file name"),
       KeyBinding(keys: [KeyPress("u")], action: .toggleUnreviewed, help: "filter: unreviewed by me"),
       KeyBinding(keys: [KeyPress("D")], action: .toggleDisagreement, help: "filter: raters disagree"),
+      KeyBinding(
+        keys: [KeyPress("F")], action: .toggleAdjudicated, help: "filter: adjudicated (a final label is set)"),
       KeyBinding(
         keys: [KeyPress("m")], action: .cycleMyLabelFilter, help: "filter: my label (cycles classes)"),
       KeyBinding(

@@ -147,7 +147,8 @@ public final class ReviewApp {
   public func runInteractive(theme: Theme, backend: GraphicsBackend, environment: GraphicsEnvironment) throws
   {
     let terminal = try TerminalSession(
-      theme: theme, backend: backend, cellSize: environment.cellSize, mousePixels: environment.mousePixels)
+      theme: theme, backend: backend, cellSize: environment.cellSize, mousePixels: environment.mousePixels,
+      terminalBackground: environment.background)
     let colours = OverlayColours(theme: theme)
     dispatch(.display(cellWidth: terminal.cellWidth, cellHeight: terminal.cellHeight, colours: colours))
     dispatch(.input(.resize(rows: terminal.rows, columns: terminal.columns)))

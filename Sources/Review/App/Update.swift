@@ -313,6 +313,9 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
   case .toggleDisagreement:
     s.filter.disagreement.toggle()
     return reload(s)
+  case .toggleAdjudicated:
+    s.filter.adjudicated.toggle()
+    return reload(s)
   case .cycleMyLabelFilter:
     s.filter.myLabel = cycle(s.filter.myLabel, through: s.schema.classNames)
     return reload(s)

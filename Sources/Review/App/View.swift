@@ -57,6 +57,7 @@ public enum View {
     var parts: [String] = []
     if s.filter.unreviewed { parts.append("unreviewed") }
     if s.filter.disagreement { parts.append("disagreement") }
+    if s.filter.adjudicated { parts.append("adjudicated") }
     if let l = s.filter.myLabel { parts.append("mine=\(letter(l, s.schema))") }
     if let l = s.filter.predictedLabel { parts.append("predicted=\(letter(l, s.schema))") }
     if let split = s.filter.split { parts.append("split=\(split.rawValue)") }
@@ -83,11 +84,35 @@ public enum View {
     classIndex(label, schema).map { Style(.classLabel($0)) } ?? Style(.dim)
   }
 
-  /// Flags of a tile: U unreviewed, D disagreement, M mask edited, L low confidence.
+  /// `text` broken at spaces into lines of at most `width` columns (a word longer than that
+  /// is cut by the frame).
+  static func wrapped(_ text: String, width: Int) -> [String] {
+    guard width > 4 else { return [text] }
+    var lines: [String] = []
+    var current = ""
+    for word in text.split(separator: " ", omittingEmptySubsequences: true) {
+      let candidate = current.isEmpty ? String(word) : current + " " + word
+      if TextWidth.of(candidate) > width && !current.isEmpty {
+        lines.append(current)
+        current = String(word)
+      } else {
+        current = candidate
+      }
+    }
+    if !current.isEmpty { lines.append(current) }
+    return lines
+  }
+
+  /// Flags of a tile: U unreviewed, D disagreement, A adjudicated (a final label settles the
+  /// disagreement, so it replaces D), M mask edited, L low confidence.
   public static func flags(_ row: CaseRow) -> String {
     var flags = ""
     if row.myLabel == nil { flags += "U" }
-    if row.disagreement == true { flags += "D" }
+    if row.adjudicated == true {
+      flags += "A"
+    } else if row.disagreement == true {
+      flags += "D"
+    }
     if row.myMask { flags += "M" }
     if let c = row.confidence, c < KeyMap.lowConfidence { flags += "L" }
     return flags
@@ -129,14 +154,37 @@ public enum View {
   /// The help overlay, generated from the key map of the current screen.
   /// Key lines per help page and the number of pages: one page when every key fits on the
   /// screen, else pages of what fits (the last line says how to turn them).
+  /// What the browser's badges mean, listed after its keys in the help (issue 18: the badges
+  /// were not explained anywhere on screen).
+  static func legend(_ s: AppState) -> [(String, String)] {
+    guard s.screen == .browser else { return [] }
+    let letters = s.schema.classes.map { "\($0.letter) \($0.name)" }.joined(separator: ", ")
+    return [
+      ("", "Badges on each case:"),
+      ("E 0.83", "the model's class letter and probability"),
+      ("me:P", "my label's letter (me:· not labelled yet)"),
+      ("U", "unreviewed: I have not labelled it"),
+      ("D", "disagreement: raters' labels differ"),
+      ("A", "adjudicated: final label set (replaces D)"),
+      ("M", "my mask: I drew its nucleus mask"),
+      ("L", "low confidence: model below 0.6"),
+      ("", "Letters: " + letters),
+    ]
+  }
+
+  /// The help's lines: each key binding, then the legend.
+  static func helpEntries(_ s: AppState) -> [(String, String)] {
+    KeyMap.bindings(for: s).map { ($0.keys.map(\.description).joined(separator: " "), $0.help) } + legend(s)
+  }
+
   static func helpPaging(_ s: AppState) -> (perPage: Int, pages: Int) {
-    let n = KeyMap.bindings(for: s).count
+    let n = helpEntries(s).count
     let per = max(1, s.rows - 4)
     return n <= per ? (max(1, n), 1) : (per, (n + per - 1) / per)
   }
 
   static func help(_ s: AppState, _ f: inout Frame) {
-    let bindings = KeyMap.bindings(for: s)
+    let bindings = helpEntries(s)
     let keyColumn = 18
     let width = min(s.columns - 4, 64)
     let (perPage, pages) = helpPaging(s)
@@ -161,9 +209,12 @@ public enum View {
     }
     f.box(rect, title: title)
     for (i, b) in shown.enumerated() {
-      let keys = b.keys.map(\.description).joined(separator: " ")
-      f.put(keys, row: rect.row + 1 + i, column: rect.column + 2, style: Style(.accent), width: keyColumn)
-      f.put(b.help, row: rect.row + 1 + i, column: rect.column + 2 + keyColumn, width: width - keyColumn - 4)
+      if b.0.isEmpty {
+        f.put(b.1, row: rect.row + 1 + i, column: rect.column + 2, style: Style(.title), width: width - 4)
+        continue
+      }
+      f.put(b.0, row: rect.row + 1 + i, column: rect.column + 2, style: Style(.accent), width: keyColumn)
+      f.put(b.1, row: rect.row + 1 + i, column: rect.column + 2 + keyColumn, width: width - keyColumn - 4)
     }
     let more = page + 1 < pages ? "space: more keys · any other key closes" : "any key closes this help"
     f.put(

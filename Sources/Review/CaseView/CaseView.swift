@@ -100,6 +100,15 @@ extension View {
             + others.map { "\(Sanitizer.sanitize($0.rater)) \(letter($0.label, s.schema))" }.joined(
               separator: ", "))
     }
+    // Issue 18: the final decision, its reason and who decided, to everyone blinding lets see it.
+    if let a = d.adjudication {
+      line(
+        "Final: \(letter(a.label, s.schema)) \(a.label) · adjudicated by \(Sanitizer.sanitize(a.adjudicator))",
+        classStyle(a.label, s.schema))
+      for part in wrapped("Reason: " + Sanitizer.sanitize(a.reason), width: panelWidth - 2).prefix(3) {
+        line("  " + part)
+      }
+    }
     y = overlayLegend(s, d, &f, column: x, row: y, width: panelWidth)
     y = explanationLegend(s, d, &f, column: x, row: y, width: panelWidth)
     y += 1
@@ -107,16 +116,29 @@ extension View {
     let formatter = DateFormatter()
     formatter.dateFormat = "yyyy-MM-dd HH:mm"
     formatter.timeZone = TimeZone(identifier: "UTC")
-    for a in s.history {
-      guard y < s.rows - 1 else { break }
+    // Annotations and adjudications, newest first.
+    var entries: [(date: Date, text: String)] = s.history.map { a in
       let what = [
         a.label.map { "\(letter($0, s.schema)) \($0)" },
         a.maskID != nil && a.changed.contains(.mask) ? "mask" : nil,
       ]
       .compactMap { $0 }.joined(separator: " + ")
-      line(
-        "\(formatter.string(from: a.createdAt)) \(Sanitizer.sanitize(a.rater)): \(what.isEmpty ? "cleared" : what)",
-        Style(.dim))
+      return (
+        a.createdAt,
+        "\(formatter.string(from: a.createdAt)) \(Sanitizer.sanitize(a.rater)): \(what.isEmpty ? "cleared" : what)"
+      )
+    }
+    for a in d.adjudications {
+      entries.append(
+        (
+          a.createdAt,
+          "\(formatter.string(from: a.createdAt)) \(Sanitizer.sanitize(a.adjudicator)): final \(letter(a.label, s.schema)) \(a.label)"
+            + (a.maskID != nil ? " + mask" : "")
+        ))
+    }
+    for e in entries.sorted(by: { $0.date > $1.date }) {
+      guard y < s.rows - 1 else { break }
+      line(e.text, Style(.dim))
     }
   }
 }

@@ -53,6 +53,12 @@ struct AgreeCommand: ParsableCommand {
     name: .long,
     help: ArgumentHelp(
       "Weighted kappa: none, linear, quadratic, clinical (all4), or a CSV file of agreement weights.",
+      discussion: """
+        clinical (the all4 schema only) credits what matters at the microscope: Benign against \
+        any leukemia (Early-B, Pre-B, Pro-B) 0, either way round; between the leukemia subtypes, \
+        ranked by maturation Pro-B < Early-B < Pre-B, 1 - (rank distance)/2: Pro-B/Early-B and \
+        Early-B/Pre-B 0.5, Pro-B/Pre-B 0; the same class 1.
+        """,
       valueName: "weights"))
   var weights: String = "none"
 

@@ -10,7 +10,10 @@ struct ExportCommand: ParsableCommand {
     abstract: "Export annotations as CSV, a full JSON dump, mask PNGs or COCO instances.",
     discussion: """
       csv: annotations.csv, one row per annotation (case id, image path, sha256, rater, \
-      label, session, created_at, ...). json: blastview-export.json, the whole workspace with \
+      label, session, created_at, ...), and cases.csv, one row per case: reference label, the \
+      promoted model's label and probability, each rater's current label (a column per rater), \
+      and the final label with its source (adjudication; else agreement of two or more raters; \
+      else the reference label). json: blastview-export.json, the whole workspace with \
       masks as base64 PNG. masks: masks/<case>_<rater>.png, each rater's current mask. coco: \
       coco.json, one instance per connected nucleus component with RLE and bbox (readable by \
       pycocotools). Blinding applies to the exporting --rater.
@@ -42,13 +45,17 @@ struct ExportCommand: ParsableCommand {
 
   func run() throws {
     let store = try workspace.open()
-    let summary: ExportSummary
+    var summary: ExportSummary
     do {
       summary = try store.export(
         ExportOptions(
           format: ExportFormat(rawValue: format)!, outDirectory: out, session: session,
           currentOnly: currentOnly,
           viewer: .rater(rater.name)))
+      if format == "csv" {
+        let cases = try store.exportCasesCSV(outDirectory: out, viewer: .rater(rater.name))
+        summary.files.append(cases.path)
+      }
     } catch {
       throw CLIError(error)
     }

@@ -99,5 +99,17 @@ struct ImportCommand: ParsableCommand {
           "\(summary.refused.count) file(s) could not be imported (listed under \"Not imported\"); the rest were"
       )
     }
+    // The next step, runnable as printed (issue 18); a shared workspace has no review yet.
+    guard let local = store as? CaseStore else { return }
+    let ws = Sanitizer.sanitize(shellWord(workspace.resolved.directory))
+    if let model = try? local.promotedModel() {
+      print(
+        "Next: blastview review --workspace \(ws)   (model v\(model.version) fills in predictions as you go;"
+          + " all at once: blastview predict --all-cases --workspace \(ws))")
+    } else {
+      print(
+        "Next: blastview predict --all-cases --workspace \(ws) --model MODEL.safetensors,"
+          + " then blastview review --workspace \(ws)")
+    }
   }
 }

@@ -12,7 +12,10 @@ struct InitCommand: ParsableCommand {
       --schema chooses the labels: all4 (Benign | Early-B, Pre-B, Pro-B, the default), wbc5 \
       (neutrophil, lymphocyte, monocyte, eosinophil, basophil) or a JSON file (see README). \
       --image-root makes imported paths relative to that folder, so the workspace and its \
-      images can move together.
+      images can move together. With all4 or wbc5 the shipped model for the schema (from \
+      ../share/blastview/Models beside the binary, or the source tree's Models/) is registered \
+      and promoted, so `review` fills in predictions at once (--no-model: start without one).
+
 
       --database URL makes a shared workspace instead: the store is the PostgreSQL database \
       at URL (a libpq URL or connection string: postgresql:///blastview?host=/var/run/postgresql \
@@ -40,6 +43,9 @@ struct InitCommand: ParsableCommand {
     help: ArgumentHelp("With --database: give this role the lead role (repeatable).", valueName: "name"))
   var lead: [String] = []
 
+  @Flag(name: .long, help: "Do not register the shipped model for all4 or wbc5.")
+  var noModel = false
+
   @Flag(name: .long, help: "Print JSON.")
   var json = false
 
@@ -56,17 +62,34 @@ struct InitCommand: ParsableCommand {
       throw CLIError(error)
     }
     let s = store.labelSchema
+    // A shipped schema starts with its shipped model registered and promoted (issue 18).
+    var model: ModelVersion? = nil
+    var modelSource: String? = nil
+    if !noModel, ["all4", "wbc5"].contains(schema), let file = ShippedFiles.model(forSchema: schema) {
+      let v = try ModelRegistration.register(
+        store: store, file: file,
+        notes: "the shipped \(schema) model, registered by blastview init from \(file)")
+      do {
+        try store.promote(version: v.version, by: defaultRaterName(), reason: "shipped model for \(schema)")
+      } catch {
+        throw CLIError(error)
+      }
+      model = v
+      modelSource = file
+    }
     if json {
       struct Out: Encodable {
         var workspace: String
         var database: String
         var labelSchema: LabelSchema
         var imageRoot: String?
+        var model: Int64?
+        var modelSource: String?
       }
       try JSONOutput.print(
         Out(
           workspace: store.workspace.directory, database: store.workspace.databasePath, labelSchema: s,
-          imageRoot: try store.imageRoot()))
+          imageRoot: try store.imageRoot(), model: model?.version, modelSource: modelSource))
       return
     }
     print("Created workspace \(Sanitizer.sanitize(store.workspace.directory))")
@@ -81,6 +104,15 @@ struct InitCommand: ParsableCommand {
       print("  groups: " + groups.joined(separator: " | "))
     }
     if let root = try store.imageRoot() { print("  image root: \(Sanitizer.sanitize(root))") }
+    if let model, let modelSource {
+      print(
+        "  model: v\(model.version) registered and promoted (the shipped \(schema) model, \(Sanitizer.sanitize(modelSource)))"
+      )
+    } else if !noModel && ["all4", "wbc5"].contains(schema) {
+      print("  model: none (no shipped \(schema) model found beside the binary or in a source tree)")
+    }
+    let ws = Sanitizer.sanitize(shellWord(workspace.resolved.directory))
+    print("Next: blastview import --workspace \(ws) FOLDER-OF-IMAGES")
   }
 }
 

@@ -126,20 +126,8 @@ struct PredictCommand: ParsableCommand {
     let version: ModelVersion
     do {
       if let model {
-        let sha = try sha256Hex(path: model)
-        if let known = try store.models().first(where: { $0.sha256 == sha }) {
-          version = known
-        } else {
-          let (net, meta) = try loadModel(model)
-          version = try store.registerModel(
-            file: model, parent: nil, tasks: net.tasks.map(\.rawValue),
-            trainedTasks: net.trainedTasks.map(\.rawValue),
-            frozenTasks: [],
-            config: (try? JSONDecoder().decode(JSONValue.self, from: Data(net.configurationJSON.utf8)))
-              ?? .null,
-            notes: "registered by blastview predict from \(absolute(model))")
-          _ = meta
-        }
+        version = try ModelRegistration.register(
+          store: store, file: model, notes: "registered by blastview predict from \(absolute(model))")
         let current = try store.promotedModel()?.version
         if current != version.version && (promote || current == nil) {
           try store.promote(
@@ -185,11 +173,16 @@ struct PredictCommand: ParsableCommand {
     let done = summary.predicted
     let skipped = summary.skipped
     bar.finish()
+    let overall: PredictionSummary
+    do { overall = try store.predictionSummary(model: version.version) } catch { throw CLIError(error) }
     if json {
       try JSONOutput.print(
-        WorkspacePredictSummary(model: version.version, predicted: done, skipped: skipped))
+        WorkspacePredictSummary(
+          model: version.version, predicted: done, skipped: skipped, classes: overall.counts,
+          colourOutliers: overall.colourOutliers))
     } else {
       print("model v\(version.version): \(done) cases predicted, \(skipped) skipped")
+      print(Self.summaryText(overall))
     }
   }
 
@@ -197,12 +190,34 @@ struct PredictCommand: ParsableCommand {
     do { return try ModelCheckpoint.load(path: path) } catch { throw CLIError(error) }
   }
 
+  /// Counts per class by the schema's names, and the colour outliers (issue 18): what the
+  /// model now says about the whole workspace.
+  static func summaryText(_ s: PredictionSummary) -> String {
+    let total = s.counts.reduce(0) { $0 + $1.cases }
+    var lines = [
+      "  predicted classes over \(CLIText.count(total)) case(s): "
+        + s.counts.map { "\(Sanitizer.sanitize($0.label)) [\(Sanitizer.sanitize($0.letter))] \(CLIText.count($0.cases))" }
+        .joined(separator: " · ")
+    ]
+    if s.colourOutliers.isEmpty {
+      lines.append("  colour: every case is like the model's training images")
+    } else {
+      let shown = s.colourOutliers.prefix(12).map { "#\($0)" }.joined(separator: ", ")
+      let more = s.colourOutliers.count > 12 ? " and \(s.colourOutliers.count - 12) more" : ""
+      lines.append(
+        "  colour unlike the model's training images (predictions less reliable): \(CLIText.count(s.colourOutliers.count)) case(s): \(shown)\(more)"
+      )
+    }
+    return lines.joined(separator: "\n")
+  }
 }
 
 struct WorkspacePredictSummary: Encodable {
   var model: Int64
   var predicted: Int
   var skipped: Int
+  var classes: [PredictionSummary.ClassCount]? = nil
+  var colourOutliers: [Int64]? = nil
 }
 
 /// One image's prediction as printed.
@@ -233,11 +248,23 @@ struct ImageResult: Encodable {
 
   private var order: [String] = []
 
+  /// The model's class names as the label schemas show them (issue 18: the all4 checkpoint
+  /// says "Early", "Pre", "Pro" where a workspace says Early-B, Pre-B, Pro-B). Names no shipped
+  /// schema knows are kept.
+  static func displayNames(_ names: [String]) -> [String] {
+    for schema in [LabelSchema.all4, LabelSchema.wbc5] where schema.classes.count == names.count {
+      let mapped = names.compactMap { schema.resolve($0)?.name }
+      if mapped.count == names.count && Set(mapped).count == names.count { return mapped }
+    }
+    return names
+  }
+
   init(path: String, prediction p: ImagePrediction, schema: ClassSchema, maskFile: String?) {
     image = path
+    let names = ImageResult.displayNames(schema.classes)
     if let probs = p.probabilities {
-      probabilities = Dictionary(uniqueKeysWithValues: zip(schema.classes, probs))
-      predicted = p.predictedClass.map { schema.classes[$0] }
+      probabilities = Dictionary(uniqueKeysWithValues: zip(names, probs))
+      predicted = p.predictedClass.map { names[$0] }
     }
     pMalignant = p.pMalignant
     if p.nucleusMask != nil {
@@ -249,7 +276,7 @@ struct ImageResult: Encodable {
     mask = maskFile
     colourDistance = p.colourDistance
     colourUnusual = p.colourUnusual
-    order = schema.classes
+    order = names
   }
 
   var text: String {

@@ -19,14 +19,17 @@ struct ReviewCommand: ParsableCommand {
   @Option(help: "Graphics: auto, sixel, blocks or none (default: $BLASTVIEW_GRAPHICS, else auto).")
   var graphics: String?
 
-  @Option(help: "Colour theme: dark, light, high-contrast, colorblind, or a file name in $BLASTVIEW_THEMES.")
-  var theme: String = "dark"
+  @Option(
+    help:
+      "Colour theme: auto (dark or light by the terminal's background), dark, light, high-contrast, colorblind, or a file name in $BLASTVIEW_THEMES."
+  )
+  var theme: String = "auto"
 
   func run() throws {
     let choice = try GraphicsChoice.resolve(flag: graphics, environment: ProcessInfo.processInfo.environment)
-    let theme = try Theme.named(theme)
     let store = try workspace.open()
     let environment = GraphicsEnvironment.detect()
+    let theme = try Theme.named(theme, background: environment.background)
     let backend = GraphicsBackend.select(choice, environment: environment)
     let app: ReviewApp
     do {

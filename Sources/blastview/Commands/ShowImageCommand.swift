@@ -16,8 +16,8 @@ struct ShowImageCommand: ParsableCommand {
   @Option(help: "Graphics backend: auto, sixel, blocks or none (default: $BLASTVIEW_GRAPHICS, else auto).")
   var graphics: String?
 
-  @Option(help: "Theme name (see Themes/).")
-  var theme: String = "dark"
+  @Option(help: "Theme name (see Themes/), or auto (dark or light by the terminal's background).")
+  var theme: String = "auto"
 
   @Option(help: "Generate this many test patterns instead of reading files.")
   var patterns: Int = 0
@@ -38,7 +38,7 @@ struct ShowImageCommand: ParsableCommand {
 
   func run() throws {
     let mode = try GraphicsChoice.resolve(flag: graphics, environment: ProcessInfo.processInfo.environment)
-    let theme = try Theme.named(theme)
+    let themeName = theme
     let parts = tile.split(separator: "x").compactMap { Int($0) }
     guard parts.count == 2, parts[0] >= 4, parts[1] >= 3 else {
       throw ValidationError("--tile must be COLUMNSxROWS, at least 4x3, not '\(Sanitizer.sanitize(tile))'")
@@ -60,8 +60,10 @@ struct ShowImageCommand: ParsableCommand {
 
     let environment = GraphicsEnvironment.detect()
     let backend = GraphicsBackend.select(mode, environment: environment)
+    let theme = try Theme.named(themeName, background: environment.background)
     let session = try TerminalSession(
-      theme: theme, backend: backend, cellSize: environment.cellSize, mousePixels: environment.mousePixels)
+      theme: theme, backend: backend, cellSize: environment.cellSize, mousePixels: environment.mousePixels,
+      terminalBackground: environment.background)
     var viewer = ImageGrid(items: items, tileColumns: parts[0], tileRows: parts[1], backend: backend)
     var first = true
     while true {

@@ -1,6 +1,7 @@
 import CNcursesw
 import COpenBLAS
 import CSixel
+import CaseStore
 import Foundation
 import Imaging
 import Terminal
@@ -104,6 +105,9 @@ enum Doctor {
     let caps = TerminalProbe.run(timeoutMilliseconds: probeTimeoutMilliseconds)
     let (mode, reason) = GraphicsMode.choose(for: caps, override: environment["BLASTVIEW_GRAPHICS"])
     checks.append(contentsOf: checkTerminal(caps, mode: mode, reason: reason))
+
+    checks.append(checkBackground(caps, environment: environment))
+    checks.append(checkShippedFiles())
 
     let ws = inspectWorkspace(workspace)
     checks.append(checkWorkspace(ws))
@@ -234,6 +238,37 @@ enum Doctor {
       checks.append(.init(name: "graphics", status: mode == .sixel ? .ok : .info, detail: detail, fix: fix))
     }
     return checks
+  }
+
+  /// The terminal's background and the theme `--theme auto` picks for it (issue 18).
+  static func checkBackground(_ caps: TerminalCapabilities, environment: [String: String])
+    -> DoctorReport.Check
+  {
+    guard let bg = TerminalBackground.resolve(osc11: caps.backgroundColour, environment: environment) else {
+      return .init(
+        name: "background", status: .info,
+        detail:
+          "the terminal did not say its background colour (OSC 11) and COLORFGBG is not set: --theme auto uses dark on its own dark canvas",
+        fix: "on a light terminal, set COLORFGBG=0;15 or use --theme light")
+    }
+    return .init(
+      name: "background", status: .ok,
+      detail:
+        "\(bg.rgb) (\(bg.polarity.rawValue), from \(bg.source)): --theme auto uses \(Theme.automaticName(for: bg))"
+    )
+  }
+
+  /// Where the shipped models and themes are found (an installed binary: ../share/blastview).
+  static func checkShippedFiles() -> DoctorReport.Check {
+    let models = ["all4", "wbc5"].map { name in
+      "\(name): \(ShippedFiles.model(forSchema: name) ?? "not found")"
+    }
+    let themes = ThemeLibrary.standard().directory(of: "dark") ?? "built-in copies"
+    let found = ["all4", "wbc5"].allSatisfy { ShippedFiles.model(forSchema: $0) != nil }
+    return .init(
+      name: "shipped files", status: found ? .ok : .warning,
+      detail: "models \(models.joined(separator: ", ")); themes \(themes)",
+      fix: found ? nil : "install with `make install`, or run the binary from the source tree (Models/)")
   }
 
   static func inspectWorkspace(_ ws: (path: String, source: WorkspaceSource)) -> DoctorReport.Workspace {
