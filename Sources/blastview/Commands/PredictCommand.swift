@@ -121,6 +121,7 @@ struct PredictCommand: ParsableCommand {
   private func predictWorkspace() throws {
     let store = try workspace.open()
     let version: ModelVersion
+    var promoteAfter = false
     do {
       if let model {
         let sha = try sha256Hex(path: model)
@@ -138,10 +139,10 @@ struct PredictCommand: ParsableCommand {
           _ = meta
         }
         let current = try store.promotedModel()?.version
-        if current != version.version && (promote || current == nil) {
-          try store.promote(
-            version: version.version, by: defaultRaterName(), reason: "blastview predict --all-cases")
-        }
+        // Promoted only after its predictions exist and are finite (below).
+        promoteAfter = current != version.version && (promote || current == nil)
+        // Asked for by name: a failure recorded earlier is tried again.
+        try store.clearPredictionFailure(model: version.version)
       } else {
         guard let p = try store.promotedModel() else {
           throw CLIError(message: "the workspace has no promoted model: give --model FILE")
@@ -168,11 +169,33 @@ struct PredictCommand: ParsableCommand {
       }
       return
     }
-    let (net, meta) = try loadModel(version.file)
+    let net: MTACNNModel
+    let meta: CheckpointMetadata
+    do {
+      (net, meta) = try loadModel(version.file)
+    } catch {
+      // A background predictor for a model that cannot load must not be restarted by every review.
+      try? store.recordPredictionFailure(model: version.version, message: String(describing: error))
+      throw error
+    }
     let bar = ProgressBar(label: "predict", enabled: !json && isatty(STDERR_FILENO) == 1)
-    let summary = try WorkspacePredictions.fill(
-      store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
-      progress: { bar.update(done: $0, total: $1) })
+    let summary: WorkspacePredictions.Summary
+    do {
+      if promoteAfter {
+        summary = try WorkspacePredictions.fillThenPromote(
+          store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
+          by: defaultRaterName(), reason: "blastview predict --all-cases",
+          progress: { bar.update(done: $0, total: $1) })
+      } else {
+        summary = try WorkspacePredictions.fill(
+          store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
+          progress: { bar.update(done: $0, total: $1) })
+      }
+    } catch let e as CLIError {
+      bar.finish()
+      if !promoteAfter { try? store.recordPredictionFailure(model: version.version, message: e.description) }
+      throw e
+    }
     let done = summary.predicted
     let skipped = summary.skipped
     bar.finish()
@@ -180,7 +203,9 @@ struct PredictCommand: ParsableCommand {
       try CLIText.printJSON(
         WorkspacePredictSummary(model: version.version, predicted: done, skipped: skipped))
     } else {
-      print("model v\(version.version): \(done) cases predicted, \(skipped) skipped")
+      print(
+        "model v\(version.version): \(done) cases predicted, \(skipped) skipped"
+          + (promoteAfter ? "; v\(version.version) promoted" : ""))
     }
   }
 

@@ -239,8 +239,11 @@ struct TrainCommand: ParsableCommand {
       }
       do {
         model = try MTACNNModel(configuration: c, seed: seed)
-        try model.loadValues(from: file, allowMissing: Set(added))
-      } catch { throw CLIError(error) }
+      } catch {
+        // The configuration came from the file: the error names it.
+        throw CLIError(message: "\(initFrom): \(error)")
+      }
+      do { try model.loadValues(from: file, allowMissing: Set(added)) } catch { throw CLIError(error) }
     } else {
       let schemaName = try schema ?? (fromWorkspace ? workspaceSchemaName() : "all4")
       let classSchema = try modelSchema(named: schemaName)

@@ -348,7 +348,38 @@ struct RetrainJob {
       config: (try? JSONDecoder().decode(JSONValue.self, from: Data(candidateNet.configurationJSON.utf8)))
         ?? .null,
       trainingJob: jobID, trainedThroughAnnotation: data.throughAnnotation,
-      notes: (decision.promote ? "promoted: " : "not promoted: ") + decision.reason)
+      notes: (decision.promote ? "passed the gate, promoted once its predictions are stored: " : "not promoted: ")
+        + decision.reason)
+
+    var predicted = 0
+    if decision.promote {
+      // Predictions first, promotion after (issue 15, item 5): a candidate whose predictions
+      // are not finite never replaces the promoted model.
+      progress(0.95, message: "v\(version.version) passed the gate; predicting the cases")
+      var last = Date.distantPast
+      do {
+        let summary = try WorkspacePredictions.fillThenPromote(
+          store: store, version: version, net: candidateNet, batch: 16,
+          colourReference: (try? ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: version.file)))?
+            .colourReference,
+          by: "retraining job \(jobID)", reason: decision.reason,
+          progress: { done, total in
+            guard Date().timeIntervalSince(last) >= 1 || done == total else { return }
+            last = Date()
+            progress(
+              0.95 + 0.05 * Double(done) / Double(max(total, 1)),
+              message: "v\(version.version) passed the gate; predictions \(done)/\(total)")
+          },
+          shouldStop: shouldStop)
+        predicted = summary.predicted
+      } catch let e as CLIError {
+        if shouldStop() { throw RetrainCancelled() }
+        decision.promote = false
+        decision.reason = e.description
+      }
+      try? store.updateModel(
+        version: version.version, notes: (decision.promote ? "promoted: " : "not promoted: ") + decision.reason)
+    }
     try? store.appendTrainingLog(
       id: jobID,
       message: "v\(version.version) " + (decision.promote ? "promoted: " : "not promoted: ") + decision.reason
@@ -360,27 +391,6 @@ struct RetrainJob {
       print(
         "v\(version.version) " + (decision.promote ? "promoted: " : "not promoted: ")
           + CLIText.safe(decision.reason))
-    }
-
-    var predicted = 0
-    if decision.promote {
-      try store.promote(version: version.version, by: "retraining job \(jobID)", reason: decision.reason)
-      // The browser's badges follow page by page as the predictions are committed.
-      progress(0.95, message: "v\(version.version) promoted; predicting the cases")
-      var last = Date.distantPast
-      let summary = try WorkspacePredictions.fill(
-        store: store, version: version, net: candidateNet, batch: 16,
-        colourReference: (try? ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: version.file)))?
-          .colourReference,
-        progress: { done, total in
-          guard Date().timeIntervalSince(last) >= 1 || done == total else { return }
-          last = Date()
-          progress(
-            0.95 + 0.05 * Double(done) / Double(max(total, 1)),
-            message: "v\(version.version) promoted; predictions \(done)/\(total)")
-        },
-        shouldStop: shouldStop)
-      predicted = summary.predicted
     }
     progress(
       1,
