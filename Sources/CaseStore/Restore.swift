@@ -118,7 +118,9 @@ public enum Restore {
     guard (st.st_mode & 0o170000) == 0o100000 else {  // S_ISREG
       throw .io(path: path, reason: "is not a regular file (a symbolic link, directory or device is refused)")
     }
-    for suffix in ["-wal", "-journal"] where FileManager.default.fileExists(atPath: path + suffix) {
+    // A log with content means the file is in use or was copied mid-write; an empty one is what
+    // an earlier read-only look (ours included) leaves behind.
+    for suffix in ["-wal", "-journal"] where fileSize(path + suffix) > 0 {
       throw .invalidInput(
         "\(path) has a \(suffix) file beside it: it is in use or was copied while in use; "
           + "make backups with `blastview backup`")
@@ -129,11 +131,25 @@ public enum Restore {
     let header = (try? handle.read(upToCount: 16)) ?? Data()
     try? handle.close()
     guard header == Data("SQLite format 3\0".utf8) else { throw .notADatabase(path) }
+    // Reading a WAL-mode file read-only creates empty -wal and -shm files it cannot remove:
+    // remove the ones this look created, so the backup's folder is left as it was.
+    let created = ["-wal", "-shm"].filter { !FileManager.default.fileExists(atPath: path + $0) }
+    let outcome: Result<Stamp, StoreError>
     do {
-      return try inspect(path)
+      outcome = .success(try inspect(path))
     } catch {
-      throw StoreError.from(error, path: path)
+      outcome = .failure(StoreError.from(error, path: path))
     }
+    for suffix in created where fileSize(path + suffix) <= 32768 && fileSize(path + "-wal") <= 0 {
+      unlink(path + suffix)
+    }
+    return try outcome.get()
+  }
+
+  /// The size of the file at `path`, -1 when there is none.
+  static func fileSize(_ path: String) -> Int64 {
+    var st = stat()
+    return lstat(path, &st) == 0 ? Int64(st.st_size) : -1
   }
 
   /// The SQLite half of `checkedBackup` (kept apart: plain `throws`, errors mapped by the caller).
