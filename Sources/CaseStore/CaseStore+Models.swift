@@ -360,7 +360,8 @@ extension CaseStore {
 
   public func clearPredictionFailure(model: Int64) throws(StoreError) {
     try write { db in
-      try db.execute(sql: "DELETE FROM setting WHERE key = ?", arguments: [CaseStore.predictionFailureKey(model)])
+      try db.execute(
+        sql: "DELETE FROM setting WHERE key = ?", arguments: [CaseStore.predictionFailureKey(model)])
     }
   }
 

@@ -51,7 +51,8 @@ enum DamageCheck {
     do {
       rows = try String.fetchAll(db, sql: "PRAGMA \(pragma)(\(quoted))")
     } catch let e as DatabaseError {
-      throw StoreError.corrupt(path: path, detail: "\(pragma) could not read it: \(e.message ?? "\(e.resultCode)")")
+      throw StoreError.corrupt(
+        path: path, detail: "\(pragma) could not read it: \(e.message ?? "\(e.resultCode)")")
     }
     guard rows == ["ok"] else {
       throw StoreError.corrupt(path: path, detail: filtered(rows.joined(separator: "; ")))
@@ -98,7 +99,8 @@ extension CaseStore {
     do {
       let problems = try read { db in try DamageCheck.problems(db) }
       if !problems.isEmpty {
-        return .corrupt(path: workspace.databasePath, detail: DamageCheck.filtered(problems.joined(separator: "; ")))
+        return .corrupt(
+          path: workspace.databasePath, detail: DamageCheck.filtered(problems.joined(separator: "; ")))
       }
     } catch {
       return error

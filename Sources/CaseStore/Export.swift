@@ -375,7 +375,9 @@ extension CaseStore {
         // The copy is page for page: it fails because the workspace itself is damaged.
         throw StoreError.corrupt(
           path: workspace.databasePath,
-          detail: "its backup copy fails integrity_check: \(DamageCheck.filtered(check.prefix(3).joined(separator: "; ")))")
+          detail:
+            "its backup copy fails integrity_check: \(DamageCheck.filtered(check.prefix(3).joined(separator: "; ")))"
+        )
       }
       guard rename(tmp, dest) == 0 else {
         throw Workspace.classifyWriteFailure(path: dest, errno: Int(errno))

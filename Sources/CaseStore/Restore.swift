@@ -32,7 +32,8 @@ public enum Restore {
     var lastAnnotationID: Int64
   }
 
-  public static func run(backup: String, into workspace: Workspace, force: Bool) throws(StoreError) -> Report {
+  public static func run(backup: String, into workspace: Workspace, force: Bool) throws(StoreError) -> Report
+  {
     let source = Workspace.absolute(backup)
     let target = workspace.databasePath
     guard source != target else {
@@ -49,7 +50,9 @@ public enum Restore {
       if let current = readableStamp(target) {
         var newer: [String] = []
         let extra = current.migrations.subtracting(backupStamp.migrations).sorted()
-        if !extra.isEmpty { newer.append("it has schema migrations the backup lacks (\(extra.joined(separator: ", ")))") }
+        if !extra.isEmpty {
+          newer.append("it has schema migrations the backup lacks (\(extra.joined(separator: ", ")))")
+        }
         if current.lastAnnotationID > backupStamp.lastAnnotationID
           || (current.lastAnnotation ?? "") > (backupStamp.lastAnnotation ?? "")
         {
@@ -92,7 +95,8 @@ public enum Restore {
         unlinkAll(tmp)
         throw Workspace.classifyWriteFailure(path: target, errno: Int(e))
       }
-      for suffix in ["-wal", "-shm", "-journal"] where FileManager.default.fileExists(atPath: target + suffix) {
+      for suffix in ["-wal", "-shm", "-journal"] where FileManager.default.fileExists(atPath: target + suffix)
+      {
         if rename(target + suffix, name + suffix) != 0 { unlink(target + suffix) }
       }
       aside = name
@@ -161,7 +165,8 @@ public enum Restore {
         guard problems.isEmpty else {
           throw StoreError.corrupt(
             path: path,
-            detail: "the backup fails integrity_check: " + DamageCheck.filtered(problems.joined(separator: "; ")))
+            detail: "the backup fails integrity_check: "
+              + DamageCheck.filtered(problems.joined(separator: "; ")))
         }
         guard try Int32.fetchOne(db, sql: "PRAGMA application_id") == Schema.applicationID else {
           throw StoreError.notABlastViewDatabase(path)
@@ -180,7 +185,8 @@ public enum Restore {
 
   static func stamp(_ db: Database) throws -> Stamp {
     let migrations = Set(try Schema.migrator.appliedIdentifiers(db))
-    let row = try Row.fetchOne(db, sql: "SELECT count(*) AS n, max(id) AS last_id, max(created_at) AS last FROM annotation")
+    let row = try Row.fetchOne(
+      db, sql: "SELECT count(*) AS n, max(id) AS last_id, max(created_at) AS last FROM annotation")
     return Stamp(
       migrations: migrations, annotations: row?["n"] ?? 0, lastAnnotation: row?["last"],
       lastAnnotationID: row?["last_id"] ?? 0)

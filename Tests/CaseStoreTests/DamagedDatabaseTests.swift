@@ -83,7 +83,8 @@ import Testing
     try #require(FileManager.default.isExecutableFile(atPath: CLI.binary), "blastview not built")
     let dir = TempDir()
     let ws = try Self.workspace(in: dir)
-    let size = try #require(try FileManager.default.attributesOfItem(atPath: ws + "/blastview.db")[.size] as? Int)
+    let size = try #require(
+      try FileManager.default.attributesOfItem(atPath: ws + "/blastview.db")[.size] as? Int)
     let reads: [[String]] = [
       ["history", "7", "--rater", "ana"], ["history", "/data/images/case-23.png", "--rater", "cy"],
       ["history", "0b0b0b0b", "--rater", "bob"],
@@ -112,16 +113,21 @@ import Testing
       var answeredDifferently = false
       for (i, r) in reads.enumerated() {
         let out = try CLI.run(r + ["--workspace", copy])
-        let damaged = out.status == 1 && out.err.contains("is damaged") && out.err.contains("blastview restore")
+        let damaged =
+          out.status == 1 && out.err.contains("is damaged") && out.err.contains("blastview restore")
         if problem != nil {
-          #expect(damaged || (out.status == 0 && out.out == expected[i]), "flip at \(offset): \(r): \(out.all)")
+          #expect(
+            damaged || (out.status == 0 && out.out == expected[i]), "flip at \(offset): \(r): \(out.all)")
         } else {
           #expect(out.status == 0 || out.status == 1, "flip at \(offset): \(r): \(out.all)")
           if out.out != expected[i] { answeredDifferently = true }
         }
         // The wrong advice: these as the answer, not as SQLite's words quoted inside a damage report.
         if !damaged {
-          for wrong in ["no such column", "no such table", "newer BlastView", "not a BlastView workspace", "no case matches"] {
+          for wrong in [
+            "no such column", "no such table", "newer BlastView", "not a BlastView workspace",
+            "no case matches",
+          ] {
             #expect(!out.all.contains(wrong), "flip at \(offset) (\(problem ?? "sound")): \(r): \(out.all)")
           }
         }
@@ -129,7 +135,8 @@ import Testing
       if answeredDifferently { invisible += 1 }
       let write = try CLI.run(["annotate", "5", "--label", "Pro", "--rater", "bob", "--workspace", copy])
       if problem != nil {
-        #expect(write.status == 1 && write.err.contains("is damaged"), "flip at \(offset): annotate: \(write.all)")
+        #expect(
+          write.status == 1 && write.err.contains("is damaged"), "flip at \(offset): annotate: \(write.all)")
         #expect(!write.out.contains("Annotation "), "flip at \(offset): annotate saved on a damaged file")
       } else {
         // A changed value SQLite cannot see (say a label's name) may make annotate refuse the
@@ -140,7 +147,9 @@ import Testing
     }
     // Most flips land in pages SQLite checks; a few in values it cannot (see docs/security.md).
     #expect(detected > 0)
-    print("byte flips: 48, damage detected by SQLite in \(detected), answers changed without detection in \(invisible)")
+    print(
+      "byte flips: 48, damage detected by SQLite in \(detected), answers changed without detection in \(invisible)"
+    )
   }
 
   @Test func damageIsNamedAsDamageWithRestoreAdvice() throws {
@@ -167,7 +176,8 @@ import Testing
     #expect(good.out.contains("passes integrity_check"), "\(good.all)")
     var found = false
     var rng = SystemRandomNumberGenerator.seeded(7)
-    let size = try #require(try FileManager.default.attributesOfItem(atPath: ws + "/blastview.db")[.size] as? Int)
+    let size = try #require(
+      try FileManager.default.attributesOfItem(atPath: ws + "/blastview.db")[.size] as? Int)
     // Flip until SQLite can see it (most single flips it can).
     for _ in 0..<20 where !found {
       try Self.flip(ws + "/blastview.db", at: 4096 + Int(rng.next() % UInt64(size - 4096)), mask: 0xFF)
@@ -205,7 +215,8 @@ import Testing
     #expect(try store.history(case: 7, viewer: .system).count == 3)
     try store.close()
     // The workspace works again.
-    #expect(try CLI.run(["annotate", "5", "--label", "Pro", "--rater", "bob", "--workspace", ws]).status == 0)
+    #expect(
+      try CLI.run(["annotate", "5", "--label", "Pro", "--rater", "bob", "--workspace", ws]).status == 0)
   }
 
   @Test func restoreNeverReplacesANewerDatabaseWithoutForce() throws {
@@ -214,7 +225,8 @@ import Testing
     let ws = try Self.workspace(in: dir)
     let backup = dir.path + "/backup.db"
     #expect(try CLI.run(["backup", "--workspace", ws, backup]).status == 0)
-    #expect(try CLI.run(["annotate", "5", "--label", "Pro", "--rater", "bob", "--workspace", ws]).status == 0)
+    #expect(
+      try CLI.run(["annotate", "5", "--label", "Pro", "--rater", "bob", "--workspace", ws]).status == 0)
     let before = try Data(contentsOf: URL(fileURLWithPath: ws + "/blastview.db"))
     let refused = try CLI.run(["restore", "--workspace", ws, backup])
     #expect(refused.status == 1)
@@ -249,7 +261,9 @@ import Testing
     let newer = dir.path + "/newer.db"
     try FileManager.default.copyItem(atPath: good, toPath: newer)
     let n = try DatabaseQueue(path: newer)
-    try n.write { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v9-from-the-future')") }
+    try n.write {
+      try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v9-from-the-future')")
+    }
     try n.close()
     let damaged = dir.path + "/damaged.db"
     try FileManager.default.copyItem(atPath: good, toPath: damaged)
@@ -266,9 +280,14 @@ import Testing
       let r = try CLI.run(["restore", "--workspace", ws, file, "--force"])
       #expect(r.status == 1, "\(file): \(r.all)")
       #expect(r.err.contains(why), "\(file): \(r.err)")
-      #expect(try Data(contentsOf: URL(fileURLWithPath: ws + "/blastview.db")) == before, "\(file) changed the workspace")
+      #expect(
+        try Data(contentsOf: URL(fileURLWithPath: ws + "/blastview.db")) == before,
+        "\(file) changed the workspace")
     }
-    #expect(try FileManager.default.contentsOfDirectory(atPath: ws).allSatisfy { !$0.hasPrefix(".blastview-restore") })
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: ws).allSatisfy {
+        !$0.hasPrefix(".blastview-restore")
+      })
   }
 
   // MARK: item 16
@@ -283,7 +302,8 @@ import Testing
     for i in 41...400 {
       let sha = String(format: "%064x", i)
       try store.addCase(path: "/data/more/\(i).png", sha256: sha, width: 12, height: 9)
-      _ = try store.annotate(case: Int64(i), rater: "ana", label: "Pre", note: String(repeating: "n", count: 400))
+      _ = try store.annotate(
+        case: Int64(i), rater: "ana", label: "Pre", note: String(repeating: "n", count: 400))
     }
     try store.close()
     let out = dir.path + "/out.db"

@@ -19,8 +19,10 @@ import Testing
     c.transformerDepth = 1
     c.transformerMLP = 8
     let model = try MTACNNModel(configuration: c, seed: 3)
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString).safetensors")
-      .path
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "hostile-\(UUID().uuidString).safetensors"
+    )
+    .path
     defer { unlink(path) }
     try model.save(to: path)
     return (Array(try Data(contentsOf: URL(fileURLWithPath: path))), c)
@@ -72,10 +74,19 @@ import Testing
     ("transformer_heads", { $0["transformer_heads"] = 1 << 20 }),
     ("transformer_width", { $0["transformer_width"] = 1 << 22 }),
     ("transformer_mlp", { $0["transformer_mlp"] = 1 << 30 }),
-    ("number of classes", { $0["classes"] = (0..<100_000).map { "c\($0)" }; $0["hierarchical"] = false }),
+    (
+      "number of classes",
+      {
+        $0["classes"] = (0..<100_000).map { "c\($0)" }
+        $0["hierarchical"] = false
+      }
+    ),
     ("beta_init", { $0["beta_init"] = 1e300 }),
     ("source_size[0]", { $0["source_size"] = [1 << 40, 224] }),
-    ("blank_corner", { $0["blank_corner"] = ["x": 188, "y": 188, "width": 1 << 40, "height": 36, "fill": "mean"] }),
+    (
+      "blank_corner",
+      { $0["blank_corner"] = ["x": 188, "y": 188, "width": 1 << 40, "height": 36, "fill": "mean"] }
+    ),
     // Within the bounds, but not what the tensors say: the tensors win, before anything is built.
     ("channels[0]", { $0["channels"] = [8, 8, 8, 8] }),
     ("transformer_mlp", { $0["transformer_mlp"] = 4096 }),
@@ -168,7 +179,9 @@ import Testing
       "size", "transformer_width", "transformer_depth", "transformer_heads", "transformer_mlp", "beta_init",
     ]
     let arrayFields = ["channels", "decoder_channels", "source_size"]
-    let hostileInts: [Int] = [0, -1, 1, 2, 15, 16, 17, 31, 32, 48, 1024, 1040, 65_536, 1 << 31, 1 << 40, Int.max]
+    let hostileInts: [Int] = [
+      0, -1, 1, 2, 15, 16, 17, 31, 32, 48, 1024, 1040, 65_536, 1 << 31, 1 << 40, Int.max,
+    ]
     var loaded = 0
     var refused = 0
     for iteration in 0..<400 {

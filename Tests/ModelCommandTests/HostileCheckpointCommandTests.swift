@@ -43,7 +43,10 @@ import Testing
     let commands: [[String]] = [
       ["predict", "--model", model, image],
       ["eval", "--model", model, "--data", ModelCommandTests.images, "--threads", "1"],
-      ["train", "--init", model, "--data", ModelCommandTests.images, "--epochs", "1", "--out", dir + "/o.safetensors"],
+      [
+        "train", "--init", model, "--data", ModelCommandTests.images, "--epochs", "1", "--out",
+        dir + "/o.safetensors",
+      ],
       ["explain", image, "--model", model, "--method", "gradcam", "--out", dir + "/e.png"],
     ]
     for args in commands {

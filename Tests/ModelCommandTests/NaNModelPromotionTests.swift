@@ -20,7 +20,8 @@ import Testing
     c.channels = [4, 4, 4, 4]
     let model = try MTACNNModel(configuration: c, seed: nan ? 2 : 1)
     if nan {
-      let bias = try #require(model.store.parameters.first { $0.name.hasPrefix("cls.head") && $0.name.hasSuffix("bias") })
+      let bias = try #require(
+        model.store.parameters.first { $0.name.hasPrefix("cls.head") && $0.name.hasSuffix("bias") })
       bias.value.data[0] = .nan
     }
     try model.save(to: path)
@@ -52,7 +53,9 @@ import Testing
     try Self.tinyModel(nan: false, at: good)
     try Self.tinyModel(nan: true, at: bad)
 
-    let first = try M.run(["predict", "--all-cases", "--workspace", ws, "--model", good, "--promote", "--threads", "1"])
+    let first = try M.run([
+      "predict", "--all-cases", "--workspace", ws, "--model", good, "--promote", "--threads", "1",
+    ])
     #expect(first.status == 0, "\(first.err)")
     var store = try Workspace.open(path: ws)
     let v1 = try #require(try store.promotedModel()).version
@@ -61,7 +64,9 @@ import Testing
     #expect(try store.predictionCoverage(model: v1) == (total, total))
     try store.close()
 
-    let second = try M.run(["predict", "--all-cases", "--workspace", ws, "--model", bad, "--promote", "--threads", "1"])
+    let second = try M.run([
+      "predict", "--all-cases", "--workspace", ws, "--model", bad, "--promote", "--threads", "1",
+    ])
     #expect(second.status == 1, "\(second.out)\(second.err)")
     #expect(second.err.contains("was not promoted"), "\(second.err)")
     #expect(second.err.contains("v\(v1) stays promoted"), "\(second.err)")

@@ -128,7 +128,9 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
       total += 6 * d * side * side
     }
     let tokens = (s / 16) * (s / 16)
-    total += transformerDepth * (transformerHeads * tokens * tokens * 2 + tokens * (transformerMLP + 4 * transformerWidth))
+    total +=
+      transformerDepth
+      * (transformerHeads * tokens * tokens * 2 + tokens * (transformerMLP + 4 * transformerWidth))
     return total
   }
 
@@ -154,18 +156,21 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     try within("number of classes", classes.count, Bounds.classes)
     for (i, name) in classes.enumerated() {
       guard Bounds.nameLength.contains(name.count) else {
-        throw ConfigError(message: "classes[\(i)] has \(name.count) characters (1...\(Bounds.nameLength.upperBound))")
+        throw ConfigError(
+          message: "classes[\(i)] has \(name.count) characters (1...\(Bounds.nameLength.upperBound))")
       }
     }
     guard Set(classes).count == classes.count else { throw ConfigError(message: "classes has a name twice") }
     guard Bounds.nameLength.contains(schema.count) else {
-      throw ConfigError(message: "schema name has \(schema.count) characters (1...\(Bounds.nameLength.upperBound))")
+      throw ConfigError(
+        message: "schema name has \(schema.count) characters (1...\(Bounds.nameLength.upperBound))")
     }
     guard tasks.count <= 2, Set(tasks).count == tasks.count else {
       throw ConfigError(message: "tasks \(tasks) names a task twice")
     }
     guard betaInit.isFinite, abs(betaInit) <= Bounds.betaMagnitude else {
-      throw ConfigError(message: "beta_init \(betaInit) is not a finite number within ±\(Int(Bounds.betaMagnitude))")
+      throw ConfigError(
+        message: "beta_init \(betaInit) is not a finite number within ±\(Int(Bounds.betaMagnitude))")
     }
     for (name, v) in [
       ("dropout", dropout), ("transformer_dropout", transformerDropout), ("bn_eps", bnEps),
@@ -181,7 +186,8 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         guard b.x >= 0, b.y >= 0, b.width >= 1, b.height >= 1, b.x <= s[0] - b.width, b.y <= s[1] - b.height
         else {
           throw ConfigError(
-            message: "blank_corner \(b.x),\(b.y) \(b.width)×\(b.height) is not inside source_size \(s[0])×\(s[1])")
+            message:
+              "blank_corner \(b.x),\(b.y) \(b.width)×\(b.height) is not inside source_size \(s[0])×\(s[1])")
         }
       }
     }
@@ -195,7 +201,8 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         numbers = mean + std
       case .macenko(let stains, let maxConcentration):
         guard stains.count == 2, stains.allSatisfy({ $0.count == 3 }), maxConcentration.count == 2 else {
-          throw ConfigError(message: "stain_normalisation (macenko) needs 2 stain vectors of 3 and 2 concentrations")
+          throw ConfigError(
+            message: "stain_normalisation (macenko) needs 2 stain vectors of 3 and 2 concentrations")
         }
         numbers = stains.flatMap { $0 } + maxConcentration
       }
@@ -208,7 +215,8 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
       throw ConfigError(
         message:
           "size \(size) with channels \(channels), decoder_channels \(decoderChannels) and a \(transformerDepth)-layer "
-          + "transformer needs about \(working / (1 << 18)) MiB per image, over the \(Bounds.workingSetFloats / (1 << 18)) MiB bound")
+          + "transformer needs about \(working / (1 << 18)) MiB per image, over the \(Bounds.workingSetFloats / (1 << 18)) MiB bound"
+      )
     }
     guard tasks.allSatisfy({ $0 == "cls" || $0 == "seg" }), !tasks.isEmpty else {
       throw ConfigError(message: "tasks \(tasks) (cls, seg)")

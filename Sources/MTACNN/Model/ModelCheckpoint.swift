@@ -129,7 +129,9 @@ public enum ModelCheckpoint {
       guard e.shape == shape else {
         throw .badCheckpoint(
           path: file.path,
-          reason: "config field '\(field)' does not match tensor '\(name)': it has shape \(e.shape), the config implies \(shape)")
+          reason:
+            "config field '\(field)' does not match tensor '\(name)': it has shape \(e.shape), the config implies \(shape)"
+        )
       }
     }
     let ch = c.channels
@@ -159,7 +161,9 @@ public enum ModelCheckpoint {
       if file.entry(named: "seg.bottleneck.enc.layers.\(c.transformerDepth).norm1.weight") != nil {
         throw .badCheckpoint(
           path: file.path,
-          reason: "config field 'transformer_depth' is \(c.transformerDepth) but the file holds more transformer layers")
+          reason:
+            "config field 'transformer_depth' is \(c.transformerDepth) but the file holds more transformer layers"
+        )
       }
       // The decoder's input channels depend on the skips; its output channels are the field.
       for (i, d) in c.decoderChannels.enumerated() {

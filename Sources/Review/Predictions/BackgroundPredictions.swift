@@ -60,7 +60,8 @@ func predictionUpdate(_ state: AppState, _ event: PredictionEvent) -> (AppState,
   switch event {
   case .coverageLoaded(let coverage, let allowed):
     s.predictions.coverage = coverage
-    guard let c = coverage, !c.isComplete, c.failure == nil, allowed, !s.predictions.launched.contains(c.version)
+    guard let c = coverage, !c.isComplete, c.failure == nil, allowed,
+      !s.predictions.launched.contains(c.version)
     else {
       return (s, [])
     }

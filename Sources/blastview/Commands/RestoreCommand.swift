@@ -33,7 +33,8 @@ struct RestoreCommand: ParsableCommand {
     ]
     if let aside = report.keptAside {
       lines.append(
-        "The replaced database is kept as \(CLIText.safe(aside))\(report.forced ? " (it was newer: --force)" : "")")
+        "The replaced database is kept as \(CLIText.safe(aside))\(report.forced ? " (it was newer: --force)" : "")"
+      )
     }
     print(lines.joined(separator: "\n"))
   }

@@ -1,7 +1,7 @@
-import CaseStore
 import CNcursesw
 import COpenBLAS
 import CSixel
+import CaseStore
 import Foundation
 import Imaging
 import Terminal
@@ -276,7 +276,9 @@ extension Doctor {
     do { problems = try Workspace(directory: ws.path).integrityCheck() } catch {
       return .init(
         name: "database", status: .error, detail: error.description,
-        fix: "point --workspace at a BlastView workspace, or restore a backup with `blastview restore BACKUP.db`")
+        fix:
+          "point --workspace at a BlastView workspace, or restore a backup with `blastview restore BACKUP.db`"
+      )
     }
     guard let problems else { return nil }
     if problems.isEmpty {

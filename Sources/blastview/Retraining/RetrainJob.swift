@@ -348,7 +348,8 @@ struct RetrainJob {
       config: (try? JSONDecoder().decode(JSONValue.self, from: Data(candidateNet.configurationJSON.utf8)))
         ?? .null,
       trainingJob: jobID, trainedThroughAnnotation: data.throughAnnotation,
-      notes: (decision.promote ? "passed the gate, promoted once its predictions are stored: " : "not promoted: ")
+      notes: (decision.promote
+        ? "passed the gate, promoted once its predictions are stored: " : "not promoted: ")
         + decision.reason)
 
     var predicted = 0
@@ -378,7 +379,8 @@ struct RetrainJob {
         decision.reason = e.description
       }
       try? store.updateModel(
-        version: version.version, notes: (decision.promote ? "promoted: " : "not promoted: ") + decision.reason)
+        version: version.version,
+        notes: (decision.promote ? "promoted: " : "not promoted: ") + decision.reason)
     }
     try? store.appendTrainingLog(
       id: jobID,

@@ -42,8 +42,11 @@ enum WorkspacePredictions {
     return summary
   }
 
-  private static func notPromoted(_ store: CaseStore, _ version: ModelVersion, because why: String) -> CLIError {
-    let current = (try? store.promotedModel())?.map { "v\($0.version) stays promoted" } ?? "no model is promoted"
+  private static func notPromoted(_ store: CaseStore, _ version: ModelVersion, because why: String)
+    -> CLIError
+  {
+    let current =
+      (try? store.promotedModel())?.map { "v\($0.version) stays promoted" } ?? "no model is promoted"
     return CLIError(message: "model v\(version.version) was not promoted: \(why); \(current)")
   }
 
