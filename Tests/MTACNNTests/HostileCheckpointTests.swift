@@ -153,6 +153,36 @@ import Testing
     }
   }
 
+  /// A key given twice: Python's json keeps the last, so the file a reviewer inspects with the
+  /// reference tools would not be the one BlastView runs. Refused in the header and in `config`.
+  @Test func aKeyGivenTwiceIsRefused() throws {
+    let (bytes, _) = try Self.smallCheckpoint()
+    var n = 0
+    for i in 0..<8 { n |= Int(bytes[i]) << (8 * i) }
+    let header = String(decoding: bytes[8..<(8 + n)], as: UTF8.self)
+    let data = Array(bytes[(8 + n)...])
+    // A second `config` in the metadata, written with an escape so it is not byte-identical.
+    let twiceInMetadata = header.replacingOccurrences(
+      of: "\"__metadata__\":{", with: #""__metadata__":{"\u0063onfig":"{}","#)
+    // `size` twice inside the configuration text.
+    let twiceInConfig = header.replacingOccurrences(
+      of: #"\"size\":32"#, with: #"\"size\":32,\"size\":1048576"#)
+    #expect(twiceInMetadata != header && twiceInConfig != header)
+    for (what, text) in [("metadata", twiceInMetadata), ("config", twiceInConfig)] {
+      do {
+        _ = try Self.load(Self.reassemble(text, data: data), name: "twice-\(what).safetensors")
+        Issue.record("a key given twice in the \(what) was accepted")
+      } catch {
+        #expect("\(error)".contains("twice-\(what).safetensors"), "\(error)")
+        #expect("\(error)".contains("appears twice"), "\(error)")
+      }
+    }
+    #expect(
+      SafeTensorsFile.firstDuplicateKey(in: Array(#"{"a":[{"b":1},{"b":2}],"c":{"a":1}}"#.utf8)[...]) == nil)
+    #expect(
+      SafeTensorsFile.firstDuplicateKey(in: Array(#"{"a":1,"b":{"x":"\"a\"","x":2}}"#.utf8)[...]) == "x")
+  }
+
   static func reassemble(_ header: String, data: [UInt8]) -> [UInt8] {
     var h = Array(header.utf8)
     while (h.count + 8) % 8 != 0 { h.append(0x20) }

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import NeuralEngine
 
 /// The model configuration stored as JSON under `config` in a checkpoint's `__metadata__`
 /// (docs/checkpoint-format.md §3), with the PyTorch reference's keys. Both sides write every key;
@@ -76,6 +77,9 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     let data = Data(json.utf8)
     guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
       throw ConfigError(message: "not a JSON object")
+    }
+    if let key = SafeTensorsFile.firstDuplicateKey(in: Array(json.utf8)[...]) {
+      throw ConfigError(message: "the key \"\(key)\" appears twice in one object")
     }
     let known = Set(CodingKeys.allCases.map(\.rawValue))
     let unknown = obj.keys.filter { !known.contains($0) }.sorted()
