@@ -4,6 +4,7 @@ import Foundation
 import Imaging
 import MTACNN
 import NeuralEngine
+import Workflows
 
 /// `blastview predict`: class probabilities, P(malignant), nucleus count and boxes per image; or,
 /// with --all-cases, the workspace's predictions (what the review screen shows).
@@ -130,8 +131,8 @@ struct PredictCommand: ParsableCommand {
         } else {
           let (net, meta) = try loadModel(model)
           version = try store.registerModel(
-            file: model, parent: nil, tasks: registryTasks(net.tasks),
-            trainedTasks: registryTasks(net.trainedTasks),
+            file: model, parent: nil, tasks: net.tasks.map(\.rawValue),
+            trainedTasks: net.trainedTasks.map(\.rawValue),
             frozenTasks: [],
             config: (try? JSONDecoder().decode(JSONValue.self, from: Data(net.configurationJSON.utf8)))
               ?? .null,
@@ -185,16 +186,17 @@ struct PredictCommand: ParsableCommand {
         summary = try WorkspacePredictions.fillThenPromote(
           store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
           by: defaultRaterName(), reason: "blastview predict --all-cases",
-          progress: { bar.update(done: $0, total: $1) })
+          progress: { bar.update(done: $0, total: $1) }, skipped: { printError(CLIText.safe($0)) })
       } else {
         summary = try WorkspacePredictions.fill(
           store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
-          progress: { bar.update(done: $0, total: $1) })
+          progress: { bar.update(done: $0, total: $1) }, skipped: { printError(CLIText.safe($0)) })
       }
-    } catch let e as CLIError {
+    } catch {
       bar.finish()
-      if !promoteAfter { try? store.recordPredictionFailure(model: version.version, message: e.description) }
-      throw e
+      // fillThenPromote records its own failure; the background predictor's is recorded here.
+      if !promoteAfter { try? store.recordPredictionFailure(model: version.version, message: error.message) }
+      throw CLIError(error)
     }
     let done = summary.predicted
     let skipped = summary.skipped
@@ -213,9 +215,6 @@ struct PredictCommand: ParsableCommand {
     do { return try ModelCheckpoint.load(path: path) } catch { throw CLIError(error) }
   }
 
-  private func registryTasks(_ t: [ModelTask]) -> [String] {
-    t.map { $0 == .cls ? "classification" : "segmentation" }
-  }
 }
 
 struct WorkspacePredictSummary: Encodable {
@@ -296,11 +295,4 @@ struct ImageResult: Encodable {
     }
     return lines.joined(separator: "\n")
   }
-}
-
-func sha256Hex(path: String) throws -> String {
-  guard let data = FileManager.default.contents(atPath: path) else {
-    throw CLIError(message: "cannot read \(path)")
-  }
-  return StratifiedSplit.sha256(Array(data)).map { String(format: "%02x", $0) }.joined()
 }

@@ -6,10 +6,10 @@ import MTACNN
 /// Fills a workspace's predictions for one model version: every case without one, in pages of
 /// 64 committed one page at a time, so a review app sees the badges change as they arrive.
 /// `predict --all-cases` and a retraining job after a promotion both run this.
-enum WorkspacePredictions {
-  struct Summary {
-    var predicted = 0
-    var skipped = 0
+public enum WorkspacePredictions {
+  public struct Summary: Sendable {
+    public var predicted = 0
+    public var skipped = 0
   }
 
   /// Predicts every case with `version` first and promotes it only when that succeeded (issue
@@ -17,20 +17,20 @@ enum WorkspacePredictions {
   /// the wrong class count) is never promoted, the previous model stays promoted, and the
   /// failure is recorded so review apps show it instead of restarting the predictor. Returns
   /// the fill's summary; throws, saying why and what stays promoted, when it did not promote.
-  static func fillThenPromote(
+  public static func fillThenPromote(
     store: CaseStore, version: ModelVersion, net: MTACNNModel, batch: Int,
     colourReference: ColourOutlierDetector? = nil, by: String, reason: String,
-    progress: (Int, Int) -> Void = { _, _ in }, shouldStop: () -> Bool = { false }
-  ) throws -> Summary {
+    progress: (Int, Int) -> Void = { _, _ in }, shouldStop: () -> Bool = { false },
+    skipped: (String) -> Void
+  ) throws(WorkflowError) -> Summary {
     let summary: Summary
     do {
       summary = try fill(
         store: store, version: version, net: net, batch: batch, colourReference: colourReference,
-        progress: progress, shouldStop: shouldStop)
+        progress: progress, shouldStop: shouldStop, skipped: skipped)
     } catch {
-      let why = String(describing: error)
-      try? store.recordPredictionFailure(model: version.version, message: why)
-      throw notPromoted(store, version, because: why)
+      try? store.recordPredictionFailure(model: version.version, message: error.message)
+      throw notPromoted(store, version, because: error.message)
     }
     if shouldStop() {
       throw notPromoted(store, version, because: "predicting was stopped before every case had a prediction")
@@ -38,28 +38,29 @@ enum WorkspacePredictions {
     do {
       try store.clearPredictionFailure(model: version.version)
       try store.promote(version: version.version, by: by, reason: reason)
-    } catch { throw CLIError(error) }
+    } catch { throw WorkflowError(error) }
     return summary
   }
 
   private static func notPromoted(_ store: CaseStore, _ version: ModelVersion, because why: String)
-    -> CLIError
+    -> WorkflowError
   {
     let current =
       (try? store.promotedModel())?.map { "v\($0.version) stays promoted" } ?? "no model is promoted"
-    return CLIError(message: "model v\(version.version) was not promoted: \(why); \(current)")
+    return WorkflowError("model v\(version.version) was not promoted: \(why); \(current)")
   }
 
-  /// `progress(done, total)` after every page; `shouldStop` is polled between pages.
-  static func fill(
+  /// `progress(done, total)` after every page; `shouldStop` is polled between pages; `skipped`
+  /// gets one line per case whose image cannot be read (it stays without a prediction).
+  public static func fill(
     store: CaseStore, version: ModelVersion, net: MTACNNModel, batch: Int,
     colourReference: ColourOutlierDetector? = nil,
-    progress: (Int, Int) -> Void = { _, _ in }, shouldStop: () -> Bool = { false }
-  ) throws -> Summary {
+    progress: (Int, Int) -> Void = { _, _ in }, shouldStop: () -> Bool = { false },
+    skipped: (String) -> Void
+  ) throws(WorkflowError) -> Summary {
     guard net.classCount == store.labelSchema.classes.count else {
-      throw CLIError(
-        message:
-          "the model predicts \(net.classCount) classes, the workspace's schema \(store.labelSchema.name) has \(store.labelSchema.classes.count)"
+      throw WorkflowError(
+        "the model predicts \(net.classCount) classes, the workspace's schema \(store.labelSchema.name) has \(store.labelSchema.classes.count)"
       )
     }
     // The model's colour check (issue 10) is stored with each prediction when it has one.
@@ -71,7 +72,7 @@ enum WorkspacePredictions {
       let ids: [Int64]
       do {
         ids = try store.casesMissingPrediction(model: version.version, limit: 64 + failedCases.count)
-      } catch { throw CLIError(error) }
+      } catch { throw WorkflowError(error) }
       // Cases that failed to decode stay "missing": stop when a page brings nothing new.
       let todo = ids.filter { !failedCases.contains($0) }
       if todo.isEmpty { break }
@@ -82,7 +83,7 @@ enum WorkspacePredictions {
           let rec = try store.caseRecord(id: id, viewer: .system)
           decoded.append((id, try decodeImage(at: rec.imagePath)))
         } catch {
-          printError("skipped case \(id): \(CLIText.safe(String(describing: error)))")
+          skipped("skipped case \(id): \(error)")
           failedCases.insert(id)
           summary.skipped += 1
         }
@@ -94,7 +95,7 @@ enum WorkspacePredictions {
           detections: p.detections.map { StoredDetection(box: $0.box, score: $0.score) },
           colourDistance: p.colourDistance, colourUnusual: p.colourUnusual)
       }
-      do { try store.savePredictions(rows, model: version.version) } catch { throw CLIError(error) }
+      do { try store.savePredictions(rows, model: version.version) } catch { throw WorkflowError(error) }
       summary.predicted += rows.count
       progress(summary.predicted, max(total, summary.predicted))
     }
