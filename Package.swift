@@ -47,13 +47,13 @@ let mtacnnTargets: [Target] = [
   // train/eval/predict through the real binary.
   .testTarget(
     name: "ModelCommandTests",
-    dependencies: ["blastview", "MTACNN", "NeuralEngine", "CaseStore"]),
+    dependencies: ["blastview", "MTACNN", "NeuralEngine", "CaseStore", "FileSafety"]),
   // Retraining jobs (issue 8): Workflows' job, gate and pipeline, and the real binary on a
   // synthetic workspace (found in the build directory).
   .testTarget(
     name: "RetrainingTests",
     dependencies: [
-      "Workflows", "MTACNN", "NeuralEngine", "CaseStore", "Imaging", "TestSupport",
+      "Workflows", "MTACNN", "NeuralEngine", "CaseStore", "Imaging", "TestSupport", "FileSafety",
       .product(name: "GRDB", package: "GRDB.swift"),
     ]),
 ]
@@ -77,12 +77,19 @@ let package = Package(
       linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
     .target(
       name: "Imaging",
-      dependencies: ["CImageCodecs"]),
+      dependencies: ["CImageCodecs", "FileSafety"]),
+    // Every file BlastView writes or reads by name: no links followed, exclusive temporary
+    // names, per-user folders (issue 15). Depends on nothing, so every module can use it.
+    .target(
+      name: "FileSafety"),
+    .testTarget(
+      name: "FileSafetyTests",
+      dependencies: ["FileSafety"]),
     .target(
       name: "Agreement"),
     .target(
       name: "NeuralEngine",
-      dependencies: ["COpenBLAS"],
+      dependencies: ["COpenBLAS", "FileSafety"],
       swiftSettings: [.unsafeFlags(neuralEngineFlags)]),
     // DESIGN §4's network exactly as the reference PyTorch definition, built from the engine's
     // layers: what `bench engine --network reference` times against PyTorch and what the
@@ -106,17 +113,17 @@ let package = Package(
       dependencies: ["CNcursesw", "CSixel", "CTerminalSupport", "Imaging"]),
     .target(
       name: "Review",
-      dependencies: ["Terminal", "CaseStore", "Imaging", "Agreement", "Workflows", "MTACNN"]),
+      dependencies: ["Terminal", "CaseStore", "Imaging", "Agreement", "Workflows", "MTACNN", "FileSafety"]),
     // The workflows that combine the store, the model and the statistics: training and
     // retraining, the validation gate, filling a workspace's predictions, a session's agreement
     // report, and starting the background `blastview` processes (DESIGN §2).
     .target(
       name: "Workflows",
-      dependencies: ["CaseStore", "MTACNN", "Agreement", "Imaging", "NeuralEngine"]),
+      dependencies: ["CaseStore", "MTACNN", "Agreement", "Imaging", "NeuralEngine", "FileSafety"]),
     .target(
       name: "CaseStore",
       dependencies: [
-        "Imaging",
+        "Imaging", "FileSafety",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
@@ -129,7 +136,7 @@ let package = Package(
       name: "blastview",
       dependencies: [
         "Imaging", "Terminal", "Review", "Agreement", "NeuralEngine", "MTACNN", "CaseStore",
-        "Workflows", "Benchmarks",
+        "Workflows", "Benchmarks", "FileSafety",
         "CNcursesw", "CSixel", "CPNG", "CJPEG",
         "COpenBLAS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -145,7 +152,7 @@ let package = Package(
       name: "ReviewTests",
       dependencies: [
         "Review", "Terminal", "CaseStore", "Imaging", "TestSupport", "Workflows", "Agreement",
-        "MTACNN",
+        "MTACNN", "FileSafety",
       ]),
     .testTarget(
       name: "ImagingTests",

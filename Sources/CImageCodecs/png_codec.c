@@ -29,7 +29,48 @@ typedef struct {
   uint8_t *rows;        // decoded rows, libpng's layout after transforms
   png_bytep *row_pointers;
   uint8_t *out;         // the gray8/RGB8 result, handed to the caller on success
+  // libpng's own allocations go through png_malloc_cb/png_free_cb: counted, and refused past
+  // `mem_limit`, so no chunk length or header field can make libpng allocate more than that.
+  size_t mem_current;
+  size_t mem_peak;
+  size_t mem_limit;
 } png_read_ctx;
+
+/// What libpng may hold while it reads the chunks before the image data (its structs, zlib's
+/// inflate state and window, PLTE and tRNS): far above what a valid file needs there, far
+/// below what a hostile chunk length could ask for. Row buffers are added once the header's
+/// size has passed the pixel limit.
+enum { PNG_HEADER_BUDGET = 8 << 20 };
+
+/// The largest chunk libpng will read into memory (other than IDAT, which it streams). The
+/// ancillary chunks that would need big buffers (text, ICC profiles, sPLT, eXIf) are skipped
+/// without being read into memory (see configure_reader), so this only bounds what is left.
+enum { PNG_CHUNK_MALLOC_MAX = 1 << 20 };
+
+// Each block carries its size in front of it so the free callback can count it.
+typedef union {
+  size_t size;
+  max_align_t align;
+} png_block_header;
+
+static png_voidp png_malloc_cb(png_structp png, png_alloc_size_t size) {
+  png_read_ctx *ctx = (png_read_ctx *)png_get_mem_ptr(png);
+  if (size > ctx->mem_limit - ctx->mem_current) return NULL;  // libpng reports out of memory
+  png_block_header *block = (png_block_header *)malloc(sizeof(png_block_header) + size);
+  if (!block) return NULL;
+  block->size = size;
+  ctx->mem_current += size;
+  if (ctx->mem_current > ctx->mem_peak) ctx->mem_peak = ctx->mem_current;
+  return block + 1;
+}
+
+static void png_free_cb(png_structp png, png_voidp p) {
+  if (!p) return;
+  png_read_ctx *ctx = (png_read_ctx *)png_get_mem_ptr(png);
+  png_block_header *block = (png_block_header *)p - 1;
+  ctx->mem_current -= block->size;
+  free(block);
+}
 
 static void read_cb(png_structp png, png_bytep out, size_t n) {
   png_read_ctx *ctx = (png_read_ctx *)png_get_io_ptr(png);
@@ -65,7 +106,9 @@ static void free_read_ctx(png_read_ctx *ctx) {
 // Sets up a read struct, with strict CRC handling and no per-dimension limit of libpng's
 // own (the caller's pixel limit decides, so the error can say how large the image is).
 static png_structp create_reader(png_read_ctx *ctx, png_infop *info) {
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, error_cb, warning_cb);
+  ctx->mem_limit = PNG_HEADER_BUDGET;
+  png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, ctx, error_cb, warning_cb, ctx,
+                                             png_malloc_cb, png_free_cb);
   if (!png) return NULL;
   *info = png_create_info_struct(png);
   if (!*info) {
@@ -79,6 +122,13 @@ static void configure_reader(png_structp png, png_read_ctx *ctx) {
   png_set_read_fn(png, ctx, read_cb);
   png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
   png_set_user_limits(png, 0x7fffffffU, 0x7fffffffU);
+  // A chunk's declared length is never trusted with an allocation: chunks we do not use
+  // (every ancillary one: text, ICC, sPLT, eXIf, ... and unknown ones) are skipped by
+  // reading through them in a small stack buffer, and anything else libpng would cache is
+  // capped. Before this, a 69-byte file whose tEXt chunk declared 2 GiB cost 2 GB.
+  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
+  png_set_chunk_malloc_max(png, PNG_CHUNK_MALLOC_MAX);
+  png_set_chunk_cache_max(png, 128);
 }
 
 bv_status bv_png_probe(const uint8_t *data, size_t size, bv_header *out, bv_error *err) {
@@ -86,7 +136,7 @@ bv_status bv_png_probe(const uint8_t *data, size_t size, bv_header *out, bv_erro
     set_error(err, BV_NOT_THIS_FORMAT, "not a PNG signature");
     return err->status;
   }
-  png_read_ctx ctx = {data, size, 0, 0, err, NULL, NULL, NULL};
+  png_read_ctx ctx = {data, size, 0, 0, err, NULL, NULL, NULL, 0, 0, 0};
   png_infop info = NULL;
   png_structp png = create_reader(&ctx, &info);
   if (!png) {
@@ -95,6 +145,7 @@ bv_status bv_png_probe(const uint8_t *data, size_t size, bv_header *out, bv_erro
   }
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, NULL);
+    err->peak_bytes = ctx.mem_peak;
     return err->status;
   }
   configure_reader(png, &ctx);
@@ -119,7 +170,7 @@ bv_status bv_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, b
     set_error(err, BV_NOT_THIS_FORMAT, "not a PNG signature");
     return err->status;
   }
-  png_read_ctx ctx = {data, size, 0, 0, err, NULL, NULL, NULL};
+  png_read_ctx ctx = {data, size, 0, 0, err, NULL, NULL, NULL, 0, 0, 0};
   png_infop info = NULL;
   png_structp png = create_reader(&ctx, &info);
   if (!png) {
@@ -129,6 +180,7 @@ bv_status bv_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, b
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_read_struct(&png, &info, NULL);
     free_read_ctx(&ctx);
+    err->peak_bytes = ctx.mem_peak;
     return err->status;
   }
   configure_reader(png, &ctx);
@@ -145,6 +197,9 @@ bv_status bv_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, b
     png_destroy_read_struct(&png, &info, NULL);
     return BV_TOO_LARGE;
   }
+  // Row buffers: libpng keeps a current and a previous row (plus interlace and transform
+  // rows) of at most 8 bytes per pixel (16-bit RGBA) each.
+  ctx.mem_limit += 4 * ((size_t)width * 8 + 64);
 
   int color = png_get_color_type(png, info);
   int depth = png_get_bit_depth(png, info);
@@ -177,6 +232,7 @@ bv_status bv_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, b
   png_read_image(png, ctx.row_pointers);
   png_read_end(png, NULL);  // checks the trailing chunks' CRCs and that IEND is there
   png_destroy_read_struct(&png, &info, NULL);
+  out->library_peak_bytes = ctx.mem_peak;
 
   if (channels == out_channels) {
     // Already gray8 or RGB8, and rows are unpadded: hand the buffer over as is.

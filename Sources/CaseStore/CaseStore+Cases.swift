@@ -18,6 +18,9 @@ public struct CaseDetail: Sendable, Equatable {
   public var blinded: Bool
   /// True while the viewer may not see the model's prediction for this case.
   public var modelHidden: Bool
+  /// Why the case's image cannot be shown as this case (missing, unreadable, or replaced
+  /// since import: its bytes no longer match the recorded SHA-256); nil when it is fine.
+  public var imageProblem: String? = nil
 }
 
 extension CaseStore {
@@ -61,7 +64,8 @@ extension CaseStore {
       return CaseDetail(
         record: record, prediction: prediction, current: current,
         mine: viewer.rater.flatMap { me in current.first { $0.rater == me } }, referenceMaskID: refMask,
-        adjudication: adjudications.last, blinded: blinded, modelHidden: modelHidden)
+        adjudication: adjudications.last, blinded: blinded, modelHidden: modelHidden,
+        imageProblem: CaseStore.imageProblem(record))
     }
   }
 

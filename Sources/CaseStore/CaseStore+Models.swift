@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 import GRDB
 import Imaging
@@ -109,15 +110,18 @@ extension CaseStore {
     frozenVerified: Bool? = nil, metrics: JSONValue = .object([:]), config: JSONValue = .object([:]),
     trainingJob: Int64? = nil, trainedThroughAnnotation: Int64? = nil, notes: String? = nil
   ) throws(StoreError) -> ModelVersion {
-    let sourceSHA = try Digest.sha256Hex(fileAt: source)
-    let fm = FileManager.default
-    try? fm.createDirectory(atPath: workspace.modelsDirectory, withIntermediateDirectories: true)
-    let tmp = workspace.modelsDirectory + "/.incoming-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    try CaseStore.copySynced(from: source, to: tmp)
-    defer { try? fm.removeItem(atPath: tmp) }
-    guard try Digest.sha256Hex(fileAt: tmp) == sourceSHA else {
-      throw .io(path: source, reason: "changed while it was being copied into the workspace")
+    // Read once, hashed and copied from the same bytes: the registered hash is the file's.
+    let bytes: [UInt8]
+    do { bytes = try SafeFile.read(source, maxBytes: 4 << 30) } catch {
+      throw .io(path: source, reason: error.why)
     }
+    let sourceSHA = Digest.sha256Hex(bytes)
+    do { try SafeFile.makeDirectories(workspace.modelsDirectory) } catch { throw CaseStore.storeError(error) }
+    let tmp: String
+    do { tmp = try SafeFile.writeTemporary(bytes, in: workspace.modelsDirectory, base: "incoming") } catch {
+      throw CaseStore.storeError(error)
+    }
+    defer { unlink(tmp) }
     let now = CaseStore.timestamp(Date())
     let modelsDir = workspace.modelsDirectory
     let version: Int64 = try write { db in
@@ -141,9 +145,13 @@ extension CaseStore {
           CaseStore.jsonString(config),
           trainingJob, trainedThroughAnnotation, notes, now,
         ])
-      // Rename inside the transaction: if it fails, the row is rolled back with it.
-      guard rename(tmp, modelsDir + "/v\(v).safetensors") == 0 else {
-        throw StoreError.io(path: modelsDir, reason: String(cString: strerror(errno)))
+      // Rename inside the transaction: if it fails, the row is rolled back with it. A name
+      // planted there as a link (or anything not a regular file) is refused.
+      do throws(SafeFileError) {
+        try SafeFile.checkTarget(modelsDir + "/v\(v).safetensors", replace: true)
+        try SafeFile.install(tmp, at: modelsDir + "/v\(v).safetensors", replace: true)
+      } catch {
+        throw CaseStore.storeError(error)
       }
       return v
     }
@@ -246,39 +254,6 @@ extension CaseStore {
         isPromoted: promoted == r["version"],
         promotedAt: date(r["promoted_at"]))
     }
-  }
-
-  static func copySynced(from source: String, to destination: String) throws(StoreError) {
-    let inFD = Glibc.open(source, O_RDONLY)
-    guard inFD >= 0 else { throw .io(path: source, reason: String(cString: strerror(errno))) }
-    defer { Glibc.close(inFD) }
-    let outFD = Glibc.open(destination, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard outFD >= 0 else { throw Workspace.classifyWriteFailure(path: destination, errno: Int(errno)) }
-    var buffer = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-      let n = buffer.withUnsafeMutableBytes { Glibc.read(inFD, $0.baseAddress, $0.count) }
-      if n < 0 {
-        Glibc.close(outFD)
-        throw .io(path: source, reason: String(cString: strerror(errno)))
-      }
-      if n == 0 { break }
-      var off = 0
-      while off < n {
-        let w = buffer.withUnsafeBytes { Glibc.write(outFD, $0.baseAddress! + off, n - off) }
-        if w < 0 {
-          let e = errno
-          Glibc.close(outFD)
-          throw Workspace.classifyWriteFailure(path: destination, errno: Int(e))
-        }
-        off += w
-      }
-    }
-    guard fsync(outFD) == 0 else {
-      let e = errno
-      Glibc.close(outFD)
-      throw Workspace.classifyWriteFailure(path: destination, errno: Int(e))
-    }
-    Glibc.close(outFD)
   }
 
   // MARK: Predictions

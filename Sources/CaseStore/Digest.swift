@@ -17,20 +17,28 @@ enum Digest {
 
   static func sha256Hex(_ bytes: [UInt8]) -> String { hex(SHA256.hash(data: bytes)) }
 
-  /// Streams a file through SHA-256 in 1 MiB chunks (model files can be large).
+  /// Streams a file through SHA-256 in 1 MiB chunks (model files can be large). Only a
+  /// regular file is read: a FIFO or device at the path is an error, not a hang.
   static func sha256Hex(fileAt path: String) throws(StoreError) -> String {
-    guard let h = FileHandle(forReadingAtPath: path) else {
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard fd >= 0 else {
       throw .io(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))")
     }
-    defer { try? h.close() }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+      throw .io(path: path, reason: "not a regular file")
+    }
     var hasher = SHA256()
+    var buffer = [UInt8](repeating: 0, count: 1 << 20)
     while true {
-      let chunk: Data?
-      do { chunk = try h.read(upToCount: 1 << 20) } catch {
-        throw .io(path: path, reason: "read failed (\(error.localizedDescription))")
+      let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw .io(path: path, reason: "read failed (\(String(cString: strerror(errno))))")
       }
-      guard let chunk, !chunk.isEmpty else { break }
-      hasher.update(data: chunk)
+      if n == 0 { break }
+      buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<n])) }
     }
     return hex(hasher.finalize())
   }

@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 import GRDB
 import Imaging
@@ -68,7 +69,7 @@ extension CaseStore {
           changedText(r.annotation.changed),
           r.annotation.maskID == nil ? "0" : "1", r.annotation.note ?? "",
         ]
-        text += fields.map(CSV.field).joined(separator: ",") + "\n"
+        text += fields.map(ExportText.csvCell).joined(separator: ",") + "\n"
       }
       let path = out + "/annotations.csv"
       try CaseStore.writeAtomically(Array(text.utf8), to: path)
@@ -77,26 +78,41 @@ extension CaseStore {
     case .masks:
       let masks = try currentMasks(session: options.session, viewer: options.viewer)
       let dir = out + "/masks"
+      // Not through a link planted at `masks` (into someone else's folder).
+      var st = stat()
+      if lstat(dir, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK {
+        throw .io(path: dir, reason: "is a symbolic link; refusing to write masks through it")
+      }
       do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
         throw Workspace.classifyWriteFailure(path: dir, errno: (error as NSError).code)
       }
+      // Names are unique by construction (`ExportText.fileNamePart` is reversible); a
+      // second mask for one file name (a case-insensitive file system folding two raters'
+      // names together) is refused rather than silently overwriting the first.
+      var written: [String: String] = [:]
       for m in masks {
-        let path = dir + "/\(m.caseID)_\(CaseStore.fileSafe(m.rater)).png"
+        let path = dir + "/\(m.caseID)_\(ExportText.fileNamePart(m.rater)).png"
+        if let other = written[path.lowercased()] {
+          throw .invalidInput(
+            "masks of raters \"\(other)\" and \"\(m.rater)\" of case \(m.caseID) would share the file \(path) on a case-insensitive file system; export to a case-sensitive one"
+          )
+        }
+        written[path.lowercased()] = m.rater
         try CaseStore.writeAtomically(try maskPNG(id: m.maskID), to: path)
         summary.files.append(path)
       }
-      summary.masks = masks.count
+      summary.masks = summary.files.count
     case .coco:
       let (json, instances, masks) = try cocoJSON(options, root: root)
       let path = out + "/coco.json"
-      try CaseStore.writeAtomically(json, to: path)
+      try CaseStore.writeAtomically(ExportText.escapeUnsafeScalars(json), to: path)
       summary.files = [path]
       summary.instances = instances
       summary.masks = masks
     case .json:
       let (json, count) = try fullDump(options, root: root)
       let path = out + "/blastview-export.json"
-      try CaseStore.writeAtomically(json, to: path)
+      try CaseStore.writeAtomically(ExportText.escapeUnsafeScalars(json), to: path)
       summary.files = [path]
       summary.annotations = count
     }
@@ -310,41 +326,17 @@ extension CaseStore {
     }
   }
 
-  /// A rater name as a file-name part: letters, digits, `-`, `_` and `.` kept, anything else
-  /// (slashes, spaces, control characters) as `_`, never starting with a dot.
-  static func fileSafe(_ name: String) -> String {
-    var s = String(
-      name.unicodeScalars.map { c -> Character in
-        (c.isASCII && (CharacterSet.alphanumerics.contains(c) || c == "-" || c == "_" || c == "."))
-          ? Character(c) : "_"
-      })
-    if s.hasPrefix(".") { s = "_" + s.dropFirst() }
-    return s.isEmpty ? "_" : s
+  /// Writes `bytes` to a temporary file beside `path`, syncs it and renames it into place,
+  /// through `SafeFile` (random exclusive temporary name; a `path` that is a symbolic link is
+  /// refused, so a link planted in a shared output folder cannot redirect the write).
+  static func writeAtomically(_ bytes: [UInt8], to path: String) throws(StoreError) {
+    do { try SafeFile.write(bytes, to: path) } catch { throw storeError(error) }
   }
 
-  /// Writes `bytes` to a temporary file beside `path`, syncs it and renames it into place.
-  static func writeAtomically(_ bytes: [UInt8], to path: String) throws(StoreError) {
-    let tmp = path + ".tmp-\(getpid())"
-    let fd = Glibc.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw Workspace.classifyWriteFailure(path: path, errno: Int(errno)) }
-    var off = 0
-    while off < bytes.count {
-      let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, bytes.count - off) }
-      if n < 0 {
-        let e = errno
-        Glibc.close(fd)
-        unlink(tmp)
-        throw Workspace.classifyWriteFailure(path: path, errno: Int(e))
-      }
-      off += n
-    }
-    let synced = fsync(fd) == 0
-    let e = errno
-    Glibc.close(fd)
-    guard synced, rename(tmp, path) == 0 else {
-      unlink(tmp)
-      throw Workspace.classifyWriteFailure(path: path, errno: Int(synced ? errno : e))
-    }
+  /// A `SafeFileError` as the store reports it: read-only and disk-full kept apart.
+  static func storeError(_ e: SafeFileError) -> StoreError {
+    if let code = e.errno { return Workspace.classifyWriteFailure(path: e.path, errno: Int(code)) }
+    return .io(path: e.path, reason: e.why)
   }
 
   // MARK: Backup
@@ -355,10 +347,25 @@ extension CaseStore {
   /// at `destination` is refused.
   public func backup(to destination: String) throws(StoreError) {
     let dest = Workspace.absolute(destination)
-    guard !FileManager.default.fileExists(atPath: dest) else {
-      throw .invalidInput("\(dest) already exists; choose a new file name (a backup never overwrites)")
+    do { try SafeFile.checkTarget(dest, replace: false) } catch {
+      if error.reason == .exists {
+        throw .invalidInput("\(dest) already exists; choose a new file name (a backup never overwrites)")
+      }
+      throw CaseStore.storeError(error)
     }
-    let tmp = dest + ".partial-\(getpid())"
+    // SQLite opens its files by name (and makes -journal files beside them): the copy is
+    // made inside a fresh folder only this user can enter, where nobody can plant a link, and
+    // then linked to `dest`, which fails on any name that appeared meanwhile.
+    let (folder, base) = ((dest as NSString).deletingLastPathComponent, (dest as NSString).lastPathComponent)
+    let privateFolder: String
+    do { privateFolder = try SafeFile.createTemporaryDirectory(in: folder, base: base) } catch {
+      throw CaseStore.storeError(error)
+    }
+    let tmp = privateFolder + "/" + base
+    defer {
+      for suffix in ["", "-wal", "-shm", "-journal"] { unlink(tmp + suffix) }
+      rmdir(privateFolder)
+    }
     do {
       let target = try DatabaseQueue(path: tmp)
       // Busy is the workspace's doing; a full disk, read-only place or I/O error is the
@@ -379,11 +386,21 @@ extension CaseStore {
             "its backup copy fails integrity_check: \(DamageCheck.filtered(check.prefix(3).joined(separator: "; ")))"
         )
       }
-      guard rename(tmp, dest) == 0 else {
-        throw Workspace.classifyWriteFailure(path: dest, errno: Int(errno))
+      let fd = Glibc.open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+      if fd >= 0 {
+        _ = fsync(fd)
+        Glibc.close(fd)
       }
+      do { try SafeFile.install(tmp, at: dest, replace: false) } catch {
+        if error.reason == .exists {
+          throw StoreError.invalidInput(
+            "\(dest) appeared while the backup was being made; choose a new file name (a backup never overwrites)"
+          )
+        }
+        throw CaseStore.storeError(error)
+      }
+      SafeFile.syncFolder(folder)
     } catch {
-      for suffix in ["", "-wal", "-shm", "-journal"] { unlink(tmp + suffix) }
       throw StoreError.from(error, path: dest)
     }
   }
@@ -395,8 +412,10 @@ extension CaseStore {
   /// count) is reported with its line number and nothing is imported. Returns the
   /// annotations created.
   public func importLabels(csvPath: String, session: String?) throws(StoreError) -> [Annotation] {
-    guard let data = FileManager.default.contents(atPath: csvPath) else {
-      throw .io(path: csvPath, reason: "cannot read the file")
+    // SafeFile.read: a FIFO or device named here is refused, not waited on forever.
+    let data: [UInt8]
+    do { data = try SafeFile.read(csvPath, maxBytes: 256 << 20) } catch {
+      throw .io(path: csvPath, reason: error.why)
     }
     let table = CSV.parseLines(String(decoding: data, as: UTF8.self))
     guard let header = table.first else { throw .invalidInput("\(csvPath) is empty") }

@@ -8,6 +8,9 @@ import Foundation
 struct FileWalk {
   private(set) var files: [String] = []
   private(set) var problems: [ImportIssue] = []
+  /// Entries whose names are not valid UTF-8: they cannot be stored or shown as they are, so
+  /// they are refused by name (bad bytes as `\xNN`) rather than dropped.
+  private(set) var refused: [ImportIssue] = []
   private var visited: Set<DirID> = []
 
   private struct DirID: Hashable {
@@ -37,10 +40,26 @@ struct FileWalk {
     }
     var names: [String] = []
     while let entry = readdir(d) {
-      let name = withUnsafePointer(to: entry.pointee.d_name) {
-        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+      let bytes: [UInt8] = withUnsafePointer(to: entry.pointee.d_name) {
+        $0.withMemoryRebound(to: UInt8.self, capacity: 256) { p in
+          Array(
+            UnsafeBufferPointer(
+              start: p, count: strlen(UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self))))
+        }
       }
-      if name.hasPrefix(".") { continue }
+      if bytes.first == UInt8(ascii: ".") { continue }
+      let name = String(decoding: bytes, as: UTF8.self)
+      guard Array(name.utf8) == bytes else {  // decoding replaced invalid bytes
+        let shown = bytes.map {
+          $0 < 0x80 && $0 >= 0x20 ? String(UnicodeScalar($0)) : String(format: "\\x%02X", $0)
+        }
+        .joined()
+        refused.append(
+          ImportIssue(
+            path: (dir == "/" ? "/" : dir + "/") + shown,
+            reason: "file name is not valid UTF-8; rename it to import it"))
+        continue
+      }
       names.append(name)
     }
     closedir(d)
@@ -75,7 +94,8 @@ struct FileWalk {
   /// Reads a whole regular file (images are small; the 1 GiB cap keeps a mistaken huge file
   /// from exhausting memory).
   static func readFile(_ path: String, maxBytes: Int = 1 << 30) -> Result<[UInt8], ImportIssue> {
-    let fd = open(path, O_RDONLY)
+    // O_NONBLOCK: a FIFO (one swapped in after the walk looked) must not hang the open.
+    let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
     guard fd >= 0 else {
       return .failure(ImportIssue(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))"))
     }
@@ -160,11 +180,7 @@ enum CSV {
     return rows
   }
 
-  /// Quotes a field when it needs it.
-  static func field(_ s: String) -> String {
-    if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
-      return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-    return s
-  }
+  /// One field as BlastView writes it: quoted when it needs it, and neutralised when a
+  /// spreadsheet would read it as a formula (`ExportText.csvCell`).
+  static func field(_ s: String) -> String { ExportText.csvCell(s) }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import FileSafety
 import Foundation
 import GRDB
 import Imaging
@@ -69,6 +70,11 @@ public struct ImportSummary: Sendable, Equatable, Codable {
   public var seconds = 0.0
   /// Ids of the cases created, in import order.
   public var caseIDs: [Int64] = []
+  /// Files that could not be imported at all because of their name or kind: a name that is
+  /// not valid UTF-8 (it cannot be stored or shown as it is), or a path named on the command
+  /// line that is missing or not a regular file (a FIFO, a device). Everything else is still
+  /// imported; the command then fails, so such a file is never skipped silently.
+  public var refused: [ImportIssue] = []
 }
 
 /// Progress while importing: `done` of `total` files processed.
@@ -132,16 +138,28 @@ extension CaseStore {
       let abs = Workspace.absolute(p)
       var isDir: ObjCBool = false
       guard FileManager.default.fileExists(atPath: abs, isDirectory: &isDir) else {
-        summary.skipped.append(ImportIssue(path: p, reason: "no such file or directory"))
+        // An argument that was not valid UTF-8 reaches us with U+FFFD in place of the bad bytes.
+        let reason =
+          p.unicodeScalars.contains("\u{FFFD}")
+          ? "no such file (its name is not valid UTF-8 as given; rename the file to import it)"
+          : "no such file or directory"
+        summary.refused.append(ImportIssue(path: p, reason: reason))
         continue
       }
       if !isDir.boolValue {
+        var st = stat()
+        if stat(abs, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
+          let kind = (st.st_mode & S_IFMT) == S_IFIFO ? "a FIFO (named pipe)" : "not a regular file"
+          summary.refused.append(ImportIssue(path: p, reason: "\(kind); only image files are imported"))
+          continue
+        }
         add(Candidate(path: abs, labelRoot: (abs as NSString).deletingLastPathComponent, explicit: true))
         continue
       }
       var walk = FileWalk()
       walk.walk(abs)
       summary.directoryProblems += walk.problems
+      summary.refused += walk.refused
       for f in walk.files.sorted() {
         if let m = maskDirAbs, f.hasPrefix(m + "/") {
           summary.maskFiles += 1
@@ -461,8 +479,9 @@ extension CaseStore {
   }
 
   private func readManifest(_ path: String, summary: inout ImportSummary) throws(StoreError) -> [Candidate] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw .io(path: path, reason: "cannot read the manifest")
+    let data: [UInt8]
+    do { data = try SafeFile.read(path, maxBytes: 256 << 20) } catch {
+      throw .io(path: path, reason: "cannot read the manifest: \(error.why)")
     }
     let base = (Workspace.absolute(path) as NSString).deletingLastPathComponent
     let table = CSV.parseLines(String(decoding: data, as: UTF8.self))

@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 
 /// The classes a workspace labels with: names, one-key shortcuts, display letters and an
@@ -123,7 +124,7 @@ public struct LabelSchema: Sendable, Equatable, Codable {
   /// ```
   /// `groups` and each class's `group` and `aliases` are optional.
   public static func load(path: String) throws(StoreError) -> LabelSchema {
-    guard let data = FileManager.default.contents(atPath: path) else {
+    guard let data = try? Data(SafeFile.read(path, maxBytes: 16 << 20)) else {
       throw .invalidLabelSchema(
         path: path, reason: "cannot read the file (not `all4`, `wbc5` or a readable file)")
     }

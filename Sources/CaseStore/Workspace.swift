@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 import GRDB
 
@@ -22,8 +23,13 @@ public struct Workspace: Sendable, Equatable {
   public var modelsDirectory: String { directory + "/models" }
   /// Rebuildable caches (thumbnails, encoded images); never holds anything unique.
   public var cacheDirectory: String { directory + "/cache" }
-  /// Where the TUI keeps thumbnails, one file per case SHA-256 (see `CaseRow.thumbnailPath`).
-  public var thumbnailsDirectory: String { cacheDirectory + "/thumbnails" }
+  /// Where the TUI keeps thumbnails, one file per case SHA-256 (see `CaseRow.thumbnailPath`):
+  /// in this user's own cache folder (`cache/<user>/thumbnails`), because a thumbnail is shown
+  /// as the case, and another user of a shared workspace must not be able to plant one.
+  public var thumbnailsDirectory: String { userCacheDirectory + "/thumbnails" }
+  /// This user's caches (`cache/<user>`, checked and made 0700 by `SafeFile.privateDirectory`
+  /// before anything in it is read or written).
+  public var userCacheDirectory: String { cacheDirectory + "/" + SafeFile.userFolderName }
 
   /// The workspace for `explicit` (the `--workspace` option), else `$BLASTVIEW_WORKSPACE`,
   /// else `./.blastview` in `currentDirectory`.
@@ -85,7 +91,10 @@ public struct Workspace: Sendable, Equatable {
         throw error
       }
       try? fm.createDirectory(atPath: ws.modelsDirectory, withIntermediateDirectories: true)
-      try? fm.createDirectory(atPath: ws.thumbnailsDirectory, withIntermediateDirectories: true)
+      // The creator's own cache folder (0700, see `userCacheDirectory`); others make theirs.
+      if let mine = try? SafeFile.privateDirectory(in: ws.cacheDirectory) {
+        try? SafeFile.makeDirectories(mine + "/thumbnails")
+      }
     } catch {
       throw StoreError.from(error, path: ws.directory)
     }

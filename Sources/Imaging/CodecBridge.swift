@@ -70,3 +70,23 @@ public enum CodecLibraries {
   public static var libpng: String { CodecBridge.pngVersion }
   public static var libjpeg: String { CodecBridge.jpegVersion }
 }
+
+extension CodecBridge {
+  /// libpng's own peak allocation (its counting allocator in png_codec.c) while decoding
+  /// `data`, and the error when decoding failed: how the tests check that no chunk length
+  /// or header field decides an allocation.
+  static func pngLibraryPeak(_ data: [UInt8], name: String, limits: DecodeLimits = .default) -> (
+    peakBytes: Int, error: ImageError?
+  ) {
+    var pixels = bv_pixels()
+    var error = bv_error()
+    let status = data.withUnsafeBufferPointer { buf in
+      bv_png_decode(buf.baseAddress, buf.count, UInt64(max(0, limits.maxPixels)), &pixels, &error)
+    }
+    guard status == BV_OK else {
+      return (Int(error.peak_bytes), imageError(error, name: name, limits: limits))
+    }
+    bv_free(pixels.data)
+    return (Int(pixels.library_peak_bytes), nil)
+  }
+}

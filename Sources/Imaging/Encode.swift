@@ -1,4 +1,5 @@
 import CImageCodecs
+import FileSafety
 
 #if canImport(Glibc)
   import Glibc
@@ -48,44 +49,10 @@ public func writePNG(_ mask: Mask, to path: String) throws(ImageError) {
 
 /// Writes `bytes` to a temporary file beside `path`, flushes it to disk, renames it over
 /// `path` and flushes the folder, so the file is either the old one or the whole new one.
+/// Through `SafeFile`: the temporary name is random and created exclusively, and a `path`
+/// that is a symbolic link is refused, never followed.
 func writeFileAtomically(_ bytes: [UInt8], to path: String) throws(ImageError) {
-  func fail(_ why: String) -> ImageError { ImageError(path: path, reason: .writeFailed(why)) }
-  let slash = path.lastIndex(of: "/")
-  let folder = slash.map { String(path[..<$0]) } ?? "."
-  let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
-  if base.isEmpty { throw fail("the path names a folder, not a file") }
-  var template = ((folder.isEmpty ? "/" : folder + "/") + "." + base + ".tmp-XXXXXX").utf8CString
-  let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-  if fd < 0 { throw fail(systemMessage(errno)) }
-  let tempPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-  var ok = false
-  defer {
-    if !ok { unlink(tempPath) }
-  }
-  var done = 0
-  while done < bytes.count {
-    let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
-    if n < 0 {
-      if errno == EINTR { continue }
-      let why = systemMessage(errno)
-      close(fd)
-      throw fail(why)
-    }
-    done += n
-  }
-  // mkstemp creates 0600; images are ordinary documents.
-  _ = fchmod(fd, 0o644)
-  if fsync(fd) != 0 {
-    let why = systemMessage(errno)
-    close(fd)
-    throw fail(why)
-  }
-  if close(fd) != 0 { throw fail(systemMessage(errno)) }
-  if rename(tempPath, path) != 0 { throw fail(systemMessage(errno)) }
-  ok = true
-  let dirfd = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-  if dirfd >= 0 {
-    _ = fsync(dirfd)
-    close(dirfd)
+  do { try SafeFile.write(bytes, to: path) } catch {
+    throw ImageError(path: path, reason: .writeFailed(error.why))
   }
 }

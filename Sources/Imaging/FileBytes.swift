@@ -8,6 +8,27 @@
 /// can act on. Refuses directories, devices and FIFOs (reading `/dev/zero` would never
 /// end) and files above `maxBytes`.
 func readImageFile(_ path: String, maxBytes: Int) throws(ImageError) -> [UInt8] {
+  try readImageFileAndIdentity(path, maxBytes: maxBytes).bytes
+}
+
+/// A file's bytes and what identifies that version of it: device, inode, size, modification
+/// and status-change times, all from the descriptor the bytes were read through. A file
+/// replaced or rewritten changes its inode or its ctime (which no user can set back), so an
+/// unchanged identity means unchanged bytes and a check of them can be skipped.
+public struct ImageFileBytes: Sendable {
+  public var bytes: [UInt8]
+  public var identity: String
+}
+
+/// The bytes of an image file (refusing FIFOs, devices, folders and files above the limit,
+/// like every decode) with its identity (see `ImageFileBytes`).
+public func readImageBytes(at path: String, limits: DecodeLimits = .default) throws(ImageError)
+  -> ImageFileBytes
+{
+  try readImageFileAndIdentity(path, maxBytes: limits.maxFileBytes)
+}
+
+func readImageFileAndIdentity(_ path: String, maxBytes: Int) throws(ImageError) -> ImageFileBytes {
   func fail(_ reason: ImageError.Reason) -> ImageError { ImageError(path: path, reason: reason) }
   if path.isEmpty { throw fail(.notFound) }
   // O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever. It has no effect
@@ -45,7 +66,13 @@ func readImageFile(_ path: String, maxBytes: Int) throws(ImageError) -> [UInt8] 
     done += n
   }
   if done < size { bytes.removeSubrange(done...) }
-  return bytes
+  #if canImport(Glibc)
+    let (m, c) = (st.st_mtim, st.st_ctim)
+  #else
+    let (m, c) = (st.st_mtimespec, st.st_ctimespec)
+  #endif
+  let identity = "\(st.st_dev):\(st.st_ino):\(st.st_size):\(m.tv_sec).\(m.tv_nsec):\(c.tv_sec).\(c.tv_nsec)"
+  return ImageFileBytes(bytes: bytes, identity: identity)
 }
 
 /// `strerror` text for an errno value.

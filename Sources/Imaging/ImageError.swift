@@ -25,6 +25,9 @@ public struct ImageError: Error, CustomStringConvertible, Equatable, Sendable {
     case tooLarge(width: Int, height: Int, limit: Int)
     /// Writing the file failed; the string says why.
     case writeFailed(String)
+    /// The file's bytes are no longer the ones recorded (at import): someone replaced or
+    /// edited it. The strings are the recorded and the current SHA-256.
+    case changedSinceImport(recorded: String, now: String)
   }
 
   /// The file's path as given (or the name a caller gave an in-memory buffer).
@@ -36,10 +39,11 @@ public struct ImageError: Error, CustomStringConvertible, Equatable, Sendable {
     self.reason = reason
   }
 
-  /// "`path`: reason". Safe to print: control characters from the path or from a decoder
-  /// message (which may quote bytes of the file) are shown escaped, never sent raw.
+  /// "`path`: reason", as the file is named and the decoder said it. The path and a decoder
+  /// message (which may quote bytes of the file) are data: whoever prints this on a terminal
+  /// filters it (Terminal's `Sanitizer`), as for any other text a file controls.
   public var description: String {
-    "\(displaySafe(path)): \(displaySafe(reason.description))"
+    "\(path): \(reason.description)"
   }
 }
 
@@ -56,22 +60,10 @@ extension ImageError.Reason: CustomStringConvertible {
     case .tooLarge(let width, let height, let limit):
       return "too large: \(width)x\(height) is \(width * height) pixels, above the limit of \(limit)"
     case .writeFailed(let why): return "could not be written (\(why))"
+    case .changedSinceImport(let recorded, let now):
+      return
+        "changed since it was imported: its SHA-256 is now \(now.prefix(12))…, the case was \(recorded.prefix(12))…; "
+        + "refusing to show, explain or annotate it as that case (restore the original file, or import the new one as a new case)"
     }
   }
-}
-
-/// Escapes C0/C1 control characters and DEL as `\u{..}` so text taken from a file name or
-/// a file's bytes cannot drive the terminal it is printed on.
-func displaySafe(_ text: String) -> String {
-  var out = ""
-  out.reserveCapacity(text.utf8.count)
-  for scalar in text.unicodeScalars {
-    let v = scalar.value
-    if v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) {
-      out += "\\u{" + String(v, radix: 16) + "}"
-    } else {
-      out.unicodeScalars.append(scalar)
-    }
-  }
-  return out
 }

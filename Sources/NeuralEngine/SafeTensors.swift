@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 
 #if canImport(Glibc)
@@ -114,18 +115,18 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
   /// The official implementation's limit: a header larger than this is hostile or broken.
   public static let maxHeaderBytes = 100_000_000
+  /// Largest checkpoint read into memory (BlastView's models are a few MB).
+  public static let maxFileBytes = 4 << 30
 
   /// Reads and validates the file at `path`.
   public static func read(path: String) throws(SafeTensorsError) -> SafeTensorsFile {
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-      throw SafeTensorsError(path: path, reason: .unreadable("no such file"))
+    // SafeFile.read: a FIFO or device given as a model is refused instead of hanging.
+    let bytes: [UInt8]
+    do { bytes = try SafeFile.read(path, maxBytes: maxFileBytes) } catch {
+      if error.errno == ENOENT { throw SafeTensorsError(path: path, reason: .unreadable("no such file")) }
+      throw SafeTensorsError(path: path, reason: .unreadable(error.why))
     }
-    if isDir.boolValue { throw SafeTensorsError(path: path, reason: .unreadable("it is a directory")) }
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw SafeTensorsError(path: path, reason: .unreadable("permission denied or I/O error"))
-    }
-    return try SafeTensorsFile(bytes: [UInt8](data), path: path)
+    return try SafeTensorsFile(bytes: bytes, path: path)
   }
 
   /// Validates `bytes` as a safetensors file; `path` names it in errors.
@@ -447,52 +448,11 @@ public enum SafeTensorsWriter {
     try writeAtomically(bytes, to: path)
   }
 
+  /// Through `SafeFile`: a random, exclusively created temporary name (never a predictable
+  /// `.tmp-<pid>` another user could plant a link at) and a `path` that is a link refused.
   static func writeAtomically(_ bytes: [UInt8], to path: String) throws(SafeTensorsError) {
-    let dir = (path as NSString).deletingLastPathComponent
-    let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else {
-      throw SafeTensorsError(path: path, reason: .writeFailed(String(cString: strerror(errno))))
-    }
-    var ok = true
-    var err = ""
-    bytes.withUnsafeBytes { raw in
-      var done = 0
-      while done < raw.count {
-        let r = systemWrite(fd, raw.baseAddress! + done, raw.count - done)
-        if r < 0 {
-          if errno == EINTR { continue }
-          ok = false
-          err = String(cString: strerror(errno))
-          return
-        }
-        done += r
-      }
-    }
-    if ok && fsync(fd) != 0 {
-      ok = false
-      err = String(cString: strerror(errno))
-    }
-    close(fd)
-    if !ok {
-      unlink(tmp)
-      throw SafeTensorsError(path: path, reason: .writeFailed(err))
-    }
-    if rename(tmp, path) != 0 {
-      let e = String(cString: strerror(errno))
-      unlink(tmp)
-      throw SafeTensorsError(path: path, reason: .writeFailed(e))
-    }
-    let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY)
-    if dfd >= 0 {
-      fsync(dfd)
-      close(dfd)
+    do { try SafeFile.write(bytes, to: path) } catch {
+      throw SafeTensorsError(path: path, reason: .writeFailed(error.why))
     }
   }
 }
-
-#if canImport(Glibc)
-  private let systemWrite = Glibc.write
-#elseif canImport(Darwin)
-  private let systemWrite = Darwin.write
-#endif

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Terminal
 
 /// The `blastview` command. Subcommands live in files named for them.
 @main
@@ -19,4 +21,23 @@ struct BlastView: ParsableCommand {
       ExplainCommand.self, AuditCommand.self,
     ]
   )
+
+  /// ArgumentParser's `main`, except that what it prints on an error goes through the
+  /// `Sanitizer` first: its messages quote what the user typed (`Unknown option '...'`) and
+  /// the error's own description, which may name a file.
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch {
+      let code = exitCode(for: error)
+      let message = Sanitizer.sanitize(fullMessage(for: error), mode: .text)
+      if code == .success {
+        if !message.isEmpty { print(message) }
+      } else if !message.isEmpty {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+      }
+      Foundation.exit(code.rawValue)
+    }
+  }
 }

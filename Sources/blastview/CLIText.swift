@@ -1,39 +1,11 @@
 import Foundation
+import Terminal
 
-/// Text the CLI prints: anything that came from a file or a user (file names, labels,
-/// rater and session names, decoder messages) passes through `CLIText.safe` first, so an
-/// image named `\e]0;pwned\a.png` cannot retitle or clear the terminal. The TUI has its
-/// own sanitiser in `Terminal`; this one is for line-oriented CLI output. JSON output needs
-/// none: `JSONEncoder` escapes control characters.
+/// Number formats of the CLI's text output. Anything that came from a file or a user (file
+/// names, labels, rater and session names, decoder messages) passes through Terminal's
+/// `Sanitizer` before it is printed, so an image named `\e]0;pwned\a.png` cannot retitle or
+/// clear the terminal; JSON goes through `JSONOutput`, which escapes the same characters.
 enum CLIText {
-  /// Escapes C0 and C1 control characters, DEL, and the Unicode bidirectional controls
-  /// (which can reorder what a line appears to say) as `\u{..}`.
-  static func safe(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.utf8.count)
-    for s in text.unicodeScalars {
-      let v = s.value
-      let control = v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v)
-      let bidi =
-        (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v) || v == 0x200E || v == 0x200F
-        || v == 0x061C
-      if control || bidi {
-        out += "\\u{" + String(v, radix: 16) + "}"
-      } else {
-        out.unicodeScalars.append(s)
-      }
-    }
-    return out
-  }
-
-  /// Prints a value as pretty, key-sorted JSON on stdout.
-  static func printJSON<T: Encodable>(_ value: T) throws {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    enc.dateEncodingStrategy = .iso8601
-    print(String(decoding: try enc.encode(value), as: UTF8.self))
-  }
-
   /// 12345 → "12,345".
   static func count(_ n: Int) -> String {
     let s = String(n)
@@ -49,8 +21,8 @@ enum CLIText {
 /// An error whose message is already safe to print.
 struct CLIError: Error, CustomStringConvertible {
   let description: String
-  init(_ error: any Error) { description = CLIText.safe(String(describing: error)) }
-  init(message: String) { description = CLIText.safe(message) }
+  init(_ error: any Error) { description = Sanitizer.sanitize(String(describing: error), mode: .text) }
+  init(message: String) { description = Sanitizer.sanitize(message, mode: .text) }
 }
 
 /// A one-line progress bar on stderr, drawn only when stderr is a terminal and at most ten

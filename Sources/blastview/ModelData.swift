@@ -3,6 +3,7 @@ import CaseStore
 import Foundation
 import MTACNN
 import NeuralEngine
+import Terminal
 import Workflows
 
 /// Data options and loading shared by `train` and `eval`: a folder per class with optional masks,
@@ -47,7 +48,7 @@ struct FolderDataOptions: ParsableArguments {
       throw ValidationError("--seg-data and --seg-masks go together")
     }
     guard ["auto", "expert", "weak"].contains(maskKind) else {
-      throw ValidationError("--mask-kind must be auto, expert or weak, got \(CLIText.safe(maskKind))")
+      throw ValidationError("--mask-kind must be auto, expert or weak, got \(Sanitizer.sanitize(maskKind))")
     }
   }
 
@@ -115,7 +116,7 @@ func loadExamples(
     items, preprocessing: preprocessing, maskKind: maskKind, withLabels: withLabels, shift: shift
   ) { done, total in bar.update(done: done, total: total) }
   bar.finish()
-  for s in skipped { printError("skipped \(CLIText.safe(s.description))") }
+  for s in skipped { printError("skipped \(Sanitizer.sanitize(s.description))") }
   return examples
 }
 
@@ -129,14 +130,16 @@ func loadWorkspaceTrainingData(store: CaseStore, model: MTACNNModel, quiet: Bool
   do {
     return try WorkspaceTrainingData.load(
       store: store, model: model, progress: { bar.update(done: $0, total: $1) },
-      skipped: { printError(CLIText.safe($0)) })
+      skipped: { printError($0) })
   } catch {
     throw CLIError(error)
   }
 }
 
+/// Writes `text` and a line break on stderr, through the `Sanitizer` (a skipped file's name or
+/// a decoder's message is data).
 func printError(_ text: String) {
-  FileHandle.standardError.write(Data((text + "\n").utf8))
+  FileHandle.standardError.write(Data((Sanitizer.sanitize(text, mode: .text) + "\n").utf8))
 }
 
 /// "1:02:03" or "4:05".

@@ -130,11 +130,11 @@ import Testing
     defer { try? FileManager.default.removeItem(atPath: path) }
     let r = try run(["agree", "--ratings", path])
     #expect(r.status != 0)
-    #expect(r.err.contains("\(path) line 3: label 'Pre B?[2J' is not an all4 category"))
+    #expect(r.err.contains("\(path) line 3: label 'Pre B\u{FFFD}' is not an all4 category"))
     #expect(!r.err.contains("\u{1B}") && !r.out.contains("\u{1B}"))
     let r2 = try run(["agree", "--ratings", path, "--categories", "Benign,Other"])
     #expect(
       r2.err.contains(
-        "line 3: label 'Pre B?[2J' is not one of the categories Benign, Other (from --categories)"))
+        "line 3: label 'Pre B\u{FFFD}' is not one of the categories Benign, Other (from --categories)"))
   }
 }

@@ -84,7 +84,7 @@ import Testing
     let store = try populated(dir)
     let m = try store.export(ExportOptions(format: .masks, outDirectory: dir.sub("m"), viewer: .system))
     let names = m.files.map { ($0 as NSString).lastPathComponent }.sorted()
-    #expect(names == ["1_ana.png", "2_b_en_x.png", "3_carl.png"])
+    #expect(names == ["1_ana.png", "2_b%2Fen%20x.png", "3_carl.png"])
     for file in m.files {
       let png = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
       #expect(try decodeMask(data: png, name: file).values.contains(255))

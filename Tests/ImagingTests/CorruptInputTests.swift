@@ -202,14 +202,15 @@ func seededByteFlipsNeverCrash(_ path: String) throws {
   }
 }
 
-@Test func errorMessagesNameFileAndReasonSafely() {
+/// The message names the file exactly as it is named: Imaging knows nothing of terminals, and
+/// the printers filter it (`HostileTextTests` in DoctorCommandTests runs them on such names).
+@Test func errorMessagesNameFileAndReason() {
   let e = ImageError(
     path: "cases/\u{1B}[31mred.png", reason: .tooLarge(width: 100_000, height: 100_000, limit: 64_000_000))
   #expect(
     e.description
-      == "cases/\\u{1b}[31mred.png: too large: 100000x100000 is 10000000000 pixels, above the limit of 64000000"
+      == "cases/\u{1B}[31mred.png: too large: 100000x100000 is 10000000000 pixels, above the limit of 64000000"
   )
-  #expect(!e.description.unicodeScalars.contains { $0.value < 0x20 })
   #expect(
     ImageError(path: "a.bmp", reason: .truncated).description
       == "a.bmp: truncated: the file ends before the image does")

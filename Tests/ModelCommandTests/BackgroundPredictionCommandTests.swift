@@ -1,4 +1,5 @@
 import CaseStore
+import FileSafety
 import Foundation
 import TestSupport
 import Testing
@@ -55,7 +56,8 @@ import Testing
     #expect(
       EndToEnd.waitUntil(seconds: 10) { !tmux.capture().contains("⟳ predictions") }, "\(tmux.capture())")
     tmux.send("q")
-    let log = try String(contentsOfFile: ws + "/logs/predict-v\(version).log", encoding: .utf8)
+    let log = try String(
+      contentsOfFile: ws + "/logs/\(SafeFile.userFolderName)/predict-v\(version).log", encoding: .utf8)
     #expect(log.contains("\(total) cases predicted"))
   }
 }

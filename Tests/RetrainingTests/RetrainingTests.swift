@@ -1,4 +1,5 @@
 import CaseStore
+import FileSafety
 import Foundation
 import GRDB
 import Imaging
@@ -113,6 +114,17 @@ import Testing
 
   /// A model made worse on purpose (every training case relabelled to another class) fails the
   /// validation gate: registered, kept unpromoted with the reason, the promoted model unchanged.
+  ///
+  /// Which of the gate's criteria refuses it is not the premise: training keeps the epoch with
+  /// the lowest validation loss, and with permuted labels that is always the first, the least
+  /// damaged one. On this workspace's five validation cases (four Benign, one Pro-B) that
+  /// checkpoint still classifies every case right, so its macro-F1 equals the base model's (0.500
+  /// vs 0.500, deterministic: the same figures with 1 or 2 threads, loaded machine or not) while
+  /// its validation loss is 35 times the base model's (0.245 vs 0.007). That is the case the
+  /// loss criterion exists for (commit 31b9d9c). What holds by construction is checked: the base
+  /// model fits validation almost perfectly and any step on wrong labels raises the loss far
+  /// beyond 5 %; the reason names the first criterion the gate found broken (macro-F1 is checked
+  /// before the loss).
   @Test func modelTrainedOnPermutedLabelsIsNotPromoted() throws {
     let ws = try Synthetic.promotedWorkspace()
     let store = try Workspace.open(path: ws)
@@ -136,16 +148,21 @@ import Testing
     let candidate = try #require(gate["candidate"] as? [String: Any])
     let currentF1 = try #require(current["macro_f1"] as? Double)
     let candidateF1 = try #require(candidate["macro_f1"] as? Double)
+    let currentLoss = try #require(current["loss"] as? Double)
+    let candidateLoss = try #require(candidate["loss"] as? Double)
     // The base model is right on validation (macro-F1 counts the classes the few validation
-    // cases lack as 0, so accuracy tells), the permuted one clearly worse.
+    // cases lack as 0, so accuracy tells), the permuted one clearly worse: its validation loss
+    // beyond the gate's 5 % whatever epoch was kept, its macro-F1 possibly too.
     #expect((current["accuracy"] as? Double ?? 0) >= 0.8, "base model: \(current)")
-    #expect(candidateF1 < currentF1 - ValidationGate.tolerance)
+    #expect(candidateLoss > currentLoss * (1 + ValidationGate.lossTolerance), "gate: \(gate)")
+    let f1Worse = candidateF1 < currentF1 - ValidationGate.tolerance
+    let refusal = f1Worse ? "macro-F1 " : "validation loss "
     #expect(summary["promoted"] as? Bool == false)
-    #expect((summary["reason"] as? String)?.contains("macro-F1") == true)
+    #expect((summary["reason"] as? String)?.hasPrefix(refusal) == true, "gate: \(gate)")
     #expect(try store.promotedModel()?.version == v1.version)
     let v2 = try store.model(version: Int64(try #require(summary["version"] as? Int)))
     #expect(!v2.isPromoted)
-    #expect(v2.notes?.hasPrefix("not promoted: macro-F1") == true)
+    #expect(v2.notes?.hasPrefix("not promoted: " + refusal) == true)
     #expect(try store.trainingJob(id: Int64(jobID)).status == .succeeded)
   }
 
@@ -367,7 +384,7 @@ extension RetrainingTests {
     #expect(job.pid != nil && job.pid != t.panePID)
     t.send("V")
     #expect(t.waitFor("v2    v1     cls"), "\(t.capture())")
-    #expect(FileManager.default.fileExists(atPath: ws + "/logs/train-job-1.log"))
+    #expect(FileManager.default.fileExists(atPath: ws + "/logs/\(SafeFile.userFolderName)/train-job-1.log"))
     t.send("q")
   }
 }

@@ -69,13 +69,16 @@ private func has(_ line: String, _ text: String) -> Bool { line.contains(text) }
     let gradcam = ExplanationKey(caseID: 1, modelVersion: 1, method: .gradcam)
     let lime = ExplanationKey(caseID: 1, modelVersion: 1, method: .lime)
     #expect(on.explanations.showExplanation && on.explanations.pending == lime)
-    let path = try store.caseRecord(id: 1, viewer: .system).imagePath
+    let record = try store.caseRecord(id: 1, viewer: .system)
+    let path = record.imagePath
+    // The recorded SHA-256 goes with the job: the worker refuses an image replaced since import.
     #expect(
       effects == [
         .explain(.cancel(keep: 1)),
         .explain(
           .explain([
-            ExplanationJob(key: gradcam, imagePath: path), ExplanationJob(key: lime, imagePath: path),
+            ExplanationJob(key: gradcam, imagePath: path, imageSHA256: record.sha256),
+            ExplanationJob(key: lime, imagePath: path, imageSHA256: record.sha256),
           ])),
       ])
     var f = View.render(on)
@@ -113,7 +116,7 @@ private func has(_ line: String, _ text: String) -> Bool { line.contains(text) }
     // The overlay changes the image; without it, the plain case image.
     let drawn = try #require(placement.source.render(160, 120))
     let plain = try #require(
-      View.caseImagePlacement(s, s.detail!, rect: placement.rect).source.render(160, 120))
+      View.caseImagePlacement(s, s.detail!, rect: placement.rect, CaseImages()).source.render(160, 120))
     #expect(drawn.pixels != plain.pixels)
 
     // `e` again: off, the background work stops, the image is plain again.
@@ -145,7 +148,10 @@ private func has(_ line: String, _ text: String) -> Bool { line.contains(text) }
     // runs outside it.
     let image = try #require(placement.source.render(640, 480))
     let plain = try #require(
-      CaseImages.image(path: app.state.detail!.record.imagePath, width: 640, height: 480).render(640, 480))
+      app.images.image(
+        app.state.pictures.caseImage(at: app.state.detail!.record.imagePath),
+        path: app.state.detail!.record.imagePath, width: 640, height: 480
+      ).render(640, 480))
     #expect(image[100, 110] == (255, 255, 255) && image[139, 110] == (255, 255, 255))
     #expect(image[99, 110] == (0, 0, 0))
     #expect(image[120, 115] == plain[120, 115])
@@ -225,7 +231,7 @@ private func has(_ line: String, _ text: String) -> Bool { line.contains(text) }
     #expect(
       seen.contains { if case .ready(let c, cached: false) = $0 { c.key.method == .gradcam } else { false } })
     let file = try #require(app.explanationWorker.cacheFile(lime))
-    #expect(file.hasPrefix(store.workspace.cacheDirectory + "/explanations/"))
+    #expect(file.hasPrefix(store.workspace.userCacheDirectory + "/explanations/"))
     #expect(FileManager.default.fileExists(atPath: file))
     let computed = try #require(app.state.explanations.current?.explanation)
     #expect(has(app.frame, "LIME, \(computed.superpixels!.count) regions for \(computed.className)"))

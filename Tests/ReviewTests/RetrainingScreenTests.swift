@@ -138,15 +138,35 @@ import Workflows
     let (_, effects) = update(s, .input(.key(KeyPress("T"))))
     #expect(effects == [.retrain(.queue(reason: "T pressed by alice"))])
     let c = CorrectionSummary(labels: 3, masks: 0, throughAnnotation: 9, throughAdjudication: 0, since: 1)
-    var (next, _) = update(
-      s, .retrain(.queued(.queued(Self.job(status: .queued), c), launch: .started(pid: 42))))
+    // Nobody holds the trainer lock: update asks the runner to start a trainer for the job.
+    let queued = RetrainRequest.queued(Self.job(status: .queued), c)
+    let (waiting, launch) = update(s, .retrain(.queued(queued, trainer: nil)))
+    #expect(launch == [.retrain(.launchTrainer(queued))])
+    #expect(waiting.status == s.status)
+    var (next, _) = update(s, .retrain(.launched(queued, launch: .started(pid: 42))))
     #expect(
       next.status?.text
         == "Retraining job 5 started (pid 42): classification from 3 label, 0 mask corrections")
     #expect(next.retrain.job?.id == 5)
-    (next, _) = update(s, .retrain(.queued(.alreadyActive(Self.job()), launch: .none)))
+    // A trainer holds the lock: it runs the job, nothing is started.
+    let holder = try! JSONDecoder().decode(
+      TrainerLockHolder.self,
+      from: Data(#"{"pid": 77, "host": "lab-1", "purpose": "watch", "since": 0, "heartbeat": 0}"#.utf8))
+    var later: [Effect]
+    (next, later) = update(s, .retrain(.queued(queued, trainer: holder)))
+    #expect(later.isEmpty)
+    #expect(
+      next.status?.text.hasPrefix(
+        "Retraining job 5 queued (classification, 3 label, 0 mask corrections); the trainer") == true)
+    // A job already running needs no trainer; one left queued without one gets one.
+    (next, later) = update(s, .retrain(.queued(.alreadyActive(Self.job()), trainer: nil)))
+    #expect(later.isEmpty)
     #expect(next.status?.text.hasPrefix("Training job 5 is already running: cls epoch 2/10") == true)
-    (next, _) = update(s, .retrain(.queued(.nothingToLearn(c), launch: .none)))
+    let stuck = RetrainRequest.alreadyActive(Self.job(status: .queued))
+    (_, later) = update(s, .retrain(.queued(stuck, trainer: nil)))
+    #expect(later == [.retrain(.launchTrainer(stuck))])
+    (next, later) = update(s, .retrain(.queued(.nothingToLearn(c), trainer: nil)))
+    #expect(later.isEmpty)
     #expect(next.status?.text == "No label or mask correction since v1 was trained: nothing to retrain on")
   }
 

@@ -56,6 +56,31 @@ import Testing
     }
   }
 
+  @Test func textModeKeepsLineFeedsAndStopsCarriageReturnOverwrites() {
+    #expect(Sanitizer.sanitize("two\nlines", mode: .text) == "two\nlines")
+    // A carriage return would let the rest overwrite the line: it becomes a line feed.
+    #expect(Sanitizer.sanitize("ok\rFAKE", mode: .text) == "ok\nFAKE")
+    #expect(Sanitizer.sanitize("a\r\nb\u{2028}c\u{85}d", mode: .text) == "a\nb\nc\u{FFFD}d")
+    #expect(Sanitizer.sanitize("col\tumn", mode: .text) == "col\tumn")
+    #expect(Sanitizer.sanitize("a\u{2028}b\u{2029}c") == "a b c")
+    // Everything else is filtered as in a field.
+    #expect(Sanitizer.sanitize("x\u{1B}]0;t\u{07}\ny\u{202E}z", mode: .text) == "x\u{FFFD}\ny\u{FFFD}z")
+  }
+
+  @Test func invisibleFormatCharactersAreRemoved() {
+    // Zero-width space, non-joiner, word joiner, BOM, soft hyphen, a tag character, and a
+    // zero-width joiner between letters: names that look alike must not differ invisibly.
+    for v: UInt32 in [0x200B, 0x200C, 0x2060, 0xFEFF, 0x00AD, 0xE0041, 0x200D] {
+      let s = "a" + String(Unicode.Scalar(v)!) + "b"
+      #expect(Sanitizer.sanitize(s) == "a\u{FFFD}b", "U+\(String(v, radix: 16))")
+      #expect(Sanitizer.needsFiltering(Unicode.Scalar(v)!))
+    }
+    // A joiner that makes one emoji of two stays (woman + ZWJ + microscope; heart + VS16 + ZWJ + fire).
+    #expect(Sanitizer.sanitize("👩\u{200D}🔬") == "👩\u{200D}🔬")
+    #expect(Sanitizer.sanitize("❤\u{FE0F}\u{200D}🔥") == "❤\u{FE0F}\u{200D}🔥")
+    #expect(Sanitizer.sanitize("👩\u{200D}") == "👩\u{FFFD}")
+  }
+
   @Test func invalidUTF8BecomesReplacementCharacters() {
     let bytes: [UInt8] = [0x61, 0xFF, 0x1B, 0x5B, 0x32, 0x4A, 0x62]
     #expect(Sanitizer.sanitize(bytes: bytes) == "a\u{FFFD}\u{FFFD}b")

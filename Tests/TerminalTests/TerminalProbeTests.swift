@@ -183,13 +183,6 @@ private final class FakeTerminal: @unchecked Sendable {
   #expect(caps.cellWidthPx == nil)
 }
 
-@Test func controlCharactersAreEscaped() {
-  #expect(terminalSafe("xterm\u{1B}]0;pwned\u{07}") == "xterm\\u{1b}]0;pwned\\u{7}")
-  #expect(terminalSafe("a\u{9B}31m") == "a\\u{9b}31m")  // C1 CSI
-  #expect(terminalSafe("tab\there\nDEL\u{7F}") == "tab\\u{9}here\\u{a}DEL\\u{7f}")
-  #expect(terminalSafe("Blutausstrich µm ✓") == "Blutausstrich µm ✓")
-}
-
 @Test func graphicsModeFollowsProbeTmuxAndOverride() {
   let xterm = TerminalCapabilities(term: "xterm", isTTY: true, sixel: true, deviceAttributes: [63, 4])
   #expect(GraphicsMode.choose(for: xterm, override: nil).mode == .sixel)

@@ -10,7 +10,11 @@
 // imports the shims.
 //
 // Memory: a decoder checks the header's pixel count against the caller's limit *before* it
-// allocates any pixel memory; the caller frees `bv_pixels.data` with `bv_free`.
+// allocates any pixel memory; the caller frees `bv_pixels.data` with `bv_free`. No other
+// field of a file (a chunk or marker length) decides an allocation: libpng allocates through
+// a counting allocator capped at 8 MiB plus its row buffers, skips every ancillary chunk
+// without reading it into memory, and libjpeg's memory is capped by `max_memory_to_use`
+// (see docs/imaging.md, "Memory ceiling").
 #ifndef BLASTVIEW_BV_CODECS_H
 #define BLASTVIEW_BV_CODECS_H
 
@@ -38,6 +42,8 @@ typedef struct {
   uint32_t width;   ///< the header's size, for BV_TOO_LARGE
   uint32_t height;
   char message[200];
+  /// PNG: the most bytes libpng held at once before the failure (its own accounting).
+  uint64_t peak_bytes;
 } bv_error;
 
 /// A header: size, and the channel count the decoder will hand back (1 gray, 3 RGB).
@@ -56,6 +62,8 @@ typedef struct {
   uint32_t width;
   uint32_t height;
   int channels;
+  /// PNG: the most bytes libpng itself held at once while decoding (pixel buffers excluded).
+  uint64_t library_peak_bytes;
 } bv_pixels;
 
 /// Frees `bv_pixels.data` or a buffer returned by `bv_png_encode`. NULL is allowed.

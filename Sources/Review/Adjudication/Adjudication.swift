@@ -187,7 +187,7 @@ extension View {
     return (0..<count).map { CellRect(row: top, column: $0 * width, rows: rows, columns: width - 1) }
   }
 
-  static func adjudication(_ s: AppState, _ f: inout Frame) {
+  static func adjudication(_ s: AppState, _ images: CaseImages, _ f: inout Frame) {
     guard let a = s.adjudication else { return }
     let d = a.data.detail
     let r = d.record
@@ -235,7 +235,9 @@ extension View {
         f.place(
           ImagePlacement(
             key: key, rect: imageRect,
-            source: CaseImages.overlaid(path: r.imagePath, width: r.width, height: r.height, layers: layers)))
+            source: images.overlaid(
+              s.pictures.caseImage(at: r.imagePath), path: r.imagePath, width: r.width, height: r.height,
+              layers: layers)))
       }
       let captionRow = rect.bottom
       f.put(

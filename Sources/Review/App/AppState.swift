@@ -107,6 +107,8 @@ public struct AppState: Equatable, Sendable {
   public var cellWidth = 10
   public var cellHeight = 20
   public var overlayColours = OverlayColours()
+  /// The decoded images the view draws (read by effects).
+  public var pictures = CasePictures()
 
   // Sessions, live refresh, triage and adjudication (`Screens/`).
   /// My role in the workspace: only adjudicators adjudicate.

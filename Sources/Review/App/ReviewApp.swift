@@ -1,5 +1,6 @@
 import CaseStore
 import Foundation
+import Imaging
 import Terminal
 import Workflows
 
@@ -24,6 +25,8 @@ public final class ReviewApp {
   public var launcher = ProcessLauncher()
   /// Trainers this app started and has not yet reaped.
   var trainerChildren: Set<Int32> = []
+  /// Image sources for the view; keeps the scaled case image between frames.
+  public let images = CaseImages()
   /// Explanations computed off the UI thread (`ReviewApp+Explanations.swift`).
   public let explanationWorker: ExplanationWorker
   /// Whether cases without a prediction from the promoted model get one from a background
@@ -38,7 +41,9 @@ public final class ReviewApp {
     self.rater = rater
     self.session = session
     viewer = Viewer.rater(rater, session: session)
-    explanationWorker = ExplanationWorker(cacheDirectory: store.workspace.cacheDirectory)
+    // This user's own cache folder: explanations are shown as the model's, so another user
+    // of a shared workspace must not be able to plant them.
+    explanationWorker = ExplanationWorker(cacheDirectory: store.workspace.userCacheDirectory)
     let me = try store.ensureRater(rater)
     let info = try session.map { (name: String) throws(StoreError) in try store.session(named: name) }
     if let info, !info.raters.contains(rater), info.createdBy != rater, me.role != .adjudicator {
@@ -80,7 +85,7 @@ public final class ReviewApp {
   }
 
   /// The current frame.
-  public var frame: Frame { View.render(state) }
+  public var frame: Frame { View.render(state, images: images) }
 
   private func run(_ effect: Effect) -> [AppEvent] {
     do {
@@ -94,6 +99,8 @@ public final class ReviewApp {
         let history = try store.history(case: id, viewer: viewer).reversed()
         return [.caseLoaded(detail, history: Array(history))]
       case .annotate(let caseID, let label):
+        // Not on a case whose image was replaced since import (the view shows why).
+        try store.requireUnchangedImage(case: caseID)
         return [.annotated(try store.annotate(case: caseID, rater: rater, label: label, session: session))]
       case .loadMask(let id):
         let detail = try store.caseDetail(id: id, viewer: viewer)
@@ -109,8 +116,15 @@ public final class ReviewApp {
             height: detail.record.height)
         ]
       case .saveMask(let caseID, let mask):
+        try store.requireUnchangedImage(case: caseID)
         let a = try store.annotate(case: caseID, rater: rater, mask: mask, session: session)
         return [.maskSaved(a, pixels: mask.values.reduce(0) { $0 + ($1 >= 128 ? 1 : 0) })]
+      case .loadThumbnails(let requests):
+        var loaded: [Int64: RGBImage?] = [:]
+        for r in requests { loaded.updateValue(CaseImageFiles.thumbnail(r), forKey: r.caseID) }
+        return [.thumbnailsLoaded(loaded)]
+      case .loadCaseImage(let path):
+        return [.caseImageLoaded(path: path, try? decodeImage(at: path))]
       case .quit:
         return []
       case .sessions(let e):
@@ -134,9 +148,8 @@ public final class ReviewApp {
   {
     let terminal = try TerminalSession(
       theme: theme, backend: backend, cellSize: environment.cellSize, mousePixels: environment.mousePixels)
-    state.cellWidth = terminal.cellWidth
-    state.cellHeight = terminal.cellHeight
-    state.overlayColours = OverlayColours(theme: theme)
+    let colours = OverlayColours(theme: theme)
+    dispatch(.display(cellWidth: terminal.cellWidth, cellHeight: terminal.cellHeight, colours: colours))
     dispatch(.input(.resize(rows: terminal.rows, columns: terminal.columns)))
     begin()
     var nextTick = Date().addingTimeInterval(tickInterval)
@@ -147,8 +160,7 @@ public final class ReviewApp {
       let events = terminal.nextEvents(timeoutMilliseconds: Int32(min(wait * 1000, 60_000).rounded(.up)))
       for event in events {
         if case .resize = event {
-          state.cellWidth = terminal.cellWidth
-          state.cellHeight = terminal.cellHeight
+          dispatch(.display(cellWidth: terminal.cellWidth, cellHeight: terminal.cellHeight, colours: colours))
         }
         if !dispatch(.input(event)) {
           if let sig = pendingSignal { terminal.endAndReraise(sig) }

@@ -13,6 +13,10 @@ public enum Effect: Equatable, Sendable {
   case loadMask(Int64)
   /// Record my mask for the case (saved at once, one annotation per finished edit).
   case saveMask(caseID: Int64, mask: Mask)
+  /// Read the thumbnails of these browser cases (cached, or made and cached).
+  case loadThumbnails([ThumbnailRequest])
+  /// Read the case image at this path.
+  case loadCaseImage(path: String)
   case quit
   /// Sessions, triage, adjudication, overlays (`Screens/SessionMessages.swift`).
   case sessions(SessionEffect)
@@ -28,12 +32,18 @@ public enum Effect: Equatable, Sendable {
 /// Everything that reaches `update`.
 public enum AppEvent: Equatable, Sendable {
   case input(InputEvent)
+  /// What the terminal measured: its cell size in pixels (probed at start and again after a
+  /// resize, which may change the font) and the theme's overlay colours.
+  case display(cellWidth: Int, cellHeight: Int, colours: OverlayColours)
   case pageLoaded(CasePage, CasePageRequest)
   case countLoaded(Int)
   case caseLoaded(CaseDetail, history: [Annotation])
   case annotated(Annotation)
   case maskLoaded(caseID: Int64, mine: Mask?, model: Mask?, reference: Mask? = nil, width: Int, height: Int)
   case maskSaved(Annotation, pixels: Int)
+  /// Thumbnails by case id (nil: unreadable).
+  case thumbnailsLoaded([Int64: RGBImage?])
+  case caseImageLoaded(path: String, RGBImage?)
   case failed(String)
   /// A timer tick (about once a second): poll for other processes' changes.
   case tick
@@ -74,6 +84,11 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
       return (s, [.loadPage(r)])
     }
     return (s, [])
+  case .display(let cellWidth, let cellHeight, let colours):
+    s.cellWidth = max(1, cellWidth)
+    s.cellHeight = max(1, cellHeight)
+    s.overlayColours = colours
+    return (s, [])
   case .input(.terminate):
     // Whatever stroke is in progress is saved before the app ends.
     let save = finishStroke(&s)
@@ -91,7 +106,11 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     return (s, tickEffects(s))
   case .sessions(let e):
     let (next, effects) = sessionUpdate(s, e)
-    return (next, effects + retrainChangeEffects(s, e) + predictionChangeEffects(s, e))
+    var pictures: [Effect] = []
+    if case .adjudicationLoaded(let c) = e {
+      pictures = caseImageEffects(next, path: c.detail.record.imagePath)
+    }
+    return (next, effects + pictures + retrainChangeEffects(s, e) + predictionChangeEffects(s, e))
   case .retrain(let e):
     return retrainUpdate(s, e)
   case .explain(let e):
@@ -102,12 +121,23 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     s.page = page
     s.pageRequest = request
     s.selection = min(s.selection, max(0, page.rows.count - 1))
+    let thumbnails = thumbnailEffects(&s)
     if let open = s.openAfterLoad {
       s.openAfterLoad = nil
-      guard !page.rows.isEmpty else { return (s, []) }
+      guard !page.rows.isEmpty else { return (s, thumbnails) }
       s.selection = open == .first ? 0 : page.rows.count - 1
-      return (s, [.loadCase(page.rows[s.selection].id)])
+      return (s, thumbnails + [.loadCase(page.rows[s.selection].id)])
     }
+    return (s, thumbnails)
+  case .thumbnailsLoaded(let loaded):
+    let onPage = Set(s.page?.rows.map(\.id) ?? [])
+    for (id, image) in loaded where onPage.contains(id) {
+      s.pictures.thumbnails.updateValue(image, forKey: id)
+    }
+    return (s, [])
+  case .caseImageLoaded(let path, let image):
+    s.pictures.casePath = path
+    s.pictures.caseImage = image
     return (s, [])
   case .countLoaded(let n):
     s.matching = n
@@ -117,7 +147,9 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     s.history = history
     s.screen = .caseView
     let (opened, explain) = explanationCaseOpened(s)
-    return (opened, overlayLoadEffects(opened) + explain)
+    return (
+      opened, caseImageEffects(opened, path: detail.record.imagePath) + overlayLoadEffects(opened) + explain
+    )
   case .annotated(let a):
     let name = a.label ?? "none"
     let letter = s.schema.classes.first { $0.name == a.label }?.letter ?? "-"

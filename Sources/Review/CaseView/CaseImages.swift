@@ -1,33 +1,50 @@
+import FileSafety
 import Foundation
 import Imaging
 import Terminal
 
-/// Image sources for cases: the pixels are read only when the renderer's cache misses.
-/// Thumbnails are kept as PNGs in the workspace cache (`CaseRow.thumbnailPath`), so a
-/// second session does not decode the originals again.
-public enum CaseImages {
+/// Image sources for the view, from pictures already in the state (`CasePictures`): they scale,
+/// blend overlays and draw the brush when the renderer asks for pixels, and never read a file.
+/// A runner keeps one for its session (`ReviewApp.images`), so the scaled case image is kept
+/// between frames (`memo`) and a mask editor stroke costs a blend and an encode, not a resize.
+public final class CaseImages: Sendable {
   /// Longest side of a cached thumbnail: enough for a 19 × 6-cell tile at 10 × 20 px cells.
   public static let thumbnailSide = 256
 
-  /// The full image at `path`, scaled to what the renderer asks for.
-  public static func image(path: String, width: Int, height: Int) -> ImageSource {
+  let memo = ImageMemo()
+
+  public init() {}
+
+  /// `picture` (read from `path`) scaled to what the renderer asks for; nothing when the
+  /// picture is not loaded or could not be read.
+  public func image(_ picture: RGBImage?, path: String, width: Int, height: Int) -> ImageSource {
+    let memo = self.memo
+    return ImageSource(width: max(1, width), height: max(1, height)) { w, h in
+      picture.map { memo.image($0, path: path, width: w, height: h) }
+    }
+  }
+
+  /// A browser thumbnail, scaled to the tile (the natural size gives the aspect ratio).
+  public func thumbnail(_ picture: RGBImage?, width: Int, height: Int) -> ImageSource {
     ImageSource(width: max(1, width), height: max(1, height)) { w, h in
-      guard let image = try? decodeImage(at: path) else { return nil }
-      return image.resized(width: w, height: h)
+      picture.map { $0.width == w && $0.height == h ? $0 : $0.resized(width: w, height: h) }
     }
   }
 
   /// The case image with the editor's mask blended in and the brush drawn as a ring at the
-  /// cursor, at the size the renderer asks for. The decoded image is kept (`ImageMemo`), so a
-  /// stroke costs a resize, a blend and an encode, not a decode.
-  public static func editing(path: String, editor e: MaskEditor, colours: OverlayColours) -> ImageSource {
+  /// cursor, at the size the renderer asks for.
+  public func editing(_ picture: RGBImage?, path: String, editor e: MaskEditor, colours: OverlayColours)
+    -> ImageSource
+  {
     let mask = e.mask
     let cursor = (e.cursorX, e.cursorY)
     let radius = e.radius
     let maskColour = (colours.myMask[0], colours.myMask[1], colours.myMask[2])
     let brush = (colours.brush[0], colours.brush[1], colours.brush[2])
+    let memo = self.memo
     return ImageSource(width: e.width, height: e.height) { w, h in
-      guard let base = ImageMemo.shared.image(path: path, width: w, height: h) else { return nil }
+      guard let picture else { return nil }
+      let base = memo.image(picture, path: path, width: w, height: h)
       var out = base.blendingOverlay(mask.resized(width: w, height: h), colour: maskColour, alpha: 0.45)
       // The brush ring, in display pixels.
       let sx = Double(w) / Double(mask.width)
@@ -49,47 +66,32 @@ public enum CaseImages {
     }
   }
 
-  /// A thumbnail: from the cache file when present, else from the original (then cached).
-  public static func thumbnail(path: String, cachePath: String, width: Int, height: Int) -> ImageSource {
-    ImageSource(width: max(1, width), height: max(1, height)) { w, h in
-      if let cached = try? decodeImage(at: cachePath), cached.width >= w || cached.height >= h {
-        return cached.resized(width: w, height: h)
-      }
-      guard let image = try? decodeImage(at: path) else { return nil }
-      let scale = min(1, Double(thumbnailSide) / Double(max(image.width, image.height)))
-      let small = image.resized(
-        width: max(1, Int(Double(image.width) * scale)), height: max(1, Int(Double(image.height) * scale)))
-      try? FileManager.default.createDirectory(
-        atPath: (cachePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-      try? writePNG(small, to: cachePath)
-      return small.resized(width: w, height: h)
-    }
+  /// Whether `<cache>/<user>/<kind>/file`'s user folder is this user's own (made 0700 when
+  /// missing), with its `<kind>` folder made inside it.
+  static func ownCacheFolder(for file: String) -> Bool {
+    let kind = (file as NSString).deletingLastPathComponent
+    let user = (kind as NSString).deletingLastPathComponent
+    let cache = (user as NSString).deletingLastPathComponent
+    guard (try? SafeFile.privateDirectory(in: cache)) == user else { return false }
+    return (try? SafeFile.makeDirectories(kind)) != nil
   }
 }
 
-/// The last few decoded and scaled case images, so the mask editor's redraws do not decode
-/// the file again. Shared by the renderer's calls (one thread), locked for safety.
+/// The last few scaled case images of one `CaseImages`, by file and size. The renderer calls it
+/// on the app's thread; it is locked because image sources are `Sendable`.
 final class ImageMemo: @unchecked Sendable {
-  static let shared = ImageMemo()
   private let lock = NSLock()
-  private var decoded: [String: RGBImage] = [:]
   private var scaled: [String: RGBImage] = [:]
   private var order: [String] = []
 
-  func image(path: String, width: Int, height: Int) -> RGBImage? {
+  func image(_ original: RGBImage, path: String, width: Int, height: Int) -> RGBImage {
     lock.lock()
     defer { lock.unlock() }
     let key = "\(width)x\(height)|\(path)"
     if let hit = scaled[key] { return hit }
-    let original: RGBImage
-    if let d = decoded[path] {
-      original = d
-    } else {
-      guard let d = try? decodeImage(at: path) else { return nil }
-      decoded = [path: d]  // keep one original
-      original = d
-    }
-    let image = original.resized(width: width, height: height)
+    let image =
+      original.width == width && original.height == height
+      ? original : original.resized(width: width, height: height)
     scaled[key] = image
     order.append(key)
     if order.count > 4 { scaled[order.removeFirst()] = nil }

@@ -152,18 +152,22 @@ extension View {
   }
 
   /// The case view's large image, with the overlays that are on.
-  static func caseImagePlacement(_ s: AppState, _ d: CaseDetail, rect: CellRect) -> ImagePlacement {
+  static func caseImagePlacement(_ s: AppState, _ d: CaseDetail, rect: CellRect, _ images: CaseImages)
+    -> ImagePlacement
+  {
     let r = d.record
     let layers = overlayLayers(s, d)
     if layers.isEmpty {
       return ImagePlacement(
         key: "case:\(r.id)", rect: rect,
-        source: CaseImages.image(path: r.imagePath, width: r.width, height: r.height))
+        source: images.image(
+          s.pictures.caseImage(at: r.imagePath), path: r.imagePath, width: r.width, height: r.height))
     }
     return ImagePlacement(
       key: "case:\(r.id)|" + layers.map(\.key).joined(separator: "|"), rect: rect,
-      source: CaseImages.overlaid(
-        path: r.imagePath, width: r.width, height: r.height, layers: layers.map(\.layer)))
+      source: images.overlaid(
+        s.pictures.caseImage(at: r.imagePath), path: r.imagePath, width: r.width, height: r.height,
+        layers: layers.map(\.layer)))
   }
 
   /// The overlay legend in the case panel: each drawn layer as a colour swatch and its name,
@@ -195,10 +199,14 @@ extension View {
 
 extension CaseImages {
   /// The case image with masks blended in, bottom layer first, at the size the renderer
-  /// asks for (the decoded image is kept by `ImageMemo`).
-  public static func overlaid(path: String, width: Int, height: Int, layers: [OverlayLayer]) -> ImageSource {
-    ImageSource(width: max(1, width), height: max(1, height)) { w, h in
-      guard var out = ImageMemo.shared.image(path: path, width: w, height: h) else { return nil }
+  /// asks for (the scaled image is kept by `memo`).
+  public func overlaid(_ picture: RGBImage?, path: String, width: Int, height: Int, layers: [OverlayLayer])
+    -> ImageSource
+  {
+    let memo = self.memo
+    return ImageSource(width: max(1, width), height: max(1, height)) { w, h in
+      guard let picture else { return nil }
+      var out = memo.image(picture, path: path, width: w, height: h)
       for layer in layers {
         let c = layer.colour
         out = out.blendingOverlay(

@@ -68,7 +68,7 @@ extension View {
       return
     }
     let info = r.session
-    let safe = Sanitizer.sanitize
+    let safe = Sanitizer.sanitize(_:)
     let f3 = { (x: Double) in String(format: "%.3f", x) }
     let updated =
       d.updatedAt.map { time in

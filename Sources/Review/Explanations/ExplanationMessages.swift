@@ -48,11 +48,21 @@ public struct ExplanationJob: Equatable, Sendable {
   public var imagePath: String
   /// The registered model file of `key.modelVersion`, resolved by the runner.
   public var modelFile: String?
+  /// The case image's recorded SHA-256: the worker refuses an image replaced since import.
+  public var imageSHA256: String?
+  /// The registered model file's SHA-256, resolved with `modelFile`: a file replaced in place
+  /// is refused, never used to explain under this version.
+  public var modelSHA256: String?
 
-  public init(key: ExplanationKey, imagePath: String, modelFile: String? = nil) {
+  public init(
+    key: ExplanationKey, imagePath: String, modelFile: String? = nil, imageSHA256: String? = nil,
+    modelSHA256: String? = nil
+  ) {
     self.key = key
     self.imagePath = imagePath
     self.modelFile = modelFile
+    self.imageSHA256 = imageSHA256
+    self.modelSHA256 = modelSHA256
   }
 }
 

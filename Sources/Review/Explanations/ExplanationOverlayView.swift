@@ -20,8 +20,10 @@ extension View {
   }
 
   /// The case image with the mask overlays, then the explanation, then the nucleus boxes.
-  static func explainedImagePlacement(_ s: AppState, _ d: CaseDetail, rect: CellRect) -> ImagePlacement {
-    let base = caseImagePlacement(s, d, rect: rect)
+  static func explainedImagePlacement(_ s: AppState, _ d: CaseDetail, rect: CellRect, _ images: CaseImages)
+    -> ImagePlacement
+  {
+    let base = caseImagePlacement(s, d, rect: rect, images)
     let explanation = d.modelHidden ? nil : s.explanations.shown(for: d.record.id)
     let boxes = shownDetections(s, d)
     guard explanation != nil || boxes != nil else { return base }
@@ -32,8 +34,9 @@ extension View {
     let layers = overlayLayers(s, d).map(\.layer)
     return ImagePlacement(
       key: key, rect: rect,
-      source: CaseImages.explained(
-        path: r.imagePath, width: r.width, height: r.height, layers: layers,
+      source: images.explained(
+        s.pictures.caseImage(at: r.imagePath), path: r.imagePath, width: r.width, height: r.height,
+        layers: layers,
         explanation: explanation?.explanation,
         boxes: boxes ?? []))
   }
@@ -98,12 +101,15 @@ extension View {
 extension CaseImages {
   /// The case image with masks blended in, the explanation tinted over it and the nucleus boxes
   /// drawn, at the size the renderer asks for.
-  static func explained(
-    path: String, width: Int, height: Int, layers: [OverlayLayer], explanation: ImageExplanation?,
+  func explained(
+    _ picture: RGBImage?, path: String, width: Int, height: Int, layers: [OverlayLayer],
+    explanation: ImageExplanation?,
     boxes: [StoredDetection]
   ) -> ImageSource {
-    ImageSource(width: max(1, width), height: max(1, height)) { w, h in
-      guard var out = ImageMemo.shared.image(path: path, width: w, height: h) else { return nil }
+    let memo = self.memo
+    return ImageSource(width: max(1, width), height: max(1, height)) { w, h in
+      guard let picture else { return nil }
+      var out = memo.image(picture, path: path, width: w, height: h)
       for layer in layers {
         let c = layer.colour
         out = out.blendingOverlay(
@@ -117,8 +123,8 @@ extension CaseImages {
         let y0 = Int((Double(b.y) * sy).rounded(.down))
         let x1 = Int((Double(b.x + b.width) * sx).rounded(.up)) - 1
         let y1 = Int((Double(b.y + b.height) * sy).rounded(.up)) - 1
-        drawBox(&out, x0 - 1, y0 - 1, x1 + 1, y1 + 1, View.boxEdge)
-        drawBox(&out, x0, y0, x1, y1, View.boxColour)
+        CaseImages.drawBox(&out, x0 - 1, y0 - 1, x1 + 1, y1 + 1, View.boxEdge)
+        CaseImages.drawBox(&out, x0, y0, x1, y1, View.boxColour)
       }
       return out
     }

@@ -75,10 +75,10 @@ func requestExplanations(_ state: inout AppState) -> [Effect] {
     jobs.append(
       ExplanationJob(
         key: ExplanationKey(caseID: id, modelVersion: version, method: .gradcam),
-        imagePath: d.record.imagePath))
+        imagePath: d.record.imagePath, imageSHA256: d.record.sha256))
   }
   if state.explanations.pending != lime {
-    jobs.append(ExplanationJob(key: lime, imagePath: d.record.imagePath))
+    jobs.append(ExplanationJob(key: lime, imagePath: d.record.imagePath, imageSHA256: d.record.sha256))
     state.explanations.pending = lime
     state.explanations.done = 0
     state.explanations.total = 0

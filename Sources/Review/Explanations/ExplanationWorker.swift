@@ -1,4 +1,5 @@
 import CaseStore
+import FileSafety
 import Foundation
 import Imaging
 import MTACNN
@@ -33,8 +34,21 @@ public final class ExplanationWorker: @unchecked Sendable {
 
   /// Where explanation files go; nil keeps them in memory only.
   public let cacheDirectory: String?
-  /// LIME's settings (issue 9's defaults).
-  public var request = ExplanationRequest(method: .lime)
+  /// LIME's settings (issue 9's defaults). Set on the UI thread and read by jobs on the worker's
+  /// queue, so both go through the lock; a job uses the settings as they were when it started.
+  public var request: ExplanationRequest {
+    get {
+      lock.lock()
+      defer { lock.unlock() }
+      return settings
+    }
+    set {
+      lock.lock()
+      settings = newValue
+      lock.unlock()
+    }
+  }
+  private var settings = ExplanationRequest(method: .lime)
 
   public init(cacheDirectory: String?) {
     self.cacheDirectory = cacheDirectory.map { $0 + "/explanations" }
@@ -136,8 +150,9 @@ public final class ExplanationWorker: @unchecked Sendable {
       post(.ready(CaseExplanation(key: key, explanation: e), cached: true))
       return
     }
-    if let file = cacheFile(key), let data = FileManager.default.contents(atPath: file),
-      let e = try? JSONDecoder().decode(ImageExplanation.self, from: data)
+    if let file = cacheFile(key), CaseImages.ownCacheFolder(for: file),
+      let data = try? SafeFile.read(file, maxBytes: 64 << 20),
+      let e = try? JSONDecoder().decode(ImageExplanation.self, from: Data(data))
     {
       remember(key, e)
       post(.ready(CaseExplanation(key: key, explanation: e), cached: true))
@@ -148,6 +163,11 @@ public final class ExplanationWorker: @unchecked Sendable {
         throw ReviewExplanationError("model v\(key.modelVersion) is not registered")
       }
       if model?.version != key.modelVersion || model?.file != file {
+        if let sha = job.modelSHA256, !CaseStore.fileMatches(path: file, sha256: sha) {
+          throw ReviewExplanationError(
+            "model v\(key.modelVersion): \(file) has changed since it was registered (its SHA-256 differs); not used"
+          )
+        }
         let (net, _) = try ModelCheckpoint.load(path: file)
         guard net.tasks.contains(.cls) else {
           throw ReviewExplanationError("model v\(key.modelVersion) has no classifier")
@@ -155,7 +175,10 @@ public final class ExplanationWorker: @unchecked Sendable {
         model = (key.modelVersion, file, net)
       }
       let net = model!.net
-      let image = try decodeImage(at: job.imagePath)
+      let image =
+        try job.imageSHA256.map { h throws(ImageError) in
+          try CaseStore.decodeVerifiedImage(at: job.imagePath, sha256: h)
+        } ?? decodeImage(at: job.imagePath)
       var r = request
       r.method = key.method
       let e = try Explainer(model: net).explain(image, r) { [self] done, total in
@@ -163,11 +186,8 @@ public final class ExplanationWorker: @unchecked Sendable {
         post(.progress(key, done: done, total: total))
       }
       remember(key, e)
-      if let path = cacheFile(key), let dir = cacheDirectory {
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        if let data = try? JSONEncoder().encode(e) {
-          try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        }
+      if let path = cacheFile(key), CaseImages.ownCacheFolder(for: path) {
+        if let data = try? JSONEncoder().encode(e) { try? SafeFile.write(Array(data), to: path) }
       }
       post(.ready(CaseExplanation(key: key, explanation: e), cached: false))
     } catch is Cancelled {

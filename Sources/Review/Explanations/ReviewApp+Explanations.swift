@@ -11,7 +11,9 @@ extension ReviewApp {
       explanationWorker.submit(
         jobs.map { job in
           var j = job
-          j.modelFile = models.first { $0.version == job.key.modelVersion }?.file
+          let m = models.first { $0.version == job.key.modelVersion }
+          j.modelFile = m?.file
+          j.modelSHA256 = m?.sha256
           return j
         })
     case .cancel(let keep):

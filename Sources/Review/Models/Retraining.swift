@@ -51,11 +51,13 @@ public enum ModelChange: Equatable, Sendable {
 
 /// Effects of retraining and the model screen.
 public enum RetrainEffect: Equatable, Sendable {
-  /// Read the active job, the trainer lock's holder, the corrections and the promoted version.
+  /// Read the active job, the trainer lock's holder, the corrections and the promoted version
+  /// (and collect the trainers this app started that have ended).
   case loadStatus
-  /// Queue a retraining and, unless a trainer already runs (it picks the job up), start
-  /// `blastview train --job ID` as a background process.
+  /// Queue a retraining; the answer says whether a trainer already runs (it picks the job up).
   case queue(reason: String)
+  /// Start `blastview train --job ID` as a background process for the request's job.
+  case launchTrainer(RetrainRequest)
   case loadModels
   /// Promote a version (a roll back is the promotion of an older one), with the reason recorded.
   case promote(version: Int64, reason: String)
@@ -64,7 +66,10 @@ public enum RetrainEffect: Equatable, Sendable {
 /// The results of `RetrainEffect`s.
 public enum RetrainEvent: Equatable, Sendable {
   case statusLoaded(RetrainStatus)
-  case queued(RetrainRequest, launch: TrainerLaunch)
+  /// The store's answer to `queue`, and the trainer holding the lock at that moment, if any.
+  case queued(RetrainRequest, trainer: TrainerLockHolder?)
+  /// Who trains the queued job: a trainer started for it, the one already running, or nobody.
+  case launched(RetrainRequest, launch: TrainerLaunch)
   case modelsLoaded([ModelVersion], [ModelPromotion])
   case promoted(version: Int64, rollback: Bool)
 }
@@ -148,7 +153,20 @@ func retrainUpdate(_ state: AppState, _ event: RetrainEvent) -> (AppState, [Effe
       effects.append(.retrain(.queue(reason: "auto: \(c.total) corrections (auto_retrain_after \(n))")))
     }
     return (s, effects)
-  case .queued(let request, let launch):
+  case .queued(let request, let trainer):
+    // A new job, or one left queued with no trainer (one that failed to start, or whose
+    // watcher was stopped, which would block every later T), needs a trainer; a trainer that
+    // holds the lock (`train --watch`) runs queued jobs itself.
+    let needsTrainer: Bool
+    switch request {
+    case .queued: needsTrainer = true
+    case .alreadyActive(let job): needsTrainer = job.status == .queued
+    case .noModel, .nothingToLearn: needsTrainer = false
+    }
+    guard needsTrainer else { return retrainUpdate(s, .launched(request, launch: .none)) }
+    if let trainer { return retrainUpdate(s, .launched(request, launch: .handedTo(trainer))) }
+    return (s, [.retrain(.launchTrainer(request))])
+  case .launched(let request, let launch):
     switch request {
     case .queued(let job, let c):
       s.retrain.job = job

@@ -9,9 +9,9 @@ import Workflows
 extension ReviewApp {
   /// Runs retraining effects against the store; the training itself is another process.
   func runRetrain(_ effect: RetrainEffect) throws(StoreError) -> [AppEvent] {
-    reapTrainers()
     switch effect {
     case .loadStatus:
+      reapTrainers()
       _ = try store.reapDeadTrainingJobs()
       let promoted = try store.promotedModel()
       let status = RetrainStatus(
@@ -25,24 +25,19 @@ extension ReviewApp {
       return [.retrain(.statusLoaded(status))]
     case .queue(let reason):
       let request = try store.queueRetraining(reason: reason, by: rater)
+      return [.retrain(.queued(request, trainer: try store.trainerLockHolder()))]
+    case .launchTrainer(let request):
       let job: TrainingJob
       switch request {
-      case .queued(let j, _): job = j
-      // A job left queued with no trainer (one that failed to start, or whose watcher was
-      // stopped) would block every later T: give it a trainer.
-      case .alreadyActive(let j) where j.status == .queued: job = j
-      default: return [.retrain(.queued(request, launch: .none))]
-      }
-      // A trainer that holds the lock (train --watch) runs queued jobs itself.
-      if let holder = try store.trainerLockHolder() {
-        return [.retrain(.queued(request, launch: .handedTo(holder)))]
+      case .queued(let j, _), .alreadyActive(let j): job = j
+      case .noModel, .nothingToLearn: return [.retrain(.launched(request, launch: .none))]
       }
       switch launcher.launch(job: job.id, workspace: store.workspace.directory) {
       case .success(let pid):
         trainerChildren.insert(pid)
-        return [.retrain(.queued(request, launch: .started(pid: pid)))]
+        return [.retrain(.launched(request, launch: .started(pid: pid)))]
       case .failure(let e):
-        return [.retrain(.queued(request, launch: .failed(e.message)))]
+        return [.retrain(.launched(request, launch: .failed(e.message)))]
       }
     case .loadModels:
       return [.retrain(.modelsLoaded(try store.models(), try store.modelPromotions()))]
@@ -52,7 +47,8 @@ extension ReviewApp {
     }
   }
 
-  /// Collects trainers this app started that have ended (no zombies left behind).
+  /// Collects trainers this app started that have ended (no zombies left behind); run with each
+  /// status read, which follows every commit of another process (a trainer's last one too).
   func reapTrainers() {
     for pid in trainerChildren {
       var status: Int32 = 0

@@ -40,11 +40,7 @@ extension ReviewApp {
     case .loadAdjudication(let caseID):
       // The role as the store has it now (a lead may have changed it while the app runs).
       let role = try store.rater(named: rater)?.role ?? .rater
-      guard role == .adjudicator else {
-        var refused = state
-        refused.role = role
-        return [.sessions(.roleLoaded(role)), .failed(adjudicatorRefusal(refused))]
-      }
+      guard role == .adjudicator else { return [.sessions(.adjudicationRefused(role))] }
       let detail = try store.caseDetail(id: caseID, viewer: viewer)
       var masks: [String: Mask] = [:]
       for a in detail.current { if let m = a.maskID { masks[a.rater] = try store.mask(id: m) } }

@@ -30,6 +30,8 @@ public enum SessionEvent: Equatable, Sendable {
   /// My role, as the store has it now (read again before adjudicating: a lead may have
   /// changed it while the app runs).
   case roleLoaded(RaterRole)
+  /// The store's role for me is not adjudicator: the adjudication screen does not open.
+  case adjudicationRefused(RaterRole)
   case dashboardLoaded(SessionAgreementReport, at: Date)
   case sessionClosed(SessionInfo)
   case triageLoaded([TriageItem], confidenceBelow: Double)

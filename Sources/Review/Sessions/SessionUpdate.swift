@@ -57,6 +57,10 @@ func sessionUpdate(_ state: AppState, _ event: SessionEvent) -> (AppState, [Effe
   case .roleLoaded(let role):
     s.role = role
     return (s, [])
+  case .adjudicationRefused(let role):
+    s.role = role
+    s.status = StatusMessage(adjudicatorRefusal(s), .error)
+    return (s, [])
   case .dashboardLoaded(let report, let at):
     guard var d = s.dashboard else { return (s, []) }
     d.report = report

@@ -81,7 +81,7 @@ public enum WorkspacePredictions {
       for id in todo {
         do {
           let rec = try store.caseRecord(id: id, viewer: .system)
-          decoded.append((id, try decodeImage(at: rec.imagePath)))
+          decoded.append((id, try CaseStore.decodeVerifiedImage(rec)))
         } catch {
           skipped("skipped case \(id): \(error)")
           failedCases.insert(id)

@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 
 #if canImport(Glibc)
@@ -7,7 +8,14 @@ import Foundation
 /// Starts the background `blastview` processes of a workspace, `train --job ID` and
 /// `predict --all-cases`: each in its own session (so the review app's Ctrl-C and terminal
 /// hang-up do not reach it, and it outlives the app), standard input from /dev/null, output
-/// appended to a log under `<workspace>/logs/`. The caller reaps the returned pid.
+/// appended to a log in this user's own folder `<workspace>/logs/<user>/`. The caller reaps the
+/// returned pid.
+///
+/// Never through a shell: the arguments go to `posix_spawn` as an argument vector, so no file
+/// or workspace name is ever read as shell code. The log is opened here through
+/// `SafeFile.openForAppend` (no symbolic link followed, a regular file of this user's) in a
+/// folder only this user can write (`SafeFile.privateDirectory`), so another user who can
+/// write the workspace cannot redirect it to one of this user's files (a `~/.bashrc` link).
 public struct ProcessLauncher: Sendable {
   /// The `blastview` executable (default: this process's own, from /proc/self/exe).
   public var executable: String
@@ -23,32 +31,49 @@ public struct ProcessLauncher: Sendable {
     return String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 
-  /// `blastview train --job ID`, logged to `logs/train-job-<ID>.log`.
+  /// `blastview train --job ID`, logged to `logs/<user>/train-job-<ID>.log`.
   public func launch(job: Int64, workspace: String) -> Result<Int32, LaunchError> {
     spawn(
-      ["train", "--job", String(job), "--workspace", workspace], log: workspace + "/logs/train-job-\(job).log"
-    )
+      ["train", "--job", String(job), "--workspace", workspace], workspace: workspace,
+      log: "train-job-\(job).log")
+  }
+
+  /// This user's log folder in `workspace` (`logs/<user>`, made 0700 when missing).
+  public static func logDirectory(workspace: String) throws(SafeFileError) -> String {
+    try SafeFile.privateDirectory(in: workspace + "/logs")
+  }
+
+  /// `spawn` with the log named `log` in this user's log folder of `workspace`.
+  public func spawn(_ args: [String], workspace: String, log: String) -> Result<Int32, LaunchError> {
+    do { return spawn(args, log: try ProcessLauncher.logDirectory(workspace: workspace) + "/" + log) } catch {
+      return .failure(LaunchError(message: "cannot open the log: \(error.description)"))
+    }
   }
 
   /// `blastview predict --all-cases` for the promoted model `version`, logged to
   /// `logs/predict-v<version>.log`.
   public func launchPredictions(version: Int64, workspace: String) -> Result<Int32, LaunchError> {
     spawn(
-      ["predict", "--all-cases", "--workspace", workspace], log: workspace + "/logs/predict-v\(version).log")
+      ["predict", "--all-cases", "--workspace", workspace], workspace: workspace,
+      log: "predict-v\(version).log")
   }
 
   /// Starts `executable arguments...` in the background the same way (own session, default
-  /// signals, output appended to `log`, whose directory is made when missing).
+  /// signals, output appended to the file `log`, opened with `SafeFile.openForAppend`).
   public func spawn(_ args: [String], log: String) -> Result<Int32, LaunchError> {
-    try? FileManager.default.createDirectory(
-      atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    let logFD: Int32
+    do { logFD = try SafeFile.openForAppend(log) } catch {
+      return .failure(LaunchError(message: "cannot open the log: \(error.description)"))
+    }
+    defer { close(logFD) }
     let arguments = [executable] + args
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    // dup2 clears close-on-exec on the copies; the original closes at exec.
+    posix_spawn_file_actions_adddup2(&actions, logFD, 1)
+    posix_spawn_file_actions_adddup2(&actions, logFD, 2)
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }

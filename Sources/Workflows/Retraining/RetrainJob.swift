@@ -1,4 +1,5 @@
 import CaseStore
+import FileSafety
 import Foundation
 import MTACNN
 import NeuralEngine
@@ -64,7 +65,17 @@ public struct RetrainJob {
     do { try store.startTrainingJob(id: jobID) } catch { throw WorkflowError(error) }
     let heartbeat = JobHeartbeat(store: store, jobID: jobID)
     defer { heartbeat.stop() }
-    let scratch = store.workspace.modelsDirectory + "/.job-\(jobID)"
+    // A fresh folder only this user can enter (random name, 0700): the stage checkpoints are
+    // written and read back from it, so nobody can plant or swap one in a shared workspace.
+    try? SafeFile.makeDirectories(store.workspace.modelsDirectory)
+    let scratch: String
+    do {
+      scratch = try SafeFile.createTemporaryDirectory(
+        in: store.workspace.modelsDirectory, base: "job-\(jobID)")
+    } catch {
+      try? store.finishTrainingJob(id: jobID, status: .failed, error: error.description)
+      throw WorkflowError("job \(jobID): \(error.description)")
+    }
     defer { try? FileManager.default.removeItem(atPath: scratch) }
     do {
       let outcome = try body(scratch: scratch)
@@ -96,7 +107,6 @@ public struct RetrainJob {
     progress(0.01, message: "loading the workspace's training data")
     let throughAdjudication = try store.latestAdjudicationID()
     let data = try WorkspaceTrainingData.load(store: store, model: parentNet, skipped: warn)
-    try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
     // The colour warning's reference (issue 10) follows the data the new version learned from;
     // the parent's is kept when the workspace's images cannot fit one.
     let colourReference = TrainingRun.colourReference(
@@ -204,6 +214,8 @@ public struct RetrainJob {
     var currentScores: ValidationScores? = nil
     if let current {
       let net: MTACNNModel
+      // The gate compares against the promoted model as registered, never a file replaced since.
+      do { try store.verifyModelFile(current) } catch { throw WorkflowError(error) }
       do { (net, _) = try ModelCheckpoint.load(path: current.file) } catch { throw WorkflowError(error) }
       let examples =
         net.configuration == parentNet.configuration

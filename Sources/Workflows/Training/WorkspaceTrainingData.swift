@@ -65,7 +65,7 @@ public enum WorkspaceTrainingData {
         let (label, maskID) = try labelAndMask(store: store, record: rec)
         let classIndex = label.flatMap { schema.classNames.firstIndex(of: $0) }
         if classIndex == nil && maskID == nil { continue }
-        let image = try decodeImage(at: rec.imagePath)
+        let image = try CaseStore.decodeVerifiedImage(rec)
         var mask: Mask? = nil
         if let maskID {
           var m = try store.mask(id: maskID)

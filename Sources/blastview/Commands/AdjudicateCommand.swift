@@ -2,6 +2,7 @@ import ArgumentParser
 import CaseStore
 import Foundation
 import Imaging
+import Terminal
 
 /// `blastview adjudicate`: record a case's final label (and optionally mask) with a reason.
 /// Only raters with the adjudicator role may (the store refuses anyone else).
@@ -57,6 +58,7 @@ struct AdjudicateCommand: ParsableCommand {
     let store = try workspace.open()
     do {
       let caseID = try store.resolveCase(caseRef)
+      try store.requireUnchangedImage(case: caseID)
       var finalMask: Mask? = nil
       if let from = maskFrom {
         let detail = try store.caseDetail(id: caseID, viewer: Viewer(rater: rater.name, session: session))
@@ -86,12 +88,12 @@ struct AdjudicateCommand: ParsableCommand {
         case: caseID, adjudicator: rater.name, label: label, mask: finalMask, reason: reason, session: session
       )
       if json {
-        try CLIText.printJSON(j)
+        try JSONOutput.print(j)
         return
       }
       print(
-        "Adjudication \(j.id) by \(CLIText.safe(j.adjudicator)): case \(caseID) is \(CLIText.safe(j.label))"
-          + (j.maskID != nil ? " with a mask" : "") + "; reason: \(CLIText.safe(j.reason))"
+        "Adjudication \(j.id) by \(Sanitizer.sanitize(j.adjudicator)): case \(caseID) is \(Sanitizer.sanitize(j.label))"
+          + (j.maskID != nil ? " with a mask" : "") + "; reason: \(Sanitizer.sanitize(j.reason))"
           + (j.supersedes.map { "; supersedes adjudication \($0)" } ?? ""))
     } catch let e as CLIError {
       throw e

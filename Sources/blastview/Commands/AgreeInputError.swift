@@ -1,4 +1,5 @@
 import Agreement
+import Terminal
 
 /// A problem with an input file or value of `agree` / `agree-masks`, naming it (and the
 /// line) and saying what is wrong. Its text is safe for the terminal.
@@ -7,13 +8,13 @@ struct AgreeInputError: Error, CustomStringConvertible {
 
   init(_ file: String, line: Int? = nil, _ what: String) {
     let place = line.map { "\(file) line \($0)" } ?? file
-    message = AgreeOutput.safe("\(place): \(what)")
+    message = Sanitizer.sanitize("\(place): \(what)")
   }
 
-  init(message: String) { self.message = AgreeOutput.safe(message) }
+  init(message: String) { self.message = Sanitizer.sanitize(message) }
 
   /// A ratings or weights file Agreement could not read.
-  init(_ error: RatingsFileError) { message = AgreeOutput.safe(error.description) }
+  init(_ error: RatingsFileError) { message = Sanitizer.sanitize(error.description) }
 
   var description: String { message }
 }

@@ -3,6 +3,7 @@ import ArgumentParser
 import CaseStore
 import Foundation
 import Imaging
+import Terminal
 import Workflows
 
 /// `blastview agree-masks`: agreement of two raters' nucleus masks (DESIGN §5, issue 6).
@@ -96,7 +97,7 @@ struct AgreeMasksCommand: ParsableCommand {
     return try InstanceMap(width: components.width, height: components.height, labels: components.labels)
   }
 
-  func jsonReport(_ m: MaskAgreement) -> AgreeJSON {
+  func jsonReport(_ m: MaskAgreement) -> JSONOutput {
     .object([
       ("a", .string(a ?? "")), ("b", .string(b ?? "")), ("width", .int(m.width)), ("height", .int(m.height)),
       ("threshold", .int(threshold)), ("connectivity", .int(connectivity)),
@@ -127,7 +128,7 @@ struct AgreeMasksCommand: ParsableCommand {
 
   func textReport(_ m: MaskAgreement) -> String {
     let f = { (r: Result<Double, Undefined>) in r.value.map { AgreeOutput.fixed($0) } ?? "undefined" }
-    let safe = AgreeOutput.safe
+    let safe = Sanitizer.sanitize(_:)
     var out: [String] = []
     out.append(
       "Mask agreement: \(safe(a ?? "")) (reference) against \(safe(b ?? "")), \(m.width)×\(m.height)")
@@ -215,8 +216,8 @@ struct AgreeMasksCommand: ParsableCommand {
   func sessionJSON(
     _ name: String, pair: [String], results: [(caseID: Int64, agreement: MaskAgreement)],
     summary s: MaskAgreementSummary, onlyA: Int, onlyB: Int
-  ) -> AgreeJSON {
-    func mean(_ m: MaskAgreementSummary.Mean) -> AgreeJSON {
+  ) -> JSONOutput {
+    func mean(_ m: MaskAgreementSummary.Mean) -> JSONOutput {
       .object([("value", .number(m.value.value)), ("images", .int(m.images))])
     }
     return .object([
@@ -272,7 +273,7 @@ struct AgreeMasksCommand: ParsableCommand {
     _ name: String, info: SessionInfo, pair: [String], results: [(caseID: Int64, agreement: MaskAgreement)],
     summary s: MaskAgreementSummary, onlyA: Int, onlyB: Int
   ) -> String {
-    let safe = AgreeOutput.safe
+    let safe = Sanitizer.sanitize(_:)
     let f = { (r: Result<Double, Undefined>) in r.value.map { AgreeOutput.fixed($0) } ?? "-" }
     var out: [String] = []
     out.append(

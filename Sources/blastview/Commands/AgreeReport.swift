@@ -1,14 +1,15 @@
 import Agreement
 import Foundation
+import Terminal
 
 /// The `agree` report as JSON (keys fixed by issue 6, so other tools can rely on them) and
 /// as readable text.
 enum AgreeReport {
   // MARK: JSON
 
-  static func json(_ r: AgreementReport, options: AgreementOptions) -> AgreeJSON {
+  static func json(_ r: AgreementReport, options: AgreementOptions) -> JSONOutput {
     let two = r.twoRater
-    var fields: [(String, AgreeJSON)] = [
+    var fields: [(String, JSONOutput)] = [
       ("n_items", .int(r.nItems)),
       ("raters", .array(r.raters.map { .string($0) })),
       ("categories", .array(r.categories.map { .string($0) })),
@@ -107,9 +108,9 @@ enum AgreeReport {
     return .object(fields)
   }
 
-  private static func kappaJSON(_ k: Result<KappaEstimate, Undefined>?, weights: String?) -> AgreeJSON {
+  private static func kappaJSON(_ k: Result<KappaEstimate, Undefined>?, weights: String?) -> JSONOutput {
     let e = k?.value
-    var o: [(String, AgreeJSON)] = []
+    var o: [(String, JSONOutput)] = []
     if let weights { o.append(("weights", .string(weights))) }
     o += [
       ("kappa", .number(e?.kappa)), ("se", .number(e?.se)), ("se0", .number(e?.se0)),
@@ -121,7 +122,7 @@ enum AgreeReport {
   // MARK: Text
 
   static func text(_ r: AgreementReport, options: AgreementOptions, source: String) -> String {
-    let safe = AgreeOutput.safe
+    let safe = Sanitizer.sanitize(_:)
     let f = { (x: Double) in AgreeOutput.fixed(x) }
     let raters = r.raters.map(safe)
     let categories = r.categories.map(safe)
@@ -248,7 +249,7 @@ enum AgreeReport {
     let padded = name.padding(toLength: max(name.count, 20), withPad: " ", startingAt: 0)
     switch value {
     case .success(let v): return "\(padded) \(v)"
-    case .failure(let u): return "\(padded) undefined: \(AgreeOutput.safe(u.reason))"
+    case .failure(let u): return "\(padded) undefined: \(Sanitizer.sanitize(u.reason))"
     }
   }
 

@@ -1,5 +1,6 @@
 import Agreement
 import Foundation
+import Terminal
 import Workflows
 
 /// What `agree --session` adds to the agreement report: the session, mask agreement between
@@ -7,12 +8,12 @@ import Workflows
 /// numbers of the review dashboard (both come from `SessionAgreementReport`).
 enum AgreeSessionReport {
   /// The `agree` JSON (issue 6's keys) plus `session`, `masks` and `model`.
-  static func json(_ r: SessionAgreementReport, options: AgreementOptions) -> AgreeJSON {
+  static func json(_ r: SessionAgreementReport, options: AgreementOptions) -> JSONOutput {
     guard case .object(var fields) = AgreeReport.json(r.labels, options: options) else {
       return AgreeReport.json(r.labels, options: options)
     }
     let s = r.session
-    let extra: [(String, AgreeJSON)] = [
+    let extra: [(String, JSONOutput)] = [
       (
         "session",
         .object([
@@ -32,7 +33,7 @@ enum AgreeSessionReport {
     return .object(fields)
   }
 
-  static func maskJSON(_ m: MaskPairAgreement) -> AgreeJSON {
+  static func maskJSON(_ m: MaskPairAgreement) -> JSONOutput {
     let s = m.summary
     return .object([
       ("a", .string(m.a)), ("b", .string(m.b)), ("n_cases", .int(m.cases.count)), ("only_a", .int(m.onlyA)),
@@ -54,15 +55,15 @@ enum AgreeSessionReport {
     ])
   }
 
-  static func metricsJSON(_ m: ClassMetrics) -> AgreeJSON {
+  static func metricsJSON(_ m: ClassMetrics) -> JSONOutput {
     .object([
       ("precision", .double(m.precision)), ("recall", .double(m.recall)), ("f1", .double(m.f1)),
       ("specificity", .double(m.specificity)), ("npv", .double(m.npv)), ("support", .int(m.support)),
     ])
   }
 
-  static func modelJSON(_ m: ModelAgreement) -> AgreeJSON {
-    var o: [(String, AgreeJSON)] = [
+  static func modelJSON(_ m: ModelAgreement) -> JSONOutput {
+    var o: [(String, JSONOutput)] = [
       ("version", m.modelVersion.map { .int(Int($0)) } ?? .null), ("n", .int(m.n)),
       ("no_consensus", .int(m.noConsensus)), ("without_prediction", .int(m.withoutPrediction)),
       ("hidden_predictions", .int(m.hiddenPredictions)), ("adjudicated", .int(m.adjudicated)),
@@ -89,7 +90,7 @@ enum AgreeSessionReport {
 
   /// The text report's session sections.
   static func text(_ r: SessionAgreementReport) -> String {
-    let safe = AgreeOutput.safe
+    let safe = Sanitizer.sanitize(_:)
     let f = { (x: Double?) in x.map { AgreeOutput.fixed($0) } ?? "undefined" }
     var out: [String] = [""]
     if r.masks.isEmpty {

@@ -2,6 +2,7 @@ import ArgumentParser
 import CaseStore
 import Foundation
 import Imaging
+import Terminal
 
 /// `blastview annotate`: records a label and/or mask for one case.
 struct AnnotateCommand: ParsableCommand {
@@ -45,6 +46,7 @@ struct AnnotateCommand: ParsableCommand {
     let store = try workspace.open()
     do {
       let caseID = try store.resolveCase(caseRef)
+      try store.requireUnchangedImage(case: caseID)
       var m: Mask? = nil
       if let mask {
         let raw: Mask
@@ -61,15 +63,15 @@ struct AnnotateCommand: ParsableCommand {
       let a = try store.annotate(
         case: caseID, rater: rater.name, label: label, mask: m, session: session, note: note)
       if json {
-        try CLIText.printJSON(a)
+        try JSONOutput.print(a)
         return
       }
       let rec = try store.caseRecord(id: caseID, viewer: .rater(rater.name))
-      var parts = ["label \(a.label.map(CLIText.safe) ?? "none")"]
+      var parts = ["label \(a.label.map(Sanitizer.sanitize(_:)) ?? "none")"]
       if let m { parts.append("mask \(CLIText.count(m.values.filter { $0 != 0 }.count)) px") }
       print(
-        "Annotation \(a.id) by \(CLIText.safe(a.rater)) on case \(caseID) (\(CLIText.safe(rec.path))): "
-          + parts.joined(separator: ", ") + (a.session.map { " in session \(CLIText.safe($0))" } ?? "")
+        "Annotation \(a.id) by \(Sanitizer.sanitize(a.rater)) on case \(caseID) (\(Sanitizer.sanitize(rec.path))): "
+          + parts.joined(separator: ", ") + (a.session.map { " in session \(Sanitizer.sanitize($0))" } ?? "")
           + (a.supersedes.map { "; supersedes \($0)" } ?? ""))
     } catch let e as CLIError {
       throw e

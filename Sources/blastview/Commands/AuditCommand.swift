@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MTACNN
 import NeuralEngine
+import Terminal
 
 /// `blastview audit`: does the model read the scale-bar label instead of the cells? (issue 9), and
 /// how does it stand colour shifts? (issue 10's robustness table, as `eval --colour-shift all`).
@@ -54,7 +55,7 @@ struct AuditCommand: ParsableCommand {
   func validate() throws {
     guard ["test", "val", "train", "all"].contains(part) else {
       throw ValidationError(
-        "--part must be test, val, train or all, got \(CLIText.safe(part).debugDescription)")
+        "--part must be test, val, train or all, got \(Sanitizer.sanitize(part).debugDescription)")
     }
     _ = try shifts()
     if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
@@ -120,7 +121,7 @@ struct AuditCommand: ParsableCommand {
       for (k, v) in ctx { obj[k] = v }
       let out = try JSONSerialization.data(
         withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-      print(String(decoding: out, as: UTF8.self))
+      try JSONOutput.print(jsonData: out)
     } else {
       print(AuditText.render(report, context: context))
     }
@@ -161,7 +162,7 @@ enum AuditText {
     func pct(_ v: Double) -> String { String(format: "%.1f%%", 100 * v) }
     var l: [String] = []
     l.append(
-      "\(CLIText.safe(c.model)) on \(CLIText.safe(c.data)): part \(c.part), \(r.n) images, S = \(c.size), "
+      "\(Sanitizer.sanitize(c.model)) on \(Sanitizer.sanitize(c.data)): part \(c.part), \(r.n) images, S = \(c.size), "
         + "model \(c.modelBlanksCorner ? "blanks" : "does not blank") the corner")
     let k = r.corner
     l.append(
@@ -172,7 +173,7 @@ enum AuditText {
     l.append(String(format: "corner blanked        %8.4f  %8.4f", r.accuracyBlanked, r.macroF1Blanked))
     l.append(String(format: "corner not blanked    %8.4f  %8.4f", r.accuracyUnblanked, r.macroF1Unblanked))
     l.append("")
-    let byClass = zip(r.classes, r.flipsBlankedByClass).map { "\(CLIText.safe($0)) \($1)" }.joined(
+    let byClass = zip(r.classes, r.flipsBlankedByClass).map { "\(Sanitizer.sanitize($0)) \($1)" }.joined(
       separator: ", ")
     l.append(
       "Flips when the corner is blanked: \(r.flipsBlanked) of \(r.n) (\(pct(r.flipRateBlanked))); by true class: \(byClass)"

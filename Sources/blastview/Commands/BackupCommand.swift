@@ -1,6 +1,7 @@
 import ArgumentParser
 import CaseStore
 import Foundation
+import Terminal
 
 /// `blastview backup OUT.db`: a consistent copy while others keep working.
 struct BackupCommand: ParsableCommand {
@@ -21,7 +22,7 @@ struct BackupCommand: ParsableCommand {
     do { try store.backup(to: out) } catch { throw CLIError(error) }
     let size = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
     print(
-      "Backed up \(CLIText.safe(store.workspace.databasePath)) to \(CLIText.safe(out)) (\(CLIText.count(size)) bytes)"
+      "Backed up \(Sanitizer.sanitize(store.workspace.databasePath)) to \(Sanitizer.sanitize(out)) (\(CLIText.count(size)) bytes)"
     )
   }
 }

@@ -1,7 +1,9 @@
 import Agreement
 import ArgumentParser
 import Benchmarks
+import FileSafety
 import Foundation
+import Terminal
 
 /// `blastview bench agreement`: the agreement statistics at the scale of issue 6's bar —
 /// 100,000 two-rater ratings over 4 classes, every statistic but the bootstrap in 50 ms or
@@ -37,10 +39,10 @@ struct BenchAgreementCommand: ParsableCommand {
     if let writeCodes {
       var text = "a,b\n"
       for i in 0..<items { text += "\(r.codes[2 * i]),\(r.codes[2 * i + 1])\n" }
-      try text.write(toFile: writeCodes, atomically: true, encoding: .utf8)
+      try SafeFile.write(Array(text.utf8), to: writeCodes)
     }
     if json {
-      let o = AgreeJSON.object(
+      let o = JSONOutput.object(
         [
           ("items", .int(r.items)), ("categories", .int(r.categories)), ("repeats", .int(r.repeats)),
           ("cores", .int(r.cores)), ("kappa", .number(r.kappa)),

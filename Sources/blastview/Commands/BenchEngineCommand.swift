@@ -3,6 +3,7 @@ import Benchmarks
 import Foundation
 import MTACNN
 import NeuralEngine
+import Terminal
 
 /// `blastview bench engine`: the neural engine on DESIGN §4's default network.
 struct BenchEngineCommand: ParsableCommand {
@@ -86,9 +87,7 @@ struct BenchEngineCommand: ParsableCommand {
       if !quiet { print(line) }
     }
     if json {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try enc.encode(report), as: UTF8.self))
+      try JSONOutput.print(report)
       return
     }
     print(

@@ -75,7 +75,7 @@ struct BenchExplainCommand: ParsableCommand {
     (o.samples, o.regions, o.batch, o.runs) = (samples, regions, batch, runs)
     let report = try ExplainBenchmark.run(net: net, picture: picture, source: source, o)
     if json {
-      try CLIText.printJSON(report)
+      try JSONOutput.print(report)
     } else {
       print(report.text)
     }
@@ -98,7 +98,7 @@ extension ExplainBenchmark.Report {
   var text: String {
     func ms(_ s: Double) -> String { String(format: "%8.1f ms", 1000 * s) }
     return [
-      "S = \(size), \(threads) threads, image \(CLIText.safe(image)); LIME \(samples) perturbations, \(regions) regions, batches of \(batch)",
+      "S = \(size), \(threads) threads, image \(Sanitizer.sanitize(image)); LIME \(samples) perturbations, \(regions) regions, batches of \(batch)",
       "forward pass, 1 image (baseline)       \(ms(forwardBatch1))      1.0x",
       "forward pass, per image in a batch     \(ms(forwardPerImageInBatch)) \(String(format: "%8.2fx", forwardPerImageInBatch / forwardBatch1))",
       "Grad-CAM (forward + backward)          \(ms(gradcam)) \(String(format: "%8.2fx", gradcam / forwardBatch1))",

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Benchmarks
 import Foundation
+import Terminal
 
 /// `blastview bench render`: the terminal layer's frame and thumbnail costs (`RenderBenchmark`
 /// says what is measured).
@@ -30,7 +31,7 @@ struct BenchRenderCommand: ParsableCommand {
     if json {
       let data = try JSONSerialization.data(
         withJSONObject: r.results, options: [.sortedKeys, .prettyPrinted])
-      print(String(decoding: data, as: UTF8.self))
+      try JSONOutput.print(jsonData: data)
     } else {
       print(
         "blastview bench render: \(o.columns)x\(o.rows) cells of \(o.cellWidth)x\(o.cellHeight) px, \(r.sourceCount) source images"

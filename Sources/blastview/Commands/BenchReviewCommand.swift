@@ -1,6 +1,7 @@
 import ArgumentParser
 import Benchmarks
 import Foundation
+import Terminal
 
 /// `blastview bench review`: the review app's frame times (`ReviewBenchmark` says what is
 /// measured and against which baselines).
@@ -32,7 +33,7 @@ struct BenchReviewCommand: ParsableCommand {
     if json {
       let data = try JSONSerialization.data(
         withJSONObject: r.results, options: [.sortedKeys, .prettyPrinted])
-      print(String(decoding: data, as: UTF8.self))
+      try JSONOutput.print(jsonData: data)
     } else {
       print("blastview bench review: \(o.columns)x\(o.rows) cells of \(o.cellWidth)x\(o.cellHeight) px")
       for l in r.lines { print("  " + l) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Benchmarks
 import CaseStore
 import Foundation
+import Terminal
 
 /// `blastview bench store`: import throughput and the browser's page query (issue 5).
 struct BenchStoreCommand: ParsableCommand {
@@ -71,12 +72,12 @@ struct BenchStoreCommand: ParsableCommand {
     let quiet = json
     let report: StoreBenchmark.Report
     do {
-      report = try StoreBenchmark.run(o) { line in if !quiet { print(CLIText.safe(line)) } }
+      report = try StoreBenchmark.run(o) { line in if !quiet { print(Sanitizer.sanitize(line)) } }
     } catch {
       throw CLIError(error)
     }
     if json {
-      try CLIText.printJSON(report)
+      try JSONOutput.print(report)
       return
     }
     if let m = report.maxMedianMilliseconds, let p = report.maxP95Milliseconds {

@@ -36,37 +36,20 @@ struct DoctorCommand: ParsableCommand {
     let report = Doctor.run(
       workspace: (workspace.resolved.directory, source), probeTimeoutMilliseconds: probeTimeout)
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-      let data = try encoder.encode(report)
-      // JSON escapes C0 controls itself; C1 controls (U+0080-U+009F) it leaves raw, and some
-      // terminals act on them, so escape those too.
-      print(escapeC1(String(decoding: data, as: UTF8.self)))
+      try JSONOutput.print(report)
     } else {
       print(DoctorText.render(report))
     }
     if !report.ok { throw ExitCode(1) }
   }
-
-  private func escapeC1(_ s: String) -> String {
-    var out = ""
-    for scalar in s.unicodeScalars {
-      if (0x80...0x9F).contains(scalar.value) {
-        out += String(format: "\\u%04x", scalar.value)
-      } else {
-        out.unicodeScalars.append(scalar)
-      }
-    }
-    return out
-  }
 }
 
 /// The human-readable doctor report. Every value that came from outside (environment,
-/// paths) goes through `terminalSafe`.
+/// paths) goes through the `Sanitizer`.
 enum DoctorText {
   static func render(_ r: DoctorReport) -> String {
     let caps = r.terminal.capabilities
-    func safe(_ s: String?) -> String { s.map(terminalSafe) ?? "(not set)" }
+    func safe(_ s: String?) -> String { s.map(Sanitizer.sanitize(_:)) ?? "(not set)" }
     func yesNo(_ b: Bool?) -> String { b.map { $0 ? "yes" : "no" } ?? "unknown" }
     var lines: [String] = []
     lines.append("blastview \(r.blastview)")
@@ -84,7 +67,8 @@ enum DoctorText {
     lines.append("  TERM        \(safe(caps.term))")
     lines.append("  COLORTERM   \(safe(caps.colorTerm))")
     lines.append(
-      "  tmux        \(caps.inTmux ? "yes" + (caps.tmuxVersion.map { " " + terminalSafe($0) } ?? "") : "no")")
+      "  tmux        \(caps.inTmux ? "yes" + (caps.tmuxVersion.map { " " + Sanitizer.sanitize($0) } ?? "") : "no")"
+    )
     lines.append("  over SSH    \(caps.overSSH ? "yes" : "no")")
     lines.append("  a terminal  \(caps.isTTY ? "yes" : "no (standard output is redirected)")")
     if caps.isTTY {
@@ -99,7 +83,7 @@ enum DoctorText {
     lines.append("  graphics    \(r.terminal.graphics.rawValue) (\(r.terminal.graphicsReason))")
     lines.append("")
     lines.append("Workspace")
-    lines.append("  path        \(terminalSafe(r.workspace.path)) (\(r.workspace.source.rawValue))")
+    lines.append("  path        \(Sanitizer.sanitize(r.workspace.path)) (\(r.workspace.source.rawValue))")
     lines.append("  exists      \(r.workspace.exists ? "yes" : "no")")
     lines.append("")
     lines.append("Checks")
@@ -111,9 +95,9 @@ enum DoctorText {
       case .warning: mark = "warn"
       case .error: mark = "FAIL"
       }
-      lines.append("  [\(mark)] \(c.name): \(terminalSafe(c.detail))")
+      lines.append("  [\(mark)] \(c.name): \(Sanitizer.sanitize(c.detail))")
       if let fix = c.fix, c.status == .error || c.status == .warning {
-        lines.append("         fix: \(terminalSafe(fix))")
+        lines.append("         fix: \(Sanitizer.sanitize(fix))")
       }
     }
     lines.append("")

@@ -4,6 +4,7 @@ import Foundation
 import Imaging
 import MTACNN
 import NeuralEngine
+import Terminal
 
 /// `blastview eval`: the paper's metrics from one confusion matrix, segmentation Dice/IoU and
 /// detection F1 when masks are given, calibration, and issue 10's colour-shift robustness.
@@ -100,7 +101,7 @@ struct EvalCommand: ParsableCommand {
     }
     let items = split == "all" ? dataset.items : dataset.items(in: SplitPart(rawValue: split)!)
     let (evalItems, skipped) = Evaluator.load(items, maskKind: kind, withLabels: !segmentationOnly)
-    for s in skipped { printError("skipped \(CLIText.safe(s.description))") }
+    for s in skipped { printError("skipped \(Sanitizer.sanitize(s.description))") }
     guard !evalItems.isEmpty else {
       throw CLIError(message: "no images to evaluate in \(data) (split \(split))")
     }
@@ -207,7 +208,7 @@ struct EvalCommand: ParsableCommand {
     for (k, v) in extra { obj[k] = v }
     let data = try JSONSerialization.data(
       withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-    print(String(decoding: data, as: UTF8.self))
+    try JSONOutput.print(jsonData: data)
   }
 }
 
@@ -235,7 +236,7 @@ struct EvalContext: Encodable {
   }
 
   var heading: String {
-    "\(CLIText.safe(model)) on \(CLIText.safe(data)): split \(split), \(images) images, S = \(size), corner "
+    "\(Sanitizer.sanitize(model)) on \(Sanitizer.sanitize(data)): split \(split), \(images) images, S = \(size), corner "
       + (blankCorner ? "blanked" : "not blanked") + ", colour shift \(colourShift)"
   }
 }
@@ -254,7 +255,7 @@ enum EvalText {
       k.value.map { String(format: "%.4f", $0) } ?? "undefined"
     }
     func row(_ name: String, _ m: ClassMetrics) -> String {
-      pad(CLIText.safe(name), nameWidth)
+      pad(Sanitizer.sanitize(name), nameWidth)
         + String(
           format: "%9.4f %9.4f %9.4f %11.4f %9.4f %8d", m.precision, m.recall, m.f1, m.specificity, m.npv,
           m.support)
@@ -289,11 +290,12 @@ enum EvalText {
     let w = max(7, schema.classes.map(\.count).max()! + 1)
     lines.append(
       pad("", nameWidth)
-        + schema.classes.map { String(repeating: " ", count: max(0, w - $0.count)) + CLIText.safe($0) }
+        + schema.classes.map { String(repeating: " ", count: max(0, w - $0.count)) + Sanitizer.sanitize($0) }
         .joined())
     for (i, name) in schema.classes.enumerated() {
       lines.append(
-        pad(CLIText.safe(name), nameWidth) + c.confusion[i].map { String(format: "%\(w)d", $0) }.joined())
+        pad(Sanitizer.sanitize(name), nameWidth)
+          + c.confusion[i].map { String(format: "%\(w)d", $0) }.joined())
     }
     lines.append(
       String(

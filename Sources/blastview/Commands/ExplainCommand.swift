@@ -4,6 +4,7 @@ import Foundation
 import Imaging
 import MTACNN
 import NeuralEngine
+import Terminal
 
 /// `blastview explain`: why the model called an image (or a workspace case) what it did, and
 /// whether it looked at the scale-bar corner (issue 9; docs/explanations.md).
@@ -69,11 +70,12 @@ struct ExplainCommand: ParsableCommand {
 
   func validate() throws {
     guard ExplanationMethod(rawValue: method) != nil else {
-      throw ValidationError("--method must be lime or gradcam, got \(CLIText.safe(method).debugDescription)")
+      throw ValidationError(
+        "--method must be lime or gradcam, got \(Sanitizer.sanitize(method).debugDescription)")
     }
     guard SuperpixelMethod(rawValue: superpixels) != nil else {
       throw ValidationError(
-        "--superpixels must be slic or grid, got \(CLIText.safe(superpixels).debugDescription)")
+        "--superpixels must be slic or grid, got \(Sanitizer.sanitize(superpixels).debugDescription)")
     }
     if let b = blankCorner, !["on", "off"].contains(b) {
       throw ValidationError("--blank-corner must be on or off")
@@ -83,13 +85,13 @@ struct ExplainCommand: ParsableCommand {
     guard top >= 0 else { throw ValidationError("--top must be 0 or more") }
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     if let out, !out.lowercased().hasSuffix(".png") {
-      throw ValidationError("--out must name a .png file, got \(CLIText.safe(out).debugDescription)")
+      throw ValidationError("--out must name a .png file, got \(Sanitizer.sanitize(out).debugDescription)")
     }
   }
 
   func run() throws {
     Threads.set(threads ?? Threads.available)
-    let (imagePath, label, modelPath) = try resolveTarget()
+    let (imagePath, label, modelPath, sha256) = try resolveTarget()
     let net: MTACNNModel
     do { (net, _) = try ModelCheckpoint.load(path: modelPath) } catch {
       throw CLIError(message: "model \(modelPath): \(error)")
@@ -98,7 +100,13 @@ struct ExplainCommand: ParsableCommand {
       throw CLIError(message: "model \(modelPath) has no classification task to explain")
     }
     let image: RGBImage
-    do { image = try decodeImage(at: imagePath) } catch {
+    // A case's image is checked against its recorded SHA-256: one replaced since import is
+    // refused, not explained as that case.
+    do {
+      image =
+        try sha256.map { h throws(ImageError) in try CaseStore.decodeVerifiedImage(at: imagePath, sha256: h) }
+        ?? decodeImage(at: imagePath)
+    } catch {
       throw CLIError(message: "image \(imagePath): \(error)")
     }
     var classIndex: Int? = nil
@@ -140,21 +148,21 @@ struct ExplainCommand: ParsableCommand {
       model: absolute(modelPath), out: out,
       seconds: seconds)
     if json {
-      try CLIText.printJSON(report)
+      try JSONOutput.print(report)
     } else {
       print(report.text)
     }
   }
 
   /// The image, the case's name (nil for a file) and the model, from the target and options.
-  private func resolveTarget() throws -> (String, String?, String) {
+  private func resolveTarget() throws -> (String, String?, String, String?) {
     var isDirectory: ObjCBool = false
     let exists = FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory)
     let caseID = Int64(target.hasPrefix("#") ? String(target.dropFirst()) : target)
     if exists && !isDirectory.boolValue {
-      if let model { return (target, nil, model) }
+      if let model { return (target, nil, model, nil) }
       let store = try workspace.open()
-      return (target, nil, try promotedModelFile(store))
+      return (target, nil, try promotedModelFile(store), nil)
     }
     guard let caseID else {
       throw CLIError(message: "\(target): no such image file, and not a case id")
@@ -167,7 +175,7 @@ struct ExplainCommand: ParsableCommand {
     do { record = try store.caseRecord(id: caseID, viewer: .system) } catch {
       throw CLIError(message: "case \(caseID): \(error)")
     }
-    return (record.imagePath, "case #\(caseID)", try model ?? promotedModelFile(store))
+    return (record.imagePath, "case #\(caseID)", try model ?? promotedModelFile(store), record.sha256)
   }
 
   private func promotedModelFile(_ store: CaseStore) throws -> String {
@@ -177,6 +185,7 @@ struct ExplainCommand: ParsableCommand {
       throw CLIError(
         message: "the workspace \(store.workspace.directory) has no promoted model: give --model FILE")
     }
+    do { try store.verifyModelFile(promoted) } catch { throw CLIError(error) }
     return promoted.file
   }
 
@@ -269,18 +278,20 @@ struct ExplanationReport: Encodable {
 
   var text: String {
     var lines: [String] = []
-    lines.append(CLIText.safe(image) + (target.map { " (\($0))" } ?? ""))
-    lines.append("  model \(CLIText.safe(model))")
+    lines.append(Sanitizer.sanitize(image) + (target.map { " (\($0))" } ?? ""))
+    lines.append("  model \(Sanitizer.sanitize(model))")
     let probs = classOrder.map {
-      String(format: "%@ %.3f", CLIText.safe($0) as NSString, probabilities[$0] ?? 0)
+      String(format: "%@ %.3f", Sanitizer.sanitize($0) as NSString, probabilities[$0] ?? 0)
     }
-    lines.append("  predicted \(CLIText.safe(predicted))   " + probs.joined(separator: "  "))
+    lines.append("  predicted \(Sanitizer.sanitize(predicted))   " + probs.joined(separator: "  "))
     let how = method == "lime" ? "LIME, \(regions ?? 0) regions" : "Grad-CAM (cls.stage4)"
     lines.append(
-      "  explained \(CLIText.safe(explained)) by \(how), corner \(cornerBlanked ? "blanked" : "not blanked")")
+      "  explained \(Sanitizer.sanitize(explained)) by \(how), corner \(cornerBlanked ? "blanked" : "not blanked")"
+    )
     if let fitR2 { lines.append(String(format: "  surrogate fit R² %.3f", fitR2)) }
     if !top.isEmpty {
-      lines.append("  top regions (weight = rise in P(\(CLIText.safe(explained))) when the region is shown):")
+      lines.append(
+        "  top regions (weight = rise in P(\(Sanitizer.sanitize(explained))) when the region is shown):")
       for (i, r) in top.enumerated() {
         lines.append(
           String(
@@ -289,7 +300,7 @@ struct ExplanationReport: Encodable {
             r.box[0], r.box[1], r.box[2], r.box[3], r.pixels))
       }
     } else if method == "lime" {
-      lines.append("  no region speaks for \(CLIText.safe(explained))")
+      lines.append("  no region speaks for \(Sanitizer.sanitize(explained))")
     }
     let share =
       cornerShare.map { String(format: "%.1f%%", 100 * $0) } ?? "undefined (no positive attribution)"
@@ -297,7 +308,7 @@ struct ExplanationReport: Encodable {
       "  scale-bar corner (\(cornerSource), x \(corner[0]) y \(corner[1]) \(corner[2])×\(corner[3])): "
         + "\(share) of the positive attribution; \(String(format: "%.1f%%", 100 * cornerAreaShare)) of the area"
     )
-    if let overlay { lines.append("  overlay \(CLIText.safe(overlay))") }
+    if let overlay { lines.append("  overlay \(Sanitizer.sanitize(overlay))") }
     lines.append(String(format: "  %.2f s", seconds))
     return lines.joined(separator: "\n")
   }

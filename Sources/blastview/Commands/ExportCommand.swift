@@ -1,6 +1,7 @@
 import ArgumentParser
 import CaseStore
 import Foundation
+import Terminal
 
 /// `blastview export`: annotations out, in four formats.
 struct ExportCommand: ParsableCommand {
@@ -35,7 +36,7 @@ struct ExportCommand: ParsableCommand {
 
   func validate() throws {
     guard ExportFormat(rawValue: format) != nil else {
-      throw ValidationError("--format must be csv, json, masks or coco, not \(CLIText.safe(format))")
+      throw ValidationError("--format must be csv, json, masks or coco, not \(Sanitizer.sanitize(format))")
     }
   }
 
@@ -52,7 +53,7 @@ struct ExportCommand: ParsableCommand {
       throw CLIError(error)
     }
     if json {
-      try CLIText.printJSON(summary)
+      try JSONOutput.print(summary)
       return
     }
     var what: [String] = []
@@ -62,7 +63,7 @@ struct ExportCommand: ParsableCommand {
     if format == "masks" || format == "coco" { what.append("\(CLIText.count(summary.masks)) mask(s)") }
     if format == "coco" { what.append("\(CLIText.count(summary.instances)) nucleus instance(s)") }
     print(
-      "Exported \(what.joined(separator: ", ")) to \(CLIText.safe(Workspace(directory: out).directory)) "
+      "Exported \(what.joined(separator: ", ")) to \(Sanitizer.sanitize(Workspace(directory: out).directory)) "
         + "(\(summary.files.count) file(s))")
   }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CaseStore
 import Foundation
+import Terminal
 
 /// `blastview history CASE`: the audit trail of one case.
 struct HistoryCommand: ParsableCommand {
@@ -35,14 +36,14 @@ struct HistoryCommand: ParsableCommand {
           var adjudications: [Adjudication]
           var blinded: Bool
         }
-        try CLIText.printJSON(
+        try JSONOutput.print(
           Out(caseRecord: record, annotations: history, adjudications: adjudications, blinded: detail.blinded)
         )
         return
       }
       print(
-        "Case \(id): \(CLIText.safe(record.path)) (\(record.width)×\(record.height), \(record.split.rawValue)"
-          + (record.referenceLabel.map { ", reference \(CLIText.safe($0))" } ?? "") + ")")
+        "Case \(id): \(Sanitizer.sanitize(record.path)) (\(record.width)×\(record.height), \(record.split.rawValue)"
+          + (record.referenceLabel.map { ", reference \(Sanitizer.sanitize($0))" } ?? "") + ")")
       if detail.blinded {
         print("  (blinded: other raters' annotations are hidden until you label this case in your session)")
       }
@@ -51,16 +52,16 @@ struct HistoryCommand: ParsableCommand {
         let changed = [a.changed.contains(.label) ? "label" : nil, a.changed.contains(.mask) ? "mask" : nil]
           .compactMap { $0 }.joined(separator: "+")
         print(
-          "  #\(a.id)  \(isoTime(a.createdAt))  \(CLIText.safe(a.rater))  label=\(a.label.map(CLIText.safe) ?? "-")"
+          "  #\(a.id)  \(isoTime(a.createdAt))  \(Sanitizer.sanitize(a.rater))  label=\(a.label.map(Sanitizer.sanitize(_:)) ?? "-")"
             + "  mask=\(a.maskID == nil ? "no" : "yes")  changed=\(changed)"
-            + (a.session.map { "  session=\(CLIText.safe($0))" } ?? "")
+            + (a.session.map { "  session=\(Sanitizer.sanitize($0))" } ?? "")
             + (a.supersedes.map { "  supersedes #\($0)" } ?? "")
-            + (a.note.map { "  note: \(CLIText.safe($0))" } ?? ""))
+            + (a.note.map { "  note: \(Sanitizer.sanitize($0))" } ?? ""))
       }
       for j in adjudications {
         print(
-          "  adjudication #\(j.id)  \(isoTime(j.createdAt))  \(CLIText.safe(j.adjudicator))  final=\(CLIText.safe(j.label))"
-            + "  reason: \(CLIText.safe(j.reason))")
+          "  adjudication #\(j.id)  \(isoTime(j.createdAt))  \(Sanitizer.sanitize(j.adjudicator))  final=\(Sanitizer.sanitize(j.label))"
+            + "  reason: \(Sanitizer.sanitize(j.reason))")
       }
     } catch {
       throw CLIError(error)

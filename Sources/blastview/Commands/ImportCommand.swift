@@ -1,6 +1,7 @@
 import ArgumentParser
 import CaseStore
 import Foundation
+import Terminal
 
 /// `blastview import`: adds images to the workspace as cases.
 struct ImportCommand: ParsableCommand {
@@ -64,12 +65,13 @@ struct ImportCommand: ParsableCommand {
     }
     bar.finish()
     if json {
-      try CLIText.printJSON(summary)
+      try JSONOutput.print(summary)
+      if !summary.refused.isEmpty { throw ExitCode.failure }
       return
     }
     let rate = summary.seconds > 0 ? Double(summary.found) / summary.seconds : 0
     print(
-      "Imported \(CLIText.count(summary.imported)) image(s) into \(CLIText.safe(store.workspace.directory)): "
+      "Imported \(CLIText.count(summary.imported)) image(s) into \(Sanitizer.sanitize(store.workspace.directory)): "
         + "\(CLIText.count(summary.duplicates)) duplicate(s), \(CLIText.count(summary.skipped.count)) skipped "
         + String(format: "(%.1f s, %.0f images/s)", summary.seconds, rate))
     print(
@@ -84,11 +86,18 @@ struct ImportCommand: ParsableCommand {
     func list(_ title: String, _ issues: [ImportIssue]) {
       guard !issues.isEmpty else { return }
       print("\(title):")
-      for i in issues.prefix(50) { print("  \(CLIText.safe(i.path)): \(CLIText.safe(i.reason))") }
+      for i in issues.prefix(50) { print("  \(Sanitizer.sanitize(i.path)): \(Sanitizer.sanitize(i.reason))") }
       if issues.count > 50 { print("  ... and \(issues.count - 50) more (use --json for all)") }
     }
     list("Skipped", summary.skipped)
     list("Masks not used", summary.maskProblems)
     list("Directories not read", summary.directoryProblems)
+    if !summary.refused.isEmpty {
+      list("Not imported", summary.refused)
+      throw CLIError(
+        message:
+          "\(summary.refused.count) file(s) could not be imported (listed under \"Not imported\"); the rest were"
+      )
+    }
   }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CaseStore
 import Foundation
+import Terminal
 
 /// `blastview init`: creates a workspace (directory, database, label schema).
 struct InitCommand: ParsableCommand {
@@ -41,23 +42,23 @@ struct InitCommand: ParsableCommand {
         var labelSchema: LabelSchema
         var imageRoot: String?
       }
-      try CLIText.printJSON(
+      try JSONOutput.print(
         Out(
           workspace: store.workspace.directory, database: store.workspace.databasePath, labelSchema: s,
           imageRoot: try store.imageRoot()))
       return
     }
-    print("Created workspace \(CLIText.safe(store.workspace.directory))")
+    print("Created workspace \(Sanitizer.sanitize(store.workspace.directory))")
     print(
-      "  labels (\(CLIText.safe(s.name))): "
-        + s.classes.map { CLIText.safe("\($0.key)=\($0.name) [\($0.letter)]") }.joined(separator: ", "))
+      "  labels (\(Sanitizer.sanitize(s.name))): "
+        + s.classes.map { Sanitizer.sanitize("\($0.key)=\($0.name) [\($0.letter)]") }.joined(separator: ", "))
     if s.isHierarchical {
       let groups = s.groups.map { g in
-        CLIText.safe(g) + ": "
-          + s.classes.filter { $0.group == g }.map { CLIText.safe($0.name) }.joined(separator: ", ")
+        Sanitizer.sanitize(g) + ": "
+          + s.classes.filter { $0.group == g }.map { Sanitizer.sanitize($0.name) }.joined(separator: ", ")
       }
       print("  groups: " + groups.joined(separator: " | "))
     }
-    if let root = try store.imageRoot() { print("  image root: \(CLIText.safe(root))") }
+    if let root = try store.imageRoot() { print("  image root: \(Sanitizer.sanitize(root))") }
   }
 }

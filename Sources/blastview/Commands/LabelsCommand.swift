@@ -1,6 +1,7 @@
 import ArgumentParser
 import CaseStore
 import Foundation
+import Terminal
 
 /// `blastview labels ...`: label files from other tools.
 struct LabelsCommand: ParsableCommand {
@@ -36,10 +37,11 @@ struct LabelsImportCommand: ParsableCommand {
     let made: [Annotation]
     do { made = try store.importLabels(csvPath: csv, session: session) } catch { throw CLIError(error) }
     if json {
-      try CLIText.printJSON(made)
+      try JSONOutput.print(made)
       return
     }
-    let raters = Set(made.map(\.rater)).sorted().map(CLIText.safe).joined(separator: ", ")
-    print("Imported \(CLIText.count(made.count)) label(s) from \(CLIText.safe(csv)) (raters: \(raters))")
+    let raters = Set(made.map(\.rater)).sorted().map(Sanitizer.sanitize(_:)).joined(separator: ", ")
+    print(
+      "Imported \(CLIText.count(made.count)) label(s) from \(Sanitizer.sanitize(csv)) (raters: \(raters))")
   }
 }

@@ -1,9 +1,11 @@
 import ArgumentParser
 import CaseStore
+import FileSafety
 import Foundation
 import Imaging
 import MTACNN
 import NeuralEngine
+import Terminal
 import Workflows
 
 /// `blastview predict`: class probabilities, P(malignant), nucleus count and boxes per image; or,
@@ -94,7 +96,7 @@ struct PredictCommand: ParsableCommand {
         do {
           decoded.append((p, try decodeImage(at: p)))
         } catch {
-          printError("skipped \(CLIText.safe(error.description))")
+          printError("skipped \(Sanitizer.sanitize(error.description))")
           failed += 1
         }
       }
@@ -111,7 +113,7 @@ struct PredictCommand: ParsableCommand {
       }
     }
     if json {
-      try CLIText.printJSON(results)
+      try JSONOutput.print(results)
     } else {
       for r in results { print(r.text) }
     }
@@ -158,18 +160,21 @@ struct PredictCommand: ParsableCommand {
     // One predictor per model version at a time (review apps start one in the background); the
     // kernel drops the lock when the process ends, however it ends.
     let lockPath = store.workspace.directory + "/cache/predict-v\(version.version).lock"
-    try? FileManager.default.createDirectory(
-      atPath: (lockPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    let lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    try? SafeFile.makeDirectories((lockPath as NSString).deletingLastPathComponent)
+    // Shared on purpose (every user's predictor takes it), but never opened through a link.
+    let lockFD = (try? SafeFile.openShared(lockPath)) ?? -1
     defer { if lockFD >= 0 { close(lockFD) } }
     if lockFD >= 0 && flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
       if json {
-        try CLIText.printJSON(WorkspacePredictSummary(model: version.version, predicted: 0, skipped: 0))
+        try JSONOutput.print(WorkspacePredictSummary(model: version.version, predicted: 0, skipped: 0))
       } else {
         print("model v\(version.version): another process is already predicting with it; nothing to do")
       }
       return
     }
+    // The registered file must still be the one registered: one replaced in place is refused,
+    // never used for predictions stored under this version.
+    do { try store.verifyModelFile(version) } catch { throw CLIError(error) }
     let net: MTACNNModel
     let meta: CheckpointMetadata
     do {
@@ -186,11 +191,11 @@ struct PredictCommand: ParsableCommand {
         summary = try WorkspacePredictions.fillThenPromote(
           store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
           by: defaultRaterName(), reason: "blastview predict --all-cases",
-          progress: { bar.update(done: $0, total: $1) }, skipped: { printError(CLIText.safe($0)) })
+          progress: { bar.update(done: $0, total: $1) }, skipped: { printError($0) })
       } else {
         summary = try WorkspacePredictions.fill(
           store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
-          progress: { bar.update(done: $0, total: $1) }, skipped: { printError(CLIText.safe($0)) })
+          progress: { bar.update(done: $0, total: $1) }, skipped: { printError($0) })
       }
     } catch {
       bar.finish()
@@ -202,7 +207,7 @@ struct PredictCommand: ParsableCommand {
     let skipped = summary.skipped
     bar.finish()
     if json {
-      try CLIText.printJSON(
+      try JSONOutput.print(
         WorkspacePredictSummary(model: version.version, predicted: done, skipped: skipped))
     } else {
       print(
@@ -271,12 +276,12 @@ struct ImageResult: Encodable {
   }
 
   var text: String {
-    var lines = [CLIText.safe(image)]
+    var lines = [Sanitizer.sanitize(image)]
     if let probabilities, let predicted {
       let probs = order.map {
-        String(format: "%@ %.3f", CLIText.safe($0) as NSString, probabilities[$0] ?? 0)
+        String(format: "%@ %.3f", Sanitizer.sanitize($0) as NSString, probabilities[$0] ?? 0)
       }
-      lines.append("  predicted \(CLIText.safe(predicted))   " + probs.joined(separator: "  "))
+      lines.append("  predicted \(Sanitizer.sanitize(predicted))   " + probs.joined(separator: "  "))
     }
     if let pMalignant { lines.append(String(format: "  P(malignant) %.3f", pMalignant)) }
     if let nuclei, let boxes {
@@ -286,7 +291,7 @@ struct ImageResult: Encodable {
             String(format: "[%d,%d %dx%d %.2f]", $0.x, $0.y, $0.width, $0.height, $0.score)
           }.joined(separator: " "))
     }
-    if let mask { lines.append("  mask \(CLIText.safe(mask))") }
+    if let mask { lines.append("  mask \(Sanitizer.sanitize(mask))") }
     if colourUnusual == true {
       lines.append(
         String(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CaseStore
 import Foundation
+import Terminal
 
 /// `blastview rater ...`: the workspace's raters and their roles. Only raters with the
 /// adjudicator role may record adjudications (issue 8); this is how one gets the role.
@@ -33,11 +34,11 @@ struct RaterListCommand: ParsableCommand {
     let raters: [Rater]
     do { raters = try store.raters() } catch { throw CLIError(error) }
     if json {
-      try CLIText.printJSON(raters)
+      try JSONOutput.print(raters)
       return
     }
     if raters.isEmpty { print("No raters yet.") }
-    for r in raters { print("\(CLIText.safe(r.name))  \(r.role.rawValue)") }
+    for r in raters { print("\(Sanitizer.sanitize(r.name))  \(r.role.rawValue)") }
   }
 }
 
@@ -63,12 +64,12 @@ struct RaterAddCommand: ParsableCommand {
               "rater \(name) already exists with the role \(existing.role.rawValue); change it with: "
               + "blastview rater set-role \(name) \(role.rawValue)")
         }
-        print("Rater \(CLIText.safe(name)) already exists with the role \(role.rawValue)")
+        print("Rater \(Sanitizer.sanitize(name)) already exists with the role \(role.rawValue)")
         return
       }
       _ = try store.ensureRater(name)
       let r = try store.setRole(role, for: name)
-      print("Added rater \(CLIText.safe(r.name)) with the role \(r.role.rawValue)")
+      print("Added rater \(Sanitizer.sanitize(r.name)) with the role \(r.role.rawValue)")
     } catch let e as CLIError {
       throw e
     } catch {
@@ -96,7 +97,7 @@ struct RaterSetRoleCommand: ParsableCommand {
       let before = try store.rater(named: name)?.role
       let r = try store.setRole(role, for: name)
       let was = before.map { "was \($0.rawValue)" } ?? "new rater"
-      print("Rater \(CLIText.safe(r.name)) now has the role \(r.role.rawValue) (\(was))")
+      print("Rater \(Sanitizer.sanitize(r.name)) now has the role \(r.role.rawValue) (\(was))")
     } catch {
       throw CLIError(error)
     }

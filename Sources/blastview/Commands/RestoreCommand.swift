@@ -1,6 +1,7 @@
 import ArgumentParser
 import CaseStore
 import Foundation
+import Terminal
 
 /// `blastview restore BACKUP.db`: the way back from a damaged workspace database.
 struct RestoreCommand: ParsableCommand {
@@ -28,12 +29,12 @@ struct RestoreCommand: ParsableCommand {
     let report: Restore.Report
     do { report = try Restore.run(backup: backup, into: ws, force: force) } catch { throw CLIError(error) }
     var lines = [
-      "Restored \(CLIText.safe(backup)) into \(CLIText.safe(ws.databasePath)) "
-        + "(\(CLIText.count(report.annotations)) annotations, last \(CLIText.safe(report.lastAnnotation ?? "none")))"
+      "Restored \(Sanitizer.sanitize(backup)) into \(Sanitizer.sanitize(ws.databasePath)) "
+        + "(\(CLIText.count(report.annotations)) annotations, last \(Sanitizer.sanitize(report.lastAnnotation ?? "none")))"
     ]
     if let aside = report.keptAside {
       lines.append(
-        "The replaced database is kept as \(CLIText.safe(aside))\(report.forced ? " (it was newer: --force)" : "")"
+        "The replaced database is kept as \(Sanitizer.sanitize(aside))\(report.forced ? " (it was newer: --force)" : "")"
       )
     }
     print(lines.joined(separator: "\n"))

@@ -20,9 +20,7 @@ struct SampleDataCommand: ParsableCommand {
   func run() throws {
     let summary = try SampleDataSummary.read(root: URL(fileURLWithPath: path))
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-      print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+      try JSONOutput.print(summary)
     } else {
       print(summary.text)
     }
@@ -67,7 +65,8 @@ struct SampleDataSummary: Codable {
     var isDir: ObjCBool = false
     guard fm.fileExists(atPath: root.path, isDirectory: &isDir), isDir.boolValue else {
       throw ValidationError(
-        "no SampleData folder at \(terminalSafe(root.path)); run from the repository root or pass --path")
+        "no SampleData folder at \(Sanitizer.sanitize(root.path)); run from the repository root or pass --path"
+      )
     }
     var problems: [String] = []
     func files(_ sub: String, ext: String) -> [URL] {
@@ -191,7 +190,7 @@ struct SampleDataSummary: Codable {
       return s
     }
     let pct = { (x: Double) in String(format: "%.1f %%", 100 * x) }
-    var lines = ["SampleData (\(terminalSafe(root)))"]
+    var lines = ["SampleData (\(Sanitizer.sanitize(root)))"]
     lines.append("  wbc-seg  \(wbc.images) white-cell crops with expert masks (GPL-3.0, Zheng et al. 2018)")
     lines.append("    sizes    \(sizeLine(wbc.sizes))")
     let labels = Self.wbcClasses.map { "\($0) \(wbc.classes[$0] ?? 0)" }.joined(separator: ", ")
@@ -201,13 +200,13 @@ struct SampleDataSummary: Codable {
     )
     lines.append("  bccd     \(bccd.images) blood-smear fields with Pascal VOC boxes (MIT)")
     lines.append("    sizes    \(sizeLine(bccd.sizes))")
-    let boxLine = bccd.boxes.keys.sorted().map { "\(terminalSafe($0)) \(bccd.boxes[$0]!)" }.joined(
+    let boxLine = bccd.boxes.keys.sorted().map { "\(Sanitizer.sanitize($0)) \(bccd.boxes[$0]!)" }.joined(
       separator: ", ")
     lines.append("    boxes    \(boxLine) (in \(bccd.annotations) annotation files)")
     lines.append(
       "  total    \(wbc.images + bccd.images) images, \(wbc.masks) masks, \(String(format: "%.1f", Double(bytes) / 1_048_576)) MiB"
     )
-    for p in problems { lines.append("  PROBLEM  \(terminalSafe(p))") }
+    for p in problems { lines.append("  PROBLEM  \(Sanitizer.sanitize(p))") }
     return lines.joined(separator: "\n")
   }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import CaseStore
+import FileSafety
 import Foundation
+import Terminal
 
 /// `blastview session ...`: agreement sessions.
 struct SessionCommand: ParsableCommand {
@@ -60,12 +62,12 @@ struct SessionCreateCommand: ParsableCommand {
         name: name, raters: list, cases: selection, blinded: blind, hideModel: hideModel,
         createdBy: createdBy ?? defaultRaterName())
       if json {
-        try CLIText.printJSON(info)
+        try JSONOutput.print(info)
         return
       }
       print(
-        "Created session \(CLIText.safe(info.name)): \(CLIText.count(info.caseCount)) case(s), raters "
-          + info.raters.map(CLIText.safe).joined(separator: ", ")
+        "Created session \(Sanitizer.sanitize(info.name)): \(CLIText.count(info.caseCount)) case(s), raters "
+          + info.raters.map(Sanitizer.sanitize(_:)).joined(separator: ", ")
           + (info.blinded ? ", blinded" : "") + (info.hideModel ? ", model hidden" : ""))
     } catch let e as CLIError {
       throw e
@@ -84,7 +86,7 @@ struct SessionCreateCommand: ParsableCommand {
       return .split(split)
     }
     if cases.hasPrefix("class:") { return .referenceClass(String(cases.dropFirst(6))) }
-    guard let data = FileManager.default.contents(atPath: cases) else {
+    guard let data = try? Data(SafeFile.read(cases, maxBytes: 64 << 20)) else {
       throw CLIError(message: "--cases \(cases): not all, split:NAME, class:NAME or a readable file")
     }
     var ids: [Int64] = []
@@ -115,7 +117,7 @@ struct SessionListCommand: ParsableCommand {
     let sessions: [SessionInfo]
     do { sessions = try store.sessions() } catch { throw CLIError(error) }
     if json {
-      try CLIText.printJSON(sessions)
+      try JSONOutput.print(sessions)
       return
     }
     if sessions.isEmpty { print("No sessions.") }
@@ -124,11 +126,12 @@ struct SessionListCommand: ParsableCommand {
         s.isOpen ? "open" : "closed", s.blinded ? "blinded" : nil, s.hideModel ? "model hidden" : nil,
       ]
       .compactMap { $0 }.joined(separator: ", ")
-      let progress = s.raters.map { "\(CLIText.safe($0)) \(s.labelled[$0] ?? 0)/\(s.caseCount)" }.joined(
-        separator: ", ")
+      let progress = s.raters.map { "\(Sanitizer.sanitize($0)) \(s.labelled[$0] ?? 0)/\(s.caseCount)" }
+        .joined(
+          separator: ", ")
       print(
-        "\(CLIText.safe(s.name))  [\(flags)]  \(CLIText.count(s.caseCount)) cases (\(CLIText.safe(s.caseSelection)))  "
-          + "created by \(CLIText.safe(s.createdBy))  labelled: \(progress)")
+        "\(Sanitizer.sanitize(s.name))  [\(flags)]  \(CLIText.count(s.caseCount)) cases (\(Sanitizer.sanitize(s.caseSelection)))  "
+          + "created by \(Sanitizer.sanitize(s.createdBy))  labelled: \(progress)")
     }
   }
 }
@@ -147,6 +150,6 @@ struct SessionCloseCommand: ParsableCommand {
   func run() throws {
     let store = try workspace.open()
     do { try store.closeSession(name, by: rater.name) } catch { throw CLIError(error) }
-    print("Closed session \(CLIText.safe(name))")
+    print("Closed session \(Sanitizer.sanitize(name))")
   }
 }

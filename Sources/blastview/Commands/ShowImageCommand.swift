@@ -1,4 +1,5 @@
 import ArgumentParser
+import FileSafety
 import Foundation
 import Imaging
 import Terminal
@@ -110,9 +111,7 @@ private func writeReport(
     "sixelReported": environment.sixel ?? false,
   ]
   if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
-    let temp = path + ".tmp"
-    FileManager.default.createFile(atPath: temp, contents: data)
-    _ = rename(temp, path)
+    try? SafeFile.write(Array(data), to: path)
   }
 }
 

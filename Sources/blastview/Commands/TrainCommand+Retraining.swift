@@ -3,6 +3,7 @@ import CaseStore
 import Foundation
 import MTACNN
 import NeuralEngine
+import Terminal
 import Workflows
 
 /// `train --job ID`, `train --watch`, `train --queue`: retraining from the workspace's
@@ -84,7 +85,7 @@ extension TrainCommand {
     removeLeftoverScratch(store)
     if let id = retraining.job {
       let outcome = try runJob(store, id)
-      if json, let o = outcome { try CLIText.printJSON(JobSummary(o, job: id)) }
+      if json, let o = outcome { try JSONOutput.print(JobSummary(o, job: id)) }
       if trainingInterrupted.load(ordering: .relaxed) { throw ExitCode(130) }
       let job = try? store.trainingJob(id: id)
       if job?.status != .succeeded { throw ExitCode(1) }
@@ -97,11 +98,11 @@ extension TrainCommand {
     let quiet = json
     let job = RetrainJob(
       store: store, jobID: id, threads: threads ?? Threads.available,
-      log: { if !quiet { printError(CLIText.safe($0)) } },
-      warn: { printError(CLIText.safe($0)) },
+      log: { if !quiet { printError($0) } },
+      warn: { printError($0) },
       output: {
         guard !quiet else { return }
-        print(CLIText.safe($0))
+        print(Sanitizer.sanitize($0, mode: .text))
         fflush(nil)
       },
       shouldStop: { trainingInterrupted.load(ordering: .relaxed) })
@@ -121,7 +122,7 @@ extension TrainCommand {
     switch result {
     case .queued(let job, let c):
       if json {
-        try CLIText.printJSON(QueueSummary(job: job.id, tasks: job.tasks, labels: c.labels, masks: c.masks))
+        try JSONOutput.print(QueueSummary(job: job.id, tasks: job.tasks, labels: c.labels, masks: c.masks))
       } else {
         print(
           "queued training job \(job.id): \(job.tasks.joined(separator: " then ")) of v\(job.parentModel ?? 0) "
@@ -150,7 +151,7 @@ extension TrainCommand {
     let threshold = retraining.after ?? (try? store.autoRetrainAfter()).flatMap { $0 } ?? 10
     if !json {
       print(
-        "watching \(CLIText.safe(store.workspace.directory)) (pid \(getpid())): retraining after \(threshold) corrections; Ctrl-C stops"
+        "watching \(Sanitizer.sanitize(store.workspace.directory)) (pid \(getpid())): retraining after \(threshold) corrections; Ctrl-C stops"
       )
       fflush(nil)
     }

@@ -4,6 +4,7 @@ import Foundation
 import MTACNN
 import NeuralEngine
 import Synchronization
+import Terminal
 import Workflows
 
 /// Set by SIGINT: the trainer stops after the current batch and keeps the best checkpoint.
@@ -387,7 +388,7 @@ struct TrainCommand: ParsableCommand {
       try? rewriteTrainingRecord(file, path: out, json: record.json(best: best))
     }
     if json {
-      try CLIText.printJSON(
+      try JSONOutput.print(
         TrainSummary(
           ending: result.ending.rawValue, out: best != nil ? absolute(out) : nil,
           bestEpoch: result.bestEpoch,
@@ -402,7 +403,7 @@ struct TrainCommand: ParsableCommand {
       }
       if let best {
         print(
-          "best checkpoint (epoch \(best.epoch), val loss \(fmt(best.validationLoss ?? best.trainLoss))) saved at \(CLIText.safe(absolute(out)))"
+          "best checkpoint (epoch \(best.epoch), val loss \(fmt(best.validationLoss ?? best.trainLoss))) saved at \(Sanitizer.sanitize(absolute(out)))"
         )
       } else {
         print("no epoch finished: nothing was saved")
@@ -477,7 +478,7 @@ final class TrainingProgressPrinter {
     case .epoch(let r):
       finish()
       if json {
-        try? CLIText.printJSON(r)
+        try? JSONOutput.print(r)
         return
       }
       var parts = [String(format: "epoch %d/%d  train loss %.4f", r.epoch, r.epochs, r.trainLoss)]

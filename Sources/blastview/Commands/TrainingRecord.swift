@@ -1,6 +1,7 @@
 import Foundation
 import MTACNN
 import NeuralEngine
+import Terminal
 import Workflows
 
 /// The `training` metadata `train` writes into its checkpoint: the command, the settings, the
@@ -15,7 +16,7 @@ struct TrainingRecord {
     command train: TrainCommand, started: Date, options: TrainingOptions, model: MTACNNModel,
     frozen: Set<ModelTask>, data: TrainingExamples
   ) {
-    command = CommandLine.arguments.map(CLIText.safe).joined(separator: " ")
+    command = CommandLine.arguments.map { Sanitizer.sanitize($0) }.joined(separator: " ")
     self.started = started
     var r: [String: Any] = [
       "seed": Int(train.seed), "split_seed": Int(train.folder.splitSeed), "epochs": train.epochs,

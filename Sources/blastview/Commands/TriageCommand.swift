@@ -1,6 +1,7 @@
 import ArgumentParser
 import CaseStore
 import Foundation
+import Terminal
 
 /// `blastview triage`: the disagreement triage queue for scripts, the same queue the review
 /// app's triage screen shows (the store's `triageQueue`).
@@ -69,13 +70,13 @@ struct TriageCommand: ParsableCommand {
         l.flatMap { x in schema.classes.first { $0.name == x }?.letter } ?? "-"
       }
       print(
-        "Triage of \(session.map { "session " + CLIText.safe($0) } ?? "the workspace"), read as "
-          + "\(CLIText.safe(reader.name)): \(CLIText.count(items.count)) case(s); low confidence = top probability below \(threshold)"
+        "Triage of \(session.map { "session " + Sanitizer.sanitize($0) } ?? "the workspace"), read as "
+          + "\(Sanitizer.sanitize(reader.name)): \(CLIText.count(items.count)) case(s); low confidence = top probability below \(threshold)"
       )
       if items.isEmpty { return }
       var grid = [["#", "case", "severity", "why", "raters", "model"]]
       for (i, item) in items.enumerated() {
-        let raters = item.labels.keys.sorted().map { "\(CLIText.safe($0)) \(letter(item.labels[$0]))" }
+        let raters = item.labels.keys.sorted().map { "\(Sanitizer.sanitize($0)) \(letter(item.labels[$0]))" }
           .joined(separator: ", ")
         let model =
           item.predictedLabel.map {
@@ -102,7 +103,7 @@ struct TriageCommand: ParsableCommand {
 
   static let setting = "triage_confidence_below"
 
-  static func json(_ items: [TriageItem], threshold: Double, session: String?, reader: String) -> AgreeJSON {
+  static func json(_ items: [TriageItem], threshold: Double, session: String?, reader: String) -> JSONOutput {
     .object([
       ("session", session.map { .string($0) } ?? .null), ("read_as", .string(reader)),
       ("confidence_below", .double(threshold)), ("n", .int(items.count)),

@@ -1,0 +1,122 @@
+import CaseStore
+import Foundation
+import Terminal
+
+/// The case view: the image (with overlays and explanations) and the panel beside it.
+extension View {
+  static func panelWidth(_ s: AppState) -> Int { max(36, min(60, s.columns * 2 / 5)) }
+
+  /// Where the case view and the mask editor draw the case image.
+  public static func caseImageRect(_ s: AppState) -> CellRect {
+    CellRect(row: 1, column: 0, rows: s.rows - 2, columns: s.columns - panelWidth(s) - 1)
+  }
+
+  static func caseView(_ s: AppState, _ images: CaseImages, _ f: inout Frame) {
+    guard let d = s.detail else { return }
+    let r = d.record
+    let panelWidth = panelWidth(s)
+    let imageRect = caseImageRect(s)
+    let imageColumns = imageRect.columns
+    if let problem = d.imageProblem {
+      // The file is missing or no longer the case's image: say so where the image would be.
+      var row = imageRect.row + 1
+      f.put(" The image cannot be shown:", row: row, column: 0, style: Style(.title), width: imageColumns)
+      let words = Sanitizer.sanitize(problem).split(separator: " ")
+      var current = " "
+      for w in words {
+        if current.count + w.count + 1 > max(10, imageColumns - 2) {
+          row += 1
+          f.put(current, row: row, column: 0, style: Style(.text), width: imageColumns)
+          current = " "
+        }
+        current += (current == " " ? "" : " ") + w
+      }
+      f.put(current, row: row + 1, column: 0, style: Style(.text), width: imageColumns)
+    } else if s.graphics {
+      f.place(explainedImagePlacement(s, d, rect: imageRect, images))
+    } else {
+      f.put(" (graphics off: \(r.width) × \(r.height) image)", row: 2, column: 0, style: Style(.dim))
+    }
+    let x = imageColumns + 1
+    var y = 1
+    func line(_ text: String, _ style: Style = Style(.text)) {
+      guard y < s.rows - 1 else { return }
+      f.put(text, row: y, column: x, style: style, width: panelWidth)
+      y += 1
+    }
+    line("Case #\(r.id)", Style(.title))
+    line(Sanitizer.sanitize((r.path as NSString).lastPathComponent))
+    line(
+      "\(r.split.rawValue) · \(r.width) × \(r.height) · reference \(r.referenceLabel.map { Sanitizer.sanitize($0) } ?? "—")",
+      Style(.dim))
+    y += 1
+    if let p = d.prediction {
+      line(
+        "Model v\(p.modelVersion): \(letter(p.label, s.schema)) \(p.label) \(String(format: "%.2f", p.confidence))",
+        Style(.title))
+      // Issue 10: a warning beside the prediction, never a change of it.
+      if p.colourUnusual == true {
+        line("⚠ colour unlike the training data;", Style(.warning))
+        line("  prediction less reliable", Style(.warning))
+      }
+      let barWidth = max(6, panelWidth - 24)
+      for (i, cls) in s.schema.classes.enumerated() where i < p.probabilities.count {
+        let prob = p.probabilities[i]
+        let filled = Int((prob * Double(barWidth)).rounded())
+        guard y < s.rows - 1 else { break }
+        var col = x
+        col += f.put("[\(cls.key)] \(cls.letter) ", row: y, column: col, style: Style(.classLabel(i)))
+        col += f.put(TextWidth.padded(cls.name, to: 8), row: y, column: col)
+        col += f.put(String(repeating: "█", count: filled), row: y, column: col, style: Style(.classLabel(i)))
+        col += f.put(
+          String(repeating: "░", count: barWidth - filled), row: y, column: col, style: Style(.barEmpty))
+        f.put(String(format: " %.2f", prob), row: y, column: col)
+        y += 1
+      }
+      if let pm = p.pMalignant { line(String(format: "P(malignant) %.2f", pm)) }
+      line("Nuclei detected: \(p.detections.count)")
+    } else {
+      line(d.modelHidden ? "Model hidden in this session" : "No prediction yet", Style(.dim))
+      for cls in s.schema.classes {
+        line(
+          "[\(cls.key)] \(cls.letter) \(cls.name)",
+          Style(.classLabel(s.schema.classes.firstIndex { $0.name == cls.name } ?? 0)))
+      }
+    }
+    y += 1
+    if let mine = d.mine?.label {
+      line("My label: \(letter(mine, s.schema)) \(mine)", classStyle(mine, s.schema))
+    } else {
+      line("My label: none (press \(s.schema.classes.map(\.key).joined(separator: "/")))", Style(.warning))
+    }
+    if d.blinded {
+      line("Other raters: hidden until you label (blinded)", Style(.dim))
+    } else {
+      let others = d.current.filter { $0.rater != s.rater && $0.label != nil }
+      line(
+        others.isEmpty
+          ? "Other raters: none"
+          : "Other raters: "
+            + others.map { "\(Sanitizer.sanitize($0.rater)) \(letter($0.label, s.schema))" }.joined(
+              separator: ", "))
+    }
+    y = overlayLegend(s, d, &f, column: x, row: y, width: panelWidth)
+    y = explanationLegend(s, d, &f, column: x, row: y, width: panelWidth)
+    y += 1
+    line("History", Style(.title))
+    let formatter = DateFormatter()
+    formatter.dateFormat = "yyyy-MM-dd HH:mm"
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    for a in s.history {
+      guard y < s.rows - 1 else { break }
+      let what = [
+        a.label.map { "\(letter($0, s.schema)) \($0)" },
+        a.maskID != nil && a.changed.contains(.mask) ? "mask" : nil,
+      ]
+      .compactMap { $0 }.joined(separator: " + ")
+      line(
+        "\(formatter.string(from: a.createdAt)) \(Sanitizer.sanitize(a.rater)): \(what.isEmpty ? "cleared" : what)",
+        Style(.dim))
+    }
+  }
+}

@@ -1,0 +1,53 @@
+import CaseStore
+import Foundation
+import Terminal
+
+/// The mask editor: the image with the mask being drawn, and its keys beside it.
+extension View {
+  static func maskEditor(_ s: AppState, _ images: CaseImages, _ f: inout Frame) {
+    guard let e = s.editor, let d = s.detail else { return }
+    let r = d.record
+    let rect = caseImageRect(s)
+    if s.graphics {
+      let damages = e.damageSince.map {
+        ImageDamage(since: $0.since, pixels: $0.region, imageWidth: e.width, imageHeight: e.height)
+      }
+      f.place(
+        ImagePlacement(
+          key: e.imageKey, rect: rect,
+          source: images.editing(
+            s.pictures.caseImage(at: r.imagePath), path: r.imagePath, editor: e, colours: s.overlayColours),
+          damages: damages))
+    } else {
+      f.put(
+        " (graphics off: the mask is not shown; --graphics blocks or sixel)", row: 2, column: 0,
+        style: Style(.dim))
+    }
+    let panel = panelWidth(s)
+    let x = rect.right + 1
+    var y = 1
+    func line(_ text: String, _ style: Style = Style(.text)) {
+      guard y < s.rows - 1 else { return }
+      f.put(text, row: y, column: x, style: style, width: panel)
+      y += 1
+    }
+    line("Mask editor · case #\(r.id)", Style(.title))
+    line(Sanitizer.sanitize((r.path as NSString).lastPathComponent), Style(.dim))
+    y += 1
+    line(
+      "Tool: \(e.tool == .paint ? "brush (paint)" : "eraser")",
+      e.tool == .paint ? Style(.accent) : Style(.warning))
+    line("Radius: \(e.radius) px   [ smaller  ] larger")
+    line("Pen: \(e.strokeActive ? "down (Space lifts and saves)" : "up (Space puts it down)")")
+    line("Cursor: \(e.cursorX), \(e.cursorY) of \(e.width) × \(e.height)")
+    line("Nucleus pixels: \(e.nucleusPixels)")
+    line("Undo \(e.undoStack.count) · redo \(e.redoStack.count)")
+    line(s.modelMask == nil ? "Model mask: none" : "Model mask: a accepts it")
+    line(s.referenceMask == nil ? "Reference mask: none" : "Reference mask: r takes it")
+    y += 1
+    line("hjkl/arrows move 1 px, HJKL/Shift 8 px", Style(.dim))
+    line("f fill · d delete nucleus · c clear", Style(.dim))
+    line("u undo · Ctrl-R redo · Esc case view", Style(.dim))
+    line("Mouse: drag to paint", Style(.dim))
+  }
+}
