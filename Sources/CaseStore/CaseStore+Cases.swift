@@ -45,7 +45,7 @@ extension CaseStore {
       }
       return rec
     }
-    guard let found else { throw .unknownCase(String(id)) }
+    guard let found else { throw confirmNotDamaged(.unknownCase(String(id))) }
     return found
   }
 
@@ -74,7 +74,18 @@ extension CaseStore {
   /// Finds a case from what a user typed: a case id (`42` or `#42`), an image path (as
   /// stored, as given on the command line, or resolved against the image root) or a
   /// SHA-256 prefix of at least 6 hex digits. Ambiguous prefixes are refused with the matches.
+  /// A miss is checked against damage first (an index that no longer matches its table misses
+  /// cases that exist), so "no case matches" is never the answer of a damaged database.
   public func resolveCase(_ text: String) throws(StoreError) -> Int64 {
+    do throws(StoreError) {
+      return try lookUpCase(text)
+    } catch {
+      if case .unknownCase = error { throw confirmNotDamaged(error) }
+      throw error
+    }
+  }
+
+  private func lookUpCase(_ text: String) throws(StoreError) -> Int64 {
     let t = text.trimmingCharacters(in: .whitespaces)
     let root = try imageRoot()
     return try read { db in

@@ -323,6 +323,30 @@ extension CaseStore {
     }
   }
 
+  // MARK: Failed predictors
+
+  static func predictionFailureKey(_ model: Int64) -> String { "prediction_failed.v\(model)" }
+
+  /// Records that predicting with `model` failed (a model that produces NaN, a class count the
+  /// schema does not have): review apps show it and do not start that predictor again. An
+  /// explicit `predict --all-cases --model` clears it and tries again.
+  public func recordPredictionFailure(model: Int64, message: String) throws(StoreError) {
+    try setSetting(
+      CaseStore.predictionFailureKey(model), CaseStore.timestamp(Date()) + " " + String(message.prefix(500)))
+  }
+
+  /// The recorded failure of `model`'s predictor ("<time> <message>"), if any.
+  public func predictionFailure(model: Int64) throws(StoreError) -> String? {
+    try setting(CaseStore.predictionFailureKey(model))
+  }
+
+  public func clearPredictionFailure(model: Int64) throws(StoreError) {
+    try write { db in
+      try db.execute(
+        sql: "DELETE FROM setting WHERE key = ?", arguments: [CaseStore.predictionFailureKey(model)])
+    }
+  }
+
   /// Case ids that have no prediction from `model`, in id order (the background predictor's
   /// work list).
   public func casesMissingPrediction(model: Int64, limit: Int = 1000) throws(StoreError) -> [Int64] {

@@ -35,10 +35,19 @@ public final class CaseStore: Sendable {
       // switched to WAL mode.
       let probe = try DatabaseQueue(path: path, configuration: CaseStore.configuration(readonly: true))
       try probe.read { db in
+        // Damage first: a flipped byte can make a damaged workspace look foreign or newer,
+        // and that advice ("upgrade", "not a workspace") would be wrong.
+        try DamageCheck.onOpen(db, path: path)
         let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
-        guard appID == Schema.applicationID else { throw StoreError.notABlastViewDatabase(path) }
+        guard appID == Schema.applicationID else {
+          try DamageCheck.foreignOrDamaged(db, path: path)
+          throw StoreError.notABlastViewDatabase(path)
+        }
         let migrator = Schema.migrator
         if try migrator.hasBeenSuperseded(db) {
+          // Unknown migration names are either a newer BlastView or damaged rows of
+          // grdb_migrations; the full check tells them apart (its index no longer matches).
+          try DamageCheck.full(db, path: path)
           let known = Set(migrator.migrations)
           let unknown = try migrator.appliedIdentifiers(db).filter { !known.contains($0) }.sorted()
           throw StoreError.newerSchema(path: path, unknownMigrations: unknown)

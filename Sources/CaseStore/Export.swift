@@ -368,11 +368,23 @@ extension CaseStore {
     }
     do {
       let target = try DatabaseQueue(path: tmp)
-      try CaseStore.retrying(path: workspace.databasePath) { try pool.backup(to: target) }
+      // Busy is the workspace's doing; a full disk, read-only place or I/O error is the
+      // target's, and the message must name the file being written, not the workspace.
+      do {
+        try CaseStore.retrying(path: workspace.databasePath) { try pool.backup(to: target) }
+      } catch {
+        let e = StoreError.from(error, path: workspace.databasePath)
+        throw e.isTargetFailure ? e.naming(dest) : e
+      }
       let check = try target.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
       try target.close()
       guard check == ["ok"] else {
-        throw StoreError.corrupt("the backup copy failed its integrity check: \(check)")
+        // The copy is page for page: it fails because the workspace itself is damaged.
+        throw StoreError.corrupt(
+          path: workspace.databasePath,
+          detail:
+            "its backup copy fails integrity_check: \(DamageCheck.filtered(check.prefix(3).joined(separator: "; ")))"
+        )
       }
       let fd = Glibc.open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
       if fd >= 0 {

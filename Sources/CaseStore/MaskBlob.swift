@@ -35,17 +35,23 @@ extension CaseStore {
     do {
       return try decodeMask(data: png, name: "mask \(id)")
     } catch {
-      throw .corrupt("stored mask \(id) does not decode: \(error)")
+      throw .corrupt(path: workspace.databasePath, detail: "stored mask \(id) does not decode: \(error)")
     }
   }
 
-  /// The stored PNG bytes of mask `id` (export writes them as they are).
+  /// The stored PNG bytes of mask `id` (export writes them as they are), checked against the
+  /// SHA-256 they were stored under: a flipped byte in a mask page is reported as damage, never
+  /// shown or exported as someone's mask.
   public func maskPNG(id: Int64) throws(StoreError) -> [UInt8] {
-    let data = try read { db in
-      try Data.fetchOne(db, sql: "SELECT png FROM mask WHERE id = ?", arguments: [id])
+    let row = try read { db in
+      try Row.fetchOne(db, sql: "SELECT sha256, png FROM mask WHERE id = ?", arguments: [id])
     }
-    guard let data else { throw .invalidInput("no mask with id \(id)") }
-    return [UInt8](data)
+    guard let row, let data = row["png"] as Data? else { throw .invalidInput("no mask with id \(id)") }
+    let bytes = [UInt8](data)
+    guard Digest.sha256Hex(bytes) == (row["sha256"] as String?) else {
+      throw .corrupt(path: workspace.databasePath, detail: "stored mask \(id) no longer matches its SHA-256")
+    }
+    return bytes
   }
 
   /// The reference mask that came with the import, if any.

@@ -19,8 +19,10 @@ public enum StoreError: Error, CustomStringConvertible, Equatable, Sendable {
   case readOnly(String)
   /// The disk (or a quota or file-size limit) is full; nothing was written.
   case diskFull(String)
-  /// SQLite found the database damaged.
-  case corrupt(String)
+  /// The database file is damaged (SQLite reported SQLITE_CORRUPT or SQLITE_NOTADB on a file
+  /// that began as a database, a check failed, or the schema itself reads back wrong): `path`
+  /// is the damaged file, `detail` what showed it.
+  case corrupt(path: String, detail: String)
   /// Another process held the database for longer than the retry budget.
   case busy(String)
   /// A file could not be read or written.
@@ -67,8 +69,10 @@ public enum StoreError: Error, CustomStringConvertible, Equatable, Sendable {
         + "(check permissions or the mount); nothing was changed"
     case .diskFull(let p):
       return "the disk holding \(p) is full; nothing was written, and nothing saved was lost"
-    case .corrupt(let m):
-      return "the workspace database is damaged: \(m) (restore from a backup: `blastview backup`)"
+    case .corrupt(let p, let m):
+      return "the workspace database \(p) is damaged (\(m)); nothing was written. Restore the last "
+        + "backup with `blastview restore BACKUP.db` (the damaged file is kept aside), "
+        + "then redo the work done since that backup"
     case .busy(let p):
       return
         "the workspace \(p) stayed locked by another process for too long; nothing was written, try again"
@@ -114,9 +118,15 @@ extension StoreError {
       switch e.resultCode {
       case .SQLITE_FULL: return .diskFull(path)
       case .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_CANTOPEN: return .readOnly(path)
-      case .SQLITE_NOTADB: return .notADatabase(path)
-      case .SQLITE_CORRUPT: return .corrupt(e.message ?? "SQLITE_CORRUPT")
+      // NOTADB after the 16-byte header was checked (`Workspace.preflight`) means the file's
+      // own header page is damaged, not that someone pointed us at a foreign file.
+      case .SQLITE_NOTADB, .SQLITE_CORRUPT, .SQLITE_FORMAT:
+        return .corrupt(path: path, detail: damageDetail(e))
       case .SQLITE_BUSY, .SQLITE_LOCKED: return .busy(path)
+      case .SQLITE_ERROR where isSchemaDamage(e):
+        // Our own schema is fixed by the migrations: a missing table or column means the
+        // sqlite_schema page was damaged, not that the user did something wrong.
+        return .corrupt(path: path, detail: damageDetail(e))
       case .SQLITE_IOERR:
         // SQLite reports ENOSPC/EFBIG during a write as an I/O error on some paths.
         if [ENOSPC, EFBIG, EDQUOT].contains(errno) { return .diskFull(path) }
@@ -125,6 +135,43 @@ extension StoreError {
       }
     }
     return .database(String(describing: error))
+  }
+
+  /// SQLite's message, filtered (it can quote bytes of the damaged page).
+  private static func damageDetail(_ e: DatabaseError) -> String {
+    DamageCheck.filtered(e.message ?? "\(e.resultCode)")
+  }
+
+  /// "no such table/column", "malformed database schema": the SQL is ours and was migrated, so
+  /// these only happen when the schema page no longer says what the migrations wrote.
+  private static func isSchemaDamage(_ e: DatabaseError) -> Bool {
+    let m = (e.message ?? "").lowercased()
+    return m.hasPrefix("no such table") || m.hasPrefix("no such column") || m.contains("malformed")
+      || m.hasPrefix("no such index")
+  }
+
+  /// Whether this error says the database file is damaged.
+  public var isDamage: Bool {
+    if case .corrupt = self { return true }
+    return false
+  }
+
+  /// A failure to write a file (full disk, read-only, I/O), as opposed to a lock or a bad value.
+  var isTargetFailure: Bool {
+    switch self {
+    case .diskFull, .readOnly, .io: return true
+    default: return false
+    }
+  }
+
+  /// The same failure, naming `path` (the file being written) instead.
+  func naming(_ path: String) -> StoreError {
+    switch self {
+    case .diskFull: return .diskFull(path)
+    case .readOnly: return .readOnly(path)
+    case .io(_, let reason): return .io(path: path, reason: reason)
+    default: return self
+    }
   }
 
   var isBusy: Bool {

@@ -160,6 +160,13 @@ public final class SafeTensorsFile: @unchecked Sendable {
     guard let dict = json as? [String: Any] else {
       throw SafeTensorsError(path: path, reason: .badJSON("the header is not a JSON object"))
     }
+    // A key given twice is read as the first by one parser and the last by another (Python's
+    // json keeps the last): the tensors or configuration one tool shows would not be the ones
+    // another runs. Refused, at any depth.
+    if let key = SafeTensorsFile.firstDuplicateKey(in: bytes[8..<(8 + n)]) {
+      throw SafeTensorsError(
+        path: path, reason: .badHeader("the key \"\(sanitized(key))\" appears twice in one object"))
+    }
     var meta: [String: String] = [:]
     if let m = dict["__metadata__"] {
       guard let md = m as? [String: Any] else {
@@ -210,6 +217,51 @@ public final class SafeTensorsFile: @unchecked Sendable {
     var idx: [String: Int] = [:]
     for (i, e) in list.enumerated() { idx[e.name] = i }
     index = idx
+  }
+
+  /// The first key that appears twice in one object of `json` (which must be valid JSON), with
+  /// escapes decoded, so `"size"` and `"\u0073ize"` are the same key.
+  public static func firstDuplicateKey(in json: ArraySlice<UInt8>) -> String? {
+    var objects: [Set<String>?] = []  // nil for an array
+    var expectKey = false
+    var i = json.startIndex
+    let quote = UInt8(ascii: "\"")
+    while i < json.endIndex {
+      switch json[i] {
+      case UInt8(ascii: "{"):
+        objects.append([])
+        expectKey = true
+      case UInt8(ascii: "["):
+        objects.append(nil)
+        expectKey = false
+      case UInt8(ascii: "}"), UInt8(ascii: "]"):
+        if !objects.isEmpty { objects.removeLast() }
+        expectKey = false
+      case UInt8(ascii: ","):
+        expectKey = objects.last.map { $0 != nil } ?? false
+      case quote:
+        var j = i + 1
+        while j < json.endIndex && json[j] != quote {
+          if json[j] == UInt8(ascii: "\\") { j += 1 }
+          j += 1
+        }
+        let end = min(j, json.endIndex - 1)
+        if expectKey, let last = objects.indices.last, var keys = objects[last] {
+          let raw = Data(json[i...end])
+          let key =
+            (try? JSONSerialization.jsonObject(with: raw, options: .fragmentsAllowed)) as? String
+            ?? String(decoding: raw, as: UTF8.self)
+          if keys.contains(key) { return key }
+          keys.insert(key)
+          objects[last] = keys
+          expectKey = false
+        }
+        i = end
+      default: break
+      }
+      i += 1
+    }
+    return nil
   }
 
   private static func jsonMessage(_ error: Error) -> String {

@@ -20,9 +20,11 @@ import Testing
   }
 
   @discardableResult
-  static func run(_ args: [String], env: [String: String] = [:], cwd: String? = nil) throws -> Result {
+  static func run(
+    _ args: [String], env: [String: String] = [:], cwd: String? = nil, executable: String? = nil
+  ) throws -> Result {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: binary)
+    p.executableURL = URL(fileURLWithPath: executable ?? binary)
     p.arguments = args
     var environment = ProcessInfo.processInfo.environment
     environment.removeValue(forKey: "BLASTVIEW_WORKSPACE")

@@ -42,6 +42,22 @@ import Workflows
     #expect(update(s, .predictions(.coverageLoaded(nil, backgroundAllowed: true))).1.isEmpty)
   }
 
+  /// Issue 15, item 5: a predictor that failed for a version (recorded in the store) is not
+  /// started again by the next review, which shows the failure instead of "0 of 299" forever.
+  @Test func aVersionWhosePredictorFailedIsShownNotRestarted() {
+    var s = Self.state()
+    let failed = PredictionCoverage(
+      version: 2, predicted: 0, total: 299,
+      failure: "2026-12-04T15:00:00.000Z prediction for case 1 needs 5 probabilities in [0, 1]\u{1b}[2J")
+    var effects: [Effect]
+    (s, effects) = update(s, .predictions(.coverageLoaded(failed, backgroundAllowed: true)))
+    #expect(effects.isEmpty)
+    let line = View.render(s).text(row: s.rows - 1)
+    #expect(line.contains("✗ predictions v2 failed"), "\(line)")
+    #expect(!line.contains("0 of 299"))
+    #expect(View.predictionStatusText(s)?.contains("\u{1b}") == false)
+  }
+
   @Test func anotherProcessCommittingRereadsTheCoverage() {
     var s = Self.state()
     s.changeVersion = 4

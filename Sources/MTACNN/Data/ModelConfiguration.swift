@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import NeuralEngine
 
 /// The model configuration stored as JSON under `config` in a checkpoint's `__metadata__`
 /// (docs/checkpoint-format.md §3), with the PyTorch reference's keys. Both sides write every key;
@@ -77,6 +78,9 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
       throw ConfigError(message: "not a JSON object")
     }
+    if let key = SafeTensorsFile.firstDuplicateKey(in: Array(json.utf8)[...]) {
+      throw ConfigError(message: "the key \"\(key)\" appears twice in one object")
+    }
     let known = Set(CodingKeys.allCases.map(\.rawValue))
     let unknown = obj.keys.filter { !known.contains($0) }.sorted()
     guard unknown.isEmpty else { throw ConfigError(message: "unknown keys \(unknown)") }
@@ -90,12 +94,133 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     return c
   }
 
+  /// The documented bounds of every size a configuration sets (docs/checkpoint-format.md §3,
+  /// "Bounds"). A checkpoint is a file anyone can hand over: nothing it declares is allocated
+  /// before it is checked against these, far above any model this tool trains (128 px, ≤ 256
+  /// channels) and far below what would exhaust a workstation.
+  public enum Bounds {
+    public static let size = 16...1024
+    public static let channels = 1...1024
+    public static let transformerWidth = 1...2048
+    public static let transformerDepth = 0...32
+    public static let transformerHeads = 1...64
+    public static let transformerMLP = 1...8192
+    public static let classes = 2...256
+    /// Characters of a class or schema name.
+    public static let nameLength = 1...64
+    public static let sourceSide = 1...65536
+    public static let betaMagnitude = 50.0
+    /// Estimated floats one image needs in a forward pass (feature maps, attention scores):
+    /// 2^27 floats = 512 MiB; the default model at 128 px needs about 2 million.
+    public static let workingSetFloats = 1 << 27
+  }
+
+  /// A rough count of the floats one image's forward pass keeps: every stage's output and its
+  /// intermediate maps (about six per stage), the decoder's (with skips) and the transformer's
+  /// attention scores and MLP activations. Used only to refuse absurd configurations.
+  public var estimatedWorkingSetFloats: Int {
+    let s = size
+    var total = 0
+    let taskCount = max(tasks.count, 1)
+    for (i, c) in channels.enumerated() {
+      let side = s >> i
+      let maps = 6 * c * side * side
+      total += i < 2 ? maps : maps * taskCount
+    }
+    for (i, d) in decoderChannels.enumerated() {
+      let side = s >> (3 - i)
+      total += 6 * d * side * side
+    }
+    let tokens = (s / 16) * (s / 16)
+    total +=
+      transformerDepth
+      * (transformerHeads * tokens * tokens * 2 + tokens * (transformerMLP + 4 * transformerWidth))
+    return total
+  }
+
   public func validate() throws(ConfigError) {
-    guard size >= 16 && size % 16 == 0 else {
+    func within(_ name: String, _ value: Int, _ range: ClosedRange<Int>) throws(ConfigError) {
+      guard range.contains(value) else {
+        throw ConfigError(message: "\(name) \(value) is outside \(range.lowerBound)...\(range.upperBound)")
+      }
+    }
+    try within("size", size, Bounds.size)
+    guard size % 16 == 0 else {
       throw ConfigError(message: "size \(size) is not a multiple of 16")
     }
     guard channels.count == 4, decoderChannels.count == 4 else {
       throw ConfigError(message: "channels and decoder_channels need 4 entries each")
+    }
+    for (i, c) in channels.enumerated() { try within("channels[\(i)]", c, Bounds.channels) }
+    for (i, c) in decoderChannels.enumerated() { try within("decoder_channels[\(i)]", c, Bounds.channels) }
+    try within("transformer_width", transformerWidth, Bounds.transformerWidth)
+    try within("transformer_depth", transformerDepth, Bounds.transformerDepth)
+    try within("transformer_heads", transformerHeads, Bounds.transformerHeads)
+    try within("transformer_mlp", transformerMLP, Bounds.transformerMLP)
+    try within("number of classes", classes.count, Bounds.classes)
+    for (i, name) in classes.enumerated() {
+      guard Bounds.nameLength.contains(name.count) else {
+        throw ConfigError(
+          message: "classes[\(i)] has \(name.count) characters (1...\(Bounds.nameLength.upperBound))")
+      }
+    }
+    guard Set(classes).count == classes.count else { throw ConfigError(message: "classes has a name twice") }
+    guard Bounds.nameLength.contains(schema.count) else {
+      throw ConfigError(
+        message: "schema name has \(schema.count) characters (1...\(Bounds.nameLength.upperBound))")
+    }
+    guard tasks.count <= 2, Set(tasks).count == tasks.count else {
+      throw ConfigError(message: "tasks \(tasks) names a task twice")
+    }
+    guard betaInit.isFinite, abs(betaInit) <= Bounds.betaMagnitude else {
+      throw ConfigError(
+        message: "beta_init \(betaInit) is not a finite number within ±\(Int(Bounds.betaMagnitude))")
+    }
+    for (name, v) in [
+      ("dropout", dropout), ("transformer_dropout", transformerDropout), ("bn_eps", bnEps),
+      ("bn_momentum", bnMomentum), ("ln_eps", lnEps),
+    ] where !v.isFinite {
+      throw ConfigError(message: "\(name) \(v) is not a finite number")
+    }
+    if let s = sourceSize {
+      guard s.count == 2 else { throw ConfigError(message: "source_size needs [width, height]") }
+      try within("source_size[0]", s[0], Bounds.sourceSide)
+      try within("source_size[1]", s[1], Bounds.sourceSide)
+      if let b = blankCorner {
+        guard b.x >= 0, b.y >= 0, b.width >= 1, b.height >= 1, b.x <= s[0] - b.width, b.y <= s[1] - b.height
+        else {
+          throw ConfigError(
+            message:
+              "blank_corner \(b.x),\(b.y) \(b.width)×\(b.height) is not inside source_size \(s[0])×\(s[1])")
+        }
+      }
+    }
+    if let stain = stainNormalisation {
+      let numbers: [Double]
+      switch stain {
+      case .reinhard(let mean, let std):
+        guard mean.count == 3, std.count == 3 else {
+          throw ConfigError(message: "stain_normalisation (reinhard) needs 3 means and 3 standard deviations")
+        }
+        numbers = mean + std
+      case .macenko(let stains, let maxConcentration):
+        guard stains.count == 2, stains.allSatisfy({ $0.count == 3 }), maxConcentration.count == 2 else {
+          throw ConfigError(
+            message: "stain_normalisation (macenko) needs 2 stain vectors of 3 and 2 concentrations")
+        }
+        numbers = stains.flatMap { $0 } + maxConcentration
+      }
+      guard numbers.allSatisfy(\.isFinite) else {
+        throw ConfigError(message: "stain_normalisation holds a number that is not finite")
+      }
+    }
+    let working = estimatedWorkingSetFloats
+    guard working <= Bounds.workingSetFloats else {
+      throw ConfigError(
+        message:
+          "size \(size) with channels \(channels), decoder_channels \(decoderChannels) and a \(transformerDepth)-layer "
+          + "transformer needs about \(working / (1 << 18)) MiB per image, over the \(Bounds.workingSetFloats / (1 << 18)) MiB bound"
+      )
     }
     guard tasks.allSatisfy({ $0 == "cls" || $0 == "seg" }), !tasks.isEmpty else {
       throw ConfigError(message: "tasks \(tasks) (cls, seg)")

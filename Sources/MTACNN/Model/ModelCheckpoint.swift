@@ -74,6 +74,7 @@ public enum ModelCheckpoint {
       throw .badCheckpoint(
         path: file.path, reason: "bad 'config' metadata: \(sanitisedForTerminal(error.message))")
     }
+    try checkShapes(config, against: file)
     var opt: OptimizerRecord? = nil
     if let o = m["optimizer"] {
       guard let rec = try? JSONDecoder().decode(OptimizerRecord.self, from: Data(o.utf8)) else {
@@ -111,6 +112,65 @@ public enum ModelCheckpoint {
     }
     try model.loadValues(from: file)
     return (model, meta)
+  }
+
+  /// Checks every size the configuration declares against the tensors the file actually holds,
+  /// before any network is built: the tensors are bounded by the file's length, so a
+  /// configuration that agrees with them cannot ask for more than the file could describe
+  /// (issue 15, item 4). `size` is checked through the positional embedding when the model has
+  /// a segmentation head, and by `ModelConfiguration.Bounds` in every case. Every loader goes
+  /// through here (`metadata(of:)`): predict, eval, explain, audit, train --init, retraining.
+  static func checkShapes(_ c: ModelConfiguration, against file: SafeTensorsFile) throws(ModelError) {
+    func expect(_ name: String, _ shape: [Int], field: String) throws(ModelError) {
+      guard let e = file.entry(named: name) else {
+        throw .badCheckpoint(
+          path: file.path, reason: "config field '\(field)' cannot be checked: tensor '\(name)' is missing")
+      }
+      guard e.shape == shape else {
+        throw .badCheckpoint(
+          path: file.path,
+          reason:
+            "config field '\(field)' does not match tensor '\(name)': it has shape \(e.shape), the config implies \(shape)"
+        )
+      }
+    }
+    let ch = c.channels
+    try expect("encoder.stage1.block.0.0.weight", [ch[0], 3, 3, 3], field: "channels[0]")
+    try expect("encoder.stage2.block.0.0.weight", [ch[1], ch[0], 3, 3], field: "channels[1]")
+    for t in c.tasks {
+      try expect("\(t).stage3.block.0.0.weight", [ch[2], ch[1], 3, 3], field: "channels[2]")
+      try expect("\(t).stage4.block.0.0.weight", [ch[3], ch[2], 3, 3], field: "channels[3]")
+    }
+    if c.tasks.contains("cls") {
+      if c.hierarchical {
+        try expect("cls.head.malignant.weight", [1, ch[3]], field: "hierarchical")
+        try expect("cls.head.subtype.weight", [c.classes.count - 1, ch[3]], field: "classes")
+      } else {
+        try expect("cls.head.logits.weight", [c.classes.count, ch[3]], field: "classes")
+      }
+    }
+    if c.tasks.contains("seg") {
+      let w = c.transformerWidth
+      let tokens = (c.size / 16) * (c.size / 16)
+      try expect("seg.bottleneck.pos", [1, tokens, w], field: "size")
+      for i in 0..<c.transformerDepth {
+        let layer = "seg.bottleneck.enc.layers.\(i)"
+        try expect(layer + ".self_attn.in_proj_weight", [3 * w, w], field: "transformer_depth")
+        try expect(layer + ".linear1.weight", [c.transformerMLP, w], field: "transformer_mlp")
+      }
+      if file.entry(named: "seg.bottleneck.enc.layers.\(c.transformerDepth).norm1.weight") != nil {
+        throw .badCheckpoint(
+          path: file.path,
+          reason:
+            "config field 'transformer_depth' is \(c.transformerDepth) but the file holds more transformer layers"
+        )
+      }
+      // The decoder's input channels depend on the skips; its output channels are the field.
+      for (i, d) in c.decoderChannels.enumerated() {
+        let name = "seg.decoder.block\(i + 1).conv.1.0.weight"
+        try expect(name, [d, d, 3, 3], field: "decoder_channels[\(i)]")
+      }
+    }
   }
 
   /// Every Adam tensor name prefix; such tensors are optional and never "unknown".

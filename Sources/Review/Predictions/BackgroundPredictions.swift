@@ -14,10 +14,14 @@ public struct PredictionCoverage: Equatable, Sendable {
   public var version: Int64
   public var predicted: Int
   public var total: Int
-  public init(version: Int64, predicted: Int, total: Int) {
+  /// A predictor of this version failed before ("<time> <why>", recorded in the store): it is
+  /// shown, and not started again until someone runs `predict --all-cases --model` by hand.
+  public var failure: String?
+  public init(version: Int64, predicted: Int, total: Int, failure: String? = nil) {
     self.version = version
     self.predicted = predicted
     self.total = total
+    self.failure = failure
   }
   public var isComplete: Bool { predicted >= total }
 }
@@ -57,7 +61,9 @@ func predictionUpdate(_ state: AppState, _ event: PredictionEvent) -> (AppState,
   switch event {
   case .coverageLoaded(let coverage, let allowed):
     s.predictions.coverage = coverage
-    guard let c = coverage, !c.isComplete, allowed, !s.predictions.launched.contains(c.version) else {
+    guard let c = coverage, !c.isComplete, c.failure == nil, allowed,
+      !s.predictions.launched.contains(c.version)
+    else {
       return (s, [])
     }
     s.predictions.launched.insert(c.version)
@@ -76,6 +82,9 @@ extension View {
   /// "⟳ predictions v2: 128 of 299" while the promoted model's predictions are incomplete.
   public static func predictionStatusText(_ s: AppState) -> String? {
     guard let c = s.predictions.coverage, !c.isComplete else { return nil }
+    if let failure = c.failure {
+      return "✗ predictions v\(c.version) failed: \(Sanitizer.sanitize(failure))"
+    }
     return "⟳ predictions v\(c.version): \(c.predicted) of \(c.total)"
   }
 
@@ -93,10 +102,11 @@ extension ReviewApp {
         return [.predictions(.coverageLoaded(nil, backgroundAllowed: backgroundPredictions))]
       }
       let (predicted, total) = try store.predictionCoverage(model: v)
+      let failure = try store.predictionFailure(model: v)
       return [
         .predictions(
           .coverageLoaded(
-            PredictionCoverage(version: v, predicted: predicted, total: total),
+            PredictionCoverage(version: v, predicted: predicted, total: total, failure: failure),
             backgroundAllowed: backgroundPredictions))
       ]
     case .launch(let version):

@@ -12,6 +12,44 @@ public enum WorkspacePredictions {
     public var skipped = 0
   }
 
+  /// Predicts every case with `version` first and promotes it only when that succeeded (issue
+  /// 15, item 5): a model whose predictions cannot be stored (NaN or infinite probabilities,
+  /// the wrong class count) is never promoted, the previous model stays promoted, and the
+  /// failure is recorded so review apps show it instead of restarting the predictor. Returns
+  /// the fill's summary; throws, saying why and what stays promoted, when it did not promote.
+  public static func fillThenPromote(
+    store: CaseStore, version: ModelVersion, net: MTACNNModel, batch: Int,
+    colourReference: ColourOutlierDetector? = nil, by: String, reason: String,
+    progress: (Int, Int) -> Void = { _, _ in }, shouldStop: () -> Bool = { false },
+    skipped: (String) -> Void
+  ) throws(WorkflowError) -> Summary {
+    let summary: Summary
+    do {
+      summary = try fill(
+        store: store, version: version, net: net, batch: batch, colourReference: colourReference,
+        progress: progress, shouldStop: shouldStop, skipped: skipped)
+    } catch {
+      try? store.recordPredictionFailure(model: version.version, message: error.message)
+      throw notPromoted(store, version, because: error.message)
+    }
+    if shouldStop() {
+      throw notPromoted(store, version, because: "predicting was stopped before every case had a prediction")
+    }
+    do {
+      try store.clearPredictionFailure(model: version.version)
+      try store.promote(version: version.version, by: by, reason: reason)
+    } catch { throw WorkflowError(error) }
+    return summary
+  }
+
+  private static func notPromoted(_ store: CaseStore, _ version: ModelVersion, because why: String)
+    -> WorkflowError
+  {
+    let current =
+      (try? store.promotedModel())?.map { "v\($0.version) stays promoted" } ?? "no model is promoted"
+    return WorkflowError("model v\(version.version) was not promoted: \(why); \(current)")
+  }
+
   /// `progress(done, total)` after every page; `shouldStop` is polled between pages; `skipped`
   /// gets one line per case whose image cannot be read (it stays without a prediction).
   public static func fill(

@@ -232,24 +232,26 @@ public struct RetrainJob {
     return (candidateNet, candidateScores, decision)
   }
 
-  /// Promotes `version` and fills its predictions; the browser's badges follow page by page as
-  /// they are committed. Returns the number of cases predicted.
+  /// Fills `version`'s predictions, then promotes it (issue 15, item 5): a candidate whose
+  /// predictions cannot be stored (NaN, infinite) is never promoted; the job fails saying why and
+  /// the previous model stays promoted. The browser's badges follow once it is promoted. Returns
+  /// the number of cases predicted.
   private func promoteAndPredict(_ version: ModelVersion, net: MTACNNModel, decision: ValidationGate.Decision)
     throws -> Int
   {
-    try store.promote(version: version.version, by: "retraining job \(jobID)", reason: decision.reason)
-    progress(0.95, message: "v\(version.version) promoted; predicting the cases")
+    progress(0.95, message: "v\(version.version) passed the gate; predicting the cases")
     var last = Date.distantPast
-    let summary = try WorkspacePredictions.fill(
+    let summary = try WorkspacePredictions.fillThenPromote(
       store: store, version: version, net: net, batch: 16,
       colourReference: (try? ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: version.file)))?
         .colourReference,
+      by: "retraining job \(jobID)", reason: decision.reason,
       progress: { done, total in
         guard Date().timeIntervalSince(last) >= 1 || done == total else { return }
         last = Date()
         progress(
           0.95 + 0.05 * Double(done) / Double(max(total, 1)),
-          message: "v\(version.version) promoted; predictions \(done)/\(total)")
+          message: "v\(version.version) passed the gate; predictions \(done)/\(total)")
       },
       shouldStop: shouldStop, skipped: warn)
     return summary.predicted

@@ -91,7 +91,11 @@ public enum ModelRecipe {
         }
         c.ttcFrom = from
       }
-      let model = try MTACNNModel(configuration: c, seed: seed)
+      let model: MTACNNModel
+      do { model = try MTACNNModel(configuration: c, seed: seed) } catch {
+        // The configuration came from the file: the error names it.
+        throw WorkflowError("\(checkpoint.path): \(error)")
+      }
       try model.loadValues(from: checkpoint, allowMissing: Set(added))
       return model
     } catch {

@@ -124,15 +124,16 @@ struct PredictCommand: ParsableCommand {
   private func predictWorkspace() throws {
     let store = try workspace.open()
     let version: ModelVersion
+    var promoteAfter = false
     do {
       if let model {
         version = try ModelRegistration.register(
           store: store, file: model, notes: "registered by blastview predict from \(absolute(model))")
         let current = try store.promotedModel()?.version
-        if current != version.version && (promote || current == nil) {
-          try store.promote(
-            version: version.version, by: defaultRaterName(), reason: "blastview predict --all-cases")
-        }
+        // Promoted only after its predictions exist and are finite (below).
+        promoteAfter = current != version.version && (promote || current == nil)
+        // Asked for by name: a failure recorded earlier is tried again.
+        try store.clearPredictionFailure(model: version.version)
       } else {
         guard let p = try store.promotedModel() else {
           throw CLIError(message: "the workspace has no promoted model: give --model FILE")
@@ -162,14 +163,34 @@ struct PredictCommand: ParsableCommand {
     // The registered file must still be the one registered: one replaced in place is refused,
     // never used for predictions stored under this version.
     do { try store.verifyModelFile(version) } catch { throw CLIError(error) }
-    let (net, meta) = try loadModel(version.file)
+    let net: MTACNNModel
+    let meta: CheckpointMetadata
+    do {
+      (net, meta) = try loadModel(version.file)
+    } catch {
+      // A background predictor for a model that cannot load must not be restarted by every review.
+      try? store.recordPredictionFailure(model: version.version, message: String(describing: error))
+      throw error
+    }
     let bar = ProgressBar(label: "predict", enabled: !json && isatty(STDERR_FILENO) == 1)
     let summary: WorkspacePredictions.Summary
     do {
-      summary = try WorkspacePredictions.fill(
-        store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
-        progress: { bar.update(done: $0, total: $1) }, skipped: { printError($0) })
-    } catch { throw CLIError(error) }
+      if promoteAfter {
+        summary = try WorkspacePredictions.fillThenPromote(
+          store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
+          by: defaultRaterName(), reason: "blastview predict --all-cases",
+          progress: { bar.update(done: $0, total: $1) }, skipped: { printError($0) })
+      } else {
+        summary = try WorkspacePredictions.fill(
+          store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
+          progress: { bar.update(done: $0, total: $1) }, skipped: { printError($0) })
+      }
+    } catch {
+      bar.finish()
+      // fillThenPromote records its own failure; the background predictor's is recorded here.
+      if !promoteAfter { try? store.recordPredictionFailure(model: version.version, message: error.message) }
+      throw CLIError(error)
+    }
     let done = summary.predicted
     let skipped = summary.skipped
     bar.finish()
@@ -181,7 +202,9 @@ struct PredictCommand: ParsableCommand {
           model: version.version, predicted: done, skipped: skipped, classes: overall.counts,
           colourOutliers: overall.colourOutliers))
     } else {
-      print("model v\(version.version): \(done) cases predicted, \(skipped) skipped")
+      print(
+        "model v\(version.version): \(done) cases predicted, \(skipped) skipped"
+          + (promoteAfter ? "; v\(version.version) promoted" : ""))
       print(Self.summaryText(overall))
     }
   }

@@ -111,6 +111,7 @@ enum Doctor {
 
     let ws = inspectWorkspace(workspace)
     checks.append(checkWorkspace(ws))
+    if let database = checkDatabase(ws) { checks.append(database) }
 
     return DoctorReport(
       blastview: BlastView.version, libraries: libraries, openblas: openblas,
@@ -297,6 +298,30 @@ enum Doctor {
         fix: "fix its permissions (chmod u+w) or choose another path with --workspace")
     }
     return .init(name: "workspace", status: .ok, detail: "\(ws.path)\(from) exists and is writable")
+  }
+}
+
+extension Doctor {
+  /// `PRAGMA integrity_check` of the workspace database (read-only), when there is one.
+  static func checkDatabase(_ ws: DoctorReport.Workspace) -> DoctorReport.Check? {
+    guard ws.exists, ws.isDirectory else { return nil }
+    let path = Workspace(directory: ws.path).databasePath
+    let problems: [String]?
+    do { problems = try Workspace(directory: ws.path).integrityCheck() } catch {
+      return .init(
+        name: "database", status: .error, detail: error.description,
+        fix:
+          "point --workspace at a BlastView workspace, or restore a backup with `blastview restore BACKUP.db`"
+      )
+    }
+    guard let problems else { return nil }
+    if problems.isEmpty {
+      return .init(name: "database", status: .ok, detail: "\(path) passes integrity_check")
+    }
+    return .init(
+      name: "database", status: .error,
+      detail: "the workspace database \(path) is damaged: \(problems.prefix(3).joined(separator: "; "))",
+      fix: "restore the last backup with `blastview restore BACKUP.db` (the damaged file is kept aside)")
   }
 }
 
