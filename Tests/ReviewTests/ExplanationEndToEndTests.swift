@@ -1,3 +1,4 @@
+import FileSafety
 import CaseStore
 import Foundation
 import TestSupport
@@ -51,7 +52,8 @@ struct ExplanationEndToEndTests {
     #expect(screen.contains(count))
     tmux.send("q")
     #expect(tmux.waitFor("EXIT=0"))
-    let cache = ws + "/cache/explanations"
+    // Explanations are cached in this user's own folder (another user must not plant them).
+    let cache = ws + "/cache/" + SafeFile.userFolderName + "/explanations"
     let files = (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []
     #expect(files.contains("case1-v1-lime.json") && files.contains("case1-v1-gradcam.json"), "\(files)")
   }
