@@ -1,5 +1,5 @@
-import FileSafety
 import CaseStore
+import FileSafety
 import Foundation
 import TestSupport
 import Testing
