@@ -46,6 +46,9 @@ public protocol WorkspaceStore: AnyObject, Sendable {
   func caseCount() throws(StoreError) -> Int
   /// The image's bytes, checked against the case's SHA-256.
   func imageBytes(case id: Int64) throws(StoreError) -> [UInt8]
+  /// Refuses (naming the file and what changed) to record anything on a case whose image is
+  /// no longer the one imported.
+  func requireUnchangedImage(case caseID: Int64) throws(StoreError)
 
   @discardableResult
   func annotate(

@@ -159,12 +159,17 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
     Int(try connection.query("SELECT blastview.case_count()").first?[0].flatMap { Int64($0) } ?? 0)
   }
 
+  /// The images live in the database, content-addressed: reading them checks the SHA-256.
+  public func requireUnchangedImage(case caseID: Int64) throws(StoreError) {
+    _ = try imageBytes(case: caseID)
+  }
+
   public func imageBytes(case id: Int64) throws(StoreError) -> [UInt8] {
     guard let r = try connection.query("SELECT * FROM blastview.case_image($1)", [.int(id)]).first,
       let bytes = r.bytes("bytes"), let sha = r["sha256"]
     else { throw .unknownCase(String(id)) }
     guard Digest.sha256Hex(bytes) == sha else {
-      throw .corrupt("the stored image of case \(id) does not match its SHA-256 \(sha)")
+      throw .corrupt(path: connection.displayTarget, detail: "the stored image of case \(id) does not match its SHA-256 \(sha)")
     }
     return bytes
   }
@@ -238,7 +243,7 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
     guard let r = try connection.query("SELECT * FROM blastview.mask_png($1)", [.int(id)]).first,
       let png = r.bytes("png"), let sha = r["sha256"]
     else { return nil }
-    guard Digest.sha256Hex(png) == sha else { throw .corrupt("stored mask \(id) does not match its SHA-256") }
+    guard Digest.sha256Hex(png) == sha else { throw .corrupt(path: connection.displayTarget, detail: "stored mask \(id) does not match its SHA-256") }
     return png
   }
 
