@@ -148,10 +148,23 @@ extension CaseStore {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
       arguments: [caseID, raterID, sessionID, newLabel, newMaskID, changed.rawValue, supersedes, note, now])
+    let id = db.lastInsertedRowID
+    var revises = false
+    if let sessionID, changed.contains(.label) {
+      revises =
+        try Bool.fetchOne(
+          db,
+          sql: """
+            SELECT s.blinded AND EXISTS (SELECT 1 FROM annotation f WHERE f.session_id = s.id AND f.case_id = ?
+                                         AND f.rater_id = ? AND f.id < ? AND f.label IS NOT NULL)
+            FROM session s WHERE s.id = ?
+            """, arguments: [caseID, raterID, id, sessionID]) ?? false
+    }
     return Annotation(
-      id: db.lastInsertedRowID, caseID: caseID, rater: rater, session: session, label: newLabel,
+      id: id, caseID: caseID, rater: rater, session: session, label: newLabel,
       maskID: newMaskID,
-      changed: changed, supersedes: supersedes, note: note, createdAt: CaseStore.date(now)!)
+      changed: changed, supersedes: supersedes, note: note, createdAt: CaseStore.date(now)!,
+      revisesBlindLabel: revises)
   }
 
   /// Every annotation of the case, oldest first, as `viewer` may see them: other raters'

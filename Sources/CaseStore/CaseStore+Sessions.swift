@@ -230,10 +230,15 @@ extension CaseStore {
 
   /// The current labels made in `session`, one row per (case, rater) with a label, as the
   /// viewer may see them: a blinded rater gets their own labels and other raters' labels
-  /// only on cases they have labelled themselves. The input of the agreement statistics.
+  /// only on cases they have labelled themselves. Agreement counts `agreementLabels`
+  /// instead (in a blinded session the label given blind, not a revision made after peeking).
   public func currentLabels(session: String, viewer: Viewer) throws(StoreError) -> [RaterLabel] {
     try read { db in
-      let sid = try CaseStore.sessionID(db, session)
+      try CaseStore.currentSessionLabels(db, sessionID: try CaseStore.sessionID(db, session), viewer: viewer)
+    }
+  }
+
+  static func currentSessionLabels(_ db: Database, sessionID sid: Int64, viewer: Viewer) throws -> [RaterLabel] {
       let vid = try CaseStore.viewerRaterID(db, viewer)
       return try Row.fetchAll(
         db,
@@ -244,7 +249,6 @@ extension CaseStore {
           ORDER BY sc.case_id, r.name
           """, arguments: [sid, vid, vid, vid]
       ).map { RaterLabel(caseID: $0[0], rater: $0[1], label: $0[2]) }
-    }
   }
 
   /// The current masks made in `session` (or, with `session` nil, every rater's current

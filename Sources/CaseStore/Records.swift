@@ -75,6 +75,9 @@ public struct Annotation: Sendable, Equatable, Codable {
   public var supersedes: Int64?
   public var note: String?
   public var createdAt: Date
+  /// A label recorded in a blinded session after the rater's blind label there: made after
+  /// seeing the others, so it is shown as a revision and not counted for agreement.
+  public var revisesBlindLabel: Bool = false
 }
 
 /// A final label recorded by an adjudicator; the newest per case is the current one.
@@ -140,7 +143,10 @@ extension CaseStore {
 
   static let annotationColumns = """
     a.id, a.case_id, r.name AS rater, s.name AS session, a.label, a.mask_id, a.changed, a.supersedes,
-    a.note, a.created_at
+    a.note, a.created_at,
+    (s.blinded AND (a.changed & 1) != 0 AND EXISTS (
+      SELECT 1 FROM annotation f WHERE f.session_id = a.session_id AND f.case_id = a.case_id
+      AND f.rater_id = a.rater_id AND f.id < a.id AND f.label IS NOT NULL)) AS revises_blind
     """
   static let annotationJoins = """
     JOIN rater r ON r.id = a.rater_id LEFT JOIN session s ON s.id = a.session_id
@@ -150,6 +156,7 @@ extension CaseStore {
     Annotation(
       id: r["id"], caseID: r["case_id"], rater: r["rater"], session: r["session"], label: r["label"],
       maskID: r["mask_id"], changed: AnnotationFields(rawValue: r["changed"]), supersedes: r["supersedes"],
-      note: r["note"], createdAt: date(r["created_at"]) ?? Date(timeIntervalSince1970: 0))
+      note: r["note"], createdAt: date(r["created_at"]) ?? Date(timeIntervalSince1970: 0),
+      revisesBlindLabel: (r["revises_blind"] as Bool?) ?? false)
   }
 }

@@ -13,7 +13,7 @@ struct BlastView: ParsableCommand {
       DoctorCommand.self, SampleDataCommand.self, AgreeCommand.self, AgreeMasksCommand.self,
       BenchCommand.self, ReviewCommand.self, ShowImageCommand.self,
       InitCommand.self, ImportCommand.self, AnnotateCommand.self, LabelsCommand.self, HistoryCommand.self,
-      SessionCommand.self, ExportCommand.self, BackupCommand.self,
+      SessionCommand.self, ExportCommand.self, BackupCommand.self, VerifyCommand.self,
       TrainCommand.self, EvalCommand.self, PredictCommand.self,
       RaterCommand.self, TriageCommand.self, AdjudicateCommand.self,
       ExplainCommand.self, AuditCommand.self,

@@ -22,8 +22,10 @@ enum AgreeSessionReport {
           ("created_by", .string(s.createdBy)), ("cases", .int(s.caseCount)),
           ("visible_cases", .int(r.visibleCases)),
           ("labelled", .object(s.raters.map { ($0, .int(s.labelled[$0] ?? 0)) })),
+          ("counted_labels", .string(s.blinded ? "blind" : "current")),
         ])
       ),
+      ("revisions", revisionsJSON(r)),
       ("masks", .array(r.masks.map(maskJSON))),
       ("model", r.model.map(modelJSON) ?? .null),
     ]
@@ -31,6 +33,29 @@ enum AgreeSessionReport {
     let at = fields.firstIndex { $0.0 == "undefined" } ?? fields.count
     fields.insert(contentsOf: extra, at: at)
     return .object(fields)
+  }
+
+  /// Labels changed after the blind one (not counted): per rater, and per case.
+  static func revisionsJSON(_ r: SessionAgreementReport) -> AgreeJSON {
+    .object([
+      (
+        "by_rater",
+        .array(
+          r.revisionsByRater.map {
+            .object([("rater", .string($0.rater)), ("revisions", .int($0.revisions)), ("cases", .int($0.cases))])
+          })
+      ),
+      (
+        "cases",
+        .array(
+          r.revisions.map {
+            .object([
+              ("case", .int(Int($0.caseID))), ("rater", .string($0.rater)), ("blind_label", .string($0.blindLabel)),
+              ("current_label", $0.currentLabel.map { .string($0) } ?? .null), ("revisions", .int($0.revisions)),
+            ])
+          })
+      ),
+    ])
   }
 
   static func maskJSON(_ m: MaskPairAgreement) -> AgreeJSON {
@@ -93,6 +118,18 @@ enum AgreeSessionReport {
     let safe = AgreeOutput.safe
     let f = { (x: Double?) in x.map { AgreeOutput.fixed($0) } ?? "undefined" }
     var out: [String] = [""]
+    if r.session.blinded {
+      let by = r.revisionsByRater
+      if by.isEmpty {
+        out.append("Revisions after unblinding: none (the statistics count the labels given blind).")
+      } else {
+        out.append(
+          "Revisions after unblinding (not counted; the statistics count the labels given blind): "
+            + by.map { "\(safe($0.rater)) \($0.revisions) on \($0.cases) case\($0.cases == 1 ? "" : "s")" }
+            .joined(separator: ", "))
+      }
+      out.append("")
+    }
     if r.masks.isEmpty {
       out.append("Masks: no pair of raters.")
     }
