@@ -39,6 +39,8 @@ public final class ReviewApp {
     self.session = session
     viewer = Viewer.rater(rater, session: session)
     explanationWorker = ExplanationWorker(cacheDirectory: store.workspace.cacheDirectory)
+    // A workspace made before keys were checked may bind a screen's key to a class.
+    try KeyMap.checkSchemaKeys(store.labelSchema)
     let me = try store.ensureRater(rater)
     let info = try session.map { (name: String) throws(StoreError) in try store.session(named: name) }
     if let info, !info.raters.contains(rater), info.createdBy != rater, me.role != .adjudicator {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CaseStore
 import Foundation
+import Review
 
 /// `blastview init`: creates a workspace (directory, database, label schema).
 struct InitCommand: ParsableCommand {
@@ -29,6 +30,7 @@ struct InitCommand: ParsableCommand {
     let store: CaseStore
     do {
       let labels = try LabelSchema.named(schema)
+      try KeyMap.checkSchemaKeys(labels)
       store = try Workspace.create(at: workspace.resolved.directory, schema: labels, imageRoot: imageRoot)
     } catch {
       throw CLIError(error)
