@@ -56,11 +56,12 @@ extension CaseStore {
   /// Blinded and hide-model sessions start blinding their raters at once (`Blinding.swift`).
   @discardableResult
   public func createSession(
-    name: String, raters: [String], cases: CaseSelection, blinded: Bool, hideModel: Bool, createdBy: String
+    name given: String, raters: [String], cases: CaseSelection, blinded: Bool, hideModel: Bool, createdBy: String
   ) throws(StoreError) -> SessionInfo {
-    guard !name.isEmpty, name.count <= 100,
-      !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+    guard !given.isEmpty, given.count <= 100,
+      !given.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
     else { throw .invalidInput("session name must have 1-100 characters and no control characters") }
+    let name = try Confusables.normalisedName(given, what: "session name")
     let unique = raters.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
     guard !unique.isEmpty else { throw .invalidInput("a session needs at least one rater") }
     for r in unique + [createdBy] { try CaseStore.validateRaterName(r) }
@@ -72,6 +73,12 @@ extension CaseStore {
         == true
       {
         throw StoreError.sessionExists(name)
+      }
+      if let other = Confusables.lookAlike(
+        of: name, among: try String.fetchAll(db, sql: "SELECT name FROM session"))
+      {
+        throw StoreError.invalidInput(
+          "session name \"\(name)\" looks like the existing session \"\(other)\"; choose a name that reads differently")
       }
       let creator = try CaseStore.raterRow(db, name: createdBy, create: true)!
       try db.execute(
@@ -155,7 +162,9 @@ extension CaseStore {
 
   public func session(named name: String) throws(StoreError) -> SessionInfo {
     let found = try read { db in
-      try CaseStore.sessionInfos(db, whereSQL: "s.name = ?", arguments: [name]).first
+      try CaseStore.sessionInfos(
+        db, whereSQL: "s.name = ?", arguments: [name.precomposedStringWithCanonicalMapping]
+      ).first
     }
     guard let found else { throw .unknownSession(name) }
     return found
@@ -313,7 +322,9 @@ extension CaseStore {
   }
 
   static func sessionID(_ db: Database, _ name: String) throws -> Int64 {
-    guard let sid = try Int64.fetchOne(db, sql: "SELECT id FROM session WHERE name = ?", arguments: [name])
+    guard
+      let sid = try Int64.fetchOne(
+        db, sql: "SELECT id FROM session WHERE name = ?", arguments: [name.precomposedStringWithCanonicalMapping])
     else {
       throw StoreError.unknownSession(name)
     }

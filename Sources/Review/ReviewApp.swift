@@ -108,11 +108,15 @@ public final class ReviewApp {
         return [
           .maskLoaded(
             caseID: id, mine: mine, model: model, reference: reference, width: detail.record.width,
-            height: detail.record.height)
+            height: detail.record.height, mineAnnotation: detail.mine?.id)
         ]
-      case .saveMask(let caseID, let mask):
-        let a = try store.annotate(case: caseID, rater: rater, mask: mask, session: session)
-        return [.maskSaved(a, pixels: mask.values.reduce(0) { $0 + ($1 >= 128 ? 1 : 0) })]
+      case .saveMask(let caseID, let mask, let base):
+        let r = try store.saveMaskEdit(case: caseID, rater: rater, mask: mask, base: base, session: session)
+        return [
+          .maskSaved(
+            r.annotation, pixels: r.mask.values.reduce(0) { $0 + ($1 >= 128 ? 1 : 0) }, saved: r.mask,
+            merged: r.merged)
+        ]
       case .quit:
         return []
       case .sessions(let e):
