@@ -99,3 +99,24 @@ extension CaseStore {
     return (a, m)
   }
 }
+
+extension CaseStore {
+  /// Whether the viewer may not see the model's output for the case (`--hide-model`): what
+  /// `explain` and `predict` ask before they print probabilities for it.
+  public func isModelHidden(case caseID: Int64, viewer: Viewer) throws(StoreError) -> Bool {
+    try read { db in try CaseStore.modelHidden(db, viewerID: CaseStore.viewerRaterID(db, viewer), caseID: caseID) }
+  }
+
+  /// The case whose image has the same bytes as the file at `path`, when the viewer may not
+  /// see the model's output for it: a rater who passes the image file itself (instead of the
+  /// case id) must be refused the same way.
+  public func caseWithHiddenModel(imageFile path: String, viewer: Viewer) throws(StoreError) -> Int64? {
+    guard viewer.rater != nil else { return nil }
+    let sha = try Digest.sha256Hex(fileAt: path)
+    return try read { db in
+      guard let id = try Int64.fetchOne(db, sql: #"SELECT id FROM "case" WHERE sha256 = ?"#, arguments: [sha])
+      else { return nil }
+      return try CaseStore.modelHidden(db, viewerID: CaseStore.viewerRaterID(db, viewer), caseID: id) ? id : nil
+    }
+  }
+}

@@ -38,6 +38,46 @@ public struct CaseRecord: Sendable, Equatable, Codable {
   public var referenceLabel: String?
   public var split: Split
   public var addedAt: Date
+  /// The viewer is blinded for this case: `path` is the opaque `case-<id>` (file paths carry
+  /// the class, e.g. `images/lymphocyte/025.png`), and `imagePath`, kept so the image can be
+  /// read, is never encoded or shown (issue 15, item 10).
+  public var pathHidden: Bool = false
+
+  /// What to show for the image: the real path, or the opaque name while blinded.
+  public var shownPath: String { pathHidden ? path : imagePath }
+
+  enum CodingKeys: String, CodingKey {
+    case id, path, pathIsRelative, imagePath, sha256, format, width, height, referenceLabel, split, addedAt,
+      pathHidden
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(id, forKey: .id)
+    try c.encode(path, forKey: .path)
+    try c.encode(pathIsRelative, forKey: .pathIsRelative)
+    try c.encode(shownPath, forKey: .imagePath)
+    try c.encode(sha256, forKey: .sha256)
+    try c.encode(format, forKey: .format)
+    try c.encode(width, forKey: .width)
+    try c.encode(height, forKey: .height)
+    try c.encodeIfPresent(referenceLabel, forKey: .referenceLabel)
+    try c.encode(split, forKey: .split)
+    try c.encode(addedAt, forKey: .addedAt)
+    if pathHidden { try c.encode(true, forKey: .pathHidden) }
+  }
+
+  /// Applies the blinding of a case to its record: no reference label, no path.
+  mutating func blind() {
+    referenceLabel = nil
+    path = CaseStore.opaqueName(id)
+    pathHidden = true
+  }
+}
+
+extension CaseStore {
+  /// What a case's image is called while the viewer is blinded for it.
+  public static func opaqueName(_ id: Int64) -> String { "case-\(id)" }
 }
 
 public enum RaterRole: String, Sendable, Codable, Equatable {
