@@ -38,13 +38,13 @@ extension CaseStore {
   /// Rater names are 1-64 characters, without control, invisible, format or bidi characters
   /// or outer spaces (`Confusables`); they are stored in NFC.
   static func validateRaterName(_ name: String) throws(StoreError) {
+    _ = try Confusables.normalisedName(name, what: "rater name")
     guard !name.isEmpty, name.count <= 64,
       !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
       name.trimmingCharacters(in: .whitespaces) == name
     else {
       throw .invalidInput("rater name must have 1-64 characters, no control characters or outer spaces")
     }
-    _ = try Confusables.normalisedName(name, what: "rater name")
   }
 
   static func rater(_ r: Row) -> Rater {
