@@ -189,7 +189,9 @@ public enum AuditChain {
             """, arguments: [id])
       else { return nil }
       return head
-        + ["id", "model_version", "model_sha256", "promoted_by", "reason", "promoted_at"].map { ($0, text(r, $0)) }
+        + ["id", "model_version", "model_sha256", "promoted_by", "reason", "promoted_at"].map {
+          ($0, text(r, $0))
+        }
     case .auditEvent:
       guard
         let r = try Row.fetchOne(
@@ -222,7 +224,8 @@ public enum AuditChain {
         try Int64.fetchOne(
           db, sql: "SELECT max(source_id) FROM audit_chain WHERE source = ?", arguments: [s.rawValue]) ?? 0
       for r in try Row.fetchAll(
-        db, sql: "SELECT id, \(s.timeColumn) AS t FROM \(s.rawValue) WHERE id > ? ORDER BY id", arguments: [after])
+        db, sql: "SELECT id, \(s.timeColumn) AS t FROM \(s.rawValue) WHERE id > ? ORDER BY id",
+        arguments: [after])
       {
         pending.append((r["t"] ?? "", s.rank, r["id"], s))
       }
@@ -280,7 +283,8 @@ public enum AuditChain {
   static func verify(_ db: Database) throws -> Verification {
     var previous = genesis
     var links = 0
-    let cursor = try Row.fetchCursor(db, sql: "SELECT seq, source, source_id, payload, hash FROM audit_chain ORDER BY seq")
+    let cursor = try Row.fetchCursor(
+      db, sql: "SELECT seq, source, source_id, payload, hash FROM audit_chain ORDER BY seq")
     var sealed: [Source: Set<Int64>] = [:]
     while let link = try cursor.next() {
       links += 1
@@ -307,7 +311,8 @@ public enum AuditChain {
       guard let now = try fields(db, source, id: sourceID) else {
         return Verification(
           links: links, head: previous,
-          firstBreak: Break(table: sourceName, id: sourceID, problem: "the row was removed after it was sealed"))
+          firstBreak: Break(
+            table: sourceName, id: sourceID, problem: "the row was removed after it was sealed"))
       }
       let current = encode(now)
       if current != stored {
@@ -320,11 +325,13 @@ public enum AuditChain {
     // Rows never sealed: written without BlastView (sealing happens in every write).
     for s in Source.allCases {
       let seen = sealed[s] ?? []
-      for id in try Int64.fetchAll(db, sql: "SELECT id FROM \(s.rawValue) ORDER BY id") where !seen.contains(id) {
+      for id in try Int64.fetchAll(db, sql: "SELECT id FROM \(s.rawValue) ORDER BY id")
+      where !seen.contains(id) {
         return Verification(
           links: links, head: previous,
           firstBreak: Break(
-            table: s.rawValue, id: id, problem: "the row is not in the audit chain (it was written around BlastView)"))
+            table: s.rawValue, id: id,
+            problem: "the row is not in the audit chain (it was written around BlastView)"))
       }
     }
     return Verification(links: links, head: previous, firstBreak: nil)

@@ -104,7 +104,9 @@ extension CaseStore {
   /// Whether the viewer may not see the model's output for the case (`--hide-model`): what
   /// `explain` and `predict` ask before they print probabilities for it.
   public func isModelHidden(case caseID: Int64, viewer: Viewer) throws(StoreError) -> Bool {
-    try read { db in try CaseStore.modelHidden(db, viewerID: CaseStore.viewerRaterID(db, viewer), caseID: caseID) }
+    try read { db in
+      try CaseStore.modelHidden(db, viewerID: CaseStore.viewerRaterID(db, viewer), caseID: caseID)
+    }
   }
 
   /// The case whose image has the same bytes as the file at `path`, when the viewer may not
@@ -116,7 +118,8 @@ extension CaseStore {
     return try read { db in
       guard let id = try Int64.fetchOne(db, sql: #"SELECT id FROM "case" WHERE sha256 = ?"#, arguments: [sha])
       else { return nil }
-      return try CaseStore.modelHidden(db, viewerID: CaseStore.viewerRaterID(db, viewer), caseID: id) ? id : nil
+      return try CaseStore.modelHidden(db, viewerID: CaseStore.viewerRaterID(db, viewer), caseID: id)
+        ? id : nil
     }
   }
 }

@@ -695,7 +695,8 @@ private struct BrowserQuery {
     let disagreement: Int? = r["disagreement"]
     let blinded: Bool = r["blinded"]
     return CaseRow(
-      id: id, path: blinded ? CaseStore.opaqueName(id) : path, imagePath: CaseStore.resolvePath(path, relative: r["path_is_relative"], root: root),
+      id: id, path: blinded ? CaseStore.opaqueName(id) : path,
+      imagePath: CaseStore.resolvePath(path, relative: r["path_is_relative"], root: root),
       thumbnailPath: thumbs + "/" + sha + ".png", sha256: sha, width: r["width"], height: r["height"],
       split: Split(rawValue: r["split"]) ?? .train,
       addedAt: CaseStore.date(r["added_at"]) ?? Date(timeIntervalSince1970: 0),

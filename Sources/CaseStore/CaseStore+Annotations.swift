@@ -61,7 +61,9 @@ extension CaseStore {
     guard create else { return nil }
     // A new rater may not look like an existing one (issue 15, item 13).
     _ = try Confusables.normalisedName(name, what: "rater name")
-    if let other = Confusables.lookAlike(of: name, among: try String.fetchAll(db, sql: "SELECT name FROM rater")) {
+    if let other = Confusables.lookAlike(
+      of: name, among: try String.fetchAll(db, sql: "SELECT name FROM rater"))
+    {
       throw StoreError.invalidInput(
         "rater name \"\(name)\" looks like the existing rater \"\(other)\" (the same letters to the eye); "
           + "use that rater's name or choose a name that reads differently")

@@ -37,7 +37,8 @@ extension CaseStore {
   ) throws(StoreError) -> MaskEditSave {
     try CaseStore.validateRaterName(rater)
     if let b = base.mask, b.width != mask.width || b.height != mask.height {
-      throw .maskSizeMismatch(caseID: caseID, expected: "\(mask.width)×\(mask.height)", got: "\(b.width)×\(b.height)")
+      throw .maskSizeMismatch(
+        caseID: caseID, expected: "\(mask.width)×\(mask.height)", got: "\(b.width)×\(b.height)")
     }
     let now = CaseStore.timestamp(Date())
     return try write { db in
@@ -53,7 +54,8 @@ extension CaseStore {
             arguments: [sid, caseID, raterID])
         } else {
           current = try Row.fetchOne(
-            db, sql: "SELECT annotation_id, mask_id FROM current_annotation WHERE case_id = ? AND rater_id = ?",
+            db,
+            sql: "SELECT annotation_id, mask_id FROM current_annotation WHERE case_id = ? AND rater_id = ?",
             arguments: [caseID, raterID])
         }
       }
@@ -70,7 +72,8 @@ extension CaseStore {
         if theirsID != baseMaskID {
           let theirs: Mask
           if let theirsID {
-            let png = try Data.fetchOne(db, sql: "SELECT png FROM mask WHERE id = ?", arguments: [theirsID]) ?? Data()
+            let png =
+              try Data.fetchOne(db, sql: "SELECT png FROM mask WHERE id = ?", arguments: [theirsID]) ?? Data()
             do { theirs = try decodeMask(data: [UInt8](png), name: "mask \(theirsID)") } catch {
               throw StoreError.corrupt("stored mask \(theirsID) does not decode: \(error)")
             }
@@ -79,7 +82,8 @@ extension CaseStore {
           }
           guard theirs.width == mask.width, theirs.height == mask.height else {
             throw StoreError.maskSizeMismatch(
-              caseID: caseID, expected: "\(theirs.width)×\(theirs.height)", got: "\(mask.width)×\(mask.height)")
+              caseID: caseID, expected: "\(theirs.width)×\(theirs.height)",
+              got: "\(mask.width)×\(mask.height)")
           }
           let b = base.mask?.values ?? [UInt8](repeating: 0, count: mask.values.count)
           for i in toSave.values.indices where mask.values[i] == b[i] { toSave.values[i] = theirs.values[i] }

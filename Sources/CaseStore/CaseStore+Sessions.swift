@@ -56,7 +56,8 @@ extension CaseStore {
   /// Blinded and hide-model sessions start blinding their raters at once (`Blinding.swift`).
   @discardableResult
   public func createSession(
-    name given: String, raters: [String], cases: CaseSelection, blinded: Bool, hideModel: Bool, createdBy: String
+    name given: String, raters: [String], cases: CaseSelection, blinded: Bool, hideModel: Bool,
+    createdBy: String
   ) throws(StoreError) -> SessionInfo {
     guard !given.isEmpty, given.count <= 100,
       !given.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
@@ -78,7 +79,8 @@ extension CaseStore {
         of: name, among: try String.fetchAll(db, sql: "SELECT name FROM session"))
       {
         throw StoreError.invalidInput(
-          "session name \"\(name)\" looks like the existing session \"\(other)\"; choose a name that reads differently")
+          "session name \"\(name)\" looks like the existing session \"\(other)\"; choose a name that reads differently"
+        )
       }
       let creator = try CaseStore.raterRow(db, name: createdBy, create: true)!
       try db.execute(
@@ -247,17 +249,19 @@ extension CaseStore {
     }
   }
 
-  static func currentSessionLabels(_ db: Database, sessionID sid: Int64, viewer: Viewer) throws -> [RaterLabel] {
-      let vid = try CaseStore.viewerRaterID(db, viewer)
-      return try Row.fetchAll(
-        db,
-        sql: """
-          SELECT sc.case_id, r.name, sc.label FROM session_current sc JOIN rater r ON r.id = sc.rater_id
-          WHERE sc.session_id = ? AND sc.label IS NOT NULL
-            AND (? IS NULL OR sc.rater_id = ? OR NOT \(CaseStore.hiddenAnnotationsSQL(viewer: "?", caseExpr: "sc.case_id")))
-          ORDER BY sc.case_id, r.name
-          """, arguments: [sid, vid, vid, vid]
-      ).map { RaterLabel(caseID: $0[0], rater: $0[1], label: $0[2]) }
+  static func currentSessionLabels(_ db: Database, sessionID sid: Int64, viewer: Viewer) throws
+    -> [RaterLabel]
+  {
+    let vid = try CaseStore.viewerRaterID(db, viewer)
+    return try Row.fetchAll(
+      db,
+      sql: """
+        SELECT sc.case_id, r.name, sc.label FROM session_current sc JOIN rater r ON r.id = sc.rater_id
+        WHERE sc.session_id = ? AND sc.label IS NOT NULL
+          AND (? IS NULL OR sc.rater_id = ? OR NOT \(CaseStore.hiddenAnnotationsSQL(viewer: "?", caseExpr: "sc.case_id")))
+        ORDER BY sc.case_id, r.name
+        """, arguments: [sid, vid, vid, vid]
+    ).map { RaterLabel(caseID: $0[0], rater: $0[1], label: $0[2]) }
   }
 
   /// The current masks made in `session` (or, with `session` nil, every rater's current
@@ -324,7 +328,8 @@ extension CaseStore {
   static func sessionID(_ db: Database, _ name: String) throws -> Int64 {
     guard
       let sid = try Int64.fetchOne(
-        db, sql: "SELECT id FROM session WHERE name = ?", arguments: [name.precomposedStringWithCanonicalMapping])
+        db, sql: "SELECT id FROM session WHERE name = ?",
+        arguments: [name.precomposedStringWithCanonicalMapping])
     else {
       throw StoreError.unknownSession(name)
     }

@@ -25,7 +25,9 @@ public enum Confusables {
     for entry in ConfusableTable.mappings.split(separator: ";") {
       let parts = entry.split(separator: ">")
       guard parts.count == 2, let source = UInt32(parts[0], radix: 16) else { continue }
-      out[source] = parts[1].split(separator: " ").compactMap { UInt32($0, radix: 16).flatMap(Unicode.Scalar.init) }
+      out[source] = parts[1].split(separator: " ").compactMap {
+        UInt32($0, radix: 16).flatMap(Unicode.Scalar.init)
+      }
     }
     return out
   }()
@@ -35,7 +37,9 @@ public enum Confusables {
   /// superscripts) fold too.
   public static func skeleton(_ text: String) -> String {
     var mapped = String.UnicodeScalarView()
-    for s in text.precomposedStringWithCompatibilityMapping.decomposedStringWithCanonicalMapping.unicodeScalars {
+    for s in text.precomposedStringWithCompatibilityMapping.decomposedStringWithCanonicalMapping
+      .unicodeScalars
+    {
       if let p = prototypes[s.value] { mapped.append(contentsOf: p) } else { mapped.append(s) }
     }
     return String(mapped).decomposedStringWithCanonicalMapping
@@ -52,7 +56,8 @@ public enum Confusables {
       case .spaceSeparator where s != " ":
         return true
       default:
-        return p.isDefaultIgnorableCodePoint || p.isBidiControl || p.isNoncharacterCodePoint || s.value == 0x2800
+        return p.isDefaultIgnorableCodePoint || p.isBidiControl || p.isNoncharacterCodePoint
+          || s.value == 0x2800
       }
     }
   }

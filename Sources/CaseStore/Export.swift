@@ -62,7 +62,9 @@ extension CaseStore {
       for r in rows {
         let fields = [
           String(r.caseID),
-          r.pathHidden ? CaseStore.opaqueName(r.caseID) : CaseStore.resolvePath(r.path, relative: r.relative, root: root), r.sha256,
+          r.pathHidden
+            ? CaseStore.opaqueName(r.caseID)
+            : CaseStore.resolvePath(r.path, relative: r.relative, root: root), r.sha256,
           r.annotation.rater,
           r.annotation.label ?? "", r.annotation.session ?? "", CaseStore.timestamp(r.annotation.createdAt),
           String(r.annotation.id), r.annotation.supersedes.map(String.init) ?? "",
@@ -142,7 +144,8 @@ extension CaseStore {
       }
       // The viewer's own annotations of a case they are still blinded for are exported, but
       // not the case's path, which carries the class (issue 15, item 10).
-      let pathHidden = vid.map { CaseStore.hiddenAnnotationsSQL(viewer: String($0), caseExpr: "a.case_id") } ?? "0"
+      let pathHidden =
+        vid.map { CaseStore.hiddenAnnotationsSQL(viewer: String($0), caseExpr: "a.case_id") } ?? "0"
       let sql = """
         SELECT \(CaseStore.annotationColumns), c.path, c.path_is_relative, c.sha256, \(pathHidden) AS path_hidden
         FROM \(from) \(CaseStore.annotationJoins) JOIN "case" c ON c.id = a.case_id

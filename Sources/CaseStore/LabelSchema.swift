@@ -178,7 +178,9 @@ public struct LabelSchema: Sendable, Equatable, Codable {
         throw fail("a class field contains a control character")
       }
       for text in [c.name, c.key, c.letter] + c.aliases + (c.group.map { [$0] } ?? []) {
-        do { _ = try Confusables.normalisedName(text, what: "class field") } catch { throw fail(String(describing: error)) }
+        do { _ = try Confusables.normalisedName(text, what: "class field") } catch {
+          throw fail(String(describing: error))
+        }
       }
       if let other = Confusables.lookAlike(of: c.name, among: classes.map(\.name)) {
         throw fail("class names \"\(c.name)\" and \"\(other)\" look alike; rename one")

@@ -89,7 +89,10 @@ public struct SessionAgreementReport: Sendable, Equatable {
   /// and on how many cases, sorted by name.
   public var revisionsByRater: [(rater: String, revisions: Int, cases: Int)] {
     var by: [String: (Int, Int)] = [:]
-    for r in revisions { by[r.rater, default: (0, 0)].0 += r.revisions; by[r.rater, default: (0, 0)].1 += 1 }
+    for r in revisions {
+      by[r.rater, default: (0, 0)].0 += r.revisions
+      by[r.rater, default: (0, 0)].1 += 1
+    }
     return by.keys.sorted().map { ($0, by[$0]!.0, by[$0]!.1) }
   }
 

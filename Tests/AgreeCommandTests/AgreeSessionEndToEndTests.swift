@@ -115,7 +115,9 @@ import Testing
   @Test func relabellingAfterPeekingDoesNotChangeTheSessionKappa() throws {
     let ws = try workspace()
     defer { cleanup(ws.dir) }
-    let blind = try runner.run(["agree", "--workspace", ws.dir, "--session", "s", "--rater", "lead", "--json"])
+    let blind = try runner.run([
+      "agree", "--workspace", ws.dir, "--session", "s", "--rater", "lead", "--json",
+    ])
     try check(blind, "agree before")
     let jb = try #require(try JSONSerialization.jsonObject(with: Data(blind.out.utf8)) as? [String: Any])
     let blindKappa = try #require((jb["cohen"] as? [String: Any])?["kappa"] as? Double)
@@ -134,7 +136,9 @@ import Testing
       copied += 1
     }
     #expect(copied > 0)
-    let after = try runner.run(["agree", "--workspace", ws.dir, "--session", "s", "--rater", "lead", "--json"])
+    let after = try runner.run([
+      "agree", "--workspace", ws.dir, "--session", "s", "--rater", "lead", "--json",
+    ])
     try check(after, "agree after")
     let ja = try #require(try JSONSerialization.jsonObject(with: Data(after.out.utf8)) as? [String: Any])
     #expect(near((ja["cohen"] as? [String: Any])?["kappa"] as? Double, blindKappa))
@@ -150,7 +154,9 @@ import Testing
     #expect(text.out.contains("bob \(copied) on \(copied) case"))
     // History shows the relabel as a revision after unblinding.
     let changed = try #require(
-      ws.labels.first { l in l.1 == "bob" && ws.labels.contains { $0.0 == l.0 && $0.1 == "ann" && $0.2 != l.2 } })
+      ws.labels.first { l in
+        l.1 == "bob" && ws.labels.contains { $0.0 == l.0 && $0.1 == "ann" && $0.2 != l.2 }
+      })
     let h = try runner.run(["history", "--workspace", ws.dir, "--rater", "ann", changed.0])
     #expect(h.out.contains("revision after unblinding (not counted)"))
   }

@@ -133,13 +133,15 @@ import Testing
     var expected = editA
     expected[4, 4] = 255
     #expect(savedB.mask == expected)
-    #expect(try a.mask(id: try #require(try a.caseDetail(id: 1, viewer: .rater("ana")).mine?.maskID)) == expected)
+    #expect(
+      try a.mask(id: try #require(try a.caseDetail(id: 1, viewer: .rater("ana")).mine?.maskID)) == expected)
     // A save on the current version is not merged; a label saved meanwhile is kept.
     try a.annotate(case: 1, rater: "ana", label: "Benign")
     let current = try #require(try b.caseDetail(id: 1, viewer: .rater("ana")).mine)
     #expect(current.label == "Benign")
     let again = try b.saveMaskEdit(
-      case: 1, rater: "ana", mask: start, base: MaskEditBase(annotationID: savedB.annotation.id, mask: expected))
+      case: 1, rater: "ana", mask: start,
+      base: MaskEditBase(annotationID: savedB.annotation.id, mask: expected))
     #expect(!again.merged && again.mask == start && again.annotation.label == "Benign")
   }
 }

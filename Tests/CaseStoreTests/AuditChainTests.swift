@@ -14,7 +14,8 @@ import Testing
     try store.annotate(case: 1, rater: "ana", label: "Benign")
     try store.annotate(case: 1, rater: "ana", mask: squareMask(8, 8, x: 1, y: 1, size: 3), note: "nuclei")
     try store.createSession(
-      name: "s1", raters: ["ana", "ben"], cases: .ids([2, 3]), blinded: true, hideModel: true, createdBy: "lead")
+      name: "s1", raters: ["ana", "ben"], cases: .ids([2, 3]), blinded: true, hideModel: true,
+      createdBy: "lead")
     try store.annotate(case: 2, rater: "ana", label: "Pre-B", session: "s1")
     try store.annotate(case: 2, rater: "ben", label: "Pro-B", session: "s1")
     try store.setRole(.adjudicator, for: "carla")
@@ -149,7 +150,9 @@ import Testing
         "SELECT * FROM adjudication", "SELECT * FROM session", "SELECT * FROM session_rater",
         "SELECT * FROM rater", "SELECT id, sha256, path FROM \"case\"", "SELECT id, sha256 FROM mask",
         "SELECT * FROM session_current", "SELECT * FROM current_annotation",
-      ].map { sql in try Row.fetchAll(db, sql: sql + " ORDER BY 1, 2").map(\.description).joined(separator: "\n") }
+      ].map { sql in
+        try Row.fetchAll(db, sql: sql + " ORDER BY 1, 2").map(\.description).joined(separator: "\n")
+      }
     }
     let before = try DatabaseQueue(path: ws + "/" + Workspace.databaseFileName)
     let old = try before.read(snapshot)

@@ -18,7 +18,8 @@ import Testing
     }
     _ = try store.insertCases(rows)
     try store.createSession(
-      name: "s", raters: ["ana", "ben"], cases: .ids([1, 2]), blinded: true, hideModel: false, createdBy: "lead")
+      name: "s", raters: ["ana", "ben"], cases: .ids([1, 2]), blinded: true, hideModel: false,
+      createdBy: "lead")
     let ana = Viewer.rater("ana", session: "s")
     let search = CasePageRequest(filter: CaseFilter(search: "/lymphocyte/"))
     #expect(try store.casePage(search, viewer: ana).rows.isEmpty, "a blinded case matched a path search")

@@ -28,7 +28,8 @@ import Testing
       }
     }
     let hidden = [
-      "ana\u{200B}", "an\u{00AD}a", "ana\u{E0041}", "\u{202E}ana", "a\u{200D}na", "ana\u{FE0F}", "an\u{2066}a",
+      "ana\u{200B}", "an\u{00AD}a", "ana\u{E0041}", "\u{202E}ana", "a\u{200D}na", "ana\u{FE0F}",
+      "an\u{2066}a",
       "ana\u{3164}", "a\u{00A0}na",
     ]
     for name in hidden {
@@ -54,11 +55,13 @@ import Testing
       name: "spring", raters: ["ana", "ben"], cases: .all, blinded: true, hideModel: false, createdBy: "lead")
     #expect(throws: StoreError.self) {
       try store.createSession(
-        name: "\u{0455}pring", raters: ["ana"], cases: .all, blinded: false, hideModel: false, createdBy: "lead")
+        name: "\u{0455}pring", raters: ["ana"], cases: .all, blinded: false, hideModel: false,
+        createdBy: "lead")
     }
     #expect(throws: StoreError.self) {
       try store.createSession(
-        name: "spr\u{200B}ing2", raters: ["ana"], cases: .all, blinded: false, hideModel: false, createdBy: "lead")
+        name: "spr\u{200B}ing2", raters: ["ana"], cases: .all, blinded: false, hideModel: false,
+        createdBy: "lead")
     }
     let twins = LabelSchema(
       name: "twins",

@@ -1,7 +1,7 @@
 import CaseStore
 import Foundation
-import TestSupport
 import Terminal
+import TestSupport
 import Testing
 
 @testable import Review
@@ -10,7 +10,8 @@ import Testing
 @Suite struct SchemaKeyTests {
   func schema(key: String, className: String = "Quiet") -> LabelSchema {
     LabelSchema(
-      name: "keys", classes: [
+      name: "keys",
+      classes: [
         LabelSchema.LabelClass(name: "Normal", key: "1", letter: "N"),
         LabelSchema.LabelClass(name: className, key: key, letter: "Q"),
       ])
@@ -55,7 +56,8 @@ import Testing
     let dir = EndToEnd.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let file = dir.appendingPathComponent("schema.json").path
-    try #"{"name": "two", "classes": [{"name": "Normal", "key": "1", "letter": "N"}, {"name": "Blast", "key": "m", "letter": "B"}]}"#
+    try
+      #"{"name": "two", "classes": [{"name": "Normal", "key": "1", "letter": "N"}, {"name": "Blast", "key": "m", "letter": "B"}]}"#
       .write(toFile: file, atomically: true, encoding: .utf8)
     let ws = dir.appendingPathComponent("ws").path
     let command = [EndToEnd.binary!, "init", "--workspace", ws, "--schema", file].map(EndToEnd.shellQuote)

@@ -42,7 +42,9 @@ enum AgreeSessionReport {
         "by_rater",
         .array(
           r.revisionsByRater.map {
-            .object([("rater", .string($0.rater)), ("revisions", .int($0.revisions)), ("cases", .int($0.cases))])
+            .object([
+              ("rater", .string($0.rater)), ("revisions", .int($0.revisions)), ("cases", .int($0.cases)),
+            ])
           })
       ),
       (
@@ -50,8 +52,10 @@ enum AgreeSessionReport {
         .array(
           r.revisions.map {
             .object([
-              ("case", .int(Int($0.caseID))), ("rater", .string($0.rater)), ("blind_label", .string($0.blindLabel)),
-              ("current_label", $0.currentLabel.map { .string($0) } ?? .null), ("revisions", .int($0.revisions)),
+              ("case", .int(Int($0.caseID))), ("rater", .string($0.rater)),
+              ("blind_label", .string($0.blindLabel)),
+              ("current_label", $0.currentLabel.map { .string($0) } ?? .null),
+              ("revisions", .int($0.revisions)),
             ])
           })
       ),

@@ -157,7 +157,9 @@ struct ExplainCommand: ParsableCommand {
     let caseID = Int64(target.hasPrefix("#") ? String(target.dropFirst()) : target)
     if exists && !isDirectory.boolValue {
       // The image of a case the rater may not see the model's output for, given by its file.
-      if FileManager.default.fileExists(atPath: workspace.resolved.databasePath), let store = try? workspace.open() {
+      if FileManager.default.fileExists(atPath: workspace.resolved.databasePath),
+        let store = try? workspace.open()
+      {
         let hidden: Int64?
         do { hidden = try store.caseWithHiddenModel(imageFile: target, viewer: .rater(rater.name)) } catch {
           throw CLIError(error)
