@@ -47,3 +47,26 @@ import Testing
     #expect(try store.history(case: 1, viewer: .system).count == 3)
   }
 }
+
+/// Issue 15, item 9 on the dashboard: a revision after unblinding is shown apart and does
+/// not change the pair's agreement.
+@Suite struct DashboardRevisionTests {
+  @Test func theDashboardCountsBlindLabelsAndShowsRevisionsApart() throws {
+    let ws = try SessionWorkspace()
+    let store = try ws.storeFor()
+    try store.annotate(case: 1, rater: "alice", label: "Benign", session: "s")
+    try store.annotate(case: 1, rater: "bob", label: "Pro-B", session: "s")
+    try store.annotate(case: 2, rater: "alice", label: "Pre-B", session: "s")
+    try store.annotate(case: 2, rater: "bob", label: "Pre-B", session: "s")
+    // bob has seen alice's Benign on case 1 and copies it.
+    try store.annotate(case: 1, rater: "bob", label: "Benign", session: "s")
+    let app = try ws.app("alice")
+    app.dispatch(key("A"))
+    let report = try #require(app.state.dashboard?.report)
+    let pair = try #require(report.labels.pairwise.first)
+    #expect(pair.n == 2)
+    #expect(report.labels.twoRater?.confusion[0, 3] == 1, "alice Benign × bob Pro-B, his blind label")
+    #expect(report.revisionsByRater.map(\.rater) == ["bob"])
+    #expect(app.frame.contains("revised after unblinding (not counted): bob 1 on 1"))
+  }
+}

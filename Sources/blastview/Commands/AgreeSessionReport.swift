@@ -37,29 +37,23 @@ enum AgreeSessionReport {
 
   /// Labels changed after the blind one (not counted): per rater, and per case.
   static func revisionsJSON(_ r: SessionAgreementReport) -> AgreeJSON {
-    .object([
-      (
-        "by_rater",
-        .array(
-          r.revisionsByRater.map {
-            .object([
-              ("rater", .string($0.rater)), ("revisions", .int($0.revisions)), ("cases", .int($0.cases)),
-            ])
-          })
-      ),
-      (
-        "cases",
-        .array(
-          r.revisions.map {
-            .object([
-              ("case", .int(Int($0.caseID))), ("rater", .string($0.rater)),
-              ("blind_label", .string($0.blindLabel)),
-              ("current_label", $0.currentLabel.map { .string($0) } ?? .null),
-              ("revisions", .int($0.revisions)),
-            ])
-          })
-      ),
-    ])
+    var byRater: [AgreeJSON] = []
+    for x in r.revisionsByRater {
+      let fields: [(String, AgreeJSON)] = [
+        ("rater", .string(x.rater)), ("revisions", .int(x.revisions)), ("cases", .int(x.cases)),
+      ]
+      byRater.append(.object(fields))
+    }
+    var cases: [AgreeJSON] = []
+    for x in r.revisions {
+      let current: AgreeJSON = x.currentLabel.map { AgreeJSON.string($0) } ?? .null
+      let fields: [(String, AgreeJSON)] = [
+        ("case", .int(Int(x.caseID))), ("rater", .string(x.rater)), ("blind_label", .string(x.blindLabel)),
+        ("current_label", current), ("revisions", .int(x.revisions)),
+      ]
+      cases.append(.object(fields))
+    }
+    return .object([("by_rater", .array(byRater)), ("cases", .array(cases))])
   }
 
   static func maskJSON(_ m: MaskPairAgreement) -> AgreeJSON {
