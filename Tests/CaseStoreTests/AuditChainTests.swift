@@ -170,3 +170,41 @@ import Testing
     #expect(after.ok && after.links == v.links + 1)
   }
 }
+
+/// `blastview verify` and `doctor --workspace` through the real binary, after a raw rewrite.
+@Suite(.serialized) struct VerifyCommandTests {
+  @Test func verifyAndDoctorNameTheRewrittenAnnotation() throws {
+    let dir = TempDir()
+    let ws = dir.sub("ws")
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().path
+    let images = repo + "/SampleData/wbc-seg/images/lymphocyte"
+    #expect(try CLITests.run(["init", "--workspace", ws, "--schema", "wbc5"]).status == 0)
+    #expect(try CLITests.run(["import", "--workspace", ws, images]).status == 0)
+    for (rater, label) in [("ana", "lymphocyte"), ("ben", "monocyte"), ("ana", "basophil")] {
+      let r = try CLITests.run(["annotate", "--workspace", ws, "--rater", rater, "1", "--label", label])
+      #expect(r.status == 0, "\(r.err)")
+    }
+    #expect(try CLITests.run(["rater", "set-role", "--workspace", ws, "carla", "adjudicator"]).status == 0)
+    let ok = try CLITests.run(["verify", "--workspace", ws])
+    #expect(ok.status == 0 && ok.out.contains("audit chain intact: 4 link(s)"), "\(ok.all)")
+    let q = try DatabaseQueue(path: ws + "/" + Workspace.databaseFileName)
+    try q.writeWithoutTransaction { db in
+      try db.execute(
+        sql: "DROP TRIGGER annotation_no_update; UPDATE annotation SET label = 'neutrophil' WHERE id = 2")
+    }
+    try q.close()
+    let broken = try CLITests.run(["verify", "--workspace", ws])
+    #expect(broken.status == 1)
+    #expect(
+      broken.out.contains(
+        "audit chain BROKEN at annotation 2: label is \"neutrophil\" now, \"monocyte\" when sealed"),
+      "\(broken.all)")
+    let json = try CLITests.run(["verify", "--workspace", ws, "--json"])
+    let j = try #require(try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])
+    #expect((j["firstBreak"] as? [String: Any])?["table"] as? String == "annotation")
+    let doctor = try CLITests.run(["doctor", "--workspace", ws, "--json"])
+    #expect(doctor.status != 0)
+    #expect(doctor.out.contains("audit chain") && doctor.out.contains("label is"), "\(doctor.all)")
+  }
+}
