@@ -17,6 +17,9 @@ import GRDB
 ///   current one, so concurrent writers can never fork or lose history.
 /// - `adjudication`: append-only final labels with reasons.
 /// - `model`, `model_promotion`, `prediction`, `training_job`, `training_log`.
+/// - `audit_event` (session and role events, written by triggers) and `audit_chain` (the
+///   SHA-256 chain over every annotation, adjudication, promotion and audit event;
+///   `AuditChain.swift`), from migration `v3-audit-chain`.
 ///
 /// Derived tables, maintained by triggers in the writing transaction (never out of date,
 /// rebuildable from the append-only tables): `current_annotation` (newest per case and
