@@ -49,11 +49,15 @@ extension CaseStore {
   /// (`openSessionForWriting`).
   static func viewerSessionID(_ db: Database, _ viewer: Viewer) throws -> Int64? {
     guard let name = viewer.session else { return nil }
-    guard let sid = try Int64.fetchOne(db, sql: "SELECT id FROM session WHERE name = ?", arguments: [name])
+    guard
+      let sid = try Int64.fetchOne(
+        db, sql: "SELECT id FROM session WHERE name = ?",
+        arguments: [name.precomposedStringWithCanonicalMapping])
     else {
       throw StoreError.unknownSession(name)
     }
     if let rater = viewer.rater {
+      let nfc = rater.precomposedStringWithCanonicalMapping
       let member =
         try Bool.fetchOne(
           db,
@@ -63,7 +67,8 @@ extension CaseStore {
               OR EXISTS (SELECT 1 FROM session s JOIN rater r ON r.id = s.created_by
                          WHERE s.id = ? AND r.name = ?)
               OR EXISTS (SELECT 1 FROM rater WHERE name = ? AND role = 'adjudicator')
-            """, arguments: [sid, rater, sid, rater, rater]) ?? false
+            """,
+          arguments: [sid, nfc, sid, nfc, nfc]) ?? false
       if !member { throw StoreError.raterNotInSession(rater: rater, session: name) }
     }
     return sid

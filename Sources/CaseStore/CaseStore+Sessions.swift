@@ -151,7 +151,7 @@ extension CaseStore {
           db,
           sql:
             "SELECT s.id, s.closed_at, r.name AS creator FROM session s JOIN rater r ON r.id = s.created_by WHERE s.name = ?",
-          arguments: [name])
+          arguments: [name.precomposedStringWithCanonicalMapping])
       else { throw StoreError.unknownSession(name) }
       guard (s["closed_at"] as String?) == nil else { throw StoreError.sessionClosed(name) }
       guard (s["creator"] as String) == rater else {
@@ -220,7 +220,9 @@ extension CaseStore {
     -> Int64
   {
     guard
-      let s = try Row.fetchOne(db, sql: "SELECT id, closed_at FROM session WHERE name = ?", arguments: [name])
+      let s = try Row.fetchOne(
+        db, sql: "SELECT id, closed_at FROM session WHERE name = ?",
+        arguments: [name.precomposedStringWithCanonicalMapping])
     else {
       throw StoreError.unknownSession(name)
     }

@@ -63,6 +63,13 @@ import Testing
         name: "spr\u{200B}ing2", raters: ["ana"], cases: .all, blinded: false, hideModel: false,
         createdBy: "lead")
     }
+    // Decomposed and composed spellings are one session and one rater.
+    try store.createSession(
+      name: "cafe\u{301}", raters: ["Jose\u{301}"], cases: .all, blinded: true, hideModel: false,
+      createdBy: "lead")
+    try store.annotate(case: 1, rater: "José", label: "Benign", session: "café")
+    #expect(try store.session(named: "cafe\u{301}").labelled["José"] == 1)
+    #expect(try store.sessionQueue(session: "cafe\u{301}", rater: "Jose\u{301}").first == 2)
     let twins = LabelSchema(
       name: "twins",
       classes: [
