@@ -37,10 +37,12 @@ var neuralEngineFlags = ["-Ounchecked"]
 let mtacnnTargets: [Target] = [
   .target(
     name: "MTACNN",
-    dependencies: ["Imaging", "NeuralEngine", .product(name: "Crypto", package: "swift-crypto")]),
+    dependencies: [
+      "Imaging", "NeuralEngine", "Agreement", .product(name: "Crypto", package: "swift-crypto"),
+    ]),
   .testTarget(
     name: "MTACNNTests",
-    dependencies: ["MTACNN", "Imaging", "NeuralEngine"],
+    dependencies: ["MTACNN", "Imaging", "NeuralEngine", "Agreement"],
     resources: [.copy("Fixtures")]),
   // train/eval/predict through the real binary.
   .testTarget(
@@ -81,6 +83,20 @@ let package = Package(
       name: "NeuralEngine",
       dependencies: ["COpenBLAS"],
       swiftSettings: [.unsafeFlags(neuralEngineFlags)]),
+    // DESIGN §4's network exactly as the reference PyTorch definition, built from the engine's
+    // layers: what `bench engine --network reference` times against PyTorch and what the
+    // engine's parity tests check layer by layer. Not the product model (that is MTACNN's).
+    .target(
+      name: "ReferenceNetwork",
+      dependencies: ["NeuralEngine"],
+      swiftSettings: [.unsafeFlags(neuralEngineFlags)]),
+    // The code behind `blastview bench`: what each benchmark measures and its same-run baseline.
+    .target(
+      name: "Benchmarks",
+      dependencies: [
+        "Agreement", "CaseStore", "Imaging", "MTACNN", "NeuralEngine", "ReferenceNetwork", "Review",
+        "Terminal", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift"),
+      ]),
     .target(
       name: "CTerminalSupport",
       path: "Sources/CTerminalSupport"),
@@ -93,7 +109,7 @@ let package = Package(
     // A session's agreement as one report, shared by the review dashboard and `agree --session`.
     .target(
       name: "SessionAgreement",
-      dependencies: ["Agreement", "CaseStore", "Imaging", "MTACNN"]),
+      dependencies: ["Agreement", "CaseStore", "Imaging"]),
     .target(
       name: "CaseStore",
       dependencies: [
@@ -110,7 +126,7 @@ let package = Package(
       name: "blastview",
       dependencies: [
         "Imaging", "Terminal", "Review", "Agreement", "NeuralEngine", "MTACNN", "CaseStore",
-        "SessionAgreement",
+        "SessionAgreement", "Benchmarks",
         "CNcursesw", "CSixel", "CPNG", "CJPEG",
         "COpenBLAS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -142,7 +158,7 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "NeuralEngineTests",
-      dependencies: ["NeuralEngine"],
+      dependencies: ["NeuralEngine", "ReferenceNetwork"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "AgreeCommandTests",

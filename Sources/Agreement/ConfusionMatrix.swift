@@ -44,6 +44,16 @@ public struct ConfusionMatrix: Sendable, Equatable, Hashable {
     }
   }
 
+  /// A classifier's table: rows the true class, columns the predicted one, item by item.
+  public init(k: Int, truth: [Int], predicted: [Int]) {
+    precondition(truth.count == predicted.count, "truth and predictions differ in length")
+    self.init(k: k)
+    for (t, p) in zip(truth, predicted) {
+      precondition(t >= 0 && t < k && p >= 0 && p < k, "class index out of range")
+      counts[t * k + p] += 1
+    }
+  }
+
   public subscript(row: Int, col: Int) -> Int {
     get { counts[row * k + col] }
     set {
@@ -67,6 +77,17 @@ public struct ConfusionMatrix: Sendable, Equatable, Hashable {
 
   /// Items on the diagonal (both raters gave the same category).
   public var agreements: Int { (0..<k).reduce(0) { $0 + counts[$1 * k + $1] } }
+
+  /// The table with categories collapsed into `groups` groups (e.g. Benign against the
+  /// malignant subtypes); `group(i)` is category i's group, below `groups`.
+  public func merged(groups: Int, by group: (Int) -> Int) -> ConfusionMatrix {
+    var m = ConfusionMatrix(k: groups)
+    for i in 0..<k { for j in 0..<k { m.counts[group(i) * groups + group(j)] += counts[i * k + j] } }
+    return m
+  }
+
+  /// Row i as an array (the table as nested arrays: `(0..<k).map(row)`).
+  public func row(_ i: Int) -> [Int] { Array(counts[(i * k)..<((i + 1) * k)]) }
 
   /// The same table with the raters swapped.
   public var transposed: ConfusionMatrix {

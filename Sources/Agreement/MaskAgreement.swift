@@ -146,14 +146,9 @@ public struct MaskAgreement: Sendable, Equatable {
     self.areaB = fgB
     intersection = both
     var undefined: [Undefined] = []
-    if fgA + fgB == 0 {
-      let u = Undefined("dice", "both masks are empty")
-      dice = .failure(u)
-      iou = .failure(Undefined("iou", "both masks are empty"))
-    } else {
-      dice = .success(2 * Double(both) / Double(fgA + fgB))
-      iou = .success(Double(both) / Double(fgA + fgB - both))
-    }
+    let pixels = PixelOverlap(areaA: fgA, areaB: fgB, intersection: both)
+    dice = pixels.dice.map { .success($0) } ?? .failure(Undefined("dice", "both masks are empty"))
+    iou = pixels.iou.map { .success($0) } ?? .failure(Undefined("iou", "both masks are empty"))
 
     // Pairs as (i, j, intersection, union), sorted for determinism.
     struct Pair {

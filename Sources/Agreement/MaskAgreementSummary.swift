@@ -54,8 +54,9 @@ public struct MaskAgreementSummary: Sendable, Equatable {
       den > 0 ? .success(num / den) : .failure(Undefined(key, why))
     }
     let none = images == 0 ? "there are no images" : "every mask is empty"
-    pooledDice = ratio("pooled.dice", 2 * Double(intersection), Double(areaA + areaB), none)
-    pooledIoU = ratio("pooled.iou", Double(intersection), Double(areaA + areaB - intersection), none)
+    let pixels = PixelOverlap(areaA: areaA, areaB: areaB, intersection: intersection)
+    pooledDice = pixels.dice.map { .success($0) } ?? .failure(Undefined("pooled.dice", none))
+    pooledIoU = pixels.iou.map { .success($0) } ?? .failure(Undefined("pooled.iou", none))
     pooledPrecision = ratio(
       "pooled.precision", Double(truePositives), Double(nucleiB), "the second rater's masks have no nuclei")
     pooledRecall = ratio(

@@ -30,8 +30,11 @@ public struct ModelVersion: Sendable, Equatable, Codable {
   public var promotedAt: Date?
 }
 
-/// A nucleus detection box (image pixels) with its score.
-public struct Detection: Sendable, Equatable, Codable {
+/// A detected nucleus as a prediction stores it: its box (image pixels) and score, in the JSON
+/// of the `prediction.detections` column. The model's own detection (MTACNN's `Detection`,
+/// which also knows its area) is converted to this when predictions are saved; the store does
+/// not depend on the model.
+public struct StoredDetection: Sendable, Equatable, Codable {
   public var x: Int
   public var y: Int
   public var width: Int
@@ -43,6 +46,10 @@ public struct Detection: Sendable, Equatable, Codable {
     self.width = width
     self.height = height
     self.score = score
+  }
+
+  public init(box: PixelRect, score: Double) {
+    self.init(x: box.x, y: box.y, width: box.width, height: box.height, score: score)
   }
 }
 
@@ -58,7 +65,7 @@ public struct Prediction: Sendable, Equatable, Codable {
   /// P(any class outside the first group): P(malignant) for `all4`; nil for a flat schema.
   public var pMalignant: Double?
   public var maskID: Int64?
-  public var detections: [Detection]
+  public var detections: [StoredDetection]
   public var createdAt: Date
   /// Mahalanobis distance of the image's colour statistics to the model's training colours, and
   /// whether it is beyond the model's threshold (issue 10: "colour unlike the training data;
@@ -73,12 +80,12 @@ public struct NewPrediction: Sendable {
   public var caseID: Int64
   public var probabilities: [Double]
   public var mask: Mask?
-  public var detections: [Detection]
+  public var detections: [StoredDetection]
   /// The model's colour check (nil: the model has none).
   public var colourDistance: Double?
   public var colourUnusual: Bool?
   public init(
-    caseID: Int64, probabilities: [Double], mask: Mask? = nil, detections: [Detection] = [],
+    caseID: Int64, probabilities: [Double], mask: Mask? = nil, detections: [StoredDetection] = [],
     colourDistance: Double? = nil, colourUnusual: Bool? = nil
   ) {
     self.caseID = caseID
@@ -380,7 +387,7 @@ extension CaseStore {
         caseID: r["case_id"], modelVersion: r["model_version"], label: r["label"],
         confidence: r["confidence"],
         probabilities: decodeJSON([Double].self, r["probabilities"]) ?? [], pMalignant: r["p_malignant"],
-        maskID: r["mask_id"], detections: decodeJSON([Detection].self, r["detections"]) ?? [],
+        maskID: r["mask_id"], detections: decodeJSON([StoredDetection].self, r["detections"]) ?? [],
         createdAt: date(r["created_at"]) ?? Date(timeIntervalSince1970: 0),
         colourDistance: r["colour_distance"], colourUnusual: r["colour_unusual"])
     }

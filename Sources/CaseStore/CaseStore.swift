@@ -190,7 +190,7 @@ public final class CaseStore: Sendable {
   // MARK: Time and JSON helpers
 
   /// UTC timestamps as `2025-01-31T12:34:56.789Z`: sortable as text, readable in exports.
-  static func timestamp(_ date: Date) -> String {
+  public static func timestamp(_ date: Date) -> String {
     var t = time_t(date.timeIntervalSince1970.rounded(.down))
     var tmv = tm()
     gmtime_r(&t, &tmv)

@@ -236,8 +236,9 @@ extension CaseStore {
     return summary
   }
 
-  /// A new case as the importer (or a test or benchmark) hands it to `insertCases`.
-  struct NewCase {
+  /// A new case as the importer hands it to `insertCases`: metadata already checked (a tool
+  /// that builds a large workspace from known metadata, such as `bench store`, does the same).
+  public struct NewCase: Sendable {
     var path: String
     var relative: Bool
     var sha256: String
@@ -248,11 +249,38 @@ extension CaseStore {
     var split: Split
     var mask: MaskBlob?
     var maskSource: String?
+
+    /// A case without a reference mask; `sha256` is lowercase hex, `path` absolute unless
+    /// `relative` (then under the image root).
+    public init(
+      path: String, relative: Bool, sha256: String, format: String, width: Int, height: Int,
+      referenceLabel: String?, split: Split
+    ) {
+      self.init(
+        path: path, relative: relative, sha256: sha256, format: format, width: width, height: height,
+        referenceLabel: referenceLabel, split: split, mask: nil, maskSource: nil)
+    }
+
+    init(
+      path: String, relative: Bool, sha256: String, format: String, width: Int, height: Int,
+      referenceLabel: String?, split: Split, mask: MaskBlob?, maskSource: String?
+    ) {
+      self.path = path
+      self.relative = relative
+      self.sha256 = sha256
+      self.format = format
+      self.width = width
+      self.height = height
+      self.referenceLabel = referenceLabel
+      self.split = split
+      self.mask = mask
+      self.maskSource = maskSource
+    }
   }
 
   /// Inserts cases in one transaction; returns each new id, or nil for a SHA-256 that was
   /// already a case (another process may have imported the same file meanwhile).
-  func insertCases(_ rows: [NewCase]) throws(StoreError) -> [Int64?] {
+  public func insertCases(_ rows: [NewCase]) throws(StoreError) -> [Int64?] {
     guard !rows.isEmpty else { return [] }
     let now = CaseStore.timestamp(Date())
     return try write { db in
@@ -362,6 +390,22 @@ extension CaseStore {
     /// Not PNG, JPEG or BMP by its first bytes (Imaging's reason names GIF, TIFF, ...).
     case notImage(String)
     case failed(String)
+  }
+
+  /// Reads, hashes and decodes every file under `folder` as import does, on the same threads,
+  /// but writes nothing: the part of import that is not the database (what `bench store`
+  /// measures import against). Returns how many files decoded as images.
+  public static func inspectImages(under folder: String) -> Int {
+    var walk = FileWalk()
+    walk.walk(Workspace.absolute(folder))
+    let candidates = walk.files.map { Candidate(path: $0, labelRoot: folder, explicit: false) }
+    var decoded = 0
+    for start in stride(from: 0, to: candidates.count, by: 128) {
+      for r in inspect(Array(candidates[start..<min(start + 128, candidates.count)])) {
+        if case .image = r { decoded += 1 }
+      }
+    }
+    return decoded
   }
 
   /// Reads, hashes and decodes a batch on all cores.
@@ -483,5 +527,18 @@ private final class ResultBox: @unchecked Sendable {
     lock.lock()
     defer { lock.unlock() }
     return storage
+  }
+}
+
+extension CaseStore {
+  /// Refreshes the query planner's statistics (`ANALYZE` via `PRAGMA optimize`); import
+  /// calls it after large imports so the browser's plans use the right indexes.
+  public func optimize() throws(StoreError) {
+    try CaseStore.retrying(path: workspace.databasePath) {
+      try pool.writeWithoutTransaction { db in
+        try db.execute(sql: "PRAGMA analysis_limit = 1000")
+        try db.execute(sql: "ANALYZE")
+      }
+    }
   }
 }

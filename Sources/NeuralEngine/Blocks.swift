@@ -1,6 +1,6 @@
-/// Building blocks of U-Net-like CNNs, made of the engine's layers. They are what the reference
-/// MTA-CNN network (`ReferenceMTACNN`) is made of, and are meant to be reused by the `MTACNN`
-/// module.
+/// Building blocks of U-Net-like CNNs, made of the engine's layers: the `MTACNN` module's model
+/// and the reference network (`ReferenceNetwork`, checked against PyTorch) are built from them,
+/// so a block verified once serves both.
 
 /// 3×3 convolution without bias, batch norm and ReLU (fused into the batch norm).
 /// Parameter names `<conv>.weight` and `<bn>.{weight,bias,running_mean,running_var}`.

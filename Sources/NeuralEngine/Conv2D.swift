@@ -1,19 +1,3 @@
-/// 2-D convolution, NCHW, square kernel (3×3 or 1×1 in the network), stride 1 or 2, zero
-/// padding ("same" by default: kernel/2), optional bias. Weights are (out, in, k, k) as in
-/// PyTorch, so checkpoints map one to one.
-///
-/// Algorithm: 3×3 stride-1 "same" convolutions (all of the network's) use the direct kernels of
-/// `DirectConv3x3` for forward, input gradient and weight gradient. Other shapes use im2col +
-/// sgemm, tiled: Each image is cut into tiles of output rows whose column
-/// matrix (C·k·k × rows·W) fits in the core's L2 cache; a tile is unfolded and multiplied at once,
-/// so the column matrix never makes a round trip through main memory (at 224×224 a whole image's
-/// would be 29-58 MB). The (image, tile) pairs are split evenly across threads, so a batch of
-/// one is as parallel as a batch of 32.
-/// - forward: Y_tile = W · col(X)_tile
-/// - weight gradient: dW += dY_tile · col(X)_tileᵀ, one partial per thread, summed in order
-/// - input gradient: for stride 1 with "same" padding, the transposed convolution is itself a
-///   convolution of dY with the flipped, transposed kernel, computed the same tiled way (no
-///   col2im); otherwise Wᵀ·dY per image, then col2im.
 /// What a convolution applies to each output as it stores it: y = max(0?, scale[c]·y + shift[c]).
 /// Inference folds batch norm and ReLU into the convolution this way. The pointers must stay
 /// valid during the call.
@@ -40,6 +24,22 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
   case im2col
 }
 
+/// 2-D convolution, NCHW, square kernel (3×3 or 1×1 in the network), stride 1 or 2, zero
+/// padding ("same" by default: kernel/2), optional bias. Weights are (out, in, k, k) as in
+/// PyTorch, so checkpoints map one to one.
+///
+/// Algorithm: 3×3 stride-1 "same" convolutions (all of the network's) use the direct kernels of
+/// `DirectConv3x3` for forward, input gradient and weight gradient. Other shapes use im2col +
+/// sgemm, tiled: each image is cut into tiles of output rows whose column matrix
+/// (C·k·k × rows·W) fits in the core's L2 cache; a tile is unfolded and multiplied at once, so
+/// the column matrix never makes a round trip through main memory (at 224×224 a whole image's
+/// would be 29-58 MB). The (image, tile) pairs are split evenly across threads, so a batch of
+/// one is as parallel as a batch of 32.
+/// - forward: Y_tile = W · col(X)_tile
+/// - weight gradient: dW += dY_tile · col(X)_tileᵀ, one partial per thread, summed in order
+/// - input gradient: for stride 1 with "same" padding, the transposed convolution is itself a
+///   convolution of dY with the flipped, transposed kernel, computed the same tiled way (no
+///   col2im); otherwise Wᵀ·dY per image, then col2im.
 public final class Conv2D: Layer {
   public let name: String
   public let inChannels: Int

@@ -1,7 +1,8 @@
 /// Vectorised exp and erf for the elementwise layers (softmax, GELU). glibc's scalar expf/erff
 /// cost 3-10 ns each; these run 8 lanes in a few dozen instructions.
 
-typealias F8 = SIMD8<Float>
+/// Eight float lanes: the width of one AVX2 register, the engine's vector unit.
+public typealias F8 = SIMD8<Float>
 
 /// e^x, 8 lanes: x = n·ln2 + r with |r| ≤ ln2/2 (Cody-Waite split of ln2), e^r by a degree-6
 /// polynomial (Cephes expf's coefficients), 2^n built in the exponent bits. Relative error
@@ -44,12 +45,15 @@ func erf8(_ x: F8) -> F8 {
   return y.replacing(with: -y, where: x .< 0)
 }
 
-@inline(__always)
-func load8(_ p: UnsafePointer<Float>) -> F8 {
+/// Eight floats from `p` (no alignment needed). Public, and inlinable so that it stays one
+/// instruction, for layers built outside the engine (the reference network's task connection).
+@inlinable @inline(__always)
+public func load8(_ p: UnsafePointer<Float>) -> F8 {
   UnsafeRawPointer(p).loadUnaligned(as: F8.self)
 }
 
-@inline(__always)
-func store8(_ p: UnsafeMutablePointer<Float>, _ v: F8) {
+/// Eight floats to `p` (no alignment needed); public and inlinable as `load8`.
+@inlinable @inline(__always)
+public func store8(_ p: UnsafeMutablePointer<Float>, _ v: F8) {
   UnsafeMutableRawPointer(p).storeBytes(of: v, as: F8.self)
 }

@@ -1,9 +1,9 @@
+import Agreement
 import CaseStore
-import MTACNN
 
 /// The promoted model against the consensus label of a session's cases, with the paper's
 /// metrics (accuracy; per class and macro precision, recall, F1, specificity, NPV; Cohen's
-/// kappa): MTACNN's `ClassificationReport`, the code behind `blastview eval`, so the two
+/// kappa): Agreement's `ClassificationReport`, the code behind `blastview eval`, so the two
 /// report a model the same way. Rows of the confusion matrix are the consensus, columns the
 /// model.
 ///
@@ -52,7 +52,7 @@ public struct ModelAgreement: Sendable, Equatable {
     var byCase: [Int64: [String]] = [:]
     for l in labels { byCase[l.caseID, default: []].append(l.label) }
     for c in adjudications.keys where byCase[c] == nil { byCase[c] = [] }
-    var matrix = ConfusionMatrix(classes: categories)
+    var matrix = ConfusionMatrix(k: categories.count)
     var n = 0
     var noConsensus = 0
     var withoutPrediction = 0
@@ -72,12 +72,12 @@ public struct ModelAgreement: Sendable, Equatable {
             + categories.joined(separator: ", "))
       }
       if adjudications[c] != nil { adjudicated += 1 }
-      matrix.add(truth: t, predicted: p)
+      matrix[t, p] += 1
       n += 1
     }
     return ModelAgreement(
       modelVersion: predictions.modelVersion, n: n, noConsensus: noConsensus,
       withoutPrediction: withoutPrediction, hiddenPredictions: predictions.hidden, adjudicated: adjudicated,
-      report: n > 0 ? ClassificationReport(matrix) : nil)
+      report: n > 0 ? ClassificationReport(classes: categories, matrix: matrix) : nil)
   }
 }

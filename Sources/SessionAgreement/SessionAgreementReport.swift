@@ -1,7 +1,6 @@
 import Agreement
 import CaseStore
 import Imaging
-import MTACNN
 
 /// What can stop a session's agreement report: the store, or data the statistics cannot take
 /// (a rater who is not in the session, a label outside the categories).

@@ -1,3 +1,4 @@
+import Agreement
 import Foundation
 import Imaging
 import NeuralEngine
@@ -56,9 +57,8 @@ import Testing
       let evalRow = EvaluationReport.RobustnessRow(
         shift: shift,
         report: ClassificationReport(
-          ConfusionMatrix(
-            classes: net.schema.classes, truth: run.truth,
-            predicted: run.probabilities.map { p in p.indices.max { p[$0] < p[$1] }! })))
+          classes: net.schema.classes, truth: run.truth,
+          predicted: run.probabilities.map { p in p.indices.max { p[$0] < p[$1] }! }))
       #expect(report.robustness[s] == evalRow, "\(shift)")
       // And image by image: the audit's inputs give the eval's probabilities.
       let inputs = images.map { net.preprocessing.input($0, shift: shift) }

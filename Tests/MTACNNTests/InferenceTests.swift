@@ -1,3 +1,4 @@
+import Agreement
 import Foundation
 import Imaging
 import NeuralEngine
@@ -32,7 +33,7 @@ import Testing
         let y = i / w
         return (x - 40) * (x - 40) + (y - 32) * (y - 32) < 14 * 14 ? 255 : 0
       })
-    #expect(Overlap(predicted: mask, truth: truth).dice > 0.7)
+    #expect(PixelOverlap(truth: truth, predicted: mask).scoredDice > 0.7)
     #expect(r.detections.count == 1)
     if let d = r.detections.first {
       #expect(boxIoU(d.box, PixelRect(x: 26, y: 18, width: 29, height: 29)) > 0.5)

@@ -1,3 +1,4 @@
+import Agreement
 import Foundation
 import Imaging
 import Testing
@@ -9,12 +10,11 @@ import Testing
   @Test func classificationMatchesScikitLearn() throws {
     let f = try fixture("metrics")
     let classes = f["classes"] as! [String]
-    let m = ConfusionMatrix(classes: classes, truth: ints(f["truth"]), predicted: ints(f["predicted"]))
-    #expect(m.counts == (f["confusion"] as! [Any]).map(ints))
-    let r = ClassificationReport(m)
+    let r = ClassificationReport(classes: classes, truth: ints(f["truth"]), predicted: ints(f["predicted"]))
+    #expect(r.confusion == (f["confusion"] as! [Any]).map(ints))
     #expect(r.n == 211)
     #expect(abs(r.accuracy - double(f["accuracy"])) < 1e-12)
-    #expect(abs(r.kappa - double(f["kappa"])) < 1e-12)
+    #expect(abs(try #require(r.kappa.value) - double(f["kappa"])) < 1e-12)
     let (p, rc, f1, sp, npv, sup) = (
       doubles(f["precision"]), doubles(f["recall"]), doubles(f["f1"]), doubles(f["specificity"]),
       doubles(f["npv"]), ints(f["support"])
@@ -31,14 +31,14 @@ import Testing
 
   @Test func binaryTableMatchesScikitLearn() throws {
     let f = try fixture("metrics")
-    let m = ConfusionMatrix(
-      classes: f["classes"] as! [String], truth: ints(f["truth"]), predicted: ints(f["predicted"]))
+    let classes = f["classes"] as! [String]
+    let m = ConfusionMatrix(k: classes.count, truth: ints(f["truth"]), predicted: ints(f["predicted"]))
     let b = ClassificationReport(
-      m.merged(into: ["Benign", "Malignant"]) { ClassSchema.all4.binaryGroup($0)! })
+      classes: ["Benign", "Malignant"], matrix: m.merged(groups: 2) { ClassSchema.all4.binaryGroup($0)! })
     let e = f["binary"] as! [String: Any]
     #expect(b.confusion == (e["confusion"] as! [Any]).map(ints))
     #expect(abs(b.accuracy - double(e["accuracy"])) < 1e-12)
-    #expect(abs(b.kappa - double(e["kappa"])) < 1e-12)
+    #expect(abs(try #require(b.kappa.value) - double(e["kappa"])) < 1e-12)
     #expect(abs(b.perClass["Malignant"]!.f1 - doubles(e["f1"])[1]) < 1e-12)
     #expect(abs(b.perClass["Benign"]!.recall - doubles(e["recall"])[0]) < 1e-12)
   }
@@ -59,34 +59,43 @@ import Testing
     #expect(abs(e - 0.1) < 1e-12)
   }
 
-  @Test func kappaEdgeCases() {
-    // all one class and all right: p_e = 1, kappa defined as 1
-    let all = ClassificationReport(ConfusionMatrix(classes: ["a", "b"], counts: [[5, 0], [0, 0]]))
-    #expect(all.kappa == 1 && all.accuracy == 1)
+  @Test func kappaEdgeCases() throws {
+    // All one class and all right: p_e = 1, so kappa is 0/0. It is undefined, as `agree` says
+    // of two raters who used one category, not 1 (nor 0 when nothing matched).
+    let all = ClassificationReport(
+      classes: ["a", "b"], matrix: try #require(ConfusionMatrix(k: 2, counts: [5, 0, 0, 0])))
+    #expect(all.accuracy == 1)
+    #expect(all.kappa.value == nil)
+    #expect(all.undefined.map(\.statistic) == ["kappa"])
+    #expect(all.undefined.first?.reason.contains("p_e = 1") == true)
+    #expect(cohenKappa(all.matrix).value == nil)
     // zero denominators give 0, as scikit-learn's zero_division=0
-    let none = ClassificationReport(ConfusionMatrix(classes: ["a", "b"], counts: [[3, 0], [2, 0]]))
+    let none = ClassificationReport(
+      classes: ["a", "b"], matrix: try #require(ConfusionMatrix(k: 2, counts: [3, 0, 2, 0])))
+    // One class predicted for everything, two in the truth: p_e = 0.6, kappa 0.
+    #expect(none.kappa.value == 0)
     #expect(none.perClass["b"]!.precision == 0)
     #expect(none.perClass["b"]!.recall == 0)
   }
 
   @Test func diceAndIoUMatchScikitLearn() throws {
     let f = try fixture("metrics")
-    var overlaps: [Overlap] = []
+    var overlaps: [PixelOverlap] = []
     for m in f["masks"] as! [[String: Any]] {
-      let o = Overlap(predicted: mask01(m["predicted"]), truth: mask01(m["truth"]))
-      #expect(abs(o.dice - double(m["dice"])) < 1e-12)
-      #expect(abs(o.iou - double(m["iou"])) < 1e-12)
+      let o = PixelOverlap(truth: mask01(m["truth"]), predicted: mask01(m["predicted"]))
+      #expect(abs(o.scoredDice - double(m["dice"])) < 1e-12)
+      #expect(abs(o.scoredIoU - double(m["iou"])) < 1e-12)
       overlaps.append(o)
     }
     let r = SegmentationReport(overlaps: overlaps)
     #expect(abs(r.dicePooled - double(f["pooled_dice"])) < 1e-12)
     #expect(abs(r.iouPooled - double(f["pooled_iou"])) < 1e-12)
-    #expect(abs(r.dice - overlaps.map(\.dice).reduce(0, +) / 4) < 1e-12)
+    #expect(abs(r.dice - overlaps.map(\.scoredDice).reduce(0, +) / 4) < 1e-12)
   }
 
   @Test func reportEncodesIssueKeys() throws {
-    let m = ConfusionMatrix(classes: ["Benign", "Early"], counts: [[3, 1], [0, 4]])
-    let data = try JSONEncoder().encode(ClassificationReport(m))
+    let m = try #require(ConfusionMatrix(k: 2, counts: [3, 1, 0, 4]))
+    let data = try JSONEncoder().encode(ClassificationReport(classes: ["Benign", "Early"], matrix: m))
     let obj = try JSONSerialization.jsonObject(with: data) as! [String: Any]
     for key in ["n", "accuracy", "kappa", "macro", "per_class", "confusion"] {
       #expect(obj[key] != nil, "\(key)")
@@ -102,10 +111,10 @@ import Testing
       [0.9, 0.05, 0.03, 0.02], [0.1, 0.7, 0.1, 0.1], [0.2, 0.2, 0.5, 0.1], [0.6, 0.1, 0.1, 0.2],
     ]
     let truth = [0, 1, 2, 3]
-    let seg = SegmentationReport(overlaps: [Overlap()], detection: DetectionScore())
+    let seg = SegmentationReport(overlaps: [PixelOverlap()], detection: DetectionScore())
     let rob = [
       EvaluationReport.RobustnessRow(
-        shift: .gray, report: ClassificationReport(ConfusionMatrix(classes: ["a"], counts: [[1]])))
+        shift: .gray, report: ClassificationReport(classes: ["a"], truth: [0], predicted: [0]))
     ]
     let r = EvaluationReport(
       schema: .all4, probabilities: probs, truth: truth, segmentation: seg, robustness: rob)
@@ -125,5 +134,24 @@ import Testing
     #expect(((obj["robustness"] as! [[String: Any]])[0]["shift"] as! String) == "gray")
     let flat = EvaluationReport(schema: .wbc5, probabilities: [[1, 0, 0, 0, 0]], truth: [0])
     #expect(flat.binary == nil)
+    #expect((obj["undefined"] as? [Any])?.isEmpty == true)
+  }
+
+  /// Every image Early-B and called Early-B: chance agreement is 1 in the four-class table and in
+  /// the benign-vs-malignant one, so kappa is 0/0 in both. The JSON says null and gives the
+  /// reason under `undefined`, as `agree --json` does, instead of the 1 eval used to print.
+  @Test func kappaWithChanceAgreementOneIsNullWithItsReason() throws {
+    let probs: [[Double]] = [[0.1, 0.7, 0.1, 0.1], [0.2, 0.5, 0.2, 0.1], [0.05, 0.9, 0.03, 0.02]]
+    let r = EvaluationReport(schema: .all4, probabilities: probs, truth: [1, 1, 1])
+    #expect(r.classification.accuracy == 1)
+    #expect(r.classification.kappa.value == nil)
+    #expect(r.binary?.kappa.value == nil)
+    #expect(r.undefined.map(\.statistic) == ["kappa", "binary.kappa"])
+    let obj = try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as! [String: Any]
+    #expect(obj["kappa"] is NSNull)
+    #expect((obj["binary"] as? [String: Any])?["kappa"] is NSNull)
+    let undefined = try #require(obj["undefined"] as? [[String: String]])
+    #expect(undefined.map { $0["statistic"] } == ["kappa", "binary.kappa"])
+    #expect(undefined.allSatisfy { $0["reason"]?.contains("chance agreement p_e = 1") == true })
   }
 }

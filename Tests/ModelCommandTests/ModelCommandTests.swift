@@ -126,6 +126,40 @@ import Testing
     _ = image
   }
 
+  /// One image that the shipped wbc5 model classifies right, in a folder of its own: truth and
+  /// prediction are one and the same class, chance agreement is 1 and kappa is 0/0. `eval` says
+  /// undefined, with the reason, in JSON (null plus `undefined`, as `agree`) and in text; it used
+  /// to print kappa 1.
+  @Test func evalReportsKappaUndefinedWhenChanceAgreementIsOne() throws {
+    let model = Self.repository.appendingPathComponent("Models/wbc5.safetensors").path
+    let image = Self.images + "/lymphocyte/001.png"
+    let p = try Self.run(["predict", "--model", model, image, "--json", "--threads", "2"])
+    #expect(p.status == 0, "\(p.err)")
+    let preds = try #require(try JSONSerialization.jsonObject(with: Data(p.out.utf8)) as? [[String: Any]])
+    let predicted = try #require(preds.first?["predicted"] as? String)
+    let data = Self.folder()
+    try FileManager.default.createDirectory(
+      atPath: data + "/" + predicted, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: image, toPath: data + "/" + predicted + "/001.png")
+
+    let e = try Self.run([
+      "eval", "--model", model, "--data", data, "--split", "all", "--json", "--threads", "2",
+    ])
+    #expect(e.status == 0, "\(e.err)")
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(e.out.utf8)) as? [String: Any])
+    #expect((report["n"] as? Int) == 1)
+    #expect((report["accuracy"] as? Double) == 1)
+    #expect(report["kappa"] is NSNull)
+    let undefined = try #require(report["undefined"] as? [[String: String]])
+    #expect(undefined.map { $0["statistic"] } == ["kappa"])
+    #expect(undefined.first?["reason"]?.contains("chance agreement p_e = 1") == true)
+
+    let t = try Self.run(["eval", "--model", model, "--data", data, "--split", "all", "--threads", "2"])
+    #expect(t.status == 0, "\(t.err)")
+    #expect(t.out.contains("undefined"), "\(t.out)")
+    #expect(t.out.contains("kappa: the truth and the predictions are all one and the same class"), "\(t.out)")
+  }
+
   @Test func badInputsGetClearErrors() throws {
     let dir = Self.folder()
     let junk = dir + "/junk.safetensors"

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import NeuralEngine
+@testable import ReferenceNetwork
 
 /// Values spaced at least `gap` apart (shuffled), so max-pool windows have no near-ties and
 /// ReLU inputs stay away from 0 by more than the finite-difference step.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import NeuralEngine
+@testable import ReferenceNetwork
 
 /// The fixture network: the reference MTA-CNN at 32×32 with channels 4/8/8/16, dropout off.
 func fixtureNetwork(_ f: SafeTensorsFile) throws -> ReferenceMTACNN {

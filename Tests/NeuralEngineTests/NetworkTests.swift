@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import NeuralEngine
+@testable import ReferenceNetwork
 
 func tinyNetwork(seed: UInt64 = 3, dropout: Float = 0, size: Int = 32, clsReadsSeg: Bool = true)
   -> ReferenceMTACNN

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import NeuralEngine
+@testable import ReferenceNetwork
 
 /// Parity with PyTorch 2.x on the fixtures of tools/fixtures/make_engine_fixtures.py: each layer's
 /// output, input gradient and parameter gradients match to 1e-4 relative (see `scaledError`).

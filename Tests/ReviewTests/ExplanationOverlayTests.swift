@@ -28,9 +28,9 @@ private func has(_ line: String, _ text: String) -> Bool { line.contains(text) }
       file: modelFile, parent: nil, tasks: ["classification", "segmentation"],
       trainedTasks: ["classification", "segmentation"], frozenTasks: [])
     let boxes = [
-      StoreDetection(x: 100, y: 100, width: 40, height: 30, score: 0.9),
-      StoreDetection(x: 300, y: 200, width: 50, height: 50, score: 0.8),
-      StoreDetection(x: 500, y: 400, width: 30, height: 30, score: 0.7),
+      StoredDetection(x: 100, y: 100, width: 40, height: 30, score: 0.9),
+      StoredDetection(x: 300, y: 200, width: 50, height: 50, score: 0.8),
+      StoredDetection(x: 500, y: 400, width: 30, height: 30, score: 0.7),
     ]
     try store.savePredictions(
       [

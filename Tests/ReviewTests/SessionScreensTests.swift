@@ -126,7 +126,8 @@ import Testing
     #expect(abs((report.masks.first?.summary.pooledDice.value ?? 0) - 0.8) < 1e-12)
     let modelReport = try #require(report.model?.report)
     #expect(json.model.accuracy == modelReport.accuracy)
-    #expect(json.model.kappa == modelReport.kappa)
+    let modelKappa = try #require(modelReport.kappa.value)
+    #expect(json.model.kappa == modelKappa)
     #expect(json.model.macro.npv == modelReport.macro.npv)
     #expect(json.model.macro.specificity == modelReport.macro.specificity)
     #expect(json.model.n == report.model?.n)
@@ -135,7 +136,7 @@ import Testing
     let text = String(format: "%.3f [%.3f, %.3f]", kappa.kappa, kappa.ci95.lower, kappa.ci95.upper)
     #expect(f.contains(text), "\(text)\n\(f.text)")
     #expect(f.contains(String(format: "%.3f [%.3f, %.3f]", wk.kappa, wk.ci95.lower, wk.ci95.upper)))
-    #expect(f.contains(String(format: "accuracy %.3f · kappa %.3f", modelReport.accuracy, modelReport.kappa)))
+    #expect(f.contains(String(format: "accuracy %.3f · kappa %.3f", modelReport.accuracy, modelKappa)))
     #expect(f.contains("Dice 0.800 IoU 0.667 (1 case)"))
     #expect(f.contains("CLI: blastview agree --session s --rater alice --weights clinical --json"))
   }

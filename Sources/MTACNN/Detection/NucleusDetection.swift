@@ -128,3 +128,6 @@ public struct DetectionScore: Equatable, Sendable, Codable {
     return s
   }
 }
+
+/// a / b, or 0 when b is 0 (no boxes: precision and recall 0, as the classification metrics).
+private func ratio(_ a: Int, _ b: Int) -> Double { b == 0 ? 0 : Double(a) / Double(b) }

@@ -1,3 +1,4 @@
+import Agreement
 import Foundation
 import Imaging
 
@@ -249,10 +250,8 @@ public struct ShortcutAudit: Sendable {
     }
 
     let classes = model.classNames
-    let reportBlanked = ClassificationReport(
-      ConfusionMatrix(classes: classes, truth: truth, predicted: predBlanked))
-    let reportOpen = ClassificationReport(
-      ConfusionMatrix(classes: classes, truth: truth, predicted: predOpen))
+    let reportBlanked = ClassificationReport(classes: classes, truth: truth, predicted: predBlanked)
+    let reportOpen = ClassificationReport(classes: classes, truth: truth, predicted: predOpen)
     var flipsByClass = [Int](repeating: 0, count: k)
     var flips = 0
     for i in truth.indices where predBlanked[i] != predOpen[i] {
@@ -273,7 +272,7 @@ public struct ShortcutAudit: Sendable {
     let robustness = shifts.indices.map { s in
       EvaluationReport.RobustnessRow(
         shift: shifts[s],
-        report: ClassificationReport(ConfusionMatrix(classes: classes, truth: truth, predicted: shifted[s])))
+        report: ClassificationReport(classes: classes, truth: truth, predicted: shifted[s]))
     }
     let rateBlanked = n > 0 ? Double(flips) / Double(n) : 0
     let rateSwapped = swaps > 0 ? Double(swapFlips) / Double(swaps) : 0

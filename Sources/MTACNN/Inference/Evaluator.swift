@@ -1,3 +1,4 @@
+import Agreement
 import Foundation
 import Imaging
 import NeuralEngine
@@ -17,7 +18,7 @@ public struct EvaluationRun: Sendable {
   public var probabilities: [[Double]] = []
   public var truth: [Int] = []
   /// Overlap of predicted and truth masks per masked image (source resolution).
-  public var overlaps: [Overlap] = []
+  public var overlaps: [PixelOverlap] = []
   public var detection = DetectionScore()
   /// Share of images the colour reference flags as unlike the training data (0 without one).
   public var colourFlagged = 0.0
@@ -99,7 +100,7 @@ public enum Evaluator {
         r.truth.append(y)
       }
       if let tm = it.mask, let pm = p.nucleusMask {
-        r.overlaps.append(Overlap(predicted: pm, truth: tm))
+        r.overlaps.append(PixelOverlap(truth: tm, predicted: pm))
         let truth = NucleusDetector.objects(in: tm, minimumArea: minimumTruthArea)
         r.detection = r.detection + DetectionScore(detections: p.detections, truth: truth)
       }

@@ -1,7 +1,10 @@
+import Agreement
+
 /// Everything `blastview eval --json` prints, with issue 4's keys: `n`, `accuracy`, `kappa`,
 /// `macro`, `per_class`, `confusion` at the top level (from one confusion matrix), `binary`
 /// (benign against malignant, same metrics) for a hierarchical schema, `segmentation` when masks
-/// were given, `calibration`, and `robustness` when `--colour-shift all` was asked for.
+/// were given, `calibration`, `robustness` when `--colour-shift all` was asked for, and
+/// `undefined` (a figure that is null, with the reason, as `agree` reports it).
 public struct EvaluationReport: Equatable, Sendable, Encodable {
   public var classification: ClassificationReport
   public var binary: ClassificationReport?
@@ -42,11 +45,12 @@ public struct EvaluationReport: Equatable, Sendable, Encodable {
     robustness: [RobustnessRow]? = nil
   ) {
     let predicted = probabilities.map { p in p.indices.max { p[$0] < p[$1] } ?? 0 }
-    let m = ConfusionMatrix(classes: schema.classes, truth: truth, predicted: predicted)
-    classification = ClassificationReport(m)
+    let m = ConfusionMatrix(k: schema.classes.count, truth: truth, predicted: predicted)
+    classification = ClassificationReport(classes: schema.classes, matrix: m)
     binary =
       schema.hierarchical
-      ? ClassificationReport(m.merged(into: [schema.classes[0], "Malignant"]) { schema.binaryGroup($0)! })
+      ? ClassificationReport(
+        classes: [schema.classes[0], "Malignant"], matrix: m.merged(groups: 2) { schema.binaryGroup($0)! })
       : nil
     self.segmentation = segmentation
     calibration = Calibration(
@@ -56,6 +60,7 @@ public struct EvaluationReport: Equatable, Sendable, Encodable {
 
   enum CodingKeys: String, CodingKey {
     case n, accuracy, kappa, macro, classes, confusion, binary, segmentation, calibration, robustness
+    case undefined
     case perClass = "per_class"
   }
 
@@ -64,7 +69,7 @@ public struct EvaluationReport: Equatable, Sendable, Encodable {
     let r = classification
     try c.encode(r.n, forKey: .n)
     try c.encode(r.accuracy, forKey: .accuracy)
-    try c.encode(r.kappa, forKey: .kappa)
+    try c.encode(r.kappa.value, forKey: .kappa)
     try c.encode(r.macro, forKey: .macro)
     try c.encode(r.perClass, forKey: .perClass)
     try c.encode(r.classes, forKey: .classes)
@@ -73,5 +78,14 @@ public struct EvaluationReport: Equatable, Sendable, Encodable {
     try c.encodeIfPresent(segmentation, forKey: .segmentation)
     try c.encode(calibration, forKey: .calibration)
     try c.encodeIfPresent(robustness, forKey: .robustness)
+    try c.encode(
+      undefined.map { ["statistic": $0.statistic, "reason": $0.reason] }, forKey: .undefined)
+  }
+
+  /// Figures without a value, with the reason, named by their JSON path (`kappa`,
+  /// `binary.kappa`): `agree`'s convention, so a script reads both reports the same way.
+  public var undefined: [Undefined] {
+    classification.undefined
+      + (binary?.undefined ?? []).map { Undefined("binary." + $0.statistic, $0.reason) }
   }
 }

@@ -1,40 +1,30 @@
+import Agreement
 import Imaging
 
-/// Overlap counts of a predicted and a true binary mask (a pixel is foreground when its value is
-/// at least `threshold`, 128 by default: masks are 0/255).
-public struct Overlap: Equatable, Sendable {
-  public var intersection = 0
-  public var predicted = 0
-  public var truth = 0
-
-  public init() {}
-
-  public init(predicted p: Mask, truth t: Mask, threshold: UInt8 = 128) {
+extension PixelOverlap {
+  /// The overlap of a true and a predicted binary mask (a pixel is foreground when its value is
+  /// at least `threshold`, 128 by default: masks are 0/255). A is the truth, B the prediction.
+  public init(truth t: Mask, predicted p: Mask, threshold: UInt8 = 128) {
     precondition(p.width == t.width && p.height == t.height, "mask sizes differ")
+    var a = 0
+    var b = 0
+    var both = 0
     for i in 0..<p.values.count {
-      let a = p.values[i] >= threshold
-      let b = t.values[i] >= threshold
-      if a { predicted += 1 }
-      if b { truth += 1 }
-      if a && b { intersection += 1 }
+      let x = t.values[i] >= threshold
+      let y = p.values[i] >= threshold
+      if x { a += 1 }
+      if y { b += 1 }
+      if x && y { both += 1 }
     }
+    self.init(areaA: a, areaB: b, intersection: both)
   }
 
-  public var union: Int { predicted + truth - intersection }
-  /// 2|A∩B| / (|A| + |B|); 1 when both are empty (nothing to find, nothing found).
-  public var dice: Double {
-    predicted + truth == 0 ? 1 : 2 * Double(intersection) / Double(predicted + truth)
-  }
-  /// |A∩B| / |A∪B|; 1 when both are empty.
-  public var iou: Double { union == 0 ? 1 : Double(intersection) / Double(union) }
+  /// Dice as `eval` scores an image: an image where neither mask has a nucleus scores 1 (nothing
+  /// to find, nothing found), so such images do not drop out of the mean.
+  public var scoredDice: Double { dice ?? 1 }
 
-  public static func + (a: Overlap, b: Overlap) -> Overlap {
-    var o = Overlap()
-    o.intersection = a.intersection + b.intersection
-    o.predicted = a.predicted + b.predicted
-    o.truth = a.truth + b.truth
-    return o
-  }
+  /// IoU as `eval` scores an image (1 when both masks are empty, as `scoredDice`).
+  public var scoredIoU: Double { iou ?? 1 }
 }
 
 /// Dice and IoU over a set of images: the mean of the per-image values, and pooled (all pixels of
@@ -54,14 +44,14 @@ public struct SegmentationReport: Equatable, Sendable, Codable {
     case detectionF1 = "detection_f1"
   }
 
-  public init(overlaps: [Overlap], detection: DetectionScore? = nil) {
+  public init(overlaps: [PixelOverlap], detection: DetectionScore? = nil) {
     images = overlaps.count
     let n = Double(max(overlaps.count, 1))
-    dice = overlaps.isEmpty ? 0 : overlaps.reduce(0) { $0 + $1.dice } / n
-    iou = overlaps.isEmpty ? 0 : overlaps.reduce(0) { $0 + $1.iou } / n
-    let pooled = overlaps.reduce(Overlap(), +)
-    dicePooled = pooled.dice
-    iouPooled = pooled.iou
+    dice = overlaps.isEmpty ? 0 : overlaps.reduce(0) { $0 + $1.scoredDice } / n
+    iou = overlaps.isEmpty ? 0 : overlaps.reduce(0) { $0 + $1.scoredIoU } / n
+    let pooled = overlaps.reduce(PixelOverlap(), +)
+    dicePooled = pooled.scoredDice
+    iouPooled = pooled.scoredIoU
     detectionF1 = detection?.f1
   }
 }

@@ -1,3 +1,4 @@
+import Agreement
 import Foundation
 import Imaging
 import NeuralEngine
@@ -274,23 +275,24 @@ public final class Trainer {
         let plane = model.size * model.size
         for (j, ex) in batch.enumerated() {
           guard let tm = ex.mask else { continue }
-          var o = Overlap()
+          var predictedArea = 0
+          var truthArea = 0
+          var both = 0
           for k in 0..<plane {
             let a = m[j * plane + k] >= 0
             let b = tm.values[k] >= 128
-            if a { o.predicted += 1 }
-            if b { o.truth += 1 }
-            if a && b { o.intersection += 1 }
+            if a { predictedArea += 1 }
+            if b { truthArea += 1 }
+            if a && b { both += 1 }
           }
-          dice.append(o.dice)
+          dice.append(PixelOverlap(areaA: truthArea, areaB: predictedArea, intersection: both).scoredDice)
         }
       }
     }
     var accuracy: Double? = nil
     var f1: Double? = nil
     if !truth.isEmpty {
-      let r = ClassificationReport(
-        ConfusionMatrix(classes: model.schema.classes, truth: truth, predicted: predicted))
+      let r = ClassificationReport(classes: model.schema.classes, truth: truth, predicted: predicted)
       accuracy = r.accuracy
       f1 = r.macro.f1
     }

@@ -201,7 +201,7 @@ extension View {
         line(" Model: none promoted", Style(.dim))
       } else if let c = m.report {
         var text =
-          " Model v\(m.modelVersion!) vs consensus, \(m.n) cases: accuracy \(f3(c.accuracy)) · kappa \(f3(c.kappa))"
+          " Model v\(m.modelVersion!) vs consensus, \(m.n) cases: accuracy \(f3(c.accuracy)) · kappa \(c.kappa.value.map(f3) ?? "undefined")"
         if m.hiddenPredictions > 0 { text += " · \(m.hiddenPredictions) hidden until you label" }
         line(text)
         line(

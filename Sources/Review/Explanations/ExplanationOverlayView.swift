@@ -14,7 +14,7 @@ extension View {
   static let boxEdge: (UInt8, UInt8, UInt8) = (0, 0, 0)
 
   /// The detections to draw for the case, when `d` is on and the model is visible.
-  static func shownDetections(_ s: AppState, _ d: CaseDetail) -> [StoreDetection]? {
+  static func shownDetections(_ s: AppState, _ d: CaseDetail) -> [StoredDetection]? {
     guard s.explanations.showDetections, !d.modelHidden, let p = d.prediction else { return nil }
     return p.detections
   }
@@ -100,7 +100,7 @@ extension CaseImages {
   /// drawn, at the size the renderer asks for.
   static func explained(
     path: String, width: Int, height: Int, layers: [OverlayLayer], explanation: ImageExplanation?,
-    boxes: [StoreDetection]
+    boxes: [StoredDetection]
   ) -> ImageSource {
     ImageSource(width: max(1, width), height: max(1, height)) { w, h in
       guard var out = ImageMemo.shared.image(path: path, width: w, height: h) else { return nil }

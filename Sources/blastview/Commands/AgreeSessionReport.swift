@@ -1,6 +1,5 @@
 import Agreement
 import Foundation
-import MTACNN
 import SessionAgreement
 
 /// What `agree --session` adds to the agreement report: the session, mask agreement between
@@ -93,7 +92,7 @@ enum AgreeSessionReport {
     ]
     if let r = m.report {
       o += [
-        ("accuracy", .double(r.accuracy)), ("kappa", .double(r.kappa)), ("macro", metricsJSON(r.macro)),
+        ("accuracy", .double(r.accuracy)), ("kappa", .number(r.kappa.value)), ("macro", metricsJSON(r.macro)),
         ("per_class", .object(r.classes.map { ($0, r.perClass[$0].map(metricsJSON) ?? .null) })),
         (
           "confusion",
@@ -150,7 +149,7 @@ enum AgreeSessionReport {
       out.append(head + ")")
       if let c = m.report {
         out.append(
-          "  accuracy \(f(c.accuracy)), kappa \(f(c.kappa)); macro precision \(f(c.macro.precision)), "
+          "  accuracy \(f(c.accuracy)), kappa \(f(c.kappa.value)); macro precision \(f(c.macro.precision)), "
             + "recall \(f(c.macro.recall)), F1 \(f(c.macro.f1)), specificity \(f(c.macro.specificity)), "
             + "NPV \(f(c.macro.npv))")
       }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import Foundation
 import MTACNN
 import NeuralEngine
@@ -40,7 +41,7 @@ struct BenchEngineCommand: ParsableCommand {
 
   @Option(
     help:
-      "Network: mtacnn (the MTACNN module's model, what users run) or reference (the engine's ReferenceMTACNN)."
+      "Network: mtacnn (the MTACNN module's model, what users run) or reference (ReferenceMTACNN, the network compared with PyTorch)."
   )
   var network = "mtacnn"
 

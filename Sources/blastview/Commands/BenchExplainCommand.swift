@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import Foundation
 import Imaging
 import MTACNN
@@ -70,58 +71,9 @@ struct BenchExplainCommand: ParsableCommand {
       net = try MTACNNModel(configuration: ModelConfiguration.defaults(for: .all4, size: size), seed: 1)
     }
     let (picture, source) = try benchImage()
-    let input = net.preprocessing.input(picture)
-    let explainer = Explainer(model: net)
-    func time(_ body: () throws -> Void) rethrows -> Double {
-      var t: [Double] = []
-      for _ in 0..<runs {
-        let start = DispatchTime.now().uptimeNanoseconds
-        try body()
-        t.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-      }
-      return t.sorted()[t.count / 2]
-    }
-    // Warm up: buffers allocated, kernels prepared.
-    _ = try net.probabilities([input])
-    _ = try net.probabilities(Array(repeating: input, count: batch))
-    _ = try net.gradCAM([input], classIndices: [nil])
-
-    let forward1 = try time { _ = try net.probabilities([input]) }
-    let forwardBatch =
-      try time { _ = try net.probabilities(Array(repeating: input, count: batch)) } / Double(batch)
-    let gradcam = try time { _ = try explainer.explain(picture, ExplanationRequest(method: .gradcam)) }
-    let lime = LIMEOptions(samples: samples, batchSize: batch)
-    let request = ExplanationRequest(method: .lime, lime: lime, regions: regions)
-    var regionCount = 0
-    let limeTotal = try time {
-      regionCount = try explainer.explain(picture, request).superpixels?.count ?? 0
-    }
-    // LIME's parts, timed the same way.
-    let shown = PlanarImage(net.preprocessing.resized(picture))
-    var sp = Superpixels.grid(width: 1, height: 1, regions: 1)
-    let slic = time { sp = Superpixels.slic(shown, regions: regions) }
-    let engine = LIME(options: lime)
-    let design = engine.design(regions: sp.count)
-    let fill = LIME.meanColour(input)
-    let perturb = time {
-      for i in 0..<samples {
-        _ = LIME.perturbed(
-          input, superpixels: sp, active: design[(i * sp.count)..<((i + 1) * sp.count)], fill: fill)
-      }
-    }
-    let fit = try time {
-      let w = LIME.kernelWeights(design: design, regions: sp.count, width: lime.kernelWidth)
-      _ = try WeightedRidge.fit(
-        features: design.map(Double.init), featureCount: sp.count,
-        targets: (0..<samples).map { Double($0 % 7) / 7 }, weights: w, alpha: lime.ridgeAlpha)
-    }
-    let report = ExplainBenchmark(
-      size: net.size, threads: Threads.count, image: source, samples: samples, regions: regionCount,
-      batch: batch,
-      forwardBatch1: forward1, forwardPerImageInBatch: forwardBatch, gradcam: gradcam, lime: limeTotal,
-      limeSuperpixels: slic, limePerturbations: perturb,
-      limeForward: max(0, limeTotal - slic - perturb - fit),
-      limeFit: fit)
+    var o = ExplainBenchmark.Options()
+    (o.samples, o.regions, o.batch, o.runs) = (samples, regions, batch, runs)
+    let report = try ExplainBenchmark.run(net: net, picture: picture, source: source, o)
     if json {
       try CLIText.printJSON(report)
     } else {
@@ -141,57 +93,8 @@ struct BenchExplainCommand: ParsableCommand {
   }
 }
 
-/// The figures `bench explain` prints; times in seconds.
-struct ExplainBenchmark: Encodable {
-  var size: Int
-  var threads: Int
-  var image: String
-  var samples: Int
-  var regions: Int
-  var batch: Int
-  var forwardBatch1: Double
-  var forwardPerImageInBatch: Double
-  var gradcam: Double
-  var lime: Double
-  var limeSuperpixels: Double
-  var limePerturbations: Double
-  var limeForward: Double
-  var limeFit: Double
-
-  enum CodingKeys: String, CodingKey {
-    case size, threads, image, samples, regions, batch, gradcam, lime
-    case forwardBatch1 = "forward_batch1_s"
-    case forwardPerImageInBatch = "forward_per_image_in_batch_s"
-    case limeSuperpixels = "lime_superpixels_s"
-    case limePerturbations = "lime_perturbations_s"
-    case limeForward = "lime_forward_s"
-    case limeFit = "lime_fit_s"
-    case limeOverForward = "lime_over_forward"
-    case limeOverGradcam = "lime_over_gradcam"
-    case gradcamOverForward = "gradcam_over_forward"
-  }
-
-  func encode(to encoder: Encoder) throws {
-    var c = encoder.container(keyedBy: CodingKeys.self)
-    try c.encode(size, forKey: .size)
-    try c.encode(threads, forKey: .threads)
-    try c.encode(image, forKey: .image)
-    try c.encode(samples, forKey: .samples)
-    try c.encode(regions, forKey: .regions)
-    try c.encode(batch, forKey: .batch)
-    try c.encode(forwardBatch1, forKey: .forwardBatch1)
-    try c.encode(forwardPerImageInBatch, forKey: .forwardPerImageInBatch)
-    try c.encode(gradcam, forKey: .gradcam)
-    try c.encode(lime, forKey: .lime)
-    try c.encode(limeSuperpixels, forKey: .limeSuperpixels)
-    try c.encode(limePerturbations, forKey: .limePerturbations)
-    try c.encode(limeForward, forKey: .limeForward)
-    try c.encode(limeFit, forKey: .limeFit)
-    try c.encode(lime / forwardBatch1, forKey: .limeOverForward)
-    try c.encode(lime / gradcam, forKey: .limeOverGradcam)
-    try c.encode(gradcam / forwardBatch1, forKey: .gradcamOverForward)
-  }
-
+extension ExplainBenchmark.Report {
+  /// The report as the command prints it.
   var text: String {
     func ms(_ s: Double) -> String { String(format: "%8.1f ms", 1000 * s) }
     return [

@@ -1,3 +1,4 @@
+import Agreement
 import ArgumentParser
 import Foundation
 import Imaging
@@ -145,8 +146,7 @@ struct EvalCommand: ParsableCommand {
         EvaluationReport.RobustnessRow(
           shift: s,
           report: ClassificationReport(
-            ConfusionMatrix(
-              classes: net.schema.classes, truth: r.truth, predicted: r.probabilities.map(argmax))))
+            classes: net.schema.classes, truth: r.truth, predicted: r.probabilities.map(argmax)))
       } : nil
     let report = EvaluationReport(
       schema: net.schema, probabilities: main.probabilities, truth: main.truth,
@@ -163,9 +163,9 @@ struct EvalCommand: ParsableCommand {
         var conf: [String: Any] = [:]
         for (s, r) in runs {
           conf[s.description] =
-            ConfusionMatrix(
+            ClassificationReport(
               classes: net.schema.classes, truth: r.truth, predicted: r.probabilities.map(argmax)
-            ).counts
+            ).confusion
         }
         extra["robustness_confusion"] = conf
       }
@@ -246,8 +246,12 @@ enum EvalText {
     let c = r.classification
     var lines: [String] = []
     let nameWidth = max(9, (schema.classes + ["macro avg"]).map(\.count).max()! + 1)
-    func pad(_ s: String, _ w: Int) -> String {
-      s.count >= w ? s : s + String(repeating: " ", count: w - s.count)
+    func pad(_ s: String, _ w: Int, left: Bool = false) -> String {
+      let fill = String(repeating: " ", count: max(0, w - s.count))
+      return left ? fill + s : s + fill
+    }
+    func kappaText(_ k: Result<Double, Undefined>) -> String {
+      k.value.map { String(format: "%.4f", $0) } ?? "undefined"
     }
     func row(_ name: String, _ m: ClassMetrics) -> String {
       pad(CLIText.safe(name), nameWidth)
@@ -265,15 +269,21 @@ enum EvalText {
       lines.append("Benign vs malignant")
       lines.append(header)
       for name in b.classes { if let m = b.perClass[name] { lines.append(row(name, m)) } }
-      lines.append(String(format: "accuracy %.4f  kappa %.4f", b.accuracy, b.kappa))
+      lines.append(String(format: "accuracy %.4f  kappa ", b.accuracy) + kappaText(b.kappa))
     }
     lines.append("")
     lines.append("Table 4 layout: overall (macro averages)")
     lines.append("   n  accuracy  precision    recall        F1  specificity       NPV     kappa       ECE")
     lines.append(
       String(
-        format: "%4d %9.4f %10.4f %9.4f %9.4f %12.4f %9.4f %9.4f %9.4f", c.n, c.accuracy, c.macro.precision,
-        c.macro.recall, c.macro.f1, c.macro.specificity, c.macro.npv, c.kappa, r.calibration.ece))
+        format: "%4d %9.4f %10.4f %9.4f %9.4f %12.4f %9.4f ", c.n, c.accuracy, c.macro.precision,
+        c.macro.recall, c.macro.f1, c.macro.specificity, c.macro.npv)
+        + pad(kappaText(c.kappa), 9, left: true) + String(format: " %9.4f", r.calibration.ece))
+    if !r.undefined.isEmpty {
+      // As `agree` prints them: the statistic, then why it has no value.
+      lines.append("Undefined:")
+      for u in r.undefined { lines.append("  \(u.statistic): \(u.reason)") }
+    }
     lines.append("")
     lines.append("Confusion matrix (rows: truth, columns: predicted)")
     let w = max(7, schema.classes.map(\.count).max()! + 1)
@@ -295,14 +305,15 @@ enum EvalText {
   static func robustness(_ runs: [(ColourShift, EvaluationRun)], schema: ClassSchema) -> String {
     var lines = ["shift      accuracy  macro-F1     n  errors by true class"]
     for (s, r) in runs {
-      let m = ConfusionMatrix(classes: schema.classes, truth: r.truth, predicted: r.probabilities.map(argmax))
-      let rep = ClassificationReport(m)
+      let rep = ClassificationReport(
+        classes: schema.classes, truth: r.truth, predicted: r.probabilities.map(argmax))
+      let m = rep.matrix
       var errs: [String] = []
       for (i, name) in schema.classes.enumerated() {
-        let wrong = m.counts[i].reduce(0, +) - m.counts[i][i]
+        let wrong = m.rowTotals[i] - m[i, i]
         if wrong > 0 {
-          let to = schema.classes.indices.filter { $0 != i && m.counts[i][$0] > 0 }.map {
-            "\(m.counts[i][$0])→\(schema.classes[$0])"
+          let to = schema.classes.indices.filter { $0 != i && m[i, $0] > 0 }.map {
+            "\(m[i, $0])→\(schema.classes[$0])"
           }
           errs.append("\(name): \(to.joined(separator: ", "))")
         }

@@ -1,3 +1,4 @@
+import Agreement
 import CaseStore
 import Foundation
 import MTACNN
@@ -36,22 +37,21 @@ struct ValidationScores: Codable, Equatable, Sendable {
     let preds = Predictor(model: net, batchSize: batch).predict(examples: atInputSize)
     var truth: [Int] = []
     var predicted: [Int] = []
-    var overlaps: [Overlap] = []
+    var overlaps: [PixelOverlap] = []
     for (e, p) in zip(atInputSize, preds) {
       if let y = e.classIndex, let c = p.predictedClass {
         truth.append(y)
         predicted.append(c)
       }
       if let m = e.mask, let pm = p.nucleusMask, m.width == pm.width, m.height == pm.height {
-        overlaps.append(Overlap(predicted: pm, truth: m))
+        overlaps.append(PixelOverlap(truth: m, predicted: pm))
       }
     }
     var s = ValidationScores(
       cases: examples.count, labelled: truth.count, masked: overlaps.count, macroF1: nil, accuracy: nil,
       dice: nil)
     if !truth.isEmpty {
-      let r = ClassificationReport(
-        ConfusionMatrix(classes: net.schema.classes, truth: truth, predicted: predicted))
+      let r = ClassificationReport(classes: net.schema.classes, truth: truth, predicted: predicted)
       s.macroF1 = r.macro.f1
       s.accuracy = r.accuracy
     }

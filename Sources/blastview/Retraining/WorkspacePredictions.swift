@@ -53,10 +53,8 @@ enum WorkspacePredictions {
       let rows = zip(decoded, preds).map { (c, p) in
         NewPrediction(
           caseID: c.0, probabilities: p.probabilities ?? [], mask: p.nucleusMask,
-          detections: p.detections.map {
-            StoreDetection(
-              x: $0.box.x, y: $0.box.y, width: $0.box.width, height: $0.box.height, score: $0.score)
-          }, colourDistance: p.colourDistance, colourUnusual: p.colourUnusual)
+          detections: p.detections.map { StoredDetection(box: $0.box, score: $0.score) },
+          colourDistance: p.colourDistance, colourUnusual: p.colourUnusual)
       }
       do { try store.savePredictions(rows, model: version.version) } catch { throw CLIError(error) }
       summary.predicted += rows.count

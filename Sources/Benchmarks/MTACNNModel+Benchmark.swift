@@ -1,7 +1,8 @@
+import MTACNN
 import NeuralEngine
 
-/// `blastview bench engine` times the product model (issue 3: "then use that module's model, so the
-/// benchmark measures what users run").
+/// The product model as a `BenchmarkNetwork`: `blastview bench engine` times it by default, so the
+/// figures are those of the network users run.
 extension MTACNNModel: BenchmarkNetwork {
   /// The default network of DESIGN §4 at input size `size` (no corner blanking: the benchmark feeds
   /// tensors, not images).

@@ -1,3 +1,4 @@
+import CaseStore
 import Dispatch
 import Foundation
 import GRDB
@@ -107,18 +108,9 @@ public enum StoreBenchmark {
       log("writing \(o.importImages) synthetic 224×224 PNG smears...")
       try writeSyntheticImages(count: o.importImages, to: folder)
     }
-    var walk = FileWalk()
-    walk.walk(Workspace.absolute(folder))
-    let files = walk.files
     // Baseline: read, hash and decode every file on the same threads, no database.
     let t0 = Date()
-    let candidates = files.map { CaseStore.Candidate(path: $0, labelRoot: folder, explicit: false) }
-    var decoded = 0
-    for start in stride(from: 0, to: candidates.count, by: 128) {
-      for r in CaseStore.inspect(Array(candidates[start..<min(start + 128, candidates.count)])) {
-        if case .image = r { decoded += 1 }
-      }
-    }
+    let decoded = CaseStore.inspectImages(under: folder)
     let baseline = Date().timeIntervalSince(t0)
     let store = try Workspace.create(at: base + "/import-ws")
     let t1 = Date()
@@ -200,13 +192,12 @@ public enum StoreBenchmark {
         let v = rng.next()
         for b in 0..<8 { bytes[k * 8 + b] = UInt8(truncatingIfNeeded: v >> (8 * b)) }
       }
-      let sha = Digest.hex(bytes)
+      let sha = bytes.map { String(format: "%02x", $0) }.joined()
       rows.append(
         CaseStore.NewCase(
           path: "aria/\(classes[i % 4])/img_\(String(format: "%06d", i)).jpg", relative: false, sha256: sha,
           format: "jpeg", width: 224, height: 224, referenceLabel: classes[i % 4],
-          split: Split.of(sha256Hex: sha),
-          mask: nil, maskSource: nil))
+          split: Split.of(sha256Hex: sha)))
     }
     for s in stride(from: 0, to: rows.count, by: 10_000) {
       _ = try store.insertCases(Array(rows[s..<min(s + 10_000, rows.count)]))
@@ -240,14 +231,7 @@ public enum StoreBenchmark {
       }
       for s in stride(from: 0, to: batch.count, by: 20_000) {
         let chunk = Array(batch[s..<min(s + 20_000, batch.count)])
-        try store.write { db in
-          for (id, label) in chunk {
-            _ = try CaseStore.appendAnnotation(
-              db, caseID: id, rater: rater, label: label, mask: nil, encoded: nil, session: nil, clear: [],
-              changed: .label,
-              note: nil, now: now)
-          }
-        }
+        try store.appendLabels(chunk.map { (caseID: $0.0, label: $0.1) }, rater: rater, now: now)
       }
       annotations += batch.count
     }
@@ -288,7 +272,7 @@ public enum StoreBenchmark {
       )
     }
     let scan = try time {
-      _ = try store.read { db in try Int.fetchOne(db, sql: #"SELECT count(*) FROM "case" WHERE width > 0"#) }
+      _ = try store.scanCaseTable()
     }
     let fullScan = scan.median
     report.fullScanMilliseconds = fullScan
@@ -355,19 +339,6 @@ public enum StoreBenchmark {
     report.maxCPUMedianMilliseconds = report.queries.map(\.cpuMedianMilliseconds).max()
     report.maxP95Milliseconds = report.queries.map(\.p95Milliseconds).max()
     try store.close()
-  }
-}
-
-extension CaseStore {
-  /// Refreshes the query planner's statistics (`ANALYZE` via `PRAGMA optimize`); import
-  /// calls it after large imports so the browser's plans use the right indexes.
-  public func optimize() throws(StoreError) {
-    try CaseStore.retrying(path: workspace.databasePath) {
-      try pool.writeWithoutTransaction { db in
-        try db.execute(sql: "PRAGMA analysis_limit = 1000")
-        try db.execute(sql: "ANALYZE")
-      }
-    }
   }
 }
 

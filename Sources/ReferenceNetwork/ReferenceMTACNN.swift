@@ -1,3 +1,5 @@
+import NeuralEngine
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
@@ -32,9 +34,10 @@ public struct ReferenceMTACNNConfig: Sendable, Codable, Equatable {
 /// `../shared/reference/mtacnn_torch.py`), with the same parameter names (the TTC betas
 /// `xsN.beta.<p>.<q>` are PyTorch's (C, 2, 2) `xsN.beta[:, p, q]`).
 ///
-/// It is the network the engine's benchmark and its PyTorch parity fixture run. The `MTACNN`
-/// module builds the product model (configurable tasks and schemas, alpha[p][p] = 1); it may
-/// reuse this type or its blocks, and the benchmark should then switch to that model.
+/// It exists to hold the engine to PyTorch: the engine's parity tests check it against the
+/// PyTorch fixture, and `blastview bench engine --network reference` times it beside
+/// `Benchmarks/compare_pytorch.py`. Users run the `MTACNN` module's model instead (configurable
+/// tasks and schemas, alpha[p][p] = 1), built from the same engine blocks.
 ///
 /// Groups: `shared` (stages 1-2), `cls` (classification column, head, TTC row 0), `seg`
 /// (segmentation column, transformer, decoder, TTC row 1).

@@ -1,5 +1,7 @@
 import COpenBLAS
 import Foundation
+import NeuralEngine
+import ReferenceNetwork
 
 /// Settings of `blastview bench engine`.
 public struct EngineBenchmarkOptions: Sendable {
@@ -97,7 +99,7 @@ public struct EngineBenchmarkReport: Codable, Sendable {
 
 /// The engine benchmark: DESIGN §4's default network on synthetic images and masks; `network`
 /// builds it for (size, seed) — the `MTACNN` module's model in `blastview bench engine` — else the
-/// engine's `ReferenceMTACNN` (the network `Benchmarks/compare_pytorch.py` runs in PyTorch).
+/// `ReferenceMTACNN` (the network `Benchmarks/compare_pytorch.py` runs in PyTorch).
 public enum EngineBenchmark {
   public static func run(
     _ o: EngineBenchmarkOptions, network: ((_ size: Int, _ seed: UInt64) -> BenchmarkNetwork)? = nil,

@@ -1,3 +1,5 @@
+import NeuralEngine
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)

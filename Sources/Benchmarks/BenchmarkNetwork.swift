@@ -1,6 +1,9 @@
-/// A network `blastview bench engine` can time: DESIGN §4's default, either the engine's own
-/// `ReferenceMTACNN` (the network `Benchmarks/compare_pytorch.py` mirrors) or the product model
-/// of the `MTACNN` module (what users run; the default of the command since that module exists).
+import NeuralEngine
+import ReferenceNetwork
+
+/// A network `blastview bench engine` can time: DESIGN §4's default, either the product model of
+/// the `MTACNN` module (what users run, so the default) or `ReferenceMTACNN` (the network
+/// `Benchmarks/compare_pytorch.py` mirrors, to compare the engine with PyTorch).
 public protocol BenchmarkNetwork: AnyObject {
   var store: ParameterStore { get }
   var isTraining: Bool { get set }

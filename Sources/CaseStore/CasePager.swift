@@ -1,6 +1,9 @@
 import Foundation
 import GRDB
 
+// The store's keyset pager: pages of cases under a filter and a sort, as a viewer may see them
+// (the review browser's grid and `blastview` listings read the store through it).
+
 /// Which cases the browser lists. Fields combine with AND; nil/false means "any".
 public struct CaseFilter: Sendable, Equatable, Hashable {
   /// The promoted model's predicted class.
@@ -57,6 +60,12 @@ public struct CaseCursor: Sendable, Equatable, Hashable {
   }
   public var key: Key
   public var caseID: Int64
+
+  /// A cursor at a given sort key and case (a page from the middle of a listing).
+  public init(key: Key, caseID: Int64) {
+    self.key = key
+    self.caseID = caseID
+  }
 }
 
 public struct CasePageRequest: Sendable, Equatable, Hashable {
@@ -131,7 +140,7 @@ extension CaseStore {
   /// pages are keyset-paginated (no OFFSET); the ids of a page are found first, from an
   /// index, and only those 50 rows are then read in full; the driving index is chosen
   /// here, not left to SQLite's planner: when one filter is selective (at most
-  /// `BrowserQuery.selectiveLimit` matches by its own index, counted with a capped
+  /// `CasePageQuery.selectiveLimit` matches by its own index, counted with a capped
   /// index-only count) that index drives and the few matches are sorted; otherwise the
   /// sort order's index is walked and the other filters are checked row by row until the
   /// page is full. Sort keys that can be NULL (confidence, my last edit) are read as two
@@ -143,7 +152,7 @@ extension CaseStore {
     let thumbs = workspace.thumbnailsDirectory
     let limit = max(1, min(request.limit, 1000))
     return try read { db in
-      let q = try BrowserQuery(db, request: request, viewer: viewer, store: self)
+      let q = try CasePageQuery(db, request: request, viewer: viewer, store: self)
       var rows = try q.fetchPage(db, limit: limit + 1, root: root, thumbs: thumbs)
       let more = rows.count > limit
       if more { rows.removeLast() }
@@ -161,7 +170,7 @@ extension CaseStore {
   /// How many cases match the filter for the viewer (the header's counts).
   public func caseCount(_ filter: CaseFilter, viewer: Viewer) throws(StoreError) -> Int {
     try read { db in
-      let q = try BrowserQuery(db, request: CasePageRequest(filter: filter), viewer: viewer, store: self)
+      let q = try CasePageQuery(db, request: CasePageRequest(filter: filter), viewer: viewer, store: self)
       return try q.count(db)
     }
   }
@@ -171,7 +180,7 @@ extension CaseStore {
     driver: String, statements: [(sql: String, plan: [String])]
   ) {
     try read { db in
-      let q = try BrowserQuery(db, request: request, viewer: viewer, store: self)
+      let q = try CasePageQuery(db, request: request, viewer: viewer, store: self)
       var out: [(String, [String])] = []
       let (driver, statements) = try q.keyStatements(db, limit: request.limit + 1)
       for (sql, args) in statements {
@@ -189,7 +198,7 @@ extension CaseStore {
 }
 
 /// Builds and runs the browser's SQL for one request and viewer.
-private struct BrowserQuery {
+private struct CasePageQuery {
   /// A filter whose own index finds at most this many cases drives the query.
   static let selectiveLimit = 3000
 
