@@ -48,11 +48,12 @@ let mtacnnTargets: [Target] = [
   .testTarget(
     name: "ModelCommandTests",
     dependencies: ["blastview", "MTACNN", "NeuralEngine", "CaseStore"]),
-  // Retraining jobs (issue 8) through the real binary on a synthetic workspace.
+  // Retraining jobs (issue 8): Workflows' job, gate and pipeline, and the real binary on a
+  // synthetic workspace (found in the build directory).
   .testTarget(
     name: "RetrainingTests",
     dependencies: [
-      "blastview", "MTACNN", "NeuralEngine", "CaseStore", "Imaging", "TestSupport",
+      "Workflows", "MTACNN", "NeuralEngine", "CaseStore", "Imaging", "TestSupport",
       .product(name: "GRDB", package: "GRDB.swift"),
     ]),
 ]
@@ -105,11 +106,13 @@ let package = Package(
       dependencies: ["CNcursesw", "CSixel", "CTerminalSupport", "Imaging"]),
     .target(
       name: "Review",
-      dependencies: ["Terminal", "CaseStore", "Imaging", "Agreement", "SessionAgreement", "MTACNN"]),
-    // A session's agreement as one report, shared by the review dashboard and `agree --session`.
+      dependencies: ["Terminal", "CaseStore", "Imaging", "Agreement", "Workflows", "MTACNN"]),
+    // The workflows that combine the store, the model and the statistics: training and
+    // retraining, the validation gate, filling a workspace's predictions, a session's agreement
+    // report, and starting the background `blastview` processes (DESIGN §2).
     .target(
-      name: "SessionAgreement",
-      dependencies: ["Agreement", "CaseStore", "Imaging"]),
+      name: "Workflows",
+      dependencies: ["CaseStore", "MTACNN", "Agreement", "Imaging", "NeuralEngine"]),
     .target(
       name: "CaseStore",
       dependencies: [
@@ -126,7 +129,7 @@ let package = Package(
       name: "blastview",
       dependencies: [
         "Imaging", "Terminal", "Review", "Agreement", "NeuralEngine", "MTACNN", "CaseStore",
-        "SessionAgreement", "Benchmarks",
+        "Workflows", "Benchmarks",
         "CNcursesw", "CSixel", "CPNG", "CJPEG",
         "COpenBLAS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -141,7 +144,7 @@ let package = Package(
     .testTarget(
       name: "ReviewTests",
       dependencies: [
-        "Review", "Terminal", "CaseStore", "Imaging", "TestSupport", "SessionAgreement", "Agreement",
+        "Review", "Terminal", "CaseStore", "Imaging", "TestSupport", "Workflows", "Agreement",
         "MTACNN",
       ]),
     .testTarget(
@@ -149,9 +152,9 @@ let package = Package(
       dependencies: ["Imaging", "COpenBLAS"],
       // Fixtures are read from the source tree (see FixturePaths.swift), not bundled.
       exclude: ["Fixtures"]),
+    // `doctor` and `sampledata` through the built binary.
     .testTarget(
-      name: "DoctorCommandTests",
-      dependencies: ["blastview", "Terminal"]),
+      name: "DoctorCommandTests"),
     .testTarget(
       name: "AgreementTests",
       dependencies: ["Agreement"],

@@ -68,10 +68,11 @@ public struct CorrectionSummary: Sendable, Equatable, Codable {
 
   public var total: Int { labels + masks }
 
-  /// Which tasks a retraining trains, in the paper's order: classification on label
-  /// corrections, segmentation on mask corrections.
+  /// Which tasks a retraining trains, in the paper's order: classification (`cls`) on label
+  /// corrections, segmentation (`seg`) on mask corrections. The names are MTACNN's `ModelTask`
+  /// raw values, the one spelling of a task in the registry, jobs and checkpoints.
   public var tasks: [String] {
-    (labels > 0 ? ["classification"] : []) + (masks > 0 ? ["segmentation"] : [])
+    (labels > 0 ? ["cls"] : []) + (masks > 0 ? ["seg"] : [])
   }
 
   enum CodingKeys: String, CodingKey {

@@ -1,7 +1,9 @@
 import ArgumentParser
+import CaseStore
 import Foundation
 import MTACNN
 import NeuralEngine
+import Workflows
 
 /// Data options and loading shared by `train` and `eval`: a folder per class with optional masks,
 /// and an optional segmentation-only folder (issue 4: wbc-seg's expert masks join Aria's weak ones).
@@ -115,6 +117,22 @@ func loadExamples(
   bar.finish()
   for s in skipped { printError("skipped \(CLIText.safe(s.description))") }
   return examples
+}
+
+/// The workspace's training data (`WorkspaceTrainingData`) with a progress bar, reporting
+/// skipped cases on stderr.
+func loadWorkspaceTrainingData(store: CaseStore, model: MTACNNModel, quiet: Bool) throws
+  -> WorkspaceTrainingData.Loaded
+{
+  let bar = ProgressBar(label: "workspace", enabled: !quiet && isatty(STDERR_FILENO) == 1)
+  defer { bar.finish() }
+  do {
+    return try WorkspaceTrainingData.load(
+      store: store, model: model, progress: { bar.update(done: $0, total: $1) },
+      skipped: { printError(CLIText.safe($0)) })
+  } catch {
+    throw CLIError(error)
+  }
 }
 
 func printError(_ text: String) {

@@ -1,8 +1,5 @@
 import Foundation
-import Terminal
 import Testing
-
-@testable import blastview
 
 /// `blastview doctor` and `blastview sampledata`: the report's parts, and the real binary.
 @Suite struct DoctorCommandTests {
@@ -89,59 +86,106 @@ import Testing
     #expect(out.contains("\\u{1b}]0;owned\\u{7}"))
   }
 
+  /// `doctor --json` as a dictionary.
+  func doctorJSON(_ arguments: [String] = [], environment: [String: String]) throws -> [String: Any] {
+    let (_, out) = try run(["doctor", "--json"] + arguments, environment: environment)
+    return try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")
+  }
+
+  func check(_ json: [String: Any], _ name: String) -> String? {
+    ((json["checks"] as? [[String: Any]]) ?? []).first { $0["name"] as? String == name }?["status"] as? String
+  }
+
   @Test func workspaceSourceFollowsResolutionOrder() throws {
-    let env = ["BLASTVIEW_WORKSPACE": "/srv/reviews"]
-    #expect(Doctor.workspaceSource(option: nil, environment: [:]) == .defaultPath)
-    #expect(Doctor.workspaceSource(option: "", environment: env) == .environment)
-    #expect(Doctor.workspaceSource(option: "/data/ws", environment: env) == .option)
-    // The doctor reports the path `Workspace.resolve` chose.
     let folder = try temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
-    let (_, out) = try run(
-      ["doctor", "--json"], environment: ["TERM": "xterm", "BLASTVIEW_WORKSPACE": folder.path])
-    let json = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
-    let ws = try #require(json["workspace"] as? [String: Any])
-    #expect(ws["path"] as? String == folder.standardizedFileURL.path)
-    #expect(ws["source"] as? String == "BLASTVIEW_WORKSPACE")
-    #expect(ws["exists"] as? Bool == true)
+    let env = ["TERM": "xterm", "BLASTVIEW_WORKSPACE": folder.path]
+    let fromEnvironment = try #require(try doctorJSON(environment: env)["workspace"] as? [String: Any])
+    #expect(fromEnvironment["path"] as? String == folder.standardizedFileURL.path)
+    #expect(fromEnvironment["source"] as? String == "BLASTVIEW_WORKSPACE")
+    #expect(fromEnvironment["exists"] as? Bool == true)
+    // --workspace wins over the environment; an empty --workspace does not count.
+    let other = folder.appendingPathComponent("other").path
+    let fromOption = try #require(
+      try doctorJSON(["--workspace", other], environment: env)["workspace"] as? [String: Any])
+    #expect(fromOption["source"] as? String == "--workspace")
+    #expect(fromOption["path"] as? String == URL(fileURLWithPath: other).standardizedFileURL.path)
+    let emptyOption = try #require(
+      try doctorJSON(["--workspace", ""], environment: env)["workspace"] as? [String: Any])
+    #expect(emptyOption["source"] as? String == "BLASTVIEW_WORKSPACE")
+    let neither = try #require(try doctorJSON(environment: ["TERM": "xterm"])["workspace"] as? [String: Any])
+    #expect(neither["source"] as? String == "default")
   }
 
   @Test func workspaceChecks() throws {
     let folder = try temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
-    let present = Doctor.inspectWorkspace((folder.path, .option))
-    #expect(present.exists && present.isDirectory && present.writable)
-    #expect(Doctor.checkWorkspace(present).status == .ok)
-    let missing = Doctor.inspectWorkspace((folder.appendingPathComponent("new").path, .defaultPath))
-    #expect(!missing.exists)
-    #expect(Doctor.checkWorkspace(missing).status == .info)
+    let present = try doctorJSON(["--workspace", folder.path], environment: ["TERM": "xterm"])
+    let ws = try #require(present["workspace"] as? [String: Any])
+    #expect(
+      ws["exists"] as? Bool == true && ws["isDirectory"] as? Bool == true && ws["writable"] as? Bool == true)
+    #expect(check(present, "workspace") == "ok")
+    let missing = try doctorJSON(
+      ["--workspace", folder.appendingPathComponent("new").path], environment: ["TERM": "xterm"])
+    #expect((missing["workspace"] as? [String: Any])?["exists"] as? Bool == false)
+    #expect(check(missing, "workspace") == "info")
   }
 
-  @Test func librariesReallyWork() {
-    #expect(Doctor.sixelEncodedByteCount() > 0)
-    #expect(Doctor.checkCodecs().status == .ok)
+  /// Each library check exercises the library: an sgemm, a PNG round trip, a sixel encode.
+  @Test func librariesReallyWork() throws {
+    let json = try doctorJSON(environment: ["TERM": "xterm"])
+    #expect(check(json, "openblas") == "ok")
+    #expect(check(json, "image codecs") == "ok")
+    #expect(check(json, "libsixel") == "ok")
+  }
+
+  /// `sampledata --path DIR --json` as a dictionary.
+  func sampledataJSON(_ root: String) throws -> [String: Any] {
+    let (_, out) = try run(["sampledata", "--path", root, "--json"])
+    return try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")
   }
 
   @Test func sampleDataSummaryCountsFromFiles() throws {
-    let s = try SampleDataSummary.read(root: Self.repository.appendingPathComponent("SampleData"))
-    #expect(s.problems.isEmpty)
-    #expect(s.wbc.images == 300 && s.wbc.masks == 300)
-    // Class counts of the authors' Dataset1-labels.csv (1..5).
+    let s = try sampledataJSON(Self.repository.appendingPathComponent("SampleData").path)
+    #expect((s["problems"] as? [String])?.isEmpty == true)
+    let wbc = try #require(s["wbc"] as? [String: Any])
+    #expect(wbc["images"] as? Int == 300 && wbc["masks"] as? Int == 300)
     #expect(
-      s.wbc.classes == ["neutrophil": 176, "lymphocyte": 53, "monocyte": 48, "eosinophil": 22, "basophil": 1])
-    let common = try #require(s.wbc.sizes.first)
-    #expect(common.width == 120 && common.height == 120 && common.count == 224)
-    #expect(s.bccd.images == 20 && s.bccd.annotations == 20)
-    // Counted independently with Python's xml.etree over the same 20 files.
-    #expect(s.bccd.boxes == ["RBC": 252, "Platelets": 25, "WBC": 20])
-    #expect(s.bytes < 20 * 1_048_576)
+      wbc["classes"] as? [String: Int]
+        == ["neutrophil": 176, "lymphocyte": 53, "monocyte": 48, "eosinophil": 22, "basophil": 1])
+    let common = try #require((wbc["sizes"] as? [[String: Int]])?.first)
+    #expect(common == ["width": 120, "height": 120, "count": 224])
+    let bccd = try #require(s["bccd"] as? [String: Any])
+    #expect(bccd["images"] as? Int == 20 && bccd["annotations"] as? Int == 20)
+    #expect(bccd["boxes"] as? [String: Int] == ["RBC": 252, "Platelets": 25, "WBC": 20])
+    #expect((s["bytes"] as? Int ?? .max) < 20 * 1_048_576)
   }
 
-  @Test func vocNamesAreRead() {
-    let xml =
+  /// VOC object names are trimmed, and an annotation without objects counts none.
+  @Test func vocNamesAreRead() throws {
+    let root = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: root) }
+    let images = root.appendingPathComponent("bccd/JPEGImages")
+    let annotations = root.appendingPathComponent("bccd/Annotations")
+    try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(at: annotations, withIntermediateDirectories: true)
+    let field = try #require(
+      try FileManager.default.contentsOfDirectory(
+        atPath: Self.repository.appendingPathComponent("SampleData/bccd/JPEGImages").path
+      ).sorted().first)
+    for name in ["a", "b"] {
+      try FileManager.default.copyItem(
+        at: Self.repository.appendingPathComponent("SampleData/bccd/JPEGImages/\(field)"),
+        to: images.appendingPathComponent("\(name).jpg"))
+    }
+    try Data(
       "<annotation><object>\n<name> WBC </name><bndbox/></object><object><name>RBC</name></object></annotation>"
-    #expect(SampleDataSummary.vocObjectNames(xml) == ["WBC", "RBC"])
-    #expect(SampleDataSummary.vocObjectNames("<annotation/>") == [])
+        .utf8
+    ).write(to: annotations.appendingPathComponent("a.xml"))
+    try Data("<annotation/>".utf8).write(to: annotations.appendingPathComponent("b.xml"))
+    let bccd = try #require(try sampledataJSON(root.path)["bccd"] as? [String: Any])
+    #expect(bccd["annotations"] as? Int == 2)
+    #expect(bccd["boxes"] as? [String: Int] == ["WBC": 1, "RBC": 1])
   }
 
   @Test func sampledataCommandPrintsSummary() throws {

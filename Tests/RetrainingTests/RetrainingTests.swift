@@ -7,7 +7,7 @@ import NeuralEngine
 import TestSupport
 import Testing
 
-@testable import blastview
+@testable import Workflows
 
 /// Issue 8's retraining through the real binary: `train --queue`, `train --job`, `train --watch`
 /// on a synthetic workspace (see `Synthetic`). Short runs at S = 32; what they check is the
@@ -52,7 +52,7 @@ import Testing
     ])
     #expect(q.status == 0, "\(q.err)")
     let queued = try Self.json(q.out)
-    #expect(queued["tasks"] as? [String] == ["classification"])
+    #expect(queued["tasks"] as? [String] == ["cls"])
     let jobID = Int64(try #require(queued["job"] as? Int))
 
     let r = try Synthetic.run([
@@ -60,8 +60,8 @@ import Testing
     ])
     #expect(r.status == 0, "\(r.err)")
     let summary = try Self.json(r.out)
-    #expect(summary["trained_tasks"] as? [String] == ["classification"])
-    #expect(summary["frozen_tasks"] as? [String] == ["segmentation"])
+    #expect(summary["trained_tasks"] as? [String] == ["cls"])
+    #expect(summary["frozen_tasks"] as? [String] == ["seg"])
     #expect(summary["frozen_verified"] as? Bool == true)
 
     let v2 = try store.model(version: Int64(try #require(summary["version"] as? Int)))
@@ -208,6 +208,26 @@ import Testing
     try store.releaseTrainerLock()
   }
 
+  /// A workspace made before tasks had one spelling holds jobs that name `classification` and
+  /// `segmentation`: they still train the right tasks, in the paper's order; a name that is no
+  /// task is refused.
+  @Test func jobsQueuedWithTheOldTaskNamesStillRun() throws {
+    let ws = try Synthetic.promotedWorkspace()
+    let store = try Workspace.open(path: ws)
+    let v1 = try #require(try store.promotedModel())
+    let (net, _) = try ModelCheckpoint.load(path: v1.file)
+    let (old, _) = try store.enqueueTrainingJob(
+      tasks: ["segmentation", "classification"], trigger: .null, parentModel: v1.version)
+    #expect(try RetrainJob.stages(of: old, parent: v1, parentNet: net) == [.cls, .seg])
+    try store.finishTrainingJob(id: old.id, status: .cancelled, error: "test")
+    let (unknown, _) = try store.enqueueTrainingJob(
+      tasks: ["nuclei"], trigger: .null, parentModel: v1.version)
+    #expect(throws: WorkflowError("unknown task nuclei")) {
+      try RetrainJob.stages(of: unknown, parent: v1, parentNet: net)
+    }
+    try store.finishTrainingJob(id: unknown.id, status: .cancelled, error: "test")
+  }
+
   /// One trainer per workspace: while `train --watch` holds the lock, a second `--watch` and a
   /// `--job` are refused with a message naming the holder's pid.
   @Test func theLockRefusesASecondTrainer() throws {
@@ -263,7 +283,7 @@ extension RetrainingTests {
     ])
     #expect(q.status == 0, "\(q.err)")
     let queued = try Self.json(q.out)
-    #expect(queued["tasks"] as? [String] == ["classification", "segmentation"])
+    #expect(queued["tasks"] as? [String] == ["cls", "seg"])
     #expect(queued["labels"] as? Int == 4 && queued["masks"] as? Int == 3)
     let r = try Synthetic.run([
       "train", "--job", String(try #require(queued["job"] as? Int)), "--workspace", ws, "--threads", "2",
@@ -271,7 +291,7 @@ extension RetrainingTests {
     ])
     #expect(r.status == 0, "\(r.err)")
     let summary = try Self.json(r.out)
-    #expect(summary["trained_tasks"] as? [String] == ["classification", "segmentation"])
+    #expect(summary["trained_tasks"] as? [String] == ["cls", "seg"])
     #expect(summary["frozen_verified"] as? Bool == true)
     let v2 = try store.model(version: Int64(try #require(summary["version"] as? Int)))
     guard case .array(let stages)? = v2.metrics["stages"], case .array(let curves)? = v2.metrics["curves"]
@@ -280,9 +300,9 @@ extension RetrainingTests {
       return
     }
     #expect(stages.count == 2)
-    #expect(stages.map { $0["task"] } == [.string("classification"), .string("segmentation")])
+    #expect(stages.map { $0["task"] } == [.string("cls"), .string("seg")])
     #expect(
-      stages.map { $0["frozen"] } == [.array([.string("segmentation")]), .array([.string("classification")])])
+      stages.map { $0["frozen"] } == [.array([.string("seg")]), .array([.string("cls")])])
     #expect(stages.allSatisfy { $0["frozen_verified"] == .bool(true) })
     #expect(curves.map { $0["task"] } == [.string("cls"), .string("cls"), .string("seg"), .string("seg")])
     // The second stage kept classification frozen: its outputs are those of the first stage's
@@ -307,7 +327,7 @@ extension RetrainingTests {
     #expect(w.out.contains("queued training job 1 after 6 corrections"), "\(w.out)")
     let job = try store.trainingJob(id: 1)
     #expect(job.status == .succeeded && job.resultModel == 2)
-    #expect(try store.model(version: 2).trainedTasks == ["classification"])
+    #expect(try store.model(version: 2).trainedTasks == ["cls"])
     #expect(try store.trainerLockHolder() == nil)
     let again = try Synthetic.run(
       ["train", "--watch", "--workspace", ws, "--after", "5", "--until-idle"] + options)

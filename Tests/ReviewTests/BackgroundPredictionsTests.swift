@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Workflows
 
 @testable import CaseStore
 @testable import Review

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Workflows
 
 @testable import CaseStore
 @testable import Review
@@ -242,13 +243,13 @@ import Testing
     let script = dir.appendingPathComponent("trainer.sh").path
     try "#!/bin/sh\necho \"$@\" > \(args)\n".write(toFile: script, atomically: true, encoding: .utf8)
     chmod(script, 0o755)
-    app.launcher = TrainerLauncher(executable: script)
+    app.launcher = ProcessLauncher(executable: script)
     app.dispatch(key(.enter))
     app.dispatch(key("2"))
     app.dispatch(key(.escape))
     app.dispatch(key("T"))
     let job = try #require(try store.activeTrainingJob())
-    #expect(job.tasks == ["classification"] && job.parentModel == v1.version)
+    #expect(job.tasks == ["cls"] && job.parentModel == v1.version)
     #expect(app.state.status?.text.hasPrefix("Retraining job \(job.id) started (pid ") == true)
     #expect(app.frame.text(row: 29).contains("⟳ job \(job.id) queued"))
     #expect(

@@ -2,9 +2,9 @@ import Agreement
 import CaseStore
 import Foundation
 import Imaging
-import SessionAgreement
 import TestSupport
 import Testing
+import Workflows
 
 @testable import Review
 @testable import Terminal

@@ -41,6 +41,18 @@ public struct AugmentationConfig: Codable, Equatable, Sendable {
   /// Geometry only: the control of issue 10.
   public static let geometric = AugmentationConfig()
 
+  /// Geometry plus issue 10's colour and stain jitter (docs/model-card-notes.md §3, "full"):
+  /// what all4 models train and retrain with unless told otherwise.
+  public static let colour = AugmentationConfig(
+    hueDegrees: 15, saturation: 0.3, brightness: 0.15, contrast: 0.15, grayProbability: 0.2, hedScale: 0.05,
+    hedShift: 0.05)
+
+  /// The default for a model of the schema named `schema`: `colour` for all4 (its images vary in
+  /// stain and scanner), `geometric` for the others.
+  public static func standard(forSchema schema: String) -> AugmentationConfig {
+    schema == "all4" ? colour : geometric
+  }
+
   enum CodingKeys: String, CodingKey {
     case flip, rot90, saturation, brightness, contrast
     case hueDegrees = "hue_deg"

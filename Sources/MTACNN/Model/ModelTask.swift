@@ -18,12 +18,26 @@ public enum ModelTask: String, CaseIterable, Sendable, Codable, Comparable, Cust
   /// output convolution). Frozen exactly when the task is.
   public var headGroup: String { rawValue + ".head" }
 
+  /// Reads a task name as any version stored it: `cls`/`seg`, or the `classification`/
+  /// `segmentation` that model registries and training jobs of workspaces made before the task
+  /// had one spelling still hold (case-insensitive, surrounding spaces ignored).
+  public init?(stored name: String) {
+    switch name.trimmingCharacters(in: .whitespaces).lowercased() {
+    case "cls", "classification": self = .cls
+    case "seg", "segmentation": self = .seg
+    default: return nil
+    }
+  }
+
+  /// The task in prose, for log lines and messages ("training classification").
+  public var title: String { self == .cls ? "classification" : "segmentation" }
+
   /// Parses a comma-separated list such as `cls,seg` (order and duplicates ignored).
   public static func parseList(_ text: String) throws(ModelError) -> [ModelTask] {
     var out: Set<ModelTask> = []
     for part in text.split(separator: ",") {
       let t = part.trimmingCharacters(in: .whitespaces).lowercased()
-      guard let task = ModelTask(rawValue: t) else {
+      guard let task = ModelTask(stored: t) else {
         throw ModelError.invalidTasks(
           "unknown task '\(t.filter { $0.isASCII && !$0.isNewline && $0 != "\u{1B}" })' (expected cls, seg)")
       }

@@ -1,7 +1,7 @@
 import CaseStore
 import Foundation
-import SessionAgreement
 import Terminal
+import Workflows
 
 /// Runs the review app on a terminal: the only place where `update`'s effects meet the
 /// database and `view`'s frames meet the screen. Effects run on this thread, in order; the
@@ -20,8 +20,8 @@ public final class ReviewApp {
   public var tickInterval: TimeInterval = 1
   /// Sees every event before `update` does (tests check that no hidden data ever arrives).
   public var eventObserver: ((AppEvent) -> Void)?
-  /// Starts background trainers (`blastview train --job ID`) for `T`.
-  public var launcher = TrainerLauncher()
+  /// Starts the background trainers (`blastview train --job ID`) for `T` and predictors.
+  public var launcher = ProcessLauncher()
   /// Trainers this app started and has not yet reaped.
   var trainerChildren: Set<Int32> = []
   /// Explanations computed off the UI thread (`ReviewApp+Explanations.swift`).

@@ -1,8 +1,8 @@
 import Agreement
 import CaseStore
 import Foundation
-import SessionAgreement
 import Terminal
+import Workflows
 
 /// The agreement dashboard of a session: the report `blastview agree --session --json`
 /// prints (`SessionAgreementReport`), recomputed whenever another rater's process commits.

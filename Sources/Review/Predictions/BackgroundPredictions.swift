@@ -1,6 +1,7 @@
 import CaseStore
 import Foundation
 import Terminal
+import Workflows
 
 // Predictions in the background (issue 7's status line): when the promoted model has not yet
 // predicted every case (a model just promoted, cases just imported), the app starts one
@@ -100,9 +101,7 @@ extension ReviewApp {
       ]
     case .launch(let version):
       let (predicted, total) = try store.predictionCoverage(model: version)
-      let dir = store.workspace.directory
-      let result = launcher.spawn(
-        ["predict", "--all-cases", "--workspace", dir], log: dir + "/logs/predict-v\(version).log")
+      let result = launcher.launchPredictions(version: version, workspace: store.workspace.directory)
       if case .success(let pid) = result { trainerChildren.insert(pid) }
       return [.predictions(.launched(version: version, missing: total - predicted, result))]
     }

@@ -1,7 +1,7 @@
 import CaseStore
 import Foundation
 import Imaging
-import SessionAgreement
+import Workflows
 
 extension ReviewApp {
   /// The workspace setting holding triage's default low-confidence threshold.

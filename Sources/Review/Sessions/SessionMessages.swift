@@ -1,7 +1,7 @@
 import CaseStore
 import Foundation
 import Imaging
-import SessionAgreement
+import Workflows
 
 /// The effects of agreement sessions, live refresh, triage, adjudication and the case view's
 /// overlays. One case of `Effect` (`.sessions`) carries them, so these screens add to the

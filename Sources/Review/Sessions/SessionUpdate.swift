@@ -1,8 +1,8 @@
 import CaseStore
 import Foundation
 import Imaging
-import SessionAgreement
 import Terminal
+import Workflows
 
 // The pure update of agreement sessions, live refresh, triage, adjudication and the case
 // view's overlays. `Update.swift` calls in here at a few marked points.

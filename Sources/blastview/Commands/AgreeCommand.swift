@@ -2,7 +2,7 @@ import Agreement
 import ArgumentParser
 import CaseStore
 import Foundation
-import SessionAgreement
+import Workflows
 
 /// `blastview agree`: the agreement report of raters' labels (DESIGN §5, issue 6).
 struct AgreeCommand: ParsableCommand {
@@ -125,7 +125,8 @@ struct AgreeCommand: ParsableCommand {
 
   /// A ratings CSV, categories from --categories, the workspace schema, or all4.
   func csvTable(_ path: String, selected: [String]?) throws -> (RatingTable, String) {
-    let csv = try RatingsCSV(path: path)
+    let csv: RatingsCSV
+    do { csv = try RatingsCSV(path: path) } catch { throw AgreeInputError(error) }
     let (order, from) = try resolveCategories(csv, selected: selected)
     let table: RatingTable
     do {
@@ -195,7 +196,9 @@ struct AgreeCommand: ParsableCommand {
           message:
             "--weights '\(weights)' is not none, linear, quadratic or clinical, and no such file exists")
       }
-      return try WeightsFile.read(weights, categories: categories)
+      do { return try WeightsFile.read(weights, categories: categories) } catch {
+        throw AgreeInputError(error)
+      }
     }
   }
 
@@ -227,59 +230,6 @@ struct AgreeCommand: ParsableCommand {
       )
     default:
       return AgreeInputError(message: "\(error)")
-    }
-  }
-}
-
-/// A custom weight matrix for `--weights FILE`: a CSV whose header row is a corner cell and
-/// the category names, and whose rows are a category name and its agreement weights
-/// (1 = full agreement, 0 = none; diagonal 1). Names may come in any order; every category
-/// must appear once as a row and once as a column.
-enum WeightsFile {
-  static func read(_ path: String, categories: [String]) throws -> AgreementWeights {
-    guard let data = FileManager.default.contents(atPath: path),
-      let text = String(validating: [UInt8](data), as: UTF8.self)
-    else { throw AgreeInputError(path, "cannot be read as UTF-8 text") }
-    let records = try CSVRecords.parse(
-      text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text, name: path
-    )
-    .filter { !$0.isBlank }
-    guard let header = records.first else { throw AgreeInputError(path, "is empty") }
-    let k = categories.count
-    let columns = Array(header.fields.dropFirst())
-    guard Set(columns) == Set(categories), columns.count == k else {
-      throw AgreeInputError(
-        path, line: header.line,
-        "the header must list the categories " + categories.joined(separator: ", ")
-          + " after a corner cell; found "
-          + columns.joined(separator: ", "))
-    }
-    var values = [Double](repeating: .nan, count: k * k)
-    var seenRows = Set<String>()
-    for record in records.dropFirst() {
-      guard record.fields.count == k + 1 else {
-        throw AgreeInputError(path, line: record.line, "expected a category and \(k) weights")
-      }
-      let name = record.fields[0]
-      guard let i = categories.firstIndex(of: name), seenRows.insert(name).inserted else {
-        throw AgreeInputError(path, line: record.line, "row '\(name)' is not a category or appears twice")
-      }
-      for (c, cell) in record.fields.dropFirst().enumerated() {
-        guard let w = Double(cell) else {
-          throw AgreeInputError(path, line: record.line, "'\(cell)' is not a number")
-        }
-        values[i * k + categories.firstIndex(of: columns[c])!] = w
-      }
-    }
-    guard seenRows.count == k else {
-      throw AgreeInputError(
-        path, "missing rows for " + categories.filter { !seenRows.contains($0) }.joined(separator: ", "))
-    }
-    do {
-      return try AgreementWeights(name: "custom", k: k, values: values)
-    } catch {
-      throw AgreeInputError(
-        path, "\(error) (rows and columns in the order " + categories.joined(separator: ", ") + ")")
     }
   }
 }

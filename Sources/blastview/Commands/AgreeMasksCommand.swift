@@ -3,7 +3,7 @@ import ArgumentParser
 import CaseStore
 import Foundation
 import Imaging
-import SessionAgreement
+import Workflows
 
 /// `blastview agree-masks`: agreement of two raters' nucleus masks (DESIGN §5, issue 6).
 struct AgreeMasksCommand: ParsableCommand {

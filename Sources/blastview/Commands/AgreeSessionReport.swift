@@ -1,6 +1,6 @@
 import Agreement
 import Foundation
-import SessionAgreement
+import Workflows
 
 /// What `agree --session` adds to the agreement report: the session, mask agreement between
 /// every pair of raters, and the promoted model against the consensus label. These are the

@@ -4,6 +4,7 @@ import Foundation
 import Imaging
 import MTACNN
 import NeuralEngine
+import Workflows
 
 /// `blastview predict`: class probabilities, P(malignant), nucleus count and boxes per image; or,
 /// with --all-cases, the workspace's predictions (what the review screen shows).
@@ -141,8 +142,8 @@ struct PredictCommand: ParsableCommand {
         } else {
           let (net, meta) = try loadModel(model)
           version = try store.registerModel(
-            file: model, parent: nil, tasks: registryTasks(net.tasks),
-            trainedTasks: registryTasks(net.trainedTasks),
+            file: model, parent: nil, tasks: net.tasks.map(\.rawValue),
+            trainedTasks: net.trainedTasks.map(\.rawValue),
             frozenTasks: [],
             config: (try? JSONDecoder().decode(JSONValue.self, from: Data(net.configurationJSON.utf8)))
               ?? .null,
@@ -182,9 +183,12 @@ struct PredictCommand: ParsableCommand {
     }
     let (net, meta) = try loadModel(version.file)
     let bar = ProgressBar(label: "predict", enabled: !json && isatty(STDERR_FILENO) == 1)
-    let summary = try WorkspacePredictions.fill(
-      store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
-      progress: { bar.update(done: $0, total: $1) })
+    let summary: WorkspacePredictions.Summary
+    do {
+      summary = try WorkspacePredictions.fill(
+        store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
+        progress: { bar.update(done: $0, total: $1) }, skipped: { printError(CLIText.safe($0)) })
+    } catch { throw CLIError(error) }
     let done = summary.predicted
     let skipped = summary.skipped
     bar.finish()
@@ -200,9 +204,6 @@ struct PredictCommand: ParsableCommand {
     do { return try ModelCheckpoint.load(path: path) } catch { throw CLIError(error) }
   }
 
-  private func registryTasks(_ t: [ModelTask]) -> [String] {
-    t.map { $0 == .cls ? "classification" : "segmentation" }
-  }
 }
 
 struct WorkspacePredictSummary: Encodable {
@@ -283,11 +284,4 @@ struct ImageResult: Encodable {
     }
     return lines.joined(separator: "\n")
   }
-}
-
-func sha256Hex(path: String) throws -> String {
-  guard let data = FileManager.default.contents(atPath: path) else {
-    throw CLIError(message: "cannot read \(path)")
-  }
-  return StratifiedSplit.sha256(Array(data)).map { String(format: "%02x", $0) }.joined()
 }

@@ -3,10 +3,11 @@ import CaseStore
 import Foundation
 import MTACNN
 import NeuralEngine
+import Workflows
 
 /// `train --job ID`, `train --watch`, `train --queue`: retraining from the workspace's
 /// corrections (issue 8; docs/retraining.md).
-struct RetrainingOptions: ParsableArguments {
+struct RetrainingModeOptions: ParsableArguments {
   @Option(help: ArgumentHelp("Run the queued retraining job ID of the workspace.", valueName: "id"))
   var job: Int64?
 
@@ -93,15 +94,23 @@ extension TrainCommand {
   }
 
   private func runJob(_ store: CaseStore, _ id: Int64) throws -> RetrainJob.Outcome? {
-    try RetrainJob(
-      store: store, jobID: id, threads: threads ?? Threads.available, quiet: json,
-      shouldStop: { trainingInterrupted.load(ordering: .relaxed) }
-    ).run()
+    let quiet = json
+    let job = RetrainJob(
+      store: store, jobID: id, threads: threads ?? Threads.available,
+      log: { if !quiet { printError(CLIText.safe($0)) } },
+      warn: { printError(CLIText.safe($0)) },
+      output: {
+        guard !quiet else { return }
+        print(CLIText.safe($0))
+        fflush(nil)
+      },
+      shouldStop: { trainingInterrupted.load(ordering: .relaxed) })
+    do { return try job.run() } catch { throw CLIError(error) }
   }
 
   private func queueJob(_ store: CaseStore) throws {
     let chosen = try tasks.map { text throws -> [String] in
-      do { return try ModelTask.parseList(text).map(registryName) } catch { throw CLIError(error) }
+      do { return try ModelTask.parseList(text).map(\.rawValue) } catch { throw CLIError(error) }
     }
     let result: RetrainRequest
     do {

@@ -4,6 +4,7 @@ import Foundation
 import MTACNN
 import NeuralEngine
 import Synchronization
+import Workflows
 
 /// Set by SIGINT: the trainer stops after the current batch and keeps the best checkpoint.
 let trainingInterrupted = Atomic<Bool>(false)
@@ -45,7 +46,7 @@ struct TrainCommand: ParsableCommand {
   var outOption: String?
   var out: String { outOption ?? "" }
 
-  @OptionGroup var retraining: RetrainingOptions
+  @OptionGroup var retraining: RetrainingModeOptions
 
   @Option(help: "Label schema: all4 (hierarchical) or wbc5 (flat).")
   var schema: String?
@@ -147,13 +148,13 @@ struct TrainCommand: ParsableCommand {
     guard LearningRateSchedule(rawValue: lrSchedule) != nil else {
       throw ValidationError("--lr-schedule must be constant or cosine")
     }
-    guard ["auto", "on", "off"].contains(blankCorner) else {
+    guard CornerBlanking(rawValue: blankCorner) != nil else {
       throw ValidationError("--blank-corner must be auto, on or off")
     }
-    guard ["none", "reinhard", "macenko"].contains(stainNorm) else {
+    guard StainNormalisationMethod(rawValue: stainNorm) != nil else {
       throw ValidationError("--stain-norm must be none, reinhard or macenko")
     }
-    guard ["both", "none", "seg-from-cls", "cls-from-seg"].contains(ttc) else {
+    guard TaskConnections(rawValue: ttc) != nil else {
       throw ValidationError("--ttc must be both, none, seg-from-cls or cls-from-seg")
     }
     if let augment, !["none", "geometric", "colour", "color"].contains(augment) {
@@ -168,17 +169,13 @@ struct TrainCommand: ParsableCommand {
     if let grayP, !(0...1).contains(grayP) { throw ValidationError("--gray-p must be in [0, 1]") }
   }
 
-  /// The issue-10 colour recipe (docs/model-card-notes.md §3, "full").
-  static let colourRecipe = AugmentationConfig(
-    hueDegrees: 15, saturation: 0.3, brightness: 0.15, contrast: 0.15, grayProbability: 0.2, hedScale: 0.05,
-    hedShift: 0.05)
-
   func augmentation(schema: String) -> AugmentationConfig {
     var a: AugmentationConfig
-    switch augment ?? (schema == "all4" ? "colour" : "geometric") {
+    switch augment {
     case "none": a = AugmentationConfig(flip: false, rot90: false)
-    case "colour", "color": a = Self.colourRecipe
-    default: a = .geometric
+    case "colour", "color": a = .colour
+    case "geometric": a = .geometric
+    default: a = .standard(forSchema: schema)
     }
     if let hue { a.hueDegrees = hue }
     if let sat { a.saturation = sat }
@@ -197,153 +194,29 @@ struct TrainCommand: ParsableCommand {
     }
     Threads.set(threads ?? Threads.available)
     let started = Date()
-
-    // The model: new, or continued from --init.
-    var initFile: SafeTensorsFile? = nil
-    var model: MTACNNModel
-    let requestedTasks = try tasks.map { text throws -> [ModelTask] in
-      do { return try ModelTask.parseList(text) } catch { throw CLIError(error) }
-    }
-    if let initFrom {
-      let file: SafeTensorsFile
-      do { file = try SafeTensorsFile.read(path: initFrom) } catch { throw CLIError(error) }
-      initFile = file
-      let meta: CheckpointMetadata
-      do { meta = try ModelCheckpoint.metadata(of: file) } catch { throw CLIError(error) }
-      var c = meta.configuration
-      if let schema, schema != c.schema {
-        throw CLIError(message: "--schema \(schema) differs from --init's \(c.schema)")
-      }
-      if let size, size != c.size {
-        throw CLIError(message: "--size \(size) differs from --init's \(c.size)")
-      }
-      if blankCorner != "auto" || stainNorm != "none" {
-        throw CLIError(
-          message: "--blank-corner and --stain-norm come from --init's configuration; leave them out")
-      }
-      let old = c.tasks.compactMap(ModelTask.init(rawValue:))
-      let want = requestedTasks ?? old
-      guard Set(old).isSubset(of: Set(want)) else {
-        throw CLIError(
-          message: "--tasks must include --init's tasks (\(old.map(\.rawValue).joined(separator: ",")))")
-      }
-      let added = want.filter { !old.contains($0) }
-      if !added.isEmpty {
-        // A new task reads from the existing ones; they never read from it (DESIGN §4).
-        c.tasks = want.map(\.rawValue)
-        var from: [String: [String]] = [:]
-        for t in want {
-          from[t.rawValue] = added.contains(t) ? old.map(\.rawValue) : (c.ttcFrom[t.rawValue] ?? [])
-        }
-        c.ttcFrom = from
-      }
-      do {
-        model = try MTACNNModel(configuration: c, seed: seed)
-        try model.loadValues(from: file, allowMissing: Set(added))
-      } catch { throw CLIError(error) }
-    } else {
-      let schemaName = try schema ?? (fromWorkspace ? workspaceSchemaName() : "all4")
-      let classSchema = try modelSchema(named: schemaName)
-      var c = ModelConfiguration.defaults(for: classSchema, size: size ?? 128)
-      if classSchema.name != "all4" && ClassSchema.named(classSchema.name) == nil {
-        c.blankCorner = nil
-        c.sourceSize = nil
-      }
-      switch blankCorner {
-      case "on":
-        let aria = ModelConfiguration.defaults(for: .all4)
-        c.blankCorner = aria.blankCorner
-        c.sourceSize = aria.sourceSize
-      case "off":
-        c.blankCorner = nil
-        c.sourceSize = nil
-      default: break
-      }
-      let ts = requestedTasks ?? [.cls, .seg]
-      c.tasks = ts.map(\.rawValue)
-      var from: [String: [String]] = [:]
-      for t in ts {
-        let others = ts.filter { $0 != t }.map(\.rawValue)
-        switch ttc {
-        case "none": from[t.rawValue] = []
-        case "seg-from-cls": from[t.rawValue] = t == .seg ? others : []
-        case "cls-from-seg": from[t.rawValue] = t == .cls ? others : []
-        default: from[t.rawValue] = others
-        }
-      }
-      c.ttcFrom = from
-      do { model = try MTACNNModel(configuration: c, seed: seed) } catch { throw CLIError(error) }
-    }
+    var (model, initFile) = try makeModel()
     let frozen =
       try freeze.map { text throws -> Set<ModelTask> in
         do { return Set(try ModelTask.parseList(text)) } catch { throw CLIError(error) }
       } ?? []
     do { try model.freeze(frozen) } catch { throw CLIError(error) }
 
-    // Data.
-    let quiet = json
-    var config = model.configuration
-    var trainSet: [Example] = []
-    var valSet: [Example] = []
-    var dataRecord: [String: String] = [:]
-    if fromWorkspace {
-      let store = try workspace.open()
-      let data = try WorkspaceTrainingData.load(store: store, model: model, quiet: quiet)
-      trainSet = data.train
-      valSet = data.validation
-      dataRecord["workspace"] = store.workspace.directory
-      dataRecord["through_annotation"] = String(data.throughAnnotation)
-    } else {
-      let (ds, kind) = try folder.folderDataset(schema: model.schema)
-      let pre = config.preprocessing
-      trainSet = loadExamples(
-        ds.items(in: .train), preprocessing: pre, maskKind: kind, label: "train", quiet: quiet)
-      valSet = loadExamples(
-        ds.items(in: .val), preprocessing: pre, maskKind: kind, label: "val", quiet: quiet)
-      dataRecord["data"] = absolute(folder.data!)
-      if let m = folder.masks {
-        dataRecord["masks"] = absolute(m)
-        dataRecord["mask_kind"] = kind?.rawValue
-      }
-      if let (sds, skind) = try folder.segmentationDataset() {
-        trainSet += loadExamples(
-          sds.items(in: .train), preprocessing: pre, maskKind: skind, withLabels: false, label: "seg train",
-          quiet: quiet)
-        valSet += loadExamples(
-          sds.items(in: .val), preprocessing: pre, maskKind: skind, withLabels: false, label: "seg val",
-          quiet: quiet)
-        dataRecord["seg_data"] = absolute(folder.segData!)
-        dataRecord["seg_masks"] = absolute(folder.segMasks!)
-        dataRecord["seg_mask_kind"] = skind.rawValue
-      }
-    }
+    let data = try loadData(model: model)
     // Stain normalisation is fitted once, on (a seeded sample of) the training images.
-    if initFrom == nil && stainNorm != "none" {
-      let sample = permutationSample(trainSet.count, max: 200, seed: seed).map {
-        PlanarImage(trainSet[$0].image)
-      }
-      guard !sample.isEmpty else {
-        throw CLIError(message: "no training images to fit stain normalisation on")
-      }
-      config.stainNormalisation =
-        stainNorm == "reinhard"
-        ? StainNormalisation.fitReinhard(sample) : StainNormalisation.fitMacenko(sample)
+    if initFrom == nil, let method = StainNormalisationMethod(rawValue: stainNorm), method != .none {
       do {
-        model = try MTACNNModel(configuration: config, seed: seed)
-        try model.freeze(frozen)
+        model = try ModelRecipe.withStainNormalisation(method, model: model, train: data.train, seed: seed)
       } catch { throw CLIError(error) }
     }
     // The colour reference (issue 10's "colour unlike the training data" warning) from the
     // training images, thresholded on validation; carried over from --init when none can be fitted.
-    var colourReference = ColourReference.fit(train: trainSet, validation: valSet)
-    if colourReference == nil, let initFile {
-      colourReference = try? ModelCheckpoint.metadata(of: initFile).colourReference
-    }
-    if !quiet {
-      let labelled = trainSet.filter { $0.classIndex != nil }.count
-      let masked = trainSet.filter { $0.mask != nil }.count
+    let colourReference = TrainingRun.colourReference(
+      train: data.train, validation: data.validation, fallback: initFile)
+    if !json {
+      let labelled = data.train.filter { $0.classIndex != nil }.count
+      let masked = data.train.filter { $0.mask != nil }.count
       printError(
-        "train: \(trainSet.count) images (\(labelled) labelled, \(masked) with masks); val: \(valSet.count); "
+        "train: \(data.train.count) images (\(labelled) labelled, \(masked) with masks); val: \(data.validation.count); "
           + "tasks \(model.tasks.map(\.rawValue).joined(separator: ",")), trained \(model.trainedTasks.map(\.rawValue).joined(separator: ","))"
           + (frozen.isEmpty ? "" : ", frozen \(frozen.sorted().map(\.rawValue).joined(separator: ","))")
           + "; S = \(model.size), \(CLIText.count(model.parameterCount)) parameters, \(Threads.count) threads"
@@ -351,11 +224,125 @@ struct TrainCommand: ParsableCommand {
     }
 
     // Optimiser (continuing --init's Adam state for the parameters that train).
-    let adam = Adam(model.store, learningRate: lr)
-    var continued = 0
-    if let initFile {
-      do { continued = try model.restoreOptimizer(adam, from: initFile) } catch { throw CLIError(error) }
+    let options = trainingOptions(schema: model.configuration.schema)
+    let run: TrainingRun
+    do {
+      run = try TrainingRun(
+        model: model, continuing: initFile, options: options, train: data.train, validation: data.validation)
+    } catch { throw CLIError(error) }
+    var record = TrainingRecord(
+      command: self, started: started, options: options, model: model, frozen: frozen, data: data)
+
+    installInterruptHandlers()
+    defer {
+      signal(SIGINT, SIG_DFL)
+      signal(SIGTERM, SIG_DFL)
     }
+    let progress = TrainingProgressPrinter(quiet: json)
+    if run.continuedTensors > 0 && !json {
+      printError("continuing Adam state of \(run.continuedTensors) parameter tensors from --init")
+    }
+    let result: TrainingResult
+    do {
+      result = try run.run(
+        savingTo: out, colourReference: colourReference, record: { record.json(best: $0, including: $0) },
+        events: { event in
+          if case .epoch(let rec) = event { record.history.append(rec) }
+          progress.handle(event, json: json)
+        },
+        shouldStop: { trainingInterrupted.load(ordering: .relaxed) })
+    } catch {
+      progress.finish()
+      throw CLIError(
+        message: "\(error)"
+          + (record.history.contains { $0.improved } ? "; the best checkpoint so far is at \(out)" : ""))
+    }
+    progress.finish()
+    try report(result, record: record)
+  }
+
+  /// The model to train: new, or continued from --init (whose configuration the other model
+  /// options must not contradict).
+  private func makeModel() throws -> (MTACNNModel, SafeTensorsFile?) {
+    let requestedTasks = try tasks.map { text throws -> [ModelTask] in
+      do { return try ModelTask.parseList(text) } catch { throw CLIError(error) }
+    }
+    guard let initFrom else {
+      let schemaName = try schema ?? (fromWorkspace ? workspaceSchemaName() : "all4")
+      do {
+        let model = try ModelRecipe.newModel(
+          schema: try modelSchema(named: schemaName), size: size ?? 128,
+          tasks: requestedTasks ?? [.cls, .seg],
+          connections: TaskConnections(rawValue: ttc)!, blankCorner: CornerBlanking(rawValue: blankCorner)!,
+          seed: seed)
+        return (model, nil)
+      } catch let e as CLIError { throw e } catch { throw CLIError(error) }
+    }
+    let file: SafeTensorsFile
+    let c: ModelConfiguration
+    do {
+      file = try SafeTensorsFile.read(path: initFrom)
+      c = try ModelCheckpoint.metadata(of: file).configuration
+    } catch { throw CLIError(error) }
+    if let schema, schema != c.schema {
+      throw CLIError(message: "--schema \(schema) differs from --init's \(c.schema)")
+    }
+    if let size, size != c.size {
+      throw CLIError(message: "--size \(size) differs from --init's \(c.size)")
+    }
+    if blankCorner != "auto" || stainNorm != "none" {
+      throw CLIError(
+        message: "--blank-corner and --stain-norm come from --init's configuration; leave them out")
+    }
+    let old = c.tasks.compactMap(ModelTask.init(rawValue:))
+    guard Set(old).isSubset(of: Set(requestedTasks ?? old)) else {
+      throw CLIError(
+        message: "--tasks must include --init's tasks (\(old.map(\.rawValue).joined(separator: ",")))")
+    }
+    do { return (try ModelRecipe.continued(from: file, tasks: requestedTasks, seed: seed), file) } catch {
+      throw CLIError(error)
+    }
+  }
+
+  /// The training and validation examples (the test part is never read) and where they came
+  /// from, for the checkpoint's record.
+  private func loadData(model: MTACNNModel) throws -> TrainingExamples {
+    var d = TrainingExamples()
+    if fromWorkspace {
+      let store = try workspace.open()
+      let loaded = try loadWorkspaceTrainingData(store: store, model: model, quiet: json)
+      d.train = loaded.train
+      d.validation = loaded.validation
+      d.source["workspace"] = store.workspace.directory
+      d.source["through_annotation"] = String(loaded.throughAnnotation)
+      return d
+    }
+    let (ds, kind) = try folder.folderDataset(schema: model.schema)
+    let pre = model.configuration.preprocessing
+    d.train = loadExamples(
+      ds.items(in: .train), preprocessing: pre, maskKind: kind, label: "train", quiet: json)
+    d.validation = loadExamples(
+      ds.items(in: .val), preprocessing: pre, maskKind: kind, label: "val", quiet: json)
+    d.source["data"] = absolute(folder.data!)
+    if let m = folder.masks {
+      d.source["masks"] = absolute(m)
+      d.source["mask_kind"] = kind?.rawValue
+    }
+    if let (sds, skind) = try folder.segmentationDataset() {
+      d.train += loadExamples(
+        sds.items(in: .train), preprocessing: pre, maskKind: skind, withLabels: false, label: "seg train",
+        quiet: json)
+      d.validation += loadExamples(
+        sds.items(in: .val), preprocessing: pre, maskKind: skind, withLabels: false, label: "seg val",
+        quiet: json)
+      d.source["seg_data"] = absolute(folder.segData!)
+      d.source["seg_masks"] = absolute(folder.segMasks!)
+      d.source["seg_mask_kind"] = skind.rawValue
+    }
+    return d
+  }
+
+  private func trainingOptions(schema: String) -> TrainingOptions {
     var options = TrainingOptions()
     options.epochs = epochs
     options.batchSize = batch
@@ -363,47 +350,15 @@ struct TrainCommand: ParsableCommand {
     options.schedule = LearningRateSchedule(rawValue: lrSchedule)!
     options.patience = patience
     options.seed = seed
-    options.augmentation = augmentation(schema: model.configuration.schema)
+    options.augmentation = augmentation(schema: schema)
     options.maxBatchesPerEpoch = maxBatches
-    let trainer: Trainer
-    do {
-      trainer = try Trainer(
-        model: model, optimizer: adam, options: options, train: trainSet, validation: valSet)
-    } catch { throw CLIError(error) }
+    return options
+  }
 
-    var history: [EpochRecord] = []
-    let outPath = out
-    let command = CommandLine.arguments.map(CLIText.safe).joined(separator: " ")
-    func record(_ best: EpochRecord?) -> String {
-      var r: [String: Any] = [
-        "command": command, "seed": Int(seed), "split_seed": Int(folder.splitSeed), "epochs": epochs,
-        "batch": batch,
-        "lr": Double(lr), "lr_schedule": lrSchedule, "patience": patience,
-        "augment": (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(options.augmentation)))
-          ?? [:],
-        "tasks": model.tasks.map(\.rawValue), "freeze": frozen.sorted().map(\.rawValue),
-        "trained_tasks": model.trainedTasks.map(\.rawValue), "threads": Threads.count,
-        "train_images": trainSet.count, "val_images": valSet.count, "blastview": BlastView.version,
-        "started": ISO8601DateFormatter().string(from: started),
-        "seconds": Date().timeIntervalSince(started),
-        "history": history.map { (try? JSONSerialization.jsonObject(with: JSONEncoder().encode($0))) ?? [:] },
-      ]
-      for (k, v) in dataRecord { r[k] = v }
-      if let initFrom { r["init"] = absolute(initFrom) }
-      if let b = best {
-        r["best_epoch"] = b.epoch
-        r["val_loss"] = b.validationLoss ?? NSNull()
-        r["val_accuracy"] = b.validationAccuracy ?? NSNull()
-        r["val_macro_f1"] = b.validationMacroF1 ?? NSNull()
-        r["val_dice"] = b.validationDice ?? NSNull()
-      }
-      let data = (try? JSONSerialization.data(withJSONObject: r, options: [.sortedKeys])) ?? Data("{}".utf8)
-      return String(decoding: data, as: UTF8.self)
-    }
-
-    // Ctrl-C (or SIGTERM, e.g. from a job runner): stop after the batch, keep the best checkpoint.
-    // A second signal ends the process at once. The signals are unblocked first: a parent that
-    // blocks them (test runners, some job launchers) passes its mask on to its children.
+  /// Ctrl-C (or SIGTERM, e.g. from a job runner): stop after the batch, keep the best checkpoint.
+  /// A second signal ends the process at once. The signals are unblocked first: a parent that
+  /// blocks them (test runners, some job launchers) passes its mask on to its children.
+  private func installInterruptHandlers() {
     trainingInterrupted.store(false, ordering: .relaxed)
     for sig in [SIGINT, SIGTERM] {
       signal(sig) { s in
@@ -422,45 +377,19 @@ struct TrainCommand: ParsableCommand {
     sigaddset(&unblock, SIGINT)
     sigaddset(&unblock, SIGTERM)
     sigprocmask(SIG_UNBLOCK, &unblock, nil)
-    defer {
-      signal(SIGINT, SIG_DFL)
-      signal(SIGTERM, SIG_DFL)
-    }
+  }
 
-    let progress = TrainingProgressPrinter(quiet: quiet)
-    if continued > 0 && !quiet {
-      printError("continuing Adam state of \(continued) parameter tensors from --init")
-    }
-    let result: TrainingResult
-    do {
-      result = try trainer.run(
-        save: { rec in
-          history.append(rec)
-          try model.save(
-            to: outPath, trainingJSON: record(rec), optimizer: adam, colourReference: colourReference)
-          history.removeLast()
-        },
-        events: { event in
-          if case .epoch(let rec) = event { history.append(rec) }
-          progress.handle(event, json: json)
-        },
-        shouldStop: { trainingInterrupted.load(ordering: .relaxed) })
-    } catch {
-      progress.finish()
-      throw CLIError(
-        message: "\(error)"
-          + (history.contains { $0.improved } ? "; the best checkpoint so far is at \(outPath)" : ""))
-    }
-    progress.finish()
+  /// Rewrites the best checkpoint's record with the whole history (its tensors are unchanged)
+  /// and prints how the training ended.
+  private func report(_ result: TrainingResult, record: TrainingRecord) throws {
     let best = result.epochs.first { $0.epoch == result.bestEpoch }
-    // Rewrite the best checkpoint's record with the whole history (its tensors are unchanged).
-    if best != nil, let file = try? SafeTensorsFile.read(path: outPath) {
-      try? rewriteTrainingRecord(file, path: outPath, json: record(best))
+    if best != nil, let file = try? SafeTensorsFile.read(path: out) {
+      try? rewriteTrainingRecord(file, path: out, json: record.json(best: best))
     }
     if json {
       try CLIText.printJSON(
         TrainSummary(
-          ending: result.ending.rawValue, out: best != nil ? absolute(outPath) : nil,
+          ending: result.ending.rawValue, out: best != nil ? absolute(out) : nil,
           bestEpoch: result.bestEpoch,
           bestValidationLoss: result.bestValidationLoss, seconds: result.seconds, epochs: result.epochs))
     } else {
@@ -473,7 +402,7 @@ struct TrainCommand: ParsableCommand {
       }
       if let best {
         print(
-          "best checkpoint (epoch \(best.epoch), val loss \(fmt(best.validationLoss ?? best.trainLoss))) saved at \(CLIText.safe(absolute(outPath)))"
+          "best checkpoint (epoch \(best.epoch), val loss \(fmt(best.validationLoss ?? best.trainLoss))) saved at \(CLIText.safe(absolute(out)))"
         )
       } else {
         print("no epoch finished: nothing was saved")
@@ -591,15 +520,4 @@ func fmt(_ v: Double) -> String { String(format: "%.4f", v) }
 
 func absolute(_ path: String) -> String {
   URL(fileURLWithPath: path).standardizedFileURL.path
-}
-
-/// Up to `max` distinct indices of 0..<n, a seeded sample.
-func permutationSample(_ n: Int, max: Int, seed: UInt64) -> [Int] {
-  var a = Array(0..<n)
-  var rng = SplitMix64(seed: seed ^ 0x57A1_4E00)
-  for i in stride(from: n - 1, to: 0, by: -1) {
-    let j = Int(rng.next() % UInt64(i + 1))
-    a.swapAt(i, j)
-  }
-  return Array(a.prefix(max))
 }

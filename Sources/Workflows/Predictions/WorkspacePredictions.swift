@@ -6,22 +6,23 @@ import MTACNN
 /// Fills a workspace's predictions for one model version: every case without one, in pages of
 /// 64 committed one page at a time, so a review app sees the badges change as they arrive.
 /// `predict --all-cases` and a retraining job after a promotion both run this.
-enum WorkspacePredictions {
-  struct Summary {
-    var predicted = 0
-    var skipped = 0
+public enum WorkspacePredictions {
+  public struct Summary: Sendable {
+    public var predicted = 0
+    public var skipped = 0
   }
 
-  /// `progress(done, total)` after every page; `shouldStop` is polled between pages.
-  static func fill(
+  /// `progress(done, total)` after every page; `shouldStop` is polled between pages; `skipped`
+  /// gets one line per case whose image cannot be read (it stays without a prediction).
+  public static func fill(
     store: CaseStore, version: ModelVersion, net: MTACNNModel, batch: Int,
     colourReference: ColourOutlierDetector? = nil,
-    progress: (Int, Int) -> Void = { _, _ in }, shouldStop: () -> Bool = { false }
-  ) throws -> Summary {
+    progress: (Int, Int) -> Void = { _, _ in }, shouldStop: () -> Bool = { false },
+    skipped: (String) -> Void
+  ) throws(WorkflowError) -> Summary {
     guard net.classCount == store.labelSchema.classes.count else {
-      throw CLIError(
-        message:
-          "the model predicts \(net.classCount) classes, the workspace's schema \(store.labelSchema.name) has \(store.labelSchema.classes.count)"
+      throw WorkflowError(
+        "the model predicts \(net.classCount) classes, the workspace's schema \(store.labelSchema.name) has \(store.labelSchema.classes.count)"
       )
     }
     // The model's colour check (issue 10) is stored with each prediction when it has one.
@@ -33,7 +34,7 @@ enum WorkspacePredictions {
       let ids: [Int64]
       do {
         ids = try store.casesMissingPrediction(model: version.version, limit: 64 + failedCases.count)
-      } catch { throw CLIError(error) }
+      } catch { throw WorkflowError(error) }
       // Cases that failed to decode stay "missing": stop when a page brings nothing new.
       let todo = ids.filter { !failedCases.contains($0) }
       if todo.isEmpty { break }
@@ -44,7 +45,7 @@ enum WorkspacePredictions {
           let rec = try store.caseRecord(id: id, viewer: .system)
           decoded.append((id, try decodeImage(at: rec.imagePath)))
         } catch {
-          printError("skipped case \(id): \(CLIText.safe(String(describing: error)))")
+          skipped("skipped case \(id): \(error)")
           failedCases.insert(id)
           summary.skipped += 1
         }
@@ -56,7 +57,7 @@ enum WorkspacePredictions {
           detections: p.detections.map { StoredDetection(box: $0.box, score: $0.score) },
           colourDistance: p.colourDistance, colourUnusual: p.colourUnusual)
       }
-      do { try store.savePredictions(rows, model: version.version) } catch { throw CLIError(error) }
+      do { try store.savePredictions(rows, model: version.version) } catch { throw WorkflowError(error) }
       summary.predicted += rows.count
       progress(summary.predicted, max(total, summary.predicted))
     }

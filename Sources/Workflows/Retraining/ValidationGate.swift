@@ -2,23 +2,35 @@ import Agreement
 import CaseStore
 import Foundation
 import MTACNN
-import NeuralEngine
 
 /// A model's figures on the workspace's validation split, as the gate compares them.
-struct ValidationScores: Codable, Equatable, Sendable {
+public struct ValidationScores: Codable, Equatable, Sendable {
   /// Validation cases with a label or a mask.
-  var cases: Int
-  var labelled: Int
-  var masked: Int
+  public var cases: Int
+  public var labelled: Int
+  public var masked: Int
   /// Over the labelled cases (nil when there are none, or the model has no classifier).
-  var macroF1: Double?
-  var accuracy: Double?
+  public var macroF1: Double?
+  public var accuracy: Double?
   /// Mean per-image Dice over the masked cases at the model's input size (nil when none, or the
   /// model has no segmentation).
-  var dice: Double?
+  public var dice: Double?
   /// The combined loss of every task of the model (classification + λ · mask), as training
   /// measures validation loss.
-  var loss: Double?
+  public var loss: Double?
+
+  public init(
+    cases: Int, labelled: Int, masked: Int, macroF1: Double?, accuracy: Double?, dice: Double?,
+    loss: Double? = nil
+  ) {
+    self.cases = cases
+    self.labelled = labelled
+    self.masked = masked
+    self.macroF1 = macroF1
+    self.accuracy = accuracy
+    self.dice = dice
+    self.loss = loss
+  }
 
   enum CodingKeys: String, CodingKey {
     case cases, labelled, masked, accuracy, dice, loss
@@ -26,7 +38,7 @@ struct ValidationScores: Codable, Equatable, Sendable {
   }
 
   /// Scores a model on validation examples (made with its own preprocessing, S × S).
-  static func score(_ net: MTACNNModel, on examples: [Example], batch: Int = 16) -> ValidationScores {
+  public static func score(_ net: MTACNNModel, on examples: [Example], batch: Int = 16) -> ValidationScores {
     // Masks compared at S × S: the examples' masks are at the input size.
     let atInputSize = examples.map {
       var e = $0
@@ -56,18 +68,8 @@ struct ValidationScores: Codable, Equatable, Sendable {
       s.accuracy = r.accuracy
     }
     if !overlaps.isEmpty { s.dice = SegmentationReport(overlaps: overlaps).dice }
-    // The loss with the trainer's own validation code (nothing trains: the examples only
-    // serve as the trainer's data).
-    var o = TrainingOptions()
-    o.batchSize = batch
-    if !examples.isEmpty,
-      let t = try? Trainer(
-        model: net, optimizer: Adam(net.store, learningRate: 1e-3), options: o, train: examples,
-        validation: examples)
-    {
-      let l = t.validate(tasks: Set(net.tasks)).loss
-      if l.isFinite { s.loss = l }
-    }
+    // The loss as training measures it, over every task of the model.
+    s.loss = ValidationLoss.measure(net, on: examples, batchSize: batch)
     return s
   }
 }
@@ -76,20 +78,20 @@ struct ValidationScores: Codable, Equatable, Sendable {
 /// validation split, its macro-F1 is not worse than the promoted model's by more than
 /// `tolerance`, and neither is its Dice where validation cases have masks. Both models are scored
 /// on the same cases with the labels and masks as they are when the gate runs.
-enum ValidationGate {
+public enum ValidationGate {
   /// `CaseStore.retrainGateTolerance` (0.01), which the review app states too.
-  static let tolerance = CaseStore.retrainGateTolerance
+  public static let tolerance = CaseStore.retrainGateTolerance
   /// `CaseStore.retrainGateLossTolerance` (5 %, relative).
-  static let lossTolerance = CaseStore.retrainGateLossTolerance
+  public static let lossTolerance = CaseStore.retrainGateLossTolerance
 
-  struct Decision: Codable, Equatable, Sendable {
-    var promote: Bool
-    var reason: String
-    var tolerance: Double
-    var lossTolerance: Double
-    var candidate: ValidationScores
-    var current: ValidationScores?
-    var currentVersion: Int64?
+  public struct Decision: Codable, Equatable, Sendable {
+    public var promote: Bool
+    public var reason: String
+    public var tolerance: Double
+    public var lossTolerance: Double
+    public var candidate: ValidationScores
+    public var current: ValidationScores?
+    public var currentVersion: Int64?
 
     enum CodingKeys: String, CodingKey {
       case promote, reason, tolerance, candidate, current
@@ -98,7 +100,7 @@ enum ValidationGate {
     }
   }
 
-  static func decide(
+  public static func decide(
     candidate: ValidationScores, current: ValidationScores?, currentVersion: Int64?,
     tolerance: Double = tolerance
   ) -> Decision {

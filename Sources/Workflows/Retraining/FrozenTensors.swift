@@ -4,16 +4,17 @@ import NeuralEngine
 /// The check behind "frozen tensors are byte-identical": the raw little-endian bytes of each
 /// named tensor in two checkpoint files, compared as stored (not as decoded floats, so a NaN
 /// payload or a negative zero that changed would be caught too).
-enum FrozenTensors {
-  struct Check: Codable, Equatable, Sendable {
+public enum FrozenTensors {
+  public struct Check: Codable, Equatable, Sendable {
     /// Tensors compared.
-    var checked: Int
+    public var checked: Int
     /// Those whose bytes differ (or that are missing from one file).
-    var changed: [String]
-    var identical: Bool { changed.isEmpty && checked > 0 }
+    public var changed: [String]
+    public var identical: Bool { changed.isEmpty && checked > 0 }
   }
 
-  static func compare(_ names: [String], before: String, after: String) throws -> Check {
+  public static func compare(_ names: [String], before: String, after: String) throws(WorkflowError) -> Check
+  {
     let a = try rawTensors(before)
     let b = try rawTensors(after)
     var changed: [String] = []
@@ -27,11 +28,11 @@ enum FrozenTensors {
   }
 
   /// Each tensor's stored bytes.
-  static func rawTensors(_ path: String) throws -> [String: ArraySlice<UInt8>] {
+  public static func rawTensors(_ path: String) throws(WorkflowError) -> [String: ArraySlice<UInt8>] {
     let file: SafeTensorsFile
-    do { file = try SafeTensorsFile.read(path: path) } catch { throw CLIError(error) }
+    do { file = try SafeTensorsFile.read(path: path) } catch { throw WorkflowError(error) }
     guard let data = FileManager.default.contents(atPath: path), data.count >= 8 else {
-      throw CLIError(message: "cannot read \(path)")
+      throw WorkflowError("cannot read \(path)")
     }
     let bytes = [UInt8](data)
     var headerLength = 0

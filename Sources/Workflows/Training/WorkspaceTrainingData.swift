@@ -12,17 +12,17 @@ import MTACNN
 ///
 /// The store's label schema maps to the model's classes by position (the store keeps the model's
 /// class order).
-enum WorkspaceTrainingData {
-  struct Loaded {
-    var train: [Example]
-    var validation: [Example]
+public enum WorkspaceTrainingData {
+  public struct Loaded {
+    public var train: [Example]
+    public var validation: [Example]
     /// The newest annotation the data include (recorded with the model for retraining triggers).
-    var throughAnnotation: Int64
+    public var throughAnnotation: Int64
   }
 
   /// A model schema for a workspace's label schema: hierarchical when the first group holds only
   /// the first class (the negative class), flat otherwise.
-  static func classSchema(_ s: LabelSchema) -> ClassSchema {
+  public static func classSchema(_ s: LabelSchema) -> ClassSchema {
     if let known = ClassSchema.named(s.name), known.classes.count == s.classes.count { return known }
     let first = s.groups.first
     let hierarchical =
@@ -31,36 +31,36 @@ enum WorkspaceTrainingData {
     return ClassSchema(name: s.name, classes: s.classNames, hierarchical: hierarchical)
   }
 
-  static func load(store: CaseStore, model: MTACNNModel, parts: Set<SplitPart> = [.train, .val], quiet: Bool)
-    throws
-    -> Loaded
-  {
+  /// `progress(done, total)` after each case; `skipped` gets one line per case that cannot be
+  /// read (the others still load).
+  public static func load(
+    store: CaseStore, model: MTACNNModel, parts: Set<SplitPart> = [.train, .val],
+    progress: (Int, Int) -> Void = { _, _ in }, skipped: (String) -> Void
+  ) throws(WorkflowError) -> Loaded {
     let schema = store.labelSchema
     guard schema.classes.count == model.classCount else {
-      throw CLIError(
-        message:
-          "the workspace's label schema \(schema.name) has \(schema.classes.count) classes, the model \(model.classCount) (\(model.schema.classes.joined(separator: ", ")))"
+      throw WorkflowError(
+        "the workspace's label schema \(schema.name) has \(schema.classes.count) classes, the model \(model.classCount) (\(model.schema.classes.joined(separator: ", ")))"
       )
     }
     let through: Int64
-    do { through = try store.latestAnnotationID() } catch { throw CLIError(error) }
+    do { through = try store.latestAnnotationID() } catch { throw WorkflowError(error) }
     var records: [CaseRecord] = []
     var after: Int64 = 0
     while true {
       let page: [CaseRecord]
       do { page = try store.cases(afterID: after, limit: 5000, viewer: .system) } catch {
-        throw CLIError(error)
+        throw WorkflowError(error)
       }
       guard let last = page.last else { break }
       records += page.filter { parts.contains(part($0.split)) }
       after = last.id
     }
     let pre = model.configuration.preprocessing
-    let bar = ProgressBar(label: "workspace", enabled: !quiet && isatty(STDERR_FILENO) == 1)
     var train: [Example] = []
     var val: [Example] = []
     for (i, rec) in records.enumerated() {
-      bar.update(done: i + 1, total: records.count)
+      progress(i + 1, records.count)
       do {
         let (label, maskID) = try labelAndMask(store: store, record: rec)
         let classIndex = label.flatMap { schema.classNames.firstIndex(of: $0) }
@@ -82,14 +82,13 @@ enum WorkspaceTrainingData {
           colour: ColourStatistics(input, excluding: pre.cornerBlank))
         if ex.part == .train { train.append(ex) } else if ex.part == .val { val.append(ex) }
       } catch {
-        printError("skipped case \(rec.id): \(CLIText.safe(String(describing: error)))")
+        skipped("skipped case \(rec.id): \(error)")
       }
     }
-    bar.finish()
     return Loaded(train: train, validation: val, throughAnnotation: through)
   }
 
-  static func part(_ s: Split) -> SplitPart {
+  public static func part(_ s: Split) -> SplitPart {
     switch s {
     case .train: return .train
     case .val: return .val
@@ -98,7 +97,7 @@ enum WorkspaceTrainingData {
   }
 
   /// The training label and mask of a case (see the type's comment for the precedence).
-  static func labelAndMask(store: CaseStore, record: CaseRecord) throws -> (String?, Int64?) {
+  public static func labelAndMask(store: CaseStore, record: CaseRecord) throws -> (String?, Int64?) {
     let adj = try store.adjudications(case: record.id, viewer: .system).last
     let current = try store.currentAnnotations(case: record.id, viewer: .system)
     var label = adj?.label

@@ -1,4 +1,3 @@
-import Agreement
 import Foundation
 
 /// The long ratings CSV of `blastview agree --ratings`: a header naming the columns `item`
@@ -7,31 +6,31 @@ import Foundation
 /// quotes around fields that hold commas, quotes or line breaks, `""` for a quote inside;
 /// LF or CRLF line ends; a UTF-8 byte-order mark is skipped. Spaces around unquoted fields
 /// are trimmed. Blank lines are skipped.
-struct RatingsCSV {
+public struct RatingsCSV: Sendable {
   /// The ratings, with the file line each started on (for error messages).
-  var rows: [LongRating]
-  var lines: [Int]
+  public var rows: [LongRating]
+  public var lines: [Int]
 
-  init(path: String) throws(AgreeInputError) {
+  public init(path: String) throws(RatingsFileError) {
     guard let data = FileManager.default.contents(atPath: path) else {
       var isDirectory: ObjCBool = false
       if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-        throw AgreeInputError(
+        throw RatingsFileError(
           path, isDirectory.boolValue ? "is a directory, not a CSV file" : "cannot be read")
       }
-      throw AgreeInputError(path, "does not exist")
+      throw RatingsFileError(path, "does not exist")
     }
     try self.init(bytes: [UInt8](data), name: path)
   }
 
-  init(bytes: [UInt8], name: String) throws(AgreeInputError) {
+  public init(bytes: [UInt8], name: String) throws(RatingsFileError) {
     guard var text = String(validating: bytes, as: UTF8.self) else {
-      throw AgreeInputError(name, "is not UTF-8 text")
+      throw RatingsFileError(name, "is not UTF-8 text")
     }
     if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
     let records = try CSVRecords.parse(text, name: name)
     guard let header = records.first(where: { !$0.isBlank }) else {
-      throw AgreeInputError(name, "is empty; expected a header line item,rater,label")
+      throw RatingsFileError(name, "is empty; expected a header line item,rater,label")
     }
     // `case` is accepted for `item`: the store's label files (`labels import`, exports) use it.
     let names = header.fields.map { n -> String in
@@ -41,7 +40,7 @@ struct RatingsCSV {
     var column: [String: Int] = [:]
     for (i, n) in names.enumerated() where ["item", "rater", "label"].contains(n) {
       if column[n] != nil {
-        throw AgreeInputError(
+        throw RatingsFileError(
           name, line: header.line,
           n == "item"
             ? "the header names the item column twice (item or case)" : "the header names column '\(n)' twice"
@@ -51,7 +50,7 @@ struct RatingsCSV {
     }
     let missing = ["item", "rater", "label"].filter { column[$0] == nil }
     guard missing.isEmpty, let ci = column["item"], let cr = column["rater"], let cl = column["label"] else {
-      throw AgreeInputError(
+      throw RatingsFileError(
         name, line: header.line,
         "the header must name the columns item (or case), rater and label; missing "
           + missing.joined(separator: ", ") + " (found: " + header.fields.joined(separator: ",") + ")")
@@ -60,13 +59,13 @@ struct RatingsCSV {
     lines = []
     for record in records where record.line > header.line && !record.isBlank {
       guard record.fields.count == header.fields.count else {
-        throw AgreeInputError(
+        throw RatingsFileError(
           name, line: record.line,
           "expected \(header.fields.count) fields like the header, found \(record.fields.count)")
       }
       for (key, index) in [("item", ci), ("rater", cr), ("label", cl)] where record.fields[index].isEmpty {
         let hint = key == "label" ? " (leave the row out for a missing rating)" : ""
-        throw AgreeInputError(name, line: record.line, "empty \(key)\(hint)")
+        throw RatingsFileError(name, line: record.line, "empty \(key)\(hint)")
       }
       rows.append(LongRating(item: record.fields[ci], rater: record.fields[cr], label: record.fields[cl]))
       lines.append(record.line)
@@ -85,7 +84,7 @@ enum CSVRecords {
   /// Splits RFC 4180 text into records, working on UTF-8 bytes (every delimiter is ASCII,
   /// so multi-byte characters pass through untouched). A quote may only open a field and
   /// must be closed.
-  static func parse(_ text: String, name: String) throws(AgreeInputError) -> [CSVRecord] {
+  static func parse(_ text: String, name: String) throws(RatingsFileError) -> [CSVRecord] {
     let comma = UInt8(ascii: ",")
     let quote = UInt8(ascii: "\"")
     let newline = UInt8(ascii: "\n")
@@ -130,7 +129,7 @@ enum CSVRecords {
       switch c {
       case quote:
         guard !quoted, field.allSatisfy({ $0 == space || $0 == tab }) else {
-          throw AgreeInputError(
+          throw RatingsFileError(
             name, line: line, "a double quote inside an unquoted field; quote the whole field")
         }
         field.removeAll(keepingCapacity: true)
@@ -150,13 +149,13 @@ enum CSVRecords {
         continue  // spaces after a closing quote
       default:
         if quoted {
-          throw AgreeInputError(
+          throw RatingsFileError(
             name, line: line, "text after a closing quote; a quoted field ends at its quote")
         }
         field.append(c)
       }
     }
-    if inQuotes { throw AgreeInputError(name, line: recordLine, "a quoted field is never closed") }
+    if inQuotes { throw RatingsFileError(name, line: recordLine, "a quoted field is never closed") }
     if !fields.isEmpty || !field.isEmpty || quoted {
       endField()
       records.append(CSVRecord(fields: fields, line: recordLine))
@@ -165,17 +164,18 @@ enum CSVRecords {
   }
 }
 
-/// A problem with an input file or value of `agree` / `agree-masks`, naming it (and the
-/// line) and saying what is wrong. Its text is safe for the terminal.
-struct AgreeInputError: Error, CustomStringConvertible {
-  let message: String
+/// A ratings or weights file that cannot be read, naming it (and the line) and saying what is
+/// wrong. The text quotes the file's own content as it is: whoever prints it sanitises it.
+public struct RatingsFileError: Error, Equatable, Sendable, CustomStringConvertible {
+  public let file: String
+  public let line: Int?
+  public let problem: String
 
-  init(_ file: String, line: Int? = nil, _ what: String) {
-    let place = line.map { "\(file) line \($0)" } ?? file
-    message = AgreeOutput.safe("\(place): \(what)")
+  public init(_ file: String, line: Int? = nil, _ problem: String) {
+    self.file = file
+    self.line = line
+    self.problem = problem
   }
 
-  init(message: String) { self.message = AgreeOutput.safe(message) }
-
-  var description: String { message }
+  public var description: String { (line.map { "\(file) line \($0)" } ?? file) + ": " + problem }
 }

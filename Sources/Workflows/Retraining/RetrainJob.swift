@@ -1,0 +1,273 @@
+import CaseStore
+import Foundation
+import MTACNN
+import NeuralEngine
+import Synchronization
+
+/// Thrown when the job was asked to stop (Ctrl-C, SIGTERM): it ends as cancelled.
+struct RetrainCancelled: Error {}
+
+/// One retraining job (issue 8), run by `blastview train --job ID` or `train --watch`. The caller
+/// holds the workspace's trainer lock.
+///
+/// 1. The parent (the job's, else the promoted model) is loaded; its file must match the
+///    registry's SHA-256.
+/// 2. Each task the corrections call for trains in the paper's order, classification first with
+///    segmentation frozen, then segmentation with classification frozen, from the previous
+///    stage's best checkpoint (by validation loss) with its Adam state (`TrainingRun`, as
+///    `blastview train` trains). After each stage the frozen tensors are compared byte for byte
+///    with the stage's input file.
+/// 3. The result is registered with its parent, trained and frozen tasks, whether the frozen
+///    tensors were verified, training time and the per-epoch curves.
+/// 4. The validation gate (`ValidationGate`) decides whether it is promoted; if it is, the
+///    workspace's predictions are recomputed for it, page by page.
+///
+/// Nothing is written to the registry before a complete, verified file exists: a trainer killed
+/// at any point leaves the promoted model and every annotation as they were (its job is failed
+/// as stale when the next trainer or review app starts).
+public struct RetrainJob {
+  public let store: CaseStore
+  public let jobID: Int64
+  public var threads: Int
+  /// Progress lines for a person (stderr in the CLI); they may quote file names and errors.
+  public var log: (String) -> Void
+  /// A case that could not be read (it is left out; the job goes on).
+  public var warn: (String) -> Void
+  /// The per-epoch lines and the gate's verdict (stdout in the CLI, unless it prints JSON).
+  public var output: (String) -> Void
+  public var shouldStop: () -> Bool
+
+  public init(
+    store: CaseStore, jobID: Int64, threads: Int, log: @escaping (String) -> Void,
+    warn: @escaping (String) -> Void, output: @escaping (String) -> Void, shouldStop: @escaping () -> Bool
+  ) {
+    self.store = store
+    self.jobID = jobID
+    self.threads = threads
+    self.log = log
+    self.warn = warn
+    self.output = output
+    self.shouldStop = shouldStop
+  }
+
+  public struct Outcome {
+    public var version: ModelVersion
+    public var decision: ValidationGate.Decision
+    public var frozenVerified: Bool?
+    public var predicted: Int
+  }
+
+  /// Runs the job to its end and records how it ended. Returns the outcome (nil when it failed
+  /// or was cancelled; the job's error says why).
+  @discardableResult
+  public func run() throws(WorkflowError) -> Outcome? {
+    do { try store.startTrainingJob(id: jobID) } catch { throw WorkflowError(error) }
+    let heartbeat = JobHeartbeat(store: store, jobID: jobID)
+    defer { heartbeat.stop() }
+    let scratch = store.workspace.modelsDirectory + "/.job-\(jobID)"
+    defer { try? FileManager.default.removeItem(atPath: scratch) }
+    do {
+      let outcome = try body(scratch: scratch)
+      try? store.finishTrainingJob(id: jobID, status: .succeeded, resultModel: outcome.version.version)
+      return outcome
+    } catch is RetrainCancelled {
+      try? store.appendTrainingLog(id: jobID, message: "cancelled")
+      try? store.finishTrainingJob(id: jobID, status: .cancelled, error: "stopped on request")
+      log("job \(jobID): cancelled")
+      return nil
+    } catch {
+      let text = String(describing: error)
+      try? store.appendTrainingLog(id: jobID, message: "failed: \(text)")
+      try? store.finishTrainingJob(id: jobID, status: .failed, error: text)
+      log("job \(jobID) failed: \(text)")
+      return nil
+    }
+  }
+
+  private func body(scratch: String) throws -> Outcome {
+    let started = Date()
+    let job = try store.trainingJob(id: jobID)
+    let settings = RetrainingSettings.resolve(job: job, store: store)
+    Threads.set(threads)
+    let (parent, parentNet) = try parentModel(of: job)
+    let stages = try Self.stages(of: job, parent: parent, parentNet: parentNet)
+
+    // The data: the workspace's labels and masks as they are now.
+    progress(0.01, message: "loading the workspace's training data")
+    let throughAdjudication = try store.latestAdjudicationID()
+    let data = try WorkspaceTrainingData.load(store: store, model: parentNet, skipped: warn)
+    try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+    // The colour warning's reference (issue 10) follows the data the new version learned from;
+    // the parent's is kept when the workspace's images cannot fit one.
+    let colourReference = TrainingRun.colourReference(
+      train: data.train, validation: data.validation, fallback: try? SafeTensorsFile.read(path: parent.file))
+
+    var input = parent.file
+    var trained = TrainedStages()
+    for (k, task) in stages.enumerated() {
+      if shouldStop() { throw RetrainCancelled() }
+      let stage = StagePlan(
+        index: k, count: stages.count, task: task, input: input,
+        out: scratch + "/stage\(k + 1)-\(task.rawValue).safetensors", parent: parent.version)
+      try train(stage, data: data, settings: settings, colourReference: colourReference, into: &trained)
+      input = stage.out
+    }
+    if shouldStop() { throw RetrainCancelled() }
+
+    let (candidateNet, candidateScores, decision) = try gate(
+      candidate: input, parentNet: parentNet, data: data, settings: settings,
+      frozenVerified: trained.frozenVerified)
+    var metrics = trained.metrics(scores: candidateScores, decision: decision)
+    metrics["job_seconds"] = .number(Date().timeIntervalSince(started))
+    metrics["training_data"] = .object([
+      "through_annotation": .number(Double(data.throughAnnotation)),
+      "through_adjudication": .number(Double(throughAdjudication)),
+      "train_images": .number(Double(data.train.count)),
+      "val_images": .number(Double(data.validation.count)),
+    ])
+    metrics["options"] = .object([
+      "epochs": .number(Double(settings.epochs)), "patience": .number(Double(settings.patience)),
+      "batch": .number(Double(settings.batch)), "lr": .number(Double(settings.lr)),
+    ])
+
+    // Register (unpromoted), with everything the model screen shows.
+    let frozenTasks = stages.count == 1 ? candidateNet.tasks.filter { $0 != stages[0] }.map(\.rawValue) : []
+    let version = try store.registerModel(
+      file: input, parent: parent.version, tasks: candidateNet.tasks.map(\.rawValue),
+      trainedTasks: stages.map(\.rawValue), frozenTasks: frozenTasks, frozenVerified: trained.frozenVerified,
+      metrics: .object(metrics),
+      config: (try? JSONDecoder().decode(JSONValue.self, from: Data(candidateNet.configurationJSON.utf8)))
+        ?? .null,
+      trainingJob: jobID, trainedThroughAnnotation: data.throughAnnotation,
+      notes: (decision.promote ? "promoted: " : "not promoted: ") + decision.reason)
+    let verdict =
+      "v\(version.version) " + (decision.promote ? "promoted: " : "not promoted: ") + decision.reason
+    try? store.appendTrainingLog(id: jobID, message: verdict)
+    log("job \(jobID): " + verdict)
+    output(verdict)
+
+    let predicted =
+      decision.promote ? try promoteAndPredict(version, net: candidateNet, decision: decision) : 0
+    progress(
+      1,
+      message: "v\(version.version) " + (decision.promote ? "promoted" : "not promoted: " + decision.reason))
+    return Outcome(
+      version: try store.model(version: version.version), decision: decision,
+      frozenVerified: trained.frozenVerified, predicted: predicted)
+  }
+
+  /// The parent (the job's, else the promoted model), checked against the registry.
+  private func parentModel(of job: TrainingJob) throws -> (ModelVersion, MTACNNModel) {
+    let parent: ModelVersion
+    if let v = job.parentModel {
+      parent = try store.model(version: v)
+    } else if let p = try store.promotedModel() {
+      parent = p
+    } else {
+      throw WorkflowError(
+        "no model to retrain: promote one first (blastview predict --all-cases --model FILE)")
+    }
+    guard (try? sha256Hex(path: parent.file)) == parent.sha256 else {
+      throw WorkflowError("model v\(parent.version): \(parent.file) is missing or differs from the registry")
+    }
+    do { return (parent, try ModelCheckpoint.load(path: parent.file).0) } catch { throw WorkflowError(error) }
+  }
+
+  /// Which tasks train, in the paper's order. A job's task names are read in either spelling
+  /// (`ModelTask(stored:)`): jobs queued by older versions say `classification`/`segmentation`.
+  static func stages(of job: TrainingJob, parent: ModelVersion, parentNet: MTACNNModel) throws(WorkflowError)
+    -> [ModelTask]
+  {
+    var stages: [ModelTask] = []
+    for name in job.tasks {
+      guard let t = ModelTask(stored: name) else { throw WorkflowError("unknown task \(name)") }
+      guard parentNet.tasks.contains(t) else {
+        throw WorkflowError("model v\(parent.version) has no \(name) task: its corrections cannot train it")
+      }
+      if !stages.contains(t) { stages.append(t) }
+    }
+    stages.sort()
+    guard !stages.isEmpty else { throw WorkflowError("the job names no task to train") }
+    return stages
+  }
+
+  /// The gate: the candidate and the promoted model scored on the same validation cases.
+  private func gate(
+    candidate: String, parentNet: MTACNNModel, data: WorkspaceTrainingData.Loaded,
+    settings: RetrainingSettings, frozenVerified: Bool?
+  ) throws -> (MTACNNModel, ValidationScores, ValidationGate.Decision) {
+    progress(0.9, message: "validation gate")
+    let candidateNet: MTACNNModel
+    do { (candidateNet, _) = try ModelCheckpoint.load(path: candidate) } catch { throw WorkflowError(error) }
+    let candidateScores = ValidationScores.score(candidateNet, on: data.validation, batch: settings.batch)
+    let current = try store.promotedModel()
+    var currentScores: ValidationScores? = nil
+    if let current {
+      let net: MTACNNModel
+      do { (net, _) = try ModelCheckpoint.load(path: current.file) } catch { throw WorkflowError(error) }
+      let examples =
+        net.configuration == parentNet.configuration
+        ? data.validation
+        : try WorkspaceTrainingData.load(store: store, model: net, parts: [.val], skipped: warn).validation
+      currentScores = ValidationScores.score(net, on: examples, batch: settings.batch)
+    }
+    var decision = ValidationGate.decide(
+      candidate: candidateScores, current: currentScores, currentVersion: current?.version)
+    if frozenVerified == false {
+      decision.promote = false
+      decision.reason = "frozen tensors changed during training: kept unpromoted (" + decision.reason + ")"
+    }
+    return (candidateNet, candidateScores, decision)
+  }
+
+  /// Promotes `version` and fills its predictions; the browser's badges follow page by page as
+  /// they are committed. Returns the number of cases predicted.
+  private func promoteAndPredict(_ version: ModelVersion, net: MTACNNModel, decision: ValidationGate.Decision)
+    throws -> Int
+  {
+    try store.promote(version: version.version, by: "retraining job \(jobID)", reason: decision.reason)
+    progress(0.95, message: "v\(version.version) promoted; predicting the cases")
+    var last = Date.distantPast
+    let summary = try WorkspacePredictions.fill(
+      store: store, version: version, net: net, batch: 16,
+      colourReference: (try? ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: version.file)))?
+        .colourReference,
+      progress: { done, total in
+        guard Date().timeIntervalSince(last) >= 1 || done == total else { return }
+        last = Date()
+        progress(
+          0.95 + 0.05 * Double(done) / Double(max(total, 1)),
+          message: "v\(version.version) promoted; predictions \(done)/\(total)")
+      },
+      shouldStop: shouldStop, skipped: warn)
+    return summary.predicted
+  }
+
+  func progress(_ p: Double, message: String) {
+    try? store.updateTrainingProgress(id: jobID, TrainingProgress(progress: p, message: message))
+  }
+}
+
+/// Keeps a running job's heartbeat and the trainer lock fresh from a background thread, so the
+/// stretches of a job that report no progress (loading a large workspace, validation, the
+/// gate) never make it look dead to the reaper (10 minutes) or abandoned to a trainer on
+/// another host.
+final class JobHeartbeat: Sendable {
+  private let running = Atomic<Bool>(true)
+
+  init(store: CaseStore, jobID: Int64, every seconds: Double = 30) {
+    let thread = Thread { [self] in
+      var last = Date()
+      while running.load(ordering: .relaxed) {
+        usleep(200_000)
+        guard Date().timeIntervalSince(last) >= seconds else { continue }
+        last = Date()
+        try? store.heartbeatTrainingJob(id: jobID)
+        try? store.refreshTrainerLock()
+      }
+    }
+    thread.start()
+  }
+
+  func stop() { running.store(false, ordering: .relaxed) }
+}

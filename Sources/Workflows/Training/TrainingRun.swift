@@ -1,0 +1,58 @@
+import Foundation
+import MTACNN
+import NeuralEngine
+
+/// One training of a model to a checkpoint file: the pipeline that `blastview train`, each stage
+/// of a retraining job (`train --job`) and through it the validation gate's candidate all go
+/// through. The model comes made and frozen as wanted (`ModelRecipe`); the run adds Adam (with
+/// the checkpoint's moments for the parameters that train, when it continues one), the trainer,
+/// and writes the best epoch (by validation loss) to `out` with its record, Adam state and
+/// colour reference.
+public final class TrainingRun {
+  public let model: MTACNNModel
+  public let optimizer: Adam
+  public let trainer: Trainer
+  /// Parameter tensors whose Adam state came from the checkpoint continued from.
+  public let continuedTensors: Int
+
+  public init(
+    model: MTACNNModel, continuing checkpoint: SafeTensorsFile?, options: TrainingOptions, train: [Example],
+    validation: [Example]
+  ) throws(WorkflowError) {
+    let adam = Adam(model.store, learningRate: options.learningRate)
+    self.model = model
+    optimizer = adam
+    do {
+      continuedTensors = try checkpoint.map { try model.restoreOptimizer(adam, from: $0) } ?? 0
+      trainer = try Trainer(
+        model: model, optimizer: adam, options: options, train: train, validation: validation)
+    } catch {
+      throw WorkflowError(error)
+    }
+  }
+
+  /// The colour warning's reference (issue 10): fitted on the training images and thresholded on
+  /// validation, else the one `fallback` (the checkpoint trained from) carries.
+  public static func colourReference(
+    train: [Example], validation: [Example], fallback: SafeTensorsFile?
+  ) -> ColourOutlierDetector? {
+    if let fitted = ColourReference.fit(train: train, validation: validation) { return fitted }
+    guard let fallback else { return nil }
+    return try? ModelCheckpoint.metadata(of: fallback).colourReference
+  }
+
+  /// Trains until the last epoch, early stopping or `shouldStop`. Each improving epoch is saved
+  /// at `out` with `record(epoch)` as the checkpoint's `training` metadata. Errors from the
+  /// trainer or the file system come as they are.
+  public func run(
+    savingTo out: String, colourReference: ColourOutlierDetector?, record: (EpochRecord) -> String,
+    events: (TrainingEvent) -> Void, shouldStop: () -> Bool
+  ) throws -> TrainingResult {
+    try trainer.run(
+      save: { epoch in
+        try model.save(
+          to: out, trainingJSON: record(epoch), optimizer: optimizer, colourReference: colourReference)
+      },
+      events: events, shouldStop: shouldStop)
+  }
+}
