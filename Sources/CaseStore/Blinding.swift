@@ -49,11 +49,15 @@ extension CaseStore {
   /// (`openSessionForWriting`).
   static func viewerSessionID(_ db: Database, _ viewer: Viewer) throws -> Int64? {
     guard let name = viewer.session else { return nil }
-    guard let sid = try Int64.fetchOne(db, sql: "SELECT id FROM session WHERE name = ?", arguments: [name])
+    guard
+      let sid = try Int64.fetchOne(
+        db, sql: "SELECT id FROM session WHERE name = ?",
+        arguments: [name.precomposedStringWithCanonicalMapping])
     else {
       throw StoreError.unknownSession(name)
     }
     if let rater = viewer.rater {
+      let nfc = rater.precomposedStringWithCanonicalMapping
       let member =
         try Bool.fetchOne(
           db,
@@ -63,7 +67,8 @@ extension CaseStore {
               OR EXISTS (SELECT 1 FROM session s JOIN rater r ON r.id = s.created_by
                          WHERE s.id = ? AND r.name = ?)
               OR EXISTS (SELECT 1 FROM rater WHERE name = ? AND role = 'adjudicator')
-            """, arguments: [sid, rater, sid, rater, rater]) ?? false
+            """,
+          arguments: [sid, nfc, sid, nfc, nfc]) ?? false
       if !member { throw StoreError.raterNotInSession(rater: rater, session: name) }
     }
     return sid
@@ -97,5 +102,29 @@ extension CaseStore {
         db, sql: "SELECT EXISTS (SELECT 1 FROM blind_pending WHERE rater_id = ? AND hide_model)",
         arguments: [viewerID]) ?? false
     return (a, m)
+  }
+}
+
+extension CaseStore {
+  /// Whether the viewer may not see the model's output for the case (`--hide-model`): what
+  /// `explain` and `predict` ask before they print probabilities for it.
+  public func isModelHidden(case caseID: Int64, viewer: Viewer) throws(StoreError) -> Bool {
+    try read { db in
+      try CaseStore.modelHidden(db, viewerID: CaseStore.viewerRaterID(db, viewer), caseID: caseID)
+    }
+  }
+
+  /// The case whose image has the same bytes as the file at `path`, when the viewer may not
+  /// see the model's output for it: a rater who passes the image file itself (instead of the
+  /// case id) must be refused the same way.
+  public func caseWithHiddenModel(imageFile path: String, viewer: Viewer) throws(StoreError) -> Int64? {
+    guard viewer.rater != nil else { return nil }
+    let sha = try Digest.sha256Hex(fileAt: path)
+    return try read { db in
+      guard let id = try Int64.fetchOne(db, sql: #"SELECT id FROM "case" WHERE sha256 = ?"#, arguments: [sha])
+      else { return nil }
+      return try CaseStore.modelHidden(db, viewerID: CaseStore.viewerRaterID(db, viewer), caseID: id)
+        ? id : nil
+    }
   }
 }

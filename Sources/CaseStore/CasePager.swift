@@ -306,7 +306,8 @@ private struct CasePageQuery {
         let isHex = hex.count >= 6 && hex.allSatisfy(\.isHexDigit)
         // The trigram index narrows (LIKE has wildcards, so `_` and `%` over-match); the
         // exact, case-insensitive substring test on the path decides.
-        let exact = "instr(lower(c.path), lower(?)) > 0"
+        // A blinded case's path is not searchable: it carries the class (issue 15, item 10).
+        let exact = "(instr(lower(c.path), lower(?)) > 0 AND NOT \(hiddenAnnotations))"
         let sha = "(c.sha256 >= ? AND c.sha256 < ?)"
         let like = "%" + raw + "%"
         if raw.count >= 3 {
@@ -717,8 +718,10 @@ private struct CasePageQuery {
     }
     let disagreement: Int? = r["disagreement"]
     let adjudicated: Int? = r["adjudicated"]
+    let blinded: Bool = r["blinded"]
     return CaseRow(
-      id: id, path: path, imagePath: CaseStore.resolvePath(path, relative: r["path_is_relative"], root: root),
+      id: id, path: blinded ? CaseStore.opaqueName(id) : path,
+      imagePath: CaseStore.resolvePath(path, relative: r["path_is_relative"], root: root),
       thumbnailPath: thumbs + "/" + sha + ".png", sha256: sha, width: r["width"], height: r["height"],
       split: Split(rawValue: r["split"]) ?? .train,
       addedAt: CaseStore.date(r["added_at"]) ?? Date(timeIntervalSince1970: 0),

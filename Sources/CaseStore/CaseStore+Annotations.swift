@@ -35,7 +35,10 @@ extension CaseStore {
     try read { db in try CaseStore.raterRow(db, name: name, create: false) }
   }
 
+  /// Rater names are 1-64 characters, without control, invisible, format or bidi characters
+  /// or outer spaces (`Confusables`); they are stored in NFC.
   static func validateRaterName(_ name: String) throws(StoreError) {
+    _ = try Confusables.normalisedName(name, what: "rater name")
     guard !name.isEmpty, name.count <= 64,
       !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
       name.trimmingCharacters(in: .whitespaces) == name
@@ -50,11 +53,21 @@ extension CaseStore {
       createdAt: date(r["created_at"]) ?? Date(timeIntervalSince1970: 0))
   }
 
-  static func raterRow(_ db: Database, name: String, create: Bool) throws -> Rater? {
+  static func raterRow(_ db: Database, name given: String, create: Bool) throws -> Rater? {
+    let name = given.precomposedStringWithCanonicalMapping
     if let r = try Row.fetchOne(db, sql: "SELECT * FROM rater WHERE name = ?", arguments: [name]) {
       return rater(r)
     }
     guard create else { return nil }
+    // A new rater may not look like an existing one (issue 15, item 13).
+    _ = try Confusables.normalisedName(name, what: "rater name")
+    if let other = Confusables.lookAlike(
+      of: name, among: try String.fetchAll(db, sql: "SELECT name FROM rater"))
+    {
+      throw StoreError.invalidInput(
+        "rater name \"\(name)\" looks like the existing rater \"\(other)\" (the same letters to the eye); "
+          + "use that rater's name or choose a name that reads differently")
+    }
     try db.execute(
       sql: "INSERT INTO rater (name, role, created_at) VALUES (?, 'rater', ?)",
       arguments: [name, timestamp(Date())])
@@ -62,7 +75,8 @@ extension CaseStore {
   }
 
   static func raterID(_ db: Database, _ name: String) throws -> Int64? {
-    try Int64.fetchOne(db, sql: "SELECT id FROM rater WHERE name = ?", arguments: [name])
+    try Int64.fetchOne(
+      db, sql: "SELECT id FROM rater WHERE name = ?", arguments: [name.precomposedStringWithCanonicalMapping])
   }
 
   // MARK: Annotating
@@ -170,10 +184,23 @@ extension CaseStore {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
       arguments: [caseID, raterID, sessionID, newLabel, newMaskID, changed.rawValue, supersedes, note, now])
+    let id = db.lastInsertedRowID
+    var revises = false
+    if let sessionID, changed.contains(.label) {
+      revises =
+        try Bool.fetchOne(
+          db,
+          sql: """
+            SELECT s.blinded AND EXISTS (SELECT 1 FROM annotation f WHERE f.session_id = s.id AND f.case_id = ?
+                                         AND f.rater_id = ? AND f.id < ? AND f.label IS NOT NULL)
+            FROM session s WHERE s.id = ?
+            """, arguments: [caseID, raterID, id, sessionID]) ?? false
+    }
     return Annotation(
-      id: db.lastInsertedRowID, caseID: caseID, rater: rater, session: session, label: newLabel,
+      id: id, caseID: caseID, rater: rater, session: session, label: newLabel,
       maskID: newMaskID,
-      changed: changed, supersedes: supersedes, note: note, createdAt: CaseStore.date(now)!)
+      changed: changed, supersedes: supersedes, note: note, createdAt: CaseStore.date(now)!,
+      revisesBlindLabel: revises)
   }
 
   /// Every annotation of the case, oldest first, as `viewer` may see them: other raters'

@@ -41,7 +41,7 @@ extension CaseStore {
           .map({ CaseStore.caseRecord($0, root: root) })
       else { return nil }
       if try CaseStore.annotationsHidden(db, viewerID: CaseStore.viewerRaterID(db, viewer), caseID: id) {
-        rec.referenceLabel = nil
+        rec.blind()
       }
       return rec
     }
@@ -134,7 +134,7 @@ extension CaseStore {
           """, arguments: [vid, vid, afterID, limit]
       ).map { r in
         var rec = CaseStore.caseRecord(r, root: root)
-        if r["hidden"] as Bool { rec.referenceLabel = nil }
+        if r["hidden"] as Bool { rec.blind() }
         return rec
       }
     }

@@ -56,11 +56,13 @@ extension CaseStore {
   /// Blinded and hide-model sessions start blinding their raters at once (`Blinding.swift`).
   @discardableResult
   public func createSession(
-    name: String, raters: [String], cases: CaseSelection, blinded: Bool, hideModel: Bool, createdBy: String
+    name given: String, raters: [String], cases: CaseSelection, blinded: Bool, hideModel: Bool,
+    createdBy: String
   ) throws(StoreError) -> SessionInfo {
-    guard !name.isEmpty, name.count <= 100,
-      !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+    guard !given.isEmpty, given.count <= 100,
+      !given.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
     else { throw .invalidInput("session name must have 1-100 characters and no control characters") }
+    let name = try Confusables.normalisedName(given, what: "session name")
     let unique = raters.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
     guard !unique.isEmpty else { throw .invalidInput("a session needs at least one rater") }
     for r in unique + [createdBy] { try CaseStore.validateRaterName(r) }
@@ -72,6 +74,13 @@ extension CaseStore {
         == true
       {
         throw StoreError.sessionExists(name)
+      }
+      if let other = Confusables.lookAlike(
+        of: name, among: try String.fetchAll(db, sql: "SELECT name FROM session"))
+      {
+        throw StoreError.invalidInput(
+          "session name \"\(name)\" looks like the existing session \"\(other)\"; choose a name that reads differently"
+        )
       }
       let creator = try CaseStore.raterRow(db, name: createdBy, create: true)!
       try db.execute(
@@ -142,7 +151,7 @@ extension CaseStore {
           db,
           sql:
             "SELECT s.id, s.closed_at, r.name AS creator FROM session s JOIN rater r ON r.id = s.created_by WHERE s.name = ?",
-          arguments: [name])
+          arguments: [name.precomposedStringWithCanonicalMapping])
       else { throw StoreError.unknownSession(name) }
       guard (s["closed_at"] as String?) == nil else { throw StoreError.sessionClosed(name) }
       guard (s["creator"] as String) == rater else {
@@ -155,7 +164,9 @@ extension CaseStore {
 
   public func session(named name: String) throws(StoreError) -> SessionInfo {
     let found = try read { db in
-      try CaseStore.sessionInfos(db, whereSQL: "s.name = ?", arguments: [name]).first
+      try CaseStore.sessionInfos(
+        db, whereSQL: "s.name = ?", arguments: [name.precomposedStringWithCanonicalMapping]
+      ).first
     }
     guard let found else { throw .unknownSession(name) }
     return found
@@ -209,7 +220,9 @@ extension CaseStore {
     -> Int64
   {
     guard
-      let s = try Row.fetchOne(db, sql: "SELECT id, closed_at FROM session WHERE name = ?", arguments: [name])
+      let s = try Row.fetchOne(
+        db, sql: "SELECT id, closed_at FROM session WHERE name = ?",
+        arguments: [name.precomposedStringWithCanonicalMapping])
     else {
       throw StoreError.unknownSession(name)
     }
@@ -230,21 +243,27 @@ extension CaseStore {
 
   /// The current labels made in `session`, one row per (case, rater) with a label, as the
   /// viewer may see them: a blinded rater gets their own labels and other raters' labels
-  /// only on cases they have labelled themselves. The input of the agreement statistics.
+  /// only on cases they have labelled themselves. Agreement counts `agreementLabels`
+  /// instead (in a blinded session the label given blind, not a revision made after peeking).
   public func currentLabels(session: String, viewer: Viewer) throws(StoreError) -> [RaterLabel] {
     try read { db in
-      let sid = try CaseStore.sessionID(db, session)
-      let vid = try CaseStore.viewerRaterID(db, viewer)
-      return try Row.fetchAll(
-        db,
-        sql: """
-          SELECT sc.case_id, r.name, sc.label FROM session_current sc JOIN rater r ON r.id = sc.rater_id
-          WHERE sc.session_id = ? AND sc.label IS NOT NULL
-            AND (? IS NULL OR sc.rater_id = ? OR NOT \(CaseStore.hiddenAnnotationsSQL(viewer: "?", caseExpr: "sc.case_id")))
-          ORDER BY sc.case_id, r.name
-          """, arguments: [sid, vid, vid, vid]
-      ).map { RaterLabel(caseID: $0[0], rater: $0[1], label: $0[2]) }
+      try CaseStore.currentSessionLabels(db, sessionID: try CaseStore.sessionID(db, session), viewer: viewer)
     }
+  }
+
+  static func currentSessionLabels(_ db: Database, sessionID sid: Int64, viewer: Viewer) throws
+    -> [RaterLabel]
+  {
+    let vid = try CaseStore.viewerRaterID(db, viewer)
+    return try Row.fetchAll(
+      db,
+      sql: """
+        SELECT sc.case_id, r.name, sc.label FROM session_current sc JOIN rater r ON r.id = sc.rater_id
+        WHERE sc.session_id = ? AND sc.label IS NOT NULL
+          AND (? IS NULL OR sc.rater_id = ? OR NOT \(CaseStore.hiddenAnnotationsSQL(viewer: "?", caseExpr: "sc.case_id")))
+        ORDER BY sc.case_id, r.name
+        """, arguments: [sid, vid, vid, vid]
+    ).map { RaterLabel(caseID: $0[0], rater: $0[1], label: $0[2]) }
   }
 
   /// The current masks made in `session` (or, with `session` nil, every rater's current
@@ -309,7 +328,10 @@ extension CaseStore {
   }
 
   static func sessionID(_ db: Database, _ name: String) throws -> Int64 {
-    guard let sid = try Int64.fetchOne(db, sql: "SELECT id FROM session WHERE name = ?", arguments: [name])
+    guard
+      let sid = try Int64.fetchOne(
+        db, sql: "SELECT id FROM session WHERE name = ?",
+        arguments: [name.precomposedStringWithCanonicalMapping])
     else {
       throw StoreError.unknownSession(name)
     }

@@ -90,9 +90,17 @@ public final class CaseStore: Sendable {
   // MARK: Database access with busy retry
 
   /// One write transaction, retried while another process holds the lock. Our own
-  /// validation errors (`StoreError`) pass through; SQLite errors are translated.
+  /// validation errors (`StoreError`) pass through; SQLite errors are translated. Whatever
+  /// the body recorded is sealed into the audit chain in the same transaction
+  /// (`AuditChain.swift`).
   func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
-    try CaseStore.retrying(path: workspace.databasePath) { try pool.write(body) }
+    try CaseStore.retrying(path: workspace.databasePath) {
+      try pool.write { db in
+        let result = try body(db)
+        try AuditChain.seal(db)
+        return result
+      }
+    }
   }
 
   /// One read transaction (a consistent snapshot), retried on the rare busy report a WAL

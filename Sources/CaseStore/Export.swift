@@ -62,7 +62,10 @@ extension CaseStore {
         "case_id,image_path,sha256,rater,label,session,created_at,annotation_id,supersedes,changed,has_mask,note\n"
       for r in rows {
         let fields = [
-          String(r.caseID), CaseStore.resolvePath(r.path, relative: r.relative, root: root), r.sha256,
+          String(r.caseID),
+          r.pathHidden
+            ? CaseStore.opaqueName(r.caseID)
+            : CaseStore.resolvePath(r.path, relative: r.relative, root: root), r.sha256,
           r.annotation.rater,
           r.annotation.label ?? "", r.annotation.session ?? "", CaseStore.timestamp(r.annotation.createdAt),
           String(r.annotation.id), r.annotation.supersedes.map(String.init) ?? "",
@@ -130,6 +133,8 @@ extension CaseStore {
     var relative: Bool
     var sha256: String
     var annotation: Annotation
+    /// The viewer is blinded for the case: show `CaseStore.opaqueName`, not the path.
+    var pathHidden = false
   }
 
   /// The annotations an export covers, oldest first, blinding applied.
@@ -153,15 +158,19 @@ extension CaseStore {
           "(a.rater_id = \(vid) OR NOT \(CaseStore.hiddenAnnotationsSQL(viewer: String(vid), caseExpr: "a.case_id")))"
         )
       }
+      // The viewer's own annotations of a case they are still blinded for are exported, but
+      // not the case's path, which carries the class (issue 15, item 10).
+      let pathHidden =
+        vid.map { CaseStore.hiddenAnnotationsSQL(viewer: String($0), caseExpr: "a.case_id") } ?? "0"
       let sql = """
-        SELECT \(CaseStore.annotationColumns), c.path, c.path_is_relative, c.sha256
+        SELECT \(CaseStore.annotationColumns), c.path, c.path_is_relative, c.sha256, \(pathHidden) AS path_hidden
         FROM \(from) \(CaseStore.annotationJoins) JOIN "case" c ON c.id = a.case_id
         WHERE \(conditions.isEmpty ? "1" : conditions.joined(separator: " AND ")) ORDER BY a.id
         """
       return try Row.fetchAll(db, sql: sql).map { r in
         ExportRow(
           caseID: r["case_id"], path: r["path"], relative: r["path_is_relative"], sha256: r["sha256"],
-          annotation: CaseStore.annotation(r))
+          annotation: CaseStore.annotation(r), pathHidden: r["path_hidden"])
       }
     }
   }
@@ -182,7 +191,7 @@ extension CaseStore {
       let c = try caseRecord(id: id, viewer: options.viewer)
       images.append(
         .object([
-          "id": .number(Double(id)), "file_name": .string(c.imagePath), "width": .number(Double(c.width)),
+          "id": .number(Double(id)), "file_name": .string(c.shownPath), "width": .number(Double(c.width)),
           "height": .number(Double(c.height)), "sha256": .string(c.sha256),
           "reference_label": c.referenceLabel.map(JSONValue.string) ?? .null,
         ]))

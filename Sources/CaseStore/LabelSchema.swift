@@ -149,7 +149,9 @@ public struct LabelSchema: Sendable, Equatable, Codable {
     let fallbackName = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
     var groups = file.groups ?? []
     let classes = file.classes.map {
-      LabelClass(name: $0.name, key: $0.key, letter: $0.letter, group: $0.group, aliases: $0.aliases ?? [])
+      LabelClass(
+        name: $0.name.precomposedStringWithCanonicalMapping, key: $0.key, letter: $0.letter, group: $0.group,
+        aliases: ($0.aliases ?? []).map(\.precomposedStringWithCanonicalMapping))
     }
     if groups.isEmpty {
       for g in classes.compactMap(\.group) where !groups.contains(g) { groups.append(g) }
@@ -161,7 +163,8 @@ public struct LabelSchema: Sendable, Equatable, Codable {
 
   /// Checks what the rest of BlastView relies on: at least two classes; names, keys and
   /// letters unique; single-character keys and letters; no control characters (names reach
-  /// the terminal); aliases not shared between classes; grouping all or nothing.
+  /// the terminal); no invisible, format or bidi characters and no two class names that look
+  /// alike (`Confusables`); aliases not shared between classes; grouping all or nothing.
   public func validate(source: String) throws(StoreError) {
     func fail(_ reason: String) -> StoreError { .invalidLabelSchema(path: source, reason: reason) }
     guard classes.count >= 2 else { throw fail("needs at least two classes") }
@@ -174,6 +177,14 @@ public struct LabelSchema: Sendable, Equatable, Codable {
       for text in [c.name, c.key, c.letter] + c.aliases + (c.group.map { [$0] } ?? [])
       where text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
         throw fail("a class field contains a control character")
+      }
+      for text in [c.name, c.key, c.letter] + c.aliases + (c.group.map { [$0] } ?? []) {
+        do { _ = try Confusables.normalisedName(text, what: "class field") } catch {
+          throw fail(String(describing: error))
+        }
+      }
+      if let other = Confusables.lookAlike(of: c.name, among: classes.map(\.name)) {
+        throw fail("class names \"\(c.name)\" and \"\(other)\" look alike; rename one")
       }
       let n = LabelSchema.normalise(c.name)
       guard !n.isEmpty, c.name.count <= 40 else {

@@ -38,6 +38,46 @@ public struct CaseRecord: Sendable, Equatable, Codable {
   public var referenceLabel: String?
   public var split: Split
   public var addedAt: Date
+  /// The viewer is blinded for this case: `path` is the opaque `case-<id>` (file paths carry
+  /// the class, e.g. `images/lymphocyte/025.png`), and `imagePath`, kept so the image can be
+  /// read, is never encoded or shown (issue 15, item 10).
+  public var pathHidden: Bool = false
+
+  /// What to show for the image: the real path, or the opaque name while blinded.
+  public var shownPath: String { pathHidden ? path : imagePath }
+
+  enum CodingKeys: String, CodingKey {
+    case id, path, pathIsRelative, imagePath, sha256, format, width, height, referenceLabel, split, addedAt,
+      pathHidden
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(id, forKey: .id)
+    try c.encode(path, forKey: .path)
+    try c.encode(pathIsRelative, forKey: .pathIsRelative)
+    try c.encode(shownPath, forKey: .imagePath)
+    try c.encode(sha256, forKey: .sha256)
+    try c.encode(format, forKey: .format)
+    try c.encode(width, forKey: .width)
+    try c.encode(height, forKey: .height)
+    try c.encodeIfPresent(referenceLabel, forKey: .referenceLabel)
+    try c.encode(split, forKey: .split)
+    try c.encode(addedAt, forKey: .addedAt)
+    if pathHidden { try c.encode(true, forKey: .pathHidden) }
+  }
+
+  /// Applies the blinding of a case to its record: no reference label, no path.
+  mutating func blind() {
+    referenceLabel = nil
+    path = CaseStore.opaqueName(id)
+    pathHidden = true
+  }
+}
+
+extension CaseStore {
+  /// What a case's image is called while the viewer is blinded for it.
+  public static func opaqueName(_ id: Int64) -> String { "case-\(id)" }
 }
 
 public enum RaterRole: String, Sendable, Codable, Equatable {
@@ -75,6 +115,9 @@ public struct Annotation: Sendable, Equatable, Codable {
   public var supersedes: Int64?
   public var note: String?
   public var createdAt: Date
+  /// A label recorded in a blinded session after the rater's blind label there: made after
+  /// seeing the others, so it is shown as a revision and not counted for agreement.
+  public var revisesBlindLabel: Bool = false
 }
 
 /// A final label recorded by an adjudicator; the newest per case is the current one.
@@ -140,7 +183,10 @@ extension CaseStore {
 
   static let annotationColumns = """
     a.id, a.case_id, r.name AS rater, s.name AS session, a.label, a.mask_id, a.changed, a.supersedes,
-    a.note, a.created_at
+    a.note, a.created_at,
+    (s.blinded AND (a.changed & 1) != 0 AND EXISTS (
+      SELECT 1 FROM annotation f WHERE f.session_id = a.session_id AND f.case_id = a.case_id
+      AND f.rater_id = a.rater_id AND f.id < a.id AND f.label IS NOT NULL)) AS revises_blind
     """
   static let annotationJoins = """
     JOIN rater r ON r.id = a.rater_id LEFT JOIN session s ON s.id = a.session_id
@@ -150,6 +196,7 @@ extension CaseStore {
     Annotation(
       id: r["id"], caseID: r["case_id"], rater: r["rater"], session: r["session"], label: r["label"],
       maskID: r["mask_id"], changed: AnnotationFields(rawValue: r["changed"]), supersedes: r["supersedes"],
-      note: r["note"], createdAt: date(r["created_at"]) ?? Date(timeIntervalSince1970: 0))
+      note: r["note"], createdAt: date(r["created_at"]) ?? Date(timeIntervalSince1970: 0),
+      revisesBlindLabel: (r["revises_blind"] as Bool?) ?? false)
   }
 }

@@ -17,6 +17,9 @@ import GRDB
 ///   current one, so concurrent writers can never fork or lose history.
 /// - `adjudication`: append-only final labels with reasons.
 /// - `model`, `model_promotion`, `prediction`, `training_job`, `training_log`.
+/// - `audit_event` (session and role events, written by triggers) and `audit_chain` (the
+///   SHA-256 chain over every annotation, adjudication, promotion and audit event;
+///   `AuditChain.swift`), from migration `v3-audit-chain`.
 ///
 /// Derived tables, maintained by triggers in the writing transaction (never out of date,
 /// rebuildable from the append-only tables): `current_annotation` (newest per case and
@@ -41,7 +44,87 @@ enum Schema {
           ALTER TABLE prediction ADD COLUMN colour_unusual INTEGER;
           """)
     }
+    // Issue 16: the tamper-evident audit chain (`AuditChain.swift`); existing rows are
+    // sealed in order, so a workspace from before keeps its whole history, now chained.
+    m.registerMigration("v3-audit-chain") { db in try createAuditChain(db) }
     return m
+  }
+
+  /// The audit chain's tables and the triggers that turn session and role changes into
+  /// events, then the back-fill: events for the sessions and roles that exist, and every
+  /// existing row sealed.
+  private static func createAuditChain(_ db: Database) throws {
+    let now = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+    try db.execute(
+      sql: """
+        CREATE TABLE audit_event (
+          id INTEGER PRIMARY KEY,
+          kind TEXT NOT NULL CHECK (kind IN ('session_create', 'session_rater', 'session_close', 'role_change')),
+          session_id INTEGER REFERENCES session(id),
+          rater_id INTEGER REFERENCES rater(id),
+          detail TEXT,
+          at TEXT NOT NULL);
+        CREATE TABLE audit_chain (
+          seq INTEGER PRIMARY KEY,
+          source TEXT NOT NULL,
+          source_id INTEGER NOT NULL,
+          payload TEXT NOT NULL,
+          hash TEXT NOT NULL CHECK (length(hash) = 64),
+          UNIQUE (source, source_id));
+
+        -- Back-fill, in time order: sessions (created, their raters, closed) and roles.
+        INSERT INTO audit_event (kind, session_id, rater_id, detail, at)
+        SELECT kind, session_id, rater_id, detail, at FROM (
+          SELECT 'session_create' AS kind, id AS session_id, created_by AS rater_id, NULL AS detail,
+            created_at AS at, 0 AS o, id AS k FROM session
+          UNION ALL
+          SELECT 'session_rater', sr.session_id, sr.rater_id, NULL, s.created_at, 1, sr.rater_id
+            FROM session_rater sr JOIN session s ON s.id = sr.session_id
+          UNION ALL
+          SELECT 'session_close', id, NULL, NULL, closed_at, 2, id FROM session WHERE closed_at IS NOT NULL
+          UNION ALL
+          SELECT 'role_change', NULL, id, role, created_at, 3, id FROM rater WHERE role IS NOT 'rater')
+        ORDER BY at, session_id, o, k;
+
+        CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event
+        BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+        CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event
+        BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+        CREATE TRIGGER audit_chain_no_update BEFORE UPDATE ON audit_chain
+        BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;
+        CREATE TRIGGER audit_chain_no_delete BEFORE DELETE ON audit_chain
+        BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;
+        CREATE TRIGGER model_promotion_no_update BEFORE UPDATE ON model_promotion
+        BEGIN SELECT RAISE(ABORT, 'promotions are append-only'); END;
+        CREATE TRIGGER model_promotion_no_delete BEFORE DELETE ON model_promotion
+        BEGIN SELECT RAISE(ABORT, 'promotions are append-only'); END;
+
+        CREATE TRIGGER audit_session_create AFTER INSERT ON session
+        BEGIN
+          INSERT INTO audit_event (kind, session_id, rater_id, at)
+          VALUES ('session_create', NEW.id, NEW.created_by, NEW.created_at);
+        END;
+        CREATE TRIGGER audit_session_rater AFTER INSERT ON session_rater
+        BEGIN
+          INSERT INTO audit_event (kind, session_id, rater_id, at)
+          VALUES ('session_rater', NEW.session_id, NEW.rater_id,
+                  (SELECT created_at FROM session WHERE id = NEW.session_id));
+        END;
+        CREATE TRIGGER audit_session_close AFTER UPDATE OF closed_at ON session
+        WHEN NEW.closed_at IS NOT NULL AND OLD.closed_at IS NULL
+        BEGIN
+          INSERT INTO audit_event (kind, session_id, at) VALUES ('session_close', NEW.id, NEW.closed_at);
+        END;
+        CREATE TRIGGER audit_role_insert AFTER INSERT ON rater WHEN NEW.role IS NOT 'rater'
+        BEGIN
+          INSERT INTO audit_event (kind, rater_id, detail, at) VALUES ('role_change', NEW.id, NEW.role, NEW.created_at);
+        END;
+        CREATE TRIGGER audit_role_update AFTER UPDATE OF role ON rater WHEN NEW.role IS NOT OLD.role
+        BEGIN
+          INSERT INTO audit_event (kind, rater_id, detail, at) VALUES ('role_change', NEW.id, NEW.role, \(now));
+        END;
+        """)
+    try AuditChain.seal(db)
   }
 
   private static func createVersion1(_ db: Database) throws {

@@ -109,6 +109,58 @@ import Testing
     #expect(both.status != 0 && both.err.contains("give either --session NAME or --ratings CSV"))
   }
 
+  /// Issue 15, item 9 (peek and revise): bob labels blind, then sees ann's labels and relabels
+  /// every case to match. The kappa must stay the one of the blind labels; the revisions are
+  /// reported apart, per rater, and marked in history.
+  @Test func relabellingAfterPeekingDoesNotChangeTheSessionKappa() throws {
+    let ws = try workspace()
+    defer { cleanup(ws.dir) }
+    let blind = try runner.run([
+      "agree", "--workspace", ws.dir, "--session", "s", "--rater", "lead", "--json",
+    ])
+    try check(blind, "agree before")
+    let jb = try #require(try JSONSerialization.jsonObject(with: Data(blind.out.utf8)) as? [String: Any])
+    let blindKappa = try #require((jb["cohen"] as? [String: Any])?["kappa"] as? Double)
+    #expect(blindKappa < 1)
+    // Bob has labelled cases 0..<6, so ann's labels there are visible to him: he copies them.
+    var copied = 0
+    for (c, rater, label) in ws.labels where rater == "ann" {
+      guard let bob = ws.labels.first(where: { $0.0 == c && $0.1 == "bob" }), bob.2 != label else { continue }
+      let seen = try runner.run(["history", "--workspace", ws.dir, "--rater", "bob", "--json", c])
+      try check(seen, "history as bob")
+      #expect(seen.out.contains("\"ann\""), "bob has labelled the case, so ann's label is visible to him")
+      try check(
+        try runner.run([
+          "annotate", "--workspace", ws.dir, "--rater", "bob", "--session", "s", c, "--label", label,
+        ]), "relabel")
+      copied += 1
+    }
+    #expect(copied > 0)
+    let after = try runner.run([
+      "agree", "--workspace", ws.dir, "--session", "s", "--rater", "lead", "--json",
+    ])
+    try check(after, "agree after")
+    let ja = try #require(try JSONSerialization.jsonObject(with: Data(after.out.utf8)) as? [String: Any])
+    #expect(near((ja["cohen"] as? [String: Any])?["kappa"] as? Double, blindKappa))
+    #expect((ja["session"] as? [String: Any])?["counted_labels"] as? String == "blind")
+    let revisions = try #require(ja["revisions"] as? [String: Any])
+    let byRater = try #require(revisions["by_rater"] as? [[String: Any]])
+    #expect(byRater.count == 1)
+    #expect(byRater.first?["rater"] as? String == "bob")
+    #expect(byRater.first?["revisions"] as? Int == copied && byRater.first?["cases"] as? Int == copied)
+    #expect((revisions["cases"] as? [Any])?.count == copied)
+    let text = try runner.run(["agree", "--workspace", ws.dir, "--session", "s", "--rater", "lead"])
+    #expect(text.out.contains("Revisions after unblinding (not counted"))
+    #expect(text.out.contains("bob \(copied) on \(copied) case"))
+    // History shows the relabel as a revision after unblinding.
+    let changed = try #require(
+      ws.labels.first { l in
+        l.1 == "bob" && ws.labels.contains { $0.0 == l.0 && $0.1 == "ann" && $0.2 != l.2 }
+      })
+    let h = try runner.run(["history", "--workspace", ws.dir, "--rater", "ann", changed.0])
+    #expect(h.out.contains("revision after unblinding (not counted)"))
+  }
+
   @Test func csvTakesTheWorkspaceSchemaOrder() throws {
     let ws = try workspace()
     defer { cleanup(ws.dir) }

@@ -107,3 +107,41 @@ import Testing
     #expect(throws: StoreError.unknownCase("zzz")) { _ = try store.resolveCase("zzz") }
   }
 }
+
+/// Issue 15, item 11, at the store: two handles of one workspace, the same rater.
+@Suite struct MaskEditMergeTests {
+  @Test func aStaleSaveIsMergedThreeWayAndNeverDropsTheOtherSave() throws {
+    let dir = TempDir()
+    let a = try makeStore(dir, cases: 1)
+    let b = try Workspace.open(path: a.workspace.directory)
+    let start = squareMask(8, 8, x: 0, y: 0, size: 2)
+    let first = try a.saveMaskEdit(
+      case: 1, rater: "ana", mask: start, base: MaskEditBase(annotationID: nil, mask: nil))
+    #expect(!first.merged)
+    let base = MaskEditBase(annotationID: first.annotation.id, mask: start)
+    // Window A erases the square's top-left pixel and adds a pixel at (6, 6).
+    var editA = start
+    editA[0, 0] = 0
+    editA[6, 6] = 255
+    let savedA = try a.saveMaskEdit(case: 1, rater: "ana", mask: editA, base: base)
+    #expect(!savedA.merged && savedA.mask == editA)
+    // Window B, still on the first version, adds a pixel at (4, 4) and saves its whole mask.
+    var editB = start
+    editB[4, 4] = 255
+    let savedB = try b.saveMaskEdit(case: 1, rater: "ana", mask: editB, base: base)
+    #expect(savedB.merged)
+    var expected = editA
+    expected[4, 4] = 255
+    #expect(savedB.mask == expected)
+    #expect(
+      try a.mask(id: try #require(try a.caseDetail(id: 1, viewer: .rater("ana")).mine?.maskID)) == expected)
+    // A save on the current version is not merged; a label saved meanwhile is kept.
+    try a.annotate(case: 1, rater: "ana", label: "Benign")
+    let current = try #require(try b.caseDetail(id: 1, viewer: .rater("ana")).mine)
+    #expect(current.label == "Benign")
+    let again = try b.saveMaskEdit(
+      case: 1, rater: "ana", mask: start,
+      base: MaskEditBase(annotationID: savedB.annotation.id, mask: expected))
+    #expect(!again.merged && again.mask == start && again.annotation.label == "Benign")
+  }
+}

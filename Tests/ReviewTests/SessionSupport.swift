@@ -110,7 +110,7 @@ final class BlindingWitness {
       if hidden(d.record.id) && history.contains(where: { $0.rater != me }) {
         fail("history of \(d.record.id)")
       }
-    case .maskLoaded(let id, _, let model, let reference, _, _):
+    case .maskLoaded(let id, _, let model, let reference, _, _, _):
       if hidden(id) && hideModel && model != nil { fail("model mask of \(id) in the editor") }
       if hidden(id) && reference != nil { fail("reference mask of \(id) in the editor") }
     case .sessions(let s):

@@ -44,6 +44,8 @@ public final class ReviewApp {
     // This user's own cache folder: explanations are shown as the model's, so another user
     // of a shared workspace must not be able to plant them.
     explanationWorker = ExplanationWorker(cacheDirectory: store.workspace.userCacheDirectory)
+    // A workspace made before keys were checked may bind a screen's key to a class.
+    try KeyMap.checkSchemaKeys(store.labelSchema)
     let me = try store.ensureRater(rater)
     let info = try session.map { (name: String) throws(StoreError) in try store.session(named: name) }
     if let info, !info.raters.contains(rater), info.createdBy != rater, me.role != .adjudicator {
@@ -113,12 +115,16 @@ public final class ReviewApp {
         return [
           .maskLoaded(
             caseID: id, mine: mine, model: model, reference: reference, width: detail.record.width,
-            height: detail.record.height)
+            height: detail.record.height, mineAnnotation: detail.mine?.id)
         ]
-      case .saveMask(let caseID, let mask):
+      case .saveMask(let caseID, let mask, let base):
         try store.requireUnchangedImage(case: caseID)
-        let a = try store.annotate(case: caseID, rater: rater, mask: mask, session: session)
-        return [.maskSaved(a, pixels: mask.values.reduce(0) { $0 + ($1 >= 128 ? 1 : 0) })]
+        let r = try store.saveMaskEdit(case: caseID, rater: rater, mask: mask, base: base, session: session)
+        return [
+          .maskSaved(
+            r.annotation, pixels: r.mask.values.reduce(0) { $0 + ($1 >= 128 ? 1 : 0) }, saved: r.mask,
+            merged: r.merged)
+        ]
       case .loadThumbnails(let requests):
         var loaded: [Int64: RGBImage?] = [:]
         for r in requests { loaded.updateValue(CaseImageFiles.thumbnail(r), forKey: r.caseID) }

@@ -12,7 +12,8 @@ public enum Effect: Equatable, Sendable {
   /// Load my current mask and the model's for the case, for the mask editor.
   case loadMask(Int64)
   /// Record my mask for the case (saved at once, one annotation per finished edit).
-  case saveMask(caseID: Int64, mask: Mask)
+  /// `base`: the saved version the edit was made on (a stale save is merged, not lost).
+  case saveMask(caseID: Int64, mask: Mask, base: MaskEditBase = MaskEditBase(annotationID: nil, mask: nil))
   /// Read the thumbnails of these browser cases (cached, or made and cached).
   case loadThumbnails([ThumbnailRequest])
   /// Read the case image at this path.
@@ -39,8 +40,11 @@ public enum AppEvent: Equatable, Sendable {
   case countLoaded(Int)
   case caseLoaded(CaseDetail, history: [Annotation])
   case annotated(Annotation)
-  case maskLoaded(caseID: Int64, mine: Mask?, model: Mask?, reference: Mask? = nil, width: Int, height: Int)
-  case maskSaved(Annotation, pixels: Int)
+  case maskLoaded(
+    caseID: Int64, mine: Mask?, model: Mask?, reference: Mask? = nil, width: Int, height: Int,
+    mineAnnotation: Int64? = nil)
+  /// `saved`: the mask as stored; `merged`: it includes a mask saved meanwhile elsewhere.
+  case maskSaved(Annotation, pixels: Int, saved: Mask? = nil, merged: Bool = false)
   /// Thumbnails by case id (nil: unreadable).
   case thumbnailsLoaded([Int64: RGBImage?])
   case caseImageLoaded(path: String, RGBImage?)
@@ -168,18 +172,30 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     // reload it to show the other raters and the model.
     let reveal = s.detail.map { $0.record.id == a.caseID && ($0.blinded || $0.modelHidden) } ?? false
     return (s, (s.session != nil ? [.sessions(.loadSession)] : []) + (reveal ? [.loadCase(a.caseID)] : []))
-  case .maskLoaded(let caseID, let mine, let model, let reference, let width, let height):
+  case .maskLoaded(let caseID, let mine, let model, let reference, let width, let height, let mineAnnotation):
     guard s.detail?.record.id == caseID else { return (s, []) }
     func fitted(_ m: Mask) -> Mask {
       m.width == width && m.height == height ? m : m.resized(width: width, height: height)
     }
-    s.editor = MaskEditor(caseID: caseID, mask: mine.map(fitted) ?? Mask(width: width, height: height))
+    var editor = MaskEditor(caseID: caseID, mask: mine.map(fitted) ?? Mask(width: width, height: height))
+    editor.base = MaskEditBase(annotationID: mineAnnotation, mask: mine.map(fitted))
+    s.editor = editor
     s.modelMask = model.map(fitted)
     s.referenceMask = reference.map(fitted)
     s.screen = .maskEditor
     return (s, [])
-  case .maskSaved(let a, let pixels):
-    s.status = StatusMessage("Saved: mask of case #\(a.caseID) (\(pixels) nucleus pixels)", .ok)
+  case .maskSaved(let a, let pixels, let saved, let merged):
+    s.status =
+      merged
+      ? StatusMessage(
+        "Saved: mask of case #\(a.caseID) merged with a mask you saved in another window meanwhile "
+          + "(\(pixels) nucleus pixels; both edits kept)", .info)
+      : StatusMessage("Saved: mask of case #\(a.caseID) (\(pixels) nucleus pixels)", .ok)
+    if var editor = s.editor, editor.caseID == a.caseID, let saved {
+      editor.base = MaskEditBase(annotationID: a.id, mask: saved)
+      if merged { editor.adoptMerged(saved) }
+      s.editor = editor
+    }
     if var d = s.detail, d.record.id == a.caseID {
       d.mine = a
       s.detail = d

@@ -91,6 +91,16 @@ extension View {
       n += " (blinded: others' labels count on the cases you labelled)"
     }
     line(n, Style(.dim))
+    if info.blinded {
+      // Peek and revise: the statistics count the blind labels; revisions are shown apart.
+      let by = r.revisionsByRater
+      line(
+        by.isEmpty
+          ? " Counted: labels given blind · no revisions after unblinding"
+          : " Counted: labels given blind · revised after unblinding (not counted): "
+            + by.map { "\(safe($0.rater)) \($0.revisions) on \($0.cases)" }.joined(separator: " · "),
+        Style(by.isEmpty ? .dim : .warning))
+    }
     if s.rows >= 30 { y += 1 }
 
     // Cohen's kappa per pair, with its CI (and band when there is room) and the weighted kappa.

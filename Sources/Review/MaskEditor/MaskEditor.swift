@@ -1,3 +1,4 @@
+import CaseStore
 import Imaging
 
 /// The nucleus-mask editor's state: a working mask, a cursor in image pixels, the brush, and
@@ -46,6 +47,9 @@ public struct MaskEditor: Equatable, Sendable {
     return out
   }
   private var strokeStart: Mask?
+  /// The saved version this editor's next save continues (issue 15, item 11): the store
+  /// merges the save into anything another editor of the same rater saved meanwhile.
+  public var base = MaskEditBase(annotationID: nil, mask: nil)
 
   public static let radiusRange = 1...32
 
@@ -162,6 +166,17 @@ public struct MaskEditor: Equatable, Sendable {
     mask = newMask
     changed(damage)
     return mask
+  }
+
+  /// Takes a mask the store saved after merging this editor's edit with one saved elsewhere,
+  /// as an undoable change (undo goes back to this editor's own state), without a new save.
+  public mutating func adoptMerged(_ merged: Mask) {
+    guard merged != mask, merged.width == width, merged.height == height, !strokeActive else { return }
+    let damage = difference(mask, merged)
+    undoStack.append(mask)
+    redoStack.removeAll()
+    mask = merged
+    changed(damage)
   }
 
   /// Fills the background region (4-connected) around the cursor with nucleus.

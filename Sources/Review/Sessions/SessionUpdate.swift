@@ -224,7 +224,8 @@ func maskSaveEffects(_ s: inout AppState, caseID: Int64, mask: Mask) -> [Effect]
     )
     return []
   }
-  return [.saveMask(caseID: caseID, mask: mask)]
+  let base = s.editor.map { $0.caseID == caseID ? $0.base : nil } ?? nil
+  return [.saveMask(caseID: caseID, mask: mask, base: base ?? MaskEditBase(annotationID: nil, mask: nil))]
 }
 
 /// Where the mask editor's Esc goes: back to the adjudication it serves, or the case view.

@@ -65,6 +65,8 @@ public struct SessionAgreementOptions: Sendable, Equatable {
 /// promoted model against the consensus label. Read as `viewer` sees the session: a blinded
 /// rater gets other raters' labels and masks only on cases they labelled themselves, and no
 /// prediction the session hides from them, so the numbers reveal nothing the blinding hides.
+/// In a blinded session the labels counted are the ones given blind; revisions made after
+/// unblinding are reported apart (`revisions`, `revisionsByRater`).
 public struct SessionAgreementReport: Sendable, Equatable {
   public let session: SessionInfo
   /// The rater the session was read as (nil: the system, which sees everything).
@@ -74,10 +76,24 @@ public struct SessionAgreementReport: Sendable, Equatable {
   public let labels: AgreementReport
   /// Session cases with at least one visible label.
   public let visibleCases: Int
+  /// In a blinded session the statistics count each rater's blind label (issue 15, item 9);
+  /// the labels changed afterwards, after seeing the others, are listed here.
+  public let revisions: [LabelRevision]
   /// One per pair of raters (in the order of `labels.raters`), when masks were asked for.
   public let masks: [MaskPairAgreement]
   /// nil when the model was not asked for.
   public let model: ModelAgreement?
+
+  /// Per rater with revisions: how many label changes they made after their blind label,
+  /// and on how many cases, sorted by name.
+  public var revisionsByRater: [(rater: String, revisions: Int, cases: Int)] {
+    var by: [String: (Int, Int)] = [:]
+    for r in revisions {
+      by[r.rater, default: (0, 0)].0 += r.revisions
+      by[r.rater, default: (0, 0)].1 += 1
+    }
+    return by.keys.sorted().map { ($0, by[$0]!.0, by[$0]!.1) }
+  }
 
   /// Reads the session from the store and computes the report. `cache` keeps mask
   /// comparisons between calls (the dashboard recomputes on every change another rater
@@ -88,9 +104,11 @@ public struct SessionAgreementReport: Sendable, Equatable {
   ) throws(SessionAgreementError) -> SessionAgreementReport {
     let info: SessionInfo
     let rows: [RaterLabel]
+    let revisions: [LabelRevision]
     do {
       info = try store.session(named: name)
-      rows = try store.currentLabels(session: name, viewer: viewer)
+      rows = try store.agreementLabels(session: name, viewer: viewer)
+      revisions = try store.labelRevisions(session: name, viewer: viewer)
     } catch {
       throw .store(error)
     }
@@ -134,6 +152,6 @@ public struct SessionAgreementReport: Sendable, Equatable {
     }
     return SessionAgreementReport(
       session: info, readAs: viewer.rater, options: options, labels: report,
-      visibleCases: Set(rows.map(\.caseID)).count, masks: masks, model: model)
+      visibleCases: Set(rows.map(\.caseID)).count, revisions: revisions, masks: masks, model: model)
   }
 }

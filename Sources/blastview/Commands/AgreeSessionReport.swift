@@ -22,8 +22,10 @@ enum AgreeSessionReport {
           ("created_by", .string(s.createdBy)), ("cases", .int(s.caseCount)),
           ("visible_cases", .int(r.visibleCases)),
           ("labelled", .object(s.raters.map { ($0, .int(s.labelled[$0] ?? 0)) })),
+          ("counted_labels", .string(s.blinded ? "blind" : "current")),
         ])
       ),
+      ("revisions", revisionsJSON(r)),
       ("masks", .array(r.masks.map(maskJSON))),
       ("model", r.model.map(modelJSON) ?? .null),
     ]
@@ -31,6 +33,27 @@ enum AgreeSessionReport {
     let at = fields.firstIndex { $0.0 == "undefined" } ?? fields.count
     fields.insert(contentsOf: extra, at: at)
     return .object(fields)
+  }
+
+  /// Labels changed after the blind one (not counted): per rater, and per case.
+  static func revisionsJSON(_ r: SessionAgreementReport) -> JSONOutput {
+    var byRater: [JSONOutput] = []
+    for x in r.revisionsByRater {
+      let fields: [(String, JSONOutput)] = [
+        ("rater", .string(x.rater)), ("revisions", .int(x.revisions)), ("cases", .int(x.cases)),
+      ]
+      byRater.append(.object(fields))
+    }
+    var cases: [JSONOutput] = []
+    for x in r.revisions {
+      let current: JSONOutput = x.currentLabel.map { JSONOutput.string($0) } ?? .null
+      let fields: [(String, JSONOutput)] = [
+        ("case", .int(Int(x.caseID))), ("rater", .string(x.rater)), ("blind_label", .string(x.blindLabel)),
+        ("current_label", current), ("revisions", .int(x.revisions)),
+      ]
+      cases.append(.object(fields))
+    }
+    return .object([("by_rater", .array(byRater)), ("cases", .array(cases))])
   }
 
   static func maskJSON(_ m: MaskPairAgreement) -> JSONOutput {
@@ -93,6 +116,18 @@ enum AgreeSessionReport {
     let safe = Sanitizer.sanitize(_:)
     let f = { (x: Double?) in x.map { AgreeOutput.fixed($0) } ?? "undefined" }
     var out: [String] = [""]
+    if r.session.blinded {
+      let by = r.revisionsByRater
+      if by.isEmpty {
+        out.append("Revisions after unblinding: none (the statistics count the labels given blind).")
+      } else {
+        out.append(
+          "Revisions after unblinding (not counted; the statistics count the labels given blind): "
+            + by.map { "\(safe($0.rater)) \($0.revisions) on \($0.cases) case\($0.cases == 1 ? "" : "s")" }
+            .joined(separator: ", "))
+      }
+      out.append("")
+    }
     if r.masks.isEmpty {
       out.append("Masks: no pair of raters.")
     }

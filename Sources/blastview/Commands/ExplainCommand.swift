@@ -61,6 +61,8 @@ struct ExplainCommand: ParsableCommand {
   var blankCorner: String?
 
   @OptionGroup var workspace: WorkspaceOptions
+  /// Who is asking: a session's `--hide-model` applies to explanations as to every read.
+  @OptionGroup var rater: RaterOption
 
   @Option(help: "Threads (default: the number of CPUs).")
   var threads: Int?
@@ -91,7 +93,7 @@ struct ExplainCommand: ParsableCommand {
 
   func run() throws {
     Threads.set(threads ?? Threads.available)
-    let (imagePath, label, modelPath, sha256) = try resolveTarget()
+    let (imagePath, shownPath, label, modelPath, sha256) = try resolveTarget()
     let net: MTACNNModel
     do { (net, _) = try ModelCheckpoint.load(path: modelPath) } catch {
       throw CLIError(message: "model \(modelPath): \(error)")
@@ -107,7 +109,7 @@ struct ExplainCommand: ParsableCommand {
         try sha256.map { h throws(ImageError) in try CaseStore.decodeVerifiedImage(at: imagePath, sha256: h) }
         ?? decodeImage(at: imagePath)
     } catch {
-      throw CLIError(message: "image \(imagePath): \(error)")
+      throw CLIError(message: "image \(shownPath): \(error)")
     }
     var classIndex: Int? = nil
     if let className {
@@ -134,7 +136,7 @@ struct ExplainCommand: ParsableCommand {
       }
     } catch {
       bar.finish()
-      throw CLIError(message: "explaining \(imagePath): \(error)")
+      throw CLIError(message: "explaining \(shownPath): \(error)")
     }
     bar.finish()
     let seconds = Date().timeIntervalSince(start)
@@ -144,7 +146,7 @@ struct ExplainCommand: ParsableCommand {
       }
     }
     let report = ExplanationReport(
-      e, classes: net.schema.classes, image: image, imagePath: imagePath, caseLabel: label,
+      e, classes: net.schema.classes, image: image, imagePath: shownPath, caseLabel: label,
       model: absolute(modelPath), out: out,
       seconds: seconds)
     if json {
@@ -155,14 +157,27 @@ struct ExplainCommand: ParsableCommand {
   }
 
   /// The image, the case's name (nil for a file) and the model, from the target and options.
-  private func resolveTarget() throws -> (String, String?, String, String?) {
+  /// The image to read, the name to show for it (the opaque case name while the rater is
+  /// blinded for the case), the case label and the model file.
+  private func resolveTarget() throws -> (String, String, String?, String, String?) {
     var isDirectory: ObjCBool = false
     let exists = FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory)
     let caseID = Int64(target.hasPrefix("#") ? String(target.dropFirst()) : target)
     if exists && !isDirectory.boolValue {
-      if let model { return (target, nil, model, nil) }
+      // The image of a case the rater may not see the model's output for, given by its file.
+      if FileManager.default.fileExists(atPath: workspace.resolved.databasePath),
+        let store = try? workspace.open()
+      {
+        let hidden: Int64?
+        do { hidden = try store.caseWithHiddenModel(imageFile: target, viewer: .rater(rater.name)) } catch {
+          throw CLIError(error)
+        }
+        if let hidden { throw hiddenModelError(hidden) }
+        return (target, target, nil, try model ?? promotedModelFile(store), nil)
+      }
+      if let model { return (target, target, nil, model, nil) }
       let store = try workspace.open()
-      return (target, nil, try promotedModelFile(store), nil)
+      return (target, target, nil, try promotedModelFile(store), nil)
     }
     guard let caseID else {
       throw CLIError(message: "\(target): no such image file, and not a case id")
@@ -172,10 +187,23 @@ struct ExplainCommand: ParsableCommand {
       throw CLIError(message: "\(target) is not an image file, and the workspace does not open: \(error)")
     }
     let record: CaseRecord
-    do { record = try store.caseRecord(id: caseID, viewer: .system) } catch {
+    let viewer = Viewer.rater(rater.name)
+    do {
+      record = try store.caseRecord(id: caseID, viewer: viewer)
+      if try store.isModelHidden(case: caseID, viewer: viewer) { throw hiddenModelError(caseID) }
+    } catch let e as CLIError {
+      throw e
+    } catch {
       throw CLIError(message: "case \(caseID): \(error)")
     }
-    return (record.imagePath, "case #\(caseID)", try model ?? promotedModelFile(store), record.sha256)
+    return (
+      record.imagePath, record.shownPath, "case #\(caseID)", try model ?? promotedModelFile(store), record.sha256)
+  }
+
+  private func hiddenModelError(_ caseID: Int64) -> CLIError {
+    CLIError(
+      message: "case \(caseID): the model's output is hidden from \(rater.name) until they label the case in "
+        + "their session (--hide-model); nothing was explained")
   }
 
   private func promotedModelFile(_ store: CaseStore) throws -> String {

@@ -57,6 +57,7 @@ struct HistoryCommand: ParsableCommand {
             + "  mask=\(a.maskID == nil ? "no" : "yes")  changed=\(changed)"
             + (a.session.map { "  session=\(Sanitizer.sanitize($0))" } ?? "")
             + (a.supersedes.map { "  supersedes #\($0)" } ?? "")
+            + (a.revisesBlindLabel ? "  revision after unblinding (not counted)" : "")
             + (a.note.map { "  note: \(Sanitizer.sanitize($0))" } ?? ""))
       }
       for j in adjudications {

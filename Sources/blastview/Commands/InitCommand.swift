@@ -1,6 +1,7 @@
 import ArgumentParser
 import CaseStore
 import Foundation
+import Review
 import Terminal
 
 /// `blastview init`: creates a workspace (directory, database, label schema).
@@ -57,6 +58,7 @@ struct InitCommand: ParsableCommand {
     let store: CaseStore
     do {
       let labels = try LabelSchema.named(schema)
+      try KeyMap.checkSchemaKeys(labels)
       store = try Workspace.create(at: workspace.resolved.directory, schema: labels, imageRoot: imageRoot)
     } catch {
       throw CLIError(error)

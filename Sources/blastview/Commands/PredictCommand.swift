@@ -42,6 +42,9 @@ struct PredictCommand: ParsableCommand {
   var promote = false
 
   @OptionGroup var workspace: WorkspaceOptions
+  /// Who is asking: an image of a case whose model output a session hides from this rater
+  /// (`--hide-model`) is not predicted for them.
+  @OptionGroup var rater: RaterOption
 
   @Option(help: "Images per batch.")
   var batch = 16
@@ -86,6 +89,8 @@ struct PredictCommand: ParsableCommand {
     }
     var results: [ImageResult] = []
     var failed = 0
+    let store =
+      FileManager.default.fileExists(atPath: workspace.resolved.databasePath) ? try? workspace.open() : nil
     // Decode and predict in groups, so memory stays bounded for long lists.
     var start = 0
     while start < images.count {
@@ -94,9 +99,16 @@ struct PredictCommand: ParsableCommand {
       var decoded: [(String, RGBImage)] = []
       for p in paths {
         do {
+          if let store, let id = try store.caseWithHiddenModel(imageFile: p, viewer: .rater(rater.name)) {
+            printError(
+              "skipped \(Sanitizer.sanitize(p)): it is the image of case \(id), whose model output is hidden from "
+                + "\(Sanitizer.sanitize(rater.name)) until they label it in their session (--hide-model)")
+            failed += 1
+            continue
+          }
           decoded.append((p, try decodeImage(at: p)))
         } catch {
-          printError("skipped \(Sanitizer.sanitize(error.description))")
+          printError("skipped \(Sanitizer.sanitize(String(describing: error)))")
           failed += 1
         }
       }

@@ -112,6 +112,7 @@ enum Doctor {
     let ws = inspectWorkspace(workspace)
     checks.append(checkWorkspace(ws))
     if let database = checkDatabase(ws) { checks.append(database) }
+    if let audit = checkAuditChain(ws) { checks.append(audit) }
 
     return DoctorReport(
       blastview: BlastView.version, libraries: libraries, openblas: openblas,
