@@ -129,6 +129,16 @@ enum Schema {
 
   private static func createVersion1(_ db: Database) throws {
     try db.execute(sql: "PRAGMA application_id = \(applicationID)")
+    try createCaseTables(db)
+    try createRaterAndSessionTables(db)
+    try createAnnotationTables(db)
+    try createAdjudicationAndModelTables(db)
+    try createStatusAndTrainingTables(db)
+    try createTriggers(db)
+  }
+
+  /// Settings, label classes, cases and masks. Part of version 1; statements run in their original order.
+  private static func createCaseTables(_ db: Database) throws {
     try db.execute(
       sql: """
         CREATE TABLE setting (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
@@ -167,7 +177,13 @@ enum Schema {
           case_id INTEGER PRIMARY KEY REFERENCES "case"(id),
           mask_id INTEGER NOT NULL REFERENCES mask(id),
           source TEXT);
+        """)
+  }
 
+  /// Raters, sessions and the cases and raters each session holds. Part of version 1; statements run in their original order.
+  private static func createRaterAndSessionTables(_ db: Database) throws {
+    try db.execute(
+      sql: """
         CREATE TABLE rater (
           id INTEGER PRIMARY KEY,
           name TEXT NOT NULL UNIQUE,
@@ -195,7 +211,13 @@ enum Schema {
           disagreement INTEGER NOT NULL DEFAULT 0,
           PRIMARY KEY (session_id, case_id)) WITHOUT ROWID;
         CREATE UNIQUE INDEX session_case_position ON session_case(session_id, position);
+        """)
+  }
 
+  /// The append-only annotation log and its current-value projections. Part of version 1; statements run in their original order.
+  private static func createAnnotationTables(_ db: Database) throws {
+    try db.execute(
+      sql: """
         CREATE TABLE annotation (
           id INTEGER PRIMARY KEY,
           case_id INTEGER NOT NULL REFERENCES "case"(id),
@@ -242,7 +264,13 @@ enum Schema {
           hide_model INTEGER NOT NULL,
           PRIMARY KEY (rater_id, case_id, session_id)) WITHOUT ROWID;
         CREATE INDEX blind_pending_session ON blind_pending(session_id, rater_id, case_id);
+        """)
+  }
 
+  /// Adjudications, model versions, promotions and predictions. Part of version 1; statements run in their original order.
+  private static func createAdjudicationAndModelTables(_ db: Database) throws {
+    try db.execute(
+      sql: """
         CREATE TABLE adjudication (
           id INTEGER PRIMARY KEY,
           case_id INTEGER NOT NULL REFERENCES "case"(id),
@@ -289,7 +317,13 @@ enum Schema {
           created_at TEXT NOT NULL,
           PRIMARY KEY (case_id, model_version)) WITHOUT ROWID;
         CREATE INDEX prediction_model ON prediction(model_version, case_id);
+        """)
+  }
 
+  /// The browser's denormalised case status and the training job queue. Part of version 1; statements run in their original order.
+  private static func createStatusAndTrainingTables(_ db: Database) throws {
+    try db.execute(
+      sql: """
         CREATE TABLE case_status (
           case_id INTEGER PRIMARY KEY REFERENCES "case"(id),
           split TEXT NOT NULL,
@@ -346,7 +380,6 @@ enum Schema {
           at TEXT NOT NULL);
         CREATE INDEX training_log_job ON training_log(job_id, id);
         """)
-    try createTriggers(db)
   }
 
   private static func createTriggers(_ db: Database) throws {
