@@ -155,23 +155,7 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
       opened, caseImageEffects(opened, path: detail.record.imagePath) + overlayLoadEffects(opened) + explain
     )
   case .annotated(let a):
-    let name = a.label ?? "none"
-    let letter = s.schema.classes.first { $0.name == a.label }?.letter ?? "-"
-    s.status = StatusMessage("Saved: case #\(a.caseID) labelled \(letter) \(name)", .ok)
-    if var d = s.detail, d.record.id == a.caseID {
-      d.mine = a
-      s.detail = d
-      s.history.insert(a, at: 0)
-    }
-    // The browser's row for the case shows the new label without a round trip.
-    if var page = s.page, let i = page.rows.firstIndex(where: { $0.id == a.caseID }) {
-      page.rows[i].myLabel = a.label
-      s.page = page
-    }
-    // In a session: progress moves; and a case that was blinded is now mine to compare, so
-    // reload it to show the other raters and the model.
-    let reveal = s.detail.map { $0.record.id == a.caseID && ($0.blinded || $0.modelHidden) } ?? false
-    return (s, (s.session != nil ? [.sessions(.loadSession)] : []) + (reveal ? [.loadCase(a.caseID)] : []))
+    return annotated(s, a)
   case .maskLoaded(let caseID, let mine, let model, let reference, let width, let height, let mineAnnotation):
     guard s.detail?.record.id == caseID else { return (s, []) }
     func fitted(_ m: Mask) -> Mask {
@@ -185,31 +169,61 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     s.screen = .maskEditor
     return (s, [])
   case .maskSaved(let a, let pixels, let saved, let merged):
-    s.status =
-      merged
-      ? StatusMessage(
-        "Saved: mask of case #\(a.caseID) merged with a mask you saved in another window meanwhile "
-          + "(\(pixels) nucleus pixels; both edits kept)", .info)
-      : StatusMessage("Saved: mask of case #\(a.caseID) (\(pixels) nucleus pixels)", .ok)
-    if var editor = s.editor, editor.caseID == a.caseID, let saved {
-      editor.base = MaskEditBase(annotationID: a.id, mask: saved)
-      if merged { editor.adoptMerged(saved) }
-      s.editor = editor
-    }
-    if var d = s.detail, d.record.id == a.caseID {
-      d.mine = a
-      s.detail = d
-      s.history.insert(a, at: 0)
-    }
-    if var page = s.page, let i = page.rows.firstIndex(where: { $0.id == a.caseID }) {
-      page.rows[i].myMask = a.maskID != nil
-      s.page = page
-    }
-    return (s, [])
+    return maskSaved(s, a, pixels: pixels, saved: saved, merged: merged)
   case .failed(let message):
     s.status = StatusMessage(Sanitizer.sanitize(message), .error)
     return (s, [])
   }
+}
+
+/// A label was saved: the status, the open case, its browser row and the session follow.
+private func annotated(_ state: AppState, _ a: Annotation) -> (AppState, [Effect]) {
+  var s = state
+  let name = a.label ?? "none"
+  let letter = s.schema.classes.first { $0.name == a.label }?.letter ?? "-"
+  s.status = StatusMessage("Saved: case #\(a.caseID) labelled \(letter) \(name)", .ok)
+  if var d = s.detail, d.record.id == a.caseID {
+    d.mine = a
+    s.detail = d
+    s.history.insert(a, at: 0)
+  }
+  // The browser's row for the case shows the new label without a round trip.
+  if var page = s.page, let i = page.rows.firstIndex(where: { $0.id == a.caseID }) {
+    page.rows[i].myLabel = a.label
+    s.page = page
+  }
+  // In a session: progress moves; and a case that was blinded is now mine to compare, so
+  // reload it to show the other raters and the model.
+  let reveal = s.detail.map { $0.record.id == a.caseID && ($0.blinded || $0.modelHidden) } ?? false
+  return (s, (s.session != nil ? [.sessions(.loadSession)] : []) + (reveal ? [.loadCase(a.caseID)] : []))
+}
+
+/// A mask was saved (possibly merged with another window's edit): the editor, the open case and its browser row follow.
+private func maskSaved(_ state: AppState, _ a: Annotation, pixels: Int, saved: Mask?, merged: Bool) -> (
+  AppState, [Effect]
+) {
+  var s = state
+  s.status =
+    merged
+    ? StatusMessage(
+      "Saved: mask of case #\(a.caseID) merged with a mask you saved in another window meanwhile "
+        + "(\(pixels) nucleus pixels; both edits kept)", .info)
+    : StatusMessage("Saved: mask of case #\(a.caseID) (\(pixels) nucleus pixels)", .ok)
+  if var editor = s.editor, editor.caseID == a.caseID, let saved {
+    editor.base = MaskEditBase(annotationID: a.id, mask: saved)
+    if merged { editor.adoptMerged(saved) }
+    s.editor = editor
+  }
+  if var d = s.detail, d.record.id == a.caseID {
+    d.mine = a
+    s.detail = d
+    s.history.insert(a, at: 0)
+  }
+  if var page = s.page, let i = page.rows.firstIndex(where: { $0.id == a.caseID }) {
+    page.rows[i].myMask = a.maskID != nil
+    s.page = page
+  }
+  return (s, [])
 }
 
 private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect]) {
@@ -221,42 +235,8 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     }
     return (s, [])
   }
-  if var text = s.searchInput {
-    switch key.key {
-    case .enter:
-      s.searchInput = nil
-      s.filter.search = text.isEmpty ? nil : text
-      return reload(s)
-    case .escape:
-      s.searchInput = nil
-      return (s, [])
-    case .backspace:
-      if !text.isEmpty { text.removeLast() }
-      s.searchInput = text
-      return (s, [])
-    case .character(let c) where key.modifiers.isDisjoint(with: [.control, .alt]):
-      if text.count < 80 { text.append(c) }
-      s.searchInput = Sanitizer.sanitize(text)
-      return (s, [])
-    default:
-      return (s, [])
-    }
-  }
-  if s.showHelp {
-    // Space or PgDn turns to the help's next page while there is one; any other key closes it
-    // (`?` and Esc are the documented ones).
-    if key == KeyPress(" ") || key == KeyPress(.pageDown), s.helpPage + 1 < View.helpPaging(s).pages {
-      s.helpPage += 1
-      return (s, [])
-    }
-    s.showHelp = false
-    s.helpPage = 0
-    if KeyMap.action(for: key, in: s) == .quit {
-      s.quitting = true
-      return (s, [.quit])
-    }
-    return (s, [])
-  }
+  if let text = s.searchInput { return searchInputKey(s, text, key) }
+  if s.showHelp { return helpKey(s, key) }
   if let typed = sessionTextKey(s, key) { return typed }
   if let answer = retrainConfirmKey(s, key) { return answer }
   guard let action = KeyMap.action(for: key, in: s) else { return (s, []) }
@@ -297,6 +277,71 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
   case .down: return moveSelection(s, by: s.grid.across)
   case .left: return moveSelection(s, by: -1)
   case .right: return moveSelection(s, by: 1)
+  case .pageDown, .pageUp, .firstPage:
+    return pageAction(s, action)
+  case .open:
+    guard let row = s.selectedRow else { return (s, []) }
+    return (s, [.loadCase(row.id)])
+  case .search:
+    s.searchInput = s.filter.search ?? ""
+    return (s, [])
+  case .toggleUnreviewed, .toggleDisagreement, .toggleAdjudicated, .cycleMyLabelFilter, .cyclePredictedFilter,
+    .cycleSplitFilter, .toggleLowConfidence, .cycleSort, .reverseSort, .clearFilters:
+    return filterAction(s, action)
+  case .setLabel, .acceptPrediction:
+    return labelAction(s, action)
+  case .nextCase, .previousCase:
+    return stepCase(s, forward: action == .nextCase)
+  }
+}
+
+/// A key while the search line is being typed: Enter applies it, Esc drops it.
+private func searchInputKey(_ state: AppState, _ typed: String, _ key: KeyPress) -> (AppState, [Effect]) {
+  var s = state
+  var text = typed
+  switch key.key {
+  case .enter:
+    s.searchInput = nil
+    s.filter.search = text.isEmpty ? nil : text
+    return reload(s)
+  case .escape:
+    s.searchInput = nil
+    return (s, [])
+  case .backspace:
+    if !text.isEmpty { text.removeLast() }
+    s.searchInput = text
+    return (s, [])
+  case .character(let c) where key.modifiers.isDisjoint(with: [.control, .alt]):
+    if text.count < 80 { text.append(c) }
+    s.searchInput = Sanitizer.sanitize(text)
+    return (s, [])
+  default:
+    return (s, [])
+  }
+}
+
+/// A key while the help is shown: turns its page or closes it.
+private func helpKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect]) {
+  var s = state
+  // Space or PgDn turns to the help's next page while there is one; any other key closes it
+  // (`?` and Esc are the documented ones).
+  if key == KeyPress(" ") || key == KeyPress(.pageDown), s.helpPage + 1 < View.helpPaging(s).pages {
+    s.helpPage += 1
+    return (s, [])
+  }
+  s.showHelp = false
+  s.helpPage = 0
+  if KeyMap.action(for: key, in: s) == .quit {
+    s.quitting = true
+    return (s, [.quit])
+  }
+  return (s, [])
+}
+
+/// Turns the browser's page.
+private func pageAction(_ state: AppState, _ action: Action) -> (AppState, [Effect]) {
+  var s = state
+  switch action {
   case .pageDown:
     guard let next = s.page?.next else {
       s.status = StatusMessage("Last page")
@@ -317,12 +362,15 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     s.pageNumber = 1
     s.selection = 0
     return (s, [.loadPage(pageRequest(s, cursor: nil, backward: false))])
-  case .open:
-    guard let row = s.selectedRow else { return (s, []) }
-    return (s, [.loadCase(row.id)])
-  case .search:
-    s.searchInput = s.filter.search ?? ""
+  default:
     return (s, [])
+  }
+}
+
+/// Changes the browser's filter or sort order and reloads from the first page.
+private func filterAction(_ state: AppState, _ action: Action) -> (AppState, [Effect]) {
+  var s = state
+  switch action {
   case .toggleUnreviewed:
     s.filter.unreviewed.toggle()
     return reload(s)
@@ -357,6 +405,15 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
   case .clearFilters:
     s.filter = CaseFilter()
     return reload(s)
+  default:
+    return (s, [])
+  }
+}
+
+/// Labels the open case: a class key or the model's prediction.
+private func labelAction(_ state: AppState, _ action: Action) -> (AppState, [Effect]) {
+  var s = state
+  switch action {
   case .setLabel(let key):
     guard let detail = s.detail, let cls = s.schema.classForKey(key) else { return (s, []) }
     return (s, [.annotate(caseID: detail.record.id, label: cls.name)])
@@ -369,27 +426,33 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
       return (s, [])
     }
     return (s, [.annotate(caseID: detail.record.id, label: prediction.label)])
-  case .nextCase, .previousCase:
-    guard let rows = s.page?.rows, !rows.isEmpty else { return (s, []) }
-    let step = action == .nextCase ? 1 : -1
-    let target = s.selection + step
-    if target >= 0 && target < rows.count {
-      s.selection = target
-      return (s, [.loadCase(rows[target].id)])
-    }
-    if step > 0, let next = s.page?.next {
-      s.pageNumber += 1
-      s.openAfterLoad = .first
-      return (s, [.loadPage(pageRequest(s, cursor: next, backward: false))])
-    }
-    if step < 0, let previous = s.page?.previous, s.pageNumber > 1 {
-      s.pageNumber -= 1
-      s.openAfterLoad = .last
-      return (s, [.loadPage(pageRequest(s, cursor: previous, backward: true))])
-    }
-    s.status = StatusMessage(step > 0 ? "This is the last case" : "This is the first case")
+  default:
     return (s, [])
   }
+}
+
+/// Opens the next or previous case, turning the page when the step leaves it.
+private func stepCase(_ state: AppState, forward: Bool) -> (AppState, [Effect]) {
+  var s = state
+  guard let rows = s.page?.rows, !rows.isEmpty else { return (s, []) }
+  let step = forward ? 1 : -1
+  let target = s.selection + step
+  if target >= 0 && target < rows.count {
+    s.selection = target
+    return (s, [.loadCase(rows[target].id)])
+  }
+  if step > 0, let next = s.page?.next {
+    s.pageNumber += 1
+    s.openAfterLoad = .first
+    return (s, [.loadPage(pageRequest(s, cursor: next, backward: false))])
+  }
+  if step < 0, let previous = s.page?.previous, s.pageNumber > 1 {
+    s.pageNumber -= 1
+    s.openAfterLoad = .last
+    return (s, [.loadPage(pageRequest(s, cursor: previous, backward: true))])
+  }
+  s.status = StatusMessage(step > 0 ? "This is the last case" : "This is the first case")
+  return (s, [])
 }
 
 /// Ends a stroke in progress; returns the save it needs.
