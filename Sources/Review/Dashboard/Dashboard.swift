@@ -56,20 +56,33 @@ func dashboardAction(_ s: inout AppState, _ action: Action) -> [Effect] {
 extension View {
   static func dashboard(_ s: AppState, _ f: inout Frame) {
     guard let d = s.dashboard else { return }
-    let width = s.columns
     var y = 1
-    func line(_ text: String, _ style: Style = Style(.text), column: Int = 0) {
-      guard y < s.rows - 1 else { return }
-      f.put(text, row: y, column: column, style: style, width: width - column)
-      y += 1
-    }
     guard let r = d.report else {
-      line(" Agreement · computing…", Style(.title))
+      dashboardLine(" Agreement · computing…", Style(.title), s, &f, &y)
       return
     }
+    dashboardHeader(s, r, d, &f, y: &y)
+    dashboardKappas(s, r, &f, y: &y)
+    dashboardConfusion(s, r, d, &f, y: &y)
+    dashboardMasksAndModel(s, r, &f, y: &y)
+  }
+
+  /// One dashboard line at row `y`, clipped to the screen; nothing below the status row.
+  private static func dashboardLine(
+    _ text: String, _ style: Style, _ s: AppState, _ f: inout Frame, _ y: inout Int
+  ) {
+    guard y < s.rows - 1 else { return }
+    f.put(text, row: y, column: 0, style: style, width: s.columns)
+    y += 1
+  }
+
+  /// The title, the raters' progress, n and (blinded) which labels count.
+  private static func dashboardHeader(
+    _ s: AppState, _ r: SessionAgreementReport, _ d: DashboardState, _ f: inout Frame, y: inout Int
+  ) {
+    func line(_ text: String, _ style: Style = Style(.text)) { dashboardLine(text, style, s, &f, &y) }
     let info = r.session
     let safe = Sanitizer.sanitize(_:)
-    let f3 = { (x: Double) in String(format: "%.3f", x) }
     let updated =
       d.updatedAt.map { time in
         let formatter = DateFormatter()
@@ -83,7 +96,6 @@ extension View {
     line(
       " Agreement · session \(safe(info.name)) (\(state)) · read as \(safe(r.readAs ?? "system")) · \(updated)",
       Style(.title))
-    let labels = r.labels
     let progress = info.raters.map { "\(safe($0)) \(info.labelled[$0] ?? 0)/\(info.caseCount)" }
     line(" Raters: \(progress.joined(separator: " · ")) · created by \(safe(info.createdBy))", Style(.dim))
     var n = " n: \(r.visibleCases) of \(info.caseCount) cases have a label you may see"
@@ -102,7 +114,16 @@ extension View {
         Style(by.isEmpty ? .dim : .warning))
     }
     if s.rows >= 30 { y += 1 }
+  }
 
+  /// Cohen's kappa per pair (with CI, band and weighted kappa when there is room); Fleiss and Krippendorff for 3+ raters.
+  private static func dashboardKappas(
+    _ s: AppState, _ r: SessionAgreementReport, _ f: inout Frame, y: inout Int
+  ) {
+    func line(_ text: String, _ style: Style = Style(.text)) { dashboardLine(text, style, s, &f, &y) }
+    let safe = Sanitizer.sanitize(_:)
+    let f3 = { (x: Double) in String(format: "%.3f", x) }
+    let labels = r.labels
     // Cohen's kappa per pair, with its CI (and band when there is room) and the weighted kappa.
     let names = labels.pairwise.map { "\(safe(labels.raters[$0.a])) × \(safe(labels.raters[$0.b]))" }
     let nameWidth = max(4, names.map { TextWidth.of($0) }.max() ?? 4)
@@ -111,7 +132,7 @@ extension View {
     let kappaWidth = 25  // "-0.176 [-0.604, -0.251] "
     let weighted = r.options.weights != nil
     let withBands =
-      3 + nameWidth + 3 + countWidth + 1 + kappaWidth + bandWidth + (weighted ? kappaWidth : 0) <= width
+      3 + nameWidth + 3 + countWidth + 1 + kappaWidth + bandWidth + (weighted ? kappaWidth : 0) <= s.columns
     let weightedColumn = 3 + nameWidth + 3 + countWidth + 1 + kappaWidth + (withBands ? bandWidth : 0)
     if y < s.rows - 1 {
       f.put(" Cohen's kappa [95% CI]", row: y, column: 0, style: Style(.accent))
@@ -145,7 +166,16 @@ extension View {
           + (labels.krippendorffOrdinal.value.map(f3) ?? "undefined") + ")")
     }
     y += 1
+  }
 
+  /// One pair's confusion heatmap and the per-class agreement beside or below it.
+  private static func dashboardConfusion(
+    _ s: AppState, _ r: SessionAgreementReport, _ d: DashboardState, _ f: inout Frame, y: inout Int
+  ) {
+    func line(_ text: String, _ style: Style = Style(.text)) { dashboardLine(text, style, s, &f, &y) }
+    let safe = Sanitizer.sanitize(_:)
+    let f3 = { (x: Double) in String(format: "%.3f", x) }
+    let labels = r.labels
     // The confusion matrix of one pair as a heatmap, numbers in every cell; per-class agreement beside it.
     let top = y
     if !labels.pairwise.isEmpty {
@@ -179,7 +209,15 @@ extension View {
       line(" Per-class agreement: " + parts.joined(separator: " · "))
     }
     y += 1
+  }
 
+  /// Pooled mask agreement, the model against the consensus and the CLI that prints the same numbers.
+  private static func dashboardMasksAndModel(
+    _ s: AppState, _ r: SessionAgreementReport, _ f: inout Frame, y: inout Int
+  ) {
+    func line(_ text: String, _ style: Style = Style(.text)) { dashboardLine(text, style, s, &f, &y) }
+    let safe = Sanitizer.sanitize(_:)
+    let f3 = { (x: Double) in String(format: "%.3f", x) }
     // Masks between raters.
     if r.masks.allSatisfy({ $0.cases.isEmpty }) {
       line(
