@@ -18,20 +18,7 @@ extension View {
     let imageRect = caseImageRect(s)
     let imageColumns = imageRect.columns
     if let problem = d.imageProblem {
-      // The file is missing or no longer the case's image: say so where the image would be.
-      var row = imageRect.row + 1
-      f.put(" The image cannot be shown:", row: row, column: 0, style: Style(.title), width: imageColumns)
-      let words = Sanitizer.sanitize(problem).split(separator: " ")
-      var current = " "
-      for w in words {
-        if current.count + w.count + 1 > max(10, imageColumns - 2) {
-          row += 1
-          f.put(current, row: row, column: 0, style: Style(.text), width: imageColumns)
-          current = " "
-        }
-        current += (current == " " ? "" : " ") + w
-      }
-      f.put(current, row: row + 1, column: 0, style: Style(.text), width: imageColumns)
+      imageProblem(problem, rect: imageRect, &f)
     } else if s.graphics {
       f.place(explainedImagePlacement(s, d, rect: imageRect, images))
     } else {
@@ -113,10 +100,37 @@ extension View {
     y = explanationLegend(s, d, &f, column: x, row: y, width: panelWidth)
     y += 1
     line("History", Style(.title))
+    let entries = historyEntries(s, d)
+    for e in entries.sorted(by: { $0.date > $1.date }) {
+      guard y < s.rows - 1 else { break }
+      line(e.text, Style(.dim))
+    }
+  }
+
+  /// The file is missing or no longer the case's image: say so, wrapped, where the image would be.
+  private static func imageProblem(_ problem: String, rect imageRect: CellRect, _ f: inout Frame) {
+    let imageColumns = imageRect.columns
+    var row = imageRect.row + 1
+    f.put(" The image cannot be shown:", row: row, column: 0, style: Style(.title), width: imageColumns)
+    let words = Sanitizer.sanitize(problem).split(separator: " ")
+    var current = " "
+    for w in words {
+      if current.count + w.count + 1 > max(10, imageColumns - 2) {
+        row += 1
+        f.put(current, row: row, column: 0, style: Style(.text), width: imageColumns)
+        current = " "
+      }
+      current += (current == " " ? "" : " ") + w
+    }
+    f.put(current, row: row + 1, column: 0, style: Style(.text), width: imageColumns)
+  }
+
+  /// The case's annotations and adjudications as dated history lines (UTC), unsorted.
+  private static func historyEntries(_ s: AppState, _ d: CaseDetail) -> [(date: Date, text: String)] {
     let formatter = DateFormatter()
     formatter.dateFormat = "yyyy-MM-dd HH:mm"
     formatter.timeZone = TimeZone(identifier: "UTC")
-    // Annotations and adjudications, newest first.
+    // Annotations and adjudications; the case view sorts them newest first.
     var entries: [(date: Date, text: String)] = s.history.map { a in
       let what = [
         a.label.map { "\(letter($0, s.schema)) \($0)" },
@@ -136,9 +150,6 @@ extension View {
             + (a.maskID != nil ? " + mask" : "")
         ))
     }
-    for e in entries.sorted(by: { $0.date > $1.date }) {
-      guard y < s.rows - 1 else { break }
-      line(e.text, Style(.dim))
-    }
+    return entries
   }
 }
