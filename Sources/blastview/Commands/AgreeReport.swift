@@ -209,6 +209,20 @@ enum AgreeReport {
           }
           .joined(separator: ", "))
     }
+    out += bootstrapLines(r)
+    out += undefinedLines(r)
+    out.append("")
+    out.append(
+      "\(LandisKoch.scaleName): "
+        + LandisKoch.allCases.map { "\($0.range) \($0.rawValue)" }.joined(separator: ", ") + ".")
+    return out.joined(separator: "\n") + "\n"
+  }
+
+  /// The bootstrap confidence intervals, one line per statistic (none without --bootstrap).
+  private static func bootstrapLines(_ r: AgreementReport) -> [String] {
+    let safe = Sanitizer.sanitize(_:)
+    let f = { (x: Double) in AgreeOutput.fixed(x) }
+    var out: [String] = []
     if !r.bootstrap.isEmpty {
       out.append("")
       for b in r.bootstrap {
@@ -224,6 +238,13 @@ enum AgreeReport {
         out.append(s)
       }
     }
+    return out
+  }
+
+  /// The statistics that are undefined, grouped by reason in first-seen order.
+  private static func undefinedLines(_ r: AgreementReport) -> [String] {
+    let safe = Sanitizer.sanitize(_:)
+    var out: [String] = []
     if !r.undefined.isEmpty {
       out.append("")
       out.append("Undefined:")
@@ -238,11 +259,7 @@ enum AgreeReport {
         out.append("  \(names[reason]!.map(safe).joined(separator: ", ")): \(safe(reason))")
       }
     }
-    out.append("")
-    out.append(
-      "\(LandisKoch.scaleName): "
-        + LandisKoch.allCases.map { "\($0.range) \($0.rawValue)" }.joined(separator: ", ") + ".")
-    return out.joined(separator: "\n") + "\n"
+    return out
   }
 
   private static func line(_ name: String, _ value: Result<String, Undefined>) -> String {
