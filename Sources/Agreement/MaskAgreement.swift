@@ -151,17 +151,10 @@ public struct MaskAgreement: Sendable, Equatable {
     iou = pixels.iou.map { .success($0) } ?? .failure(Undefined("iou", "both masks are empty"))
 
     // Pairs as (i, j, intersection, union), sorted for determinism.
-    struct Pair {
-      let i: Int
-      let j: Int
-      let inter: Int
-      let union: Int
-      var iou: Double { Double(inter) / Double(union) }
-    }
     let pairs = overlap.map { key, inter in
       let i = Int(key >> 32)
       let j = Int(key & 0xFFFF_FFFF)
-      return Pair(i: i, j: j, inter: inter, union: areaA[i] + areaB[j] - inter)
+      return OverlapPair(i: i, j: j, inter: inter, union: areaA[i] + areaB[j] - inter)
     }.sorted { ($0.i, $0.j) < ($1.i, $1.j) }
 
     // One-to-one matches at IoU > 0.5: IoU > 0.5 means more than half of each nucleus's
@@ -197,49 +190,14 @@ public struct MaskAgreement: Sendable, Equatable {
       ? .success(matches.reduce(0.0) { $0 + $1.iou } / Double(tp))
       : .failure(Undefined("sq", "no nuclei matched at IoU > 0.5, so there is no mean matched IoU"))
 
-    // AJI: each reference nucleus takes its best partner; pairs are sorted by (i, j), so the
-    // first of equal IoUs is the smaller label of b (labels are dense in increasing order).
-    var best = [Int](repeating: -1, count: la.count)
-    for (n, p) in pairs.enumerated() {
-      if best[p.i] < 0 || p.iou > pairs[best[p.i]].iou { best[p.i] = n }
-    }
-    var c = 0
-    var u = 0
-    var taken = [Bool](repeating: false, count: lb.count)
-    for i in 0..<la.count {
-      if best[i] >= 0 {
-        let p = pairs[best[i]]
-        c += p.inter
-        u += p.union
-        taken[p.j] = true
-      } else {
-        u += areaA[i]
-      }
-    }
-    for j in 0..<lb.count where !taken[j] { u += areaB[j] }
+    // AJI: each reference nucleus takes its best partner.
+    let (c, u) = Self.ajiSums(pairs, areaA: areaA, areaB: areaB)
     aji = u > 0 ? .success(Double(c) / Double(u)) : .failure(Undefined("aji", "both masks are empty"))
     ajiIntersection = c
     ajiUnion = u
 
-    // AJI+: Hungarian matching within each connected group of overlapping nuclei (pairs that
-    // do not overlap have IoU 0 and cannot change the optimum, so groups are independent).
-    let assigned = maximumIoUAssignment(
-      pairs: pairs.map { ($0.i, $0.j, $0.iou) }, countA: la.count, countB: lb.count)
-    var cPlus = 0
-    var uPlus = 0
-    var usedA = [Bool](repeating: false, count: la.count)
-    var usedB = [Bool](repeating: false, count: lb.count)
-    let pairIndex = Dictionary(
-      uniqueKeysWithValues: pairs.enumerated().map { ($0.element.i << 32 | $0.element.j, $0.offset) })
-    for (i, j) in assigned {
-      let p = pairs[pairIndex[i << 32 | j]!]
-      cPlus += p.inter
-      uPlus += p.union
-      usedA[i] = true
-      usedB[j] = true
-    }
-    for i in 0..<la.count where !usedA[i] { uPlus += areaA[i] }
-    for j in 0..<lb.count where !usedB[j] { uPlus += areaB[j] }
+    // AJI+: the IoU-maximal one-to-one assignment.
+    let (cPlus, uPlus) = Self.ajiPlusSums(pairs, areaA: areaA, areaB: areaB)
     ajiPlusIntersection = cPlus
     ajiPlusUnion = uPlus
     ajiPlus =
@@ -251,6 +209,67 @@ public struct MaskAgreement: Sendable, Equatable {
     }
     self.undefined = undefined
   }
+
+  /// AJI's intersection C and union U: each nucleus of a takes its best partner; pairs are
+  /// sorted by (i, j), so the first of equal IoUs is the smaller label of b (labels are dense in
+  /// increasing order). Unpaired nuclei of both masks add their area to U.
+  private static func ajiSums(
+    _ pairs: [OverlapPair], areaA: [Int], areaB: [Int]
+  ) -> (c: Int, u: Int) {
+    var best = [Int](repeating: -1, count: areaA.count)
+    for (n, p) in pairs.enumerated() {
+      if best[p.i] < 0 || p.iou > pairs[best[p.i]].iou { best[p.i] = n }
+    }
+    var c = 0
+    var u = 0
+    var taken = [Bool](repeating: false, count: areaB.count)
+    for i in 0..<areaA.count {
+      if best[i] >= 0 {
+        let p = pairs[best[i]]
+        c += p.inter
+        u += p.union
+        taken[p.j] = true
+      } else {
+        u += areaA[i]
+      }
+    }
+    for j in 0..<areaB.count where !taken[j] { u += areaB[j] }
+    return (c, u)
+  }
+
+  /// AJI+'s C and U: Hungarian matching within each connected group of overlapping nuclei (pairs
+  /// that do not overlap have IoU 0 and cannot change the optimum, so groups are independent).
+  private static func ajiPlusSums(
+    _ pairs: [OverlapPair], areaA: [Int], areaB: [Int]
+  ) -> (c: Int, u: Int) {
+    let assigned = maximumIoUAssignment(
+      pairs: pairs.map { ($0.i, $0.j, $0.iou) }, countA: areaA.count, countB: areaB.count)
+    var cPlus = 0
+    var uPlus = 0
+    var usedA = [Bool](repeating: false, count: areaA.count)
+    var usedB = [Bool](repeating: false, count: areaB.count)
+    let pairIndex = Dictionary(
+      uniqueKeysWithValues: pairs.enumerated().map { ($0.element.i << 32 | $0.element.j, $0.offset) })
+    for (i, j) in assigned {
+      let p = pairs[pairIndex[i << 32 | j]!]
+      cPlus += p.inter
+      uPlus += p.union
+      usedA[i] = true
+      usedB[j] = true
+    }
+    for i in 0..<areaA.count where !usedA[i] { uPlus += areaA[i] }
+    for j in 0..<areaB.count where !usedB[j] { uPlus += areaB[j] }
+    return (cPlus, uPlus)
+  }
+}
+
+/// Nucleus i of the first mask overlapping nucleus j of the second (dense indices).
+private struct OverlapPair {
+  let i: Int
+  let j: Int
+  let inter: Int
+  let union: Int
+  var iou: Double { Double(inter) / Double(union) }
 }
 
 /// Labels renumbered 0..<count in increasing label order; `index[p]` is -1 for background.
