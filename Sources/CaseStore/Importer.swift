@@ -102,72 +102,10 @@ extension CaseStore {
     let seed = try setting("split_seed") ?? Split.defaultSeed
 
     // 1. Masks by stem.
-    var masksByStem: [String: String] = [:]
-    var maskDirAbs: String? = nil
-    if let dir = options.masksDirectory {
-      let abs = Workspace.absolute(dir)
-      maskDirAbs = abs
-      var isDir: ObjCBool = false
-      guard FileManager.default.fileExists(atPath: abs, isDirectory: &isDir), isDir.boolValue else {
-        throw .io(path: dir, reason: "the masks directory does not exist or is not a directory")
-      }
-      var walk = FileWalk()
-      walk.walk(abs)
-      summary.directoryProblems += walk.problems
-      for f in walk.files.sorted() {
-        let stem = FileWalk.stem(f)
-        if let other = masksByStem[stem] {
-          summary.maskProblems.append(
-            ImportIssue(path: f, reason: "another mask has the same stem (\(other)); ignored"))
-        } else {
-          masksByStem[stem] = f
-        }
-      }
-    }
+    let (masksByStem, maskDirAbs) = try indexMasks(options, summary: &summary)
 
     // 2. Candidate image files, with their folder-label search root.
-    var candidates: [Candidate] = []
-    var seenPaths: Set<String> = []
-    func add(_ c: Candidate) {
-      if seenPaths.insert(c.path).inserted { candidates.append(c) }
-    }
-    if let manifest = options.manifest {
-      for c in try readManifest(manifest, summary: &summary) { add(c) }
-    }
-    for p in options.paths {
-      let abs = Workspace.absolute(p)
-      var isDir: ObjCBool = false
-      guard FileManager.default.fileExists(atPath: abs, isDirectory: &isDir) else {
-        // An argument that was not valid UTF-8 reaches us with U+FFFD in place of the bad bytes.
-        let reason =
-          p.unicodeScalars.contains("\u{FFFD}")
-          ? "no such file (its name is not valid UTF-8 as given; rename the file to import it)"
-          : "no such file or directory"
-        summary.refused.append(ImportIssue(path: p, reason: reason))
-        continue
-      }
-      if !isDir.boolValue {
-        var st = stat()
-        if stat(abs, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
-          let kind = (st.st_mode & S_IFMT) == S_IFIFO ? "a FIFO (named pipe)" : "not a regular file"
-          summary.refused.append(ImportIssue(path: p, reason: "\(kind); only image files are imported"))
-          continue
-        }
-        add(Candidate(path: abs, labelRoot: (abs as NSString).deletingLastPathComponent, explicit: true))
-        continue
-      }
-      var walk = FileWalk()
-      walk.walk(abs)
-      summary.directoryProblems += walk.problems
-      summary.refused += walk.refused
-      for f in walk.files.sorted() {
-        if let m = maskDirAbs, f.hasPrefix(m + "/") {
-          summary.maskFiles += 1
-          continue
-        }
-        add(Candidate(path: f, labelRoot: abs, explicit: false))
-      }
-    }
+    let candidates = try importCandidates(options, maskDirectory: maskDirAbs, summary: &summary)
 
     // 3. Process in batches: read, hash and decode in parallel, insert in one transaction.
     let total = candidates.count
@@ -252,6 +190,86 @@ extension CaseStore {
     if summary.imported >= 1000 { try? optimize() }
     summary.seconds = Date().timeIntervalSince(start)
     return summary
+  }
+
+  /// The masks directory's files by stem (the first of a stem wins; later ones are reported),
+  /// and the directory's absolute path, so the image walk can leave its files out.
+  private func indexMasks(
+    _ options: ImportOptions, summary: inout ImportSummary
+  ) throws(StoreError) -> (byStem: [String: String], directory: String?) {
+    var masksByStem: [String: String] = [:]
+    var maskDirAbs: String? = nil
+    if let dir = options.masksDirectory {
+      let abs = Workspace.absolute(dir)
+      maskDirAbs = abs
+      var isDir: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: abs, isDirectory: &isDir), isDir.boolValue else {
+        throw .io(path: dir, reason: "the masks directory does not exist or is not a directory")
+      }
+      var walk = FileWalk()
+      walk.walk(abs)
+      summary.directoryProblems += walk.problems
+      for f in walk.files.sorted() {
+        let stem = FileWalk.stem(f)
+        if let other = masksByStem[stem] {
+          summary.maskProblems.append(
+            ImportIssue(path: f, reason: "another mask has the same stem (\(other)); ignored"))
+        } else {
+          masksByStem[stem] = f
+        }
+      }
+    }
+    return (masksByStem, maskDirAbs)
+  }
+
+  /// The image files to inspect, each once: the manifest's, then each path argument (a file as
+  /// given, a directory walked in sorted order); missing and non-regular files are refused.
+  private func importCandidates(
+    _ options: ImportOptions, maskDirectory maskDirAbs: String?, summary: inout ImportSummary
+  ) throws(StoreError) -> [Candidate] {
+    var candidates: [Candidate] = []
+    var seenPaths: Set<String> = []
+    func add(_ c: Candidate) {
+      if seenPaths.insert(c.path).inserted { candidates.append(c) }
+    }
+    if let manifest = options.manifest {
+      for c in try readManifest(manifest, summary: &summary) { add(c) }
+    }
+    for p in options.paths {
+      let abs = Workspace.absolute(p)
+      var isDir: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: abs, isDirectory: &isDir) else {
+        // An argument that was not valid UTF-8 reaches us with U+FFFD in place of the bad bytes.
+        let reason =
+          p.unicodeScalars.contains("\u{FFFD}")
+          ? "no such file (its name is not valid UTF-8 as given; rename the file to import it)"
+          : "no such file or directory"
+        summary.refused.append(ImportIssue(path: p, reason: reason))
+        continue
+      }
+      if !isDir.boolValue {
+        var st = stat()
+        if stat(abs, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
+          let kind = (st.st_mode & S_IFMT) == S_IFIFO ? "a FIFO (named pipe)" : "not a regular file"
+          summary.refused.append(ImportIssue(path: p, reason: "\(kind); only image files are imported"))
+          continue
+        }
+        add(Candidate(path: abs, labelRoot: (abs as NSString).deletingLastPathComponent, explicit: true))
+        continue
+      }
+      var walk = FileWalk()
+      walk.walk(abs)
+      summary.directoryProblems += walk.problems
+      summary.refused += walk.refused
+      for f in walk.files.sorted() {
+        if let m = maskDirAbs, f.hasPrefix(m + "/") {
+          summary.maskFiles += 1
+          continue
+        }
+        add(Candidate(path: f, labelRoot: abs, explicit: false))
+      }
+    }
+    return candidates
   }
 
   /// A new case as the importer hands it to `insertCases`: metadata already checked (a tool
