@@ -183,14 +183,7 @@ public struct ShortcutAudit: Sendable {
     let open = Preprocessing(size: base.size, cornerBlank: nil, stainNormalisation: base.stainNormalisation)
 
     // Pass 1: every image's corner patch, by class, for the swaps.
-    var patches: [[RGBImage]] = Array(repeating: [], count: k)
-    for (i, im) in images.enumerated() {
-      guard im.classIndex >= 0 && im.classIndex < k else {
-        throw ExplanationError.classOutOfRange(im.classIndex, classes: k)
-      }
-      patches[im.classIndex].append(cornerPatch(try im.load()))
-      progress?(.corners, i + 1, images.count)
-    }
+    let patches = try cornerPatchesByClass(images, classes: k, progress: progress)
 
     var truth: [Int] = []
     var predBlanked: [Int] = []
@@ -276,6 +269,40 @@ public struct ShortcutAudit: Sendable {
     }
     let rateBlanked = n > 0 ? Double(flips) / Double(n) : 0
     let rateSwapped = swaps > 0 ? Double(swapFlips) / Double(swaps) : 0
+    let findings = auditFindings(
+      flips: flips, n: n, rateBlanked: rateBlanked, swapFlips: swapFlips, swaps: swaps,
+      rateSwapped: rateSwapped, toDonor: toDonor, meanShare: meanShare, ratio: ratio, area: area)
+    return ShortcutAuditReport(
+      n: n, classes: classes, corner: corner, cornerSource: cornerSource,
+      accuracyBlanked: reportBlanked.accuracy, accuracyUnblanked: reportOpen.accuracy,
+      macroF1Blanked: reportBlanked.macro.f1, macroF1Unblanked: reportOpen.macro.f1,
+      flipsBlanked: flips, flipRateBlanked: rateBlanked, swaps: swaps, flipsSwapped: swapFlips,
+      flipRateSwapped: rateSwapped, swapsToDonorClass: toDonor, flipsBlankedByClass: flipsByClass,
+      gradcamCornerShare: meanShare, gradcamCornerShareMedian: median, gradcamImages: shares.count,
+      cornerAreaShare: area, gradcamCornerRatio: ratio, robustness: robustness, thresholds: thresholds,
+      passed: findings.isEmpty, findings: findings)
+  }
+
+  /// Every image's corner patch, grouped by its class (in image order), for the swaps.
+  private func cornerPatchesByClass(
+    _ images: [AuditImage], classes k: Int, progress: ((Stage, Int, Int) -> Void)?
+  ) throws -> [[RGBImage]] {
+    var patches: [[RGBImage]] = Array(repeating: [], count: k)
+    for (i, im) in images.enumerated() {
+      guard im.classIndex >= 0 && im.classIndex < k else {
+        throw ExplanationError.classOutOfRange(im.classIndex, classes: k)
+      }
+      patches[im.classIndex].append(cornerPatch(try im.load()))
+      progress?(.corners, i + 1, images.count)
+    }
+    return patches
+  }
+
+  /// What fails the audit, in words: flip rates over the limit, too much Grad-CAM in the corner.
+  private func auditFindings(
+    flips: Int, n: Int, rateBlanked: Double, swapFlips: Int, swaps: Int, rateSwapped: Double, toDonor: Int,
+    meanShare: Double?, ratio: Double?, area: Double
+  ) -> [String] {
     var findings: [String] = []
     func percent(_ v: Double) -> String { String(format: "%.1f%%", 100 * v) }
     if rateBlanked >= thresholds.maxFlipRate {
@@ -295,15 +322,7 @@ public struct ShortcutAudit: Sendable {
           + "\(percent(area)) of the image (\(String(format: "%.1f", ratio))x; limit "
           + "\(String(format: "%.1f", thresholds.maxCornerRatio))x)")
     }
-    return ShortcutAuditReport(
-      n: n, classes: classes, corner: corner, cornerSource: cornerSource,
-      accuracyBlanked: reportBlanked.accuracy, accuracyUnblanked: reportOpen.accuracy,
-      macroF1Blanked: reportBlanked.macro.f1, macroF1Unblanked: reportOpen.macro.f1,
-      flipsBlanked: flips, flipRateBlanked: rateBlanked, swaps: swaps, flipsSwapped: swapFlips,
-      flipRateSwapped: rateSwapped, swapsToDonorClass: toDonor, flipsBlankedByClass: flipsByClass,
-      gradcamCornerShare: meanShare, gradcamCornerShareMedian: median, gradcamImages: shares.count,
-      cornerAreaShare: area, gradcamCornerRatio: ratio, robustness: robustness, thresholds: thresholds,
-      passed: findings.isEmpty, findings: findings)
+    return findings
   }
 
   /// The corner rectangle's pixels.
