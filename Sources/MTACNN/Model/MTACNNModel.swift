@@ -406,28 +406,7 @@ public final class MTACNNModel: ModeSwitching {
     if done() { return captured }
 
     // TTC 4: beta gradients, then the gradient reaching each column's stage-4 output.
-    var dOut4: [ModelTask: Tensor] = [:]
-    func addOut4(_ t: ModelTask, _ g: Tensor, alpha: (TaskConnectionUnit, Int)?) {
-      if dOut4[t] == nil {
-        let buf = gradOut4[t]!.tensor(g.shape)
-        buf.fill(0)
-        dOut4[t] = buf
-      }
-      if let (unit, k) = alpha {
-        unit.accumulateSourceGradient(g, source: k, into: dOut4[t]!)
-      } else {
-        accumulate(g, into: dOut4[t]!)
-      }
-    }
-    for t in sv.columns {
-      guard let g = dMixed4[t] else { continue }
-      let unit = ttc4[t]!
-      unit.backwardParameters(g)
-      if learnsBeforeMixed3(t) { addOut4(t, g, alpha: nil) }
-      for (k, q) in unit.sources.enumerated() where learnsBeforeMixed3(q) {
-        addOut4(q, g, alpha: (unit, k))
-      }
-    }
+    let dOut4 = ttc4Backward(sv, dMixed4, reaches: learnsBeforeMixed3)
     // Stage 4 of each column.
     var dMixed3: [ModelTask: Tensor] = [:]
     for t in sv.columns where dOut4[t] != nil || dPre4[t] != nil {
@@ -442,26 +421,7 @@ public final class MTACNNModel: ModeSwitching {
       if done() { return captured }
     }
     // TTC 3.
-    var dOut3: [ModelTask: Tensor] = [:]
-    for t in sv.columns {
-      guard let g = dMixed3[t] else { continue }
-      let unit = ttc3[t]!
-      unit.backwardParameters(g)
-      func add(_ q: ModelTask, _ alpha: Int?) {
-        if dOut3[q] == nil {
-          let buf = gradOut3[q]!.tensor(g.shape)
-          buf.fill(0)
-          dOut3[q] = buf
-        }
-        if let k = alpha {
-          unit.accumulateSourceGradient(g, source: k, into: dOut3[q]!)
-        } else {
-          accumulate(g, into: dOut3[q]!)
-        }
-      }
-      if encoderLearns || columnLearns(t) { add(t, nil) }
-      for (k, q) in unit.sources.enumerated() where encoderLearns || columnLearns(q) { add(q, k) }
-    }
+    let dOut3 = ttc3Backward(sv, dMixed3, reaches: { q in encoderLearns || columnLearns(q) })
     // Stage 3 of each column, summed into the shared encoder's output gradient.
     var dP2: Tensor?
     for t in sv.columns where dOut3[t] != nil || dPre3[t] != nil {
@@ -498,6 +458,64 @@ public final class MTACNNModel: ModeSwitching {
       }
     }
     return captured
+  }
+
+  /// TTC 4's backward: its beta gradients, and the stage-4 output gradient of every column that
+  /// `reaches` (something before its mixed3 learns), summed in the reusable `gradOut4` buffers.
+  private func ttc4Backward(
+    _ sv: Saved, _ dMixed4: [ModelTask: Tensor], reaches: (ModelTask) -> Bool
+  ) -> [ModelTask: Tensor] {
+    var dOut4: [ModelTask: Tensor] = [:]
+    func addOut4(_ t: ModelTask, _ g: Tensor, alpha: (TaskConnectionUnit, Int)?) {
+      if dOut4[t] == nil {
+        let buf = gradOut4[t]!.tensor(g.shape)
+        buf.fill(0)
+        dOut4[t] = buf
+      }
+      if let (unit, k) = alpha {
+        unit.accumulateSourceGradient(g, source: k, into: dOut4[t]!)
+      } else {
+        accumulate(g, into: dOut4[t]!)
+      }
+    }
+    for t in sv.columns {
+      guard let g = dMixed4[t] else { continue }
+      let unit = ttc4[t]!
+      unit.backwardParameters(g)
+      if reaches(t) { addOut4(t, g, alpha: nil) }
+      for (k, q) in unit.sources.enumerated() where reaches(q) {
+        addOut4(q, g, alpha: (unit, k))
+      }
+    }
+    return dOut4
+  }
+
+  /// TTC 3's backward: its beta gradients, and the stage-3 output gradient of every column that
+  /// `reaches` (the encoder or that column learns), summed in the reusable `gradOut3` buffers.
+  private func ttc3Backward(
+    _ sv: Saved, _ dMixed3: [ModelTask: Tensor], reaches: (ModelTask) -> Bool
+  ) -> [ModelTask: Tensor] {
+    var dOut3: [ModelTask: Tensor] = [:]
+    for t in sv.columns {
+      guard let g = dMixed3[t] else { continue }
+      let unit = ttc3[t]!
+      unit.backwardParameters(g)
+      func add(_ q: ModelTask, _ alpha: Int?) {
+        if dOut3[q] == nil {
+          let buf = gradOut3[q]!.tensor(g.shape)
+          buf.fill(0)
+          dOut3[q] = buf
+        }
+        if let k = alpha {
+          unit.accumulateSourceGradient(g, source: k, into: dOut3[q]!)
+        } else {
+          accumulate(g, into: dOut3[q]!)
+        }
+      }
+      if reaches(t) { add(t, nil) }
+      for (k, q) in unit.sources.enumerated() where reaches(q) { add(q, k) }
+    }
+    return dOut3
   }
 
   /// A stage's backward from its own parts (so the pre-pool gradient can be captured): dropout,
