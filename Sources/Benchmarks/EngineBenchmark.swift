@@ -185,54 +185,7 @@ public enum EngineBenchmark {
           inference!.batch1MedianMilliseconds))
     }
 
-    var layers: [EngineBenchmarkReport.LayerTiming] = []
-    if o.layers {
-      net.isTraining = true
-      var inputs: [[Int]: Tensor] = [:]
-      for (i, entry) in net.convolutions(batch: o.batch).enumerated() {
-        let x = inputs[entry.input] ?? randomUniform(entry.input, seed: 7)
-        inputs[entry.input] = x
-        let conv = entry.conv
-        let out = conv.outputShape(for: entry.input)
-        let dy = randomUniform(out, seed: 8)
-        let firstLayer = i == 0
-        _ = conv.forward(x)
-        if firstLayer { conv.backwardParameters(dy) } else { _ = conv.backward(dy) }
-        var fwd: [Double] = []
-        var bwd: [Double] = []
-        var fwdCPU: [Double] = []
-        var bwdCPU: [Double] = []
-        for _ in 0..<3 {
-          var c0 = processCPUTime().seconds
-          var t0 = monotonicSeconds()
-          _ = conv.forward(x)
-          fwd.append(monotonicSeconds() - t0)
-          fwdCPU.append(processCPUTime().seconds - c0)
-          c0 = processCPUTime().seconds
-          t0 = monotonicSeconds()
-          if firstLayer { conv.backwardParameters(dy) } else { _ = conv.backward(dy) }
-          bwd.append(monotonicSeconds() - t0)
-          bwdCPU.append(processCPUTime().seconds - c0)
-        }
-        let flops = Double(conv.forwardFLOPs(for: entry.input))
-        let f = flops / fwd.min()! / 1e9
-        let b = (firstLayer ? 1 : 2) * flops / bwd.min()! / 1e9
-        let fc = flops / max(fwdCPU.min()!, 1e-6) / 1e9
-        let bc = (firstLayer ? 1 : 2) * flops / max(bwdCPU.min()!, 1e-6) / 1e9
-        layers.append(
-          .init(
-            name: entry.name, input: entry.input, output: out, forwardMilliseconds: fwd.min()! * 1000,
-            backwardMilliseconds: bwd.min()! * 1000, forwardGFLOPS: f, backwardGFLOPS: b,
-            forwardFraction: f / sgemm, backwardFraction: b / sgemm, forwardGFLOPPerCPUSecond: fc,
-            backwardGFLOPPerCPUSecond: bc, weightGradientOnly: firstLayer))
-        log(
-          String(
-            format:
-              "%-18@ %@ fwd %6.1f GFLOP/s (%.2f)  bwd %6.1f GFLOP/s (%.2f)  per CPU-second: fwd %5.1f bwd %5.1f",
-            entry.name as NSString, "\(entry.input)" as NSString, f, f / sgemm, b, b / sgemm, fc, bc))
-      }
-      net.store.zeroGradients()
-    }
+    let layers = o.layers ? layerTimings(net, o, sgemm: sgemm, log: log) : []
 
     return EngineBenchmarkReport(
       machine: .init(
@@ -241,6 +194,60 @@ public enum EngineBenchmark {
       parameters: net.store.trainableCount, forwardGFLOPPerImage: allFLOPs / 1e9,
       convolutionGFLOPPerImage: convFLOPs / 1e9, sgemmGFLOPS: sgemm, train: train, trainProfile: trainProfile,
       inference: inference, inferenceProfile: inferenceProfile, layers: layers)
+  }
+
+  /// Each convolution's forward and backward alone (best of 3 after a warm-up), as GFLOP/s and as
+  /// a fraction of the sgemm peak; the first layer times only its weight gradient.
+  private static func layerTimings(
+    _ net: BenchmarkNetwork, _ o: EngineBenchmarkOptions, sgemm: Double, log: (String) -> Void
+  ) -> [EngineBenchmarkReport.LayerTiming] {
+    var layers: [EngineBenchmarkReport.LayerTiming] = []
+    net.isTraining = true
+    var inputs: [[Int]: Tensor] = [:]
+    for (i, entry) in net.convolutions(batch: o.batch).enumerated() {
+      let x = inputs[entry.input] ?? randomUniform(entry.input, seed: 7)
+      inputs[entry.input] = x
+      let conv = entry.conv
+      let out = conv.outputShape(for: entry.input)
+      let dy = randomUniform(out, seed: 8)
+      let firstLayer = i == 0
+      _ = conv.forward(x)
+      if firstLayer { conv.backwardParameters(dy) } else { _ = conv.backward(dy) }
+      var fwd: [Double] = []
+      var bwd: [Double] = []
+      var fwdCPU: [Double] = []
+      var bwdCPU: [Double] = []
+      for _ in 0..<3 {
+        var c0 = processCPUTime().seconds
+        var t0 = monotonicSeconds()
+        _ = conv.forward(x)
+        fwd.append(monotonicSeconds() - t0)
+        fwdCPU.append(processCPUTime().seconds - c0)
+        c0 = processCPUTime().seconds
+        t0 = monotonicSeconds()
+        if firstLayer { conv.backwardParameters(dy) } else { _ = conv.backward(dy) }
+        bwd.append(monotonicSeconds() - t0)
+        bwdCPU.append(processCPUTime().seconds - c0)
+      }
+      let flops = Double(conv.forwardFLOPs(for: entry.input))
+      let f = flops / fwd.min()! / 1e9
+      let b = (firstLayer ? 1 : 2) * flops / bwd.min()! / 1e9
+      let fc = flops / max(fwdCPU.min()!, 1e-6) / 1e9
+      let bc = (firstLayer ? 1 : 2) * flops / max(bwdCPU.min()!, 1e-6) / 1e9
+      layers.append(
+        .init(
+          name: entry.name, input: entry.input, output: out, forwardMilliseconds: fwd.min()! * 1000,
+          backwardMilliseconds: bwd.min()! * 1000, forwardGFLOPS: f, backwardGFLOPS: b,
+          forwardFraction: f / sgemm, backwardFraction: b / sgemm, forwardGFLOPPerCPUSecond: fc,
+          backwardGFLOPPerCPUSecond: bc, weightGradientOnly: firstLayer))
+      log(
+        String(
+          format:
+            "%-18@ %@ fwd %6.1f GFLOP/s (%.2f)  bwd %6.1f GFLOP/s (%.2f)  per CPU-second: fwd %5.1f bwd %5.1f",
+          entry.name as NSString, "\(entry.input)" as NSString, f, f / sgemm, b, b / sgemm, fc, bc))
+    }
+    net.store.zeroGradients()
+    return layers
   }
 
   /// Random images in [0, 1], labels cycling through the four classes, and masks of random
