@@ -52,7 +52,7 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Equatable, Senda
       what = "holds \(bytes) bytes, which does not match shape \(shape) of \(dtype)"
     case .outOfRange(let b, let e, let n):
       what = "has data_offsets [\(b), \(e)] outside the \(n)-byte data section"
-    case .overlapping(let other): what = "overlaps the data of tensor \"\(sanitized(other))\""
+    case .overlapping(let other): what = "overlaps the data of tensor \"\(other)\""
     case .gap(let at): what = "starts at byte \(at), leaving unindexed bytes before it"
     case .trailingBytes(let n): what = "has \(n) bytes after the last tensor that no tensor indexes"
     case .missing: what = "is missing"
@@ -60,18 +60,12 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Equatable, Senda
     case .writeFailed(let s): what = "could not be written: \(s)"
     }
     if let tensor {
-      return "\(sanitized(path)): tensor \"\(sanitized(tensor))\" \(what)"
+      return "\(path): tensor \"\(tensor)\" \(what)"
     }
-    return "\(sanitized(path)) \(what)"
+    return "\(path) \(what)"
   }
 }
 
-/// Replaces control characters (terminal escapes) in text that came from a file.
-func sanitized(_ s: String) -> String {
-  String(
-    String.UnicodeScalarView(
-      s.unicodeScalars.map { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) ? "?" : $0 }))
-}
 
 /// Element types of the safetensors format and their sizes in bytes.
 public enum SafeTensorsDType: String, Sendable, CaseIterable {
@@ -165,7 +159,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     // another runs. Refused, at any depth.
     if let key = SafeTensorsFile.firstDuplicateKey(in: bytes[8..<(8 + n)]) {
       throw SafeTensorsError(
-        path: path, reason: .badHeader("the key \"\(sanitized(key))\" appears twice in one object"))
+        path: path, reason: .badHeader("the key \"\(key)\" appears twice in one object"))
     }
     var meta: [String: String] = [:]
     if let m = dict["__metadata__"] {
@@ -175,7 +169,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
       for (k, v) in md {
         guard let s = v as? String else {
           throw SafeTensorsError(
-            path: path, reason: .badHeader("__metadata__ value for \"\(sanitized(k))\" is not a string"))
+            path: path, reason: .badHeader("__metadata__ value for \"\(k)\" is not a string"))
         }
         meta[k] = s
       }

@@ -106,7 +106,11 @@ public struct Frame: Equatable, Sendable {
     for ch in text {
       var character = ch
       var w = TextWidth.of(ch)
-      if ch.unicodeScalars.contains(where: { Sanitizer.isControl($0) }) {
+      // The one sanitiser's policy, per character: controls, bidi overrides and invisible
+      // format characters never reach a cell, whichever view forgot to filter its text.
+      if ch.unicodeScalars.contains(where: { Sanitizer.needsFiltering($0) })
+        && Sanitizer.sanitize(String(ch)) != String(ch)
+      {
         character = Sanitizer.marker
         w = 1
       }

@@ -156,23 +156,21 @@ import Testing
     #expect(!Self.hasRawHostileScalars(option.out + option.err), "\(option.err.debugDescription)")
   }
 
-  /// `rater` prints names a user typed. The store refuses control characters in a name but
-  /// not a right-to-left override or a zero-width space: those are neutralised when printed.
+  /// `rater add` with a name holding a right-to-left override and a zero-width space: the
+  /// store refuses it (look-alike names, issue 15), and the refusal that quotes the name
+  /// prints it neutralised; nothing is added.
   @Test func raterNamesAreNeutralised() throws {
     let dir = try Self.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: dir) }
     let ws = dir.appendingPathComponent("ws").path
     let name = "ann\u{202E}gpj\u{200B}.exe"
-    var r = try Self.run(["init", "--workspace", ws])
+    var r = try Self.run(["init", "--workspace", ws, "--no-model"])
     #expect(r.status == 0, "\(r.err)")
     r = try Self.run(["rater", "add", name, "--workspace", ws])
-    #expect(r.status == 0, "\(r.err)")
-    #expect(r.out.contains("Added rater ann\u{FFFD}gpj\u{FFFD}.exe "))
-    #expect(!Self.hasRawHostileScalars(r.out + r.err), "\(r.out.debugDescription)")
-    r = try Self.run(["rater", "list", "--workspace", ws])
-    #expect(r.out.contains("ann\u{FFFD}gpj\u{FFFD}.exe  rater"))
-    #expect(!Self.hasRawHostileScalars(r.out + r.err), "\(r.out.debugDescription)")
+    #expect(r.status == 1, "\(r.out)")
+    #expect(r.err.contains("\"ann\u{FFFD}gpj\u{FFFD}.exe\"") && r.err.contains("U+202E"), "\(r.err)")
+    #expect(!Self.hasRawHostileScalars(r.out + r.err), "\(r.err.debugDescription)")
     r = try Self.run(["rater", "list", "--json", "--workspace", ws])
-    #expect(r.out.contains(#"ann\u202egpj\u200b.exe"#) && !Self.hasRawHostileScalars(r.out))
+    #expect(r.status == 0 && !r.out.contains("ann") && !Self.hasRawHostileScalars(r.out), "\(r.out)")
   }
 }

@@ -38,7 +38,7 @@ import Testing
       }
     }
     let ws = dir + "/ws"
-    #expect(try M.run(["init", "--workspace", ws, "--schema", "wbc5"]).status == 0)
+    #expect(try M.run(["init", "--workspace", ws, "--schema", "wbc5", "--no-model"]).status == 0)
     let imported = try M.run(["import", "--workspace", ws, images, "--labels-from-folders"])
     #expect(imported.status == 0, "\(imported.err)")
     return ws

@@ -270,7 +270,10 @@ import Testing
         "agree embedded"))
     var a = shared
     var b = embedded
-    for key in ["session", "masks", "model"] {
+    // The shared path does not report these yet (documented in docs/deployment.md): the session
+    // object, mask agreement, the model against the consensus, and the revisions made after
+    // unblinding (none here). Every label statistic must be the same.
+    for key in ["session", "masks", "model", "revisions"] {
       a.removeValue(forKey: key)
       b.removeValue(forKey: key)
     }

@@ -63,6 +63,16 @@ import Testing
     #expect(f.text(row: 0).hasPrefix("a\u{FFFD}"))
   }
 
+  /// A view that forgets to sanitise still cannot reorder or hide text: bidi overrides and
+  /// invisible format characters become the marker in the cell, as the `Sanitizer` says; plain
+  /// accented and wide text is untouched.
+  @Test func bidiAndInvisibleCharactersNeverEnterAFrame() {
+    var f = Frame(rows: 1, columns: 30)
+    f.put("ann\u{202E}gpj\u{200B}.exe Früh-B 好", row: 0, column: 0)
+    #expect(!f.text.unicodeScalars.contains { $0.value == 0x202E || $0.value == 0x200B })
+    #expect(f.text(row: 0).hasPrefix("ann\u{FFFD}gpj\u{FFFD}.exe Früh-B 好"), "\(f.text(row: 0))")
+  }
+
   @Test func truncationUsesAnEllipsis() {
     #expect(TextWidth.truncated("abcdefgh", to: 5) == "abcd…")
     #expect(TextWidth.truncated("abc", to: 5) == "abc")

@@ -17,10 +17,11 @@ public enum ColourShift: Hashable, Sendable, CustomStringConvertible {
     .none, .hue(degrees: 10), .hue(degrees: -10), .saturation(factor: 0.85), .saturation(factor: 1.15), .gray,
   ]
 
+  /// Quotes the text as given; whoever prints it passes it through the terminal `Sanitizer`.
   public struct ParseError: Error, CustomStringConvertible, Equatable {
     public let text: String
     public var description: String {
-      "unknown colour shift '\(text.filter { $0.isASCII && !$0.isNewline && $0 != "\u{1B}" })': expected "
+      "unknown colour shift '\(text)': expected "
         + "none, gray, hue:<degrees> (e.g. hue:+10) or sat:<factor> (e.g. sat:0.85)"
     }
   }

@@ -14,13 +14,13 @@ public struct DatasetError: Error, CustomStringConvertible, Equatable, Sendable 
   public let reason: Reason
 
   public var description: String {
-    let p = sanitisedForTerminal(path)
+    let p = path
     switch reason {
     case .notADirectory: return "\(p): not a directory"
     case .unknownClassFolder(let schema, let classes):
       return "\(p): folder names no class of schema \(schema) (\(classes.joined(separator: ", ")))"
     case .empty(let classes): return "\(p): no images in class folders (\(classes.joined(separator: ", ")))"
-    case .unreadable(let why): return "\(p): cannot be read (\(sanitisedForTerminal(why)))"
+    case .unreadable(let why): return "\(p): cannot be read (\(why))"
     }
   }
 }
@@ -160,13 +160,4 @@ extension FolderDataset {
     }
     return Sample(input: preprocessing.input(image, shift: shift), classIndex: item.classIndex, mask: mask)
   }
-}
-
-/// Drops control characters (ESC, C0, DEL, C1) so a file name cannot drive the terminal.
-func sanitisedForTerminal(_ s: String) -> String {
-  String(
-    String.UnicodeScalarView(
-      s.unicodeScalars.map { u in
-        (u.value < 0x20 || u.value == 0x7F || (0x80...0x9F).contains(u.value)) ? "?" : u
-      }))
 }

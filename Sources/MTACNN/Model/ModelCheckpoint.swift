@@ -52,7 +52,7 @@ public enum ModelCheckpoint {
   public static func metadata(of file: SafeTensorsFile) throws(ModelError) -> CheckpointMetadata {
     let m = file.metadata
     guard m["format"] == format else {
-      let found = m["format"].map { "'\(sanitisedForTerminal($0))'" } ?? "missing"
+      let found = m["format"].map { "'\($0)'" } ?? "missing"
       throw .badCheckpoint(
         path: file.path,
         reason: "not an MTA-CNN checkpoint (metadata 'format' is \(found), expected '\(format)')")
@@ -61,7 +61,7 @@ public enum ModelCheckpoint {
       throw .badCheckpoint(
         path: file.path,
         reason:
-          "unsupported format_version '\(sanitisedForTerminal(m["format_version"] ?? ""))' (this build reads \(formatVersion))"
+          "unsupported format_version '\(m["format_version"] ?? "")' (this build reads \(formatVersion))"
       )
     }
     guard let text = m["config"] else {
@@ -72,7 +72,7 @@ public enum ModelCheckpoint {
       config = try ModelConfiguration.decode(json: text)
     } catch {
       throw .badCheckpoint(
-        path: file.path, reason: "bad 'config' metadata: \(sanitisedForTerminal(error.message))")
+        path: file.path, reason: "bad 'config' metadata: \(error.message)")
     }
     try checkShapes(config, against: file)
     var opt: OptimizerRecord? = nil
@@ -189,7 +189,7 @@ extension MTACNNModel {
     let known = Set(store.parameters.map(\.name))
     let unknown = file.names.filter { !known.contains($0) && !ModelCheckpoint.isOptimizerTensor($0) }
     guard unknown.isEmpty else {
-      let list = unknown.prefix(5).map { "'\(sanitisedForTerminal($0))'" }.joined(separator: ", ")
+      let list = unknown.prefix(5).map { "'\($0)'" }.joined(separator: ", ")
       throw .badCheckpoint(
         path: file.path,
         reason:

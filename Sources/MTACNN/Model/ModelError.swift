@@ -17,8 +17,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable, Sendable {
     switch self {
     case .unsupportedConfiguration(let why): return "model configuration: \(why)"
     case .invalidTasks(let why): return "tasks: \(why)"
-    case .badCheckpoint(let path, let why): return "\(sanitisedForTerminal(path)): \(why)"
-    case .safetensors(let e): return sanitisedForTerminal(e.description)
+    case .badCheckpoint(let path, let why): return "\(path): \(why)"
+    case .safetensors(let e): return e.description
     case .invalidFreeze(let why): return "freeze: \(why)"
     }
   }

@@ -67,7 +67,7 @@ public enum MaskKind: String, Sendable, CaseIterable {
 public struct SkippedFile: Error, Sendable, CustomStringConvertible {
   public var path: String
   public var reason: String
-  public var description: String { "\(sanitisedForTerminal(path)): \(sanitisedForTerminal(reason))" }
+  public var description: String { "\(path): \(reason)" }
 }
 
 /// Loading examples from folders.
