@@ -266,3 +266,31 @@ final class ContractFixture {
     #expect(try f.store(f.lead).workspaceRaters().last == WorkspaceRater(name: "bvcarl", role: .rater))
   }
 }
+
+/// Roles are cluster-wide: leads of two workspaces on one server adding the same new rater at
+/// the same moment both succeed (before: one failed with "duplicate key value violates unique
+/// constraint pg_authid_rolname_index", seen when the suites' fixtures raced in CI).
+@Suite(.enabled(if: PGTestCluster.shouldRun)) struct ConcurrentRaterAddTests {
+  @Test func twoWorkspacesAddTheSameNewRaterAtOnce() throws {
+    let a = try ContractFixture(.postgres)
+    let b = try ContractFixture(.postgres)
+    let leads = [try a.store(a.lead), try b.store(b.lead)]
+    for round in 0..<8 {
+      let name = "bvrace\(round)\(UInt32.random(in: 0...UInt32.max))"
+      let failures = LockedList()
+      DispatchQueue.concurrentPerform(iterations: 2) { i in
+        do { _ = try leads[i].addRater(name, role: .rater) } catch { failures.append("\(error)") }
+      }
+      #expect(failures.items.isEmpty, "round \(round): \(failures.items)")
+      for s in leads { #expect(try s.workspaceRaters().contains { $0.name == name && $0.role == .rater }) }
+    }
+  }
+}
+
+/// Errors collected from concurrent work.
+final class LockedList: @unchecked Sendable {
+  private let lock = NSLock()
+  private var list: [String] = []
+  func append(_ s: String) { lock.withLock { list.append(s) } }
+  var items: [String] { lock.withLock { list } }
+}

@@ -189,8 +189,12 @@ enum PGFunctionsV1 {
          OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = p_name AND (rolsuper OR rolcreaterole OR rolbypassrls OR NOT rolcanlogin)) THEN
         PERFORM fail('BV021', format('%s is a privileged, group or reserved role and cannot be a rater', p_name));
       END IF;
+      -- Roles are cluster-wide: another workspace's lead may create the same role at once.
       IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = p_name) THEN
-        EXECUTE format('CREATE ROLE %I LOGIN', p_name);
+        BEGIN
+          EXECUTE format('CREATE ROLE %I LOGIN', p_name);
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+        END;
       END IF;
       SELECT oid INTO v_oid FROM pg_roles WHERE rolname = p_name;
       v_group := 'blastview_' || p_role;
