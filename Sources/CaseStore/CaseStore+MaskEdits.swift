@@ -76,7 +76,8 @@ extension CaseStore {
               try Data.fetchOne(db, sql: "SELECT png FROM mask WHERE id = ?", arguments: [theirsID]) ?? Data()
             do { theirs = try decodeMask(data: [UInt8](png), name: "mask \(theirsID)") } catch {
               throw StoreError.corrupt(
-                path: self.workspace.databasePath, detail: "stored mask \(theirsID) does not decode: \(error)")
+                path: self.workspace.databasePath, detail: "stored mask \(theirsID) does not decode: \(error)"
+              )
             }
           } else {
             theirs = Mask(width: mask.width, height: mask.height)

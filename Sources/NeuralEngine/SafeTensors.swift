@@ -66,7 +66,6 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Equatable, Senda
   }
 }
 
-
 /// Element types of the safetensors format and their sizes in bytes.
 public enum SafeTensorsDType: String, Sendable, CaseIterable {
   case F64, F32, F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, BOOL

@@ -1,7 +1,7 @@
 import CaseStore
 import Foundation
-import Terminal
 import MTACNN
+import Terminal
 import Workflows
 
 /// Putting a checkpoint file into a workspace's model registry: `predict --model FILE` and

@@ -169,7 +169,9 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
       let bytes = r.bytes("bytes"), let sha = r["sha256"]
     else { throw .unknownCase(String(id)) }
     guard Digest.sha256Hex(bytes) == sha else {
-      throw .corrupt(path: connection.displayTarget, detail: "the stored image of case \(id) does not match its SHA-256 \(sha)")
+      throw .corrupt(
+        path: connection.displayTarget,
+        detail: "the stored image of case \(id) does not match its SHA-256 \(sha)")
     }
     return bytes
   }
@@ -243,7 +245,9 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
     guard let r = try connection.query("SELECT * FROM blastview.mask_png($1)", [.int(id)]).first,
       let png = r.bytes("png"), let sha = r["sha256"]
     else { return nil }
-    guard Digest.sha256Hex(png) == sha else { throw .corrupt(path: connection.displayTarget, detail: "stored mask \(id) does not match its SHA-256") }
+    guard Digest.sha256Hex(png) == sha else {
+      throw .corrupt(path: connection.displayTarget, detail: "stored mask \(id) does not match its SHA-256")
+    }
     return png
   }
 

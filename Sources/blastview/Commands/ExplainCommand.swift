@@ -197,7 +197,9 @@ struct ExplainCommand: ParsableCommand {
       throw CLIError(message: "case \(caseID): \(error)")
     }
     return (
-      record.imagePath, record.shownPath, "case #\(caseID)", try model ?? promotedModelFile(store), record.sha256)
+      record.imagePath, record.shownPath, "case #\(caseID)", try model ?? promotedModelFile(store),
+      record.sha256
+    )
   }
 
   private func hiddenModelError(_ caseID: Int64) -> CLIError {

@@ -231,7 +231,9 @@ struct PredictCommand: ParsableCommand {
     let total = s.counts.reduce(0) { $0 + $1.cases }
     var lines = [
       "  predicted classes over \(CLIText.count(total)) case(s): "
-        + s.counts.map { "\(Sanitizer.sanitize($0.label)) [\(Sanitizer.sanitize($0.letter))] \(CLIText.count($0.cases))" }
+        + s.counts.map {
+          "\(Sanitizer.sanitize($0.label)) [\(Sanitizer.sanitize($0.letter))] \(CLIText.count($0.cases))"
+        }
         .joined(separator: " · ")
     ]
     if s.colourOutliers.isEmpty {
