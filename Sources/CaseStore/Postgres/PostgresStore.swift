@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 import Imaging
 
@@ -252,8 +253,10 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
   }
 
   public func importLabels(csvPath: String, session: String?) throws(StoreError) -> [Annotation] {
-    guard let data = FileManager.default.contents(atPath: csvPath) else {
-      throw .io(path: csvPath, reason: "cannot read the file")
+    // Read as the embedded store reads it: no FIFO hang, bounded size, a named error.
+    let data: [UInt8]
+    do { data = try SafeFile.read(csvPath, maxBytes: 256 << 20) } catch {
+      throw .io(path: csvPath, reason: error.why)
     }
     let table = CSV.parseLines(String(decoding: data, as: UTF8.self))
     guard let header = table.first else { throw .invalidInput("\(csvPath) is empty") }

@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 
 /// A shared workspace's directory keeps only what is not shared: the database's libpq URL
@@ -10,9 +11,8 @@ public enum SharedWorkspace {
   public static func databaseURL(in directory: String) throws(StoreError) -> String? {
     let path = Workspace(directory: directory).directory + "/" + urlFileName
     guard FileManager.default.fileExists(atPath: path) else { return nil }
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw .io(path: path, reason: "cannot be read")
-    }
+    let data: [UInt8]
+    do { data = try SafeFile.read(path, maxBytes: 64 << 10) } catch { throw .io(path: path, reason: error.why) }
     let url = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     guard !url.isEmpty, !url.contains("\n") else {
       throw .io(path: path, reason: "must hold one libpq URL or connection string")

@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 import NeuralEngine
 
@@ -31,10 +32,11 @@ public enum FrozenTensors {
   public static func rawTensors(_ path: String) throws(WorkflowError) -> [String: ArraySlice<UInt8>] {
     let file: SafeTensorsFile
     do { file = try SafeTensorsFile.read(path: path) } catch { throw WorkflowError(error) }
-    guard let data = FileManager.default.contents(atPath: path), data.count >= 8 else {
-      throw WorkflowError("cannot read \(path)")
+    let bytes: [UInt8]
+    do { bytes = try SafeFile.read(path, maxBytes: 4 << 30) } catch {
+      throw WorkflowError("cannot read \(path): \(error.why)")
     }
-    let bytes = [UInt8](data)
+    guard bytes.count >= 8 else { throw WorkflowError("cannot read \(path): shorter than a header") }
     var headerLength = 0
     for i in 0..<8 { headerLength |= Int(bytes[i]) << (8 * i) }
     let base = 8 + headerLength
