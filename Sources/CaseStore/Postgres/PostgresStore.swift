@@ -253,54 +253,17 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
   }
 
   public func importLabels(csvPath: String, session: String?) throws(StoreError) -> [Annotation] {
-    // Read as the embedded store reads it: no FIFO hang, bounded size, a named error.
-    let data: [UInt8]
-    do { data = try SafeFile.read(csvPath, maxBytes: 256 << 20) } catch {
-      throw .io(path: csvPath, reason: error.why)
-    }
-    let table = CSV.parseLines(String(decoding: data, as: UTF8.self))
-    guard let header = table.first else { throw .invalidInput("\(csvPath) is empty") }
-    let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-    guard let ci = names.firstIndex(of: "case"), let ri = names.firstIndex(of: "rater"),
-      let li = names.firstIndex(of: "label")
-    else {
-      throw .invalidInput(
-        "\(csvPath): line \(header.line): the header must name the columns case, rater, label")
-    }
-    var problems: [String] = []
-    var rows: [(caseID: Int64, rater: String, label: String)] = []
-    for (line, fields) in table.dropFirst() {
-      if fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
-      guard fields.count == header.fields.count else {
-        problems.append("line \(line): \(fields.count) columns, the header has \(header.fields.count)")
-        continue
-      }
-      let caseText = fields[ci].trimmingCharacters(in: .whitespaces)
-      let rater = fields[ri].trimmingCharacters(in: .whitespaces)
-      let labelText = fields[li].trimmingCharacters(in: .whitespaces)
-      var caseID: Int64? = nil
-      do { caseID = try resolveCase(caseText) } catch {
-        problems.append("line \(line): \(error.description)")
-      }
-      if rater != connectedRater && !isService {
-        problems.append(
-          "line \(line): the row is rater \(rater)'s, but you are connected as \(connectedRater ?? "?"); "
-            + "nobody records labels in another rater's name")
-      }
-      guard let label = labelSchema.resolve(labelText)?.name else {
-        problems.append(
-          "line \(line): unknown label \"\(labelText)\" (labels: \(labelSchema.classNames.joined(separator: ", ")))"
-        )
-        continue
-      }
-      if let caseID { rows.append((caseID, rater, label)) }
-    }
-    if !problems.isEmpty {
-      let shown = problems.prefix(20).joined(separator: "\n  ")
-      throw .invalidInput(
-        "\(csvPath): \(problems.count) bad row(s); nothing was imported:\n  \(shown)"
-          + (problems.count > 20 ? "\n  ..." : ""))
-    }
+    let me = connectedRater
+    let service = isService
+    let rows = try LabelRowsCSV.read(
+      csvPath, schema: labelSchema,
+      resolveCase: { (text: String) throws(StoreError) in try resolveCase(text) },
+      raterProblem: { (rater: String) -> String? in
+        rater == me || service
+          ? nil
+          : "the row is rater \(rater)'s, but you are connected as \(me ?? "?"); "
+            + "nobody records labels in another rater's name"
+      })
     return try connection.transaction { () throws(StoreError) -> [Annotation] in
       var out: [Annotation] = []
       for r in rows {
