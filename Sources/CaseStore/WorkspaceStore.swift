@@ -66,6 +66,10 @@ public protocol WorkspaceStore: AnyObject, Sendable {
   func session(named name: String) throws(StoreError) -> SessionInfo
   func sessions() throws(StoreError) -> [SessionInfo]
   func currentLabels(session: String, viewer: Viewer) throws(StoreError) -> [RaterLabel]
+
+  // Audit
+  /// Recomputes the audit chain (`AuditChain`) and names the first broken link.
+  func verifyAuditChain() throws(StoreError) -> AuditChain.Verification
 }
 
 extension WorkspaceStore {

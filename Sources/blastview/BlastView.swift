@@ -16,7 +16,7 @@ struct BlastView: ParsableCommand {
       BenchCommand.self, ReviewCommand.self, ShowImageCommand.self,
       InitCommand.self, ImportCommand.self, AnnotateCommand.self, LabelsCommand.self, HistoryCommand.self,
       SessionCommand.self, ExportCommand.self, BackupCommand.self, RestoreCommand.self,
-      VerifyCommand.self,
+      VerifyCommand.self, MigrateCommand.self,
       TrainCommand.self, EvalCommand.self, PredictCommand.self,
       RaterCommand.self, TriageCommand.self, AdjudicateCommand.self,
       ExplainCommand.self, AuditCommand.self,

@@ -88,6 +88,11 @@ import Testing
     #expect(
       broken?["roots"] == "0" && broken?["links"] == "0" && broken?["stale"] == "0",
       "\(String(describing: broken))")
-    print("kill -9 writers: \(acknowledged.count) acknowledged, \(killed) killed, none lost")
+    // The audit chain survived the kills and the parallel commits: one line, nothing unsealed.
+    let chain = try PostgresStore.open(pg.url(db, as: f.ana)).verifyAuditChain()
+    #expect(chain.ok, "\(chain)")
+    print(
+      "kill -9 writers: \(acknowledged.count) acknowledged, \(killed) killed, none lost, \(chain.links) links intact"
+    )
   }
 }

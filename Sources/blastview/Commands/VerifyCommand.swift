@@ -14,16 +14,23 @@ struct VerifyCommand: ParsableCommand {
       recomputes the chain from the rows as they are now and names the first broken link: a row \
       changed or removed since it was sealed, a rewritten link, or a row written around BlastView. \
       It prints the head hash: cite it with a published result so a later rewrite of the whole \
-      chain is detectable too. Exits with status 1 when the chain is broken.
+      chain is detectable too. Exits with status 1 when the chain is broken. On a shared \
+      (PostgreSQL) workspace the server recomputes the chain; only the service role is told \
+      the values of a changed field.
       """)
 
   @OptionGroup var workspace: WorkspaceOptions
   @Flag(help: "Print JSON.") var json = false
 
   func run() throws {
-    let store = try workspace.open()
     let result: AuditChain.Verification
-    do { result = try store.verifyAuditChain() } catch { throw CLIError(error) }
+    if let shared = try workspace.openShared() {
+      // Recomputed in the server, as whoever is connected (a rater is told where, not what).
+      do { result = try shared.verifyAuditChain() } catch { throw CLIError(error) }
+    } else {
+      let store = try workspace.open()
+      do { result = try store.verifyAuditChain() } catch { throw CLIError(error) }
+    }
     if json {
       try JSONOutput.print(result)
     } else if let b = result.firstBreak {

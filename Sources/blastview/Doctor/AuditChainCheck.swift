@@ -2,16 +2,23 @@ import CaseStore
 import Foundation
 
 extension Doctor {
-  /// The audit chain of the workspace's database, recomputed (as `blastview verify` does);
-  /// nil when there is no workspace database to check.
+  /// The audit chain of the workspace's database, recomputed (as `blastview verify` does):
+  /// the SQLite file, or a shared workspace's PostgreSQL database (recomputed in the server);
+  /// nil when there is no workspace to check.
   static func checkAuditChain(_ ws: DoctorReport.Workspace) -> DoctorReport.Check? {
-    guard ws.exists, ws.isDirectory,
-      FileManager.default.fileExists(atPath: ws.path + "/" + Workspace.databaseFileName)
+    guard ws.exists, ws.isDirectory else { return nil }
+    let shared = FileManager.default.fileExists(atPath: ws.path + "/" + SharedWorkspace.urlFileName)
+    guard shared || FileManager.default.fileExists(atPath: ws.path + "/" + Workspace.databaseFileName)
     else { return nil }
     do {
-      let store = try Workspace.open(path: ws.path)
-      defer { try? store.close() }
-      let v = try store.verifyAuditChain()
+      let v: AuditChain.Verification
+      if shared, let url = try SharedWorkspace.databaseURL(in: ws.path) {
+        v = try PostgresStore.open(url).verifyAuditChain()
+      } else {
+        let store = try Workspace.open(path: ws.path)
+        defer { try? store.close() }
+        v = try store.verifyAuditChain()
+      }
       if let b = v.firstBreak {
         return .init(
           name: "audit chain", status: .error, detail: "broken at \(b.table) \(b.id): \(b.problem)",
