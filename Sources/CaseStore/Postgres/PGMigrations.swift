@@ -11,6 +11,7 @@ enum PGMigrations {
   static let all: [(id: String, sql: String)] = [
     ("pg-v1-shared-workspace", PGSchemaV1.tables + "\n" + PGSchemaV1.triggers + "\n" + PGFunctionsV1.sql),
     ("pg-v2-audit-chain", PGAuditChainV2.sql),
+    ("pg-v3-session-agreement", PGSessionAgreementV3.sql),
   ]
 
   static var known: [String] { all.map(\.id) }
@@ -65,7 +66,9 @@ enum PGMigrations {
       GRANT USAGE ON SCHEMA blastview TO \(groups);
 
       """
-    for f in PGFunctionsV1.publicFunctions + PGAuditChainV2.publicFunctions {
+    for f in PGFunctionsV1.publicFunctions + PGAuditChainV2.publicFunctions
+      + PGSessionAgreementV3.publicFunctions
+    {
       s += "GRANT EXECUTE ON FUNCTION blastview.\(f) TO \(groups);\n"
     }
     return s

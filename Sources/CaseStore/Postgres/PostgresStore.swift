@@ -111,7 +111,7 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
 
   /// Refuses to read as anyone but the connected role: the functions blind by
   /// `session_user`, so a read "as" someone else would silently be a read as oneself.
-  private func checkViewer(_ viewer: Viewer) throws(StoreError) {
+  func checkViewer(_ viewer: Viewer) throws(StoreError) {
     if let r = viewer.rater { _ = try actingRater(claimed: r) }
   }
 

@@ -99,7 +99,8 @@ public struct SessionAgreementReport: Sendable, Equatable {
   /// comparisons between calls (the dashboard recomputes on every change another rater
   /// makes, and masks rarely change).
   public static func compute(
-    store: CaseStore, session name: String, viewer: Viewer, options: SessionAgreementOptions = .init(),
+    store: any SessionAgreementSource, session name: String, viewer: Viewer,
+    options: SessionAgreementOptions = .init(),
     cache: MaskAgreementCache? = nil
   ) throws(SessionAgreementError) -> SessionAgreementReport {
     let info: SessionInfo
@@ -137,7 +138,7 @@ public struct SessionAgreementReport: Sendable, Equatable {
     var masks: [MaskPairAgreement] = []
     if options.masks {
       let rows: [RaterMask]
-      do { rows = try store.currentMasks(session: name, viewer: viewer) } catch { throw .store(error) }
+      do { rows = try store.sessionMasks(session: name, viewer: viewer) } catch { throw .store(error) }
       for p in report.pairwise {
         masks.append(
           try MaskPairAgreement.compute(

@@ -99,10 +99,19 @@ struct AgreeCommand: ParsableCommand {
   /// numbers. The session adds mask agreement between the raters and the promoted model
   /// against the consensus label.
   func runSession(_ name: String, selected: [String]?) throws {
+    // Either backend: a shared workspace reads as the connected role (the server blinds).
+    let store: any SessionAgreementSource
+    let readAs: String
+    let location: String
     if let shared = try workspace.openShared() {
-      return try runSharedSession(shared, name, selected: selected)
+      do { readAs = try shared.actingRater(claimed: reader.rater) } catch { throw CLIError(error) }
+      store = shared
+      location = "the shared workspace \(shared.connection.displayTarget)"
+    } else {
+      store = try workspace.open()
+      readAs = reader.name
+      location = workspace.resolved.directory
     }
-    let store = try workspace.open()
     let order = try categories.map { try Self.categoryList($0) } ?? store.labelSchema.classNames
     let options = SessionAgreementOptions(
       raters: selected, categories: order, weights: try resolveWeights(order), bootstrapSamples: bootstrap,
@@ -110,7 +119,7 @@ struct AgreeCommand: ParsableCommand {
     let report: SessionAgreementReport
     do {
       report = try SessionAgreementReport.compute(
-        store: store, session: name, viewer: Viewer(rater: reader.name), options: options)
+        store: store, session: name, viewer: Viewer(rater: readAs), options: options)
     } catch {
       switch error {
       case .store(let e): throw CLIError(e)
@@ -124,7 +133,7 @@ struct AgreeCommand: ParsableCommand {
     }
     let info = report.session
     let source =
-      "session \(name) in \(workspace.resolved.directory), read as \(reader.name)"
+      "session \(name) in \(location), read as \(readAs)"
       + (info.blinded ? " (blinded: a rater sees others' labels only on cases they labelled)" : "")
       + "; \(report.visibleCases) of \(info.caseCount) cases have a visible label"
       + (info.isOpen ? "" : "; closed")
