@@ -58,51 +58,15 @@ extension CaseStore {
     switch options.format {
     case .csv:
       let rows = try exportAnnotationRows(options)
-      var text =
-        "case_id,image_path,sha256,rater,label,session,created_at,annotation_id,supersedes,changed,has_mask,note\n"
-      for r in rows {
-        let fields = [
-          String(r.caseID),
-          r.pathHidden
-            ? CaseStore.opaqueName(r.caseID)
-            : CaseStore.resolvePath(r.path, relative: r.relative, root: root), r.sha256,
-          r.annotation.rater,
-          r.annotation.label ?? "", r.annotation.session ?? "", CaseStore.timestamp(r.annotation.createdAt),
-          String(r.annotation.id), r.annotation.supersedes.map(String.init) ?? "",
-          changedText(r.annotation.changed),
-          r.annotation.maskID == nil ? "0" : "1", r.annotation.note ?? "",
-        ]
-        text += fields.map(ExportText.csvCell).joined(separator: ",") + "\n"
-      }
+      let text = CaseStore.annotationsCSV(rows, root: root)
       let path = out + "/annotations.csv"
       try CaseStore.writeAtomically(Array(text.utf8), to: path)
       summary.files = [path]
       summary.annotations = rows.count
     case .masks:
       let masks = try currentMasks(session: options.session, viewer: options.viewer)
-      let dir = out + "/masks"
-      // Not through a link planted at `masks` (into someone else's folder).
-      var st = stat()
-      if lstat(dir, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK {
-        throw .io(path: dir, reason: "is a symbolic link; refusing to write masks through it")
-      }
-      do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-        throw Workspace.classifyWriteFailure(path: dir, errno: (error as NSError).code)
-      }
-      // Names are unique by construction (`ExportText.fileNamePart` is reversible); a
-      // second mask for one file name (a case-insensitive file system folding two raters'
-      // names together) is refused rather than silently overwriting the first.
-      var written: [String: String] = [:]
-      for m in masks {
-        let path = dir + "/\(m.caseID)_\(ExportText.fileNamePart(m.rater)).png"
-        if let other = written[path.lowercased()] {
-          throw .invalidInput(
-            "masks of raters \"\(other)\" and \"\(m.rater)\" of case \(m.caseID) would share the file \(path) on a case-insensitive file system; export to a case-sensitive one"
-          )
-        }
-        written[path.lowercased()] = m.rater
-        try CaseStore.writeAtomically(try maskPNG(id: m.maskID), to: path)
-        summary.files.append(path)
+      summary.files = try CaseStore.writeMasks(masks, into: out) { (id: Int64) throws(StoreError) in
+        try maskPNG(id: id)
       }
       summary.masks = summary.files.count
     case .coco:
@@ -122,7 +86,61 @@ extension CaseStore {
     return summary
   }
 
-  private func changedText(_ c: AnnotationFields) -> String {
+  /// The text of `annotations.csv` (both backends write it with this).
+  static func annotationsCSV(_ rows: [ExportRow], root: String?) -> String {
+    var text =
+      "case_id,image_path,sha256,rater,label,session,created_at,annotation_id,supersedes,changed,has_mask,note\n"
+    for r in rows {
+      let fields = [
+        String(r.caseID),
+        r.pathHidden
+          ? CaseStore.opaqueName(r.caseID)
+          : CaseStore.resolvePath(r.path, relative: r.relative, root: root), r.sha256,
+        r.annotation.rater,
+        r.annotation.label ?? "", r.annotation.session ?? "", CaseStore.timestamp(r.annotation.createdAt),
+        String(r.annotation.id), r.annotation.supersedes.map(String.init) ?? "",
+        changedText(r.annotation.changed),
+        r.annotation.maskID == nil ? "0" : "1", r.annotation.note ?? "",
+      ]
+      text += fields.map(ExportText.csvCell).joined(separator: ",") + "\n"
+    }
+    return text
+  }
+
+  /// Writes each mask as `masks/<case>_<rater>.png` under `out` (both backends); returns the
+  /// files written.
+  static func writeMasks(
+    _ masks: [RaterMask], into out: String, png: (Int64) throws(StoreError) -> [UInt8]
+  ) throws(StoreError) -> [String] {
+    let dir = out + "/masks"
+    // Not through a link planted at `masks` (into someone else's folder).
+    var st = stat()
+    if lstat(dir, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK {
+      throw .io(path: dir, reason: "is a symbolic link; refusing to write masks through it")
+    }
+    do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+      throw Workspace.classifyWriteFailure(path: dir, errno: (error as NSError).code)
+    }
+    // Names are unique by construction (`ExportText.fileNamePart` is reversible); a
+    // second mask for one file name (a case-insensitive file system folding two raters'
+    // names together) is refused rather than silently overwriting the first.
+    var written: [String: String] = [:]
+    var files: [String] = []
+    for m in masks {
+      let path = dir + "/\(m.caseID)_\(ExportText.fileNamePart(m.rater)).png"
+      if let other = written[path.lowercased()] {
+        throw .invalidInput(
+          "masks of raters \"\(other)\" and \"\(m.rater)\" of case \(m.caseID) would share the file \(path) on a case-insensitive file system; export to a case-sensitive one"
+        )
+      }
+      written[path.lowercased()] = m.rater
+      try CaseStore.writeAtomically(try png(m.maskID), to: path)
+      files.append(path)
+    }
+    return files
+  }
+
+  static func changedText(_ c: AnnotationFields) -> String {
     [c.contains(.label) ? "label" : nil, c.contains(.mask) ? "mask" : nil].compactMap { $0 }.joined(
       separator: "+")
   }

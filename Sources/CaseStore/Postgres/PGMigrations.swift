@@ -12,6 +12,7 @@ enum PGMigrations {
     ("pg-v1-shared-workspace", PGSchemaV1.tables + "\n" + PGSchemaV1.triggers + "\n" + PGFunctionsV1.sql),
     ("pg-v2-audit-chain", PGAuditChainV2.sql),
     ("pg-v3-session-agreement", PGSessionAgreementV3.sql),
+    ("pg-v4-export", PGExportV4.sql),
   ]
 
   static var known: [String] { all.map(\.id) }
@@ -67,7 +68,7 @@ enum PGMigrations {
 
       """
     for f in PGFunctionsV1.publicFunctions + PGAuditChainV2.publicFunctions
-      + PGSessionAgreementV3.publicFunctions
+      + PGSessionAgreementV3.publicFunctions + PGExportV4.publicFunctions
     {
       s += "GRANT EXECUTE ON FUNCTION blastview.\(f) TO \(groups);\n"
     }
