@@ -182,7 +182,10 @@ let package = Package(
     // of tools/with-test-postgres.sh; fails under CI=true without it).
     .testTarget(
       name: "SharedWorkspaceTests",
-      dependencies: ["CaseStore", "Imaging", "blastview", .product(name: "GRDB", package: "GRDB.swift")]),
+      dependencies: [
+        "CaseStore", "Imaging", "Agreement", "Workflows", "blastview",
+        .product(name: "GRDB", package: "GRDB.swift"),
+      ]),
     .testTarget(
       name: "CaseStoreTests",
       dependencies: [

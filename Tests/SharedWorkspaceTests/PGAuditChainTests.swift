@@ -1,4 +1,4 @@
-import CaseStore
+@_spi(Testing) import CaseStore
 import Foundation
 import Testing
 
@@ -299,5 +299,59 @@ struct AuditFixture {
     let r = try u.blastview(nil, ["init", "--workspace", dir, "--database", pg.url(db, as: "blastview")])
     #expect(r.status == 0, "\(r.err)")
     return dir
+  }
+}
+
+/// A shared workspace made before the audit chain (only `pg-v1-shared-workspace`, as the
+/// previous build left it) keeps its whole history when `init` by the service role applies
+/// the later migrations: its sessions and roles become events, every row is sealed, and
+/// `verify` passes; new writes continue the chain.
+@Suite(.enabled(if: PGTestCluster.shouldRun), .serialized) struct PGAuditChainUpgradeTests {
+  @Test func aWorkspaceFromBeforeTheChainIsSealedOnUpgrade() throws {
+    let pg = try PGTestCluster.require()
+    let db = try pg.createDatabase()
+    let url = pg.url(db, as: "blastview")
+    _ = try PostgresStore.create(url, schema: .all4, leads: ["bvlead"], through: "pg-v1-shared-workspace")
+    let lead = try PostgresStore.open(pg.url(db, as: "bvlead"))
+    try lead.addRater("bvana", role: .rater)
+    try lead.addRater("bvben", role: .adjudicator)
+    let images = NSTemporaryDirectory() + "bv-upgrade-\(UUID().uuidString)/Pre-B"
+    try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+    let source = ContractFixture.repo.appendingPathComponent("SampleData/wbc-seg/images/lymphocyte").path
+    for n in try FileManager.default.contentsOfDirectory(atPath: source).sorted().prefix(2) {
+      try FileManager.default.copyItem(atPath: source + "/" + n, toPath: images + "/" + n)
+    }
+    let cases = try lead.importImages(
+      ImportOptions(paths: [images], labelsFromFolders: true), progress: { _ in }
+    )
+    .caseIDs
+    try lead.createSession(
+      name: "old", raters: ["bvana"], cases: .ids(cases), blinded: true, hideModel: false, createdBy: "bvlead"
+    )
+    let ana = try PostgresStore.open(pg.url(db, as: "bvana"))
+    for c in cases {
+      try ana.annotate(
+        case: c, rater: "bvana", label: "Pre-B", mask: nil, session: "old", clear: [], note: nil)
+    }
+    try lead.closeSession("old", by: "bvlead")
+    let before = try PGConnection(url).query("SELECT count(*) FROM blastview.schema_migration").first?[0]
+    #expect(before == "1")
+
+    _ = try PostgresStore.create(url, schema: .all4)
+    let service = try PGConnection(url)
+    let kinds = try service.query("SELECT kind, detail FROM blastview.audit_event ORDER BY id").map {
+      "\($0["kind"] ?? "")\($0["detail"].map { ":" + $0 } ?? "")"
+    }
+    #expect(
+      Set(kinds) == [
+        "role_change:lead", "role_change:adjudicator", "session_create", "session_rater", "session_close",
+      ]
+        && kinds.count == 5, "\(kinds)")
+    let v = try PostgresStore.open(pg.url(db, as: "bvana")).verifyAuditChain()
+    #expect(v.ok && v.links == 5 + cases.count, "\(v)")
+    try ana.annotate(
+      case: cases[0], rater: "bvana", label: "Pro-B", mask: nil, session: nil, clear: [], note: nil)
+    let after = try PostgresStore.open(pg.url(db, as: "bvben")).verifyAuditChain()
+    #expect(after.ok && after.links == v.links + 1, "\(after)")
   }
 }

@@ -26,7 +26,32 @@ enum PGAuditChainV2 {
   static let publicFunctions = ["audit_verify()"]
 
   static let sql =
-    tables + "\n" + encoding + "\n" + sealing + "\n" + verifying + "\n" + PGAuditEventFunctionsV2.sql
+    tables + "\n" + encoding + "\n" + sealing + "\n" + verifying + "\n" + PGAuditEventFunctionsV2.sql + "\n"
+    + backfill
+
+  /// A workspace created before this migration keeps its whole history, now chained: events
+  /// for its sessions and roles (as the embedded store's `v3-audit-chain` back-fills them),
+  /// then every existing row sealed in order.
+  static let backfill = #"""
+    INSERT INTO audit_event (kind, session_id, rater_id, detail, at)
+    SELECT x.kind, x.session_id, x.rater_id, x.detail, x.at FROM (
+      SELECT 'session_create' AS kind, s.id AS session_id, s.created_by AS rater_id, NULL::text AS detail,
+        s.created_at AS at, 0 AS o, s.id AS k FROM session s
+      UNION ALL
+      SELECT 'session_rater', sr.session_id, sr.rater_id, NULL, s.created_at, 1, sr.rater_id
+        FROM session_rater sr JOIN session s ON s.id = sr.session_id
+      UNION ALL
+      SELECT 'session_close', s.id, NULL, NULL, s.closed_at, 2, s.id FROM session s WHERE s.closed_at IS NOT NULL
+      UNION ALL
+      SELECT 'role_change', NULL, r.id, role_of(r.name), r.created_at, 3, r.id FROM rater r
+        WHERE role_of(r.name) IN ('adjudicator', 'lead')) x
+    ORDER BY x.at, x.session_id NULLS FIRST, x.o, x.k;
+    INSERT INTO audit_pending (source, source_id, at)
+      SELECT 'annotation', a.id, a.created_at FROM annotation a
+      UNION ALL SELECT 'adjudication', j.id, j.created_at FROM adjudication j
+      UNION ALL SELECT 'model_promotion', p.id, p.promoted_at FROM model_promotion p;
+    SELECT audit_seal();
+    """#
 
   static let tables = #"""
     DO $$

@@ -8,18 +8,24 @@ enum PGMigrations {
   /// lead of the workspaces in this cluster.
   static let groupRoles = ["blastview_rater", "blastview_adjudicator", "blastview_lead"]
 
-  static let all: [(id: String, sql: String)] = [
-    ("pg-v1-shared-workspace", PGSchemaV1.tables + "\n" + PGSchemaV1.triggers + "\n" + PGFunctionsV1.sql),
-    ("pg-v2-audit-chain", PGAuditChainV2.sql),
-    ("pg-v3-session-agreement", PGSessionAgreementV3.sql),
-    ("pg-v4-export", PGExportV4.sql),
+  /// Each migration with the functions it makes callable by the group roles.
+  static let all: [(id: String, sql: String, functions: [String])] = [
+    (
+      "pg-v1-shared-workspace", PGSchemaV1.tables + "\n" + PGSchemaV1.triggers + "\n" + PGFunctionsV1.sql,
+      PGFunctionsV1.publicFunctions
+    ),
+    ("pg-v2-audit-chain", PGAuditChainV2.sql, PGAuditChainV2.publicFunctions),
+    ("pg-v3-session-agreement", PGSessionAgreementV3.sql, PGSessionAgreementV3.publicFunctions),
+    ("pg-v4-export", PGExportV4.sql, PGExportV4.publicFunctions),
   ]
 
   static var known: [String] { all.map(\.id) }
 
   /// Creates the group roles if missing (the caller needs CREATEROLE), the schema and the
   /// migration table, and applies the missing migrations. Returns the migrations applied.
-  static func migrate(_ c: PGConnection, target: String) throws(StoreError) -> [String] {
+  static func migrate(_ c: PGConnection, target: String, through: String? = nil) throws(StoreError)
+    -> [String]
+  {
     try c.transaction { () throws(StoreError) -> [String] in
       // Two `init`s at once: the second waits, then finds the migrations applied.
       try c.query("SELECT pg_advisory_xact_lock(hashtextextended('blastview-migrate', 0))")
@@ -45,19 +51,20 @@ enum PGMigrations {
       let unknown = applied.subtracting(known).sorted()
       if !unknown.isEmpty { throw StoreError.newerSchema(path: target, unknownMigrations: unknown) }
       var done: [String] = []
-      for m in all where !applied.contains(m.id) {
+      let last = through.flatMap { t in all.firstIndex { $0.id == t } } ?? all.count - 1
+      for m in all[...last] where !applied.contains(m.id) {
         try c.executeScript("SET LOCAL search_path = blastview, pg_temp;\n" + m.sql)
         try c.query("INSERT INTO blastview.schema_migration (id) VALUES ($1)", [.text(m.id)])
         done.append(m.id)
       }
-      try c.executeScript(grantScript)
+      try c.executeScript(grantScript(through: last))
       return done
     }
   }
 
   /// Nobody but the owner has any right on a table, view or sequence; the group roles may use
   /// the schema and call its public functions, and nothing else.
-  static var grantScript: String {
+  static func grantScript(through last: Int) -> String {
     let groups = groupRoles.joined(separator: ", ")
     var s = """
       REVOKE ALL ON SCHEMA blastview FROM PUBLIC;
@@ -67,9 +74,7 @@ enum PGMigrations {
       GRANT USAGE ON SCHEMA blastview TO \(groups);
 
       """
-    for f in PGFunctionsV1.publicFunctions + PGAuditChainV2.publicFunctions
-      + PGSessionAgreementV3.publicFunctions + PGExportV4.publicFunctions
-    {
+    for f in all[...last].flatMap(\.functions) {
       s += "GRANT EXECUTE ON FUNCTION blastview.\(f) TO \(groups);\n"
     }
     return s

@@ -70,6 +70,14 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
   public static func create(_ target: String, schema: LabelSchema, leads: [String] = []) throws(StoreError)
     -> PostgresStore
   {
+    try create(target, schema: schema, leads: leads, through: nil)
+  }
+
+  /// `create` stopping after migration `through`: a workspace as an older build left it, to
+  /// test that the later migrations upgrade it (tests only).
+  @_spi(Testing) public static func create(
+    _ target: String, schema: LabelSchema, leads: [String] = [], through: String?
+  ) throws(StoreError) -> PostgresStore {
     try schema.validate(source: schema.name)
     let c = try PGConnection(target)
     let owner = try c.query(
@@ -77,7 +85,7 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
     ).first?[0]
     let me = try c.query("SELECT session_user::text").first?[0] ?? ""
     if owner == nil || owner == me {
-      let applied = try PGMigrations.migrate(c, target: c.displayTarget)
+      let applied = try PGMigrations.migrate(c, target: c.displayTarget, through: through)
       if applied.contains("pg-v1-shared-workspace") {
         try c.transaction { () throws(StoreError) in
           for (i, cls) in schema.classes.enumerated() {
