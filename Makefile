@@ -10,7 +10,7 @@ DESTDIR ?=
 
 # System packages (Debian). Uses sudo only when not root.
 APT_PACKAGES := pkg-config libncursesw5-dev libsixel-dev libpng-dev libjpeg62-turbo-dev \
-  libopenblas-dev libsqlite3-dev libpq-dev postgresql tmux xterm xvfb x11-apps xdotool imagemagick python3
+  libopenblas-dev libsqlite3-dev libpq-dev postgresql iproute2 openssl tmux xterm xvfb x11-apps xdotool imagemagick python3
 deps:
 	@bash tools/install-deps.sh $(APT_PACKAGES)
 

@@ -8,7 +8,9 @@
 # bvben: a lead and two raters) if missing, initialises a cluster in a fresh temporary
 # directory owned by the postgres OS user, starts it on a Unix socket only (no TCP), creates
 # the service role, runs COMMAND with
-#   BLASTVIEW_TEST_PG=1  BLASTVIEW_TEST_PG_SOCKET=<socket dir>
+#   BLASTVIEW_TEST_PG=1  BLASTVIEW_TEST_PG_SOCKET=<socket dir>  BLASTVIEW_TEST_PG_BIN=<server bin dir>
+# (the second-host test starts its own TLS cluster from BLASTVIEW_TEST_PG_BIN, since the
+# addresses it listens on exist only once that test has made its network namespace)
 # and stops and removes the cluster however COMMAND ends (its exit status is kept).
 #
 # Authentication is peer (the OS user is the role). pg_ident lets root, and only root, also
@@ -92,6 +94,7 @@ runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h "$socket" -d postgres \
 
 export BLASTVIEW_TEST_PG=1
 export BLASTVIEW_TEST_PG_SOCKET="$socket"
+export BLASTVIEW_TEST_PG_BIN="$bindir"
 set +e
 "$@"
 status=$?

@@ -66,6 +66,17 @@ struct OSUsers {
       user, "/usr/bin/psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", socket, "-d", database, "-c", sql])
   }
 
+  /// `program ARGS` as `user` with `home` as HOME (where libpq finds ~/.pgpass and
+  /// ~/.postgresql/root.crt), started through `prefix` (`ip netns exec NS` for a second host).
+  func run(
+    _ user: String, _ program: String, _ args: [String], home: String, prefix: [String] = []
+  ) throws -> (status: Int32, out: String, err: String) {
+    let env = ["HOME=" + home, "PATH=/usr/bin:/bin", "LANG=C.UTF-8", "TERM=dumb"]
+    let command =
+      prefix + ["/usr/sbin/runuser", "-u", user, "--", "/usr/bin/env", "-i"] + env + [program] + args
+    return try Self.shell(command[0], Array(command.dropFirst()))
+  }
+
   private func as_(_ user: String?, _ program: String, _ args: [String]) throws -> (
     status: Int32, out: String, err: String
   ) {

@@ -55,11 +55,14 @@ public final class PGConnection: @unchecked Sendable {
   private var inTransaction = false
 
   /// Connects; a failure names the target (without its password) and libpq's reason.
-  public init(_ target: String) throws(StoreError) {
-    displayTarget = PGConnection.redact(target)
-    // Keywords before `dbname` are defaults the target may override (expand_dbname = 1).
-    let keys = ["application_name", "connect_timeout", "dbname"]
-    let values = ["blastview", "10", target]
+  /// `database`, when given, replaces the target's database name and keeps everything else
+  /// (host, user, TLS, password file): the benchmark's scratch database on the same server.
+  public init(_ target: String, database: String? = nil) throws(StoreError) {
+    displayTarget = PGConnection.redact(target) + (database.map { " (database \($0))" } ?? "")
+    // Keywords before `dbname` are defaults the target may override (expand_dbname = 1);
+    // libpq expands only the first `dbname`, so a second one is a plain database name.
+    let keys = ["application_name", "connect_timeout", "dbname"] + (database == nil ? [] : ["dbname"])
+    let values = ["blastview", "10", target] + (database.map { [$0] } ?? [])
     let c: OpaquePointer? = withCStringArray(keys) { k in
       withCStringArray(values) { v in PQconnectdbParams(k, v, 1) }
     }

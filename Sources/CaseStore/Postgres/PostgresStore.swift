@@ -60,26 +60,27 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
   }
 
   /// Opens the shared workspace at `target` as whoever libpq authenticates.
-  public static func open(_ target: String) throws(StoreError) -> PostgresStore {
-    try PostgresStore(connection: try PGConnection(target), target: target)
+  /// `database` replaces the target's database name (see `PGConnection.init`).
+  public static func open(_ target: String, database: String? = nil) throws(StoreError) -> PostgresStore {
+    try PostgresStore(connection: try PGConnection(target, database: database), target: target)
   }
 
   /// Creates the workspace's schema in the database at `target` (the connected role, which
   /// must have CREATEROLE, becomes its owner: the service role), or, when it exists already,
   /// checks it and opens it. `leads` are added with the lead role.
-  public static func create(_ target: String, schema: LabelSchema, leads: [String] = []) throws(StoreError)
-    -> PostgresStore
-  {
-    try create(target, schema: schema, leads: leads, through: nil)
+  public static func create(
+    _ target: String, database: String? = nil, schema: LabelSchema, leads: [String] = []
+  ) throws(StoreError) -> PostgresStore {
+    try create(target, database: database, schema: schema, leads: leads, through: nil)
   }
 
   /// `create` stopping after migration `through`: a workspace as an older build left it, to
   /// test that the later migrations upgrade it (tests only).
   @_spi(Testing) public static func create(
-    _ target: String, schema: LabelSchema, leads: [String] = [], through: String?
+    _ target: String, database: String? = nil, schema: LabelSchema, leads: [String] = [], through: String?
   ) throws(StoreError) -> PostgresStore {
     try schema.validate(source: schema.name)
-    let c = try PGConnection(target)
+    let c = try PGConnection(target, database: database)
     let owner = try c.query(
       "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'blastview'"
     ).first?[0]

@@ -15,7 +15,21 @@ struct BenchStoreCommand: ParsableCommand {
       first and middle page) is reported as median and 95th percentile milliseconds and as a \
       fraction of one full scan of the case table measured in the same run; --plans prints \
       each query's EXPLAIN QUERY PLAN. Everything is built in a temporary folder and removed.
+
+      With --database URL (a shared workspace's server, as its service role): import, the \
+      annotate round trip and the case view's reads, on PostgreSQL and on SQLite in the same \
+      run on the same images, side by side with PostgreSQL's ratio to SQLite. The run creates \
+      a scratch database and one rater role on that server and drops both.
       """)
+
+  @Option(
+    help: ArgumentHelp(
+      "Compare a shared workspace's PostgreSQL server (libpq URL, service role) with SQLite.",
+      valueName: "url"))
+  var database: String?
+
+  @Option(help: "With --database: annotations timed on each backend.")
+  var annotations = 300
 
   @Option(help: "Cases in the browsing workspace.")
   var cases = 100_000
@@ -53,12 +67,17 @@ struct BenchStoreCommand: ParsableCommand {
     guard ["import", "browse", "all"].contains(mode) else {
       throw ValidationError("--mode must be import, browse or all")
     }
-    guard cases >= 100, images >= 1, repetitions >= 3, raters >= 1 else {
-      throw ValidationError("need --cases >= 100, --images >= 1, --repetitions >= 3, --raters >= 1")
+    guard cases >= 100, images >= 1, repetitions >= 3, raters >= 1, annotations >= 1 else {
+      throw ValidationError(
+        "need --cases >= 100, --images >= 1, --repetitions >= 3, --raters >= 1, --annotations >= 1")
     }
   }
 
   func run() throws {
+    if let database {
+      try runShared(database)
+      return
+    }
     var o = StoreBenchmark.Options()
     o.cases = cases
     o.raters = raters
@@ -93,6 +112,43 @@ struct BenchStoreCommand: ParsableCommand {
           "| \(p.filter) | \(p.sort) | \(p.driver) | " + p.plan.map { "`\($0)`" }.joined(separator: "<br>")
             + " |")
       }
+    }
+  }
+
+  func runShared(_ url: String) throws {
+    var o = SharedStoreBenchmark.Options()
+    o.database = url
+    o.images = images
+    o.annotations = annotations
+    o.repetitions = repetitions
+    o.importFrom = importFrom
+    o.workDirectory = workDirectory
+    let quiet = json
+    let report: SharedStoreBenchmark.Report
+    do {
+      report = try SharedStoreBenchmark.run(o) { line in if !quiet { print(Sanitizer.sanitize(line)) } }
+    } catch {
+      throw CLIError(error)
+    }
+    if json {
+      try JSONOutput.print(report)
+      return
+    }
+    print("\n| operation | SQLite | PostgreSQL | PostgreSQL / SQLite |\n|---|---|---|---|")
+    let rows: [(String, SharedStoreBenchmark.Side?, String)] = [
+      ("import (images/s)", report.importImagesPerSecond, "%.0f"),
+      ("annotate round trip, median (ms)", report.annotateMedianMilliseconds, "%.3f"),
+      ("annotate round trip, p95 (ms)", report.annotateP95Milliseconds, "%.3f"),
+      ("case record, median (ms)", report.caseRecordMedianMilliseconds, "%.3f"),
+      ("history, median (ms)", report.historyMedianMilliseconds, "%.3f"),
+      ("image read + SHA-256 check, median (ms)", report.imageReadMedianMilliseconds, "%.3f"),
+      ("case count, median (ms)", report.caseCountMedianMilliseconds, "%.3f"),
+    ]
+    for (name, side, format) in rows {
+      guard let side else { continue }
+      print(
+        "| \(name) | \(String(format: format, side.sqlite)) | \(String(format: format, side.postgres)) | "
+          + String(format: "%.2f", side.ratio) + " |")
     }
   }
 }
