@@ -19,7 +19,7 @@ struct WorkspaceOptions: ParsableArguments {
   func openShared() throws -> PostgresStore? {
     do {
       guard let url = try SharedWorkspace.databaseURL(in: resolved.directory) else { return nil }
-      return try PostgresStore.open(url)
+      return try PostgresStore.open(url, workspace: resolved)
     } catch {
       throw CLIError(error)
     }

@@ -9,7 +9,8 @@ enum PGMigrations {
   static let groupRoles = ["blastview_rater", "blastview_adjudicator", "blastview_lead"]
 
   static let all: [(id: String, sql: String)] = [
-    ("pg-v1-shared-workspace", PGSchemaV1.tables + "\n" + PGSchemaV1.triggers + "\n" + PGFunctionsV1.sql)
+    ("pg-v1-shared-workspace", PGSchemaV1.tables + "\n" + PGSchemaV1.triggers + "\n" + PGFunctionsV1.sql),
+    (PGFunctionsReview.id, PGFunctionsReview.sql),
   ]
 
   static var known: [String] { all.map(\.id) }
@@ -64,7 +65,7 @@ enum PGMigrations {
       GRANT USAGE ON SCHEMA blastview TO \(groups);
 
       """
-    for f in PGFunctionsV1.publicFunctions {
+    for f in PGFunctionsV1.publicFunctions + PGFunctionsReview.publicFunctions {
       s += "GRANT EXECUTE ON FUNCTION blastview.\(f) TO \(groups);\n"
     }
     return s

@@ -19,10 +19,13 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
   /// `adjudicator`, `rater`, or nil for a role that is none of these.
   public let role: String?
   public let labelSchema: LabelSchema
+  /// The workspace's local directory (`database.url`, this user's caches), when opened from one.
+  let localWorkspace: Workspace?
 
-  private init(connection: PGConnection, target: String) throws(StoreError) {
+  private init(connection: PGConnection, target: String, workspace: Workspace? = nil) throws(StoreError) {
     self.connection = connection
     self.target = target
+    localWorkspace = workspace
     let me = try connection.query("SELECT session_user::text").first?[0] ?? ""
     let versions: [String]
     do {
@@ -59,9 +62,10 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
       }, groups: groups)
   }
 
-  /// Opens the shared workspace at `target` as whoever libpq authenticates.
-  public static func open(_ target: String) throws(StoreError) -> PostgresStore {
-    try PostgresStore(connection: try PGConnection(target), target: target)
+  /// Opens the shared workspace at `target` as whoever libpq authenticates; `workspace` is the
+  /// local directory it was named by (for per-user caches).
+  public static func open(_ target: String, workspace: Workspace? = nil) throws(StoreError) -> PostgresStore {
+    try PostgresStore(connection: try PGConnection(target), target: target, workspace: workspace)
   }
 
   /// Creates the workspace's schema in the database at `target` (the connected role, which
@@ -149,11 +153,17 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
       throw .unknownCase(String(id))
     }
     let path = r["path"] ?? ""
-    return CaseRecord(
-      id: r.int("id") ?? id, path: path, pathIsRelative: true, imagePath: path, sha256: r["sha256"] ?? "",
+    let sha = r["sha256"] ?? ""
+    var record = CaseRecord(
+      id: r.int("id") ?? id, path: path, pathIsRelative: true, imagePath: PostgresStore.imageAddress(sha),
+      sha256: sha,
       format: r["format"] ?? "", width: Int(r.int("width") ?? 0), height: Int(r.int("height") ?? 0),
       referenceLabel: r["reference_label"], split: Split(rawValue: r["split"] ?? "") ?? .train,
       addedAt: r.date("added_at") ?? Date(timeIntervalSince1970: 0))
+    // The server gives the opaque name (and no reference label) while the viewer is blinded;
+    // a database not yet migrated to pg-v2-review has no such column and gives the path.
+    record.pathHidden = r.bool("blinded") ?? false
+    return record
   }
 
   public func caseCount() throws(StoreError) -> Int {
