@@ -60,7 +60,9 @@ extension CaseStore: ReviewStore {
   }
 
   public func caseImage(at imagePath: String) throws(StoreError) -> RGBImage {
-    do { return try decodeImage(at: imagePath) } catch { throw .io(path: imagePath, reason: error.description) }
+    do { return try decodeImage(at: imagePath) } catch {
+      throw .io(path: imagePath, reason: error.description)
+    }
   }
 
   public func promotedModelVersion() throws(StoreError) -> Int64? { try promotedModel()?.version }

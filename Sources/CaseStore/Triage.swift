@@ -86,7 +86,8 @@ extension CaseStore {
           }
         }
         return TriageCandidate(
-          caseID: r["case_id"], labels: labels, predictedLabel: r["pred_label"], confidence: r["pred_confidence"])
+          caseID: r["case_id"], labels: labels, predictedLabel: r["pred_label"],
+          confidence: r["pred_confidence"])
       }
       return CaseStore.triageItems(candidates, schema: schema, confidenceBelow: confidenceBelow, limit: limit)
     }

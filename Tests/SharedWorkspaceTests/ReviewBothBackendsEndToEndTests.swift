@@ -112,13 +112,18 @@ import Testing
             "init", "--workspace", u.work + "/ws-service", "--database", pg.url(database!, as: "blastview"),
             "--lead", "bvlead", "--no-model",
           ]), "init as the service role")
-      try ok(try u.blastview("bvlead", ["init", "--workspace", s.workspace("bvlead"), "--database", pg.url(database!)]), "init as bvlead")
+      try ok(
+        try u.blastview(
+          "bvlead", ["init", "--workspace", s.workspace("bvlead"), "--database", pg.url(database!)]),
+        "init as bvlead")
       for r in ["bvana", "bvben"] {
         try ok(try s.cli("bvlead", ["rater", "add", r, "--role", "rater"]), "rater add \(r)")
       }
       try ok(try s.cli("bvlead", ["import", images]), "import")
       for r in ["bvana", "bvben"] {
-        try ok(try u.blastview(r, ["init", "--workspace", s.workspace(r), "--database", pg.url(database!)]), "init as \(r)")
+        try ok(
+          try u.blastview(r, ["init", "--workspace", s.workspace(r), "--database", pg.url(database!)]),
+          "init as \(r)")
       }
     }
     return s
@@ -149,7 +154,10 @@ import Testing
       #expect(ana.waitFor("EXIT=0"), "\(ana.capture())")
     }
     let store = try s.systemStore()
-    #expect(try store.history(case: 1, viewer: .system).map { "\($0.rater) \($0.label ?? "-")" } == ["bvben Benign", "bvana Pre-B"])
+    #expect(
+      try store.history(case: 1, viewer: .system).map { "\($0.rater) \($0.label ?? "-")" } == [
+        "bvben Benign", "bvana Pre-B",
+      ])
 
     // The CLI sends her adjudication; the store (on PostgreSQL: the database) refuses it.
     let refused = try s.cli("bvana", ["adjudicate", "1", "--label", "Pre-B", "--reason", "mine"])
@@ -178,7 +186,8 @@ import Testing
       #expect(ben.waitFor("EXIT=0"))
     }
     let final = try #require(try store.caseDetail(id: 1, viewer: .system).adjudication)
-    #expect(final.label == "Pre-B" && final.adjudicator == "bvben" && final.reason == "blasts, fine chromatin")
+    #expect(
+      final.label == "Pre-B" && final.adjudicator == "bvben" && final.reason == "blasts, fine chromatin")
     #expect(try triageCases(s, "bvana").isEmpty)
   }
 }

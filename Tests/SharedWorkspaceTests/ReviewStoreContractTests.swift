@@ -84,14 +84,17 @@ import Testing
     // Labelling lifts her blinding for that case only; the session queue puts it last.
     try ana.annotate(case: c0, rater: f.ana, label: "Pre-B", mask: nil, session: "s1", clear: [], note: nil)
     detail = try ana.caseDetail(id: c0, viewer: inSession)
-    #expect(!detail.blinded && detail.current.map(\.rater) == [f.ana, f.ben] && detail.mine?.label == "Pre-B")
+    #expect(
+      !detail.blinded && detail.current.map(\.rater) == [f.ana, f.ben] && detail.mine?.label == "Pre-B")
     #expect(detail.record.referenceLabel == "Pre-B" && !detail.record.pathHidden)
     let queue = try ana.casePage(CasePageRequest(sort: .sessionQueue), viewer: inSession).rows
     #expect(queue.map(\.id) == [f.cases[1], f.cases[2], f.cases[3], c0])
     #expect(queue.last?.disagreement == true && queue.last?.labelCount == 2)
     #expect(queue.first?.blinded == true)
     // The session's own numbers: my label there, disagreement among its labels.
-    #expect(try ana.casePage(CasePageRequest(filter: CaseFilter(myLabel: "Pre-B")), viewer: inSession).rows.count == 1)
+    #expect(
+      try ana.casePage(CasePageRequest(filter: CaseFilter(myLabel: "Pre-B")), viewer: inSession).rows.count
+        == 1)
   }
 
   @Test(arguments: Backend.all) func maskEditsFromTwoEditorsMerge(_ backend: Backend) throws {
@@ -122,7 +125,9 @@ import Testing
     #expect(try ana.caseDetail(id: c, viewer: .rater(f.ana)).mine?.maskID == third.annotation.maskID)
   }
 
-  @Test(arguments: Backend.all) func triageListsDisagreementsAndOnlyAdjudicatorsAdjudicate(_ backend: Backend) throws {
+  @Test(arguments: Backend.all) func triageListsDisagreementsAndOnlyAdjudicatorsAdjudicate(_ backend: Backend)
+    throws
+  {
     let f = try ContractFixture(backend)
     let ana = try f.reviewStore(f.ana)
     let ben = try f.reviewStore(f.ben)
@@ -133,7 +138,8 @@ import Testing
       case: f.cases[1], rater: f.ana, label: "Benign", mask: nil, session: nil, clear: [], note: nil)
     let queue = try ana.triageQueue(viewer: .rater(f.ana), confidenceBelow: 0.6, limit: 100, session: nil)
     #expect(queue.map(\.caseID) == [c0])
-    #expect(queue.first?.severity == .groupDisagreement && queue.first?.labels == [f.ana: "Pre-B", f.ben: "Benign"])
+    #expect(
+      queue.first?.severity == .groupDisagreement && queue.first?.labels == [f.ana: "Pre-B", f.ben: "Benign"])
 
     // A rater is refused by the store itself (on PostgreSQL: by the database's function).
     #expect(try ana.reviewRole(of: f.ana) == .rater)
@@ -147,16 +153,21 @@ import Testing
     }
     let j = try ben.adjudicate(
       case: c0, adjudicator: f.ben, label: "pre-b", mask: nil, reason: "blasts on review", session: nil)
-    #expect(j.label == "Pre-B" && j.adjudicator == f.ben && j.reason == "blasts on review" && j.supersedes == nil)
+    #expect(
+      j.label == "Pre-B" && j.adjudicator == f.ben && j.reason == "blasts on review" && j.supersedes == nil)
     // Adjudicated cases leave the queue; everyone sees the final label.
-    #expect(try ana.triageQueue(viewer: .rater(f.ana), confidenceBelow: 0.6, limit: 100, session: nil).isEmpty)
+    #expect(
+      try ana.triageQueue(viewer: .rater(f.ana), confidenceBelow: 0.6, limit: 100, session: nil).isEmpty)
     let detail = try ana.caseDetail(id: c0, viewer: .rater(f.ana))
     #expect(detail.adjudication?.label == "Pre-B" && detail.adjudications.count == 1)
-    #expect(try ana.casePage(CasePageRequest(filter: CaseFilter(adjudicated: true)), viewer: .rater(f.ana)).rows.map(\.id) == [c0])
+    #expect(
+      try ana.casePage(CasePageRequest(filter: CaseFilter(adjudicated: true)), viewer: .rater(f.ana)).rows
+        .map(\.id) == [c0])
     // Another client's commits move the change version the app polls.
     let poller = try f.anotherClient(f.ana)
     let seen = try poller.externalChangeVersion()
-    try ben.annotate(case: f.cases[2], rater: f.ben, label: "Pro-B", mask: nil, session: nil, clear: [], note: nil)
+    try ben.annotate(
+      case: f.cases[2], rater: f.ben, label: "Pro-B", mask: nil, session: nil, clear: [], note: nil)
     #expect(try poller.externalChangeVersion() != seen)
   }
 

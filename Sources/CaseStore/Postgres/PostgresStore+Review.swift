@@ -7,7 +7,8 @@ import Imaging
 /// connected role.
 extension PostgresStore: ReviewStore {
   public var workspace: Workspace {
-    localWorkspace ?? Workspace(directory: NSTemporaryDirectory() + "blastview-shared-\(connectedRater ?? "")")
+    localWorkspace
+      ?? Workspace(directory: NSTemporaryDirectory() + "blastview-shared-\(connectedRater ?? "")")
   }
 
   public var embeddedStore: CaseStore? { nil }
@@ -44,7 +45,8 @@ extension PostgresStore: ReviewStore {
     if case .number(let v)? = c?.key { key = v }
     args += [
       .text(request.sort.rawValue), .bool(queryAscending), .bool(c != nil), .bool(c?.key == .null),
-      key.map { PGValue.double($0) } ?? .null, c.map { PGValue.int($0.caseID) } ?? .null, .int(Int64(limit + 1)),
+      key.map { PGValue.double($0) } ?? .null, c.map { PGValue.int($0.caseID) } ?? .null,
+      .int(Int64(limit + 1)),
     ]
     let placeholders = (1...args.count).map { "$\($0)" }.joined(separator: ", ")
     var rows = try connection.query("SELECT * FROM blastview.case_page(\(placeholders))", args).map {
@@ -72,12 +74,15 @@ extension PostgresStore: ReviewStore {
 
   /// The filter as the functions' first nine arguments (labels resolved to class names).
   private func filterArguments(_ f: CaseFilter, session: String?) throws(StoreError) -> [PGValue] {
-    let predicted: String? = try f.predictedLabel.map { (l: String) throws(StoreError) in try canonicalLabel(l) }
+    let predicted: String? = try f.predictedLabel.map { (l: String) throws(StoreError) in
+      try canonicalLabel(l)
+    }
     let mine: String? = try f.myLabel.map { (l: String) throws(StoreError) in try canonicalLabel(l) }
     let search = f.search?.trimmingCharacters(in: .whitespaces)
     return [
       .optional(session), .optional(predicted), .optional(mine), .bool(f.unreviewed), .bool(f.disagreement),
-      .optional(f.split?.rawValue), .bool(f.adjudicated), f.confidenceBelow.map { PGValue.double($0) } ?? .null,
+      .optional(f.split?.rawValue), .bool(f.adjudicated),
+      f.confidenceBelow.map { PGValue.double($0) } ?? .null,
       .optional(search?.isEmpty == false ? search : nil),
     ]
   }
@@ -133,15 +138,18 @@ extension PostgresStore: ReviewStore {
       let me = connectedRater
       return CaseDetail(
         record: record, prediction: prediction, current: current,
-        mine: me.flatMap { m in current.first { $0.rater == m } }, referenceMaskID: flags?.int("reference_mask"),
-        adjudication: adjudications.last, adjudications: adjudications, blinded: flags?.bool("blinded") ?? false,
+        mine: me.flatMap { m in current.first { $0.rater == m } },
+        referenceMaskID: flags?.int("reference_mask"),
+        adjudication: adjudications.last, adjudications: adjudications,
+        blinded: flags?.bool("blinded") ?? false,
         modelHidden: flags?.bool("model_hidden") ?? false, imageProblem: nil)
     }
   }
 
   public func mask(id: Int64) throws(StoreError) -> Mask {
     guard let png = try maskPNG(id: id) else {
-      throw .invalidInput("mask \(id) is not one you may see in the shared workspace at \(connection.displayTarget)")
+      throw .invalidInput(
+        "mask \(id) is not one you may see in the shared workspace at \(connection.displayTarget)")
     }
     do {
       return try decodeMask(data: png, name: "mask \(id)")
@@ -153,7 +161,8 @@ extension PostgresStore: ReviewStore {
   /// `sha256:<hex>`: the bytes from the database, checked against the address.
   public func caseImage(at imagePath: String) throws(StoreError) -> RGBImage {
     guard imagePath.hasPrefix("sha256:") else {
-      throw .invalidInput("\(imagePath) is not an image of the shared workspace (its images are in the database)")
+      throw .invalidInput(
+        "\(imagePath) is not an image of the shared workspace (its images are in the database)")
     }
     let sha = String(imagePath.dropFirst("sha256:".count))
     guard
@@ -161,7 +170,8 @@ extension PostgresStore: ReviewStore {
         .bytes("bytes")
     else { throw .io(path: imagePath, reason: "no case of the shared workspace has this image") }
     guard Digest.sha256Hex(bytes) == sha else {
-      throw .corrupt(path: connection.displayTarget, detail: "the stored image \(sha) does not match its SHA-256")
+      throw .corrupt(
+        path: connection.displayTarget, detail: "the stored image \(sha) does not match its SHA-256")
     }
     do { return try decodeImage(data: bytes, name: "case image \(sha.prefix(12))") } catch {
       throw .io(path: imagePath, reason: error.description)
@@ -172,7 +182,9 @@ extension PostgresStore: ReviewStore {
 
   /// As `CaseStore.saveMaskEdit`: inside one transaction, under the lock `annotate` takes, an
   /// edit made on an older version is merged pixel by pixel into the mask saved since.
-  public func saveMaskEdit(case caseID: Int64, rater: String, mask: Mask, base: MaskEditBase, session: String?)
+  public func saveMaskEdit(
+    case caseID: Int64, rater: String, mask: Mask, base: MaskEditBase, session: String?
+  )
     throws(StoreError) -> MaskEditSave
   {
     _ = try actingRater(claimed: rater)
@@ -191,11 +203,13 @@ extension PostgresStore: ReviewStore {
         // Saved meanwhile. Only a mask saved since matters: a label change is carried forward.
         let theirsID = state?.int("current_mask")
         if theirsID != state?.int("base_mask") {
-          let theirs = try theirsID.map { (m: Int64) throws(StoreError) in try self.mask(id: m) }
+          let theirs =
+            try theirsID.map { (m: Int64) throws(StoreError) in try self.mask(id: m) }
             ?? Mask(width: mask.width, height: mask.height)
           guard theirs.width == mask.width, theirs.height == mask.height else {
             throw StoreError.maskSizeMismatch(
-              caseID: caseID, expected: "\(theirs.width)×\(theirs.height)", got: "\(mask.width)×\(mask.height)")
+              caseID: caseID, expected: "\(theirs.width)×\(theirs.height)",
+              got: "\(mask.width)×\(mask.height)")
           }
           let b = base.mask?.values ?? [UInt8](repeating: 0, count: mask.values.count)
           for i in toSave.values.indices where mask.values[i] == b[i] { toSave.values[i] = theirs.values[i] }
@@ -225,8 +239,10 @@ extension PostgresStore: ReviewStore {
       try connection.query(
         "SELECT * FROM blastview.adjudicate($1, $2, $3, $4, $5, $6, $7, $8)",
         [
-          .int(caseID), .text(canonical), blob.map { PGValue.bytes($0.png) } ?? .null, .optional(blob?.sha256),
-          blob.map { PGValue.int(Int64($0.width)) } ?? .null, blob.map { PGValue.int(Int64($0.height)) } ?? .null,
+          .int(caseID), .text(canonical), blob.map { PGValue.bytes($0.png) } ?? .null,
+          .optional(blob?.sha256),
+          blob.map { PGValue.int(Int64($0.width)) } ?? .null,
+          blob.map { PGValue.int(Int64($0.height)) } ?? .null,
           .text(reason), .optional(session),
         ]
       ).first
@@ -258,11 +274,14 @@ extension PostgresStore: ReviewStore {
     let candidates = rows.map { r in
       TriageCandidate(
         caseID: r.int("case_id") ?? 0,
-        labels: (r["labels"]).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+        labels: (r["labels"]).flatMap {
+          try? JSONDecoder().decode([String: String].self, from: Data($0.utf8))
+        }
           ?? [:],
         predictedLabel: r["pred_label"], confidence: r.double("pred_confidence"))
     }
-    return CaseStore.triageItems(candidates, schema: labelSchema, confidenceBelow: confidenceBelow, limit: limit)
+    return CaseStore.triageItems(
+      candidates, schema: labelSchema, confidenceBelow: confidenceBelow, limit: limit)
   }
 
   static func adjudication(_ r: PGRow) -> Adjudication {

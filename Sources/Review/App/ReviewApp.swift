@@ -35,7 +35,9 @@ public final class ReviewApp {
   /// executable is not `blastview`, e.g. in tests that do not set it).
   public var backgroundPredictions = false
 
-  public init(store: any ReviewStore, rater: String, session: String?, rows: Int, columns: Int, graphics: Bool)
+  public init(
+    store: any ReviewStore, rater: String, session: String?, rows: Int, columns: Int, graphics: Bool
+  )
     throws(StoreError)
   {
     self.store = store

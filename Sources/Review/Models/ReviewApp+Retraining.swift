@@ -15,7 +15,9 @@ extension ReviewApp {
       case .loadStatus:
         return [.retrain(.statusLoaded(RetrainStatus(promoted: try self.store.promotedModelVersion())))]
       case .queue, .launchTrainer, .loadModels, .promote:
-        return [.failed(ReviewApp.embeddedOnly("retraining and the model registry", instead: "blastview train"))]
+        return [
+          .failed(ReviewApp.embeddedOnly("retraining and the model registry", instead: "blastview train"))
+        ]
       }
     }
     switch effect {

@@ -25,7 +25,9 @@ extension ReviewApp {
     case .loadDashboard:
       guard let session else { return [] }
       guard let local = store.embeddedStore else {
-        return [.failed(ReviewApp.embeddedOnly("the agreement dashboard", instead: "blastview agree --session"))]
+        return [
+          .failed(ReviewApp.embeddedOnly("the agreement dashboard", instead: "blastview agree --session"))
+        ]
       }
       let categories = store.labelSchema.classNames
       let options = SessionAgreementOptions(

@@ -62,7 +62,9 @@ struct TriageCommand: ParsableCommand {
       let threshold = confidenceBelow ?? saved ?? 0.6
       if saveThreshold {
         guard let local = store.embeddedStore else {
-          throw CLIError(message: "--save-threshold changes a workspace setting, which only an embedded workspace has for now")
+          throw CLIError(
+            message:
+              "--save-threshold changes a workspace setting, which only an embedded workspace has for now")
         }
         try local.setSetting(TriageCommand.setting, String(threshold))
       }
