@@ -46,6 +46,14 @@ public protocol ReviewStore: WorkspaceStore {
   func adjudicate(
     case caseID: Int64, adjudicator: String, label: String, mask: Mask?, reason: String, session: String?
   ) throws(StoreError) -> Adjudication
+
+  // The agreement dashboard's inputs (`SessionAgreementReport`), each as the viewer may see it.
+  /// The labels a session's agreement counts (the blind ones in a blinded session).
+  func agreementLabels(session: String, viewer: Viewer) throws(StoreError) -> [RaterLabel]
+  func labelRevisions(session: String, viewer: Viewer) throws(StoreError) -> [LabelRevision]
+  func currentMasks(session: String?, viewer: Viewer) throws(StoreError) -> [RaterMask]
+  func sessionPredictions(session: String, viewer: Viewer) throws(StoreError) -> SessionPredictions
+  func sessionAdjudications(session: String, viewer: Viewer) throws(StoreError) -> [Int64: String]
 }
 
 extension CaseStore: ReviewStore {

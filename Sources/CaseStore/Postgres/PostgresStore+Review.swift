@@ -284,6 +284,51 @@ extension PostgresStore: ReviewStore {
       candidates, schema: labelSchema, confidenceBelow: confidenceBelow, limit: limit)
   }
 
+  // MARK: The agreement dashboard
+
+  public func agreementLabels(session: String, viewer: Viewer) throws(StoreError) -> [RaterLabel] {
+    try checkReviewViewer(viewer)
+    return try connection.query("SELECT * FROM blastview.agreement_labels($1)", [.text(session)]).map {
+      RaterLabel(caseID: $0.int("case_id") ?? 0, rater: $0["rater"] ?? "", label: $0["label"] ?? "")
+    }
+  }
+
+  public func labelRevisions(session: String, viewer: Viewer) throws(StoreError) -> [LabelRevision] {
+    try checkReviewViewer(viewer)
+    return try connection.query("SELECT * FROM blastview.label_revisions($1)", [.text(session)]).map {
+      LabelRevision(
+        caseID: $0.int("case_id") ?? 0, rater: $0["rater"] ?? "", blindLabel: $0["blind_label"] ?? "",
+        currentLabel: $0["current_label"], revisions: Int($0.int("revisions") ?? 0))
+    }
+  }
+
+  public func currentMasks(session: String?, viewer: Viewer) throws(StoreError) -> [RaterMask] {
+    try checkReviewViewer(viewer)
+    return try connection.query("SELECT * FROM blastview.current_masks($1)", [.optional(session)]).map {
+      RaterMask(caseID: $0.int("case_id") ?? 0, rater: $0["rater"] ?? "", maskID: $0.int("mask_id") ?? 0)
+    }
+  }
+
+  public func sessionPredictions(session: String, viewer: Viewer) throws(StoreError) -> SessionPredictions {
+    try checkReviewViewer(viewer)
+    let rows = try connection.query("SELECT * FROM blastview.session_predictions($1)", [.text(session)])
+    var labels: [Int64: String] = [:]
+    var hidden = 0
+    for r in rows {
+      if let l = r["label"] { labels[r.int("case_id") ?? 0] = l } else { hidden += 1 }
+    }
+    return SessionPredictions(modelVersion: try promotedModelVersion(), labels: labels, hidden: hidden)
+  }
+
+  public func sessionAdjudications(session: String, viewer: Viewer) throws(StoreError) -> [Int64: String] {
+    try checkReviewViewer(viewer)
+    var out: [Int64: String] = [:]
+    for r in try connection.query("SELECT * FROM blastview.session_adjudications($1)", [.text(session)]) {
+      out[r.int("case_id") ?? 0] = r["label"] ?? ""
+    }
+    return out
+  }
+
   static func adjudication(_ r: PGRow) -> Adjudication {
     Adjudication(
       id: r.int("id") ?? 0, caseID: r.int("case_id") ?? 0, label: r["label"] ?? "", maskID: r.int("mask_id"),

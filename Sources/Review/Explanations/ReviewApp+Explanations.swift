@@ -8,7 +8,7 @@ extension ReviewApp {
     switch effect {
     case .explain(let jobs):
       guard let store = store.embeddedStore else {
-        return [.failed(ReviewApp.embeddedOnly("explanations", instead: "blastview explain"))]
+        return [.failed(ReviewApp.embeddedOnly("explanations"))]
       }
       let models = try store.models()
       explanationWorker.submit(

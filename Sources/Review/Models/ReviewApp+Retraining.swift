@@ -16,7 +16,7 @@ extension ReviewApp {
         return [.retrain(.statusLoaded(RetrainStatus(promoted: try self.store.promotedModelVersion())))]
       case .queue, .launchTrainer, .loadModels, .promote:
         return [
-          .failed(ReviewApp.embeddedOnly("retraining and the model registry", instead: "blastview train"))
+          .failed(ReviewApp.embeddedOnly("retraining and the model registry"))
         ]
       }
     }

@@ -7,10 +7,10 @@ extension ReviewApp {
   /// The workspace setting holding triage's default low-confidence threshold.
   public static let triageConfidenceSetting = "triage_confidence_below"
 
-  /// The message for a screen that runs only on an embedded workspace for now; on a shared one
-  /// the CLI command `instead` gives the same from the database.
-  static func embeddedOnly(_ what: String, instead: String) -> String {
-    "\(what) is not available on a shared (PostgreSQL) workspace yet; use `\(instead)`"
+  /// The message for a screen that runs only on an embedded workspace for now (a shared
+  /// workspace's models are trained and run by its service role, not by a rater's app).
+  static func embeddedOnly(_ what: String) -> String {
+    "\(what): not available on a shared (PostgreSQL) workspace yet"
   }
 
   /// Runs the effects of sessions, triage, adjudication and overlays against the store. The
@@ -24,17 +24,12 @@ extension ReviewApp {
       return [.sessions(.changesPolled(version: try store.externalChangeVersion()))]
     case .loadDashboard:
       guard let session else { return [] }
-      guard let local = store.embeddedStore else {
-        return [
-          .failed(ReviewApp.embeddedOnly("the agreement dashboard", instead: "blastview agree --session"))
-        ]
-      }
       let categories = store.labelSchema.classNames
       let options = SessionAgreementOptions(
         weights: SessionAgreementOptions.dashboardWeights(categories: categories))
       do {
         let report = try SessionAgreementReport.compute(
-          store: local, session: session, viewer: Viewer(rater: rater), options: options, cache: maskCache)
+          store: store, session: session, viewer: Viewer(rater: rater), options: options, cache: maskCache)
         return [.sessions(.dashboardLoaded(report, at: Date()))]
       } catch {
         return [.failed("agreement: \(error.description)")]
