@@ -6,8 +6,8 @@ import Testing
 /// `blastview review` for real, in tmux, with the same script on both backends (issue 16): the
 /// rater bvana opens the review app, labels a case and sees it saved; triage lists her
 /// disagreement with bvben; she is refused adjudication (on PostgreSQL by the database: the
-/// CLI sends the adjudication and the server's function refuses it); once the lead makes bvben
-/// an adjudicator, he adjudicates the case in the app and it leaves the queue.
+/// CLI sends the adjudication and the server's function refuses it); the adjudicator bvjudge
+/// adjudicates the case in the app and it leaves the queue.
 ///
 /// On SQLite the raters are named with `--rater` (the embedded store takes the caller's word);
 /// on PostgreSQL each is the OS user running the binary (peer authentication), with their own
@@ -76,7 +76,8 @@ import Testing
     return try #require(json["queue"] as? [[String: Any]]).compactMap { $0["case"] as? Int }
   }
 
-  /// A workspace with four SampleData lymphocytes, raters bvana and bvben, and the lead bvlead.
+  /// A workspace with four SampleData lymphocytes, raters bvana and bvben, the adjudicator
+  /// bvjudge, and the lead bvlead.
   func setUp(_ backend: Backend) throws -> Setup? {
     var cluster: PGTestCluster? = nil
     var database: String? = nil
@@ -100,8 +101,8 @@ import Testing
     case .sqlite:
       try ok(try u.blastview(nil, ["init", "--workspace", s.workspace(""), "--no-model"]), "init")
       try ok(try s.cli("bvlead", ["import", images], asRater: false), "import")
-      for r in ["bvana", "bvben"] {
-        try ok(try s.cli("bvlead", ["rater", "add", r, "--role", "rater"], asRater: false), "rater add \(r)")
+      for (r, role) in [("bvana", "rater"), ("bvben", "rater"), ("bvjudge", "adjudicator")] {
+        try ok(try s.cli("bvlead", ["rater", "add", r, "--role", role], asRater: false), "rater add \(r)")
       }
     case .postgres:
       let pg = cluster!
@@ -116,11 +117,11 @@ import Testing
         try u.blastview(
           "bvlead", ["init", "--workspace", s.workspace("bvlead"), "--database", pg.url(database!)]),
         "init as bvlead")
-      for r in ["bvana", "bvben"] {
-        try ok(try s.cli("bvlead", ["rater", "add", r, "--role", "rater"]), "rater add \(r)")
+      for (r, role) in [("bvana", "rater"), ("bvben", "rater"), ("bvjudge", "adjudicator")] {
+        try ok(try s.cli("bvlead", ["rater", "add", r, "--role", role]), "rater add \(r)")
       }
       try ok(try s.cli("bvlead", ["import", images]), "import")
-      for r in ["bvana", "bvben"] {
+      for r in ["bvana", "bvben", "bvjudge"] {
         try ok(
           try u.blastview(r, ["init", "--workspace", s.workspace(r), "--database", pg.url(database!)]),
           "init as \(r)")
@@ -142,6 +143,16 @@ import Testing
       #expect(ana.waitFor("Case #1"))
       ana.send("3")
       #expect(ana.waitFor("Saved: case #1 labelled P Pre-B"), "\(ana.capture())")
+      // A stroke in the mask editor: saved as a new (insert-only) annotation.
+      ana.send("m")
+      #expect(ana.waitFor("Mask editor · case #1"), "\(ana.capture())")
+      ana.send("Space")
+      ana.send("L")
+      ana.send("L")
+      ana.send("Space")
+      #expect(ana.waitFor("Saved: mask of case #1"), "\(ana.capture())")
+      ana.send("Escape")
+      #expect(ana.waitFor("My label: P Pre-B"))
       ana.send("Escape")
       #expect(ana.waitFor("#1 – me:P"))
       ana.send("!")
@@ -154,10 +165,13 @@ import Testing
       #expect(ana.waitFor("EXIT=0"), "\(ana.capture())")
     }
     let store = try s.systemStore()
+    let history = try store.history(case: 1, viewer: .system)
     #expect(
-      try store.history(case: 1, viewer: .system).map { "\($0.rater) \($0.label ?? "-")" } == [
-        "bvben Benign", "bvana Pre-B",
+      history.map { "\($0.rater) \($0.label ?? "-") \($0.maskID == nil ? "-" : "mask")" } == [
+        "bvben Benign -", "bvana Pre-B -", "bvana Pre-B mask",
       ])
+    let stroke = try store.mask(id: try #require(history.last?.maskID))
+    #expect(stroke.values.filter { $0 >= 128 }.count > 100)
 
     // The CLI sends her adjudication; the store (on PostgreSQL: the database) refuses it.
     let refused = try s.cli("bvana", ["adjudicate", "1", "--label", "Pre-B", "--reason", "mine"])
@@ -165,29 +179,28 @@ import Testing
     #expect(refused.err.contains("does not have the adjudicator role"), "\(refused.err)")
     #expect(try triageCases(s, "bvana") == [1])
 
-    try ok(try s.cli("bvlead", ["rater", "set-role", "bvben", "adjudicator"], asRater: false), "set-role")
     do {
-      let ben = try #require(TmuxSession(columns: 120, rows: 40, command: s.reviewCommand("bvben")))
-      #expect(ben.waitFor("4 matching", seconds: 20), "\(ben.capture())")
-      ben.send("!")
-      #expect(ben.waitFor("1 case: "), "\(ben.capture())")
-      ben.send("Enter")
-      #expect(ben.waitFor("Adjudicate case #1"), "\(ben.capture())")
-      #expect(ben.capture().contains("bvana: P Pre-B") && ben.capture().contains("bvben: B Benign"))
-      ben.send("3")
-      ben.send("r")
-      ben.send("-l", "blasts, fine chromatin")
-      ben.send("Enter")
-      #expect(ben.waitFor("Reason kept"))
-      ben.send("Enter")
-      #expect(ben.waitFor("Adjudicated case #1: P Pre-B"), "\(ben.capture())")
-      #expect(ben.waitFor("0 cases"))
-      ben.send("q")
-      #expect(ben.waitFor("EXIT=0"))
+      let judge = try #require(TmuxSession(columns: 120, rows: 40, command: s.reviewCommand("bvjudge")))
+      #expect(judge.waitFor("4 matching", seconds: 20), "\(judge.capture())")
+      judge.send("!")
+      #expect(judge.waitFor("1 case: "), "\(judge.capture())")
+      judge.send("Enter")
+      #expect(judge.waitFor("Adjudicate case #1"), "\(judge.capture(history: true))")
+      #expect(judge.capture().contains("bvana: P Pre-B") && judge.capture().contains("bvben: B Benign"))
+      judge.send("3")
+      judge.send("r")
+      judge.send("-l", "blasts, fine chromatin")
+      judge.send("Enter")
+      #expect(judge.waitFor("Reason kept"))
+      judge.send("Enter")
+      #expect(judge.waitFor("Adjudicated case #1: P Pre-B"), "\(judge.capture())")
+      #expect(judge.waitFor("0 cases"))
+      judge.send("q")
+      #expect(judge.waitFor("EXIT=0"))
     }
     let final = try #require(try store.caseDetail(id: 1, viewer: .system).adjudication)
     #expect(
-      final.label == "Pre-B" && final.adjudicator == "bvben" && final.reason == "blasts, fine chromatin")
+      final.label == "Pre-B" && final.adjudicator == "bvjudge" && final.reason == "blasts, fine chromatin")
     #expect(try triageCases(s, "bvana").isEmpty)
   }
 }

@@ -146,15 +146,17 @@ import Testing
     #expect(throws: StoreError.notAdjudicator(f.ana)) {
       try ana.adjudicate(case: c0, adjudicator: f.ana, label: "Pre-B", mask: nil, reason: "x", session: nil)
     }
-    try f.store(f.lead).addRater(f.ben, role: .adjudicator)
-    #expect(try ben.reviewRole(of: f.ben) == .adjudicator)
+    try f.store(f.lead).addRater(f.judge, role: .adjudicator)
+    let judge = try f.reviewStore(f.judge)
+    #expect(try judge.reviewRole(of: f.judge) == .adjudicator)
     #expect(throws: StoreError.self) {
-      try ben.adjudicate(case: c0, adjudicator: f.ben, label: "Pre-B", mask: nil, reason: "  ", session: nil)
+      try judge.adjudicate(
+        case: c0, adjudicator: f.judge, label: "Pre-B", mask: nil, reason: "  ", session: nil)
     }
-    let j = try ben.adjudicate(
-      case: c0, adjudicator: f.ben, label: "pre-b", mask: nil, reason: "blasts on review", session: nil)
+    let j = try judge.adjudicate(
+      case: c0, adjudicator: f.judge, label: "pre-b", mask: nil, reason: "blasts on review", session: nil)
     #expect(
-      j.label == "Pre-B" && j.adjudicator == f.ben && j.reason == "blasts on review" && j.supersedes == nil)
+      j.label == "Pre-B" && j.adjudicator == f.judge && j.reason == "blasts on review" && j.supersedes == nil)
     // Adjudicated cases leave the queue; everyone sees the final label.
     #expect(
       try ana.triageQueue(viewer: .rater(f.ana), confidenceBelow: 0.6, limit: 100, session: nil).isEmpty)
@@ -181,5 +183,63 @@ import Testing
     #expect(detail.record.imagePath == row.imagePath)
     let bytes = try ana.imageBytes(case: row.id)
     #expect(try decodeImage(data: bytes, name: "x").pixels == image.pixels)
+  }
+
+  /// The model's output under `--hide-model`, on PostgreSQL: predictions stored by the service
+  /// role (as the trainer would) are shown, filtered, sorted and triaged for a rater until a
+  /// session hides the model from her, and again once she labelled the case.
+  @Test(.enabled(if: PGTestCluster.shouldRun)) func hiddenPredictionsStayHiddenOnPostgres() throws {
+    let f = try ContractFixture(.postgres)
+    let service = try f.serviceConnection()
+    try service.query(
+      "SELECT blastview.model_register(NULL, encode(sha256('\\x010203'::bytea), 'hex'), '\\x010203'::bytea, "
+        + "'[]', '[]', '[]', NULL, NULL)")
+    try service.query(
+      "INSERT INTO blastview.model_promotion (model_version, promoted_by, reason) VALUES (1, 'test', 'test')")
+    try service.query(
+      #"SELECT blastview.prediction_save(c.id, 1, 'Pro-B', 0.55, '[0.1, 0.1, 0.25, 0.55]') FROM blastview."case" c"#
+    )
+    let ana = try f.reviewStore(f.ana)
+    let (c0, c1, c2, c3) = (f.cases[0], f.cases[1], f.cases[2], f.cases[3])
+    let me = Viewer.rater(f.ana)
+    #expect(try ana.promotedModelVersion() == 1)
+    let shown = try #require(try ana.caseDetail(id: c0, viewer: me).prediction)
+    #expect(
+      shown.label == "Pro-B" && shown.confidence == 0.55 && shown.probabilities == [0.1, 0.1, 0.25, 0.55])
+    #expect(try ana.triageQueue(viewer: me, confidenceBelow: 0.6, limit: 100, session: nil).count == 4)
+
+    try f.store(f.lead).createSession(
+      name: "s1", raters: [f.ana], cases: .ids([c0, c1]), blinded: false, hideModel: true, createdBy: f.lead)
+    let hidden = try ana.caseDetail(id: c0, viewer: me)
+    #expect(hidden.prediction == nil && hidden.modelHidden && !hidden.blinded)
+    #expect(try ana.caseDetail(id: c2, viewer: me).prediction?.label == "Pro-B")
+    let rows = try ana.casePage(CasePageRequest(sort: .confidence), viewer: me).rows
+    // Hidden predictions sort as none (first, ascending) and show nothing.
+    #expect(rows.map(\.id) == [c0, c1, c2, c3])
+    #expect(rows.map(\.predictedLabel) == [nil, nil, "Pro-B", "Pro-B"] && rows[0].modelHidden)
+    #expect(
+      try ana.casePage(CasePageRequest(filter: CaseFilter(predictedLabel: "Pro-B")), viewer: me).rows.map(
+        \.id)
+        == [c2, c3])
+    #expect(try ana.caseCount(CaseFilter(confidenceBelow: 0.6), viewer: me) == 2)
+    #expect(
+      try ana.triageQueue(viewer: me, confidenceBelow: 0.6, limit: 100, session: nil).map(\.caseID) == [
+        c2, c3,
+      ])
+    // The weights are withheld too while she has cases pending under the hidden model.
+    #expect(throws: StoreError.self) { try ana.connection(for: "SELECT * FROM blastview.model_file(1)") }
+    // Ben is in no such session: he sees every prediction.
+    #expect(try f.reviewStore(f.ben).caseDetail(id: c0, viewer: .rater(f.ben)).prediction?.label == "Pro-B")
+    // Labelling the case in the session shows her the model's answer.
+    try ana.annotate(case: c0, rater: f.ana, label: "Pre-B", mask: nil, session: "s1", clear: [], note: nil)
+    #expect(try ana.caseDetail(id: c0, viewer: me).prediction?.label == "Pro-B")
+  }
+}
+
+extension ReviewStore {
+  /// Runs `sql` on a PostgreSQL store's own connection (as its rater).
+  @discardableResult
+  func connection(for sql: String) throws -> [PGRow] {
+    try #require(self as? PostgresStore).connection.query(sql)
   }
 }

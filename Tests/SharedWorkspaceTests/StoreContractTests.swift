@@ -22,6 +22,8 @@ final class ContractFixture {
   let lead = "bvlead"
   let ana = "bvana"
   let ben = "bvben"
+  /// An adjudicator (a role no other test changes: roles are cluster-wide on PostgreSQL).
+  let judge = "bvjudge"
   let imageDir: String
   /// The embedded workspace's directory (SQLite), or the shared one's local directory.
   let workspaceDir: String
@@ -72,6 +74,11 @@ final class ContractFixture {
       cluster!.url(database!, as: rater), workspace: Workspace(directory: workspaceDir))
     stores[rater] = s
     return s
+  }
+
+  /// PostgreSQL: a connection as the service role, which owns the tables (the trainer's role).
+  func serviceConnection() throws -> PGConnection {
+    try PGConnection(cluster!.url(database!, as: "blastview"))
   }
 
   /// The store `rater` reviews through (`blastview review`'s operations).
