@@ -134,6 +134,12 @@ import Testing
     guard let s = try setUp(backend) else { return }
     defer { try? FileManager.default.removeItem(atPath: s.users.work) }
     try ok(try s.cli("bvben", ["annotate", "1", "--label", "Benign"]), "bvben labels case 1")
+    if backend == .postgres {
+      // Nobody reviews as another rater: refused before the terminal is touched.
+      let other = try s.users.blastview(
+        "bvana", ["review", "--workspace", s.workspace("bvana"), "--rater", "bvben", "--graphics", "none"])
+      #expect(other.status != 0 && other.err.contains("--rater bvben refused") && other.err.contains("bvana"))
+    }
 
     // bvana labels case 1 in the app: saved, and triage lists the disagreement.
     do {
