@@ -182,7 +182,7 @@ let package = Package(
     // of tools/with-test-postgres.sh; fails under CI=true without it).
     .testTarget(
       name: "SharedWorkspaceTests",
-      dependencies: ["CaseStore", "Imaging", "blastview", "TestSupport", "Workflows"]),
+      dependencies: ["CaseStore", "Imaging", "blastview", "TestSupport"]),
     .testTarget(
       name: "CaseStoreTests",
       dependencies: [

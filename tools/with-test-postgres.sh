@@ -5,10 +5,9 @@
 #
 # As root (CI, `make test`): installs nothing (make deps does), creates the OS users the
 # identity tests act as (blastview: the service role that owns the schema; bvlead, bvana,
-# bvben: a lead and two raters; bvjudge: an adjudicator, a user of its own because roles
-# are cluster-wide and tests running at once must not flip each other's roles) if missing,
-# initialises a cluster in a fresh temporary directory owned by the postgres OS user, starts
-# it on a Unix socket only (no TCP), creates the service role, runs COMMAND with
+# bvben: a lead and two raters) if missing, initialises a cluster in a fresh temporary
+# directory owned by the postgres OS user, starts it on a Unix socket only (no TCP), creates
+# the service role, runs COMMAND with
 #   BLASTVIEW_TEST_PG=1  BLASTVIEW_TEST_PG_SOCKET=<socket dir>
 # and stops and removes the cluster however COMMAND ends (its exit status is kept).
 #
@@ -40,6 +39,8 @@ if [ -z "$bindir" ]; then
   exec "$@"
 fi
 
+# bvjudge: an adjudicator, a user of its own because roles are cluster-wide and tests running
+# at once must not flip each other's roles.
 for u in postgres blastview bvlead bvana bvben bvjudge; do
   if ! id -u "$u" >/dev/null 2>&1; then
     useradd --system --no-create-home --home-dir /nonexistent --shell /bin/sh "$u"

@@ -5,7 +5,8 @@ import Imaging
 /// browsing (keyset pages under a filter and sort), the case view, labelling and mask edits,
 /// session queues, triage and adjudication. `CaseStore` (SQLite) and `PostgresStore` implement
 /// it with the same blinding rules; the contract tests (`ReviewStoreContractTests`) run the
-/// same assertions on both.
+/// same assertions on both. (The agreement dashboard reads through `SessionAgreementSource`
+/// when the store provides one; until then it runs on an embedded workspace only.)
 ///
 /// On PostgreSQL every rule is applied by the server's functions (`PGFunctionsReview`), so the
 /// TUI cannot show a rater more than `psql` would give him, and an adjudication by anyone
@@ -28,8 +29,8 @@ public protocol ReviewStore: WorkspaceStore {
   func casePage(_ request: CasePageRequest, viewer: Viewer) throws(StoreError) -> CasePage
   func caseCount(_ filter: CaseFilter, viewer: Viewer) throws(StoreError) -> Int
   func caseDetail(id: Int64, viewer: Viewer) throws(StoreError) -> CaseDetail
-  /// A stored mask (one the viewer was given the id of).
-  func mask(id: Int64) throws(StoreError) -> Mask
+  /// A stored mask (one the viewer was given the id of), decoded.
+  func storedMask(id: Int64) throws(StoreError) -> Mask
   /// The case image at a `CaseRecord.imagePath` / `CaseRow.imagePath`, checked where the
   /// backend can (a shared workspace's images are content-addressed and verified on read).
   func caseImage(at imagePath: String) throws(StoreError) -> RGBImage
@@ -47,13 +48,6 @@ public protocol ReviewStore: WorkspaceStore {
     case caseID: Int64, adjudicator: String, label: String, mask: Mask?, reason: String, session: String?
   ) throws(StoreError) -> Adjudication
 
-  // The agreement dashboard's inputs (`SessionAgreementReport`), each as the viewer may see it.
-  /// The labels a session's agreement counts (the blind ones in a blinded session).
-  func agreementLabels(session: String, viewer: Viewer) throws(StoreError) -> [RaterLabel]
-  func labelRevisions(session: String, viewer: Viewer) throws(StoreError) -> [LabelRevision]
-  func currentMasks(session: String?, viewer: Viewer) throws(StoreError) -> [RaterMask]
-  func sessionPredictions(session: String, viewer: Viewer) throws(StoreError) -> SessionPredictions
-  func sessionAdjudications(session: String, viewer: Viewer) throws(StoreError) -> [Int64: String]
 }
 
 extension CaseStore: ReviewStore {
@@ -74,4 +68,6 @@ extension CaseStore: ReviewStore {
   }
 
   public func promotedModelVersion() throws(StoreError) -> Int64? { try promotedModel()?.version }
+
+  public func storedMask(id: Int64) throws(StoreError) -> Mask { try mask(id: id) }
 }

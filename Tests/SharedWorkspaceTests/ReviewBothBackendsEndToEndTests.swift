@@ -176,7 +176,7 @@ import Testing
       history.map { "\($0.rater) \($0.label ?? "-") \($0.maskID == nil ? "-" : "mask")" } == [
         "bvben Benign -", "bvana Pre-B -", "bvana Pre-B mask",
       ])
-    let stroke = try store.mask(id: try #require(history.last?.maskID))
+    let stroke = try store.storedMask(id: try #require(history.last?.maskID))
     #expect(stroke.values.filter { $0 >= 128 }.count > 100)
 
     // The CLI sends her adjudication; the store (on PostgreSQL: the database) refuses it.

@@ -113,7 +113,7 @@ import Testing
     // The other editor started from the same (empty) version: its save keeps the first stroke.
     let second = try other.saveMaskEdit(case: c, rater: f.ana, mask: b, base: empty, session: nil)
     #expect(second.merged && second.annotation.supersedes == first.annotation.id)
-    let saved = try ana.mask(id: try #require(second.annotation.maskID))
+    let saved = try ana.storedMask(id: try #require(second.annotation.maskID))
     #expect(saved.values[0] == 255 && saved.values[1] == 255 && saved.values[2...].allSatisfy { $0 == 0 })
     // An edit on the current version is saved as it is.
     var c2 = saved

@@ -70,8 +70,8 @@ final class ContractFixture {
   func store(_ rater: String) throws -> any WorkspaceStore {
     if let s = sqlite { return s }
     if let s = stores[rater] { return s }
-    let s = try PostgresStore.open(
-      cluster!.url(database!, as: rater), workspace: Workspace(directory: workspaceDir))
+    let s = try PostgresStore.open(cluster!.url(database!, as: rater))
+    s.localWorkspace = Workspace(directory: workspaceDir)
     stores[rater] = s
     return s
   }
@@ -89,8 +89,7 @@ final class ContractFixture {
   /// Another client of the same workspace as `rater`: a second process's connection.
   func anotherClient(_ rater: String) throws -> any ReviewStore {
     if sqlite != nil { return try Workspace.open(path: workspaceDir) }
-    return try PostgresStore.open(
-      cluster!.url(database!, as: rater), workspace: Workspace(directory: workspaceDir))
+    return try PostgresStore.open(cluster!.url(database!, as: rater))
   }
 }
 

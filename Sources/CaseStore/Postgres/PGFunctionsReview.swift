@@ -1,4 +1,4 @@
-/// Migration `pg-v2-review`: the functions the review TUI needs on a shared workspace (browse,
+/// Migration `pg-v5-review`: the functions the review TUI needs on a shared workspace (browse,
 /// case view, mask edits, triage, adjudication), so `blastview review` works on PostgreSQL
 /// with the same rules as on SQLite (`ReviewStore`).
 ///
@@ -11,7 +11,7 @@
 /// (`images/lymphocyte/025.png`), so while the viewer is blinded for the case it reads as the
 /// opaque `case-<id>`, as on SQLite (issue 15, item 10).
 enum PGFunctionsReview {
-  static let id = "pg-v2-review"
+  static let id = "pg-v5-review"
 
   /// Callable by the three group roles.
   static let publicFunctions = [
@@ -22,8 +22,6 @@ enum PGFunctionsReview {
     "case_flags(bigint)", "current_annotations(bigint, text)", "case_prediction(bigint)",
     "adjudications(bigint)", "adjudicate(bigint, text, bytea, text, integer, integer, text, text)",
     "triage_candidates(text, double precision)", "mask_edit_state(bigint, text, bigint)", "image_bytes(text)",
-    "agreement_labels(text)", "label_revisions(text)", "current_masks(text)", "session_predictions(text)",
-    "session_adjudications(text)",
   ]
 
   static let sql = #"""
@@ -121,22 +119,15 @@ enum PGFunctionsReview {
           END)
     $$;
 
-    CREATE FUNCTION session_id_of(p_session text) RETURNS bigint LANGUAGE plpgsql STABLE AS $$
-    DECLARE v_sid bigint;
-    BEGIN
-      SELECT s.id INTO v_sid FROM session s WHERE s.name = p_session;
-      IF v_sid IS NULL THEN PERFORM fail('BV001', format('no session named "%s"', p_session), p_session); END IF;
-      RETURN v_sid;
-    END $$;
-
     CREATE FUNCTION annotation_mask_of(p_annotation bigint, p_rater bigint) RETURNS bigint LANGUAGE sql STABLE AS $$
       SELECT a.mask_id FROM annotation a WHERE a.id = p_annotation AND a.rater_id = p_rater
     $$;
 
     -- Public functions.
-    CREATE FUNCTION promoted_model() RETURNS bigint
+    -- OR REPLACE: migration pg-v3-session-agreement defines the same function, to the letter.
+    CREATE OR REPLACE FUNCTION promoted_model() RETURNS bigint
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = blastview, pg_temp AS $$
-      SELECT promoted_version()
+      SELECT p.model_version FROM model_promotion p ORDER BY p.id DESC LIMIT 1
     $$;
 
     -- Moves whenever anything the review app shows may have changed (as SQLite's data_version):
@@ -364,85 +355,6 @@ enum PGFunctionsReview {
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = blastview, pg_temp AS $$
       SELECT i.bytes FROM image i WHERE i.sha256 = p_sha AND EXISTS (SELECT 1 FROM "case" c WHERE c.sha256 = p_sha)
     $$;
-
-    -- The agreement dashboard's inputs (SessionAgreementReport), as SQLite's queries of the
-    -- same names, each left out where the viewer is blinded.
-    -- The labels a session's agreement counts: in a blinded session the first label each rater
-    -- gave a case in it (the blind one), else the current ones.
-    CREATE FUNCTION agreement_labels(p_session text) RETURNS TABLE (case_id bigint, rater text, label text)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = blastview, pg_temp AS $$
-    DECLARE v bigint := viewer_id(); v_sid bigint := session_id_of(p_session);
-    BEGIN
-      IF NOT (SELECT s.blinded FROM session s WHERE s.id = v_sid) THEN
-        RETURN QUERY SELECT sc.case_id, r.name, sc.label FROM session_current sc JOIN rater r ON r.id = sc.rater_id
-          WHERE sc.session_id = v_sid AND sc.label IS NOT NULL AND (v IS NULL OR sc.rater_id = v OR NOT hidden(v, sc.case_id))
-          ORDER BY sc.case_id, r.name COLLATE "C";
-        RETURN;
-      END IF;
-      RETURN QUERY SELECT a.case_id, r.name, a.label FROM annotation a JOIN rater r ON r.id = a.rater_id
-        WHERE a.id IN (SELECT min(x.id) FROM annotation x WHERE x.session_id = v_sid AND x.label IS NOT NULL
-                       GROUP BY x.case_id, x.rater_id)
-          AND (v IS NULL OR a.rater_id = v OR NOT hidden(v, a.case_id))
-        ORDER BY a.case_id, r.name COLLATE "C";
-    END $$;
-
-    -- Every (case, rater) of a blinded session whose label changed after the blind one.
-    CREATE FUNCTION label_revisions(p_session text)
-    RETURNS TABLE (case_id bigint, rater text, blind_label text, current_label text, revisions bigint)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = blastview, pg_temp AS $$
-    DECLARE v bigint := viewer_id(); v_sid bigint := session_id_of(p_session);
-    BEGIN
-      RETURN QUERY SELECT y.case_id, y.name, y.blind_label, y.current_label, y.n FROM (
-          SELECT b.case_id, r.name, b.label AS blind_label, cur.label AS current_label,
-            (SELECT count(*) FROM annotation l WHERE l.session_id = b.session_id AND l.case_id = b.case_id
-               AND l.rater_id = b.rater_id AND l.id > b.id AND (l.changed & 1) <> 0) AS n
-          FROM annotation b JOIN rater r ON r.id = b.rater_id JOIN session s ON s.id = b.session_id
-          LEFT JOIN session_current cur ON cur.session_id = b.session_id AND cur.case_id = b.case_id
-            AND cur.rater_id = b.rater_id
-          WHERE s.blinded AND b.id IN (SELECT min(x.id) FROM annotation x WHERE x.session_id = v_sid AND x.label IS NOT NULL
-                                       GROUP BY x.case_id, x.rater_id)
-            AND (v IS NULL OR b.rater_id = v OR NOT hidden(v, b.case_id))) y
-        WHERE y.n > 0 ORDER BY y.case_id, y.name COLLATE "C";
-    END $$;
-
-    -- The current masks made in the session (every rater's current mask without one).
-    CREATE FUNCTION current_masks(p_session text) RETURNS TABLE (case_id bigint, rater text, mask_id bigint)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = blastview, pg_temp AS $$
-    DECLARE v bigint := viewer_id(); v_sid bigint;
-    BEGIN
-      IF p_session IS NOT NULL THEN
-        v_sid := session_id_of(p_session);
-        RETURN QUERY SELECT c.case_id, r.name, c.mask_id FROM session_current c JOIN rater r ON r.id = c.rater_id
-          WHERE c.session_id = v_sid AND c.mask_id IS NOT NULL AND (v IS NULL OR c.rater_id = v OR NOT hidden(v, c.case_id))
-          ORDER BY c.case_id, r.name COLLATE "C";
-        RETURN;
-      END IF;
-      RETURN QUERY SELECT c.case_id, r.name, c.mask_id FROM current_annotation c JOIN rater r ON r.id = c.rater_id
-        WHERE c.mask_id IS NOT NULL AND (v IS NULL OR c.rater_id = v OR NOT hidden(v, c.case_id))
-        ORDER BY c.case_id, r.name COLLATE "C";
-    END $$;
-
-    -- The promoted model's label on each predicted case of the session; NULL where the
-    -- session hides the model from the viewer (counted, not shown).
-    CREATE FUNCTION session_predictions(p_session text)
-    RETURNS TABLE (model_version bigint, case_id bigint, label text)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = blastview, pg_temp AS $$
-    DECLARE v bigint := viewer_id(); v_sid bigint := session_id_of(p_session);
-    BEGIN
-      RETURN QUERY SELECT p.model_version, sc.case_id, CASE WHEN model_hidden(v, sc.case_id) THEN NULL ELSE p.label END
-        FROM session_case sc JOIN prediction p ON p.case_id = sc.case_id AND p.model_version = promoted_version()
-        WHERE sc.session_id = v_sid ORDER BY sc.case_id;
-    END $$;
-
-    -- The final (newest) adjudicated label of each adjudicated case of the session.
-    CREATE FUNCTION session_adjudications(p_session text) RETURNS TABLE (case_id bigint, label text)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = blastview, pg_temp AS $$
-    DECLARE v bigint := viewer_id(); v_sid bigint := session_id_of(p_session);
-    BEGIN
-      RETURN QUERY SELECT sc.case_id, j.label FROM session_case sc
-        JOIN adjudication j ON j.id = (SELECT max(x.id) FROM adjudication x WHERE x.case_id = sc.case_id)
-        WHERE sc.session_id = v_sid AND NOT hidden(v, sc.case_id) ORDER BY sc.case_id;
-    END $$;
 
     DROP FUNCTION case_record(bigint);
     CREATE FUNCTION case_record(p_id bigint)

@@ -146,7 +146,7 @@ extension PostgresStore: ReviewStore {
     }
   }
 
-  public func mask(id: Int64) throws(StoreError) -> Mask {
+  public func storedMask(id: Int64) throws(StoreError) -> Mask {
     guard let png = try maskPNG(id: id) else {
       throw .invalidInput(
         "mask \(id) is not one you may see in the shared workspace at \(connection.displayTarget)")
@@ -204,7 +204,7 @@ extension PostgresStore: ReviewStore {
         let theirsID = state?.int("current_mask")
         if theirsID != state?.int("base_mask") {
           let theirs =
-            try theirsID.map { (m: Int64) throws(StoreError) in try self.mask(id: m) }
+            try theirsID.map { (m: Int64) throws(StoreError) in try self.storedMask(id: m) }
             ?? Mask(width: mask.width, height: mask.height)
           guard theirs.width == mask.width, theirs.height == mask.height else {
             throw StoreError.maskSizeMismatch(
@@ -282,51 +282,6 @@ extension PostgresStore: ReviewStore {
     }
     return CaseStore.triageItems(
       candidates, schema: labelSchema, confidenceBelow: confidenceBelow, limit: limit)
-  }
-
-  // MARK: The agreement dashboard
-
-  public func agreementLabels(session: String, viewer: Viewer) throws(StoreError) -> [RaterLabel] {
-    try checkReviewViewer(viewer)
-    return try connection.query("SELECT * FROM blastview.agreement_labels($1)", [.text(session)]).map {
-      RaterLabel(caseID: $0.int("case_id") ?? 0, rater: $0["rater"] ?? "", label: $0["label"] ?? "")
-    }
-  }
-
-  public func labelRevisions(session: String, viewer: Viewer) throws(StoreError) -> [LabelRevision] {
-    try checkReviewViewer(viewer)
-    return try connection.query("SELECT * FROM blastview.label_revisions($1)", [.text(session)]).map {
-      LabelRevision(
-        caseID: $0.int("case_id") ?? 0, rater: $0["rater"] ?? "", blindLabel: $0["blind_label"] ?? "",
-        currentLabel: $0["current_label"], revisions: Int($0.int("revisions") ?? 0))
-    }
-  }
-
-  public func currentMasks(session: String?, viewer: Viewer) throws(StoreError) -> [RaterMask] {
-    try checkReviewViewer(viewer)
-    return try connection.query("SELECT * FROM blastview.current_masks($1)", [.optional(session)]).map {
-      RaterMask(caseID: $0.int("case_id") ?? 0, rater: $0["rater"] ?? "", maskID: $0.int("mask_id") ?? 0)
-    }
-  }
-
-  public func sessionPredictions(session: String, viewer: Viewer) throws(StoreError) -> SessionPredictions {
-    try checkReviewViewer(viewer)
-    let rows = try connection.query("SELECT * FROM blastview.session_predictions($1)", [.text(session)])
-    var labels: [Int64: String] = [:]
-    var hidden = 0
-    for r in rows {
-      if let l = r["label"] { labels[r.int("case_id") ?? 0] = l } else { hidden += 1 }
-    }
-    return SessionPredictions(modelVersion: try promotedModelVersion(), labels: labels, hidden: hidden)
-  }
-
-  public func sessionAdjudications(session: String, viewer: Viewer) throws(StoreError) -> [Int64: String] {
-    try checkReviewViewer(viewer)
-    var out: [Int64: String] = [:]
-    for r in try connection.query("SELECT * FROM blastview.session_adjudications($1)", [.text(session)]) {
-      out[r.int("case_id") ?? 0] = r["label"] ?? ""
-    }
-    return out
   }
 
   static func adjudication(_ r: PGRow) -> Adjudication {

@@ -19,13 +19,13 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
   /// `adjudicator`, `rater`, or nil for a role that is none of these.
   public let role: String?
   public let labelSchema: LabelSchema
-  /// The workspace's local directory (`database.url`, this user's caches), when opened from one.
-  let localWorkspace: Workspace?
+  /// The workspace's local directory (`database.url`, this user's caches), when opened from
+  /// one; set once, right after opening, before the store is shared.
+  public var localWorkspace: Workspace?
 
-  private init(connection: PGConnection, target: String, workspace: Workspace? = nil) throws(StoreError) {
+  private init(connection: PGConnection, target: String) throws(StoreError) {
     self.connection = connection
     self.target = target
-    localWorkspace = workspace
     let me = try connection.query("SELECT session_user::text").first?[0] ?? ""
     let versions: [String]
     do {
@@ -62,10 +62,9 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
       }, groups: groups)
   }
 
-  /// Opens the shared workspace at `target` as whoever libpq authenticates; `workspace` is the
-  /// local directory it was named by (for per-user caches).
-  public static func open(_ target: String, workspace: Workspace? = nil) throws(StoreError) -> PostgresStore {
-    try PostgresStore(connection: try PGConnection(target), target: target, workspace: workspace)
+  /// Opens the shared workspace at `target` as whoever libpq authenticates.
+  public static func open(_ target: String) throws(StoreError) -> PostgresStore {
+    try PostgresStore(connection: try PGConnection(target), target: target)
   }
 
   /// Creates the workspace's schema in the database at `target` (the connected role, which

@@ -113,11 +113,13 @@ public final class ReviewApp {
         ]
       case .loadMask(let id):
         let detail = try store.caseDetail(id: id, viewer: viewer)
-        let mine = try detail.mine?.maskID.map { (m: Int64) throws(StoreError) in try store.mask(id: m) }
-        let model = try detail.prediction?.maskID.map { (m: Int64) throws(StoreError) in try store.mask(id: m)
+        let mine = try detail.mine?.maskID.map { (m: Int64) throws(StoreError) in try store.storedMask(id: m)
+        }
+        let model = try detail.prediction?.maskID.map { (m: Int64) throws(StoreError) in
+          try store.storedMask(id: m)
         }
         let reference = try detail.referenceMaskID.map { (m: Int64) throws(StoreError) in
-          try store.mask(id: m)
+          try store.storedMask(id: m)
         }
         return [
           .maskLoaded(

@@ -24,12 +24,16 @@ extension ReviewApp {
       return [.sessions(.changesPolled(version: try store.externalChangeVersion()))]
     case .loadDashboard:
       guard let session else { return [] }
+      // A shared workspace's dashboard arrives with its SessionAgreementSource (pg-audit).
+      guard let local = store.embeddedStore else {
+        return [.failed(ReviewApp.embeddedOnly("the agreement dashboard (use blastview agree --session)"))]
+      }
       let categories = store.labelSchema.classNames
       let options = SessionAgreementOptions(
         weights: SessionAgreementOptions.dashboardWeights(categories: categories))
       do {
         let report = try SessionAgreementReport.compute(
-          store: store, session: session, viewer: Viewer(rater: rater), options: options, cache: maskCache)
+          store: local, session: session, viewer: Viewer(rater: rater), options: options, cache: maskCache)
         return [.sessions(.dashboardLoaded(report, at: Date()))]
       } catch {
         return [.failed("agreement: \(error.description)")]
@@ -49,8 +53,10 @@ extension ReviewApp {
       guard role == .adjudicator else { return [.sessions(.adjudicationRefused(role))] }
       let detail = try store.caseDetail(id: caseID, viewer: viewer)
       var masks: [String: Mask] = [:]
-      for a in detail.current { if let m = a.maskID { masks[a.rater] = try store.mask(id: m) } }
-      let model = try detail.prediction?.maskID.map { (m: Int64) throws(StoreError) in try store.mask(id: m) }
+      for a in detail.current { if let m = a.maskID { masks[a.rater] = try store.storedMask(id: m) } }
+      let model = try detail.prediction?.maskID.map { (m: Int64) throws(StoreError) in
+        try store.storedMask(id: m)
+      }
       return [
         .sessions(.roleLoaded(role)),
         .sessions(.adjudicationLoaded(AdjudicationCase(detail: detail, raterMasks: masks, modelMask: model))),
@@ -67,10 +73,11 @@ extension ReviewApp {
         guard let m = a.maskID else { continue }
         masks.append(
           OverlayMask(
-            owner: a.rater == rater ? "mine" : "rater:" + a.rater, maskID: m, mask: try store.mask(id: m)))
+            owner: a.rater == rater ? "mine" : "rater:" + a.rater, maskID: m,
+            mask: try store.storedMask(id: m)))
       }
       if let m = detail.prediction?.maskID {
-        masks.append(OverlayMask(owner: "model", maskID: m, mask: try store.mask(id: m)))
+        masks.append(OverlayMask(owner: "model", maskID: m, mask: try store.storedMask(id: m)))
       }
       return [.sessions(.overlayMasksLoaded(caseID: caseID, masks: masks))]
     }

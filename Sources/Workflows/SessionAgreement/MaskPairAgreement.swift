@@ -23,7 +23,7 @@ public struct MaskPairAgreement: Sendable, Equatable {
   /// Compares `a`'s and `b`'s masks among `rows` (a session's current masks as the viewer
   /// sees them), in case order.
   public static func compute(
-    store: any ReviewStore, rows: [RaterMask], a: String, b: String, threshold: UInt8 = 128,
+    store: CaseStore, rows: [RaterMask], a: String, b: String, threshold: UInt8 = 128,
     connectivity: Connectivity = .eight, cache: MaskAgreementCache? = nil
   ) throws(SessionAgreementError) -> MaskPairAgreement {
     var byCase: [Int64: [String: Int64]] = [:]

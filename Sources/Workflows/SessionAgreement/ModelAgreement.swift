@@ -39,7 +39,7 @@ public struct ModelAgreement: Sendable, Equatable {
   }
 
   static func compute(
-    store: any ReviewStore, session: String, viewer: Viewer, labels: [RaterLabel], categories: [String]
+    store: CaseStore, session: String, viewer: Viewer, labels: [RaterLabel], categories: [String]
   ) throws(SessionAgreementError) -> ModelAgreement {
     let predictions: SessionPredictions
     let adjudications: [Int64: String]

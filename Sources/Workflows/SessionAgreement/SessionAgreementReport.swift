@@ -99,7 +99,7 @@ public struct SessionAgreementReport: Sendable, Equatable {
   /// comparisons between calls (the dashboard recomputes on every change another rater
   /// makes, and masks rarely change).
   public static func compute(
-    store: any ReviewStore, session name: String, viewer: Viewer, options: SessionAgreementOptions = .init(),
+    store: CaseStore, session name: String, viewer: Viewer, options: SessionAgreementOptions = .init(),
     cache: MaskAgreementCache? = nil
   ) throws(SessionAgreementError) -> SessionAgreementReport {
     let info: SessionInfo

@@ -80,7 +80,7 @@ struct AdjudicateCommand: ParsableCommand {
           id = a.maskID
         }
         guard let id else { throw CLIError(message: "\(from) has no mask for case \(caseID)") }
-        finalMask = try store.mask(id: id)
+        finalMask = try store.storedMask(id: id)
       } else if let mask {
         let raw: Mask
         do { raw = try decodeMask(at: mask) } catch { throw CLIError(error) }
