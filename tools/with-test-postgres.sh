@@ -41,7 +41,9 @@ if [ -z "$bindir" ]; then
   exec "$@"
 fi
 
-for u in postgres blastview bvlead bvana bvben; do
+# bvjudge: an adjudicator, a user of its own because roles are cluster-wide and tests running
+# at once must not flip each other's roles.
+for u in postgres blastview bvlead bvana bvben bvjudge; do
   if ! id -u "$u" >/dev/null 2>&1; then
     useradd --system --no-create-home --home-dir /nonexistent --shell /bin/sh "$u"
   fi
@@ -83,6 +85,7 @@ bvtest root blastview
 bvtest root bvlead
 bvtest root bvana
 bvtest root bvben
+bvtest root bvjudge
 IDENT
 as_postgres "$bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 \
   -o "-k $socket -c listen_addresses='' -c max_connections=100" start >/dev/null || {

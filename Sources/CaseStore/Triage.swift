@@ -77,8 +77,7 @@ extension CaseStore {
             AND NOT EXISTS (SELECT 1 FROM adjudication j WHERE j.case_id = cs.case_id)
             AND NOT \(hidden)
           """, arguments: [confidenceBelow])
-      var items: [TriageItem] = []
-      for r in rows {
+      let candidates = rows.map { r -> TriageCandidate in
         var labels: [String: String] = [:]
         if let text: String = r["labels"] {
           for pair in text.split(separator: "\u{1E}") {
@@ -86,37 +85,60 @@ extension CaseStore {
             if parts.count == 2 { labels[parts[0]] = parts[1] }
           }
         }
-        let predicted: String? = r["pred_label"]
-        let confidence: Double? = r["pred_confidence"]
-        var all = Set(labels.values)
-        let raterLabels = all
-        if let predicted, !labels.isEmpty { all.insert(predicted) }
-        let disagreesWithModel = predicted != nil && raterLabels.contains { $0 != predicted }
-        let severity: TriageSeverity
-        if all.count > 1 {
-          let groups = Set(all.map { schema.group(of: $0) ?? $0 })
-          severity = schema.isHierarchical && groups.count > 1 ? .groupDisagreement : .classDisagreement
-        } else if let confidence, confidence < confidenceBelow {
-          severity = .lowConfidence
-        } else {
-          continue
-        }
-        items.append(
-          TriageItem(
-            caseID: r["case_id"], severity: severity, labels: labels, predictedLabel: predicted,
-            confidence: confidence,
-            disagreesWithModel: disagreesWithModel))
+        return TriageCandidate(
+          caseID: r["case_id"], labels: labels, predictedLabel: r["pred_label"],
+          confidence: r["pred_confidence"])
       }
-      items.sort { a, b in
-        if a.severity != b.severity { return a.severity < b.severity }
-        switch (a.confidence, b.confidence) {
-        case (let x?, let y?) where x != y: return x < y
-        case (nil, _?): return false
-        case (_?, nil): return true
-        default: return a.caseID < b.caseID
-        }
-      }
-      return Array(items.prefix(limit))
+      return CaseStore.triageItems(candidates, schema: schema, confidenceBelow: confidenceBelow, limit: limit)
     }
   }
+
+  /// Ranks triage candidates (issue 8's order), dropping those that need no triage; shared by
+  /// both backends, whose queries only find the candidates a viewer may see.
+  static func triageItems(
+    _ candidates: [TriageCandidate], schema: LabelSchema, confidenceBelow: Double, limit: Int
+  ) -> [TriageItem] {
+    var items: [TriageItem] = []
+    for c in candidates {
+      let labels = c.labels
+      let predicted = c.predictedLabel
+      let confidence = c.confidence
+      var all = Set(labels.values)
+      let raterLabels = all
+      if let predicted, !labels.isEmpty { all.insert(predicted) }
+      let disagreesWithModel = predicted != nil && raterLabels.contains { $0 != predicted }
+      let severity: TriageSeverity
+      if all.count > 1 {
+        let groups = Set(all.map { schema.group(of: $0) ?? $0 })
+        severity = schema.isHierarchical && groups.count > 1 ? .groupDisagreement : .classDisagreement
+      } else if let confidence, confidence < confidenceBelow {
+        severity = .lowConfidence
+      } else {
+        continue
+      }
+      items.append(
+        TriageItem(
+          caseID: c.caseID, severity: severity, labels: labels, predictedLabel: predicted,
+          confidence: confidence,
+          disagreesWithModel: disagreesWithModel))
+    }
+    items.sort { a, b in
+      if a.severity != b.severity { return a.severity < b.severity }
+      switch (a.confidence, b.confidence) {
+      case (let x?, let y?) where x != y: return x < y
+      case (nil, _?): return false
+      case (_?, nil): return true
+      default: return a.caseID < b.caseID
+      }
+    }
+    return Array(items.prefix(limit))
+  }
+}
+
+/// A case the triage query found: the labels the viewer may see and the visible prediction.
+struct TriageCandidate {
+  var caseID: Int64
+  var labels: [String: String]
+  var predictedLabel: String?
+  var confidence: Double?
 }

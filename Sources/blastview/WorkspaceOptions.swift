@@ -19,7 +19,9 @@ struct WorkspaceOptions: ParsableArguments {
   func openShared() throws -> PostgresStore? {
     do {
       guard let url = try SharedWorkspace.databaseURL(in: resolved.directory) else { return nil }
-      return try PostgresStore.open(url)
+      let store = try PostgresStore.open(url)
+      store.localWorkspace = resolved
+      return store
     } catch {
       throw CLIError(error)
     }

@@ -22,7 +22,11 @@ final class ContractFixture {
   let lead = "bvlead"
   let ana = "bvana"
   let ben = "bvben"
+  /// An adjudicator (a role no other test changes: roles are cluster-wide on PostgreSQL).
+  let judge = "bvjudge"
   let imageDir: String
+  /// The embedded workspace's directory (SQLite), or the shared one's local directory.
+  let workspaceDir: String
   private var stores: [String: any WorkspaceStore] = [:]
   private var sqlite: CaseStore?
   private var cluster: PGTestCluster?
@@ -38,6 +42,7 @@ final class ContractFixture {
     self.backend = backend
     let base = NSTemporaryDirectory() + "bv-contract-\(UUID().uuidString)"
     imageDir = base + "/images/Pre-B"
+    workspaceDir = base + "/ws"
     try FileManager.default.createDirectory(atPath: imageDir, withIntermediateDirectories: true)
     let source = Self.repo.appendingPathComponent("SampleData/wbc-seg/images/lymphocyte").path
     for n in try FileManager.default.contentsOfDirectory(atPath: source).sorted().prefix(4) {
@@ -66,8 +71,25 @@ final class ContractFixture {
     if let s = sqlite { return s }
     if let s = stores[rater] { return s }
     let s = try PostgresStore.open(cluster!.url(database!, as: rater))
+    s.localWorkspace = Workspace(directory: workspaceDir)
     stores[rater] = s
     return s
+  }
+
+  /// PostgreSQL: a connection as the service role, which owns the tables (the trainer's role).
+  func serviceConnection() throws -> PGConnection {
+    try PGConnection(cluster!.url(database!, as: "blastview"))
+  }
+
+  /// The store `rater` reviews through (`blastview review`'s operations).
+  func reviewStore(_ rater: String) throws -> any ReviewStore {
+    try #require(try store(rater) as? any ReviewStore)
+  }
+
+  /// Another client of the same workspace as `rater`: a second process's connection.
+  func anotherClient(_ rater: String) throws -> any ReviewStore {
+    if sqlite != nil { return try Workspace.open(path: workspaceDir) }
+    return try PostgresStore.open(cluster!.url(database!, as: rater))
   }
 }
 

@@ -17,6 +17,7 @@ enum PGMigrations {
     ("pg-v2-audit-chain", PGAuditChainV2.sql, PGAuditChainV2.publicFunctions),
     ("pg-v3-session-agreement", PGSessionAgreementV3.sql, PGSessionAgreementV3.publicFunctions),
     ("pg-v4-export", PGExportV4.sql, PGExportV4.publicFunctions),
+    (PGFunctionsReview.id, PGFunctionsReview.sql, PGFunctionsReview.publicFunctions),
   ]
 
   static var known: [String] { all.map(\.id) }

@@ -19,6 +19,9 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
   /// `adjudicator`, `rater`, or nil for a role that is none of these.
   public let role: String?
   public let labelSchema: LabelSchema
+  /// The workspace's local directory (`database.url`, this user's caches), when opened from
+  /// one; set once, right after opening, before the store is shared.
+  public var localWorkspace: Workspace?
 
   private init(connection: PGConnection, target: String) throws(StoreError) {
     self.connection = connection
@@ -158,11 +161,17 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
       throw .unknownCase(String(id))
     }
     let path = r["path"] ?? ""
-    return CaseRecord(
-      id: r.int("id") ?? id, path: path, pathIsRelative: true, imagePath: path, sha256: r["sha256"] ?? "",
+    let sha = r["sha256"] ?? ""
+    var record = CaseRecord(
+      id: r.int("id") ?? id, path: path, pathIsRelative: true, imagePath: PostgresStore.imageAddress(sha),
+      sha256: sha,
       format: r["format"] ?? "", width: Int(r.int("width") ?? 0), height: Int(r.int("height") ?? 0),
       referenceLabel: r["reference_label"], split: Split(rawValue: r["split"] ?? "") ?? .train,
       addedAt: r.date("added_at") ?? Date(timeIntervalSince1970: 0))
+    // The server gives the opaque name (and no reference label) while the viewer is blinded;
+    // a database not yet migrated to pg-v2-review has no such column and gives the path.
+    record.pathHidden = r.bool("blinded") ?? false
+    return record
   }
 
   public func caseCount() throws(StoreError) -> Int {

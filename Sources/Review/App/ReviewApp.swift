@@ -7,9 +7,10 @@ import Workflows
 /// Runs the review app on a terminal: the only place where `update`'s effects meet the
 /// database and `view`'s frames meet the screen. Effects run on this thread, in order; the
 /// store's queries take milliseconds even on 100,000 cases (keyset paging), and every label
-/// is committed before the status line says "Saved".
+/// is committed before the status line says "Saved". The store is either backend
+/// (`ReviewStore`): an embedded SQLite workspace or a shared PostgreSQL one.
 public final class ReviewApp {
-  let store: CaseStore
+  let store: any ReviewStore
   let viewer: Viewer
   let rater: String
   let session: String?
@@ -34,7 +35,9 @@ public final class ReviewApp {
   /// executable is not `blastview`, e.g. in tests that do not set it).
   public var backgroundPredictions = false
 
-  public init(store: CaseStore, rater: String, session: String?, rows: Int, columns: Int, graphics: Bool)
+  public init(
+    store: any ReviewStore, rater: String, session: String?, rows: Int, columns: Int, graphics: Bool
+  )
     throws(StoreError)
   {
     self.store = store
@@ -46,17 +49,17 @@ public final class ReviewApp {
     explanationWorker = ExplanationWorker(cacheDirectory: store.workspace.userCacheDirectory)
     // A workspace made before keys were checked may bind a screen's key to a class.
     try KeyMap.checkSchemaKeys(store.labelSchema)
-    let me = try store.ensureRater(rater)
+    let myRole = try store.enrolReviewer(rater)
     let info = try session.map { (name: String) throws(StoreError) in try store.session(named: name) }
-    if let info, !info.raters.contains(rater), info.createdBy != rater, me.role != .adjudicator {
+    if let info, !info.raters.contains(rater), info.createdBy != rater, myRole != .adjudicator {
       throw StoreError.raterNotInSession(rater: rater, session: info.name)
     }
     state = AppState(
       rows: rows, columns: columns, graphics: graphics, schema: store.labelSchema, rater: rater,
       workspaceName: (store.workspace.directory as NSString).lastPathComponent, session: session,
-      modelVersion: try store.promotedModel()?.version, totalCases: try store.caseCount())
+      modelVersion: try store.promotedModelVersion(), totalCases: try store.caseCount())
     if session != nil { state.sort = .sessionQueue }
-    state.role = me.role
+    state.role = myRole
     state.sessionInfo = info
     if let t = try store.setting(ReviewApp.triageConfidenceSetting).flatMap(Double.init), t > 0, t <= 1 {
       state.triageConfidence = t
@@ -103,14 +106,20 @@ public final class ReviewApp {
       case .annotate(let caseID, let label):
         // Not on a case whose image was replaced since import (the view shows why).
         try store.requireUnchangedImage(case: caseID)
-        return [.annotated(try store.annotate(case: caseID, rater: rater, label: label, session: session))]
+        return [
+          .annotated(
+            try store.annotate(
+              case: caseID, rater: rater, label: label, mask: nil, session: session, clear: [], note: nil))
+        ]
       case .loadMask(let id):
         let detail = try store.caseDetail(id: id, viewer: viewer)
-        let mine = try detail.mine?.maskID.map { (m: Int64) throws(StoreError) in try store.mask(id: m) }
-        let model = try detail.prediction?.maskID.map { (m: Int64) throws(StoreError) in try store.mask(id: m)
+        let mine = try detail.mine?.maskID.map { (m: Int64) throws(StoreError) in try store.storedMask(id: m)
+        }
+        let model = try detail.prediction?.maskID.map { (m: Int64) throws(StoreError) in
+          try store.storedMask(id: m)
         }
         let reference = try detail.referenceMaskID.map { (m: Int64) throws(StoreError) in
-          try store.mask(id: m)
+          try store.storedMask(id: m)
         }
         return [
           .maskLoaded(
@@ -127,10 +136,14 @@ public final class ReviewApp {
         ]
       case .loadThumbnails(let requests):
         var loaded: [Int64: RGBImage?] = [:]
-        for r in requests { loaded.updateValue(CaseImageFiles.thumbnail(r), forKey: r.caseID) }
+        let store = self.store
+        for r in requests {
+          loaded.updateValue(
+            CaseImageFiles.thumbnail(r) { path in try? store.caseImage(at: path) }, forKey: r.caseID)
+        }
         return [.thumbnailsLoaded(loaded)]
       case .loadCaseImage(let path):
-        return [.caseImageLoaded(path: path, try? decodeImage(at: path))]
+        return [.caseImageLoaded(path: path, try? store.caseImage(at: path))]
       case .quit:
         return []
       case .sessions(let e):

@@ -52,11 +52,12 @@ enum CaseImageFiles {
   /// `CaseImages.thumbnailSide` and written to the cache (atomically, for the next session).
   /// The cache (`cache/<user>/thumbnails/<sha>.png`) is used only when its user folder is
   /// verified as this user's own: a picture another user planted there would be shown as
-  /// the case.
-  static func thumbnail(_ r: ThumbnailRequest) -> RGBImage? {
+  /// the case. `load` reads the case's image from its path (a file, or a shared workspace's
+  /// database).
+  static func thumbnail(_ r: ThumbnailRequest, load: (String) -> RGBImage?) -> RGBImage? {
     let cacheUsable = CaseImages.ownCacheFolder(for: r.cachePath)
     if cacheUsable, let cached = try? decodeImage(at: r.cachePath) { return cached }
-    guard let image = try? decodeImage(at: r.path) else { return nil }
+    guard let image = load(r.path) else { return nil }
     let scale = min(1, Double(CaseImages.thumbnailSide) / Double(max(image.width, image.height)))
     let small = image.resized(
       width: max(1, Int(Double(image.width) * scale)), height: max(1, Int(Double(image.height) * scale)))

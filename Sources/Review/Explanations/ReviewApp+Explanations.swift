@@ -7,6 +7,9 @@ extension ReviewApp {
   func runExplain(_ effect: ExplainEffect) throws(StoreError) -> [AppEvent] {
     switch effect {
     case .explain(let jobs):
+      guard let store = store.embeddedStore else {
+        return [.failed(ReviewApp.embeddedOnly("explanations"))]
+      }
       let models = try store.models()
       explanationWorker.submit(
         jobs.map { job in

@@ -9,6 +9,17 @@ import Workflows
 extension ReviewApp {
   /// Runs retraining effects against the store; the training itself is another process.
   func runRetrain(_ effect: RetrainEffect) throws(StoreError) -> [AppEvent] {
+    guard let store = store.embeddedStore else {
+      // A shared workspace's trainer is its service role (`blastview train` on the server).
+      switch effect {
+      case .loadStatus:
+        return [.retrain(.statusLoaded(RetrainStatus(promoted: try self.store.promotedModelVersion())))]
+      case .queue, .launchTrainer, .loadModels, .promote:
+        return [
+          .failed(ReviewApp.embeddedOnly("retraining and the model registry"))
+        ]
+      }
+    }
     switch effect {
     case .loadStatus:
       reapTrainers()

@@ -96,6 +96,13 @@ extension View {
 extension ReviewApp {
   func runPredictions(_ effect: PredictionEffect) throws(StoreError) -> [AppEvent] {
     reapTrainers()
+    guard let store = store.embeddedStore else {
+      // A shared workspace's predictions are made by its service role, not by a rater's app.
+      switch effect {
+      case .loadCoverage: return [.predictions(.coverageLoaded(nil, backgroundAllowed: false))]
+      case .launch: return []
+      }
+    }
     switch effect {
     case .loadCoverage:
       guard let v = try store.promotedModel()?.version else {

@@ -7,6 +7,12 @@ extension ReviewApp {
   /// The workspace setting holding triage's default low-confidence threshold.
   public static let triageConfidenceSetting = "triage_confidence_below"
 
+  /// The message for a screen that runs only on an embedded workspace for now (a shared
+  /// workspace's models are trained and run by its service role, not by a rater's app).
+  static func embeddedOnly(_ what: String) -> String {
+    "\(what): not available on a shared (PostgreSQL) workspace yet"
+  }
+
   /// Runs the effects of sessions, triage, adjudication and overlays against the store. The
   /// store applies blinding to everything read here, so hidden data never reaches `update`.
   func runSession(_ effect: SessionEffect) throws(StoreError) -> [AppEvent] {
@@ -18,12 +24,16 @@ extension ReviewApp {
       return [.sessions(.changesPolled(version: try store.externalChangeVersion()))]
     case .loadDashboard:
       guard let session else { return [] }
+      // A shared workspace's dashboard arrives with its SessionAgreementSource (pg-audit).
+      guard let local = store.embeddedStore else {
+        return [.failed(ReviewApp.embeddedOnly("the agreement dashboard (use blastview agree --session)"))]
+      }
       let categories = store.labelSchema.classNames
       let options = SessionAgreementOptions(
         weights: SessionAgreementOptions.dashboardWeights(categories: categories))
       do {
         let report = try SessionAgreementReport.compute(
-          store: store, session: session, viewer: Viewer(rater: rater), options: options, cache: maskCache)
+          store: local, session: session, viewer: Viewer(rater: rater), options: options, cache: maskCache)
         return [.sessions(.dashboardLoaded(report, at: Date()))]
       } catch {
         return [.failed("agreement: \(error.description)")]
@@ -33,18 +43,20 @@ extension ReviewApp {
       try store.closeSession(session, by: rater)
       return [.sessions(.sessionClosed(try store.session(named: session)))]
     case .loadTriage(let threshold):
-      let role = try store.rater(named: rater)?.role ?? .rater
+      let role = try store.reviewRole(of: rater)
       let items = try store.triageQueue(
-        viewer: Viewer(rater: rater), confidenceBelow: threshold, session: session)
+        viewer: Viewer(rater: rater), confidenceBelow: threshold, limit: 100_000, session: session)
       return [.sessions(.roleLoaded(role)), .sessions(.triageLoaded(items, confidenceBelow: threshold))]
     case .loadAdjudication(let caseID):
       // The role as the store has it now (a lead may have changed it while the app runs).
-      let role = try store.rater(named: rater)?.role ?? .rater
+      let role = try store.reviewRole(of: rater)
       guard role == .adjudicator else { return [.sessions(.adjudicationRefused(role))] }
       let detail = try store.caseDetail(id: caseID, viewer: viewer)
       var masks: [String: Mask] = [:]
-      for a in detail.current { if let m = a.maskID { masks[a.rater] = try store.mask(id: m) } }
-      let model = try detail.prediction?.maskID.map { (m: Int64) throws(StoreError) in try store.mask(id: m) }
+      for a in detail.current { if let m = a.maskID { masks[a.rater] = try store.storedMask(id: m) } }
+      let model = try detail.prediction?.maskID.map { (m: Int64) throws(StoreError) in
+        try store.storedMask(id: m)
+      }
       return [
         .sessions(.roleLoaded(role)),
         .sessions(.adjudicationLoaded(AdjudicationCase(detail: detail, raterMasks: masks, modelMask: model))),
@@ -52,6 +64,7 @@ extension ReviewApp {
     case .adjudicate(let caseID, let label, let mask, let reason):
       let a = try store.adjudicate(
         case: caseID, adjudicator: rater, label: label, mask: mask, reason: reason, session: session)
+      // (On a shared workspace the database itself refuses anyone without the adjudicator role.)
       return [.sessions(.adjudicated(a))]
     case .loadOverlayMasks(let caseID):
       let detail = try store.caseDetail(id: caseID, viewer: viewer)
@@ -60,10 +73,11 @@ extension ReviewApp {
         guard let m = a.maskID else { continue }
         masks.append(
           OverlayMask(
-            owner: a.rater == rater ? "mine" : "rater:" + a.rater, maskID: m, mask: try store.mask(id: m)))
+            owner: a.rater == rater ? "mine" : "rater:" + a.rater, maskID: m,
+            mask: try store.storedMask(id: m)))
       }
       if let m = detail.prediction?.maskID {
-        masks.append(OverlayMask(owner: "model", maskID: m, mask: try store.mask(id: m)))
+        masks.append(OverlayMask(owner: "model", maskID: m, mask: try store.storedMask(id: m)))
       }
       return [.sessions(.overlayMasksLoaded(caseID: caseID, masks: masks))]
     }

@@ -55,13 +55,16 @@ struct AdjudicateCommand: ParsableCommand {
   }
 
   func run() throws {
-    let store = try workspace.open()
+    let store: any ReviewStore = try workspace.openShared() ?? workspace.open()
     do {
+      // On a shared workspace the adjudicator is the connection's role, and the database
+      // itself refuses anyone without the adjudicator role.
+      let me = try store.actingRater(claimed: rater.rater)
       let caseID = try store.resolveCase(caseRef)
       try store.requireUnchangedImage(case: caseID)
       var finalMask: Mask? = nil
       if let from = maskFrom {
-        let detail = try store.caseDetail(id: caseID, viewer: Viewer(rater: rater.name, session: session))
+        let detail = try store.caseDetail(id: caseID, viewer: Viewer(rater: me, session: session))
         let id: Int64?
         if from == "model" {
           guard let p = detail.prediction else {
@@ -71,13 +74,13 @@ struct AdjudicateCommand: ParsableCommand {
         } else {
           guard let a = detail.current.first(where: { $0.rater == from }) else {
             throw CLIError(
-              message: "rater \(from) has no annotation of case \(caseID) that \(rater.name) may see"
+              message: "rater \(from) has no annotation of case \(caseID) that \(me) may see"
                 + (session.map { " in session \($0)" } ?? ""))
           }
           id = a.maskID
         }
         guard let id else { throw CLIError(message: "\(from) has no mask for case \(caseID)") }
-        finalMask = try store.mask(id: id)
+        finalMask = try store.storedMask(id: id)
       } else if let mask {
         let raw: Mask
         do { raw = try decodeMask(at: mask) } catch { throw CLIError(error) }
@@ -85,8 +88,7 @@ struct AdjudicateCommand: ParsableCommand {
           width: raw.width, height: raw.height, values: raw.values.map { $0 > maskThreshold ? 255 : 0 })
       }
       let j = try store.adjudicate(
-        case: caseID, adjudicator: rater.name, label: label, mask: finalMask, reason: reason, session: session
-      )
+        case: caseID, adjudicator: me, label: label, mask: finalMask, reason: reason, session: session)
       if json {
         try JSONOutput.print(j)
         return

@@ -4,7 +4,8 @@ import Foundation
 import Review
 import Terminal
 
-/// `blastview review`: the terminal UI (issue 7).
+/// `blastview review`: the terminal UI (issue 7), on an embedded or a shared workspace (on a
+/// shared one the rater is the database connection's role, issue 16).
 struct ReviewCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "review",
@@ -27,14 +28,16 @@ struct ReviewCommand: ParsableCommand {
 
   func run() throws {
     let choice = try GraphicsChoice.resolve(flag: graphics, environment: ProcessInfo.processInfo.environment)
-    let store = try workspace.open()
+    let store: any ReviewStore = try workspace.openShared() ?? workspace.open()
+    let rater: String
+    do { rater = try store.actingRater(claimed: raterOption.rater) } catch { throw CLIError(error) }
     let environment = GraphicsEnvironment.detect()
     let theme = try Theme.named(theme, background: environment.background)
     let backend = GraphicsBackend.select(choice, environment: environment)
     let app: ReviewApp
     do {
       app = try ReviewApp(
-        store: store, rater: raterOption.name, session: session, rows: 24, columns: 80,
+        store: store, rater: rater, session: session, rows: 24, columns: 80,
         graphics: backend.drawsImages)
     } catch {
       throw CLIError(error)

@@ -54,15 +54,24 @@ struct TriageCommand: ParsableCommand {
   }
 
   func run() throws {
-    let store = try workspace.open()
+    let store: any ReviewStore = try workspace.openShared() ?? workspace.open()
     do {
+      // On a shared workspace the reader is the connection's role.
+      let readerName = try store.actingRater(claimed: reader.rater)
       let saved = try store.setting(TriageCommand.setting).flatMap(Double.init)
       let threshold = confidenceBelow ?? saved ?? 0.6
-      if saveThreshold { try store.setSetting(TriageCommand.setting, String(threshold)) }
+      if saveThreshold {
+        guard let local = store.embeddedStore else {
+          throw CLIError(
+            message:
+              "--save-threshold changes a workspace setting, which only an embedded workspace has for now")
+        }
+        try local.setSetting(TriageCommand.setting, String(threshold))
+      }
       let items = try store.triageQueue(
-        viewer: Viewer(rater: reader.name), confidenceBelow: threshold, limit: limit, session: session)
+        viewer: Viewer(rater: readerName), confidenceBelow: threshold, limit: limit, session: session)
       if json {
-        print(Self.json(items, threshold: threshold, session: session, reader: reader.name).render())
+        print(Self.json(items, threshold: threshold, session: session, reader: readerName).render())
         return
       }
       let schema = store.labelSchema
@@ -71,7 +80,7 @@ struct TriageCommand: ParsableCommand {
       }
       print(
         "Triage of \(session.map { "session " + Sanitizer.sanitize($0) } ?? "the workspace"), read as "
-          + "\(Sanitizer.sanitize(reader.name)): \(CLIText.count(items.count)) case(s); low confidence = top probability below \(threshold)"
+          + "\(Sanitizer.sanitize(readerName)): \(CLIText.count(items.count)) case(s); low confidence = top probability below \(threshold)"
       )
       if items.isEmpty { return }
       var grid = [["#", "case", "severity", "why", "raters", "model"]]

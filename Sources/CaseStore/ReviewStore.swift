@@ -1,0 +1,73 @@
+import Foundation
+import Imaging
+
+/// The operations the review TUI (`blastview review`) needs, specified once for both backends:
+/// browsing (keyset pages under a filter and sort), the case view, labelling and mask edits,
+/// session queues, triage and adjudication. `CaseStore` (SQLite) and `PostgresStore` implement
+/// it with the same blinding rules; the contract tests (`ReviewStoreContractTests`) run the
+/// same assertions on both. (The agreement dashboard reads through `SessionAgreementSource`
+/// when the store provides one; until then it runs on an embedded workspace only.)
+///
+/// On PostgreSQL every rule is applied by the server's functions (`PGFunctionsReview`), so the
+/// TUI cannot show a rater more than `psql` would give him, and an adjudication by anyone
+/// without the adjudicator role is refused by the database, not only by the screen.
+public protocol ReviewStore: WorkspaceStore {
+  /// The workspace directory: an embedded workspace's, or the local directory of a shared one
+  /// (its database URL and this user's caches: thumbnails, explanations).
+  var workspace: Workspace { get }
+  /// The embedded store, for the screens that run only there for now (retraining, explanations,
+  /// background predictions); nil on a shared workspace.
+  var embeddedStore: CaseStore? { get }
+
+  /// Registers `rater` for reviewing if needed and returns their role. A shared workspace
+  /// refuses any name but the connected role's, and a role that is no rater of the workspace.
+  func enrolReviewer(_ rater: String) throws(StoreError) -> RaterRole
+  /// The rater's role as the store has it now (a lead may have changed it meanwhile); a
+  /// shared workspace's lead reviews as a rater (adjudication needs the adjudicator role).
+  func reviewRole(of rater: String) throws(StoreError) -> RaterRole
+
+  func casePage(_ request: CasePageRequest, viewer: Viewer) throws(StoreError) -> CasePage
+  func caseCount(_ filter: CaseFilter, viewer: Viewer) throws(StoreError) -> Int
+  func caseDetail(id: Int64, viewer: Viewer) throws(StoreError) -> CaseDetail
+  /// A stored mask (one the viewer was given the id of), decoded.
+  func storedMask(id: Int64) throws(StoreError) -> Mask
+  /// The case image at a `CaseRecord.imagePath` / `CaseRow.imagePath`, checked where the
+  /// backend can (a shared workspace's images are content-addressed and verified on read).
+  func caseImage(at imagePath: String) throws(StoreError) -> RGBImage
+  func saveMaskEdit(case caseID: Int64, rater: String, mask: Mask, base: MaskEditBase, session: String?)
+    throws(StoreError) -> MaskEditSave
+
+  func promotedModelVersion() throws(StoreError) -> Int64?
+  func setting(_ key: String) throws(StoreError) -> String?
+  /// A number that moves when another process (or client) commits something the app shows.
+  func externalChangeVersion() throws(StoreError) -> Int
+
+  func triageQueue(viewer: Viewer, confidenceBelow: Double, limit: Int, session: String?) throws(StoreError)
+    -> [TriageItem]
+  func adjudicate(
+    case caseID: Int64, adjudicator: String, label: String, mask: Mask?, reason: String, session: String?
+  ) throws(StoreError) -> Adjudication
+
+}
+
+extension CaseStore: ReviewStore {
+  public var embeddedStore: CaseStore? { self }
+
+  public func enrolReviewer(_ rater: String) throws(StoreError) -> RaterRole {
+    try ensureRater(rater).role
+  }
+
+  public func reviewRole(of rater: String) throws(StoreError) -> RaterRole {
+    try self.rater(named: rater)?.role ?? .rater
+  }
+
+  public func caseImage(at imagePath: String) throws(StoreError) -> RGBImage {
+    do { return try decodeImage(at: imagePath) } catch {
+      throw .io(path: imagePath, reason: error.description)
+    }
+  }
+
+  public func promotedModelVersion() throws(StoreError) -> Int64? { try promotedModel()?.version }
+
+  public func storedMask(id: Int64) throws(StoreError) -> Mask { try mask(id: id) }
+}

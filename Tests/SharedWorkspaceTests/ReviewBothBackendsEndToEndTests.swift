@@ -1,0 +1,212 @@
+import CaseStore
+import Foundation
+import TestSupport
+import Testing
+
+/// `blastview review` for real, in tmux, with the same script on both backends (issue 16): the
+/// rater bvana opens the review app, labels a case and sees it saved; triage lists her
+/// disagreement with bvben; she is refused adjudication (on PostgreSQL by the database: the
+/// CLI sends the adjudication and the server's function refuses it); the adjudicator bvjudge
+/// adjudicates the case in the app and it leaves the queue.
+///
+/// On SQLite the raters are named with `--rater` (the embedded store takes the caller's word);
+/// on PostgreSQL each is the OS user running the binary (peer authentication), with their own
+/// workspace directory on one database.
+@Suite(.serialized, .enabled(if: EndToEnd.has("tmux"))) struct ReviewBothBackendsEndToEndTests {
+  static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+  struct Failed: Error, CustomStringConvertible {
+    let description: String
+  }
+
+  /// One workspace on one backend, and how each user runs the binary on it.
+  struct Setup {
+    let backend: Backend
+    let users: OSUsers
+    /// PostgreSQL: the database's name.
+    let database: String?
+    let cluster: PGTestCluster?
+
+    func workspace(_ user: String) -> String {
+      backend == .sqlite ? users.work + "/ws" : users.work + "/ws-\(user)"
+    }
+
+    /// `blastview ARGS` as `user`; `asRater` appends `--rater user` on SQLite.
+    func cli(_ user: String, _ args: [String], asRater: Bool = true) throws -> (
+      status: Int32, out: String, err: String
+    ) {
+      let ws = ["--workspace", workspace(user)]
+      switch backend {
+      case .sqlite: return try users.blastview(nil, args + ws + (asRater ? ["--rater", user] : []))
+      case .postgres: return try users.blastview(user, args + ws)
+      }
+    }
+
+    /// The shell command that runs the review app as `user` in a tmux pane.
+    func reviewCommand(_ user: String) -> String {
+      let q = EndToEnd.shellQuote
+      let review = "\(q(users.binary)) review --workspace \(q(workspace(user))) --graphics blocks"
+      let env = "/usr/bin/env -i HOME=\(q(users.work)) PATH=/usr/bin:/bin LANG=C.UTF-8 TERM=screen"
+      let run =
+        backend == .sqlite
+        ? "\(env) \(review) --rater \(user)" : "/usr/sbin/runuser -u \(user) -- \(env) \(review)"
+      return "sh -c \(q(run + "; echo EXIT=$?; sleep 60"))"
+    }
+
+    /// The workspace as the service (SQLite: as the system), to check what was saved.
+    func systemStore() throws -> any ReviewStore {
+      switch backend {
+      case .sqlite: return try Workspace.open(path: workspace(""))
+      case .postgres: return try PostgresStore.open(cluster!.url(database!, as: "blastview"))
+      }
+    }
+  }
+
+  @discardableResult
+  func ok(_ r: (status: Int32, out: String, err: String), _ what: String) throws -> String {
+    guard r.status == 0 else { throw Failed(description: "\(what) failed (\(r.status)): \(r.err)\(r.out)") }
+    return r.out
+  }
+
+  /// The cases `blastview triage --json` lists for `user`.
+  func triageCases(_ s: Setup, _ user: String) throws -> [Int] {
+    let out = try ok(try s.cli(user, ["triage", "--json"]), "triage as \(user)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+    return try #require(json["queue"] as? [[String: Any]]).compactMap { $0["case"] as? Int }
+  }
+
+  /// A workspace with four SampleData lymphocytes, raters bvana and bvben, the adjudicator
+  /// bvjudge, and the lead bvlead.
+  func setUp(_ backend: Backend) throws -> Setup? {
+    var cluster: PGTestCluster? = nil
+    var database: String? = nil
+    if backend == .postgres {
+      guard geteuid() == 0 else {
+        if PGTestCluster.inCI { Issue.record("the shared review test needs root (to run as other OS users)") }
+        return nil
+      }
+      cluster = try PGTestCluster.require()
+      database = try cluster!.createDatabase()
+    }
+    let u = try OSUsers(socket: cluster?.socket ?? "/nonexistent")
+    let s = Setup(backend: backend, users: u, database: database, cluster: cluster)
+    let images = try u.publicDirectory("images")
+    let source = Self.repo.appendingPathComponent("SampleData/wbc-seg/images/lymphocyte").path
+    for n in try FileManager.default.contentsOfDirectory(atPath: source).sorted().prefix(4) {
+      try FileManager.default.copyItem(atPath: source + "/" + n, toPath: images + "/" + n)
+      chmod(images + "/" + n, 0o644)
+    }
+    switch backend {
+    case .sqlite:
+      try ok(try u.blastview(nil, ["init", "--workspace", s.workspace(""), "--no-model"]), "init")
+      try ok(try s.cli("bvlead", ["import", images], asRater: false), "import")
+      for (r, role) in [("bvana", "rater"), ("bvben", "rater"), ("bvjudge", "adjudicator")] {
+        try ok(try s.cli("bvlead", ["rater", "add", r, "--role", role], asRater: false), "rater add \(r)")
+      }
+    case .postgres:
+      let pg = cluster!
+      try ok(
+        try u.blastview(
+          nil,
+          [
+            "init", "--workspace", u.work + "/ws-service", "--database", pg.url(database!, as: "blastview"),
+            "--lead", "bvlead", "--no-model",
+          ]), "init as the service role")
+      try ok(
+        try u.blastview(
+          "bvlead", ["init", "--workspace", s.workspace("bvlead"), "--database", pg.url(database!)]),
+        "init as bvlead")
+      for (r, role) in [("bvana", "rater"), ("bvben", "rater"), ("bvjudge", "adjudicator")] {
+        try ok(try s.cli("bvlead", ["rater", "add", r, "--role", role]), "rater add \(r)")
+      }
+      try ok(try s.cli("bvlead", ["import", images]), "import")
+      for r in ["bvana", "bvben", "bvjudge"] {
+        try ok(
+          try u.blastview(r, ["init", "--workspace", s.workspace(r), "--database", pg.url(database!)]),
+          "init as \(r)")
+      }
+    }
+    return s
+  }
+
+  @Test(arguments: Backend.all) func labelTriageAndAdjudicateInTheReviewApp(_ backend: Backend) throws {
+    guard let s = try setUp(backend) else { return }
+    defer { try? FileManager.default.removeItem(atPath: s.users.work) }
+    try ok(try s.cli("bvben", ["annotate", "1", "--label", "Benign"]), "bvben labels case 1")
+    if backend == .postgres {
+      // Nobody reviews as another rater: refused before the terminal is touched.
+      let other = try s.users.blastview(
+        "bvana", ["review", "--workspace", s.workspace("bvana"), "--rater", "bvben", "--graphics", "none"])
+      #expect(other.status != 0 && other.err.contains("--rater bvben refused") && other.err.contains("bvana"))
+    }
+
+    // bvana labels case 1 in the app: saved, and triage lists the disagreement.
+    do {
+      let ana = try #require(TmuxSession(columns: 120, rows: 40, command: s.reviewCommand("bvana")))
+      #expect(ana.waitFor("4 matching", seconds: 20), "\(ana.capture())")
+      ana.send("Enter")
+      #expect(ana.waitFor("Case #1"))
+      ana.send("3")
+      #expect(ana.waitFor("Saved: case #1 labelled P Pre-B"), "\(ana.capture())")
+      // A stroke in the mask editor: saved as a new (insert-only) annotation.
+      ana.send("m")
+      #expect(ana.waitFor("Mask editor · case #1"), "\(ana.capture())")
+      ana.send("Space")
+      ana.send("L")
+      ana.send("L")
+      ana.send("Space")
+      #expect(ana.waitFor("Saved: mask of case #1"), "\(ana.capture())")
+      ana.send("Escape")
+      #expect(ana.waitFor("My label: P Pre-B"))
+      ana.send("Escape")
+      #expect(ana.waitFor("#1 – me:P"))
+      ana.send("!")
+      #expect(ana.waitFor("1 case: "), "\(ana.capture())")
+      #expect(ana.capture().contains("#1"))
+      // The app asks the store for her role: she is refused.
+      ana.send("Enter")
+      #expect(ana.waitFor("Refused: only adjudicators adjudicate"), "\(ana.capture())")
+      ana.send("q")
+      #expect(ana.waitFor("EXIT=0"), "\(ana.capture())")
+    }
+    let store = try s.systemStore()
+    let history = try store.history(case: 1, viewer: .system)
+    #expect(
+      history.map { "\($0.rater) \($0.label ?? "-") \($0.maskID == nil ? "-" : "mask")" } == [
+        "bvben Benign -", "bvana Pre-B -", "bvana Pre-B mask",
+      ])
+    let stroke = try store.storedMask(id: try #require(history.last?.maskID))
+    #expect(stroke.values.filter { $0 >= 128 }.count > 100)
+
+    // The CLI sends her adjudication; the store (on PostgreSQL: the database) refuses it.
+    let refused = try s.cli("bvana", ["adjudicate", "1", "--label", "Pre-B", "--reason", "mine"])
+    #expect(refused.status != 0)
+    #expect(refused.err.contains("does not have the adjudicator role"), "\(refused.err)")
+    #expect(try triageCases(s, "bvana") == [1])
+
+    do {
+      let judge = try #require(TmuxSession(columns: 120, rows: 40, command: s.reviewCommand("bvjudge")))
+      #expect(judge.waitFor("4 matching", seconds: 20), "\(judge.capture())")
+      judge.send("!")
+      #expect(judge.waitFor("1 case: "), "\(judge.capture())")
+      judge.send("Enter")
+      #expect(judge.waitFor("Adjudicate case #1"), "\(judge.capture(history: true))")
+      #expect(judge.capture().contains("bvana: P Pre-B") && judge.capture().contains("bvben: B Benign"))
+      judge.send("3")
+      judge.send("r")
+      judge.send("-l", "blasts, fine chromatin")
+      judge.send("Enter")
+      #expect(judge.waitFor("Reason kept"))
+      judge.send("Enter")
+      #expect(judge.waitFor("Adjudicated case #1: P Pre-B"), "\(judge.capture())")
+      #expect(judge.waitFor("0 cases"))
+      judge.send("q")
+      #expect(judge.waitFor("EXIT=0"))
+    }
+    let final = try #require(try store.caseDetail(id: 1, viewer: .system).adjudication)
+    #expect(
+      final.label == "Pre-B" && final.adjudicator == "bvjudge" && final.reason == "blasts, fine chromatin")
+    #expect(try triageCases(s, "bvana").isEmpty)
+  }
+}

@@ -1,0 +1,245 @@
+import CaseStore
+import Foundation
+import Imaging
+import Testing
+
+/// The review TUI's store operations (`ReviewStore`), one set of assertions on both backends
+/// (the fixture of `StoreContractTests`: four SampleData lymphocytes imported from a folder
+/// named `Pre-B`, a lead, and the raters bvana and bvben, each acting through their own store).
+@Suite(.serialized) struct ReviewStoreContractTests {
+  @Test(arguments: Backend.all) func browsePagesFiltersAndSortsAsTheViewerMaySee(_ backend: Backend) throws {
+    let f = try ContractFixture(backend)
+    let ana = try f.reviewStore(f.ana)
+    let ben = try f.reviewStore(f.ben)
+    let (c0, c1, c2, c3) = (f.cases[0], f.cases[1], f.cases[2], f.cases[3])
+    try ana.annotate(case: c0, rater: f.ana, label: "Pre-B", mask: nil, session: nil, clear: [], note: nil)
+    try ana.annotate(case: c1, rater: f.ana, label: "Benign", mask: nil, session: nil, clear: [], note: nil)
+    try ben.annotate(case: c0, rater: f.ben, label: "Early-B", mask: nil, session: nil, clear: [], note: nil)
+    let me = Viewer.rater(f.ana)
+
+    // Keyset pages of two, forward and back again.
+    let first = try ana.casePage(CasePageRequest(limit: 2), viewer: me)
+    #expect(first.rows.map(\.id) == [c0, c1] && first.previous == nil)
+    let second = try ana.casePage(CasePageRequest(cursor: try #require(first.next), limit: 2), viewer: me)
+    #expect(second.rows.map(\.id) == [c2, c3] && second.next == nil)
+    let back = try ana.casePage(
+      CasePageRequest(cursor: try #require(second.previous), backward: true, limit: 2), viewer: me)
+    #expect(back.rows.map(\.id) == [c0, c1])
+    let descending = try ana.casePage(CasePageRequest(ascending: false, limit: 3), viewer: me)
+    #expect(descending.rows.map(\.id) == [c3, c2, c1])
+
+    // What a tile shows: my label, the disagreement, how many raters labelled.
+    let tile = try #require(first.rows.first)
+    #expect(tile.myLabel == "Pre-B" && tile.disagreement == true && tile.labelCount == 2 && !tile.blinded)
+    #expect(tile.path.hasSuffix(".png") && tile.sha256.count == 64)
+    #expect(first.rows[1].disagreement == false && first.rows[1].labelCount == 1)
+
+    // Filters, and the counts the header shows.
+    func ids(_ filter: CaseFilter, sort: CaseSort = .id) throws -> [Int64] {
+      try ana.casePage(CasePageRequest(filter: filter, sort: sort), viewer: me).rows.map(\.id)
+    }
+    #expect(try ids(CaseFilter(myLabel: "pre-b")) == [c0])
+    #expect(try ids(CaseFilter(unreviewed: true)) == [c2, c3])
+    #expect(try ana.caseCount(CaseFilter(unreviewed: true), viewer: me) == 2)
+    #expect(try ids(CaseFilter(disagreement: true)) == [c0])
+    #expect(try ana.caseCount(CaseFilter(disagreement: true), viewer: me) == 1)
+    #expect(try ids(CaseFilter(search: "#\(c2)")) == [c2])
+    let name = (tile.path as NSString).lastPathComponent
+    #expect(try ids(CaseFilter(search: name.uppercased())) == [c0])
+    #expect(try ids(CaseFilter(search: String(tile.sha256.prefix(10)))) == [c0])
+    #expect(try ana.caseCount(CaseFilter(), viewer: me) == 4)
+    // My last edit, ascending: cases I never edited first (as NULL), then by time.
+    #expect(try ids(CaseFilter(), sort: .myLastEdit) == [c2, c3, c0, c1])
+    #expect(throws: StoreError.unknownLabel("Blast", valid: ["Benign", "Early-B", "Pre-B", "Pro-B"])) {
+      try ana.casePage(CasePageRequest(filter: CaseFilter(myLabel: "Blast")), viewer: me)
+    }
+  }
+
+  @Test(arguments: Backend.all) func blindingHoldsInTheBrowserAndTheCaseView(_ backend: Backend) throws {
+    let f = try ContractFixture(backend)
+    try f.store(f.lead).createSession(
+      name: "s1", raters: [f.ana, f.ben], cases: .all, blinded: true, hideModel: true, createdBy: f.lead)
+    let ana = try f.reviewStore(f.ana)
+    let ben = try f.reviewStore(f.ben)
+    let c0 = f.cases[0]
+    try ben.annotate(case: c0, rater: f.ben, label: "Early-B", mask: nil, session: "s1", clear: [], note: "b")
+    let inSession = Viewer.rater(f.ana, session: "s1")
+
+    // Ana has not labelled c0: Ben's label, the disagreement, the path (it names the class)
+    // and the reference label are hidden, in the browser, its search, and the case view.
+    let page = try ana.casePage(CasePageRequest(sort: .sessionQueue), viewer: inSession)
+    let row = try #require(page.rows.first { $0.id == c0 })
+    #expect(row.blinded && row.modelHidden && row.labelCount == nil && row.disagreement == nil)
+    #expect(row.path == CaseStore.opaqueName(c0) && row.adjudicated == nil)
+    #expect(try ana.caseCount(CaseFilter(search: "png"), viewer: inSession) == 0)
+    var detail = try ana.caseDetail(id: c0, viewer: inSession)
+    #expect(detail.blinded && detail.modelHidden && detail.current.isEmpty && detail.mine == nil)
+    #expect(detail.record.referenceLabel == nil && detail.record.path == CaseStore.opaqueName(c0))
+    #expect(detail.record.shownPath == CaseStore.opaqueName(c0))
+    // Nor may she read as Ben, nor browse a session she is no rater of.
+    if backend == .postgres {
+      #expect(throws: StoreError.self) { try ana.caseDetail(id: c0, viewer: .rater(f.ben, session: "s1")) }
+    }
+
+    // Labelling lifts her blinding for that case only; the session queue puts it last.
+    try ana.annotate(case: c0, rater: f.ana, label: "Pre-B", mask: nil, session: "s1", clear: [], note: nil)
+    detail = try ana.caseDetail(id: c0, viewer: inSession)
+    #expect(
+      !detail.blinded && detail.current.map(\.rater) == [f.ana, f.ben] && detail.mine?.label == "Pre-B")
+    #expect(detail.record.referenceLabel == "Pre-B" && !detail.record.pathHidden)
+    let queue = try ana.casePage(CasePageRequest(sort: .sessionQueue), viewer: inSession).rows
+    #expect(queue.map(\.id) == [f.cases[1], f.cases[2], f.cases[3], c0])
+    #expect(queue.last?.disagreement == true && queue.last?.labelCount == 2)
+    #expect(queue.first?.blinded == true)
+    // The session's own numbers: my label there, disagreement among its labels.
+    #expect(
+      try ana.casePage(CasePageRequest(filter: CaseFilter(myLabel: "Pre-B")), viewer: inSession).rows.count
+        == 1)
+  }
+
+  @Test(arguments: Backend.all) func maskEditsFromTwoEditorsMerge(_ backend: Backend) throws {
+    let f = try ContractFixture(backend)
+    let ana = try f.reviewStore(f.ana)
+    let other = try f.anotherClient(f.ana)
+    let c = f.cases[1]
+    let r = try ana.caseRecord(id: c, viewer: .rater(f.ana))
+    let empty = MaskEditBase(annotationID: nil, mask: nil)
+    var a = Mask(width: r.width, height: r.height)
+    a.values[0] = 255
+    var b = Mask(width: r.width, height: r.height)
+    b.values[1] = 255
+    let first = try ana.saveMaskEdit(case: c, rater: f.ana, mask: a, base: empty, session: nil)
+    #expect(!first.merged && first.annotation.maskID != nil)
+    // The other editor started from the same (empty) version: its save keeps the first stroke.
+    let second = try other.saveMaskEdit(case: c, rater: f.ana, mask: b, base: empty, session: nil)
+    #expect(second.merged && second.annotation.supersedes == first.annotation.id)
+    let saved = try ana.storedMask(id: try #require(second.annotation.maskID))
+    #expect(saved.values[0] == 255 && saved.values[1] == 255 && saved.values[2...].allSatisfy { $0 == 0 })
+    // An edit on the current version is saved as it is.
+    var c2 = saved
+    c2.values[0] = 0
+    let third = try ana.saveMaskEdit(
+      case: c, rater: f.ana, mask: c2, base: MaskEditBase(annotationID: second.annotation.id, mask: saved),
+      session: nil)
+    #expect(!third.merged && third.mask == c2)
+    #expect(try ana.caseDetail(id: c, viewer: .rater(f.ana)).mine?.maskID == third.annotation.maskID)
+  }
+
+  @Test(arguments: Backend.all) func triageListsDisagreementsAndOnlyAdjudicatorsAdjudicate(_ backend: Backend)
+    throws
+  {
+    let f = try ContractFixture(backend)
+    let ana = try f.reviewStore(f.ana)
+    let ben = try f.reviewStore(f.ben)
+    let c0 = f.cases[0]
+    try ana.annotate(case: c0, rater: f.ana, label: "Pre-B", mask: nil, session: nil, clear: [], note: nil)
+    try ben.annotate(case: c0, rater: f.ben, label: "Benign", mask: nil, session: nil, clear: [], note: nil)
+    try ana.annotate(
+      case: f.cases[1], rater: f.ana, label: "Benign", mask: nil, session: nil, clear: [], note: nil)
+    let queue = try ana.triageQueue(viewer: .rater(f.ana), confidenceBelow: 0.6, limit: 100, session: nil)
+    #expect(queue.map(\.caseID) == [c0])
+    #expect(
+      queue.first?.severity == .groupDisagreement && queue.first?.labels == [f.ana: "Pre-B", f.ben: "Benign"])
+
+    // A rater is refused by the store itself (on PostgreSQL: by the database's function).
+    #expect(try ana.reviewRole(of: f.ana) == .rater)
+    #expect(throws: StoreError.notAdjudicator(f.ana)) {
+      try ana.adjudicate(case: c0, adjudicator: f.ana, label: "Pre-B", mask: nil, reason: "x", session: nil)
+    }
+    try f.store(f.lead).addRater(f.judge, role: .adjudicator)
+    let judge = try f.reviewStore(f.judge)
+    #expect(try judge.reviewRole(of: f.judge) == .adjudicator)
+    #expect(throws: StoreError.self) {
+      try judge.adjudicate(
+        case: c0, adjudicator: f.judge, label: "Pre-B", mask: nil, reason: "  ", session: nil)
+    }
+    let j = try judge.adjudicate(
+      case: c0, adjudicator: f.judge, label: "pre-b", mask: nil, reason: "blasts on review", session: nil)
+    #expect(
+      j.label == "Pre-B" && j.adjudicator == f.judge && j.reason == "blasts on review" && j.supersedes == nil)
+    // Adjudicated cases leave the queue; everyone sees the final label.
+    #expect(
+      try ana.triageQueue(viewer: .rater(f.ana), confidenceBelow: 0.6, limit: 100, session: nil).isEmpty)
+    let detail = try ana.caseDetail(id: c0, viewer: .rater(f.ana))
+    #expect(detail.adjudication?.label == "Pre-B" && detail.adjudications.count == 1)
+    #expect(
+      try ana.casePage(CasePageRequest(filter: CaseFilter(adjudicated: true)), viewer: .rater(f.ana)).rows
+        .map(\.id) == [c0])
+    // Another client's commits move the change version the app polls.
+    let poller = try f.anotherClient(f.ana)
+    let seen = try poller.externalChangeVersion()
+    try ben.annotate(
+      case: f.cases[2], rater: f.ben, label: "Pro-B", mask: nil, session: nil, clear: [], note: nil)
+    #expect(try poller.externalChangeVersion() != seen)
+  }
+
+  @Test(arguments: Backend.all) func caseImagesAreReadAndVerified(_ backend: Backend) throws {
+    let f = try ContractFixture(backend)
+    let ana = try f.reviewStore(f.ana)
+    let row = try #require(try ana.casePage(CasePageRequest(limit: 1), viewer: .rater(f.ana)).rows.first)
+    let image = try ana.caseImage(at: row.imagePath)
+    #expect(image.width == row.width && image.height == row.height)
+    let detail = try ana.caseDetail(id: row.id, viewer: .rater(f.ana))
+    #expect(detail.record.imagePath == row.imagePath)
+    let bytes = try ana.imageBytes(case: row.id)
+    #expect(try decodeImage(data: bytes, name: "x").pixels == image.pixels)
+  }
+
+  /// The model's output under `--hide-model`, on PostgreSQL: predictions stored by the service
+  /// role (as the trainer would) are shown, filtered, sorted and triaged for a rater until a
+  /// session hides the model from her, and again once she labelled the case.
+  @Test(.enabled(if: PGTestCluster.shouldRun)) func hiddenPredictionsStayHiddenOnPostgres() throws {
+    let f = try ContractFixture(.postgres)
+    let service = try f.serviceConnection()
+    try service.query(
+      "SELECT blastview.model_register(NULL, encode(sha256('\\x010203'::bytea), 'hex'), '\\x010203'::bytea, "
+        + "'[]', '[]', '[]', NULL, NULL)")
+    try service.query(
+      "INSERT INTO blastview.model_promotion (model_version, promoted_by, reason) VALUES (1, 'test', 'test')")
+    try service.query(
+      #"SELECT blastview.prediction_save(c.id, 1, 'Pro-B', 0.55, '[0.1, 0.1, 0.25, 0.55]') FROM blastview."case" c"#
+    )
+    let ana = try f.reviewStore(f.ana)
+    let (c0, c1, c2, c3) = (f.cases[0], f.cases[1], f.cases[2], f.cases[3])
+    let me = Viewer.rater(f.ana)
+    #expect(try ana.promotedModelVersion() == 1)
+    let shown = try #require(try ana.caseDetail(id: c0, viewer: me).prediction)
+    #expect(
+      shown.label == "Pro-B" && shown.confidence == 0.55 && shown.probabilities == [0.1, 0.1, 0.25, 0.55])
+    #expect(try ana.triageQueue(viewer: me, confidenceBelow: 0.6, limit: 100, session: nil).count == 4)
+
+    try f.store(f.lead).createSession(
+      name: "s1", raters: [f.ana], cases: .ids([c0, c1]), blinded: false, hideModel: true, createdBy: f.lead)
+    let hidden = try ana.caseDetail(id: c0, viewer: me)
+    #expect(hidden.prediction == nil && hidden.modelHidden && !hidden.blinded)
+    #expect(try ana.caseDetail(id: c2, viewer: me).prediction?.label == "Pro-B")
+    let rows = try ana.casePage(CasePageRequest(sort: .confidence), viewer: me).rows
+    // Hidden predictions sort as none (first, ascending) and show nothing.
+    #expect(rows.map(\.id) == [c0, c1, c2, c3])
+    #expect(rows.map(\.predictedLabel) == [nil, nil, "Pro-B", "Pro-B"] && rows[0].modelHidden)
+    #expect(
+      try ana.casePage(CasePageRequest(filter: CaseFilter(predictedLabel: "Pro-B")), viewer: me).rows.map(
+        \.id)
+        == [c2, c3])
+    #expect(try ana.caseCount(CaseFilter(confidenceBelow: 0.6), viewer: me) == 2)
+    #expect(
+      try ana.triageQueue(viewer: me, confidenceBelow: 0.6, limit: 100, session: nil).map(\.caseID) == [
+        c2, c3,
+      ])
+    // The weights are withheld too while she has cases pending under the hidden model.
+    #expect(throws: StoreError.self) { try ana.connection(for: "SELECT * FROM blastview.model_file(1)") }
+    // Ben is in no such session: he sees every prediction.
+    #expect(try f.reviewStore(f.ben).caseDetail(id: c0, viewer: .rater(f.ben)).prediction?.label == "Pro-B")
+    // Labelling the case in the session shows her the model's answer.
+    try ana.annotate(case: c0, rater: f.ana, label: "Pre-B", mask: nil, session: "s1", clear: [], note: nil)
+    #expect(try ana.caseDetail(id: c0, viewer: me).prediction?.label == "Pro-B")
+  }
+}
+
+extension ReviewStore {
+  /// Runs `sql` on a PostgreSQL store's own connection (as its rater).
+  @discardableResult
+  func connection(for sql: String) throws -> [PGRow] {
+    try #require(self as? PostgresStore).connection.query(sql)
+  }
+}
