@@ -108,7 +108,7 @@ extension CaseStore {
       } else {
         // In their own folder: `<case>_<rater>.png` names cannot collide with it.
         let finalDir = try exportFolder(dir + "/final")
-        let ids = try exportCaseIDs(session: options.session)
+        let ids = try caseIDs(session: options.session)
         let (found, missing) = try finalMasks(caseIDs: ids, session: options.session, viewer: options.viewer)
         var rows = "case_id,file,source,by,lowest_pair_dice,note\n"
         var byCase: [Int64: String] = [:]
@@ -133,7 +133,7 @@ extension CaseStore {
       }
       if options.includeReference {
         let refDir = try exportFolder(dir + "/reference")
-        for id in try exportCaseIDs(session: options.session) {
+        for id in try caseIDs(session: options.session) {
           guard let r = try caseDetail(id: id, viewer: options.viewer).referenceMaskID else { continue }
           let path = refDir + "/\(id).png"
           try CaseStore.writeAtomically(try maskPNG(id: r), to: path)
@@ -232,11 +232,12 @@ extension CaseStore {
     var finalSources: [String: Int]? = nil
     var finalByCase: [Int64: String] = [:]
     if options.final {
-      let ids = try exportCaseIDs(session: options.session)
+      let ids = try caseIDs(session: options.session)
       let (found, missing) = try finalMasks(caseIDs: ids, session: options.session, viewer: options.viewer)
       for f in found {
         let label = CaseStore.finalLabel(try caseDetail(id: f.caseID, viewer: options.viewer)).label
-        sources.append(Source(caseID: f.caseID, mask: f.mask, rater: nil, source: f.source.rawValue, label: label))
+        sources.append(
+          Source(caseID: f.caseID, mask: f.mask, rater: nil, source: f.source.rawValue, label: label))
         finalByCase[f.caseID] = f.source.rawValue
       }
       finalSources = CaseStore.sourceCounts(found, missing)
@@ -257,11 +258,13 @@ extension CaseStore {
       }
     }
     if options.includeReference {
-      for id in try exportCaseIDs(session: options.session) {
+      for id in try caseIDs(session: options.session) {
         let d = try caseDetail(id: id, viewer: options.viewer)
         guard let r = d.referenceMaskID else { continue }
         sources.append(
-          Source(caseID: id, mask: try mask(id: r), rater: nil, source: "reference", label: d.record.referenceLabel))
+          Source(
+            caseID: id, mask: try mask(id: r), rater: nil, source: "reference", label: d.record.referenceLabel
+          ))
       }
     }
     let classes = labelSchema.classNames
@@ -297,7 +300,8 @@ extension CaseStore {
               "counts": .string(inst.rle),
             ]),
             "area": .number(Double(inst.area)), "bbox": .array(inst.bbox.map { .number(Double($0)) }),
-            "iscrowd": .number(0), "rater": m.rater.map(JSONValue.string) ?? .null, "source": .string(m.source),
+            "iscrowd": .number(0), "rater": m.rater.map(JSONValue.string) ?? .null,
+            "source": .string(m.source),
             "case_label": m.label.map(JSONValue.string) ?? .null,
           ]))
         nextID += 1

@@ -42,7 +42,7 @@ extension CaseStore {
     found: [FinalMask], missing: [MissingFinalMask]
   ) {
     let ids: [Int64]
-    if let caseIDs { ids = caseIDs } else { ids = try exportCaseIDs(session: nil) }
+    if let caseIDs { ids = caseIDs } else { ids = try self.caseIDs(session: nil) }
     let raterMasks = Dictionary(
       grouping: try currentMasks(session: session, viewer: viewer), by: \.caseID)
     var found: [FinalMask] = []
@@ -79,7 +79,8 @@ extension CaseStore {
       if let r = detail.referenceMaskID {
         found.append(FinalMask(caseID: id, source: .reference, mask: try mask(id: r), by: [], note: note))
       } else {
-        let why = detail.blinded ? "blinded for the exporting rater" : (note ?? "no mask was drawn or imported")
+        let why =
+          detail.blinded ? "blinded for the exporting rater" : (note ?? "no mask was drawn or imported")
         missing.append(MissingFinalMask(caseID: id, reason: note.map { "\($0); no reference mask" } ?? why))
       }
     }
@@ -122,8 +123,8 @@ extension CaseStore {
     return low
   }
 
-  /// The cases an export covers: the session's when given, else every case.
-  func exportCaseIDs(session: String?) throws(StoreError) -> [Int64] {
+  /// The cases an export or a study report covers: the session's when given, else every case.
+  public func caseIDs(session: String?) throws(StoreError) -> [Int64] {
     try read { db in
       if let session {
         let sid = try CaseStore.sessionID(db, session)

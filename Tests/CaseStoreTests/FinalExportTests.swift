@@ -129,7 +129,8 @@ import Testing
       return
     }
     // file_name joins to the image root: a tool with the images in its own folder finds them.
-    let names = images.compactMap { i -> String? in if case .string(let s) = i["file_name"] { s } else { nil } }
+    let names = images.compactMap { i -> String? in if case .string(let s) = i["file_name"] { s } else { nil }
+    }
     #expect(names.sorted() == ["Benign/c.png", "Pre/a.png", "Pro/b.png"])
     for n in names { #expect(FileManager.default.fileExists(atPath: data + "/" + n)) }
     // Categories: 1 nucleus (class unknown), then the schema's classes.
@@ -143,7 +144,8 @@ import Testing
 
     // --final --include-reference: the decision's class, and the reference with the import label.
     r = try CLITests.run([
-      "export", "--format", "coco", "--final", "--include-reference", "--out", dir.sub("final"), "--workspace",
+      "export", "--format", "coco", "--final", "--include-reference", "--out", dir.sub("final"),
+      "--workspace",
       ws,
     ])
     #expect(r.status == 0 && r.out.contains("1 adjudication, 1 agreement, 1 reference, 1 none"), "\(r.all)")
@@ -155,7 +157,9 @@ import Testing
     }
     let imageA = fimages.first { $0["id"] == .number(Double(a)) }
     #expect(imageA?["final_mask_source"] == .string("adjudication"))
-    let finalA = fanns.filter { $0["image_id"] == .number(Double(a)) && $0["source"] == .string("adjudication") }
+    let finalA = fanns.filter {
+      $0["image_id"] == .number(Double(a)) && $0["source"] == .string("adjudication")
+    }
     try #require(finalA.count == 1)
     #expect(finalA[0]["area"] == .number(9) && finalA[0]["rater"] == JSONValue.null)
     #expect(finalA[0]["category_id"] == category("Pre-B"))
