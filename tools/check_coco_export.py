@@ -40,7 +40,9 @@ def mask_png(out, image_id, ann):
         return os.path.join(out, "masks", f"{image_id}_{safe(ann['rater'])}.png")
     if source == "reference":
         return os.path.join(out, "masks", "reference", f"{image_id}.png")
-    return os.path.join(out, "masks", "final", f"{image_id}.png")
+    if source == "final":
+        return os.path.join(out, "masks", "final", f"{image_id}.png")
+    raise ValueError(f"unknown source {source!r}")
 
 
 def main(out, image_root=None):

@@ -227,6 +227,8 @@ extension CaseStore {
       var rater: String?
       var source: String
       var label: String?
+      /// With `source` final: where the final mask came from.
+      var finalSource: String? = nil
     }
     var sources: [Source] = []
     var finalSources: [String: Int]? = nil
@@ -237,7 +239,9 @@ extension CaseStore {
       for f in found {
         let label = CaseStore.finalLabel(try caseDetail(id: f.caseID, viewer: options.viewer)).label
         sources.append(
-          Source(caseID: f.caseID, mask: f.mask, rater: nil, source: f.source.rawValue, label: label))
+          Source(
+            caseID: f.caseID, mask: f.mask, rater: nil, source: "final", label: label,
+            finalSource: f.source.rawValue))
         finalByCase[f.caseID] = f.source.rawValue
       }
       finalSources = CaseStore.sourceCounts(found, missing)
@@ -291,19 +295,20 @@ extension CaseStore {
     for m in sources {
       let category = m.label.flatMap { classes.firstIndex(of: $0) }.map { $0 + 2 } ?? 1
       for inst in COCORLE.instances(of: m.mask) {
-        annotations.append(
-          .object([
-            "id": .number(nextID), "image_id": .number(Double(m.caseID)),
-            "category_id": .number(Double(category)),
-            "segmentation": .object([
-              "size": .array([.number(Double(m.mask.height)), .number(Double(m.mask.width))]),
-              "counts": .string(inst.rle),
-            ]),
-            "area": .number(Double(inst.area)), "bbox": .array(inst.bbox.map { .number(Double($0)) }),
-            "iscrowd": .number(0), "rater": m.rater.map(JSONValue.string) ?? .null,
-            "source": .string(m.source),
-            "case_label": m.label.map(JSONValue.string) ?? .null,
-          ]))
+        var annotation: [String: JSONValue] = [
+          "id": .number(nextID), "image_id": .number(Double(m.caseID)),
+          "category_id": .number(Double(category)),
+          "segmentation": .object([
+            "size": .array([.number(Double(m.mask.height)), .number(Double(m.mask.width))]),
+            "counts": .string(inst.rle),
+          ]),
+          "area": .number(Double(inst.area)), "bbox": .array(inst.bbox.map { .number(Double($0)) }),
+          "iscrowd": .number(0), "rater": m.rater.map(JSONValue.string) ?? .null,
+          "source": .string(m.source),
+          "case_label": m.label.map(JSONValue.string) ?? .null,
+        ]
+        if let f = m.finalSource { annotation["final_source"] = .string(f) }
+        annotations.append(.object(annotation))
         nextID += 1
       }
     }

@@ -158,13 +158,15 @@ import Testing
     let imageA = fimages.first { $0["id"] == .number(Double(a)) }
     #expect(imageA?["final_mask_source"] == .string("adjudication"))
     let finalA = fanns.filter {
-      $0["image_id"] == .number(Double(a)) && $0["source"] == .string("adjudication")
+      $0["image_id"] == .number(Double(a)) && $0["source"] == .string("final")
     }
     try #require(finalA.count == 1)
     #expect(finalA[0]["area"] == .number(9) && finalA[0]["rater"] == JSONValue.null)
-    #expect(finalA[0]["category_id"] == category("Pre-B"))
-    let finalB = fanns.first { $0["image_id"] == .number(Double(b)) && $0["source"] == .string("agreement") }
+    #expect(
+      finalA[0]["category_id"] == category("Pre-B") && finalA[0]["final_source"] == .string("adjudication"))
+    let finalB = fanns.first { $0["image_id"] == .number(Double(b)) && $0["source"] == .string("final") }
     #expect(finalB?["area"] == .number(12) && finalB?["category_id"] == category("Pro-B"))
+    #expect(finalB?["final_source"] == .string("agreement"))
     let refB = fanns.first { $0["image_id"] == .number(Double(b)) && $0["source"] == .string("reference") }
     #expect(refB?["area"] == .number(4) && refB?["category_id"] == category("Pro-B"))
   }
