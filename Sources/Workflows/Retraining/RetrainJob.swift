@@ -126,7 +126,7 @@ public struct RetrainJob {
 
     let (candidateNet, candidateScores, decision) = try gate(
       candidate: input, parentNet: parentNet, data: data, settings: settings,
-      frozenVerified: trained.frozenVerified)
+      frozenVerified: trained.frozenVerified, trainedTasks: stages.map(\.rawValue))
     var metrics = trained.metrics(scores: candidateScores, decision: decision)
     metrics["job_seconds"] = .number(Date().timeIntervalSince(started))
     metrics["training_data"] = .object([
@@ -150,8 +150,13 @@ public struct RetrainJob {
         ?? .null,
       trainingJob: jobID, trainedThroughAnnotation: data.throughAnnotation,
       notes: (decision.promote ? "promoted: " : "not promoted: ") + decision.reason)
-    let verdict =
+    var verdict =
       "v\(version.version) " + (decision.promote ? "promoted: " : "not promoted: ") + decision.reason
+    if decision.verdict == "proposed" {
+      verdict +=
+        "; a lead promotes it with: blastview model promote \(version.version) --workspace "
+        + Self.shellWord(store.workspace.directory)
+    }
     try? store.appendTrainingLog(id: jobID, message: verdict)
     log("job \(jobID): " + verdict)
     output(verdict)
@@ -204,7 +209,7 @@ public struct RetrainJob {
   /// The gate: the candidate and the promoted model scored on the same validation cases.
   private func gate(
     candidate: String, parentNet: MTACNNModel, data: WorkspaceTrainingData.Loaded,
-    settings: RetrainingSettings, frozenVerified: Bool?
+    settings: RetrainingSettings, frozenVerified: Bool?, trainedTasks: [String]
   ) throws -> (MTACNNModel, ValidationScores, ValidationGate.Decision) {
     progress(0.9, message: "validation gate")
     let candidateNet: MTACNNModel
@@ -224,9 +229,11 @@ public struct RetrainJob {
       currentScores = ValidationScores.score(net, on: examples, batch: settings.batch)
     }
     var decision = ValidationGate.decide(
-      candidate: candidateScores, current: currentScores, currentVersion: current?.version)
+      candidate: candidateScores, current: currentScores, currentVersion: current?.version,
+      settings: GateSettings.resolve(store: store), trainedTasks: trainedTasks)
     if frozenVerified == false {
       decision.promote = false
+      decision.verdict = "rejected"
       decision.reason = "frozen tensors changed during training: kept unpromoted (" + decision.reason + ")"
     }
     return (candidateNet, candidateScores, decision)
@@ -255,6 +262,14 @@ public struct RetrainJob {
       },
       shouldStop: shouldStop, skipped: warn)
     return summary.predicted
+  }
+
+  /// A path as a POSIX shell word, quoted only when it needs it, so the printed hint runs.
+  static func shellWord(_ s: String) -> String {
+    let plain = s.unicodeScalars.allSatisfy {
+      CharacterSet.alphanumerics.contains($0) && $0.isASCII || "/._-+:,@%".unicodeScalars.contains($0)
+    }
+    return plain && !s.isEmpty ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
   }
 
   func progress(_ p: Double, message: String) {

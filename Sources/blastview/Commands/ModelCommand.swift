@@ -2,6 +2,7 @@ import ArgumentParser
 import CaseStore
 import Foundation
 import Terminal
+import Workflows
 
 /// `blastview model list|show|promote|rollback` (issue 18, item 5): the model registry on the
 /// command line, as the review app's model screen has it, so a lead can see what a retraining
@@ -10,7 +11,7 @@ struct ModelCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "model",
     abstract: "List, show, promote or roll back the workspace's model versions.",
-    subcommands: [List.self, Show.self, Promote.self, Rollback.self])
+    subcommands: [List.self, Show.self, Promote.self, Rollback.self, Gate.self])
 
   /// The gate's verdict as the model screen words it, or the registry notes.
   static func gateLine(_ m: ModelVersion) -> String? {
@@ -169,6 +170,58 @@ struct ModelCommand: ParsableCommand {
         target, store: store, rater: rater.rater, workspace: workspace, json: json,
         reason: { by in "rolled back from v\(current.version) by \(by) on the command line" },
         verb: "Rolled back to")
+    }
+  }
+
+  struct Gate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "gate",
+      abstract: "Show or set what a retrained model needs to be promoted.",
+      discussion: """
+        A retrained model passes the validation gate when it is not worse than the promoted \
+        model (macro-F1 and Dice within 0.01, loss within 5%). It is promoted only when its \
+        figures rest on at least --min-labelled labelled validation cases (and, when \
+        segmentation was retrained, --min-masked cases with a mask; none at all never passes) \
+        and automatic promotion is on; otherwise it is proposed and a lead promotes it with \
+        `blastview model promote VERSION`. Defaults: 20, 10, off.
+        """)
+    @OptionGroup var workspace: WorkspaceOptions
+    @Option(name: .long, help: ArgumentHelp("on or off.", valueName: "on|off")) var autoPromote: String?
+    @Option(name: .long, help: ArgumentHelp("Labelled validation cases needed.", valueName: "n"))
+    var minLabelled: Int?
+    @Option(name: .long, help: ArgumentHelp("Validation cases with a mask needed.", valueName: "n"))
+    var minMasked: Int?
+    @Flag(name: .long, help: "Print JSON.") var json = false
+
+    func validate() throws {
+      if let a = autoPromote, a != "on" && a != "off" {
+        throw ValidationError("--auto-promote is on or off, not \(Sanitizer.sanitize(a))")
+      }
+      for (name, n) in [("--min-labelled", minLabelled), ("--min-masked", minMasked)] {
+        if let n, !(1...1_000_000).contains(n) {
+          throw ValidationError("\(name) must be between 1 and 1000000, got \(n)")
+        }
+      }
+    }
+
+    func run() throws {
+      let store = try ModelCommand.openLocal(workspace)
+      do {
+        if let a = autoPromote { try store.setSetting(GateSettings.autoPromoteSetting, a) }
+        if let n = minLabelled { try store.setSetting(GateSettings.minimumLabelledSetting, String(n)) }
+        if let n = minMasked { try store.setSetting(GateSettings.minimumMaskedSetting, String(n)) }
+      } catch {
+        throw CLIError(error)
+      }
+      let g = GateSettings.resolve(store: store)
+      if json {
+        try JSONOutput.print(g)
+        return
+      }
+      print(
+        "Gate: at least \(g.minimumLabelled) labelled validation cases, \(g.minimumMasked) with a mask when "
+          + "segmentation is retrained; automatic promotion \(g.autoPromote ? "on" : "off (a lead promotes)")"
+      )
     }
   }
 
