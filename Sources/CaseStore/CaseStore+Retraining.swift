@@ -56,9 +56,9 @@ public enum ProcessIdentity {
 
 /// Corrections made since a model was trained: what a retraining learns from.
 public struct CorrectionSummary: Sendable, Equatable, Codable {
-  /// Annotations that set or changed a label, and adjudications (each has a label).
+  /// Cases whose label an annotation set or changed, or an adjudication decided.
   public var labels: Int
-  /// Annotations and adjudications that set a mask.
+  /// Cases with an annotation or adjudication that set a mask.
   public var masks: Int
   /// The newest annotation and adjudication ids counted.
   public var throughAnnotation: Int64
@@ -225,21 +225,28 @@ extension CaseStore {
     -> CorrectionSummary
   {
     try read { db in
-      let a = try Row.fetchOne(
+      // Per case (issue 18, item 5): ten strokes, an undo and a redo on one case's mask are one
+      // corrected mask, as two raters' labels of one case are one corrected label.
+      let counts = try Row.fetchOne(
         db,
         sql: """
-          SELECT coalesce(sum(changed & 1 != 0), 0) AS l, coalesce(sum(changed & 2 != 0), 0) AS m,
-            coalesce(max(id), ?) AS last FROM annotation WHERE id > ?
-          """, arguments: [afterAnnotation, afterAnnotation])!
-      let j = try Row.fetchOne(
-        db,
-        sql: """
-          SELECT count(*) AS l, coalesce(sum(mask_id IS NOT NULL), 0) AS m, coalesce(max(id), ?) AS last
-          FROM adjudication WHERE id > ?
-          """, arguments: [afterAdjudication, afterAdjudication])!
+          SELECT
+            (SELECT count(*) FROM (
+              SELECT case_id FROM annotation WHERE id > ? AND changed & 1 != 0
+              UNION SELECT case_id FROM adjudication WHERE id > ?)) AS l,
+            (SELECT count(*) FROM (
+              SELECT case_id FROM annotation WHERE id > ? AND changed & 2 != 0
+              UNION SELECT case_id FROM adjudication WHERE id > ? AND mask_id IS NOT NULL)) AS m,
+            (SELECT coalesce(max(id), ?) FROM annotation WHERE id > ?) AS a_last,
+            (SELECT coalesce(max(id), ?) FROM adjudication WHERE id > ?) AS j_last
+          """,
+        arguments: [
+          afterAnnotation, afterAdjudication, afterAnnotation, afterAdjudication, afterAnnotation,
+          afterAnnotation, afterAdjudication, afterAdjudication,
+        ])!
       return CorrectionSummary(
-        labels: (a["l"] as Int) + (j["l"] as Int), masks: (a["m"] as Int) + (j["m"] as Int),
-        throughAnnotation: a["last"], throughAdjudication: j["last"], since: since)
+        labels: counts["l"], masks: counts["m"], throughAnnotation: counts["a_last"],
+        throughAdjudication: counts["j_last"], since: since)
     }
   }
 
