@@ -148,6 +148,23 @@ import Testing
     }
     #expect(try store.promotedModel()?.version == v1.version)
     let v2 = Int(try #require(summary["version"] as? Int))
+    // A retrain on a few corrections keeps the parent's colour reference (before, the warning
+    // jumped from the one off-colour image to others): the checkpoint carries v1's, and the
+    // registry says why.
+    func colour(_ file: String) throws -> ColourOutlierDetector? {
+      try ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: file)).colourReference
+    }
+    let parentColour = try #require(try colour(v1.file))
+    let v2Model = try store.model(version: Int64(v2))
+    #expect(try colour(v2Model.file) == parentColour)
+    guard case .object(let data)? = v2Model.metrics["training_data"],
+      case .string(let source)? = data["colour_reference"]
+    else {
+      Issue.record("no colour_reference in \(v2Model.metrics)")
+      return
+    }
+    #expect(
+      source.hasPrefix("the parent's (the workspace has ") && source.contains("fewer than 200"), "\(source)")
     // The lead confirms on the command line.
     let p = try Synthetic.run(["model", "promote", "v\(v2)", "--rater", "lead", "--workspace", ws])
     #expect(p.status == 0 && p.out.contains("Promoted v\(v2) (was v\(v1.version)) by lead"), "\(p.err)")

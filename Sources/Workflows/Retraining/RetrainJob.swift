@@ -107,10 +107,15 @@ public struct RetrainJob {
     progress(0.01, message: "loading the workspace's training data")
     let throughAdjudication = try store.latestAdjudicationID()
     let data = try WorkspaceTrainingData.load(store: store, model: parentNet, skipped: warn)
-    // The colour warning's reference (issue 10) follows the data the new version learned from;
-    // the parent's is kept when the workspace's images cannot fit one.
-    let colourReference = TrainingRun.colourReference(
-      train: data.train, validation: data.validation, fallback: try? SafeTensorsFile.read(path: parent.file))
+    // The colour warning's reference (issues 10 and 18): a retraining fine-tunes the parent, so
+    // it keeps the parent's reference unless the workspace has enough labelled training images
+    // to describe its colours on its own (`minimumColourImages`); a few corrections never
+    // replace it (the warning would jump to other images). A parent without one gets a fit.
+    let parentColour = (try? SafeTensorsFile.read(path: parent.file)).flatMap {
+      try? ModelCheckpoint.metadata(of: $0).colourReference
+    }
+    let (colourReference, colourSource) = Self.colourReference(
+      train: data.train, validation: data.validation, parent: parentColour)
 
     var input = parent.file
     var trained = TrainedStages()
@@ -134,6 +139,7 @@ public struct RetrainJob {
       "through_adjudication": .number(Double(throughAdjudication)),
       "train_images": .number(Double(data.train.count)),
       "val_images": .number(Double(data.validation.count)),
+      "colour_reference": .string(colourSource),
     ])
     metrics["options"] = .object([
       "epochs": .number(Double(settings.epochs)), "patience": .number(Double(settings.patience)),
@@ -262,6 +268,28 @@ public struct RetrainJob {
       },
       shouldStop: shouldStop, skipped: warn)
     return summary.predicted
+  }
+
+  /// Labelled training images a workspace needs before a retraining fits its own colour
+  /// reference instead of keeping the parent's.
+  public static let minimumColourImages = 200
+
+  /// The colour reference a retrained version carries, and where it came from (kept in its
+  /// metrics as `training_data.colour_reference`).
+  static func colourReference(train: [Example], validation: [Example], parent: ColourOutlierDetector?)
+    -> (ColourOutlierDetector?, String)
+  {
+    let labelled = train.filter { $0.classIndex != nil && $0.colour != nil }.count
+    if let parent, labelled < minimumColourImages {
+      return (
+        parent,
+        "the parent's (the workspace has \(labelled) labelled training images, fewer than \(minimumColourImages))"
+      )
+    }
+    if let fitted = ColourReference.fit(train: train, validation: validation) {
+      return (fitted, "fitted on the workspace's \(labelled) labelled training images")
+    }
+    return (parent, parent == nil ? "none (too few images to fit one)" : "the parent's (no fit possible)")
   }
 
   /// A path as a POSIX shell word, quoted only when it needs it, so the printed hint runs.
