@@ -165,6 +165,15 @@ import Testing
     }
     #expect(
       source.hasPrefix("the parent's (the workspace has ") && source.contains("fewer than 200"), "\(source)")
+    // What the retrain did to its corrected cases: each one's prediction before and after.
+    guard case .object(let changes)? = v2Model.metrics["corrected_cases"],
+      case .array(let rows)? = changes["cases"]
+    else {
+      Issue.record("no corrected_cases in \(v2Model.metrics)")
+      return
+    }
+    #expect(changes["n"] == .number(6) && rows.count == 6)
+    #expect(rows.allSatisfy { $0["before"] != nil && $0["after"] != nil && $0["corrected_to"] != .null })
     // The lead confirms on the command line.
     let p = try Synthetic.run(["model", "promote", "v\(v2)", "--rater", "lead", "--workspace", ws])
     #expect(p.status == 0 && p.out.contains("Promoted v\(v2) (was v\(v1.version)) by lead"), "\(p.err)")

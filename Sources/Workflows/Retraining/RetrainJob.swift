@@ -1,6 +1,7 @@
 import CaseStore
 import FileSafety
 import Foundation
+import Imaging
 import MTACNN
 import NeuralEngine
 import Synchronization
@@ -132,7 +133,10 @@ public struct RetrainJob {
     let (candidateNet, candidateScores, decision) = try gate(
       candidate: input, parentNet: parentNet, data: data, settings: settings,
       frozenVerified: trained.frozenVerified, trainedTasks: stages.map(\.rawValue))
+    let changes = try correctedCaseChanges(parent: parent, candidate: candidateNet, batch: settings.batch)
+    for line in changes.lines { output(line) }
     var metrics = trained.metrics(scores: candidateScores, decision: decision)
+    metrics["corrected_cases"] = changes.json
     metrics["job_seconds"] = .number(Date().timeIntervalSince(started))
     metrics["training_data"] = .object([
       "through_annotation": .number(Double(data.throughAnnotation)),
@@ -169,6 +173,16 @@ public struct RetrainJob {
 
     let predicted =
       decision.promote ? try promoteAndPredict(version, net: candidateNet, decision: decision) : 0
+    if decision.promote,
+      let (compared, flips) = try? store.predictionFlips(from: parent.version, to: version.version)
+    {
+      let n = flips.reduce(0) { $0 + $1.cases }
+      output(
+        "Predictions changed on \(n) of \(compared) cases"
+          + (flips.isEmpty
+            ? "" : ": " + flips.prefix(6).map { "\($0.from) → \($0.to) \($0.cases)" }.joined(separator: ", "))
+      )
+    }
     progress(
       1,
       message: "v\(version.version) " + (decision.promote ? "promoted" : "not promoted: " + decision.reason))
@@ -268,6 +282,59 @@ public struct RetrainJob {
       },
       shouldStop: shouldStop, skipped: warn)
     return summary.predicted
+  }
+
+  /// What the retraining did to the cases it was corrected on: each corrected case's prediction
+  /// by the parent and by the candidate, beside the label the correction gave (issue 18, item
+  /// 5: a retrain must visibly do something or say why not). At most 200 cases are predicted.
+  private func correctedCaseChanges(parent: ModelVersion, candidate: MTACNNModel, batch: Int) throws -> (
+    lines: [String], json: JSONValue
+  ) {
+    let corrected = try store.correctedCases(since: parent, limit: 200)
+    var decoded: [(CorrectedCase, RGBImage)] = []
+    for c in corrected {
+      guard let rec = try? store.caseRecord(id: c.caseID, viewer: .system),
+        let image = try? CaseStore.decodeVerifiedImage(rec)
+      else { continue }
+      decoded.append((c, image))
+    }
+    let images: [RGBImage] = decoded.map { $0.1 }
+    let preds = Predictor(model: candidate, batchSize: batch).predict(images)
+    let names = store.labelSchema.classNames
+    var rows: [JSONValue] = []
+    var lines: [String] = []
+    var nowAgree = 0
+    var changed = 0
+    for ((c, _), p) in zip(decoded, preds) {
+      let before = try? store.prediction(case: c.caseID, model: parent.version, viewer: .system)
+      let after = p.predictedClass.map { names[$0] }
+      let afterP = p.predictedClass.flatMap { p.probabilities?[$0] }
+      if let l = c.label, after == l { nowAgree += 1 }
+      if before?.label != after { changed += 1 }
+      var row: [String: JSONValue] = ["case": .number(Double(c.caseID))]
+      row["corrected_to"] = c.label.map { JSONValue.string($0) } ?? .null
+      row["before"] = before.map { JSONValue.string($0.label) } ?? .null
+      row["before_probability"] = before.map { JSONValue.number($0.confidence) } ?? .null
+      row["after"] = after.map { JSONValue.string($0) } ?? .null
+      row["after_probability"] = afterP.map { JSONValue.number($0) } ?? .null
+      rows.append(.object(row))
+      if lines.count < 10, let l = c.label {
+        let was: String = before.map { String(format: "%@ %.2f", $0.label, $0.confidence) } ?? "no prediction"
+        let now: String = after.map { String(format: "%@ %.2f", $0, afterP ?? Double.nan) } ?? "no prediction"
+        lines.append("  case \(c.caseID), corrected to \(l): \(was) → \(now)")
+      }
+    }
+    let labelled = corrected.filter { $0.label != nil }.count
+    lines.insert(
+      "Corrected cases (n \(decoded.count)): \(nowAgree) of \(labelled) with a corrected label now predicted as "
+        + "corrected; \(changed) predictions differ from v\(parent.version)'s", at: 0)
+    return (
+      lines,
+      .object([
+        "n": .number(Double(decoded.count)), "now_as_corrected": .number(Double(nowAgree)),
+        "changed": .number(Double(changed)), "cases": .array(rows),
+      ])
+    )
   }
 
   /// Labelled training images a workspace needs before a retraining fits its own colour
