@@ -56,9 +56,9 @@ public enum ProcessIdentity {
 
 /// Corrections made since a model was trained: what a retraining learns from.
 public struct CorrectionSummary: Sendable, Equatable, Codable {
-  /// Annotations that set or changed a label, and adjudications (each has a label).
+  /// Cases whose label an annotation set or changed, or an adjudication decided.
   public var labels: Int
-  /// Annotations and adjudications that set a mask.
+  /// Cases with an annotation or adjudication that set a mask.
   public var masks: Int
   /// The newest annotation and adjudication ids counted.
   public var throughAnnotation: Int64
@@ -225,21 +225,28 @@ extension CaseStore {
     -> CorrectionSummary
   {
     try read { db in
-      let a = try Row.fetchOne(
+      // Per case (issue 18, item 5): ten strokes, an undo and a redo on one case's mask are one
+      // corrected mask, as two raters' labels of one case are one corrected label.
+      let counts = try Row.fetchOne(
         db,
         sql: """
-          SELECT coalesce(sum(changed & 1 != 0), 0) AS l, coalesce(sum(changed & 2 != 0), 0) AS m,
-            coalesce(max(id), ?) AS last FROM annotation WHERE id > ?
-          """, arguments: [afterAnnotation, afterAnnotation])!
-      let j = try Row.fetchOne(
-        db,
-        sql: """
-          SELECT count(*) AS l, coalesce(sum(mask_id IS NOT NULL), 0) AS m, coalesce(max(id), ?) AS last
-          FROM adjudication WHERE id > ?
-          """, arguments: [afterAdjudication, afterAdjudication])!
+          SELECT
+            (SELECT count(*) FROM (
+              SELECT case_id FROM annotation WHERE id > ? AND changed & 1 != 0
+              UNION SELECT case_id FROM adjudication WHERE id > ?)) AS l,
+            (SELECT count(*) FROM (
+              SELECT case_id FROM annotation WHERE id > ? AND changed & 2 != 0
+              UNION SELECT case_id FROM adjudication WHERE id > ? AND mask_id IS NOT NULL)) AS m,
+            (SELECT coalesce(max(id), ?) FROM annotation WHERE id > ?) AS a_last,
+            (SELECT coalesce(max(id), ?) FROM adjudication WHERE id > ?) AS j_last
+          """,
+        arguments: [
+          afterAnnotation, afterAdjudication, afterAnnotation, afterAdjudication, afterAnnotation,
+          afterAnnotation, afterAdjudication, afterAdjudication,
+        ])!
       return CorrectionSummary(
-        labels: (a["l"] as Int) + (j["l"] as Int), masks: (a["m"] as Int) + (j["m"] as Int),
-        throughAnnotation: a["last"], throughAdjudication: j["last"], since: since)
+        labels: counts["l"], masks: counts["m"], throughAnnotation: counts["a_last"],
+        throughAdjudication: counts["j_last"], since: since)
     }
   }
 
@@ -324,4 +331,64 @@ public enum RetrainRequest: Sendable, Equatable {
   case noModel
   /// No label or mask correction since the promoted model was trained.
   case nothingToLearn(CorrectionSummary)
+}
+
+/// A case corrected since a model was trained, and the label the correction gave it (the newest
+/// adjudication's, else the newest label annotation's; nil when only its mask changed).
+public struct CorrectedCase: Sendable, Equatable, Codable {
+  public var caseID: Int64
+  public var label: String?
+}
+
+extension CaseStore {
+  /// The cases corrected since `model` was trained (as `corrections(since:)` counts them), by
+  /// case id, at most `limit`.
+  public func correctedCases(since model: ModelVersion?, limit: Int = 200) throws(StoreError)
+    -> [CorrectedCase]
+  {
+    let afterAnnotation = model?.trainedThroughAnnotation ?? 0
+    let afterAdjudication = model.flatMap { CaseStore.throughAdjudication($0) } ?? 0
+    return try read { db in
+      try Row.fetchAll(
+        db,
+        sql: """
+          SELECT c.case_id,
+            coalesce(
+              (SELECT label FROM adjudication WHERE case_id = c.case_id AND id > ? ORDER BY id DESC LIMIT 1),
+              (SELECT label FROM annotation WHERE case_id = c.case_id AND id > ? AND changed & 1 != 0
+                ORDER BY id DESC LIMIT 1)) AS label
+          FROM (SELECT case_id FROM annotation WHERE id > ? AND changed & 3 != 0
+                UNION SELECT case_id FROM adjudication WHERE id > ?) c
+          ORDER BY c.case_id LIMIT ?
+          """,
+        arguments: [afterAdjudication, afterAnnotation, afterAnnotation, afterAdjudication, limit]
+      ).map { CorrectedCase(caseID: $0["case_id"], label: $0["label"]) }
+    }
+  }
+
+  /// How `to`'s predicted classes differ from `from`'s on the cases both predicted: how many
+  /// were compared, and per (from, to) class pair how many changed, largest first.
+  public func predictionFlips(from: Int64, to: Int64) throws(StoreError) -> (
+    compared: Int, flips: [(from: String, to: String, cases: Int)]
+  ) {
+    try read { db in
+      let compared =
+        try Int.fetchOne(
+          db,
+          sql: """
+            SELECT count(*) FROM prediction a JOIN prediction b ON b.case_id = a.case_id
+            WHERE a.model_version = ? AND b.model_version = ?
+            """, arguments: [from, to]) ?? 0
+      let flips = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT a.label AS f, b.label AS t, count(*) AS n FROM prediction a
+          JOIN prediction b ON b.case_id = a.case_id
+          WHERE a.model_version = ? AND b.model_version = ? AND a.label != b.label
+          GROUP BY a.label, b.label ORDER BY n DESC, a.label, b.label
+          """, arguments: [from, to]
+      ).map { (from: $0["f"] as String, to: $0["t"] as String, cases: $0["n"] as Int) }
+      return (compared, flips)
+    }
+  }
 }

@@ -19,7 +19,7 @@ struct BlastView: ParsableCommand {
       VerifyCommand.self, MigrateCommand.self,
       TrainCommand.self, EvalCommand.self, PredictCommand.self,
       RaterCommand.self, TriageCommand.self, AdjudicateCommand.self,
-      ExplainCommand.self, AuditCommand.self,
+      ExplainCommand.self, AuditCommand.self, ReportCommand.self, ModelCommand.self,
     ]
   )
 

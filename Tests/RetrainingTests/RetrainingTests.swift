@@ -112,6 +112,74 @@ import Testing
     }
   }
 
+  /// Issue 18, item 5: a retrain whose gate figures rest on a handful of validation cases is
+  /// proposed, not promoted (before: promoted on 5 validation cases with no n shown); every gate
+  /// figure carries its n, the printed verdict says how a lead promotes it, and `model promote`
+  /// does. The synthetic workspace has 5 labelled validation cases, below the default 20.
+  @Test func retrainOnFewValidationCasesIsProposedNotPromoted() throws {
+    let ws = try Synthetic.promotedWorkspace()
+    let store = try Workspace.open(path: ws)
+    let v1 = try #require(try store.promotedModel())
+    for c in try Self.cases(store).filter({ $0.split == .train }).prefix(6) {
+      try store.annotate(case: c.id, rater: "alice", label: Synthetic.classes[Synthetic.classIndex(c)])
+    }
+    let q = try Synthetic.run([
+      "train", "--queue", "--workspace", ws, "--epochs", "1", "--batch", "8", "--max-batches", "2", "--json",
+    ])
+    #expect(q.status == 0, "\(q.err)")
+    let jobID = try #require(try Self.json(q.out)["job"] as? Int)
+    let r = try Synthetic.run([
+      "train", "--job", String(jobID), "--workspace", ws, "--threads", "2", "--json",
+    ])
+    #expect(r.status == 0, "\(r.err)")
+    let summary = try Self.json(r.out)
+    let gate = try #require(summary["gate"] as? [String: Any])
+    let labelled = try #require((gate["candidate"] as? [String: Any])?["labelled"] as? Int)
+    #expect(labelled < 20)
+    #expect(summary["promoted"] as? Bool == false)
+    let reason = try #require(summary["reason"] as? String)
+    if gate["verdict"] as? String == "proposed" {
+      #expect(
+        reason.hasPrefix("proposed, not promoted: only \(labelled) labelled validation case"), "\(reason)")
+      #expect(reason.contains("(at least 20 needed)") && reason.contains("(n \(labelled))"), "\(reason)")
+    } else {
+      // Worse than v1 on these few cases: rejected, and the figure still says its n.
+      #expect(gate["verdict"] as? String == "rejected" && reason.contains("(n "), "\(reason)")
+    }
+    #expect(try store.promotedModel()?.version == v1.version)
+    let v2 = Int(try #require(summary["version"] as? Int))
+    // A retrain on a few corrections keeps the parent's colour reference (before, the warning
+    // jumped from the one off-colour image to others): the checkpoint carries v1's, and the
+    // registry says why.
+    func colour(_ file: String) throws -> ColourOutlierDetector? {
+      try ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: file)).colourReference
+    }
+    let parentColour = try #require(try colour(v1.file))
+    let v2Model = try store.model(version: Int64(v2))
+    #expect(try colour(v2Model.file) == parentColour)
+    guard case .object(let data)? = v2Model.metrics["training_data"],
+      case .string(let source)? = data["colour_reference"]
+    else {
+      Issue.record("no colour_reference in \(v2Model.metrics)")
+      return
+    }
+    #expect(
+      source.hasPrefix("the parent's (the workspace has ") && source.contains("fewer than 200"), "\(source)")
+    // What the retrain did to its corrected cases: each one's prediction before and after.
+    guard case .object(let changes)? = v2Model.metrics["corrected_cases"],
+      case .array(let rows)? = changes["cases"]
+    else {
+      Issue.record("no corrected_cases in \(v2Model.metrics)")
+      return
+    }
+    #expect(changes["n"] == .number(6) && rows.count == 6)
+    #expect(rows.allSatisfy { $0["before"] != nil && $0["after"] != nil && $0["corrected_to"] != .null })
+    // The lead confirms on the command line.
+    let p = try Synthetic.run(["model", "promote", "v\(v2)", "--rater", "lead", "--workspace", ws])
+    #expect(p.status == 0 && p.out.contains("Promoted v\(v2) (was v\(v1.version)) by lead"), "\(p.err)")
+    #expect(try store.promotedModel()?.version == Int64(v2))
+  }
+
   /// A model made worse on purpose (every training case relabelled to another class) fails the
   /// validation gate: registered, kept unpromoted with the reason, the promoted model unchanged.
   ///
@@ -391,15 +459,21 @@ extension RetrainingTests {
 
 /// The gate's decisions, by hand-worked cases.
 @Suite struct ValidationGateTests {
-  func scores(_ f1: Double?, dice: Double? = nil) -> ValidationScores {
+  /// Enough cases for the default minimums (20 labelled, 10 masked) unless told.
+  func scores(_ f1: Double?, dice: Double? = nil, n: Int = 30) -> ValidationScores {
     ValidationScores(
-      cases: 10, labelled: f1 == nil ? 0 : 10, masked: dice == nil ? 0 : 10, macroF1: f1, accuracy: f1,
+      cases: n, labelled: f1 == nil ? 0 : n, masked: dice == nil ? 0 : n, macroF1: f1, accuracy: f1,
       dice: dice)
   }
 
+  /// Automatic promotion on, so that a pass promotes.
+  let auto = GateSettings(autoPromote: true)
+
   @Test func promotesWithinTheTolerance() {
-    let d = ValidationGate.decide(candidate: scores(0.895), current: scores(0.90), currentVersion: 3)
-    #expect(d.promote)
+    let d = ValidationGate.decide(
+      candidate: scores(0.895), current: scores(0.90), currentVersion: 3, settings: auto)
+    #expect(d.promote && d.verdict == "promoted")
+    #expect(d.reason.contains("macro-F1 0.895 vs v3's 0.900 (n 30)"))
     #expect(d.reason.contains("v3") && d.reason.contains("0.01"))
   }
 
@@ -415,8 +489,9 @@ extension RetrainingTests {
     #expect(!d.promote)
     #expect(d.reason.hasPrefix("Dice 0.700"))
     let ok = ValidationGate.decide(
-      candidate: scores(0.95, dice: 0.795), current: scores(0.90, dice: 0.80), currentVersion: 2)
-    #expect(ok.promote)
+      candidate: scores(0.95, dice: 0.795), current: scores(0.90, dice: 0.80), currentVersion: 2,
+      settings: auto)
+    #expect(ok.promote && ok.reason.contains("Dice 0.795 vs 0.800 (n 30)"))
   }
 
   @Test func refusesAMuchWorseValidationLossEvenWithABetterF1() {
@@ -428,7 +503,7 @@ extension RetrainingTests {
     #expect(!d.promote)
     #expect(d.reason.hasPrefix("validation loss 0.800 is more than 5% above v3's 0.330"))
     candidate.loss = 0.34  // 3 % above: within
-    let ok = ValidationGate.decide(candidate: candidate, current: current, currentVersion: 3)
+    let ok = ValidationGate.decide(candidate: candidate, current: current, currentVersion: 3, settings: auto)
     #expect(ok.promote)
     #expect(ok.reason.contains("loss 0.340 vs 0.330"))
   }
@@ -440,6 +515,52 @@ extension RetrainingTests {
   }
 
   @Test func promotesWhenNothingIsPromoted() {
-    #expect(ValidationGate.decide(candidate: scores(0.2), current: nil, currentVersion: nil).promote)
+    #expect(
+      ValidationGate.decide(candidate: scores(0.2), current: nil, currentVersion: nil, settings: auto).promote
+    )
+  }
+
+  /// Issue 18, item 5: "macro-F1 0.750 vs 0.750" from 5 validation cases promoted a model.
+  @Test func tooFewValidationCasesProposeRatherThanPromote() {
+    let d = ValidationGate.decide(
+      candidate: scores(0.75, n: 5), current: scores(0.75, n: 5), currentVersion: 1, settings: auto)
+    #expect(!d.promote && d.verdict == "proposed")
+    #expect(
+      d.reason.hasPrefix("proposed, not promoted: only 5 labelled validation cases (at least 20 needed)"))
+    #expect(d.reason.contains("macro-F1 0.750 vs v1's 0.750 (n 5)"))
+    // The minimum is a workspace setting: at 5 the same figures promote.
+    let lowered = GateSettings(minimumLabelled: 5, autoPromote: true)
+    #expect(
+      ValidationGate.decide(
+        candidate: scores(0.75, n: 5), current: scores(0.75, n: 5), currentVersion: 1, settings: lowered
+      ).promote)
+  }
+
+  /// Issue 18, item 5: segmentation retrained with no validation mask passed on "Dice —" and a
+  /// loss of 0.0000. A task with no validation data of its own cannot pass.
+  @Test func aRetrainedTaskWithoutValidationDataCannotPass() {
+    let d = ValidationGate.decide(
+      candidate: scores(0.9), current: scores(0.9), currentVersion: 1, settings: auto,
+      trainedTasks: ["cls", "seg"])
+    #expect(!d.promote && d.verdict == "proposed")
+    #expect(d.reason.contains("segmentation was retrained but no validation case has a mask"))
+    let few = ValidationGate.decide(
+      candidate: ValidationScores(
+        cases: 30, labelled: 30, masked: 3, macroF1: 0.9, accuracy: 0.9, dice: 0.8),
+      current: ValidationScores(cases: 30, labelled: 30, masked: 3, macroF1: 0.9, accuracy: 0.9, dice: 0.8),
+      currentVersion: 1, settings: auto, trainedTasks: ["seg"])
+    #expect(!few.promote && few.reason.contains("only 3 validation cases with a mask (at least 10 needed)"))
+    // Classification alone retrained: no mask needed.
+    #expect(
+      ValidationGate.decide(
+        candidate: scores(0.9), current: scores(0.9), currentVersion: 1, settings: auto, trainedTasks: ["cls"]
+      ).promote)
+  }
+
+  /// Automatic promotion is a workspace setting, off by default: a pass is a proposal.
+  @Test func withAutomaticPromotionOffAPassIsAProposal() {
+    let d = ValidationGate.decide(candidate: scores(0.9), current: scores(0.9), currentVersion: 1)
+    #expect(!d.promote && d.verdict == "proposed")
+    #expect(d.reason.hasPrefix("passed, proposed for a lead to promote (automatic promotion is off)"))
   }
 }

@@ -298,7 +298,8 @@ import Workflows
     app.dispatch(key("3"))
     app.dispatch(key(.escape))
     #expect(try store.correctionsSinceLastRetraining()?.labels == 1)
-    #expect(try store.corrections(since: v1).labels == 2)
+    // Both labels went to the same case: one corrected case, not two (issue 18, item 5).
+    #expect(try store.corrections(since: v1).labels == 1)
 
     // The model screen: promote v2, then roll back to v1; both recorded with reasons.
     app.dispatch(key("V"))

@@ -1,6 +1,7 @@
 import CaseStore
 import FileSafety
 import Foundation
+import Imaging
 import MTACNN
 import NeuralEngine
 import Synchronization
@@ -107,10 +108,15 @@ public struct RetrainJob {
     progress(0.01, message: "loading the workspace's training data")
     let throughAdjudication = try store.latestAdjudicationID()
     let data = try WorkspaceTrainingData.load(store: store, model: parentNet, skipped: warn)
-    // The colour warning's reference (issue 10) follows the data the new version learned from;
-    // the parent's is kept when the workspace's images cannot fit one.
-    let colourReference = TrainingRun.colourReference(
-      train: data.train, validation: data.validation, fallback: try? SafeTensorsFile.read(path: parent.file))
+    // The colour warning's reference (issues 10 and 18): a retraining fine-tunes the parent, so
+    // it keeps the parent's reference unless the workspace has enough labelled training images
+    // to describe its colours on its own (`minimumColourImages`); a few corrections never
+    // replace it (the warning would jump to other images). A parent without one gets a fit.
+    let parentColour = (try? SafeTensorsFile.read(path: parent.file)).flatMap {
+      try? ModelCheckpoint.metadata(of: $0).colourReference
+    }
+    let (colourReference, colourSource) = Self.colourReference(
+      train: data.train, validation: data.validation, parent: parentColour)
 
     var input = parent.file
     var trained = TrainedStages()
@@ -126,14 +132,18 @@ public struct RetrainJob {
 
     let (candidateNet, candidateScores, decision) = try gate(
       candidate: input, parentNet: parentNet, data: data, settings: settings,
-      frozenVerified: trained.frozenVerified)
+      frozenVerified: trained.frozenVerified, trainedTasks: stages.map(\.rawValue))
+    let changes = try correctedCaseChanges(parent: parent, candidate: candidateNet, batch: settings.batch)
+    for line in changes.lines { output(line) }
     var metrics = trained.metrics(scores: candidateScores, decision: decision)
+    metrics["corrected_cases"] = changes.json
     metrics["job_seconds"] = .number(Date().timeIntervalSince(started))
     metrics["training_data"] = .object([
       "through_annotation": .number(Double(data.throughAnnotation)),
       "through_adjudication": .number(Double(throughAdjudication)),
       "train_images": .number(Double(data.train.count)),
       "val_images": .number(Double(data.validation.count)),
+      "colour_reference": .string(colourSource),
     ])
     metrics["options"] = .object([
       "epochs": .number(Double(settings.epochs)), "patience": .number(Double(settings.patience)),
@@ -150,14 +160,29 @@ public struct RetrainJob {
         ?? .null,
       trainingJob: jobID, trainedThroughAnnotation: data.throughAnnotation,
       notes: (decision.promote ? "promoted: " : "not promoted: ") + decision.reason)
-    let verdict =
+    var verdict =
       "v\(version.version) " + (decision.promote ? "promoted: " : "not promoted: ") + decision.reason
+    if decision.verdict == "proposed" {
+      verdict +=
+        "; a lead promotes it with: blastview model promote \(version.version) --workspace "
+        + Self.shellWord(store.workspace.directory)
+    }
     try? store.appendTrainingLog(id: jobID, message: verdict)
     log("job \(jobID): " + verdict)
     output(verdict)
 
     let predicted =
       decision.promote ? try promoteAndPredict(version, net: candidateNet, decision: decision) : 0
+    if decision.promote,
+      let (compared, flips) = try? store.predictionFlips(from: parent.version, to: version.version)
+    {
+      let n = flips.reduce(0) { $0 + $1.cases }
+      output(
+        "Predictions changed on \(n) of \(compared) cases"
+          + (flips.isEmpty
+            ? "" : ": " + flips.prefix(6).map { "\($0.from) → \($0.to) \($0.cases)" }.joined(separator: ", "))
+      )
+    }
     progress(
       1,
       message: "v\(version.version) " + (decision.promote ? "promoted" : "not promoted: " + decision.reason))
@@ -204,7 +229,7 @@ public struct RetrainJob {
   /// The gate: the candidate and the promoted model scored on the same validation cases.
   private func gate(
     candidate: String, parentNet: MTACNNModel, data: WorkspaceTrainingData.Loaded,
-    settings: RetrainingSettings, frozenVerified: Bool?
+    settings: RetrainingSettings, frozenVerified: Bool?, trainedTasks: [String]
   ) throws -> (MTACNNModel, ValidationScores, ValidationGate.Decision) {
     progress(0.9, message: "validation gate")
     let candidateNet: MTACNNModel
@@ -224,9 +249,11 @@ public struct RetrainJob {
       currentScores = ValidationScores.score(net, on: examples, batch: settings.batch)
     }
     var decision = ValidationGate.decide(
-      candidate: candidateScores, current: currentScores, currentVersion: current?.version)
+      candidate: candidateScores, current: currentScores, currentVersion: current?.version,
+      settings: GateSettings.resolve(store: store), trainedTasks: trainedTasks)
     if frozenVerified == false {
       decision.promote = false
+      decision.verdict = "rejected"
       decision.reason = "frozen tensors changed during training: kept unpromoted (" + decision.reason + ")"
     }
     return (candidateNet, candidateScores, decision)
@@ -255,6 +282,89 @@ public struct RetrainJob {
       },
       shouldStop: shouldStop, skipped: warn)
     return summary.predicted
+  }
+
+  /// What the retraining did to the cases it was corrected on: each corrected case's prediction
+  /// by the parent and by the candidate, beside the label the correction gave (issue 18, item
+  /// 5: a retrain must visibly do something or say why not). At most 200 cases are predicted.
+  private func correctedCaseChanges(parent: ModelVersion, candidate: MTACNNModel, batch: Int) throws -> (
+    lines: [String], json: JSONValue
+  ) {
+    let corrected = try store.correctedCases(since: parent, limit: 200)
+    var decoded: [(CorrectedCase, RGBImage)] = []
+    for c in corrected {
+      guard let rec = try? store.caseRecord(id: c.caseID, viewer: .system),
+        let image = try? CaseStore.decodeVerifiedImage(rec)
+      else { continue }
+      decoded.append((c, image))
+    }
+    let images: [RGBImage] = decoded.map { $0.1 }
+    let preds = Predictor(model: candidate, batchSize: batch).predict(images)
+    let names = store.labelSchema.classNames
+    var rows: [JSONValue] = []
+    var lines: [String] = []
+    var nowAgree = 0
+    var changed = 0
+    for ((c, _), p) in zip(decoded, preds) {
+      let before = try? store.prediction(case: c.caseID, model: parent.version, viewer: .system)
+      let after = p.predictedClass.map { names[$0] }
+      let afterP = p.predictedClass.flatMap { p.probabilities?[$0] }
+      if let l = c.label, after == l { nowAgree += 1 }
+      if before?.label != after { changed += 1 }
+      var row: [String: JSONValue] = ["case": .number(Double(c.caseID))]
+      row["corrected_to"] = c.label.map { JSONValue.string($0) } ?? .null
+      row["before"] = before.map { JSONValue.string($0.label) } ?? .null
+      row["before_probability"] = before.map { JSONValue.number($0.confidence) } ?? .null
+      row["after"] = after.map { JSONValue.string($0) } ?? .null
+      row["after_probability"] = afterP.map { JSONValue.number($0) } ?? .null
+      rows.append(.object(row))
+      if lines.count < 10, let l = c.label {
+        let was: String = before.map { String(format: "%@ %.2f", $0.label, $0.confidence) } ?? "no prediction"
+        let now: String = after.map { String(format: "%@ %.2f", $0, afterP ?? Double.nan) } ?? "no prediction"
+        lines.append("  case \(c.caseID), corrected to \(l): \(was) → \(now)")
+      }
+    }
+    let labelled = corrected.filter { $0.label != nil }.count
+    lines.insert(
+      "Corrected cases (n \(decoded.count)): \(nowAgree) of \(labelled) with a corrected label now predicted as "
+        + "corrected; \(changed) predictions differ from v\(parent.version)'s", at: 0)
+    return (
+      lines,
+      .object([
+        "n": .number(Double(decoded.count)), "now_as_corrected": .number(Double(nowAgree)),
+        "changed": .number(Double(changed)), "cases": .array(rows),
+      ])
+    )
+  }
+
+  /// Labelled training images a workspace needs before a retraining fits its own colour
+  /// reference instead of keeping the parent's.
+  public static let minimumColourImages = 200
+
+  /// The colour reference a retrained version carries, and where it came from (kept in its
+  /// metrics as `training_data.colour_reference`).
+  static func colourReference(train: [Example], validation: [Example], parent: ColourOutlierDetector?)
+    -> (ColourOutlierDetector?, String)
+  {
+    let labelled = train.filter { $0.classIndex != nil && $0.colour != nil }.count
+    if let parent, labelled < minimumColourImages {
+      return (
+        parent,
+        "the parent's (the workspace has \(labelled) labelled training images, fewer than \(minimumColourImages))"
+      )
+    }
+    if let fitted = ColourReference.fit(train: train, validation: validation) {
+      return (fitted, "fitted on the workspace's \(labelled) labelled training images")
+    }
+    return (parent, parent == nil ? "none (too few images to fit one)" : "the parent's (no fit possible)")
+  }
+
+  /// A path as a POSIX shell word, quoted only when it needs it, so the printed hint runs.
+  static func shellWord(_ s: String) -> String {
+    let plain = s.unicodeScalars.allSatisfy {
+      CharacterSet.alphanumerics.contains($0) && $0.isASCII || "/._-+:,@%".unicodeScalars.contains($0)
+    }
+    return plain && !s.isEmpty ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
   }
 
   func progress(_ p: Double, message: String) {

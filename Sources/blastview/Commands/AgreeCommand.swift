@@ -193,6 +193,11 @@ struct AgreeCommand: ParsableCommand {
   }
 
   func resolveWeights(_ categories: [String]) throws -> AgreementWeights? {
+    try Self.resolveWeights(weights, categories: categories)
+  }
+
+  /// `--weights` as `agree` reads it (the study report reads it the same way).
+  static func resolveWeights(_ weights: String, categories: [String]) throws -> AgreementWeights? {
     let k = categories.count
     switch weights {
     case "none": return nil

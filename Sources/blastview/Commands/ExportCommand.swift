@@ -16,7 +16,14 @@ struct ExportCommand: ParsableCommand {
       else the reference label). json: blastview-export.json, the whole workspace with \
       masks as base64 PNG. masks: masks/<case>_<rater>.png, each rater's current mask. coco: \
       coco.json, one instance per connected nucleus component with RLE and bbox (readable by \
-      pycocotools). Blinding applies to the exporting --rater.
+      pycocotools; file_name is relative to the workspace's image root, and an instance's \
+      category is the class of its case where a label is known, else "nucleus"). \
+      --final (masks, coco): one mask per case, the decision: the adjudicated mask, else the \
+      mask two or more raters agree on (every pair Dice >= 0.80; the pixels more than half of \
+      them drew), else the imported reference mask; masks/final.csv and coco.json's \
+      final_mask_source say which, per case. --include-reference (masks, coco): the imported \
+      masks too (masks/reference/<case>.png; source "reference" in COCO). Blinding applies to \
+      the exporting --rater.
       """)
 
   @OptionGroup var workspace: WorkspaceOptions
@@ -34,12 +41,24 @@ struct ExportCommand: ParsableCommand {
   @Flag(name: .long, help: "Only each rater's current annotation.")
   var currentOnly = false
 
+  @Flag(
+    name: .long,
+    help: "masks/coco: each case's final mask (adjudicated, else agreed by the raters, else the reference).")
+  var final = false
+
+  @Flag(name: .long, help: "masks/coco: the masks that came with the import as well.")
+  var includeReference = false
+
   @Flag(name: .long, help: "Print the summary as JSON.")
   var json = false
 
   func validate() throws {
     guard ExportFormat(rawValue: format) != nil else {
       throw ValidationError("--format must be csv, json, masks or coco, not \(Sanitizer.sanitize(format))")
+    }
+    if (final || includeReference) && format != "masks" && format != "coco" {
+      throw ValidationError(
+        "\(final ? "--final" : "--include-reference") applies to --format masks or coco, not \(format)")
     }
   }
 
@@ -52,7 +71,7 @@ struct ExportCommand: ParsableCommand {
         ExportOptions(
           format: ExportFormat(rawValue: format)!, outDirectory: out, session: session,
           currentOnly: currentOnly,
-          viewer: .rater(rater.name)))
+          viewer: .rater(rater.name), final: final, includeReference: includeReference))
       if format == "csv" {
         let cases = try store.exportCasesCSV(outDirectory: out, viewer: .rater(rater.name))
         summary.files.append(cases.path)
@@ -94,5 +113,11 @@ struct ExportCommand: ParsableCommand {
     print(
       "Exported \(what.joined(separator: ", ")) to \(Sanitizer.sanitize(Workspace(directory: out).directory)) "
         + "(\(summary.files.count) file(s))")
+    if let sources = summary.finalSources {
+      let parts = ["adjudication", "agreement", "reference", "none"].map { "\(sources[$0] ?? 0) \($0)" }
+      print(
+        "Final masks by source: \(parts.joined(separator: ", ")) (per case in "
+          + (format == "masks" ? "masks/final.csv" : "coco.json's final_mask_source") + ")")
+    }
   }
 }
