@@ -35,7 +35,8 @@ extension ReviewApp {
     case .loadTriage(let threshold):
       let role = try store.rater(named: rater)?.role ?? .rater
       let items = try store.triageQueue(
-        viewer: Viewer(rater: rater), confidenceBelow: threshold, session: session)
+        viewer: Viewer(rater: rater), confidenceBelow: threshold, session: session,
+        possiblyMalignantFrom: screeningPoint()?.threshold)
       return [.sessions(.roleLoaded(role)), .sessions(.triageLoaded(items, confidenceBelow: threshold))]
     case .loadAdjudication(let caseID):
       // The role as the store has it now (a lead may have changed it while the app runs).
