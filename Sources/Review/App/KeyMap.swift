@@ -71,9 +71,7 @@ public enum KeyMap {
       KeyBinding(keys: [KeyPress("L")], action: .toggleLowConfidence, help: "filter: confidence below 0.6"),
       KeyBinding(
         keys: [KeyPress("*")], action: .togglePossiblyMalignant,
-        help:
-          "filter: possibly malignant (P(malignant) at or above the model's screening operating point, "
-          + "chosen for sensitivity >= 0.995 on validation; apart from the predicted class)"),
+        help: "filter: possibly malignant (screening)"),
       KeyBinding(keys: [KeyPress("s")], action: .cycleSort, help: "sort: id, confidence, date"),
       KeyBinding(keys: [KeyPress("r")], action: .reverseSort, help: "reverse the sort"),
       KeyBinding(keys: [KeyPress("c")], action: .clearFilters, help: "clear filters and search"),

@@ -68,6 +68,12 @@ struct EvalCommand: ParsableCommand {
       valueName: "sensitivity"))
   var setOperatingPoint: Double?
 
+  @Flag(
+    help:
+      "Test-time augmentation: average the class probabilities over the 8 flips and quarter turns (8x the inference time)."
+  )
+  var tta = false
+
   @Option(help: ArgumentHelp("Write roc.png and pr.png of P(malignant) into this folder.", valueName: "dir"))
   var plots: String?
 
@@ -94,10 +100,10 @@ struct EvalCommand: ParsableCommand {
       guard split == "val" else {
         throw ValidationError("--set-operating-point chooses on the validation split: give --split val")
       }
-      guard colourShift == "none", blankCorner == nil, !segmentationOnly else {
+      guard colourShift == "none", blankCorner == nil, !segmentationOnly, !tta else {
         throw ValidationError(
-          "--set-operating-point is chosen on the images as the model sees them: no --colour-shift, "
-            + "--blank-corner or --segmentation-only")
+          "--set-operating-point is chosen on the images as the model sees them in use: no --colour-shift, "
+            + "--blank-corner, --tta or --segmentation-only")
       }
     }
     if plots != nil && segmentationOnly { throw ValidationError("--plots needs classification") }
@@ -142,6 +148,7 @@ struct EvalCommand: ParsableCommand {
       }
     }
     let predictor = Predictor(model: net, colourReference: meta.colourReference)
+    predictor.testTimeAugmentation = tta
     let shifts: [ColourShift] =
       colourShift == "all" ? ColourShift.all : [try ColourShift(parsing: colourShift)]
     var runs: [(ColourShift, EvaluationRun)] = []
@@ -156,7 +163,7 @@ struct EvalCommand: ParsableCommand {
     let (mainShift, main) = runs[0]
     let context = EvalContext(
       model: absolute(model), data: absolute(data), split: split, images: evalItems.count,
-      blankCorner: pre.cornerBlank != nil, colourShift: mainShift.description, size: net.size)
+      blankCorner: pre.cornerBlank != nil, colourShift: mainShift.description, size: net.size, tta: tta)
 
     if segmentationOnly || main.truth.isEmpty {
       let seg = main.segmentation
@@ -297,6 +304,7 @@ struct EvalContext: Encodable {
   var blankCorner: Bool
   var colourShift: String
   var size: Int
+  var tta: Bool
 
   /// The plots' caption: model file name, split, image count.
   var plotTitle: String {
@@ -304,7 +312,7 @@ struct EvalContext: Encodable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case model, data, split, images, size
+    case model, data, split, images, size, tta
     case blankCorner = "blank_corner"
     case colourShift = "colour_shift"
   }
@@ -312,6 +320,7 @@ struct EvalContext: Encodable {
   var heading: String {
     "\(Sanitizer.sanitize(model)) on \(Sanitizer.sanitize(data)): split \(split), \(images) images, S = \(size), corner "
       + (blankCorner ? "blanked" : "not blanked") + ", colour shift \(colourShift)"
+      + (tta ? ", test-time augmentation (8 flips/turns)" : "")
   }
 }
 

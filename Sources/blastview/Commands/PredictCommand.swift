@@ -51,6 +51,12 @@ struct PredictCommand: ParsableCommand {
   @Option(help: "Images per batch.")
   var batch = 16
 
+  @Flag(
+    help:
+      "Test-time augmentation: average the class probabilities over the 8 flips and quarter turns (8x the time)."
+  )
+  var tta = false
+
   @Option(help: "Threads (default: the number of CPUs).")
   var threads: Int?
 
@@ -62,6 +68,9 @@ struct PredictCommand: ParsableCommand {
       if !images.isEmpty { throw ValidationError("give images or --all-cases, not both") }
       if masksOut != nil {
         throw ValidationError("--masks-out is for images (the workspace stores masks itself)")
+      }
+      if tta {
+        throw ValidationError("--tta is for images (the workspace's predictions are made without it)")
       }
     } else {
       if images.isEmpty { throw ValidationError("give image files (or --all-cases)") }
@@ -82,6 +91,7 @@ struct PredictCommand: ParsableCommand {
     let meta: CheckpointMetadata
     do { (net, meta) = try ModelCheckpoint.load(path: model!) } catch { throw CLIError(error) }
     let predictor = Predictor(model: net, batchSize: batch, colourReference: meta.colourReference)
+    predictor.testTimeAugmentation = tta
     if let masksOut {
       do {
         try FileManager.default.createDirectory(atPath: masksOut, withIntermediateDirectories: true)
