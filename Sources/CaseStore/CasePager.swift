@@ -19,6 +19,10 @@ public struct CaseFilter: Sendable, Equatable, Hashable {
   public var adjudicated: Bool = false
   /// The promoted model's confidence below this (cases without a visible prediction do not match).
   public var confidenceBelow: Double?
+  /// The promoted model's P(malignant) at or above this: the screening operating point's
+  /// "possibly malignant" (issue 17). Cases without a visible prediction, or whose prediction
+  /// has no P(malignant) (a flat schema), do not match.
+  public var pMalignantAtLeast: Double? = nil
   /// `42` or `#42`: that case id; otherwise a case-insensitive substring of the image path,
   /// or a SHA-256 prefix (6+ hex digits).
   public var search: String?
@@ -292,6 +296,15 @@ private struct CasePageQuery {
         Term(
           sql: { $0 ? "\(expr) < ?" : "+\(expr) < ?" }, arguments: [c], driver: .confidence,
           probe: ("SELECT 1 FROM case_status WHERE pred_confidence < ?", [c])))
+    }
+    if let t = f.pMalignantAtLeast {
+      let hidden = hiddenModel
+      terms.append(
+        Term(
+          sql: { _ in
+            "(NOT \(hidden) AND EXISTS (SELECT 1 FROM prediction p WHERE p.case_id = cs.case_id "
+              + "AND p.model_version = cs.pred_model AND p.p_malignant >= ?))"
+          }, arguments: [t], driver: nil, probe: nil))
     }
     if let raw = f.search?.trimmingCharacters(in: .whitespaces), !raw.isEmpty {
       let digits = raw.hasPrefix("#") ? String(raw.dropFirst()) : raw

@@ -42,8 +42,11 @@ public protocol ReviewStore: WorkspaceStore {
   /// A number that moves when another process (or client) commits something the app shows.
   func externalChangeVersion() throws(StoreError) -> Int
 
-  func triageQueue(viewer: Viewer, confidenceBelow: Double, limit: Int, session: String?) throws(StoreError)
-    -> [TriageItem]
+  /// `possiblyMalignantFrom`: the promoted model's screening operating point (a case at or
+  /// above it that a rater called Benign comes first).
+  func triageQueue(
+    viewer: Viewer, confidenceBelow: Double, limit: Int, session: String?, possiblyMalignantFrom: Double?
+  ) throws(StoreError) -> [TriageItem]
   func adjudicate(
     case caseID: Int64, adjudicator: String, label: String, mask: Mask?, reason: String, session: String?
   ) throws(StoreError) -> Adjudication

@@ -265,8 +265,11 @@ extension PostgresStore: ReviewStore {
     Int(try connection.query("SELECT blastview.change_version()").first?[0].flatMap { Int64($0) } ?? 0)
   }
 
-  public func triageQueue(viewer: Viewer, confidenceBelow: Double, limit: Int, session: String?)
-    throws(StoreError) -> [TriageItem]
+  /// The shared triage candidates carry no P(malignant) yet, so the screening rule
+  /// (`possiblyMalignantFrom`) ranks nothing first on PostgreSQL (documented in deployment.md).
+  public func triageQueue(
+    viewer: Viewer, confidenceBelow: Double, limit: Int, session: String?, possiblyMalignantFrom: Double? = nil
+  ) throws(StoreError) -> [TriageItem]
   {
     try checkReviewViewer(viewer)
     let rows = try connection.query(
@@ -281,7 +284,8 @@ extension PostgresStore: ReviewStore {
         predictedLabel: r["pred_label"], confidence: r.double("pred_confidence"))
     }
     return CaseStore.triageItems(
-      candidates, schema: labelSchema, confidenceBelow: confidenceBelow, limit: limit)
+      candidates, schema: labelSchema, confidenceBelow: confidenceBelow, limit: limit,
+      possiblyMalignantFrom: possiblyMalignantFrom)
   }
 
   static func adjudication(_ r: PGRow) -> Adjudication {

@@ -1,3 +1,4 @@
+import Foundation
 import Imaging
 
 /// Training augmentation: which operations run and their ranges. Recorded in the model's training
@@ -21,11 +22,16 @@ public struct AugmentationConfig: Codable, Equatable, Sendable {
   public var hedScale = 0.0
   /// Per stain channel, beta uniform in [-t, t] (optical-density units).
   public var hedShift = 0.0
+  /// Zoom about the centre by z, log-uniform in [1 / (1 + s), 1 + s] (0: off). z > 1 magnifies
+  /// (the centre fills the frame), z < 1 shrinks the image into a mirrored surround, so a model
+  /// sees cells at the sizes of 120-pixel and 300-pixel crops alike. Not in the PyTorch reference:
+  /// its key is written only when set, and with 0 no random number is drawn for it.
+  public var scale = 0.0
 
   public init(
     flip: Bool = true, rot90: Bool = true, hueDegrees: Double = 0, saturation: Double = 0,
     brightness: Double = 0, contrast: Double = 0, grayProbability: Double = 0, hedScale: Double = 0,
-    hedShift: Double = 0
+    hedShift: Double = 0, scale: Double = 0
   ) {
     self.flip = flip
     self.rot90 = rot90
@@ -36,6 +42,7 @@ public struct AugmentationConfig: Codable, Equatable, Sendable {
     self.grayProbability = grayProbability
     self.hedScale = hedScale
     self.hedShift = hedShift
+    self.scale = scale
   }
 
   /// Geometry only: the control of issue 10.
@@ -53,12 +60,49 @@ public struct AugmentationConfig: Codable, Equatable, Sendable {
     schema == "all4" ? colour : geometric
   }
 
+  /// Geometry, colour and stain jitter plus zoom in [1/1.6, 1.6]: the demo model's recipe, whose
+  /// crops come at many magnifications (120-pixel crops of one lab, 300-pixel crops of another).
+  public static let colourAndScale: AugmentationConfig = {
+    var a = colour
+    a.scale = 0.6
+    return a
+  }()
+
   enum CodingKeys: String, CodingKey {
-    case flip, rot90, saturation, brightness, contrast
+    case flip, rot90, saturation, brightness, contrast, scale
     case hueDegrees = "hue_deg"
     case grayProbability = "gray_p"
     case hedScale = "hed_scale"
     case hedShift = "hed_shift"
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    flip = try c.decode(Bool.self, forKey: .flip)
+    rot90 = try c.decode(Bool.self, forKey: .rot90)
+    hueDegrees = try c.decode(Double.self, forKey: .hueDegrees)
+    saturation = try c.decode(Double.self, forKey: .saturation)
+    brightness = try c.decode(Double.self, forKey: .brightness)
+    contrast = try c.decode(Double.self, forKey: .contrast)
+    grayProbability = try c.decode(Double.self, forKey: .grayProbability)
+    hedScale = try c.decode(Double.self, forKey: .hedScale)
+    hedShift = try c.decode(Double.self, forKey: .hedShift)
+    // Records written before the zoom existed have no key: no zoom.
+    scale = try c.decodeIfPresent(Double.self, forKey: .scale) ?? 0
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(flip, forKey: .flip)
+    try c.encode(rot90, forKey: .rot90)
+    try c.encode(hueDegrees, forKey: .hueDegrees)
+    try c.encode(saturation, forKey: .saturation)
+    try c.encode(brightness, forKey: .brightness)
+    try c.encode(contrast, forKey: .contrast)
+    try c.encode(grayProbability, forKey: .grayProbability)
+    try c.encode(hedScale, forKey: .hedScale)
+    try c.encode(hedShift, forKey: .hedShift)
+    if scale > 0 { try c.encode(scale, forKey: .scale) }
   }
 }
 
@@ -111,6 +155,12 @@ public struct Augmenter: Sendable {
         mask = mask.map { Geometry.rotated90($0, times: k) }
       }
     }
+    if c.scale > 0 {
+      let r = log(1 + c.scale)
+      let z = exp(rng.symmetric(r))
+      image = Geometry.zoomed(image, by: z)
+      mask = mask.map { Geometry.zoomed($0, by: z) }
+    }
     if c.hedScale > 0 || c.hedShift > 0 {
       let a = (1 + rng.symmetric(c.hedScale), 1 + rng.symmetric(c.hedScale), 1 + rng.symmetric(c.hedScale))
       let b = (rng.symmetric(c.hedShift), rng.symmetric(c.hedShift), rng.symmetric(c.hedShift))
@@ -160,6 +210,62 @@ public enum Geometry {
       out = remap(src, width: src.height, height: src.width) { x, y in (src.width - 1 - y, x) }
     }
     return out
+  }
+
+  /// Zoom about the centre by `z`, same size out: bilinear, mirrored beyond the edges (a shrunk
+  /// crop is surrounded by its own reflection rather than a flat colour the model could key on).
+  public static func zoomed(_ im: PlanarImage, by z: Double) -> PlanarImage {
+    let w = im.width
+    let h = im.height
+    guard w > 0, h > 0, z > 0, z != 1 else { return im }
+    var out = PlanarImage(width: w, height: h)
+    let n = w * h
+    let cx = Double(w) / 2
+    let cy = Double(h) / 2
+    for y in 0..<h {
+      let sy = (Double(y) + 0.5 - cy) / z + cy - 0.5
+      let y0 = Int(sy.rounded(.down))
+      let fy = Float(sy - Double(y0))
+      let ya = mirror(y0, h) * w
+      let yb = mirror(y0 + 1, h) * w
+      for x in 0..<w {
+        let sx = (Double(x) + 0.5 - cx) / z + cx - 0.5
+        let x0 = Int(sx.rounded(.down))
+        let fx = Float(sx - Double(x0))
+        let xa = mirror(x0, w)
+        let xb = mirror(x0 + 1, w)
+        for c in 0..<3 {
+          let p = c * n
+          let top = im.data[p + ya + xa] * (1 - fx) + im.data[p + ya + xb] * fx
+          let bottom = im.data[p + yb + xa] * (1 - fx) + im.data[p + yb + xb] * fx
+          out.data[p + y * w + x] = top * (1 - fy) + bottom * fy
+        }
+      }
+    }
+    return out
+  }
+
+  /// The mask zoomed as `zoomed(_:by:)` moves the image: nearest neighbour, mirrored, so its
+  /// values stay labels.
+  public static func zoomed(_ m: Mask, by z: Double) -> Mask {
+    let w = m.width
+    let h = m.height
+    guard w > 0, h > 0, z > 0, z != 1 else { return m }
+    let cx = Double(w) / 2
+    let cy = Double(h) / 2
+    return remap(m, width: w, height: h) { x, y in
+      let sx = Int(((Double(x) + 0.5 - cx) / z + cx).rounded(.down))
+      let sy = Int(((Double(y) + 0.5 - cy) / z + cy).rounded(.down))
+      return (mirror(sx, w), mirror(sy, h))
+    }
+  }
+
+  /// Index `i` reflected into 0..<n (edge pixel repeated: ... 1 0 | 0 1 ... n-1 | n-1 n-2 ...).
+  static func mirror(_ i: Int, _ n: Int) -> Int {
+    let period = 2 * n
+    var j = i % period
+    if j < 0 { j += period }
+    return j < n ? j : period - 1 - j
   }
 
   static func remap(

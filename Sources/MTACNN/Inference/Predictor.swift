@@ -33,6 +33,11 @@ public final class Predictor {
   public var batchSize: Int
   /// The checkpoint's colour reference (`CheckpointMetadata.colourReference`); nil: no warning.
   public var colourReference: ColourOutlierDetector?
+  /// Test-time augmentation (issue 17): class probabilities averaged over the 8 flips and
+  /// quarter turns of the input (the dihedral group the training augmentation draws from).
+  /// Eight forward passes instead of one; the nucleus map and detections stay those of the
+  /// image as it is.
+  public var testTimeAugmentation = false
   private let assembler: BatchAssembler
 
   /// Components under 20 pixels (at the source resolution) are not reported as nuclei: the
@@ -89,9 +94,31 @@ public final class Predictor {
     while i < examples.count {
       let chunk = Array(examples[i..<min(examples.count, i + batchSize)])
       i += batchSize
+      // The seven turned copies first: the last forward pass must be the image as it is, whose
+      // nucleus map is read below (the network reuses its output buffers).
+      var turnedSum: [[Double]]? = nil
+      if testTimeAugmentation && model.tasks.contains(.cls) {
+        for t in 1..<8 {
+          let turned = chunk.map { ex -> Example in
+            var e = ex
+            e.image = Self.dihedral(ex.image, t)
+            return e
+          }
+          let (xt, _) = assembler.assemble(turned)
+          guard let pt = model.forward(xt).classification?.probabilities else { break }
+          if let sum = turnedSum {
+            turnedSum = zip(sum, pt).map { a, b in zip(a, b).map { $0 + $1 } }
+          } else {
+            turnedSum = pt
+          }
+        }
+      }
       let (x, _) = assembler.assemble(chunk)
       let o = model.forward(x)
-      let probs = o.classification?.probabilities
+      var probs = o.classification?.probabilities
+      if let turnedSum, let plain = probs {
+        probs = zip(plain, turnedSum).map { a, b in zip(a, b).map { ($0 + $1) / 8 } }
+      }
       var preds = [ImagePrediction?](repeating: nil, count: chunk.count)
       let s = model.size
       let hierarchical = model.schema.hierarchical
@@ -132,6 +159,18 @@ public final class Predictor {
       out += preds.map { $0! }
     }
     return out
+  }
+}
+
+extension Predictor {
+  /// Element `t` (0...7) of the dihedral group on an image: `t % 4` quarter turns counter-
+  /// clockwise, after a horizontal flip when `t >= 4`. Exact (pixels are moved, not resampled).
+  public static func dihedral(_ image: RGBImage, _ t: Int) -> RGBImage {
+    guard t % 8 != 0 else { return image }
+    var p = PlanarImage(image)
+    if t % 8 >= 4 { p = Geometry.flippedHorizontally(p) }
+    p = Geometry.rotated90(p, times: t % 4)
+    return p.rgbImage()
   }
 }
 

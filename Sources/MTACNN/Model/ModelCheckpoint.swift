@@ -26,6 +26,8 @@ public struct CheckpointMetadata: Sendable {
   public var optimizer: OptimizerRecord?
   /// The colour-outlier reference (issue 10), when the checkpoint has one.
   public var colourReference: ColourOutlierDetector?
+  /// The screening operating point on P(malignant) (issue 17), when one was chosen for it.
+  public var operatingPoint: OperatingPoint? = nil
   /// Every metadata string of the file.
   public var raw: [String: String]
 
@@ -89,8 +91,47 @@ public enum ModelCheckpoint {
       }
       colour = d
     }
-    return CheckpointMetadata(
+    var point: OperatingPoint? = nil
+    if let text = m[OperatingPoint.metadataKey] {
+      guard config.hierarchical, let p = OperatingPoint.decode(text) else {
+        throw .badCheckpoint(
+          path: file.path,
+          reason: config.hierarchical
+            ? "bad '\(OperatingPoint.metadataKey)' metadata"
+            : "'\(OperatingPoint.metadataKey)' metadata on a flat (not hierarchical) model")
+      }
+      point = p
+    }
+    var meta = CheckpointMetadata(
       configuration: config, trainingJSON: m["training"], optimizer: opt, colourReference: colour, raw: m)
+    meta.operatingPoint = point
+    return meta
+  }
+
+  /// Rewrites a checkpoint's metadata through `update` (its tensors are copied unchanged),
+  /// atomically; the result must still read as a checkpoint.
+  public static func rewriteMetadata(
+    path: String, _ update: (inout [String: String]) -> Void
+  ) throws(ModelError) {
+    do {
+      let file = try SafeTensorsFile.read(path: path)
+      _ = try metadata(of: file)
+      var meta = file.metadata
+      update(&meta)
+      var tensors: [(String, Tensor)] = []
+      for e in file.entries {
+        let t = Tensor(shape: e.shape)
+        try file.read(e, into: t)
+        tensors.append((e.name, t))
+      }
+      try SafeTensorsWriter.write(tensors, metadata: meta, to: path)
+    } catch let e as ModelError {
+      throw e
+    } catch let e as SafeTensorsError {
+      throw .safetensors(e)
+    } catch {
+      throw .badCheckpoint(path: path, reason: "\(error)")
+    }
   }
 
   /// Opens a checkpoint and returns its network with every tensor loaded.

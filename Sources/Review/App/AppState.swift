@@ -66,6 +66,9 @@ public struct AppState: Equatable, Sendable {
   public var session: String?
   public var modelVersion: Int64?
   public var totalCases: Int
+  /// The promoted model's screening operating point (issue 17), read from its checkpoint; nil
+  /// before it is read or without a promoted model.
+  public var screening: ScreeningPoint?
 
   public var screen: Screen = .browser
   public var showHelp = false
@@ -157,6 +160,20 @@ public struct AppState: Equatable, Sendable {
 
   /// The browser's grid geometry for the current size.
   public var grid: BrowserGrid { BrowserGrid(rows: rows, columns: columns, graphics: graphics) }
+}
+
+/// A model version's screening operating point: P(malignant) at or above `threshold` is
+/// "possibly malignant". `threshold` nil: the model has none (nothing is invented).
+public struct ScreeningPoint: Equatable, Sendable {
+  public var modelVersion: Int64
+  public var threshold: Double?
+  public var targetSensitivity: Double?
+
+  public init(modelVersion: Int64, threshold: Double?, targetSensitivity: Double? = nil) {
+    self.modelVersion = modelVersion
+    self.threshold = threshold
+    self.targetSensitivity = targetSensitivity
+  }
 }
 
 /// How the browser lays out tiles (or list rows) on the screen.

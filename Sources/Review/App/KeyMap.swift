@@ -9,6 +9,8 @@ public enum Action: Equatable, Hashable, Sendable {
   case search, toggleUnreviewed, toggleDisagreement, toggleAdjudicated, cycleMyLabelFilter,
     cyclePredictedFilter
   case cycleSplitFilter, toggleLowConfidence, cycleSort, reverseSort, clearFilters
+  /// The screening filter: P(malignant) at or above the promoted model's operating point.
+  case togglePossiblyMalignant
   /// Set my label to the schema class with this key (`1`–`4` for all4).
   case setLabel(String)
   case acceptPrediction
@@ -67,6 +69,9 @@ public enum KeyMap {
         keys: [KeyPress("P")], action: .cyclePredictedFilter, help: "filter: predicted class (cycles)"),
       KeyBinding(keys: [KeyPress("t")], action: .cycleSplitFilter, help: "filter: split (train/val/test)"),
       KeyBinding(keys: [KeyPress("L")], action: .toggleLowConfidence, help: "filter: confidence below 0.6"),
+      KeyBinding(
+        keys: [KeyPress("*")], action: .togglePossiblyMalignant,
+        help: "filter: possibly malignant (screening)"),
       KeyBinding(keys: [KeyPress("s")], action: .cycleSort, help: "sort: id, confidence, date"),
       KeyBinding(keys: [KeyPress("r")], action: .reverseSort, help: "reverse the sort"),
       KeyBinding(keys: [KeyPress("c")], action: .clearFilters, help: "clear filters and search"),

@@ -1,6 +1,7 @@
 import CaseStore
 import Foundation
 import Imaging
+import MTACNN
 import Terminal
 import Workflows
 
@@ -64,6 +65,29 @@ public final class ReviewApp {
     if let t = try store.setting(ReviewApp.triageConfidenceSetting).flatMap(Double.init), t > 0, t <= 1 {
       state.triageConfidence = t
     }
+    state.screening = try screeningPoint()
+    screeningCheckedFor = state.modelVersion
+  }
+
+  /// The model version the screening point was last read for (once per change of version).
+  private var screeningCheckedFor: Int64?
+
+  /// Operating points by model version, read once per version from its checkpoint.
+  private var operatingPoints: [Int64: OperatingPoint?] = [:]
+
+  /// The promoted model's screening operating point (nil without a promoted model, and on a
+  /// shared workspace, whose model files the app does not read yet).
+  func screeningPoint() throws(StoreError) -> ScreeningPoint? {
+    guard let m = try store.embeddedStore?.promotedModel() else { return nil }
+    let point: OperatingPoint?
+    if let cached = operatingPoints[m.version] {
+      point = cached
+    } else {
+      point = ScreeningOperatingPoint.read(file: m.file)
+      operatingPoints[m.version] = point
+    }
+    return ScreeningPoint(
+      modelVersion: m.version, threshold: point?.threshold, targetSensitivity: point?.targetSensitivity)
   }
 
   /// Feeds an event through `update` and runs the resulting effects (which may produce more
@@ -78,6 +102,11 @@ public final class ReviewApp {
       let (next, effects) = update(state, e)
       state = next
       for effect in effects { queue += run(effect) }
+      // A newly promoted model brings its own operating point (or none).
+      if queue.isEmpty, state.modelVersion != screeningCheckedFor {
+        screeningCheckedFor = state.modelVersion
+        queue.append(.screeningLoaded(try? screeningPoint()))
+      }
     }
     return !state.quitting
   }

@@ -48,6 +48,9 @@ public enum AppEvent: Equatable, Sendable {
   /// Thumbnails by case id (nil: unreadable).
   case thumbnailsLoaded([Int64: RGBImage?])
   case caseImageLoaded(path: String, RGBImage?)
+  /// The promoted model's screening operating point was read (at start, and when the promoted
+  /// model changes).
+  case screeningLoaded(ScreeningPoint?)
   case failed(String)
   /// A timer tick (about once a second): poll for other processes' changes.
   case tick
@@ -170,6 +173,16 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     return (s, [])
   case .maskSaved(let a, let pixels, let saved, let merged):
     return maskSaved(s, a, pixels: pixels, saved: saved, merged: merged)
+  case .screeningLoaded(let point):
+    s.screening = point
+    // The filter follows the promoted model: its new threshold, or off when it has none.
+    guard s.filter.pMalignantAtLeast != nil else { return (s, []) }
+    s.filter.pMalignantAtLeast = point?.threshold
+    if point?.threshold == nil {
+      s.status = StatusMessage(
+        "Possibly-malignant filter off: the promoted model has no screening operating point")
+    }
+    return reload(s)
   case .failed(let message):
     s.status = StatusMessage(Sanitizer.sanitize(message), .error)
     return (s, [])
@@ -286,7 +299,8 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     s.searchInput = s.filter.search ?? ""
     return (s, [])
   case .toggleUnreviewed, .toggleDisagreement, .toggleAdjudicated, .cycleMyLabelFilter, .cyclePredictedFilter,
-    .cycleSplitFilter, .toggleLowConfidence, .cycleSort, .reverseSort, .clearFilters:
+    .cycleSplitFilter, .toggleLowConfidence, .cycleSort, .reverseSort, .clearFilters,
+    .togglePossiblyMalignant:
     return filterAction(s, action)
   case .setLabel, .acceptPrediction:
     return labelAction(s, action)
@@ -393,6 +407,27 @@ private func filterAction(_ state: AppState, _ action: Action) -> (AppState, [Ef
     return reload(s)
   case .toggleLowConfidence:
     s.filter.confidenceBelow = s.filter.confidenceBelow == nil ? KeyMap.lowConfidence : nil
+    return reload(s)
+  case .togglePossiblyMalignant:
+    if s.filter.pMalignantAtLeast != nil {
+      s.filter.pMalignantAtLeast = nil
+      return reload(s)
+    }
+    guard s.schema.isHierarchical else {
+      s.status = StatusMessage("No possibly-malignant filter: the label schema has no malignant group")
+      return (s, [])
+    }
+    guard let point = s.screening else {
+      s.status = StatusMessage("No possibly-malignant filter: no promoted model")
+      return (s, [])
+    }
+    guard let t = point.threshold else {
+      s.status = StatusMessage(
+        "No possibly-malignant filter: model v\(point.modelVersion) has no screening operating point "
+          + "(blastview eval --split val --set-operating-point 0.995 chooses one)")
+      return (s, [])
+    }
+    s.filter.pMalignantAtLeast = t
     return reload(s)
   case .cycleSort:
     let sorts: [CaseSort] = [.id, .confidence, .added]

@@ -62,6 +62,7 @@ public enum View {
     if let l = s.filter.predictedLabel { parts.append("predicted=\(letter(l, s.schema))") }
     if let split = s.filter.split { parts.append("split=\(split.rawValue)") }
     if let c = s.filter.confidenceBelow { parts.append(String(format: "confidence<%.1f", c)) }
+    if let t = s.filter.pMalignantAtLeast { parts.append(String(format: "possibly malignant (P>=%.3g)", t)) }
     if let q = s.filter.search { parts.append("search \"\(Sanitizer.sanitize(q))\"") }
     let filters = parts.isEmpty ? "all cases" : parts.joined(separator: ", ")
     let sortName =

@@ -60,7 +60,23 @@ extension View {
         f.put(String(format: " %.2f", prob), row: y, column: col)
         y += 1
       }
-      if let pm = p.pMalignant { line(String(format: "P(malignant) %.2f", pm)) }
+      if let pm = p.pMalignant {
+        line(String(format: "P(malignant) %.2f", pm))
+        // Issue 17: the screening call, apart from the predicted class above.
+        if let point = s.screening, point.modelVersion == p.modelVersion {
+          if let t = point.threshold {
+            if pm >= t {
+              line("⚑ POSSIBLY MALIGNANT (screening)", Style(.warning))
+              line(String(format: "  P(malignant) >= %.3g, the", t), Style(.warning))
+              line("  operating point; whatever the class", Style(.warning))
+            } else {
+              line(String(format: "Screening: below %.3g", t), Style(.dim))
+            }
+          } else {
+            line("Screening: no operating point", Style(.dim))
+          }
+        }
+      }
       line("Nuclei detected: \(p.detections.count)")
     } else {
       line(d.modelHidden ? "Model hidden in this session" : "No prediction yet", Style(.dim))

@@ -45,7 +45,8 @@ extension ReviewApp {
     case .loadTriage(let threshold):
       let role = try store.reviewRole(of: rater)
       let items = try store.triageQueue(
-        viewer: Viewer(rater: rater), confidenceBelow: threshold, limit: 100_000, session: session)
+        viewer: Viewer(rater: rater), confidenceBelow: threshold, limit: 100_000, session: session,
+        possiblyMalignantFrom: screeningPoint()?.threshold)
       return [.sessions(.roleLoaded(role)), .sessions(.triageLoaded(items, confidenceBelow: threshold))]
     case .loadAdjudication(let caseID):
       // The role as the store has it now (a lead may have changed it while the app runs).

@@ -76,6 +76,7 @@ extension TriageSeverity {
   /// How the queue names a severity.
   public var phrase: String {
     switch self {
+    case .possiblyMalignantCalledBenign: return "possibly malignant, rated benign"
     case .groupDisagreement: return "benign vs malignant"
     case .classDisagreement: return "subtype"
     case .lowConfidence: return "low confidence"
@@ -87,6 +88,7 @@ extension TriageItem {
   /// Why the case is in the queue, in words.
   public var reasons: String {
     var why: [String] = []
+    if severity == .possiblyMalignantCalledBenign { why.append("model: possibly malignant") }
     if ratersDisagree { why.append("raters differ") }
     if disagreesWithModel { why.append("vs model") }
     if why.isEmpty { why.append("model unsure") }
@@ -104,7 +106,9 @@ extension View {
     let scope = s.session.map { Sanitizer.sanitize($0) } ?? "workspace"
     f.put(
       " Triage · \(scope) · \(t.items.count) case\(t.items.count == 1 ? "" : "s"): "
-        + TriageSeverity.allCases.map { "\(counts[$0] ?? 0) \($0.phrase)" }.joined(separator: " · "),
+        // The screening severity is named only when it has cases (it needs an operating point).
+        + TriageSeverity.allCases.filter { $0 != .possiblyMalignantCalledBenign || counts[$0] != nil }
+        .map { "\(counts[$0] ?? 0) \($0.phrase)" }.joined(separator: " · "),
       row: 1, column: 0, style: Style(.title), width: s.columns)
     f.put(
       String(

@@ -14,6 +14,8 @@ public final class TrainingRun {
   public let trainer: Trainer
   /// Parameter tensors whose Adam state came from the checkpoint continued from.
   public let continuedTensors: Int
+  /// The validation examples: early stopping's, and the screening operating point's.
+  let validation: [Example]
 
   public init(
     model: MTACNNModel, continuing checkpoint: SafeTensorsFile?, options: TrainingOptions, train: [Example],
@@ -21,6 +23,7 @@ public final class TrainingRun {
   ) throws(WorkflowError) {
     let adam = Adam(model.store, learningRate: options.learningRate)
     self.model = model
+    self.validation = validation
     optimizer = adam
     do {
       continuedTensors = try checkpoint.map { try model.restoreOptimizer(adam, from: $0) } ?? 0
@@ -48,11 +51,32 @@ public final class TrainingRun {
     savingTo out: String, colourReference: ColourOutlierDetector?, record: (EpochRecord) -> String,
     events: (TrainingEvent) -> Void, shouldStop: () -> Bool
   ) throws -> TrainingResult {
-    try trainer.run(
+    let result = try trainer.run(
       save: { epoch in
         try model.save(
           to: out, trainingJSON: record(epoch), optimizer: optimizer, colourReference: colourReference)
       },
       events: events, shouldStop: shouldStop)
+    if result.bestEpoch != nil && model.schema.hierarchical {
+      try Self.storeOperatingPoint(at: out, validation: validation)
+    }
+    return result
+  }
+
+  /// Issue 17: the screening operating point of the hierarchical checkpoint at `path`, chosen
+  /// on the labelled validation examples for `target` sensitivity (as `eval --split val
+  /// --set-operating-point` does), written into it; so a trained or retrained model carries
+  /// its own, never its parent's. Without a malignant validation image it has none.
+  public static func storeOperatingPoint(at path: String, validation: [Example], target: Double = 0.995)
+    throws
+  {
+    let labelled = validation.filter { $0.classIndex != nil }
+    let (net, _) = try ModelCheckpoint.load(path: path)
+    let predictions = Predictor(model: net).predict(examples: labelled)
+    let point = OperatingPoint.choose(
+      pMalignant: predictions.map { $0.pMalignant ?? 0 }, isMalignant: labelled.map { $0.classIndex != 0 },
+      targetSensitivity: target, split: "val",
+      command: "chosen at the end of training on its validation split (sensitivity >= \(target))")
+    try ModelCheckpoint.rewriteMetadata(path: path) { $0[OperatingPoint.metadataKey] = point?.encoded() }
   }
 }

@@ -19,6 +19,12 @@ struct EvalCommand: ParsableCommand {
       robustness table. --blank-corner on|off overrides the model's scale-bar blanking. \
       --segmentation-only scores masks of images whose folders are not the model's classes \
       (e.g. the wbc-seg expert masks for the all4 model).
+
+      Screening (hierarchical models): sensitivity and specificity of the "possibly malignant" call \
+      at the checkpoint's operating point, a threshold on P(malignant) separate from the argmax \
+      class. --set-operating-point 0.995 chooses it on the validation split (--split val) as the \
+      largest threshold whose sensitivity there is at least 0.995, and stores it in --model. \
+      --plots DIR draws the ROC and precision-recall curves of P(malignant) as PNG files.
       """)
 
   @Option(help: ArgumentHelp("The checkpoint to evaluate.", valueName: "file"))
@@ -56,6 +62,21 @@ struct EvalCommand: ParsableCommand {
   @Option(help: "Threads (default: the number of CPUs).")
   var threads: Int?
 
+  @Option(
+    help: ArgumentHelp(
+      "Choose the screening operating point for this sensitivity on --split val and store it in --model.",
+      valueName: "sensitivity"))
+  var setOperatingPoint: Double?
+
+  @Flag(
+    help:
+      "Test-time augmentation: average the class probabilities over the 8 flips and quarter turns (8x the inference time)."
+  )
+  var tta = false
+
+  @Option(help: ArgumentHelp("Write roc.png and pr.png of P(malignant) into this folder.", valueName: "dir"))
+  var plots: String?
+
   @Flag(help: "Print the report as JSON.")
   var json = false
 
@@ -74,6 +95,18 @@ struct EvalCommand: ParsableCommand {
     }
     if segmentationOnly && masks == nil { throw ValidationError("--segmentation-only needs --masks") }
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    if let s = setOperatingPoint {
+      guard s > 0, s <= 1 else { throw ValidationError("--set-operating-point must be in (0, 1], got \(s)") }
+      guard split == "val" else {
+        throw ValidationError("--set-operating-point chooses on the validation split: give --split val")
+      }
+      guard colourShift == "none", blankCorner == nil, !segmentationOnly, !tta else {
+        throw ValidationError(
+          "--set-operating-point is chosen on the images as the model sees them in use: no --colour-shift, "
+            + "--blank-corner, --tta or --segmentation-only")
+      }
+    }
+    if plots != nil && segmentationOnly { throw ValidationError("--plots needs classification") }
   }
 
   func run() throws {
@@ -115,6 +148,7 @@ struct EvalCommand: ParsableCommand {
       }
     }
     let predictor = Predictor(model: net, colourReference: meta.colourReference)
+    predictor.testTimeAugmentation = tta
     let shifts: [ColourShift] =
       colourShift == "all" ? ColourShift.all : [try ColourShift(parsing: colourShift)]
     var runs: [(ColourShift, EvaluationRun)] = []
@@ -129,7 +163,7 @@ struct EvalCommand: ParsableCommand {
     let (mainShift, main) = runs[0]
     let context = EvalContext(
       model: absolute(model), data: absolute(data), split: split, images: evalItems.count,
-      blankCorner: pre.cornerBlank != nil, colourShift: mainShift.description, size: net.size)
+      blankCorner: pre.cornerBlank != nil, colourShift: mainShift.description, size: net.size, tta: tta)
 
     if segmentationOnly || main.truth.isEmpty {
       let seg = main.segmentation
@@ -153,6 +187,21 @@ struct EvalCommand: ParsableCommand {
       schema: net.schema, probabilities: main.probabilities, truth: main.truth,
       segmentation: main.segmentation,
       robustness: robustness)
+    var point = meta.operatingPoint
+    if let target = setOperatingPoint {
+      point = try chooseOperatingPoint(target, run: main, schema: net.schema)
+    }
+    let screening = net.schema.hierarchical ? ScreeningSummary(run: main, point: point) : nil
+    if let plots {
+      guard let curves = screening?.curves else {
+        throw CLIError(
+          message: net.schema.hierarchical
+            ? "--plots needs malignant and benign images in the split"
+            : "--plots draws P(malignant): \(model) is a flat model with no malignant group")
+      }
+      try ScreeningPlots.write(curves, point: screening?.at, into: plots, title: context.plotTitle)
+      if !json { printError("wrote \(Sanitizer.sanitize(plots))/roc.png and pr.png") }
+    }
     if json {
       var extra: [String: Any] = [:]
       if meta.colourReference != nil {
@@ -170,10 +219,12 @@ struct EvalCommand: ParsableCommand {
         }
         extra["robustness_confusion"] = conf
       }
+      if let screening { extra["screening"] = try screening.jsonObject() }
       try printMerged(report, context: context, extra: extra)
     } else {
       print(context.heading)
       print(EvalText.tables(report, schema: net.schema))
+      if let screening { print("\n" + screening.text) }
       if let seg = report.segmentation { print("\n" + segmentationText(seg)) }
       if runs.count > 1 {
         print("\nRobustness (issue 10): accuracy and macro-F1 per colour shift; errors by true class")
@@ -188,6 +239,31 @@ struct EvalCommand: ParsableCommand {
             + parts.joined(separator: ", "))
       }
     }
+  }
+
+  /// Chooses the operating point on this (validation) run and stores it in the checkpoint.
+  private func chooseOperatingPoint(_ target: Double, run: EvaluationRun, schema: ClassSchema) throws
+    -> OperatingPoint
+  {
+    guard schema.hierarchical else {
+      throw CLIError(
+        message: "\(model) is a flat model: it has no malignant group, so no screening operating point")
+    }
+    let command = (["blastview"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+    guard
+      let p = OperatingPoint.choose(
+        pMalignant: run.probabilities.map { 1 - $0[0] }, isMalignant: run.truth.map { $0 != 0 },
+        targetSensitivity: target, split: split, command: command)
+    else { throw CLIError(message: "no malignant image in the validation split of \(data)") }
+    do {
+      try ModelCheckpoint.rewriteMetadata(path: model) { $0[OperatingPoint.metadataKey] = p.encoded() }
+    } catch { throw CLIError(error) }
+    if !json {
+      printError(
+        String(format: "operating point P(malignant) >= %.6g stored in ", p.threshold)
+          + Sanitizer.sanitize(model))
+    }
+    return p
   }
 
   private func segmentationText(_ s: SegmentationReport) -> String {
@@ -228,9 +304,15 @@ struct EvalContext: Encodable {
   var blankCorner: Bool
   var colourShift: String
   var size: Int
+  var tta: Bool
+
+  /// The plots' caption: model file name, split, image count.
+  var plotTitle: String {
+    "\(URL(fileURLWithPath: model).lastPathComponent) \(split), \(images) images"
+  }
 
   enum CodingKeys: String, CodingKey {
-    case model, data, split, images, size
+    case model, data, split, images, size, tta
     case blankCorner = "blank_corner"
     case colourShift = "colour_shift"
   }
@@ -238,6 +320,7 @@ struct EvalContext: Encodable {
   var heading: String {
     "\(Sanitizer.sanitize(model)) on \(Sanitizer.sanitize(data)): split \(split), \(images) images, S = \(size), corner "
       + (blankCorner ? "blanked" : "not blanked") + ", colour shift \(colourShift)"
+      + (tta ? ", test-time augmentation (8 flips/turns)" : "")
   }
 }
 

@@ -15,7 +15,10 @@ struct InitCommand: ParsableCommand {
       --image-root makes imported paths relative to that folder, so the workspace and its \
       images can move together. With all4 or wbc5 the shipped model for the schema (from \
       ../share/blastview/Models beside the binary, or the source tree's Models/) is registered \
-      and promoted, so `review` fills in predictions at once (--no-model: start without one).
+      and promoted, so `review` fills in predictions at once (--no-model: start without one). \
+      The shipped wbc5 model is a demo trained on 299 white-cell crops of one lab, of which one \
+      is a basophil: it has not learned basophils and will call one something else; its \
+      basophil probability means nothing (docs/model-card.md).
 
 
       --database URL makes a shared workspace instead: the store is the PostgreSQL database \

@@ -16,7 +16,9 @@ struct PredictCommand: ParsableCommand {
     abstract: "Predict the class and the nuclei of images, or of every case of a workspace.",
     discussion: """
       IMAGE...: per image the class probabilities, the predicted class, P(malignant) (all4), the \
-      nucleus count and boxes (pixels of the image); --masks-out writes each nucleus mask as PNG.
+      screening call (all4: "possibly malignant" when P(malignant) reaches the model's operating \
+      point, chosen on validation for sensitivity >= 0.995; separate from the predicted class, which \
+      stays the most probable one), the nucleus count and boxes (pixels of the image); --masks-out writes each nucleus mask as PNG.
 
       --all-cases: predicts every case of the workspace that has no prediction from the model yet \
       and stores the predictions (probabilities, nucleus mask, boxes). --model FILE is registered \
@@ -49,6 +51,12 @@ struct PredictCommand: ParsableCommand {
   @Option(help: "Images per batch.")
   var batch = 16
 
+  @Flag(
+    help:
+      "Test-time augmentation: average the class probabilities over the 8 flips and quarter turns (8x the time)."
+  )
+  var tta = false
+
   @Option(help: "Threads (default: the number of CPUs).")
   var threads: Int?
 
@@ -60,6 +68,9 @@ struct PredictCommand: ParsableCommand {
       if !images.isEmpty { throw ValidationError("give images or --all-cases, not both") }
       if masksOut != nil {
         throw ValidationError("--masks-out is for images (the workspace stores masks itself)")
+      }
+      if tta {
+        throw ValidationError("--tta is for images (the workspace's predictions are made without it)")
       }
     } else {
       if images.isEmpty { throw ValidationError("give image files (or --all-cases)") }
@@ -80,6 +91,7 @@ struct PredictCommand: ParsableCommand {
     let meta: CheckpointMetadata
     do { (net, meta) = try ModelCheckpoint.load(path: model!) } catch { throw CLIError(error) }
     let predictor = Predictor(model: net, batchSize: batch, colourReference: meta.colourReference)
+    predictor.testTimeAugmentation = tta
     if let masksOut {
       do {
         try FileManager.default.createDirectory(atPath: masksOut, withIntermediateDirectories: true)
@@ -121,7 +133,10 @@ struct PredictCommand: ParsableCommand {
           do { try writePNG(m, to: out) } catch { throw CLIError(error) }
           maskFile = out
         }
-        results.append(ImageResult(path: path, prediction: p, schema: net.schema, maskFile: maskFile))
+        results.append(
+          ImageResult(
+            path: path, prediction: p, schema: net.schema, maskFile: maskFile,
+            operatingPoint: meta.operatingPoint))
       }
     }
     if json {
@@ -275,9 +290,49 @@ struct ImageResult: Encodable {
   var mask: String?
   var colourDistance: Double?
   var colourUnusual: Bool?
+  var screening: Screening?
+
+  /// The screening call of a hierarchical model, apart from the argmax `predicted`.
+  struct Screening: Encodable {
+    /// Nil when the model has no operating point.
+    var possiblyMalignant: Bool?
+    var threshold: Double?
+    var targetSensitivity: Double?
+    var note: String
+
+    enum CodingKeys: String, CodingKey {
+      case threshold, note
+      case possiblyMalignant = "possibly_malignant"
+      case targetSensitivity = "target_sensitivity"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(possiblyMalignant, forKey: .possiblyMalignant)
+      try c.encode(threshold, forKey: .threshold)
+      try c.encode(targetSensitivity, forKey: .targetSensitivity)
+      try c.encode(note, forKey: .note)
+    }
+
+    init(pMalignant: Double, point: OperatingPoint?) {
+      guard let point else {
+        note = "no operating point in this model: no screening call (the predicted class is the argmax)"
+        return
+      }
+      possiblyMalignant = point.isPossiblyMalignant(pMalignant)
+      threshold = point.threshold
+      targetSensitivity = point.targetSensitivity
+      note =
+        (possiblyMalignant! ? "possibly malignant" : "below the operating point")
+        + String(
+          format: ": P(malignant) %.4g %@ %.4g, the threshold chosen on %@ for sensitivity >= %.3f; "
+            + "separate from the predicted class (the argmax)", pMalignant, possiblyMalignant! ? ">=" : "<",
+          point.threshold, point.split, point.targetSensitivity)
+    }
+  }
 
   enum CodingKeys: String, CodingKey {
-    case image, probabilities, predicted, nuclei, boxes, mask
+    case image, probabilities, predicted, nuclei, boxes, mask, screening
     case pMalignant = "p_malignant"
     case colourDistance = "colour_distance"
     case colourUnusual = "colour_unusual"
@@ -296,7 +351,10 @@ struct ImageResult: Encodable {
     return names
   }
 
-  init(path: String, prediction p: ImagePrediction, schema: ClassSchema, maskFile: String?) {
+  init(
+    path: String, prediction p: ImagePrediction, schema: ClassSchema, maskFile: String?,
+    operatingPoint: OperatingPoint? = nil
+  ) {
     image = path
     let names = ImageResult.displayNames(schema.classes)
     if let probs = p.probabilities {
@@ -304,6 +362,9 @@ struct ImageResult: Encodable {
       predicted = p.predictedClass.map { names[$0] }
     }
     pMalignant = p.pMalignant
+    if let pm = p.pMalignant, schema.hierarchical {
+      screening = Screening(pMalignant: pm, point: operatingPoint)
+    }
     if p.nucleusMask != nil {
       nuclei = p.detections.count
       boxes = p.detections.map {
@@ -325,6 +386,11 @@ struct ImageResult: Encodable {
       lines.append("  predicted \(Sanitizer.sanitize(predicted))   " + probs.joined(separator: "  "))
     }
     if let pMalignant { lines.append(String(format: "  P(malignant) %.3f", pMalignant)) }
+    if let screening {
+      lines.append(
+        "  screening: " + (screening.possiblyMalignant == true ? "POSSIBLY MALIGNANT - " : "")
+          + Sanitizer.sanitize(screening.note))
+    }
     if let nuclei, let boxes {
       lines.append(
         "  nuclei \(nuclei)" + (boxes.isEmpty ? "" : ": ")

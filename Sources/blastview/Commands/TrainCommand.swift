@@ -121,6 +121,8 @@ struct TrainCommand: ParsableCommand {
   var hedScale: Double?
   @Option(help: "HED stain shift jitter.")
   var hedShift: Double?
+  @Option(help: "Zoom jitter s: about the centre by a factor log-uniform in [1/(1+s), 1+s] (0: off).")
+  var scale: Double?
 
   @Option(help: ArgumentHelp("Stop each epoch after N batches (smoke tests).", visibility: .hidden))
   var maxBatches: Int?
@@ -163,7 +165,7 @@ struct TrainCommand: ParsableCommand {
     }
     for (name, v) in [
       ("hue", hue), ("sat", sat), ("bright", bright), ("contrast", contrast), ("hed-scale", hedScale),
-      ("hed-shift", hedShift),
+      ("hed-shift", hedShift), ("scale", scale),
     ] {
       if let v, !(v >= 0 && v.isFinite) { throw ValidationError("--\(name) must be a non-negative number") }
     }
@@ -185,6 +187,7 @@ struct TrainCommand: ParsableCommand {
     if let grayP { a.grayProbability = grayP }
     if let hedScale { a.hedScale = hedScale }
     if let hedShift { a.hedShift = hedShift }
+    if let scale { a.scale = scale }
     return a
   }
 

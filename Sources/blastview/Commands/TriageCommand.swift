@@ -2,6 +2,7 @@ import ArgumentParser
 import CaseStore
 import Foundation
 import Terminal
+import Workflows
 
 /// `blastview triage`: the disagreement triage queue for scripts, the same queue the review
 /// app's triage screen shows (the store's `triageQueue`).
@@ -68,10 +69,16 @@ struct TriageCommand: ParsableCommand {
         }
         try local.setSetting(TriageCommand.setting, String(threshold))
       }
+      let screening = try store.embeddedStore.flatMap { s throws(StoreError) in try ScreeningOperatingPoint.promoted(in: s) }
       let items = try store.triageQueue(
-        viewer: Viewer(rater: readerName), confidenceBelow: threshold, limit: limit, session: session)
+        viewer: Viewer(rater: readerName), confidenceBelow: threshold, limit: limit, session: session,
+        possiblyMalignantFrom: screening?.point?.threshold)
       if json {
-        print(Self.json(items, threshold: threshold, session: session, reader: readerName).render())
+        print(
+          Self.json(
+            items, threshold: threshold, session: session, reader: readerName,
+            operatingPoint: screening?.point?.threshold
+          ).render())
         return
       }
       let schema = store.labelSchema
@@ -82,6 +89,13 @@ struct TriageCommand: ParsableCommand {
         "Triage of \(session.map { "session " + Sanitizer.sanitize($0) } ?? "the workspace"), read as "
           + "\(Sanitizer.sanitize(readerName)): \(CLIText.count(items.count)) case(s); low confidence = top probability below \(threshold)"
       )
+      if store.labelSchema.isHierarchical, let screening {
+        print(
+          screening.point.map {
+            "  possibly malignant = P(malignant) >= \($0.threshold) (model v\(screening.version)'s operating point); "
+              + "such a case a rater called \(Sanitizer.sanitize(store.labelSchema.groups.first ?? "benign")) comes first"
+          } ?? "  model v\(screening.version) has no screening operating point: no possibly-malignant call")
+      }
       if items.isEmpty { return }
       var grid = [["#", "case", "severity", "why", "raters", "model"]]
       for (i, item) in items.enumerated() {
@@ -112,10 +126,13 @@ struct TriageCommand: ParsableCommand {
 
   static let setting = "triage_confidence_below"
 
-  static func json(_ items: [TriageItem], threshold: Double, session: String?, reader: String) -> JSONOutput {
+  static func json(
+    _ items: [TriageItem], threshold: Double, session: String?, reader: String, operatingPoint: Double? = nil
+  ) -> JSONOutput {
     .object([
       ("session", session.map { .string($0) } ?? .null), ("read_as", .string(reader)),
-      ("confidence_below", .double(threshold)), ("n", .int(items.count)),
+      ("confidence_below", .double(threshold)), ("possibly_malignant_from", .number(operatingPoint)),
+      ("n", .int(items.count)),
       (
         "queue",
         .array(
@@ -128,6 +145,7 @@ struct TriageCommand: ParsableCommand {
               ("labels", .object(item.labels.keys.sorted().map { ($0, .string(item.labels[$0]!)) })),
               ("predicted_label", item.predictedLabel.map { .string($0) } ?? .null),
               ("confidence", .number(item.confidence)),
+              ("p_malignant", .number(item.pMalignant)),
             ])
           })
       ),
@@ -139,6 +157,7 @@ extension TriageSeverity {
   /// The severity as scripts see it.
   var name: String {
     switch self {
+    case .possiblyMalignantCalledBenign: return "possibly_malignant_called_benign"
     case .groupDisagreement: return "benign_vs_malignant"
     case .classDisagreement: return "subtype"
     case .lowConfidence: return "low_confidence"
@@ -149,6 +168,9 @@ extension TriageSeverity {
 extension TriageItem {
   var why: String {
     var w: [String] = []
+    if severity == .possiblyMalignantCalledBenign {
+      w.append(String(format: "model: possibly malignant (P %.3f), rater: benign", pMalignant ?? 0))
+    }
     if ratersDisagree { w.append("raters disagree") }
     if disagreesWithModel { w.append("rater vs model") }
     return w.isEmpty ? "model unsure" : w.joined(separator: ", ")
