@@ -126,7 +126,9 @@ func adjudicationAction(_ s: inout AppState, _ action: Action) -> [Effect] {
     }
     a.editingMask = true
     s.adjudication = a
-    s.editor = MaskEditor(caseID: caseID, mask: start)
+    var editor = MaskEditor(caseID: caseID, mask: start)
+    editor.start = .adjudication
+    s.editor = editor
     s.modelMask = a.data.modelMask
     s.referenceMask = nil
     s.detail = a.data.detail

@@ -95,6 +95,9 @@ public struct AppState: Equatable, Sendable {
   // Case view.
   public var detail: CaseDetail?
   public var history: [Annotation] = []
+  /// Nucleus pixels of the masks in the open case's history, by mask id (the history says how
+  /// big each saved mask is).
+  public var maskPixels: [Int64: Int] = [:]
 
   // Mask editor.
   public var editor: MaskEditor?

@@ -48,6 +48,8 @@ public enum AppEvent: Equatable, Sendable {
   /// Thumbnails by case id (nil: unreadable).
   case thumbnailsLoaded([Int64: RGBImage?])
   case caseImageLoaded(path: String, RGBImage?)
+  /// Nucleus pixels of the masks in the open case's history, by mask id.
+  case maskPixelsLoaded([Int64: Int])
   case failed(String)
   /// A timer tick (about once a second): poll for other processes' changes.
   case tick
@@ -94,8 +96,8 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     s.overlayColours = colours
     return (s, [])
   case .input(.terminate):
-    // Whatever stroke is in progress is saved before the app ends.
-    let save = finishStroke(&s)
+    // The editing visit (a stroke in progress included) is saved before the app ends.
+    let save = endEditingVisit(&s)
     s.quitting = true
     return (s, save + [.quit])
   case .input(.key(let key)):
@@ -146,9 +148,13 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
   case .countLoaded(let n):
     s.matching = n
     return (s, [])
+  case .maskPixelsLoaded(let pixels):
+    s.maskPixels.merge(pixels) { _, new in new }
+    return (s, [])
   case .caseLoaded(let detail, let history):
     s.detail = detail
     s.history = history
+    if s.maskPixels.count > 256 { s.maskPixels = [:] }
     s.screen = .caseView
     let (opened, explain) = explanationCaseOpened(s)
     return (
@@ -161,7 +167,13 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     func fitted(_ m: Mask) -> Mask {
       m.width == width && m.height == height ? m : m.resized(width: width, height: height)
     }
-    var editor = MaskEditor(caseID: caseID, mask: mine.map(fitted) ?? Mask(width: width, height: height))
+    // Start from my last mask, else the model's, else the reference, and say which.
+    let start: (MaskEditor.Start, Mask?) =
+      mine != nil
+      ? (.mine, mine) : model != nil ? (.model(version: s.detail?.prediction?.modelVersion), model)
+      : reference != nil ? (.reference, reference) : (.empty, nil)
+    var editor = MaskEditor(caseID: caseID, mask: start.1.map(fitted) ?? Mask(width: width, height: height))
+    editor.start = start.0
     editor.base = MaskEditBase(annotationID: mineAnnotation, mask: mine.map(fitted))
     s.editor = editor
     s.modelMask = model.map(fitted)
@@ -214,6 +226,7 @@ private func maskSaved(_ state: AppState, _ a: Annotation, pixels: Int, saved: M
     if merged { editor.adoptMerged(saved) }
     s.editor = editor
   }
+  if let id = a.maskID { s.maskPixels[id] = pixels }
   if var d = s.detail, d.record.id == a.caseID {
     d.mine = a
     s.detail = d
@@ -455,65 +468,79 @@ private func stepCase(_ state: AppState, forward: Bool) -> (AppState, [Effect]) 
   return (s, [])
 }
 
-/// Ends a stroke in progress; returns the save it needs.
-private func finishStroke(_ s: inout AppState) -> [Effect] {
-  guard var editor = s.editor, editor.strokeActive else { return [] }
-  let saved = editor.penUp()
+/// Ends a stroke in progress (pen up); the visit then holds its change until it ends.
+private func finishStroke(_ s: inout AppState) {
+  guard var editor = s.editor, editor.strokeActive else { return }
+  if editor.penUp() != nil { editor.changedInVisit = true }
   s.editor = editor
-  return saved.map { maskSaveEffects(&s, caseID: editor.caseID, mask: $0) } ?? []
+}
+
+/// Ends the editing visit (Esc, quit, a termination signal): a stroke in progress ends, and a
+/// visit that changed the mask is saved once, as one history entry (issue 18).
+private func endEditingVisit(_ s: inout AppState) -> [Effect] {
+  finishStroke(&s)
+  guard let editor = s.editor, editor.changedInVisit else { return [] }
+  // Nothing to record when the visit ends where my saved mask is, or empty where it began empty.
+  if let saved = editor.base.mask, saved == editor.mask { return [] }
+  if editor.base.mask == nil, editor.start == .empty, editor.nucleusPixels == 0 { return [] }
+  return maskSaveEffects(&s, caseID: editor.caseID, mask: editor.mask)
 }
 
 /// The mask editor's actions; nil for the ones it shares with other screens (help).
 private func editorAction(_ s: inout AppState, _ action: Action) -> [Effect]? {
   guard var editor = s.editor else { return nil }
-  var saved: Mask? = nil
+  var changed: Mask? = nil
   switch action {
   case .quit:
-    let save = finishStroke(&s)
+    let save = endEditingVisit(&s)
     s.quitting = true
     return save + [.quit]
   case .back:
-    let save = finishStroke(&s)
+    let save = endEditingVisit(&s)
     s.editor = nil
     return save + leaveMaskEditor(&s)
   case .help:
     return nil
   case .cursor(let dx, let dy): editor.move(dx: dx, dy: dy)
   case .pen:
-    if editor.strokeActive { saved = editor.penUp() } else { editor.penDown() }
+    if editor.strokeActive { changed = editor.penUp() } else { editor.penDown() }
   case .toggleEraser:
     editor.tool = editor.tool == .paint ? .erase : .paint
     s.status = StatusMessage(editor.tool == .paint ? "Brush" : "Eraser")
   case .smallerBrush: editor.setRadius(editor.radius - 1)
   case .largerBrush: editor.setRadius(editor.radius + 1)
-  case .floodFill: saved = editor.floodFill()
+  case .floodFill: changed = editor.floodFill()
   case .deleteNucleus:
-    saved = editor.deleteComponent()
-    if saved == nil { s.status = StatusMessage("No nucleus under the cursor") }
+    changed = editor.deleteComponent()
+    if changed == nil { s.status = StatusMessage("No nucleus under the cursor") }
   case .acceptModelMask:
     guard let model = s.modelMask else {
       s.status = StatusMessage("No model mask for this case", .error)
       return []
     }
-    saved = editor.replace(with: model)
+    changed = editor.replace(with: model)
+    // Taking the model's mask as it is counts as an edit: the visit records it.
+    editor.changedInVisit = true
   case .acceptReferenceMask:
     guard let reference = s.referenceMask else {
       s.status = StatusMessage("No reference mask for this case", .error)
       return []
     }
-    saved = editor.replace(with: reference)
-  case .clearMask: saved = editor.replace(with: Mask(width: editor.width, height: editor.height))
+    changed = editor.replace(with: reference)
+    editor.changedInVisit = true
+  case .clearMask: changed = editor.replace(with: Mask(width: editor.width, height: editor.height))
   case .undo:
-    saved = editor.undo()
-    if saved == nil { s.status = StatusMessage("Nothing to undo") }
+    changed = editor.undo()
+    if changed == nil { s.status = StatusMessage("Nothing to undo") }
   case .redo:
-    saved = editor.redo()
-    if saved == nil { s.status = StatusMessage("Nothing to redo") }
+    changed = editor.redo()
+    if changed == nil { s.status = StatusMessage("Nothing to redo") }
   default:
     return []
   }
+  if changed != nil { editor.changedInVisit = true }
   s.editor = editor
-  return saved.map { maskSaveEffects(&s, caseID: editor.caseID, mask: $0) } ?? []
+  return []
 }
 
 /// The image pixel under a mouse position in the mask editor, or nil outside the image.
@@ -549,7 +576,10 @@ private func handleMouse(_ state: AppState, _ mouse: MouseEvent) -> (AppState, [
       s.editor = editor
       return (s, [])
     case .release:
-      return (s, finishStroke(&s))
+      // The stroke ends before the state is returned: `(s, finishStroke(&s))` would hand back
+      // the copy taken before the pen lifted (issue 18: "Pen: down", undo 0 after a drag).
+      finishStroke(&s)
+      return (s, [])
     default:
       return (s, [])
     }

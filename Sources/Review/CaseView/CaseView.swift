@@ -134,7 +134,9 @@ extension View {
     var entries: [(date: Date, text: String)] = s.history.map { a in
       let what = [
         a.label.map { "\(letter($0, s.schema)) \($0)" },
-        a.maskID != nil && a.changed.contains(.mask) ? "mask" : nil,
+        a.maskID.flatMap { id in
+          a.changed.contains(.mask) ? s.maskPixels[id].map { "mask (\($0) px)" } ?? "mask" : nil
+        },
       ]
       .compactMap { $0 }.joined(separator: " + ")
       return (

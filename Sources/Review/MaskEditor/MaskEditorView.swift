@@ -38,10 +38,14 @@ extension View {
       "Tool: \(e.tool == .paint ? "brush (paint)" : "eraser")",
       e.tool == .paint ? Style(.accent) : Style(.warning))
     line("Radius: \(e.radius) px   [ smaller  ] larger")
-    line("Pen: \(e.strokeActive ? "down (Space lifts and saves)" : "up (Space puts it down)")")
+    line("Pen: \(e.strokeActive ? "down (Space lifts it)" : "up (Space puts it down)")")
     line("Cursor: \(e.cursorX), \(e.cursorY) of \(e.width) × \(e.height)")
     line("Nucleus pixels: \(e.nucleusPixels)")
     line("Undo \(e.undoStack.count) · redo \(e.redoStack.count)")
+    line("Started from: \(e.start.description)", Style(.dim))
+    line(
+      e.changedInVisit ? "Changed: saved when you leave (Esc)" : "No change yet in this visit",
+      e.changedInVisit ? Style(.warning) : Style(.dim))
     line(s.modelMask == nil ? "Model mask: none" : "Model mask: a accepts it")
     line(s.referenceMask == nil ? "Reference mask: none" : "Reference mask: r takes it")
     y += 1
