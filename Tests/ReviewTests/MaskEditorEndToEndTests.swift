@@ -27,7 +27,8 @@ struct MaskEditorEndToEndTests {
     let store = try Workspace.open(path: ws)
     let file = dir.appendingPathComponent("model.bin").path
     try Data("weights".utf8).write(to: URL(fileURLWithPath: file))
-    let v = try store.registerModel(file: file, parent: nil, tasks: ["c"], trainedTasks: ["c"], frozenTasks: [])
+    let v = try store.registerModel(
+      file: file, parent: nil, tasks: ["c"], trainedTasks: ["c"], frozenTasks: [])
     let d2 = try store.caseDetail(id: 2, viewer: .system).record
     var square = Mask(width: d2.width, height: d2.height)
     for y in 40..<70 { for x in 40..<70 { square[x, y] = 255 } }
@@ -46,13 +47,16 @@ struct MaskEditorEndToEndTests {
       "\(EndToEnd.shellQuote(bin)) review --workspace \(EndToEnd.shellQuote(ws)) --rater alice --graphics blocks"
     return try #require(
       TmuxSession(
-        columns: 120, rows: 40, command: "sh -c \(EndToEnd.shellQuote(command + "; echo EXIT=$?; sleep 60"))"))
+        columns: 120, rows: 40, command: "sh -c \(EndToEnd.shellQuote(command + "; echo EXIT=$?; sleep 60"))")
+    )
   }
 
   /// The panel line that starts with `prefix`, as shown now.
   func panel(_ t: TmuxSession, _ prefix: String) -> String? {
     for line in t.capture().split(separator: "\n") {
-      if let r = line.range(of: prefix) { return String(line[r.lowerBound...]).trimmingCharacters(in: .whitespaces) }
+      if let r = line.range(of: prefix) {
+        return String(line[r.lowerBound...]).trimmingCharacters(in: .whitespaces)
+      }
     }
     return nil
   }
@@ -108,7 +112,8 @@ struct MaskEditorEndToEndTests {
     let (dir, ws) = try workspace()
     defer { try? FileManager.default.removeItem(at: dir) }
     let store = try Workspace.open(path: ws)
-    let reference1 = try store.mask(id: try #require(store.caseDetail(id: 1, viewer: .system).referenceMaskID))
+    let reference1 = try store.mask(
+      id: try #require(store.caseDetail(id: 1, viewer: .system).referenceMaskID))
     let referencePixels = reference1.values.filter { $0 >= 128 }.count
     try store.close()
     #expect(referencePixels > 500)
@@ -180,6 +185,7 @@ struct MaskEditorEndToEndTests {
     store = try Workspace.open(path: ws)
     let history = try store.history(case: 3, viewer: .system)
     #expect(history.count == 1)
-    #expect(try store.mask(id: try #require(history.first?.maskID)).values.filter { $0 >= 128 }.count == pixels)
+    #expect(
+      try store.mask(id: try #require(history.first?.maskID)).values.filter { $0 >= 128 }.count == pixels)
   }
 }

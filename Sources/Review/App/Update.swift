@@ -170,8 +170,10 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     // Start from my last mask, else the model's, else the reference, and say which.
     let start: (MaskEditor.Start, Mask?) =
       mine != nil
-      ? (.mine, mine) : model != nil ? (.model(version: s.detail?.prediction?.modelVersion), model)
-      : reference != nil ? (.reference, reference) : (.empty, nil)
+      ? (.mine, mine)
+      : model != nil
+        ? (.model(version: s.detail?.prediction?.modelVersion), model)
+        : reference != nil ? (.reference, reference) : (.empty, nil)
     var editor = MaskEditor(caseID: caseID, mask: start.1.map(fitted) ?? Mask(width: width, height: height))
     editor.start = start.0
     editor.base = MaskEditBase(annotationID: mineAnnotation, mask: mine.map(fitted))
