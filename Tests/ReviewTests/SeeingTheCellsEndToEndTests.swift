@@ -116,4 +116,126 @@ struct SeeingTheCellsEndToEndTests {
     lead.send("q")
     #expect(lead.waitFor("EXIT=0"))
   }
+
+  /// Colour runs along a half-block picture row of `capture-pane -e`: how many times the
+  /// colours change over its first `cells` picture cells.
+  func colourRuns(_ row: String, cells: Int) -> Int {
+    var runs = 0
+    var changed = true
+    var seen = 0
+    var inEscape = false
+    for c in row {
+      if inEscape {
+        if c == "m" { inEscape = false }
+        continue
+      }
+      if c == "\u{1B}" {
+        inEscape = true
+        changed = true
+        continue
+      }
+      guard c == "▀" else { continue }
+      if changed { runs += 1 }
+      changed = false
+      seen += 1
+      if seen == cells { break }
+    }
+    return runs
+  }
+
+  /// The panel line starting with `prefix`.
+  func panel(_ t: TmuxSession, _ prefix: String) -> String? {
+    for line in rows(t) {
+      if let r = line.range(of: prefix) {
+        return String(line[r.lowerBound...]).trimmingCharacters(in: .whitespaces)
+      }
+    }
+    return nil
+  }
+
+  @Test func zoomAndPanShowTheImagesOwnPixelsInTheCaseViewAndTheMaskEditor() throws {
+    let dir = EndToEnd.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let ws = dir.appendingPathComponent("ws").path
+    #expect(EndToEnd.run([bin, "init", "--workspace", ws, "--no-model"]).status == 0)
+    // A 120 × 120 wbc-seg crop: on a 71-column half-block view it is blown up about 4.6×.
+    let image = EndToEnd.repositoryRoot.appendingPathComponent("SampleData/wbc-seg/images/lymphocyte/001.png")
+    #expect(EndToEnd.run([bin, "import", "--workspace", ws, image.path]).status == 0)
+    let command =
+      "\(EndToEnd.shellQuote(bin)) review --workspace \(EndToEnd.shellQuote(ws)) --rater alice --graphics blocks"
+    let t = try #require(
+      TmuxSession(
+        columns: 120, rows: 40, command: "sh -c \(EndToEnd.shellQuote(command + "; echo EXIT=$?; sleep 60"))")
+    )
+    #expect(t.waitFor("1 matching"))
+    t.send("Enter")
+    #expect(t.waitFor("Case #1"))
+    usleep(300_000)
+    func pictureRow() -> String { t.capture(escapes: true).components(separatedBy: "\n")[20] }
+    let whole = pictureRow()
+    let cells = rows(t)[20].prefix { $0 == "▀" }.count
+    #expect(cells > 60)
+    // Fitted, the image is resampled: nearly every cell has its own colour.
+    #expect(colourRuns(whole, cells: cells) > 25)
+    #expect(panel(t, "Zoom") == nil, "no zoom line while the whole image is shown")
+    t.send("+")
+    #expect(t.waitFor("Zoom 2×: x 30–89, y 30–89"))
+    // The wheel zooms in at the pointer: at the view's top-left cell, the view's top-left
+    // image pixel stays where it is.
+    t.send("-l", "\u{1B}[<64;1;2M")
+    #expect(EndToEnd.waitUntil(seconds: 10) { zoomView(t)?.level == 4 })
+    let at4 = try #require(zoomView(t))
+    #expect((29...31).contains(at4.x0) && (29...31).contains(at4.y0), "\(at4)")
+    #expect(at4.x1 - at4.x0 == 29)
+    t.send("+")
+    #expect(EndToEnd.waitUntil(seconds: 10) { zoomView(t)?.level == 8 })
+    let at8 = try #require(zoomView(t))
+    #expect(at8.x1 - at8.x0 == 14, "15 image pixels across: \(at8)")
+    usleep(300_000)
+    // 15 image pixels across 71 cells: each image pixel is a run of identical cells, so a row
+    // changes colour at most 15 times (the image's own pixels, repeated, not a blur).
+    let runs = colourRuns(pictureRow(), cells: cells)
+    #expect(runs <= 15 && runs >= 3, "\(runs) colour runs at 8×")
+    let scale = try #require(panel(t, "1 image px ="))
+    let perPixel = try #require(Double(scale.split(separator: " ")[4]))
+    #expect(perPixel >= 1, "above the source resolution: \(scale)")
+    // Pan right by a quarter of the view (15 / 4 pixels).
+    t.send("L")
+    #expect(EndToEnd.waitUntil(seconds: 10) { (zoomView(t)?.x0 ?? 0) > at8.x0 })
+    let panned = try #require(zoomView(t))
+    #expect((3...4).contains(panned.x0 - at8.x0) && panned.y0 == at8.y0, "\(at8) → \(panned)")
+    // The mask editor keeps the zoom and starts with its cursor in the middle of the view.
+    t.send("m")
+    #expect(t.waitFor("Mask editor · case #1"))
+    #expect(
+      waitForPanelPrefix(t, "Cursor:", "Cursor: \(panned.x0 + 7), \(panned.y0 + 7) of 120 × 120"),
+      "\(panel(t, "Cursor:") ?? "")")
+    // A click paints the image pixel under the pointer: the view's top-left cell.
+    t.send("-l", "\u{1B}[<0;1;2M\u{1B}[<0;1;2m")
+    #expect(waitForPanelPrefix(t, "Cursor:", "Cursor: \(panned.x0), \(panned.y0) of 120 × 120"))
+    // Moving the cursor out of view moves the view.
+    for _ in 0..<3 { t.send("H") }
+    #expect(EndToEnd.waitUntil(seconds: 10) { (zoomView(t)?.x0 ?? 99) < panned.x0 })
+    t.send("z")
+    #expect(t.waitFor("Zoom: whole image (+ zooms in)"))
+    usleep(300_000)
+    t.send("Escape")
+    #expect(t.waitFor("My label:"))
+    usleep(300_000)
+    #expect(pictureRow() == whole, "z shows the whole image again, as it was")
+    t.send("q")
+    #expect(t.waitFor("EXIT=0"))
+  }
+
+  /// The zoom line of the panel: level and the image pixels in view.
+  func zoomView(_ t: TmuxSession) -> (level: Int, x0: Int, x1: Int, y0: Int, y1: Int)? {
+    guard let line = panel(t, "Zoom ") else { return nil }
+    let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+    guard numbers.count >= 5 else { return nil }
+    return (numbers[0], numbers[1], numbers[2], numbers[3], numbers[4])
+  }
+
+  func waitForPanelPrefix(_ t: TmuxSession, _ prefix: String, _ expected: String) -> Bool {
+    EndToEnd.waitUntil(seconds: 10) { panel(t, prefix) == expected }
+  }
 }

@@ -127,6 +127,8 @@ public struct AppState: Equatable, Sendable {
   public var adjudication: AdjudicationState?
   /// The case view's overlay toggles and the masks they draw.
   public var overlays = CaseOverlays()
+  /// Zoom and pan of the case image (case view, mask editor, adjudication).
+  public var zoom = Zoom()
   /// Background retraining and the model screen (`Retraining.swift`).
   public var retrain = RetrainState()
   /// The case view's explanation overlay and nucleus boxes (`Screens/Explanation*.swift`).

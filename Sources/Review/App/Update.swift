@@ -152,6 +152,8 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     s.maskPixels.merge(pixels) { _, new in new }
     return (s, [])
   case .caseLoaded(let detail, let history):
+    // Another case opens at the same magnification, centred.
+    if s.detail?.record.id != detail.record.id { s.zoom.recentre() }
     s.detail = detail
     s.history = history
     if s.maskPixels.count > 256 { s.maskPixels = [:] }
@@ -177,6 +179,12 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     var editor = MaskEditor(caseID: caseID, mask: start.1.map(fitted) ?? Mask(width: width, height: height))
     editor.start = start.0
     editor.base = MaskEditBase(annotationID: mineAnnotation, mask: mine.map(fitted))
+    // Zoomed in, the cursor starts in the middle of what is in view.
+    if !s.zoom.isFitted {
+      let v = s.zoom.visible(width: width, height: height)
+      editor.cursorX = v.x + v.width / 2
+      editor.cursorY = v.y + v.height / 2
+    }
     s.editor = editor
     s.modelMask = model.map(fitted)
     s.referenceMask = reference.map(fitted)
@@ -260,6 +268,13 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     s.status = refusal
     return (s, [])
   }
+  if case .zoom(let z) = action {
+    // In the mask editor the cursor is where the work is: zoom towards it.
+    let point = s.editor.map { e in
+      ((Double(e.cursorX) + 0.5) / Double(e.width), (Double(e.cursorY) + 0.5) / Double(e.height))
+    }
+    return zoomAction(s, z, at: s.screen == .maskEditor ? point : nil)
+  }
   if s.screen == .maskEditor, let effects = editorAction(&s, action) { return (s, effects) }
   if sessionScreens.contains(s.screen), let effects = sessionScreenAction(&s, action) { return (s, effects) }
   if s.screen == .models, let effects = modelScreenAction(&s, action) { return (s, effects) }
@@ -305,6 +320,8 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     return filterAction(s, action)
   case .setLabel, .acceptPrediction:
     return labelAction(s, action)
+  case .zoom:
+    return (s, [])
   case .nextCase, .previousCase:
     return stepCase(s, forward: action == .nextCase)
   }
@@ -503,7 +520,10 @@ private func editorAction(_ s: inout AppState, _ action: Action) -> [Effect]? {
     return save + leaveMaskEditor(&s)
   case .help:
     return nil
-  case .cursor(let dx, let dy): editor.move(dx: dx, dy: dy)
+  case .cursor(let dx, let dy):
+    editor.move(dx: dx, dy: dy)
+    // A zoomed view follows the cursor.
+    s.zoom.keepVisible(x: editor.cursorX, y: editor.cursorY, width: editor.width, height: editor.height)
   case .pen:
     if editor.strokeActive { changed = editor.penUp() } else { editor.penDown() }
   case .toggleEraser:
@@ -545,24 +565,54 @@ private func editorAction(_ s: inout AppState, _ action: Action) -> [Effect]? {
   return []
 }
 
-/// The image pixel under a mouse position in the mask editor, or nil outside the image.
-func imagePixel(at mouse: MouseEvent, in s: AppState) -> (x: Int, y: Int)? {
-  guard let editor = s.editor else { return nil }
+/// Where a mouse position falls in the case image's view (case view and mask editor), as
+/// fractions of the view, or nil outside the image.
+func viewFraction(at mouse: MouseEvent, in s: AppState, width: Int, height: Int) -> (Double, Double)? {
   let rect = View.caseImageRect(s)
+  let v = s.zoom.visible(width: width, height: height)
   let fit = ImageFit.fit(
-    sourceWidth: editor.width, sourceHeight: editor.height, columns: rect.columns, rows: rect.rows,
+    sourceWidth: v.width, sourceHeight: v.height, columns: rect.columns, rows: rect.rows,
     cellWidth: s.cellWidth, cellHeight: s.cellHeight, backend: .sixel(colors: 2))
   let px = mouse.pixelX ?? (mouse.column * s.cellWidth + s.cellWidth / 2)
   let py = mouse.pixelY ?? (mouse.row * s.cellHeight + s.cellHeight / 2)
   let rx = px - rect.column * s.cellWidth
   let ry = py - rect.row * s.cellHeight
   guard rx >= 0, ry >= 0, rx < fit.pixelWidth, ry < fit.pixelHeight else { return nil }
-  return (rx * editor.width / fit.pixelWidth, ry * editor.height / fit.pixelHeight)
+  return (Double(rx) / Double(fit.pixelWidth), Double(ry) / Double(fit.pixelHeight))
+}
+
+/// The image pixel under a mouse position in the mask editor, or nil outside the image.
+func imagePixel(at mouse: MouseEvent, in s: AppState) -> (x: Int, y: Int)? {
+  guard let editor = s.editor,
+    let (fx, fy) = viewFraction(at: mouse, in: s, width: editor.width, height: editor.height)
+  else { return nil }
+  return s.zoom.imagePixel(fx: fx, fy: fy, width: editor.width, height: editor.height)
+}
+
+/// The mouse wheel over a case image zooms in or out at the pointer.
+private func wheelZoom(_ s: AppState, _ mouse: MouseEvent) -> (AppState, [Effect])? {
+  guard mouse.kind == .wheelUp || mouse.kind == .wheelDown else { return nil }
+  let size: (Int, Int)? =
+    s.screen == .maskEditor
+    ? s.editor.map { ($0.width, $0.height) } : s.detail.map { ($0.record.width, $0.record.height) }
+  var point: (Double, Double)? = nil
+  if s.screen != .adjudication, let (w, h) = size,
+    let (fx, fy) = viewFraction(at: mouse, in: s, width: w, height: h)
+  {
+    let v = s.zoom.visible(width: w, height: h)
+    point = (
+      (Double(v.x) + fx * Double(v.width)) / Double(w), (Double(v.y) + fy * Double(v.height)) / Double(h)
+    )
+  }
+  return zoomAction(s, mouse.kind == .wheelUp ? .zoomIn : .zoomOut, at: point)
 }
 
 private func handleMouse(_ state: AppState, _ mouse: MouseEvent) -> (AppState, [Effect]) {
   var s = state
   guard !s.tooSmall, !s.showHelp else { return (s, []) }
+  if [.caseView, .maskEditor, .adjudication].contains(s.screen), let zoomed = wheelZoom(s, mouse) {
+    return zoomed
+  }
   if s.screen == .maskEditor, var editor = s.editor {
     // Drag to paint: press puts the pen down, motion paints, release ends (and saves) the stroke.
     switch mouse.kind {

@@ -9,14 +9,17 @@ extension View {
     let r = d.record
     let rect = caseImageRect(s)
     if s.graphics {
-      let damages = e.damageSince.map {
-        ImageDamage(since: $0.since, pixels: $0.region, imageWidth: e.width, imageHeight: e.height)
+      // Damages are relative to earlier keys of the same view; a zoom or pan redraws it all.
+      let view = s.zoom.key(width: e.width, height: e.height)
+      let damages = e.damageSince.compactMap {
+        s.zoom.damage($0.region, since: $0.since + view, width: e.width, height: e.height)
       }
+      let source = images.editing(
+        s.pictures.caseImage(at: r.imagePath), path: r.imagePath, editor: e, colours: s.overlayColours)
       f.place(
         ImagePlacement(
-          key: e.imageKey, rect: rect,
-          source: images.editing(
-            s.pictures.caseImage(at: r.imagePath), path: r.imagePath, editor: e, colours: s.overlayColours),
+          key: e.imageKey + view, rect: rect,
+          source: s.zoom.apply(to: source, width: e.width, height: e.height),
           damages: damages))
     } else {
       f.put(
@@ -40,6 +43,7 @@ extension View {
     line("Radius: \(e.radius) px   [ smaller  ] larger")
     line("Pen: \(e.strokeActive ? "down (Space lifts it)" : "up (Space puts it down)")")
     line("Cursor: \(e.cursorX), \(e.cursorY) of \(e.width) × \(e.height)")
+    for part in zoomDescription(s, width: e.width, height: e.height) { line(part) }
     line("Nucleus pixels: \(e.nucleusPixels)")
     line("Undo \(e.undoStack.count) · redo \(e.redoStack.count)")
     line("Started from: \(e.start.description)", Style(.dim))
