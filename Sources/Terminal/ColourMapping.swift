@@ -155,9 +155,11 @@ public struct ColourMapping: Sendable, Equatable {
 
 extension Style {
   /// The contrast this style's foreground needs: graphics (bars, borders, swatches drawn with
-  /// an explicit colour, class colours) 3:1, everything else is text, 4.5:1.
+  /// an explicit colour, class colours) 3:1, everything else is text, 4.5:1. Text drawn in its
+  /// own colour on its own fill (the dashboard heatmap's counts) is text.
   public var minimumContrast: Double {
-    if foreground != nil { return Contrast.graphics }
+    if foreground != nil && background == nil { return Contrast.graphics }
+    if foreground != nil { return Contrast.text }
     switch role {
     case .border, .barEmpty, .classLabel: return Contrast.graphics
     default: return Contrast.text

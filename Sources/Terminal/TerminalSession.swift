@@ -103,6 +103,8 @@ public final class TerminalSession {
     keypad(bv_stdscr(), false)
     scrollok(bv_stdscr(), false)
     idlok(bv_stdscr(), false)
+    // Curses must not shift lines: the images beside them would move (issue 18, item 9).
+    _ = bv_curses_disable_scrolling()
     leaveok(bv_stdscr(), true)
     curs_set(0)
     if has_colors() {

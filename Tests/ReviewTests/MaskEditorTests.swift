@@ -110,7 +110,9 @@ import Testing
 }
 
 @Suite struct MaskEditorScreenTests {
-  @Test func strokesAreSavedWhenThePenLiftsAndUndoIsSavedToo() throws {
+  /// Issue 18: one editing visit is one history entry. Strokes, undo and redo stay in the
+  /// visit (the undo stack with them); leaving the editor saves the mask once.
+  @Test func aVisitIsSavedOnceWhenItEndsWithItsStrokesUndoAndRedo() throws {
     let (app, store, dir) = try makeApp()
     defer { try? FileManager.default.removeItem(at: dir) }
     app.dispatch(key(.enter))
@@ -126,20 +128,20 @@ import Testing
     // Radius 4 discs along 9 positions: 81 + ... = the editor's own count; the database has it.
     let painted = app.state.editor!.nucleusPixels
     #expect(painted > 81)
-    #expect(app.frame.text(row: 39).contains("Saved: mask of case #1 (\(painted) nucleus pixels)"))
-    let stored = try store.caseDetail(id: 1, viewer: .rater("alice")).mine
-    let mask = try store.mask(id: try #require(stored?.maskID))
-    #expect(mask.values.filter { $0 >= 128 }.count == painted)
+    #expect(app.frame.contains("Changed: saved when you leave (Esc)"))
     app.dispatch(key("u"))
-    let history = try store.history(case: 1, viewer: .system)
-    #expect(history.count == 2)
-    #expect(try store.mask(id: try #require(history[1].maskID)).values.allSatisfy { $0 == 0 })
+    #expect(app.state.editor!.nucleusPixels == 0)
     app.dispatch(key("r", .control))
-    #expect(try store.history(case: 1, viewer: .system).count == 3)
     f = app.frame
     #expect(f.contains("Undo 1 · redo 0"))
+    #expect(try store.history(case: 1, viewer: .system).isEmpty, "nothing is recorded mid-visit")
     app.dispatch(key(.escape))
     #expect(app.state.screen == .caseView)
+    #expect(app.frame.text(row: 39).contains("Saved: mask of case #1 (\(painted) nucleus pixels)"))
+    let history = try store.history(case: 1, viewer: .system)
+    #expect(history.count == 1)
+    let mask = try store.mask(id: try #require(history.first?.maskID))
+    #expect(mask.values.filter { $0 >= 128 }.count == painted)
   }
 
   @Test func quittingMidStrokeSavesTheStroke() throws {
@@ -165,8 +167,15 @@ import Testing
     app.dispatch(mouse(.press, 10, 10))
     app.dispatch(mouse(.drag, 10, 20))
     app.dispatch(mouse(.release, 10, 20))
-    #expect(try store.history(case: 1, viewer: .system).count == 1)
-    #expect(app.state.editor!.nucleusPixels > 0)
+    #expect(app.state.editor!.strokeActive == false, "the release lifts the pen")
+    #expect(app.state.editor!.undoStack.count == 1)
+    let painted = app.state.editor!.nucleusPixels
+    #expect(painted > 0)
+    app.dispatch(key(.escape))
+    let history = try store.history(case: 1, viewer: .system)
+    #expect(history.count == 1)
+    #expect(
+      try store.mask(id: try #require(history.first?.maskID)).values.filter { $0 >= 128 }.count == painted)
   }
 
   @Test func aBrushSegmentRedrawsOnlyTheChangedCells() throws {
@@ -223,15 +232,22 @@ import Testing
     app.dispatch(key("m"))
     #expect(app.state.screen == .maskEditor)
     #expect(app.frame.contains("Reference mask: r takes it"))
-    #expect(app.state.editor?.nucleusPixels == 0)
-    app.dispatch(key("r"))
+    // With no mask of mine and no model's, the editor opens on the reference (issue 18).
     let expected = reference.values.filter { $0 >= 128 }.count
     #expect(expected > 0)
     #expect(app.state.editor?.nucleusPixels == expected)
+    #expect(app.frame.contains("Started from: the reference mask (imported)"))
+    app.dispatch(key("c"))
+    #expect(app.state.editor?.nucleusPixels == 0)
+    app.dispatch(key("r"))
+    #expect(app.state.editor?.nucleusPixels == expected)
+    app.dispatch(key(.escape))
     let saved = try #require(try store.caseDetail(id: withMask.id, viewer: .rater("alice")).mine?.maskID)
     #expect(try store.mask(id: saved).values.map { $0 >= 128 } == reference.values.map { $0 >= 128 })
+    app.dispatch(key("m"))
+    app.dispatch(key("c"))
     app.dispatch(key("u"))
-    #expect(app.state.editor?.nucleusPixels == 0)
+    #expect(app.state.editor?.nucleusPixels == expected)
 
     // The other case has none: r says so and changes nothing.
     app.dispatch(key(.escape))

@@ -98,8 +98,8 @@ import Testing
     app.dispatch(key("L"))
     app.dispatch(key(" "))
     let edited = try #require(app.state.editor?.mask)
-    #expect(app.frame.text(row: 39).contains("Adjudication mask edited"))
     app.dispatch(key(.escape))
+    #expect(app.frame.text(row: 39).contains("Adjudication mask edited"))
     #expect(app.state.screen == .adjudication)
     #expect(app.frame.contains("Final mask: edited here (\(edited.values.filter { $0 >= 128 }.count) px)"))
     // The reason, typed and pasted (an escape sequence in the paste is removed).

@@ -197,9 +197,13 @@ public final class TmuxSession {
 
   deinit { EndToEnd.run(["tmux", "-L", socket, "kill-server"]) }
 
-  public func capture(history: Bool = false) -> String {
-    EndToEnd.run(["tmux", "-L", socket, "capture-pane", "-p", "-t", name] + (history ? ["-S", "-500"] : []))
-      .output
+  /// The pane's text; `escapes`: with its colours and attributes as SGR sequences (`-e`).
+  public func capture(history: Bool = false, escapes: Bool = false) -> String {
+    EndToEnd.run(
+      ["tmux", "-L", socket, "capture-pane", "-p", "-t", name] + (history ? ["-S", "-500"] : [])
+        + (escapes ? ["-e"] : [])
+    )
+    .output
   }
 
   public func display(_ format: String) -> String {

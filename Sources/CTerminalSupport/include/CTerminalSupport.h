@@ -57,4 +57,10 @@ int bv_stderr_capture_begin(void);
 /// Puts stderr back and replays what was captured (also done by bv_restore_now).
 void bv_stderr_capture_end(void);
 
+/// Removes the scrolling capabilities (scroll region, index, insert/delete line) from the
+/// terminal description curses loaded, after `initscr`: curses then never shifts lines on the
+/// screen, which would move images it does not know about (curses_scrolling.c says why).
+/// Returns 1 when they were removed, 0 when the terminal description was not as expected.
+int bv_curses_disable_scrolling(void);
+
 #endif

@@ -126,7 +126,9 @@ func adjudicationAction(_ s: inout AppState, _ action: Action) -> [Effect] {
     }
     a.editingMask = true
     s.adjudication = a
-    s.editor = MaskEditor(caseID: caseID, mask: start)
+    var editor = MaskEditor(caseID: caseID, mask: start)
+    editor.start = .adjudication
+    s.editor = editor
     s.modelMask = a.data.modelMask
     s.referenceMask = nil
     s.detail = a.data.detail
@@ -194,6 +196,7 @@ extension View {
     let name = Sanitizer.sanitize((r.path as NSString).lastPathComponent)
     var title = " Adjudicate case #\(r.id) · \(name)"
     if let item = a.item { title += " · \(item.severity.phrase): \(item.reasons)" }
+    if !s.zoom.isFitted { title += " · zoom \(s.zoom.level)× (z whole image)" }
     f.put(title, row: 1, column: 0, style: Style(.title), width: s.columns)
     let tiles = a.data.tiles
     let rects = adjudicationTileRects(s, count: tiles.count, imageWidth: r.width, imageHeight: r.height)
@@ -233,11 +236,12 @@ extension View {
         let layers = mask.map { [OverlayLayer(mask: $0, colour: colour)] } ?? []
         let key = "adj:\(r.id)|" + (maskID.map { "m\($0)" } ?? "none")
         f.place(
-          ImagePlacement(
-            key: key, rect: imageRect,
-            source: images.overlaid(
-              s.pictures.caseImage(at: r.imagePath), path: r.imagePath, width: r.width, height: r.height,
-              layers: layers)))
+          zoomed(
+            ImagePlacement(
+              key: key, rect: imageRect,
+              source: images.overlaid(
+                s.pictures.caseImage(at: r.imagePath), path: r.imagePath, width: r.width, height: r.height,
+                layers: layers)), s, width: r.width, height: r.height))
       }
       let captionRow = rect.bottom
       f.put(

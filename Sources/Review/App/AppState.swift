@@ -98,6 +98,9 @@ public struct AppState: Equatable, Sendable {
   // Case view.
   public var detail: CaseDetail?
   public var history: [Annotation] = []
+  /// Nucleus pixels of the masks in the open case's history, by mask id (the history says how
+  /// big each saved mask is).
+  public var maskPixels: [Int64: Int] = [:]
 
   // Mask editor.
   public var editor: MaskEditor?
@@ -127,6 +130,8 @@ public struct AppState: Equatable, Sendable {
   public var adjudication: AdjudicationState?
   /// The case view's overlay toggles and the masks they draw.
   public var overlays = CaseOverlays()
+  /// Zoom and pan of the case image (case view, mask editor, adjudication).
+  public var zoom = Zoom()
   /// Background retraining and the model screen (`Retraining.swift`).
   public var retrain = RetrainState()
   /// The case view's explanation overlay and nucleus boxes (`Screens/Explanation*.swift`).

@@ -27,6 +27,8 @@ public enum Action: Equatable, Hashable, Sendable {
   case retrain(RetrainAction)
   /// The case view's explanation overlay and nucleus boxes (`Screens/Explanation*.swift`).
   case explain(ExplainAction)
+  /// Zoom and pan of the case image (`CaseView/Zoom.swift`).
+  case zoom(ZoomAction)
 }
 
 /// One binding: the keys, the action, and what the help overlay says.
@@ -90,7 +92,7 @@ public enum KeyMap {
         KeyBinding(keys: [KeyPress("p"), KeyPress(.left)], action: .previousCase, help: "previous case"),
         KeyBinding(
           keys: [KeyPress(.escape), KeyPress(.backspace)], action: .back, help: "back to the browser"),
-      ] + overlayKeys + explanationKeys + sessionKeys + retrainKeys + common
+      ] + zoomKeys + panKeys + overlayKeys + explanationKeys + sessionKeys + retrainKeys + common
   }
 
   public static let maskEditor: [KeyBinding] =
@@ -129,7 +131,7 @@ public enum KeyMap {
       KeyBinding(keys: [KeyPress("u")], action: .undo, help: "undo"),
       KeyBinding(keys: [KeyPress("r", .control)], action: .redo, help: "redo"),
       KeyBinding(keys: [KeyPress(.escape)], action: .back, help: "back to the case view"),
-    ] + common
+    ] + zoomKeys + common
 
   /// The bindings in force for `state`'s screen.
   public static func bindings(for state: AppState) -> [KeyBinding] {

@@ -131,7 +131,12 @@ public final class ReviewApp {
       case .loadCase(let id):
         let detail = try store.caseDetail(id: id, viewer: viewer)
         let history = try store.history(case: id, viewer: viewer).reversed()
-        return [.caseLoaded(detail, history: Array(history))]
+        var pixels: [Int64: Int] = [:]
+        for a in history where a.changed.contains(.mask) {
+          guard let m = a.maskID, pixels[m] == nil else { continue }
+          pixels[m] = try store.mask(id: m).values.reduce(0) { $0 + ($1 >= 128 ? 1 : 0) }
+        }
+        return [.caseLoaded(detail, history: Array(history)), .maskPixelsLoaded(pixels)]
       case .annotate(let caseID, let label):
         // Not on a case whose image was replaced since import (the view shows why).
         try store.requireUnchangedImage(case: caseID)

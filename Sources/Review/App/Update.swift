@@ -51,6 +51,8 @@ public enum AppEvent: Equatable, Sendable {
   /// The promoted model's screening operating point was read (at start, and when the promoted
   /// model changes).
   case screeningLoaded(ScreeningPoint?)
+  /// Nucleus pixels of the masks in the open case's history, by mask id.
+  case maskPixelsLoaded([Int64: Int])
   case failed(String)
   /// A timer tick (about once a second): poll for other processes' changes.
   case tick
@@ -97,8 +99,8 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     s.overlayColours = colours
     return (s, [])
   case .input(.terminate):
-    // Whatever stroke is in progress is saved before the app ends.
-    let save = finishStroke(&s)
+    // The editing visit (a stroke in progress included) is saved before the app ends.
+    let save = endEditingVisit(&s)
     s.quitting = true
     return (s, save + [.quit])
   case .input(.key(let key)):
@@ -149,9 +151,15 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
   case .countLoaded(let n):
     s.matching = n
     return (s, [])
+  case .maskPixelsLoaded(let pixels):
+    s.maskPixels.merge(pixels) { _, new in new }
+    return (s, [])
   case .caseLoaded(let detail, let history):
+    // Another case opens at the same magnification, centred.
+    if s.detail?.record.id != detail.record.id { s.zoom.recentre() }
     s.detail = detail
     s.history = history
+    if s.maskPixels.count > 256 { s.maskPixels = [:] }
     s.screen = .caseView
     let (opened, explain) = explanationCaseOpened(s)
     return (
@@ -164,8 +172,22 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
     func fitted(_ m: Mask) -> Mask {
       m.width == width && m.height == height ? m : m.resized(width: width, height: height)
     }
-    var editor = MaskEditor(caseID: caseID, mask: mine.map(fitted) ?? Mask(width: width, height: height))
+    // Start from my last mask, else the model's, else the reference, and say which.
+    let start: (MaskEditor.Start, Mask?) =
+      mine != nil
+      ? (.mine, mine)
+      : model != nil
+        ? (.model(version: s.detail?.prediction?.modelVersion), model)
+        : reference != nil ? (.reference, reference) : (.empty, nil)
+    var editor = MaskEditor(caseID: caseID, mask: start.1.map(fitted) ?? Mask(width: width, height: height))
+    editor.start = start.0
     editor.base = MaskEditBase(annotationID: mineAnnotation, mask: mine.map(fitted))
+    // Zoomed in, the cursor starts in the middle of what is in view.
+    if !s.zoom.isFitted {
+      let v = s.zoom.visible(width: width, height: height)
+      editor.cursorX = v.x + v.width / 2
+      editor.cursorY = v.y + v.height / 2
+    }
     s.editor = editor
     s.modelMask = model.map(fitted)
     s.referenceMask = reference.map(fitted)
@@ -227,6 +249,7 @@ private func maskSaved(_ state: AppState, _ a: Annotation, pixels: Int, saved: M
     if merged { editor.adoptMerged(saved) }
     s.editor = editor
   }
+  if let id = a.maskID { s.maskPixels[id] = pixels }
   if var d = s.detail, d.record.id == a.caseID {
     d.mine = a
     s.detail = d
@@ -257,6 +280,13 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
   if let refusal = readOnlyRefusal(s, action) {
     s.status = refusal
     return (s, [])
+  }
+  if case .zoom(let z) = action {
+    // In the mask editor the cursor is where the work is: zoom towards it.
+    let point = s.editor.map { e in
+      ((Double(e.cursorX) + 0.5) / Double(e.width), (Double(e.cursorY) + 0.5) / Double(e.height))
+    }
+    return zoomAction(s, z, at: s.screen == .maskEditor ? point : nil)
   }
   if s.screen == .maskEditor, let effects = editorAction(&s, action) { return (s, effects) }
   if sessionScreens.contains(s.screen), let effects = sessionScreenAction(&s, action) { return (s, effects) }
@@ -304,6 +334,8 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     return filterAction(s, action)
   case .setLabel, .acceptPrediction:
     return labelAction(s, action)
+  case .zoom:
+    return (s, [])
   case .nextCase, .previousCase:
     return stepCase(s, forward: action == .nextCase)
   }
@@ -490,85 +522,132 @@ private func stepCase(_ state: AppState, forward: Bool) -> (AppState, [Effect]) 
   return (s, [])
 }
 
-/// Ends a stroke in progress; returns the save it needs.
-private func finishStroke(_ s: inout AppState) -> [Effect] {
-  guard var editor = s.editor, editor.strokeActive else { return [] }
-  let saved = editor.penUp()
+/// Ends a stroke in progress (pen up); the visit then holds its change until it ends.
+private func finishStroke(_ s: inout AppState) {
+  guard var editor = s.editor, editor.strokeActive else { return }
+  if editor.penUp() != nil { editor.changedInVisit = true }
   s.editor = editor
-  return saved.map { maskSaveEffects(&s, caseID: editor.caseID, mask: $0) } ?? []
+}
+
+/// Ends the editing visit (Esc, quit, a termination signal): a stroke in progress ends, and a
+/// visit that changed the mask is saved once, as one history entry (issue 18).
+private func endEditingVisit(_ s: inout AppState) -> [Effect] {
+  finishStroke(&s)
+  guard let editor = s.editor, editor.changedInVisit else { return [] }
+  // Nothing to record when the visit ends where my saved mask is, or empty where it began empty.
+  if let saved = editor.base.mask, saved == editor.mask { return [] }
+  if editor.base.mask == nil, editor.start == .empty, editor.nucleusPixels == 0 { return [] }
+  return maskSaveEffects(&s, caseID: editor.caseID, mask: editor.mask)
 }
 
 /// The mask editor's actions; nil for the ones it shares with other screens (help).
 private func editorAction(_ s: inout AppState, _ action: Action) -> [Effect]? {
   guard var editor = s.editor else { return nil }
-  var saved: Mask? = nil
+  var changed: Mask? = nil
   switch action {
   case .quit:
-    let save = finishStroke(&s)
+    let save = endEditingVisit(&s)
     s.quitting = true
     return save + [.quit]
   case .back:
-    let save = finishStroke(&s)
+    let save = endEditingVisit(&s)
     s.editor = nil
     return save + leaveMaskEditor(&s)
   case .help:
     return nil
-  case .cursor(let dx, let dy): editor.move(dx: dx, dy: dy)
+  case .cursor(let dx, let dy):
+    editor.move(dx: dx, dy: dy)
+    // A zoomed view follows the cursor.
+    s.zoom.keepVisible(x: editor.cursorX, y: editor.cursorY, width: editor.width, height: editor.height)
   case .pen:
-    if editor.strokeActive { saved = editor.penUp() } else { editor.penDown() }
+    if editor.strokeActive { changed = editor.penUp() } else { editor.penDown() }
   case .toggleEraser:
     editor.tool = editor.tool == .paint ? .erase : .paint
     s.status = StatusMessage(editor.tool == .paint ? "Brush" : "Eraser")
   case .smallerBrush: editor.setRadius(editor.radius - 1)
   case .largerBrush: editor.setRadius(editor.radius + 1)
-  case .floodFill: saved = editor.floodFill()
+  case .floodFill: changed = editor.floodFill()
   case .deleteNucleus:
-    saved = editor.deleteComponent()
-    if saved == nil { s.status = StatusMessage("No nucleus under the cursor") }
+    changed = editor.deleteComponent()
+    if changed == nil { s.status = StatusMessage("No nucleus under the cursor") }
   case .acceptModelMask:
     guard let model = s.modelMask else {
       s.status = StatusMessage("No model mask for this case", .error)
       return []
     }
-    saved = editor.replace(with: model)
+    changed = editor.replace(with: model)
+    // Taking the model's mask as it is counts as an edit: the visit records it.
+    editor.changedInVisit = true
   case .acceptReferenceMask:
     guard let reference = s.referenceMask else {
       s.status = StatusMessage("No reference mask for this case", .error)
       return []
     }
-    saved = editor.replace(with: reference)
-  case .clearMask: saved = editor.replace(with: Mask(width: editor.width, height: editor.height))
+    changed = editor.replace(with: reference)
+    editor.changedInVisit = true
+  case .clearMask: changed = editor.replace(with: Mask(width: editor.width, height: editor.height))
   case .undo:
-    saved = editor.undo()
-    if saved == nil { s.status = StatusMessage("Nothing to undo") }
+    changed = editor.undo()
+    if changed == nil { s.status = StatusMessage("Nothing to undo") }
   case .redo:
-    saved = editor.redo()
-    if saved == nil { s.status = StatusMessage("Nothing to redo") }
+    changed = editor.redo()
+    if changed == nil { s.status = StatusMessage("Nothing to redo") }
   default:
     return []
   }
+  if changed != nil { editor.changedInVisit = true }
   s.editor = editor
-  return saved.map { maskSaveEffects(&s, caseID: editor.caseID, mask: $0) } ?? []
+  return []
 }
 
-/// The image pixel under a mouse position in the mask editor, or nil outside the image.
-func imagePixel(at mouse: MouseEvent, in s: AppState) -> (x: Int, y: Int)? {
-  guard let editor = s.editor else { return nil }
+/// Where a mouse position falls in the case image's view (case view and mask editor), as
+/// fractions of the view, or nil outside the image.
+func viewFraction(at mouse: MouseEvent, in s: AppState, width: Int, height: Int) -> (Double, Double)? {
   let rect = View.caseImageRect(s)
+  let v = s.zoom.visible(width: width, height: height)
   let fit = ImageFit.fit(
-    sourceWidth: editor.width, sourceHeight: editor.height, columns: rect.columns, rows: rect.rows,
+    sourceWidth: v.width, sourceHeight: v.height, columns: rect.columns, rows: rect.rows,
     cellWidth: s.cellWidth, cellHeight: s.cellHeight, backend: .sixel(colors: 2))
   let px = mouse.pixelX ?? (mouse.column * s.cellWidth + s.cellWidth / 2)
   let py = mouse.pixelY ?? (mouse.row * s.cellHeight + s.cellHeight / 2)
   let rx = px - rect.column * s.cellWidth
   let ry = py - rect.row * s.cellHeight
   guard rx >= 0, ry >= 0, rx < fit.pixelWidth, ry < fit.pixelHeight else { return nil }
-  return (rx * editor.width / fit.pixelWidth, ry * editor.height / fit.pixelHeight)
+  return (Double(rx) / Double(fit.pixelWidth), Double(ry) / Double(fit.pixelHeight))
+}
+
+/// The image pixel under a mouse position in the mask editor, or nil outside the image.
+func imagePixel(at mouse: MouseEvent, in s: AppState) -> (x: Int, y: Int)? {
+  guard let editor = s.editor,
+    let (fx, fy) = viewFraction(at: mouse, in: s, width: editor.width, height: editor.height)
+  else { return nil }
+  return s.zoom.imagePixel(fx: fx, fy: fy, width: editor.width, height: editor.height)
+}
+
+/// The mouse wheel over a case image zooms in or out at the pointer.
+private func wheelZoom(_ s: AppState, _ mouse: MouseEvent) -> (AppState, [Effect])? {
+  guard mouse.kind == .wheelUp || mouse.kind == .wheelDown else { return nil }
+  let size: (Int, Int)? =
+    s.screen == .maskEditor
+    ? s.editor.map { ($0.width, $0.height) } : s.detail.map { ($0.record.width, $0.record.height) }
+  var point: (Double, Double)? = nil
+  if s.screen != .adjudication, let (w, h) = size,
+    let (fx, fy) = viewFraction(at: mouse, in: s, width: w, height: h)
+  {
+    let v = s.zoom.visible(width: w, height: h)
+    point = (
+      (Double(v.x) + fx * Double(v.width)) / Double(w), (Double(v.y) + fy * Double(v.height)) / Double(h)
+    )
+  }
+  return zoomAction(s, mouse.kind == .wheelUp ? .zoomIn : .zoomOut, at: point)
 }
 
 private func handleMouse(_ state: AppState, _ mouse: MouseEvent) -> (AppState, [Effect]) {
   var s = state
   guard !s.tooSmall, !s.showHelp else { return (s, []) }
+  if [.caseView, .maskEditor, .adjudication].contains(s.screen), let zoomed = wheelZoom(s, mouse) {
+    return zoomed
+  }
   if s.screen == .maskEditor, var editor = s.editor {
     // Drag to paint: press puts the pen down, motion paints, release ends (and saves) the stroke.
     switch mouse.kind {
@@ -584,7 +663,10 @@ private func handleMouse(_ state: AppState, _ mouse: MouseEvent) -> (AppState, [
       s.editor = editor
       return (s, [])
     case .release:
-      return (s, finishStroke(&s))
+      // The stroke ends before the state is returned: `(s, finishStroke(&s))` would hand back
+      // the copy taken before the pen lifted (issue 18: "Pen: down", undo 0 after a drag).
+      finishStroke(&s)
+      return (s, [])
     default:
       return (s, [])
     }

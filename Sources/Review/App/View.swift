@@ -132,12 +132,18 @@ public enum View {
         text = " Enter open · arrows/hjkl move · PgDn/PgUp page · / search · u unreviewed · ? help · q quit"
       case .caseView:
         let keys = s.schema.classes.map(\.key).joined(separator: "/")
-        text = " \(keys) label · a accept model · m mask · n/p next/previous · Esc browser · ? help · q quit"
+        // Issue 18: a hint only where it can act (no "accept model" while the model is hidden
+        // or has not predicted the case).
+        let accept = s.detail?.prediction != nil ? " · a accept model" : ""
+        text = " \(keys) label\(accept) · m mask · n/p next/previous · Esc browser · ? help · q quit"
       case .maskEditor:
         text =
-          " Space pen · e eraser · [ ] radius · f fill · d delete · a accept model · u undo · Esc back · ? help"
+          " Space pen · e eraser · [ ] radius · f fill · d delete\(s.modelMask != nil ? " · a accept model" : "")"
+          + " · u undo · Esc back · ? help"
       case .dashboard:
-        text = " Tab next pair · C close session · ! triage · Esc back · ? help · q quit"
+        // Only the session's creator can close it, and only while it is open.
+        let canClose = s.sessionInfo.map { $0.isOpen && $0.createdBy == s.rater } ?? false
+        text = " Tab next pair\(canClose ? " · C close session" : "") · ! triage · Esc back · ? help · q quit"
       case .triage:
         text = " ↑/↓ move · Enter adjudicate · [ ] confidence threshold · Esc back · ? help · q quit"
       case .adjudication:

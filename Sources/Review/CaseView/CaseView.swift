@@ -20,7 +20,8 @@ extension View {
     if let problem = d.imageProblem {
       imageProblem(problem, rect: imageRect, &f)
     } else if s.graphics {
-      f.place(explainedImagePlacement(s, d, rect: imageRect, images))
+      f.place(
+        zoomed(explainedImagePlacement(s, d, rect: imageRect, images), s, width: r.width, height: r.height))
     } else {
       f.put(" (graphics off: \(r.width) × \(r.height) image)", row: 2, column: 0, style: Style(.dim))
     }
@@ -36,6 +37,9 @@ extension View {
     line(
       "\(r.split.rawValue) · \(r.width) × \(r.height) · reference \(r.referenceLabel.map { Sanitizer.sanitize($0) } ?? "—")",
       Style(.dim))
+    if !s.zoom.isFitted {
+      for part in zoomDescription(s, width: r.width, height: r.height) { line(part, Style(.accent)) }
+    }
     y += 1
     if let p = d.prediction {
       line(
@@ -123,6 +127,24 @@ extension View {
     }
   }
 
+  /// A placement showing the part of the image in view (`Zoom`), keyed by it.
+  static func zoomed(_ p: ImagePlacement, _ s: AppState, width: Int, height: Int) -> ImagePlacement {
+    guard !s.zoom.isFitted else { return p }
+    return ImagePlacement(
+      key: p.key + s.zoom.key(width: width, height: height), rect: p.rect,
+      source: s.zoom.apply(to: p.source, width: width, height: height))
+  }
+
+  /// The zoom for a panel: level, the part in view and screen pixels per image pixel.
+  static func zoomDescription(_ s: AppState, width: Int, height: Int) -> [String] {
+    let rect = caseImageRect(s)
+    let v = s.zoom.visible(width: width, height: height)
+    let fit = ImageFit.fit(
+      sourceWidth: v.width, sourceHeight: v.height, columns: rect.columns, rows: rect.rows,
+      cellWidth: s.cellWidth, cellHeight: s.cellHeight, backend: .sixel(colors: 2))
+    return s.zoom.description(width: width, height: height, fit: fit)
+  }
+
   /// The file is missing or no longer the case's image: say so, wrapped, where the image would be.
   private static func imageProblem(_ problem: String, rect imageRect: CellRect, _ f: inout Frame) {
     let imageColumns = imageRect.columns
@@ -150,7 +172,9 @@ extension View {
     var entries: [(date: Date, text: String)] = s.history.map { a in
       let what = [
         a.label.map { "\(letter($0, s.schema)) \($0)" },
-        a.maskID != nil && a.changed.contains(.mask) ? "mask" : nil,
+        a.maskID.flatMap { id in
+          a.changed.contains(.mask) ? s.maskPixels[id].map { "mask (\($0) px)" } ?? "mask" : nil
+        },
       ]
       .compactMap { $0 }.joined(separator: " + ")
       return (

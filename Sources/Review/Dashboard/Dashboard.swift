@@ -304,19 +304,28 @@ extension View {
       for j in 0..<k {
         let n = m[i, j]
         let text = String(repeating: " ", count: max(0, cellWidth - 1 - String(n).count)) + "\(n) "
-        var style = Style(.text, i == j ? [.bold] : [])
-        if n > 0 {
-          let t = Double(n) / Double(maxCount)
-          style.background = shade(t)
-          style.foreground = t > 0.55 ? .rgb(0, 0, 0) : .rgb(255, 255, 255)
-        } else {
-          style = Style(.dim)
-        }
-        f.put(text, row: y, column: labelWidth + j * cellWidth, style: style)
+        f.put(
+          text, row: y, column: labelWidth + j * cellWidth,
+          style: heatmapCellStyle(n, maxCount: maxCount, diagonal: i == j))
       }
       y += 1
     }
     return y
+  }
+
+  /// A heatmap cell: a count on its shade in black or white, whichever contrasts more (issue
+  /// 18: cyan-under-white digits were hard to read), and zero as plain text, not dimmed (the
+  /// zero cells were hard to read too). Both are text: the renderer keeps 4.5:1.
+  static func heatmapCellStyle(_ n: Int, maxCount: Int, diagonal: Bool) -> Style {
+    var style = Style(.text, diagonal ? [.bold] : [])
+    guard n > 0 else { return style }
+    let fill = shade(Double(n) / Double(max(1, maxCount)))
+    guard case .rgb(let r, let g, let b) = fill else { return style }
+    let behind = RGB(r, g, b)
+    style.background = fill
+    style.foreground =
+      Contrast.ratio(.black, behind) >= Contrast.ratio(.white, behind) ? .rgb(0, 0, 0) : .rgb(255, 255, 255)
+    return style
   }
 
   /// A sequential blue-to-yellow scale (readable for the common colour-vision deficiencies).

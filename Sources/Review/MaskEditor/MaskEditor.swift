@@ -2,10 +2,38 @@ import CaseStore
 import Imaging
 
 /// The nucleus-mask editor's state: a working mask, a cursor in image pixels, the brush, and
-/// unbounded undo/redo for the case. Pure value type; every finished edit (stroke, fill,
-/// delete, accept, clear, undo, redo) is returned to `update`, which saves it at once.
+/// unbounded undo/redo for the visit. Pure value type; every finished edit (stroke, fill,
+/// delete, accept, clear, undo, redo) is returned to `update`, which marks the visit changed
+/// and saves the mask once, when the visit ends (issue 18: one editing visit is one history
+/// entry, not one row per stroke, undo and redo).
 public struct MaskEditor: Equatable, Sendable {
   public enum Tool: Equatable, Sendable { case paint, erase }
+
+  /// The mask the visit started from, said on screen (issue 18: the editor opened empty until
+  /// `a`; it now opens on my last mask, else the model's, else the reference, else empty).
+  public enum Start: Equatable, Sendable {
+    case mine
+    case model(version: Int64?)
+    case reference
+    case empty
+    /// The adjudication's chosen mask (the adjudication screen's editor).
+    case adjudication
+
+    public var description: String {
+      switch self {
+      case .mine: return "my last saved mask"
+      case .model(let v): return "the model's mask" + (v.map { " (v\($0))" } ?? "")
+      case .reference: return "the reference mask (imported)"
+      case .empty: return "empty (no mask yet)"
+      case .adjudication: return "the adjudication's mask"
+      }
+    }
+  }
+
+  public var start: Start = .empty
+  /// True once the visit made an edit (or took the model's or reference mask as it is): the
+  /// mask is saved when the visit ends.
+  public var changedInVisit = false
 
   public let caseID: Int64
   public private(set) var mask: Mask

@@ -9,14 +9,17 @@ extension View {
     let r = d.record
     let rect = caseImageRect(s)
     if s.graphics {
-      let damages = e.damageSince.map {
-        ImageDamage(since: $0.since, pixels: $0.region, imageWidth: e.width, imageHeight: e.height)
+      // Damages are relative to earlier keys of the same view; a zoom or pan redraws it all.
+      let view = s.zoom.key(width: e.width, height: e.height)
+      let damages = e.damageSince.compactMap {
+        s.zoom.damage($0.region, since: $0.since + view, width: e.width, height: e.height)
       }
+      let source = images.editing(
+        s.pictures.caseImage(at: r.imagePath), path: r.imagePath, editor: e, colours: s.overlayColours)
       f.place(
         ImagePlacement(
-          key: e.imageKey, rect: rect,
-          source: images.editing(
-            s.pictures.caseImage(at: r.imagePath), path: r.imagePath, editor: e, colours: s.overlayColours),
+          key: e.imageKey + view, rect: rect,
+          source: s.zoom.apply(to: source, width: e.width, height: e.height),
           damages: damages))
     } else {
       f.put(
@@ -38,10 +41,15 @@ extension View {
       "Tool: \(e.tool == .paint ? "brush (paint)" : "eraser")",
       e.tool == .paint ? Style(.accent) : Style(.warning))
     line("Radius: \(e.radius) px   [ smaller  ] larger")
-    line("Pen: \(e.strokeActive ? "down (Space lifts and saves)" : "up (Space puts it down)")")
+    line("Pen: \(e.strokeActive ? "down (Space lifts it)" : "up (Space puts it down)")")
     line("Cursor: \(e.cursorX), \(e.cursorY) of \(e.width) × \(e.height)")
+    for part in zoomDescription(s, width: e.width, height: e.height) { line(part) }
     line("Nucleus pixels: \(e.nucleusPixels)")
     line("Undo \(e.undoStack.count) · redo \(e.redoStack.count)")
+    line("Started from: \(e.start.description)", Style(.dim))
+    line(
+      e.changedInVisit ? "Changed: saved when you leave (Esc)" : "No change yet in this visit",
+      e.changedInVisit ? Style(.warning) : Style(.dim))
     line(s.modelMask == nil ? "Model mask: none" : "Model mask: a accepts it")
     line(s.referenceMask == nil ? "Reference mask: none" : "Reference mask: r takes it")
     y += 1

@@ -65,6 +65,6 @@ extension KeyMap {
         KeyBinding(keys: [KeyPress("r")], action: .session(.editReason), help: "type the reason"),
         KeyBinding(keys: [KeyPress(.enter)], action: .session(.record), help: "record the adjudication"),
         KeyBinding(keys: [KeyPress(.escape)], action: .back, help: "back to the queue (nothing recorded)"),
-      ] + common
+      ] + zoomKeys + panKeys + common
   }
 }
