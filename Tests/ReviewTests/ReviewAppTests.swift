@@ -151,7 +151,7 @@ func key(_ k: Key) -> AppEvent { .input(.key(KeyPress(k))) }
     #expect(f.contains("My label: none (press 1/2/3/4)"))
     app.dispatch(key("3"))
     f = app.frame
-    #expect(f.text(row: 39).contains("Saved: case #1 labelled P Pre-B"))
+    #expect(f.text(row: 39).contains("Saved: case #1 labelled Pre-B"))
     #expect(f.style(of: " Saved: case #1")?.role == .statusOK)
     #expect(f.contains("My label: P Pre-B"))
     #expect(f.contains("alice: P Pre-B"))

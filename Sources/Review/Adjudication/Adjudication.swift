@@ -165,7 +165,8 @@ func adjudicationAction(_ s: inout AppState, _ action: Action) -> [Effect] {
 func adjudicatorRefusal(_ s: AppState) -> String {
   let me = Sanitizer.sanitize(s.rater)
   return
-    "Refused: only adjudicators adjudicate; \(me) is a \(s.role.rawValue) (blastview rater set-role \(me) adjudicator)"
+    "Refused: only adjudicators adjudicate; \(me) is a \(s.role.rawValue) ("
+    + View.command(s, ["rater", "set-role"], [s.rater, "adjudicator"]) + ")"
 }
 
 extension View {

@@ -10,9 +10,10 @@ import Workflows
 /// is committed before the status line says "Saved".
 public final class ReviewApp {
   let store: CaseStore
-  let viewer: Viewer
+  /// Who reads, with which blinding: changes when the session picker switches sessions.
+  var viewer: Viewer
   let rater: String
-  let session: String?
+  var session: String?
   public private(set) var state: AppState
   private var pendingSignal: Int32?
   /// Mask comparisons kept between dashboard refreshes.
@@ -55,12 +56,23 @@ public final class ReviewApp {
       rows: rows, columns: columns, graphics: graphics, schema: store.labelSchema, rater: rater,
       workspaceName: (store.workspace.directory as NSString).lastPathComponent, session: session,
       modelVersion: try store.promotedModel()?.version, totalCases: try store.caseCount())
+    state.workspacePath = store.workspace.directory
     if session != nil { state.sort = .sessionQueue }
     state.role = me.role
     state.sessionInfo = info
+    // Moving on after a label: on in a session's queue, off elsewhere, unless `N` chose.
+    let advance = try store.setting(ReviewApp.advanceSetting(inSession: session != nil))
+    state.advanceAfterLabel = advance.map { $0 == "on" } ?? (session != nil)
     if let t = try store.setting(ReviewApp.triageConfidenceSetting).flatMap(Double.init), t > 0, t <= 1 {
       state.triageConfidence = t
     }
+  }
+
+  /// The browser's tile width in cells (`review --thumb-size`), within
+  /// `BrowserGrid.tileWidths`' range; set before `begin()`.
+  public func setThumbnailWidth(_ columns: Int) {
+    let widths = BrowserGrid.tileWidths
+    state.thumbnailWidth = min(widths.last!, max(widths[0], columns))
   }
 
   /// Feeds an event through `update` and runs the resulting effects (which may produce more
@@ -132,6 +144,9 @@ public final class ReviewApp {
       case .loadCaseImage(let path):
         return [.caseImageLoaded(path: path, try? decodeImage(at: path))]
       case .quit:
+        return []
+      case .saveSetting(let name, let value):
+        try store.setSetting(name, value)
         return []
       case .sessions(let e):
         return try runSession(e)
