@@ -39,6 +39,8 @@ import Testing
     if app.state.status == nil && app.state.sessionPicker == nil {
       let keyLine = f.text(row: size.rows - 1)
       #expect(keyLine.hasSuffix("? help"), "\(at): \(keyLine)")
+      // The bottom-right cell stays empty: curses never writes it.
+      #expect(TextWidth.of(keyLine) < size.columns, "\(at): \(keyLine)")
       // Each hint shown is one of the screen's hints, whole.
       let shown = keyLine.split(separator: "·").map { $0.trimmingCharacters(in: .whitespaces) }
       let hints = Set(View.keyHints(app.state) + ["? help"])

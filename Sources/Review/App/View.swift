@@ -185,10 +185,12 @@ public enum View {
       }
       return
     }
-    // Background work's progress takes the line's right end: the keys get the rest.
+    // Background work's progress takes the line's right end: the keys get the rest. The
+    // screen's last cell stays empty: curses leaves the bottom-right corner unwritten (writing
+    // it would scroll), so a line that filled it lost its last letter in a real terminal.
     let item = retrainStatusText(s) ?? predictionStatusText(s)
     let reserved = item.map { min(TextWidth.of(" " + $0 + " "), statusItemWidth(s)) } ?? 0
-    let text = keyLine(keyHints(s), width: s.columns - reserved)
+    let text = keyLine(keyHints(s), width: s.columns - 1 - reserved)
     f.put(text, row: row, column: 0, style: Style(.status), width: s.columns)
   }
 
