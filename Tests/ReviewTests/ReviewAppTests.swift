@@ -111,7 +111,7 @@ func key(_ k: Key) -> AppEvent { .input(.key(KeyPress(k))) }
     app.dispatch(key("u"))
     app.dispatch(key("m"))  // my label = Benign
     #expect(app.state.matching == 1)
-    #expect(app.frame.text(row: 1).contains("mine=B"))
+    #expect(app.frame.text(row: 1).contains("mine: Benign"))
     app.dispatch(key("c"))
     #expect(app.state.matching == 20)
     app.dispatch(key("/"))

@@ -107,7 +107,7 @@ struct SessionEndToEndTests {
     #expect(seen.contains("Model hidden in this session"))
     #expect(!seen.contains("alice B") && !seen.contains("Model v1"))
     bob.send("1")
-    #expect(waitOnScreen(bob, "Other raters: alice B"))
+    #expect(waitOnScreen(bob, "Other raters: alice Benign"))
     #expect(screen(bob).contains("Model v1:"))
     bob.send("n")
     #expect(waitOnScreen(bob, "Case #2"))
@@ -122,7 +122,7 @@ struct SessionEndToEndTests {
       }
     }
     // alice is still on case 4, which she labelled: bob's label arrives there live.
-    #expect(waitOnScreen(alice, "Other raters: bob E"))
+    #expect(waitOnScreen(alice, "Other raters: bob Early-B"))
 
     // The dashboards of both, and agree --json as each of them.
     alice.send("A")

@@ -66,7 +66,7 @@ import Workflows
     bob.dispatch(key("N"))
     bob.dispatch(key("1"))
     f = bob.frame
-    #expect(f.contains("Other raters: alice B"))
+    #expect(f.contains("Other raters: alice Benign"))
     #expect(f.contains("Model v1:"))
     bob.dispatch(key("o"))
     #expect(bob.state.overlays.masks.contains { $0.owner == "rater:alice" })

@@ -226,7 +226,7 @@ extension View {
         maskID = p.maskID
         colour = s.overlayColours.modelMask
         caption1 =
-          "model v\(p.modelVersion): \(letter(p.label, s.schema)) \(String(format: "%.2f", p.confidence))"
+          "model v\(p.modelVersion): \(p.label) \(String(format: "%.2f", p.confidence))"
         if !selected { captionStyle = classStyle(p.label, s.schema) }
       }
       let imageRect = CellRect(row: rect.row, column: rect.column, rows: rect.rows, columns: rect.columns)

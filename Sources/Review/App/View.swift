@@ -68,8 +68,9 @@ public enum View {
     if s.filter.unreviewed { parts.append("unreviewed") }
     if s.filter.disagreement { parts.append("disagreement") }
     if s.filter.adjudicated { parts.append("adjudicated") }
-    if let l = s.filter.myLabel { parts.append("mine=\(letter(l, s.schema))") }
-    if let l = s.filter.predictedLabel { parts.append("predicted=\(letter(l, s.schema))") }
+    // The schema's names, not its letters (issue 18, item 7: "R" read as nothing to a clinician).
+    if let l = s.filter.myLabel { parts.append("mine: \(Sanitizer.sanitize(l))") }
+    if let l = s.filter.predictedLabel { parts.append("predicted: \(Sanitizer.sanitize(l))") }
     if let split = s.filter.split { parts.append("split=\(split.rawValue)") }
     if let c = s.filter.confidenceBelow { parts.append(String(format: "confidence<%.1f", c)) }
     if let q = s.filter.search { parts.append("search \"\(Sanitizer.sanitize(q))\"") }

@@ -91,7 +91,7 @@ extension View {
         others.isEmpty
           ? "Other raters: none"
           : "Other raters: "
-            + others.map { "\(Sanitizer.sanitize($0.rater)) \(letter($0.label, s.schema))" }.joined(
+            + others.map { "\(Sanitizer.sanitize($0.rater)) \(Sanitizer.sanitize($0.label ?? "·"))" }.joined(
               separator: ", "))
     }
     // Issue 18: the final decision, its reason and who decided, to everyone blinding lets see it.
