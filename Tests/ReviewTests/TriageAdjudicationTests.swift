@@ -83,7 +83,8 @@ import Testing
     #expect(f.contains("benign vs malignant: raters differ, vs model"))
     // Side by side: alice, bob and the model, each image with its own mask.
     #expect(f.images.count == 3)
-    #expect(f.contains("▶alice: B Benign") && f.contains("bob: R Pro-B") && f.contains("model v1: Early-B 0.50"))
+    #expect(
+      f.contains("▶alice: B Benign") && f.contains("bob: R Pro-B") && f.contains("model v1: Early-B 0.50"))
     #expect(f.contains("mask 1600 px") && f.contains("no mask") && f.contains("mask 3600 px"))
     // Recording needs a label and a reason.
     app.dispatch(key(.enter))
