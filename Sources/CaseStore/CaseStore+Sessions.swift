@@ -9,6 +9,12 @@ public enum CaseSelection: Sendable, Equatable {
   case referenceClass(String)
   /// An explicit list, in this order.
   case ids([Int64])
+  /// The first `n` cases by id (import order).
+  case first(Int)
+  /// `n` cases drawn at random, reproducibly: each case ranked by SHA-256(seed ‖ its image's
+  /// digest), the lowest `n` taken, in id order. The same seed draws the same images in any
+  /// workspace that holds them, on any platform.
+  case random(Int, seed: String)
 
   public var description: String {
     switch self {
@@ -16,6 +22,21 @@ public enum CaseSelection: Sendable, Equatable {
     case .split(let s): return "split:\(s.rawValue)"
     case .referenceClass(let c): return "class:\(c)"
     case .ids(let ids): return "list of \(ids.count)"
+    case .first(let n): return "first:\(n)"
+    case .random(let n, let seed): return "random:\(n) seed \(seed)"
+    }
+  }
+
+  /// The cases a `first` or `random` selection takes from `cases` (id and image digest, any
+  /// order); nil for the other selections.
+  public func sample(_ cases: [(id: Int64, sha256: String)]) -> [Int64]? {
+    switch self {
+    case .first(let n): return Array(cases.map(\.id).sorted().prefix(max(0, n)))
+    case .random(let n, let seed):
+      let ranked = cases.map { (rank: Digest.sampleRank(sha256Hex: $0.sha256, seed: seed), id: $0.id) }
+        .sorted { ($0.rank, $0.id) < ($1.rank, $1.id) }
+      return ranked.prefix(max(0, n)).map(\.id).sorted()
+    default: return nil
     }
   }
 }
@@ -110,6 +131,15 @@ extension CaseStore {
             INSERT INTO session_case (session_id, case_id, position)
             SELECT ?, id, id FROM "case" WHERE reference_label = ?
             """, arguments: [sid, referenceClass])
+      case .first, .random:
+        let all = try Row.fetchAll(db, sql: #"SELECT id, sha256 FROM "case""#).map {
+          (id: $0["id"] as Int64, sha256: $0["sha256"] as String)
+        }
+        for (position, id) in (cases.sample(all) ?? []).enumerated() {
+          try db.execute(
+            sql: "INSERT INTO session_case (session_id, case_id, position) VALUES (?, ?, ?)",
+            arguments: [sid, id, position])
+        }
       case .ids(let ids):
         var seen: Set<Int64> = []
         var position = 0

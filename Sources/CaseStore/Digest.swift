@@ -53,6 +53,17 @@ enum Digest {
     return Int(v % 10)
   }
 
+  /// A case's place in a seeded random draw: the first 8 bytes of SHA-256(seed ‖ raw digest
+  /// bytes), as `splitBucket` but for ranking.
+  static func sampleRank(sha256Hex: String, seed: String) -> UInt64 {
+    var input = Array("sample:\(seed):".utf8)
+    input.append(contentsOf: rawBytes(hex: sha256Hex))
+    let d = Array(SHA256.hash(data: input))
+    var v: UInt64 = 0
+    for i in 0..<8 { v = (v << 8) | UInt64(d[i]) }
+    return v
+  }
+
   static func rawBytes(hex: String) -> [UInt8] {
     var out: [UInt8] = []
     out.reserveCapacity(hex.utf8.count / 2)

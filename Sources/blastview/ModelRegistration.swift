@@ -35,12 +35,5 @@ enum ModelRegistration {
 }
 
 /// A path or word quoted for a POSIX shell only when it needs it, so printed hints can be
-/// pasted as they are.
-func shellWord(_ s: String) -> String {
-  let plain =
-    !s.isEmpty
-    && s.unicodeScalars.allSatisfy {
-      CharacterSet.alphanumerics.contains($0) || "/._-+:,@%=".unicodeScalars.contains($0)
-    }
-  return plain ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
-}
+/// pasted as they are (the TUI's hints use the same `ShellWord`).
+func shellWord(_ s: String) -> String { ShellWord.quoted(s) }

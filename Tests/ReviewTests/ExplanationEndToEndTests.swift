@@ -48,7 +48,7 @@ struct ExplanationEndToEndTests {
     #expect(tmux.waitFor("blue: speaks against it", seconds: 60), "\(tmux.capture())")
     let screen = tmux.capture()
     #expect(
-      screen.contains("LIME, ") && screen.contains("yellow: top") && screen.contains("Scale-bar corner:"))
+      screen.contains("LIME, ") && screen.contains("yellow: top") && screen.contains("Scale bar: "))
     #expect(screen.contains(count))
     tmux.send("q")
     #expect(tmux.waitFor("EXIT=0"))

@@ -111,7 +111,7 @@ func key(_ k: Key) -> AppEvent { .input(.key(KeyPress(k))) }
     app.dispatch(key("u"))
     app.dispatch(key("m"))  // my label = Benign
     #expect(app.state.matching == 1)
-    #expect(app.frame.text(row: 1).contains("mine=B"))
+    #expect(app.frame.text(row: 1).contains("mine: Benign"))
     app.dispatch(key("c"))
     #expect(app.state.matching == 20)
     app.dispatch(key("/"))
@@ -151,7 +151,7 @@ func key(_ k: Key) -> AppEvent { .input(.key(KeyPress(k))) }
     #expect(f.contains("My label: none (press 1/2/3/4)"))
     app.dispatch(key("3"))
     f = app.frame
-    #expect(f.text(row: 39).contains("Saved: case #1 labelled P Pre-B"))
+    #expect(f.text(row: 39).contains("Saved: case #1 labelled Pre-B"))
     #expect(f.style(of: " Saved: case #1")?.role == .statusOK)
     #expect(f.contains("My label: P Pre-B"))
     #expect(f.contains("alice: P Pre-B"))

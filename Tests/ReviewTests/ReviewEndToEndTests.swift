@@ -38,18 +38,18 @@ struct ReviewEndToEndTests {
     tmux.send("Enter")
     #expect(tmux.waitFor("Case #2"))
     tmux.send("3")
-    #expect(tmux.waitFor("Saved: case #2 labelled P Pre-B"))
+    #expect(tmux.waitFor("Saved: case #2 labelled Pre-B"))
     // Next case (3): Benign; next (4): Pro-B, then change my mind to Early-B.
     tmux.send("n")
     #expect(tmux.waitFor("Case #3"))
     tmux.send("1")
-    #expect(tmux.waitFor("Saved: case #3 labelled B Benign"))
+    #expect(tmux.waitFor("Saved: case #3 labelled Benign"))
     tmux.send("n")
     #expect(tmux.waitFor("Case #4"))
     tmux.send("4")
-    #expect(tmux.waitFor("Saved: case #4 labelled R Pro-B"))
+    #expect(tmux.waitFor("Saved: case #4 labelled Pro-B"))
     tmux.send("2")
-    #expect(tmux.waitFor("Saved: case #4 labelled E Early-B"))
+    #expect(tmux.waitFor("Saved: case #4 labelled Early-B"))
     // Paint a stroke in the mask editor and leave: the visit is saved once, with the label
     // carried forward.
     tmux.send("m")
@@ -104,11 +104,11 @@ struct ReviewEndToEndTests {
     tmux.send("Enter")
     #expect(tmux.waitFor("Case #1"))
     tmux.send("2")
-    #expect(tmux.waitFor("Saved: case #1 labelled E Early-B"))
+    #expect(tmux.waitFor("Saved: case #1 labelled Early-B"))
     tmux.send("n")
     #expect(tmux.waitFor("Case #2"))
     tmux.send("4")
-    #expect(tmux.waitFor("Saved: case #2 labelled R Pro-B"))
+    #expect(tmux.waitFor("Saved: case #2 labelled Pro-B"))
     let shell = try #require(tmux.panePID)
     let child = EndToEnd.run(["ps", "--ppid", "\(shell)", "-o", "pid=,comm="]).output
       .split(separator: "\n").first { $0.contains("blastview") }

@@ -83,6 +83,10 @@ struct SessionEndToEndTests {
     // alice labels cases 1-4: Benign, Pre-B, Pro-B, Early-B.
     alice.send("Enter")
     #expect(waitOnScreen(alice, "Case #1"))
+    // These raters stay on a case after labelling it, to see what the label reveals (N; in a
+    // session the next case opens by default, FlowEndToEndTests).
+    alice.send("N")
+    #expect(waitOnScreen(alice, "the case stays open"))
     for (i, k) in ["1", "3", "4", "2"].enumerated() {
       alice.send(k)
       #expect(alice.waitFor("Saved: case #\(i + 1) labelled"))
@@ -96,12 +100,14 @@ struct SessionEndToEndTests {
     // bob's process: alice's labels and the model are hidden until he labels.
     bob.send("Enter")
     #expect(waitOnScreen(bob, "Case #1"))
+    bob.send("N")
+    #expect(waitOnScreen(bob, "the case stays open"))
     var seen = screen(bob)
     #expect(seen.contains("Other raters: hidden until you label (blinded)"))
     #expect(seen.contains("Model hidden in this session"))
     #expect(!seen.contains("alice B") && !seen.contains("Model v1"))
     bob.send("1")
-    #expect(waitOnScreen(bob, "Other raters: alice B"))
+    #expect(waitOnScreen(bob, "Other raters: alice Benign"))
     #expect(screen(bob).contains("Model v1:"))
     bob.send("n")
     #expect(waitOnScreen(bob, "Case #2"))
@@ -116,7 +122,7 @@ struct SessionEndToEndTests {
       }
     }
     // alice is still on case 4, which she labelled: bob's label arrives there live.
-    #expect(waitOnScreen(alice, "Other raters: bob E"))
+    #expect(waitOnScreen(alice, "Other raters: bob Early-B"))
 
     // The dashboards of both, and agree --json as each of them.
     alice.send("A")

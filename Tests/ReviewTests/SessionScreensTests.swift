@@ -61,10 +61,12 @@ import Workflows
     bob.dispatch(key("A"))  // the dashboard: nothing of alice's counts yet
     #expect(bob.state.dashboard?.report?.labels.pairwise.first?.n == 0)
     bob.dispatch(key(.escape))
-    // bob labels case 1: it is revealed at once (the case reloads).
+    // bob labels case 1: it is revealed at once (the case reloads). He stays on the case
+    // after a label (N; in a session the next case opens by default).
+    bob.dispatch(key("N"))
     bob.dispatch(key("1"))
     f = bob.frame
-    #expect(f.contains("Other raters: alice B"))
+    #expect(f.contains("Other raters: alice Benign"))
     #expect(f.contains("Model v1:"))
     bob.dispatch(key("o"))
     #expect(bob.state.overlays.masks.contains { $0.owner == "rater:alice" })
@@ -138,7 +140,10 @@ import Workflows
     #expect(f.contains(String(format: "%.3f [%.3f, %.3f]", wk.kappa, wk.ci95.lower, wk.ci95.upper)))
     #expect(f.contains(String(format: "accuracy %.3f · kappa %.3f", modelReport.accuracy, modelKappa)))
     #expect(f.contains("Dice 0.800 IoU 0.667 (1 case)"))
-    #expect(f.contains("CLI: blastview agree --session s --rater alice --weights clinical --json"))
+    #expect(
+      f.text.replacingOccurrences(of: "\n   ", with: " ").contains(
+        "CLI: blastview agree --workspace \(ShellWord.quoted(ws.path)) --session s --rater alice --weights clinical --json"
+      ))
   }
 
   @Test func theHeatmapWritesEveryCountAndShadesByIt() throws {

@@ -34,7 +34,12 @@ import Testing
     #expect(f.contains("top probability below 0.60"))
     #expect(f.contains("▶#1"))
     #expect(f.contains("raters differ, vs model"))
-    #expect(f.contains("Role rater: adjudicating needs `blastview rater set-role lead adjudicator`"))
+    // The hint is runnable as printed: the workspace named, wrapped at word boundaries (issue 18).
+    let headings = f.lines[1..<8].map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+    #expect(
+      headings.contains(
+        "Role rater: adjudicating needs blastview rater set-role --workspace \(ShellWord.quoted(ws.path)) lead adjudicator"
+      ))
     app.dispatch(key("]"))
     #expect(app.state.triage?.items.map(\.caseID) == [1, 4, 2, 3])
     f = app.frame
@@ -53,9 +58,12 @@ import Testing
     app.dispatch(key("!"))
     app.dispatch(key(.enter))
     #expect(app.state.screen == .triage)
+    let status = app.frame.lines[36...39].map { $0.trimmingCharacters(in: .whitespaces) }.joined(
+      separator: " ")
     #expect(
-      app.frame.text(row: 39).contains(
-        "Refused: only adjudicators adjudicate; lead is a rater (blastview rater set-role lead adjudicator)"))
+      status.contains(
+        "Refused: only adjudicators adjudicate; lead is a rater (blastview rater set-role --workspace \(ShellWord.quoted(ws.path)) lead adjudicator)"
+      ), "\(status)")
     // A lead gives the role while the app runs: the next attempt asks the store again.
     try ws.store.setRole(.adjudicator, for: "lead")
     app.dispatch(key(.enter))
@@ -75,7 +83,8 @@ import Testing
     #expect(f.contains("benign vs malignant: raters differ, vs model"))
     // Side by side: alice, bob and the model, each image with its own mask.
     #expect(f.images.count == 3)
-    #expect(f.contains("▶alice: B Benign") && f.contains("bob: R Pro-B") && f.contains("model v1: E 0.50"))
+    #expect(
+      f.contains("▶alice: B Benign") && f.contains("bob: R Pro-B") && f.contains("model v1: Early-B 0.50"))
     #expect(f.contains("mask 1600 px") && f.contains("no mask") && f.contains("mask 3600 px"))
     // Recording needs a label and a reason.
     app.dispatch(key(.enter))

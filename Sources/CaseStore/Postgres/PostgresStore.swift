@@ -314,6 +314,10 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
     case .split(let s): split = s.rawValue
     case .referenceClass(let c): referenceClass = try canonicalLabel(c)
     case .ids(let list): ids = "[" + list.map(String.init).joined(separator: ",") + "]"
+    case .first, .random:
+      throw .invalidInput(
+        "--cases \(cases.description): a shared workspace takes all, split:NAME, class:NAME or a file of cases"
+      )
     }
     let raterJSON = String(decoding: (try? JSONEncoder().encode(unique)) ?? Data("[]".utf8), as: UTF8.self)
     try connection.transaction { () throws(StoreError) in

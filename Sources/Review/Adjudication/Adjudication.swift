@@ -167,7 +167,8 @@ func adjudicationAction(_ s: inout AppState, _ action: Action) -> [Effect] {
 func adjudicatorRefusal(_ s: AppState) -> String {
   let me = Sanitizer.sanitize(s.rater)
   return
-    "Refused: only adjudicators adjudicate; \(me) is a \(s.role.rawValue) (blastview rater set-role \(me) adjudicator)"
+    "Refused: only adjudicators adjudicate; \(me) is a \(s.role.rawValue) ("
+    + View.command(s, ["rater", "set-role"], [s.rater, "adjudicator"]) + ")"
 }
 
 extension View {
@@ -228,7 +229,7 @@ extension View {
         maskID = p.maskID
         colour = s.overlayColours.modelMask
         caption1 =
-          "model v\(p.modelVersion): \(letter(p.label, s.schema)) \(String(format: "%.2f", p.confidence))"
+          "model v\(p.modelVersion): \(p.label) \(String(format: "%.2f", p.confidence))"
         if !selected { captionStyle = classStyle(p.label, s.schema) }
       }
       let imageRect = CellRect(row: rect.row, column: rect.column, rows: rect.rows, columns: rect.columns)

@@ -63,6 +63,8 @@ public struct AppState: Equatable, Sendable {
   public var schema: LabelSchema
   public var rater: String
   public var workspaceName: String
+  /// The workspace's directory, for the command lines hints print (`View.command`).
+  public var workspacePath = ""
   public var session: String?
   public var modelVersion: Int64?
   public var totalCases: Int
@@ -94,6 +96,20 @@ public struct AppState: Equatable, Sendable {
   public var openAfterLoad: OpenAfterLoad?
 
   public enum OpenAfterLoad: Equatable, Sendable { case first, last }
+  /// The browser's tile width in cells (`+`/`-`, `review --thumb-size`); see `BrowserGrid`.
+  public var thumbnailWidth = BrowserGrid.defaultTileWidth
+  /// After a label, open the next case (issue 18: on by default in a session's queue; `N`
+  /// switches it and the workspace keeps the choice).
+  public var advanceAfterLabel = false
+  /// "Replace my label with the model's?", waiting for `y` (issue 18: `a` silently replaced
+  /// a different label of mine).
+  public var confirmAccept: PendingLabel?
+
+  /// A label waiting for a confirmation.
+  public struct PendingLabel: Equatable, Sendable {
+    public var caseID: Int64
+    public var label: String
+  }
 
   // Case view.
   public var detail: CaseDetail?
@@ -124,6 +140,8 @@ public struct AppState: Equatable, Sendable {
   /// The store's `externalChangeVersion` when last polled: another process committed when it moves.
   public var changeVersion: Int?
   public var dashboard: DashboardState?
+  /// The list of sessions `A` shows outside a session (`SessionPicker.swift`).
+  public var sessionPicker: SessionPickerState?
   public var triage: TriageState?
   /// Triage's low-confidence threshold on the model's top probability (`[`/`]` change it).
   public var triageConfidence = KeyMap.lowConfidence
@@ -163,8 +181,10 @@ public struct AppState: Equatable, Sendable {
     return rows[selection]
   }
 
-  /// The browser's grid geometry for the current size.
-  public var grid: BrowserGrid { BrowserGrid(rows: rows, columns: columns, graphics: graphics) }
+  /// The browser's grid geometry for the current size and thumbnail size.
+  public var grid: BrowserGrid {
+    BrowserGrid(rows: rows, columns: columns, graphics: graphics, tileWidth: thumbnailWidth)
+  }
 }
 
 /// A model version's screening operating point: P(malignant) at or above `threshold` is
@@ -183,9 +203,14 @@ public struct ScreeningPoint: Equatable, Sendable {
 
 /// How the browser lays out tiles (or list rows) on the screen.
 public struct BrowserGrid: Equatable, Sendable {
-  /// Tile size in cells, including a one-cell gap right and the two caption lines.
-  public static let tileColumns = 20
-  public static let tileRows = 9
+  /// Tile widths in cells, including the one-cell gap at the right: `+` and `-` step through
+  /// them. The narrowest still holds a caption ("▶#1234 P 0.83 me:P") uncut.
+  public static let tileWidths = [20, 26, 32, 40, 50]
+  public static let defaultTileWidth = 20
+  /// Tile size in cells, including a one-cell gap right, the two caption lines and a gap
+  /// below. The image part keeps about a 4:3 picture on a cell twice as tall as wide.
+  public let tileColumns: Int
+  public let tileRows: Int
   /// First and last rows available for tiles (below the header and filter line, above the
   /// status line).
   public let top = 2
@@ -193,12 +218,15 @@ public struct BrowserGrid: Equatable, Sendable {
   public let down: Int
   public let graphics: Bool
 
-  public init(rows: Int, columns: Int, graphics: Bool) {
+  public init(rows: Int, columns: Int, graphics: Bool, tileWidth: Int = BrowserGrid.defaultTileWidth) {
     self.graphics = graphics
+    tileColumns = max(BrowserGrid.tileWidths[0], tileWidth)
+    // 19 columns of picture take 6 rows (as before); wider tiles grow in proportion.
+    tileRows = (tileColumns - 1) * 6 / 19 + 3
     let usable = max(1, rows - 3)
     if graphics {
-      across = max(1, columns / BrowserGrid.tileColumns)
-      down = max(1, usable / BrowserGrid.tileRows)
+      across = max(1, columns / tileColumns)
+      down = max(1, usable / tileRows)
     } else {
       across = 1
       down = max(1, usable - 1)  // one line for the column headings

@@ -14,6 +14,8 @@ public enum Action: Equatable, Hashable, Sendable {
   /// Set my label to the schema class with this key (`1`–`4` for all4).
   case setLabel(String)
   case acceptPrediction
+  /// Browser: bigger or smaller thumbnails. Case view: whether a label opens the next case.
+  case largerThumbnails, smallerThumbnails, toggleAdvance
   case nextCase, previousCase
   case editMask
   // Mask editor.
@@ -77,7 +79,20 @@ public enum KeyMap {
       KeyBinding(keys: [KeyPress("s")], action: .cycleSort, help: "sort: id, confidence, date"),
       KeyBinding(keys: [KeyPress("r")], action: .reverseSort, help: "reverse the sort"),
       KeyBinding(keys: [KeyPress("c")], action: .clearFilters, help: "clear filters and search"),
+      KeyBinding(keys: [KeyPress("+"), KeyPress("=")], action: .largerThumbnails, help: "larger thumbnails"),
+      KeyBinding(keys: [KeyPress("-")], action: .smallerThumbnails, help: "smaller thumbnails"),
     ] + sessionKeys + retrainKeys + common
+
+  /// The browser's bindings and the schema's label keys: a number key labels the selected
+  /// case without opening it (issue 18, item 8).
+  public static func browser(schema labels: [(key: String, name: String)]) -> [KeyBinding] {
+    browser
+      + labels.map {
+        KeyBinding(
+          keys: [KeyPress(Character($0.key))], action: .setLabel($0.key),
+          help: "label the selected case \($0.name)")
+      }
+  }
 
   /// The case view's bindings; the label keys come from the schema.
   public static func caseView(schema labels: [(key: String, name: String)]) -> [KeyBinding] {
@@ -85,13 +100,17 @@ public enum KeyMap {
       KeyBinding(keys: [KeyPress(Character($0.key))], action: .setLabel($0.key), help: "my label: \($0.name)")
     }
       + [
-        KeyBinding(keys: [KeyPress("a")], action: .acceptPrediction, help: "accept the model's prediction"),
+        KeyBinding(
+          keys: [KeyPress("a")], action: .acceptPrediction, help: "accept the model's prediction (asks first)"
+        ),
         KeyBinding(keys: [KeyPress("m")], action: .editMask, help: "edit my nucleus mask"),
         KeyBinding(
           keys: [KeyPress("n"), KeyPress(.right)], action: .nextCase, help: "next case (browser order)"),
         KeyBinding(keys: [KeyPress("p"), KeyPress(.left)], action: .previousCase, help: "previous case"),
         KeyBinding(
           keys: [KeyPress(.escape), KeyPress(.backspace)], action: .back, help: "back to the browser"),
+        KeyBinding(
+          keys: [KeyPress("N")], action: .toggleAdvance, help: "after a label, open the next case: on/off"),
       ] + zoomKeys + panKeys + overlayKeys + explanationKeys + sessionKeys + retrainKeys + common
   }
 
@@ -118,7 +137,7 @@ public enum KeyMap {
         keys: [KeyPress(.down, .shift), KeyPress("J")], action: .cursor(dx: 0, dy: 8),
         help: "cursor down 8 pixels"),
       KeyBinding(
-        keys: [KeyPress(" ")], action: .pen, help: "pen down / up (a stroke is saved when the pen lifts)"),
+        keys: [KeyPress(" ")], action: .pen, help: "pen down/up (lifting it saves the stroke)"),
       KeyBinding(keys: [KeyPress("e")], action: .toggleEraser, help: "switch between brush and eraser"),
       KeyBinding(keys: [KeyPress("[")], action: .smallerBrush, help: "smaller brush"),
       KeyBinding(keys: [KeyPress("]")], action: .largerBrush, help: "larger brush"),
@@ -136,7 +155,7 @@ public enum KeyMap {
   /// The bindings in force for `state`'s screen.
   public static func bindings(for state: AppState) -> [KeyBinding] {
     switch state.screen {
-    case .browser: return browser
+    case .browser: return browser(schema: state.schema.classes.map { ($0.key, $0.name) })
     case .caseView: return caseView(schema: state.schema.classes.map { ($0.key, $0.name) })
     case .maskEditor: return maskEditor
     case .dashboard: return dashboard

@@ -12,9 +12,10 @@ import Workflows
 /// (`ReviewStore`): an embedded SQLite workspace or a shared PostgreSQL one.
 public final class ReviewApp {
   let store: any ReviewStore
-  let viewer: Viewer
+  /// Who reads, with which blinding: changes when the session picker switches sessions.
+  var viewer: Viewer
   let rater: String
-  let session: String?
+  var session: String?
   public private(set) var state: AppState
   private var pendingSignal: Int32?
   /// Mask comparisons kept between dashboard refreshes.
@@ -59,9 +60,13 @@ public final class ReviewApp {
       rows: rows, columns: columns, graphics: graphics, schema: store.labelSchema, rater: rater,
       workspaceName: (store.workspace.directory as NSString).lastPathComponent, session: session,
       modelVersion: try store.promotedModelVersion(), totalCases: try store.caseCount())
+    state.workspacePath = store.workspace.directory
     if session != nil { state.sort = .sessionQueue }
     state.role = myRole
     state.sessionInfo = info
+    // Moving on after a label: on in a session's queue, off elsewhere, unless `N` chose.
+    let advance = try store.setting(ReviewApp.advanceSetting(inSession: session != nil))
+    state.advanceAfterLabel = advance.map { $0 == "on" } ?? (session != nil)
     if let t = try store.setting(ReviewApp.triageConfidenceSetting).flatMap(Double.init), t > 0, t <= 1 {
       state.triageConfidence = t
     }
@@ -88,6 +93,13 @@ public final class ReviewApp {
     }
     return ScreeningPoint(
       modelVersion: m.version, threshold: point?.threshold, targetSensitivity: point?.targetSensitivity)
+  }
+
+  /// The browser's tile width in cells (`review --thumb-size`), within
+  /// `BrowserGrid.tileWidths`' range; set before `begin()`.
+  public func setThumbnailWidth(_ columns: Int) {
+    let widths = BrowserGrid.tileWidths
+    state.thumbnailWidth = min(widths.last!, max(widths[0], columns))
   }
 
   /// Feeds an event through `update` and runs the resulting effects (which may produce more
@@ -179,6 +191,11 @@ public final class ReviewApp {
       case .loadCaseImage(let path):
         return [.caseImageLoaded(path: path, try? store.caseImage(at: path))]
       case .quit:
+        return []
+      case .saveSetting(let name, let value):
+        // A shared workspace has no per-workspace settings the app may write yet: the choice
+        // holds for this run only there.
+        try store.embeddedStore?.setSetting(name, value)
         return []
       case .sessions(let e):
         return try runSession(e)

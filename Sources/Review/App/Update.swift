@@ -28,6 +28,8 @@ public enum Effect: Equatable, Sendable {
   /// Predictions missing for the promoted model, filled by a background process
   /// (`BackgroundPredictions.swift`).
   case predictions(PredictionEffect)
+  /// Keep a workspace setting (a choice made with a key, e.g. `N`).
+  case saveSetting(name: String, value: String)
 }
 
 /// Everything that reaches `update`.
@@ -211,12 +213,11 @@ public func update(_ state: AppState, _ event: AppEvent) -> (AppState, [Effect])
   }
 }
 
-/// A label was saved: the status, the open case, its browser row and the session follow.
+/// A label was saved: the status, the open case, its browser row and the session follow;
+/// with `advanceAfterLabel` the case view moves on to the next case.
 private func annotated(_ state: AppState, _ a: Annotation) -> (AppState, [Effect]) {
   var s = state
-  let name = a.label ?? "none"
-  let letter = s.schema.classes.first { $0.name == a.label }?.letter ?? "-"
-  s.status = StatusMessage("Saved: case #\(a.caseID) labelled \(letter) \(name)", .ok)
+  s.status = StatusMessage("Saved: case #\(a.caseID) labelled \(a.label ?? "none")", .ok)
   if var d = s.detail, d.record.id == a.caseID {
     d.mine = a
     s.detail = d
@@ -229,8 +230,13 @@ private func annotated(_ state: AppState, _ a: Annotation) -> (AppState, [Effect
   }
   // In a session: progress moves; and a case that was blinded is now mine to compare, so
   // reload it to show the other raters and the model.
+  let progress: [Effect] = s.session != nil ? [.sessions(.loadSession)] : []
+  if let next = advanceAfterLabelEffects(&s, a) { return (s, progress + next) }
   let reveal = s.detail.map { $0.record.id == a.caseID && ($0.blinded || $0.modelHidden) } ?? false
-  return (s, (s.session != nil ? [.sessions(.loadSession)] : []) + (reveal ? [.loadCase(a.caseID)] : []))
+  // Labelled from the browser: its row reloads in place (badges, and what blinding now shows).
+  let row: [Effect] =
+    s.screen == .browser ? (s.pageRequest.map { [.loadPage($0), .countCases(s.filter)] } ?? []) : []
+  return (s, progress + (reveal ? [.loadCase(a.caseID)] : []) + row)
 }
 
 /// A mask was saved (possibly merged with another window's edit): the editor, the open case and its browser row follow.
@@ -275,6 +281,8 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
   if s.showHelp { return helpKey(s, key) }
   if let typed = sessionTextKey(s, key) { return typed }
   if let answer = retrainConfirmKey(s, key) { return answer }
+  if let answer = confirmAcceptKey(s, key) { return answer }
+  if let answer = sessionPickerKey(s, key) { return answer }
   guard let action = KeyMap.action(for: key, in: s) else { return (s, []) }
   s.status = nil
   if let refusal = readOnlyRefusal(s, action) {
@@ -332,10 +340,12 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     .cycleSplitFilter, .toggleLowConfidence, .cycleSort, .reverseSort, .clearFilters,
     .togglePossiblyMalignant:
     return filterAction(s, action)
-  case .setLabel, .acceptPrediction:
+  case .setLabel, .acceptPrediction, .toggleAdvance:
     return labelAction(s, action)
   case .zoom:
     return (s, [])
+  case .largerThumbnails, .smallerThumbnails:
+    return thumbnailSizeAction(s, larger: action == .largerThumbnails)
   case .nextCase, .previousCase:
     return stepCase(s, forward: action == .nextCase)
   }
@@ -477,29 +487,8 @@ private func filterAction(_ state: AppState, _ action: Action) -> (AppState, [Ef
   }
 }
 
-/// Labels the open case: a class key or the model's prediction.
-private func labelAction(_ state: AppState, _ action: Action) -> (AppState, [Effect]) {
-  var s = state
-  switch action {
-  case .setLabel(let key):
-    guard let detail = s.detail, let cls = s.schema.classForKey(key) else { return (s, []) }
-    return (s, [.annotate(caseID: detail.record.id, label: cls.name)])
-  case .acceptPrediction:
-    guard let detail = s.detail else { return (s, []) }
-    guard let prediction = detail.prediction else {
-      s.status = StatusMessage(
-        detail.modelHidden ? "The model is hidden in this session" : "No prediction for this case yet", .error
-      )
-      return (s, [])
-    }
-    return (s, [.annotate(caseID: detail.record.id, label: prediction.label)])
-  default:
-    return (s, [])
-  }
-}
-
 /// Opens the next or previous case, turning the page when the step leaves it.
-private func stepCase(_ state: AppState, forward: Bool) -> (AppState, [Effect]) {
+func stepCase(_ state: AppState, forward: Bool) -> (AppState, [Effect]) {
   var s = state
   guard let rows = s.page?.rows, !rows.isEmpty else { return (s, []) }
   let step = forward ? 1 : -1

@@ -25,6 +25,7 @@ public enum View {
     statusLine(s, &f)
     retrainStatusItem(s, &f)
     if retrainStatusText(s) == nil { predictionStatusItem(s, &f) }
+    sessionPicker(s, &f)
     if s.showHelp { help(s, &f) }
     return f
   }
@@ -47,8 +48,17 @@ public enum View {
   static func header(_ s: AppState, _ f: inout Frame) {
     let session = sessionHeader(s)
     let model = s.modelVersion.map { "v\($0)" } ?? "none"
-    let text =
-      " BlastView · \(Sanitizer.sanitize(s.workspaceName)) · rater \(Sanitizer.sanitize(s.rater)) · session \(session) · model \(model) · \(s.totalCases) cases"
+    let parts = [
+      "BlastView", Sanitizer.sanitize(s.workspaceName), "rater \(Sanitizer.sanitize(s.rater))",
+      "session \(session)",
+      "model \(model)", "\(s.totalCases) cases",
+    ]
+    // Too wide for the terminal: the product name goes first, then the case count (issue 18,
+    // item 10); only a workspace or session name longer than the line is then cut.
+    let fits = [parts, Array(parts.dropFirst()), Array(parts.dropFirst().dropLast())].first {
+      TextWidth.of(" " + $0.joined(separator: " · ")) <= s.columns
+    }
+    let text = " " + (fits ?? Array(parts.dropFirst().dropLast())).joined(separator: " · ")
     f.put(text, row: 0, column: 0, style: Style(.header), width: s.columns)
   }
 
@@ -58,8 +68,9 @@ public enum View {
     if s.filter.unreviewed { parts.append("unreviewed") }
     if s.filter.disagreement { parts.append("disagreement") }
     if s.filter.adjudicated { parts.append("adjudicated") }
-    if let l = s.filter.myLabel { parts.append("mine=\(letter(l, s.schema))") }
-    if let l = s.filter.predictedLabel { parts.append("predicted=\(letter(l, s.schema))") }
+    // The schema's names, not its letters (issue 18, item 7: "R" read as nothing to a clinician).
+    if let l = s.filter.myLabel { parts.append("mine: \(Sanitizer.sanitize(l))") }
+    if let l = s.filter.predictedLabel { parts.append("predicted: \(Sanitizer.sanitize(l))") }
     if let split = s.filter.split { parts.append("split=\(split.rawValue)") }
     if let c = s.filter.confidenceBelow { parts.append(String(format: "confidence<%.1f", c)) }
     if let t = s.filter.pMalignantAtLeast { parts.append(String(format: "possibly malignant (P>=%.3g)", t)) }
@@ -86,9 +97,9 @@ public enum View {
   }
 
   /// `text` broken at spaces into lines of at most `width` columns (a word longer than that
-  /// is cut by the frame).
+  /// is cut by the frame). Text that fits is returned as it is, spacing and all.
   static func wrapped(_ text: String, width: Int) -> [String] {
-    guard width > 4 else { return [text] }
+    guard width > 4, TextWidth.of(text) > width else { return [text] }
     var lines: [String] = []
     var current = ""
     for word in text.split(separator: " ", omittingEmptySubsequences: true) {
@@ -119,43 +130,73 @@ public enum View {
     return flags
   }
 
+  /// The key hints of the status line, most useful first; `? help` (which lists every key)
+  /// always ends the line.
+  static func keyHints(_ s: AppState) -> [String] {
+    let labelKeys = s.schema.classes.map(\.key).joined(separator: "/")
+    switch s.screen {
+    case .browser:
+      return [
+        "Enter open", "\(labelKeys) label", "arrows move", "PgDn/PgUp page", "/ search", "u unreviewed",
+        "+/- size", "q quit",
+      ]
+    case .caseView:
+      // A hint only where it can act (no "accept model" while the model is hidden or has not
+      // predicted the case).
+      let accept = s.detail?.prediction != nil ? ["a accept model"] : []
+      return ["\(labelKeys) label"] + accept + ["m mask", "n/p next/previous", "Esc browser", "q quit"]
+    case .maskEditor:
+      return [
+        "Space pen", "e eraser", "[ ] radius", "f fill", "d delete",
+      ] + (s.modelMask != nil ? ["a accept model"] : []) + ["u undo", "Esc back"]
+    case .dashboard:
+      // Only the session's creator can close it, and only while it is open.
+      let close =
+        s.sessionInfo.map { $0.createdBy == s.rater && $0.isOpen } ?? false ? ["C close session"] : []
+      return ["Tab next pair"] + close + ["! triage", "Esc back", "q quit"]
+    case .triage:
+      return ["↑/↓ move", "Enter adjudicate", "[ ] confidence threshold", "Esc back", "q quit"]
+    case .adjudication:
+      return [
+        "\(labelKeys) final label", "←/→ rater", "t take mask", "m edit mask", "r reason", "Enter record",
+        "Esc back",
+      ]
+    case .models:
+      return ["↑/↓ select", "p promote", "R roll back", "T retrain", "Esc back", "q quit"]
+    }
+  }
+
+  /// The hints that fit in `width` columns, in order, joined by " · ", always ending with
+  /// "? help": a hint that does not fit is left out whole, never cut (issue 18, item 10: at
+  /// 80 columns the key lines were cut mid-word), and the help lists every key.
+  static func keyLine(_ hints: [String], width: Int) -> String {
+    let help = "? help"
+    var line = ""
+    for hint in hints {
+      let candidate = line + hint + " · "
+      if TextWidth.of(" " + candidate + help) <= width { line = candidate }
+    }
+    return " " + line + help
+  }
+
   static func statusLine(_ s: AppState, _ f: inout Frame) {
     let row = s.rows - 1
-    let text: String
-    let style: Style
     if let m = s.status {
-      text = " " + m.text
-      style = m.kind == .error ? Style(.statusError) : m.kind == .ok ? Style(.statusOK) : Style(.status)
-    } else {
-      switch s.screen {
-      case .browser:
-        text = " Enter open · arrows/hjkl move · PgDn/PgUp page · / search · u unreviewed · ? help · q quit"
-      case .caseView:
-        let keys = s.schema.classes.map(\.key).joined(separator: "/")
-        // Issue 18: a hint only where it can act (no "accept model" while the model is hidden
-        // or has not predicted the case).
-        let accept = s.detail?.prediction != nil ? " · a accept model" : ""
-        text = " \(keys) label\(accept) · m mask · n/p next/previous · Esc browser · ? help · q quit"
-      case .maskEditor:
-        text =
-          " Space pen · e eraser · [ ] radius · f fill · d delete\(s.modelMask != nil ? " · a accept model" : "")"
-          + " · u undo · Esc back · ? help"
-      case .dashboard:
-        // Only the session's creator can close it, and only while it is open.
-        let canClose = s.sessionInfo.map { $0.isOpen && $0.createdBy == s.rater } ?? false
-        text = " Tab next pair\(canClose ? " · C close session" : "") · ! triage · Esc back · ? help · q quit"
-      case .triage:
-        text = " ↑/↓ move · Enter adjudicate · [ ] confidence threshold · Esc back · ? help · q quit"
-      case .adjudication:
-        let keys = s.schema.classes.map(\.key).joined(separator: "/")
-        text =
-          " \(keys) final label · ←/→ rater · t take mask · m edit mask · r reason · Enter record · Esc back"
-      case .models:
-        text = " ↑/↓ select · p promote · R roll back · T retrain · Esc back · ? help · q quit"
+      let style = m.kind == .error ? Style(.statusError) : m.kind == .ok ? Style(.statusOK) : Style(.status)
+      // A message longer than the line wraps upwards (at most three lines), never cut.
+      let lines = wrapped(m.text, width: s.columns - 2).suffix(3)
+      for (i, text) in lines.enumerated() {
+        f.put(" " + text, row: row - lines.count + 1 + i, column: 0, style: style, width: s.columns)
       }
-      style = Style(.status)
+      return
     }
-    f.put(text, row: row, column: 0, style: style, width: s.columns)
+    // Background work's progress takes the line's right end: the keys get the rest. The
+    // screen's last cell stays empty: curses leaves the bottom-right corner unwritten (writing
+    // it would scroll), so a line that filled it lost its last letter in a real terminal.
+    let item = retrainStatusText(s) ?? predictionStatusText(s)
+    let reserved = item.map { min(TextWidth.of(" " + $0 + " "), statusItemWidth(s)) } ?? 0
+    let text = keyLine(keyHints(s), width: s.columns - 1 - reserved)
+    f.put(text, row: row, column: 0, style: Style(.status), width: s.columns)
   }
 
   /// The help overlay, generated from the key map of the current screen.

@@ -33,17 +33,17 @@ extension View {
   public static func tileRect(_ index: Int, in s: AppState) -> CellRect {
     let g = s.grid
     return CellRect(
-      row: g.top + (index / g.across) * BrowserGrid.tileRows,
-      column: (index % g.across) * BrowserGrid.tileColumns,
-      rows: BrowserGrid.tileRows - 1, columns: BrowserGrid.tileColumns - 1)
+      row: g.top + (index / g.across) * g.tileRows,
+      column: (index % g.across) * g.tileColumns,
+      rows: g.tileRows - 1, columns: g.tileColumns - 1)
   }
 
   /// The tile (or list row) index under a cell, for mouse clicks.
   public static func tileIndex(at p: CellPosition, in s: AppState) -> Int? {
     let g = s.grid
     if s.graphics {
-      let r = (p.row - g.top) / BrowserGrid.tileRows
-      let c = p.column / BrowserGrid.tileColumns
+      let r = (p.row - g.top) / g.tileRows
+      let c = p.column / g.tileColumns
       guard p.row >= g.top, r < g.down, c < g.across else { return nil }
       return r * g.across + c
     }

@@ -178,9 +178,10 @@ extension View {
     -> Int
   {
     var y = row
-    guard y < s.rows - 1 else { return y }
-    f.put("Overlays: M model · y mine · o others", row: y, column: x, style: Style(.dim), width: width)
-    y += 1
+    for part in wrapped("Overlays: M model · y mine · o others", width: width - 2) where y < s.rows - 1 {
+      f.put(part, row: y, column: x, style: Style(.dim), width: width)
+      y += 1
+    }
     for l in overlayLayers(s, d) where y < s.rows - 1 {
       let c = l.layer.colour
       let used = f.put(

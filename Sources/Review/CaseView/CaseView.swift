@@ -27,13 +27,20 @@ extension View {
     }
     let x = imageColumns + 1
     var y = 1
+    // The panel's lines wrap at word boundaries, continued with an indent (issue 18, item 10:
+    // at 80 × 24 "hidden until you labe…" was cut); only a file name is shortened, with "…".
     func line(_ text: String, _ style: Style = Style(.text)) {
-      guard y < s.rows - 1 else { return }
-      f.put(text, row: y, column: x, style: style, width: panelWidth)
-      y += 1
+      for (i, part) in wrapped(text, width: panelWidth - 2).enumerated() {
+        guard y < s.rows - 1 else { return }
+        f.put((i > 0 ? "  " : "") + part, row: y, column: x, style: style, width: panelWidth)
+        y += 1
+      }
     }
     line("Case #\(r.id)", Style(.title))
-    line(Sanitizer.sanitize((r.path as NSString).lastPathComponent))
+    if y < s.rows - 1 {
+      f.put(Sanitizer.sanitize((r.path as NSString).lastPathComponent), row: y, column: x, width: panelWidth)
+      y += 1
+    }
     line(
       "\(r.split.rawValue) · \(r.width) × \(r.height) · reference \(r.referenceLabel.map { Sanitizer.sanitize($0) } ?? "—")",
       Style(.dim))
@@ -104,7 +111,7 @@ extension View {
         others.isEmpty
           ? "Other raters: none"
           : "Other raters: "
-            + others.map { "\(Sanitizer.sanitize($0.rater)) \(letter($0.label, s.schema))" }.joined(
+            + others.map { "\(Sanitizer.sanitize($0.rater)) \(Sanitizer.sanitize($0.label ?? "·"))" }.joined(
               separator: ", "))
     }
     // Issue 18: the final decision, its reason and who decided, to everyone blinding lets see it.

@@ -71,9 +71,14 @@ extension View {
   private static func dashboardLine(
     _ text: String, _ style: Style, _ s: AppState, _ f: inout Frame, _ y: inout Int
   ) {
-    guard y < s.rows - 1 else { return }
-    f.put(text, row: y, column: 0, style: style, width: s.columns)
-    y += 1
+    // Wrapped at word boundaries, continued with an indent, never cut (issue 18, item 10).
+    let indent = String(text.prefix { $0 == " " }) + "  "
+    for (i, part) in wrapped(text, width: s.columns - 1).enumerated() {
+      guard y < s.rows - 1 else { return }
+      let lead = i > 0 ? indent : (text.hasPrefix(" ") && !part.hasPrefix(" ") ? " " : "")
+      f.put(lead + part, row: y, column: 0, style: style, width: s.columns)
+      y += 1
+    }
   }
 
   /// The title, the raters' progress, n and (blinded) which labels count.
@@ -258,13 +263,9 @@ extension View {
 
   /// The command line that prints this dashboard's numbers as JSON.
   static func agreeCommand(_ s: AppState, _ r: SessionAgreementReport) -> String {
-    func quoted(_ t: String) -> String {
-      let safe = Sanitizer.sanitize(t)
-      return safe.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) } ? safe : "'\(safe)'"
-    }
-    var parts = ["blastview agree --session", quoted(r.session.name), "--rater", quoted(r.readAs ?? s.rater)]
-    if let w = r.options.weights?.name { parts += ["--weights", w] }
-    return (parts + ["--json"]).joined(separator: " ")
+    var arguments = ["--session", r.session.name, "--rater", r.readAs ?? s.rater]
+    if let w = r.options.weights?.name { arguments += ["--weights", w] }
+    return command(s, ["agree"], arguments + ["--json"])
   }
 
   static func kappaText(

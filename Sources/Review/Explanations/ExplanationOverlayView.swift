@@ -46,10 +46,13 @@ extension View {
     _ s: AppState, _ d: CaseDetail, _ f: inout Frame, column x: Int, row: Int, width: Int
   ) -> Int {
     var y = row
+    // Panel lines wrap at word boundaries rather than being cut (issue 18, item 10).
     func line(_ text: String, _ style: Style = Style(.text), indent: Int = 1) {
-      guard y < s.rows - 1 else { return }
-      f.put(text, row: y, column: x + indent, style: style, width: width - indent)
-      y += 1
+      for part in View.wrapped(text, width: width - indent) {
+        guard y < s.rows - 1 else { return }
+        f.put(part, row: y, column: x + indent, style: style, width: width - indent)
+        y += 1
+      }
     }
     func swatch(_ c: (UInt8, UInt8, UInt8), _ mark: String, _ text: String) {
       guard y < s.rows - 1 else { return }
@@ -76,9 +79,8 @@ extension View {
             (st.outline.r, st.outline.g, st.outline.b), "□",
             e.topRegions.count == 1 ? "yellow: the top region" : "yellow: top \(e.topRegions.count) regions")
         }
-        let share = e.corner.share.map { String(format: "%.1f%%", 100 * $0) } ?? "none"
         line(
-          "Scale-bar corner: \(share) of it (area \(String(format: "%.1f%%", 100 * e.corner.areaShare)))",
+          View.cornerSentence(e.corner),
           e.corner.enrichment.map { $0 > 2 } == true ? Style(.warning) : Style(.dim))
       } else if ex.failure == nil {
         line("Grad-CAM: computing…", Style(.dim))
@@ -95,6 +97,24 @@ extension View {
       line("(graphics off: overlays are not drawn)", Style(.dim))
     }
     return y
+  }
+
+  /// The scale-bar check in a hematologist's words (issue 18, item 7: "Scale-bar corner: 0.0%
+  /// of it (area 2.7%)" meant nothing to a clinician): how much of what speaks for the class
+  /// lies in the corner that holds the microscope's scale bar, against the corner's share of
+  /// the picture, and what that means.
+  static func cornerSentence(_ c: CornerAttribution) -> String {
+    let area = String(format: "%.1f%%", 100 * c.areaShare)
+    guard let share = c.share else {
+      return "Scale bar: nothing speaks for the class, so nothing in the scale-bar corner either"
+    }
+    let part = String(format: "%.0f%%", 100 * share)
+    if let e = c.enrichment, e > 2 {
+      return "⚠ Scale bar: \(part) of the evidence lies in the scale-bar corner, which is only \(area) of "
+        + "the picture: the model may be reading the label, not the cells"
+    }
+    return "Scale bar: \(part) of the evidence lies in the scale-bar corner (\(area) of the picture): "
+      + "the model looks at the cells, not the label"
   }
 }
 

@@ -28,7 +28,8 @@ func explainAction(_ state: AppState, _ action: ExplainAction) -> (AppState, [Ef
     }
     guard explanationModel(s, d) != nil else {
       s.status = StatusMessage(
-        "No model to explain with: promote one (blastview predict --all-cases --model FILE)", .error)
+        "No model to explain with: promote one ("
+          + View.command(s, ["predict"], ["--all-cases"], placeholders: "--model FILE") + ")", .error)
       return (s, [])
     }
     s.explanations.showExplanation = true

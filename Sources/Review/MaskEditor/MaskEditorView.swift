@@ -29,10 +29,13 @@ extension View {
     let panel = panelWidth(s)
     let x = rect.right + 1
     var y = 1
+    // Wrapped at word boundaries, never cut (issue 18, item 10).
     func line(_ text: String, _ style: Style = Style(.text)) {
-      guard y < s.rows - 1 else { return }
-      f.put(text, row: y, column: x, style: style, width: panel)
-      y += 1
+      for (i, part) in wrapped(text, width: panel - 2).enumerated() {
+        guard y < s.rows - 1 else { return }
+        f.put((i > 0 ? "  " : "") + part, row: y, column: x, style: style, width: panel)
+        y += 1
+      }
     }
     line("Mask editor · case #\(r.id)", Style(.title))
     line(Sanitizer.sanitize((r.path as NSString).lastPathComponent), Style(.dim))

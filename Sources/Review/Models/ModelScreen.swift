@@ -83,7 +83,9 @@ extension View {
     }
     guard !r.models.isEmpty else {
       f.put(
-        " No model in the registry yet (blastview predict --all-cases --model FILE registers one).", row: 3,
+        " No model in the registry yet ("
+          + View.command(s, ["predict"], ["--all-cases"], placeholders: "--model FILE") + " registers one).",
+        row: 3,
         column: 0, style: Style(.dim))
       return
     }

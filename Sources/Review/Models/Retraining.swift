@@ -201,7 +201,8 @@ func retrainUpdate(_ state: AppState, _ event: RetrainEvent) -> (AppState, [Effe
       }
     case .noModel:
       s.status = StatusMessage(
-        "No model is promoted: there is nothing to retrain (blastview predict --all-cases --model FILE)",
+        "No model is promoted: there is nothing to retrain ("
+          + View.command(s, ["predict"], ["--all-cases"], placeholders: "--model FILE") + ")",
         .error)
     case .nothingToLearn(let c):
       s.status = StatusMessage(

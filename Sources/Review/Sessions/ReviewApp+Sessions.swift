@@ -67,6 +67,19 @@ extension ReviewApp {
         case: caseID, adjudicator: rater, label: label, mask: mask, reason: reason, session: session)
       // (On a shared workspace the database itself refuses anyone without the adjudicator role.)
       return [.sessions(.adjudicated(a))]
+    case .loadSessionList:
+      return [.sessions(.sessionListLoaded(try store.sessions()))]
+    case .switchSession(let name):
+      let info = try store.session(named: name)
+      let role = try store.rater(named: rater)?.role ?? .rater
+      // As `review --session` does: raters, its creator and adjudicators may work in it.
+      if !info.raters.contains(rater), info.createdBy != rater, role != .adjudicator {
+        throw StoreError.raterNotInSession(rater: rater, session: info.name)
+      }
+      session = info.name
+      viewer = Viewer.rater(rater, session: info.name)
+      let advance = try store.setting(ReviewApp.advanceSetting(inSession: true)).map { $0 == "on" } ?? true
+      return [.sessions(.sessionSwitched(info, advance: advance))]
     case .loadOverlayMasks(let caseID):
       let detail = try store.caseDetail(id: caseID, viewer: viewer)
       var masks: [OverlayMask] = []

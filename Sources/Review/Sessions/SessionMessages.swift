@@ -21,6 +21,10 @@ public enum SessionEffect: Equatable, Sendable {
   case adjudicate(caseID: Int64, label: String, mask: Mask?, reason: String)
   /// Load the masks the case view's overlays may draw.
   case loadOverlayMasks(caseID: Int64)
+  /// The workspace's sessions, for the picker `A` opens outside a session.
+  case loadSessionList
+  /// Work in this session from now on (the store checks that I may).
+  case switchSession(String)
 }
 
 /// Results of `SessionEffect`s.
@@ -38,6 +42,9 @@ public enum SessionEvent: Equatable, Sendable {
   case adjudicationLoaded(AdjudicationCase)
   case adjudicated(Adjudication)
   case overlayMasksLoaded(caseID: Int64, masks: [OverlayMask])
+  case sessionListLoaded([SessionInfo])
+  /// Now working in this session; `advance`: its setting for moving on after a label.
+  case sessionSwitched(SessionInfo, advance: Bool)
 }
 
 /// The keys of these screens (see `KeyMap+Sessions.swift`).

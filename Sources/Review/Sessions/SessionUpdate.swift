@@ -102,6 +102,19 @@ func sessionUpdate(_ state: AppState, _ event: SessionEvent) -> (AppState, [Effe
       s.triage = t
     }
     return (s, [.sessions(.loadTriage(confidenceBelow: s.triageConfidence))])
+  case .sessionListLoaded(let list):
+    guard var p = s.sessionPicker else { return (s, []) }
+    // The sessions I can work in first (mine to rate, open), then the rest.
+    p.sessions = list.sorted {
+      ($0.raters.contains(s.rater) && $0.isOpen ? 0 : 1, $0.name) < (
+        $1.raters.contains(s.rater) && $1.isOpen ? 0 : 1, $1.name
+      )
+    }
+    p.selection = 0
+    s.sessionPicker = p
+    return (s, [])
+  case .sessionSwitched(let info, let advance):
+    return sessionSwitched(s, info, advance: advance)
   case .overlayMasksLoaded(let caseID, let masks):
     guard s.detail?.record.id == caseID else { return (s, []) }
     s.overlays.caseID = caseID
@@ -153,7 +166,9 @@ func sessionPaste(_ state: AppState, _ text: String) -> (AppState, [Effect]) {
 /// Why an editing key is refused in the case view of a session, or nil: a closed session
 /// is read-only, and only its raters label in it (the store refuses both as well).
 func readOnlyRefusal(_ s: AppState, _ action: Action) -> StatusMessage? {
-  guard let name = s.session, s.screen == .caseView, let info = s.sessionInfo else { return nil }
+  guard let name = s.session, s.screen == .caseView || s.screen == .browser, let info = s.sessionInfo else {
+    return nil
+  }
   switch action {
   case .setLabel, .acceptPrediction, .editMask: break
   default: return nil
@@ -176,19 +191,16 @@ func sessionAction(_ state: AppState, _ action: SessionAction) -> (AppState, [Ef
   var s = state
   switch action {
   case .openDashboard:
-    guard s.session != nil else {
-      s.status = StatusMessage(
-        "The agreement dashboard belongs to a session: open one with blastview review --session NAME "
-          + "(blastview session list shows them)", .error)
-      return (s, [])
-    }
+    guard s.session != nil else { return openSessionPicker(s) }
     s.dashboard = DashboardState(returnTo: s.screen == .dashboard ? .browser : s.screen)
     s.screen = .dashboard
     return (s, [.sessions(.loadDashboard)])
   case .openTriage:
-    let from = sessionScreens.contains(s.screen) ? (s.dashboard?.returnTo ?? .browser) : s.screen
+    // Esc from triage goes back where `!` was pressed, the dashboard included (issue 18); the
+    // dashboard keeps where it came from.
+    let from = s.screen
     s.triage = TriageState(returnTo: from, returnCase: from == .caseView ? s.detail?.record.id : nil)
-    s.dashboard = nil
+    if from != .dashboard { s.dashboard = nil }
     s.screen = .triage
     return (s, [.sessions(.loadTriage(confidenceBelow: s.triageConfidence))])
   case .toggleModelMask, .toggleMyMask, .cycleOtherMasks:

@@ -40,8 +40,11 @@ func triageAction(_ s: inout AppState, _ action: Action) -> [Effect] {
   switch action {
   case .back:
     s.screen = t.returnTo == .caseView && t.returnCase == nil ? .browser : t.returnTo
+    if s.screen == .dashboard && s.dashboard == nil { s.screen = .browser }
     s.triage = nil
     if s.screen == .caseView, let id = t.returnCase { return [.loadCase(id)] }
+    // Adjudications made meanwhile change the dashboard's numbers.
+    if s.screen == .dashboard { return [.sessions(.loadDashboard)] }
     return []
   case .up: t.selection = max(0, t.selection - 1)
   case .down: t.selection = min(max(0, t.items.count - 1), t.selection + 1)
@@ -97,55 +100,76 @@ extension TriageItem {
 }
 
 extension View {
-  /// Rows of the triage list (below its three heading lines, above the status line).
-  static func triageListRows(_ s: AppState) -> Int { max(1, s.rows - 7) }
-
-  static func triage(_ s: AppState, _ f: inout Frame) {
-    guard let t = s.triage else { return }
+  /// The heading lines above the list, wrapped to the width (the role line carries a
+  /// command, runnable as printed, that must not be cut).
+  static func triageHeadings(_ s: AppState) -> [(String, Style)] {
+    guard let t = s.triage else { return [] }
     let counts = Dictionary(grouping: t.items, by: \.severity).mapValues(\.count)
     let scope = s.session.map { Sanitizer.sanitize($0) } ?? "workspace"
-    f.put(
-      " Triage · \(scope) · \(t.items.count) case\(t.items.count == 1 ? "" : "s"): "
-        // The screening severity is named only when it has cases (it needs an operating point).
-        + TriageSeverity.allCases.filter { $0 != .possiblyMalignantCalledBenign || counts[$0] != nil }
-        .map { "\(counts[$0] ?? 0) \($0.phrase)" }.joined(separator: " · "),
-      row: 1, column: 0, style: Style(.title), width: s.columns)
-    f.put(
-      String(
-        format: " Low confidence: the model's top probability below %.2f ([ ] change it)", s.triageConfidence),
-      row: 2, column: 0, style: Style(.dim), width: s.columns)
-    let me = Sanitizer.sanitize(s.rater)
     let roleLine =
       s.role == .adjudicator
       ? " You are an adjudicator: Enter opens the selected case to adjudicate it"
-      : " Role \(s.role.rawValue): adjudicating needs `blastview rater set-role \(me) adjudicator`"
-    f.put(
-      roleLine, row: 3, column: 0, style: s.role == .adjudicator ? Style(.accent) : Style(.warning),
-      width: s.columns)
+      : " Role \(s.role.rawValue): adjudicating needs "
+        + View.command(s, ["rater", "set-role"], [s.rater, "adjudicator"])
+    let lines: [(String, Style)] = [
+      (
+        " Triage · \(scope) · \(t.items.count) case\(t.items.count == 1 ? "" : "s"): "
+          // The screening severity is named only when it has cases (it needs an operating point).
+          + TriageSeverity.allCases.filter { $0 != .possiblyMalignantCalledBenign || counts[$0] != nil }
+          .map { "\(counts[$0] ?? 0) \($0.phrase)" }.joined(separator: " · "),
+        Style(.title)
+      ),
+      (
+        String(
+          format: " Low confidence: the model's top probability below %.2f ([ ] change it)",
+          s.triageConfidence),
+        Style(.dim)
+      ),
+      (roleLine, s.role == .adjudicator ? Style(.accent) : Style(.warning)),
+    ]
+    return lines.flatMap { line in
+      wrapped(line.0, width: s.columns - 2).enumerated().map {
+        ($0.offset == 0 ? $0.element : "   " + $0.element, line.1)
+      }
+    }
+  }
+
+  /// The row of the list's column headings (the list starts below it).
+  static func triageHeadingRow(_ s: AppState) -> Int { 1 + triageHeadings(s).count }
+
+  /// Rows of the triage list (below its heading lines, above the status line).
+  static func triageListRows(_ s: AppState) -> Int { max(1, s.rows - triageHeadingRow(s) - 2) }
+
+  static func triage(_ s: AppState, _ f: inout Frame) {
+    guard let t = s.triage else { return }
+    for (i, line) in triageHeadings(s).enumerated() {
+      f.put(line.0, row: 1 + i, column: 0, style: line.1, width: s.columns)
+    }
+    let head = triageHeadingRow(s)
     // Columns: case, severity, raters (what is left, 12-40), model, why.
     let ratersWidth = min(40, max(12, s.columns - 10 - 20 - 9 - 24))
     let modelColumn = 10 + 20 + ratersWidth + 1
     let whyColumn = modelColumn + 9
-    f.put(String(repeating: " ", count: s.columns), row: 4, column: 0, style: Style(.dim, [.underline]))
+    f.put(String(repeating: " ", count: s.columns), row: head, column: 0, style: Style(.dim, [.underline]))
     for (text, column) in [
       ("case", 2), ("severity", 10), ("raters", 30), ("model", modelColumn), ("why", whyColumn),
     ] {
-      f.put(text, row: 4, column: column, style: Style(.dim, [.underline]))
+      f.put(text, row: head, column: column, style: Style(.dim, [.underline]))
     }
     guard t.loaded else {
-      f.put(" Loading…", row: 5, column: 0, style: Style(.dim))
+      f.put(" Loading…", row: head + 1, column: 0, style: Style(.dim))
       return
     }
     if t.items.isEmpty {
       f.put(
         " Nothing to triage: no disagreement and no prediction below the threshold (that you may see)",
-        row: 5, column: 0, style: Style(.dim), width: s.columns)
+        row: head + 1, column: 0, style: Style(.dim), width: s.columns)
       return
     }
     let rows = triageListRows(s)
     for (n, i) in (t.top..<min(t.items.count, t.top + rows)).enumerated() {
       let item = t.items[i]
-      let y = 5 + n
+      let y = head + 1 + n
       let selected = i == t.selection
       let base = selected ? Style(.selection) : Style(.text)
       f.put(String(repeating: " ", count: s.columns), row: y, column: 0, style: base)
@@ -156,10 +180,15 @@ extension View {
       var sev = selected ? base : (item.severity == .groupDisagreement ? Style(.warning) : Style(.text))
       if item.severity == .groupDisagreement { sev.attributes.insert(.bold) }
       f.put(TextWidth.padded(item.severity.phrase, to: 20), row: y, column: 10, style: sev)
-      let raters = item.labels.keys.sorted().map {
+      // Class names where they fit, else the class letters the help's legend explains.
+      let named = item.labels.keys.sorted().map { "\(Sanitizer.sanitize($0)) \(item.labels[$0] ?? "·")" }
+        .joined(separator: ", ")
+      let lettered = item.labels.keys.sorted().map {
         "\(Sanitizer.sanitize($0)) \(letter(item.labels[$0], s.schema))"
-      }
-      f.put(raters.joined(separator: ", "), row: y, column: 30, style: base, width: ratersWidth)
+      }.joined(separator: ", ")
+      f.put(
+        TextWidth.of(named) <= ratersWidth ? named : lettered, row: y, column: 30, style: base,
+        width: ratersWidth)
       let model =
         item.predictedLabel.map { p in
           "\(letter(p, s.schema)) " + (item.confidence.map { String(format: "%.2f", $0) } ?? "")

@@ -26,6 +26,18 @@ struct ReviewCommand: ParsableCommand {
   )
   var theme: String = "auto"
 
+  @Option(
+    help: ArgumentHelp(
+      "Thumbnail width in the browser, in terminal columns (19 to 49; + and - change it).",
+      valueName: "columns"))
+  var thumbSize: Int?
+
+  func validate() throws {
+    if let t = thumbSize, !(19...49).contains(t) {
+      throw ValidationError("--thumb-size \(t): give a width from 19 to 49 columns")
+    }
+  }
+
   func run() throws {
     let choice = try GraphicsChoice.resolve(flag: graphics, environment: ProcessInfo.processInfo.environment)
     let store: any ReviewStore = try workspace.openShared() ?? workspace.open()
@@ -44,6 +56,7 @@ struct ReviewCommand: ParsableCommand {
     }
     // Cases the promoted model has not predicted get predictions from a background process.
     app.backgroundPredictions = true
+    if let thumbSize { app.setThumbnailWidth(thumbSize + 1) }
     try app.runInteractive(theme: theme, backend: backend, environment: environment)
   }
 }

@@ -17,8 +17,10 @@ struct SessionCreateCommand: ParsableCommand {
     commandName: "create",
     abstract: "Create an agreement session.",
     discussion: """
-      --cases is all, split:train|val|test, class:NAME (the reference label from import), or \
-      a file with one case (id, image path or SHA-256 prefix) per line. With --blind, each \
+      --cases is all, split:train|val|test, class:NAME (the reference label from import), \
+      first:N (the first N cases imported), random:N (N cases drawn at random; --seed S draws \
+      the same cases again, from the same images), or a file with one case (id, image path or \
+      SHA-256 prefix) per line. With --blind, each \
       rater sees no other rater's annotation of a case until they have labelled it in this \
       session; with --hide-model they see no prediction until then either. The store enforces \
       both in its queries.
@@ -33,8 +35,15 @@ struct SessionCreateCommand: ParsableCommand {
   var raters: String
 
   @Option(
-    name: .long, help: ArgumentHelp("all, split:NAME, class:NAME or a file of cases.", valueName: "cases"))
+    name: .long,
+    help: ArgumentHelp(
+      "all, split:NAME, class:NAME, first:N, random:N or a file of cases.", valueName: "cases"))
   var cases: String
+
+  @Option(
+    name: .long,
+    help: ArgumentHelp("The seed of --cases random:N (default: the session's name).", valueName: "seed"))
+  var seed: String?
 
   @Flag(name: .long, help: "Hide other raters' annotations until a rater has labelled the case.")
   var blind = false
@@ -77,6 +86,9 @@ struct SessionCreateCommand: ParsableCommand {
   }
 
   private func parseCases(_ store: any WorkspaceStore) throws -> CaseSelection {
+    if seed != nil && !cases.hasPrefix("random:") {
+      throw CLIError(message: "--seed is for --cases random:N; \(cases) takes no seed")
+    }
     if cases == "all" { return .all }
     if cases.hasPrefix("split:") {
       let s = String(cases.dropFirst(6))
@@ -86,6 +98,15 @@ struct SessionCreateCommand: ParsableCommand {
       return .split(split)
     }
     if cases.hasPrefix("class:") { return .referenceClass(String(cases.dropFirst(6))) }
+    for prefix in ["first:", "random:"] where cases.hasPrefix(prefix) {
+      let text = String(cases.dropFirst(prefix.count))
+      guard let n = Int(text), n > 0 else {
+        throw CLIError(
+          message: "--cases \(cases): \(prefix)N needs a whole number of cases above 0, not \"\(text)\"")
+      }
+      return prefix == "first:" ? .first(n) : .random(n, seed: seed ?? name)
+    }
+
     guard let data = try? Data(SafeFile.read(cases, maxBytes: 64 << 20)) else {
       throw CLIError(message: "--cases \(cases): not all, split:NAME, class:NAME or a readable file")
     }
