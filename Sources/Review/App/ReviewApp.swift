@@ -146,7 +146,7 @@ public final class ReviewApp {
         var pixels: [Int64: Int] = [:]
         for a in history where a.changed.contains(.mask) {
           guard let m = a.maskID, pixels[m] == nil else { continue }
-          pixels[m] = try store.mask(id: m).values.reduce(0) { $0 + ($1 >= 128 ? 1 : 0) }
+          pixels[m] = try store.storedMask(id: m).values.reduce(0) { $0 + ($1 >= 128 ? 1 : 0) }
         }
         return [.caseLoaded(detail, history: Array(history)), .maskPixelsLoaded(pixels)]
       case .annotate(let caseID, let label):

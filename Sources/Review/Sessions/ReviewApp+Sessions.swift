@@ -71,7 +71,7 @@ extension ReviewApp {
       return [.sessions(.sessionListLoaded(try store.sessions()))]
     case .switchSession(let name):
       let info = try store.session(named: name)
-      let role = try store.rater(named: rater)?.role ?? .rater
+      let role = try store.reviewRole(of: rater)
       // As `review --session` does: raters, its creator and adjudicators may work in it.
       if !info.raters.contains(rater), info.createdBy != rater, role != .adjudicator {
         throw StoreError.raterNotInSession(rater: rater, session: info.name)
