@@ -68,8 +68,11 @@ struct SeeingTheCellsEndToEndTests {
     // The half-block picture: the rows that start with an upper half block.
     let pictureRows = before.indices.filter { before[$0].hasPrefix("▀") }
     #expect(pictureRows.count > 20, "the picture fills most of the left side")
+    // Stay on the case after labelling (a session's queue moves on by default).
+    t.send("N")
+    usleep(200_000)
     t.send("1")
-    #expect(t.waitFor("Saved: case #1 labelled B Benign"))
+    #expect(t.waitFor("Saved: case #1 labelled Benign"))
     #expect(t.waitFor("colour unlike the training data"), "the label reveals the model and the panel grows")
     usleep(300_000)
     let after = rows(t)
@@ -93,8 +96,11 @@ struct SeeingTheCellsEndToEndTests {
     #expect(alice.waitFor("Model hidden in this session"))
     #expect(statusLine(alice).contains("1/2/3/4 label"))
     #expect(!statusLine(alice).contains("accept model"), "the model is hidden: \(statusLine(alice))")
+    // Stay on the case after labelling (a session's queue moves on by default).
+    alice.send("N")
+    usleep(200_000)
     alice.send("2")
-    #expect(alice.waitFor("Saved: case #1 labelled E Early-B"))
+    #expect(alice.waitFor("Saved: case #1 labelled Early-B"))
     // The label reveals the model; the next case is hidden again.
     alice.send("n")
     #expect(alice.waitFor("Case #2"))
