@@ -136,7 +136,8 @@ import Testing
     try ben.annotate(case: c0, rater: f.ben, label: "Benign", mask: nil, session: nil, clear: [], note: nil)
     try ana.annotate(
       case: f.cases[1], rater: f.ana, label: "Benign", mask: nil, session: nil, clear: [], note: nil)
-    let queue = try ana.triageQueue(viewer: .rater(f.ana), confidenceBelow: 0.6, limit: 100, session: nil, possiblyMalignantFrom: nil)
+    let queue = try ana.triageQueue(
+      viewer: .rater(f.ana), confidenceBelow: 0.6, limit: 100, session: nil, possiblyMalignantFrom: nil)
     #expect(queue.map(\.caseID) == [c0])
     #expect(
       queue.first?.severity == .groupDisagreement && queue.first?.labels == [f.ana: "Pre-B", f.ben: "Benign"])
@@ -159,7 +160,9 @@ import Testing
       j.label == "Pre-B" && j.adjudicator == f.judge && j.reason == "blasts on review" && j.supersedes == nil)
     // Adjudicated cases leave the queue; everyone sees the final label.
     #expect(
-      try ana.triageQueue(viewer: .rater(f.ana), confidenceBelow: 0.6, limit: 100, session: nil, possiblyMalignantFrom: nil).isEmpty)
+      try ana.triageQueue(
+        viewer: .rater(f.ana), confidenceBelow: 0.6, limit: 100, session: nil, possiblyMalignantFrom: nil
+      ).isEmpty)
     let detail = try ana.caseDetail(id: c0, viewer: .rater(f.ana))
     #expect(detail.adjudication?.label == "Pre-B" && detail.adjudications.count == 1)
     #expect(
@@ -206,7 +209,10 @@ import Testing
     let shown = try #require(try ana.caseDetail(id: c0, viewer: me).prediction)
     #expect(
       shown.label == "Pro-B" && shown.confidence == 0.55 && shown.probabilities == [0.1, 0.1, 0.25, 0.55])
-    #expect(try ana.triageQueue(viewer: me, confidenceBelow: 0.6, limit: 100, session: nil, possiblyMalignantFrom: nil).count == 4)
+    #expect(
+      try ana.triageQueue(
+        viewer: me, confidenceBelow: 0.6, limit: 100, session: nil, possiblyMalignantFrom: nil
+      ).count == 4)
 
     try f.store(f.lead).createSession(
       name: "s1", raters: [f.ana], cases: .ids([c0, c1]), blinded: false, hideModel: true, createdBy: f.lead)
@@ -223,7 +229,9 @@ import Testing
         == [c2, c3])
     #expect(try ana.caseCount(CaseFilter(confidenceBelow: 0.6), viewer: me) == 2)
     #expect(
-      try ana.triageQueue(viewer: me, confidenceBelow: 0.6, limit: 100, session: nil, possiblyMalignantFrom: nil).map(\.caseID) == [
+      try ana.triageQueue(
+        viewer: me, confidenceBelow: 0.6, limit: 100, session: nil, possiblyMalignantFrom: nil
+      ).map(\.caseID) == [
         c2, c3,
       ])
     // The weights are withheld too while she has cases pending under the hidden model.

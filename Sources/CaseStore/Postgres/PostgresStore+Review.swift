@@ -268,9 +268,9 @@ extension PostgresStore: ReviewStore {
   /// The shared triage candidates carry no P(malignant) yet, so the screening rule
   /// (`possiblyMalignantFrom`) ranks nothing first on PostgreSQL (documented in deployment.md).
   public func triageQueue(
-    viewer: Viewer, confidenceBelow: Double, limit: Int, session: String?, possiblyMalignantFrom: Double? = nil
-  ) throws(StoreError) -> [TriageItem]
-  {
+    viewer: Viewer, confidenceBelow: Double, limit: Int, session: String?,
+    possiblyMalignantFrom: Double? = nil
+  ) throws(StoreError) -> [TriageItem] {
     try checkReviewViewer(viewer)
     let rows = try connection.query(
       "SELECT * FROM blastview.triage_candidates($1, $2)", [.optional(session), .double(confidenceBelow)])
