@@ -211,8 +211,11 @@ import Testing
     let close = try bv("bvben", ["session", "close", "s1"])
     #expect(close.status != 0 && close.err.contains("only the creator"), "\(close.err)")
     let roles = try ok(try bv("bvlead", ["rater", "list"]), "rater list")
+    // Ben's own attacks left no trace: Ana is still a rater and Ben no lead. (Roles are
+    // cluster-wide and other suites on the test cluster make bvben an adjudicator meanwhile, so
+    // his exact role is not this test's to assert.)
     #expect(
-      roles.contains("bvana  rater") && roles.contains("bvben  rater") && roles.contains("bvlead  lead"),
+      roles.contains("bvana  rater") && !roles.contains("bvben  lead") && roles.contains("bvlead  lead"),
       "\(roles)")
     #expect(try ok(try bv("bvben", ["session", "list"]), "session list").contains("[open, blinded]"))
 
