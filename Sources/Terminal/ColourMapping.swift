@@ -44,11 +44,22 @@ public enum TerminalColour: Hashable, Sendable {
 public struct DrawnColours: Hashable, Sendable {
   public var foreground: TerminalColour
   public var background: TerminalColour
+  /// The foreground as the terminal shows it (bold included: see `sentAttributes`).
   public var foregroundRGB: RGB
   public var backgroundRGB: RGB
+  /// Whether bold is sent: not where bold would make the text illegible (at 8 and 16 colours
+  /// xterm draws bold text in colours 0-7 in the bright 8-15, so bold black on white is grey,
+  /// 4.0:1, and the light theme's bold blue header on cyan was bright blue, 2.4:1).
+  public var keepsBold = true
 
   /// WCAG contrast of what is drawn.
   public var contrast: Double { Contrast.ratio(foregroundRGB, backgroundRGB) }
+
+  /// The attributes the renderer sends for a role drawn with these colours: bold is left out
+  /// where it would cost the contrast (`keepsBold`).
+  public func sentAttributes(_ attributes: TextAttributes) -> TextAttributes {
+    keepsBold ? attributes : attributes.subtracting(.bold)
+  }
 }
 
 /// Maps a theme's colours to what a terminal of a given depth and background can show, so that
@@ -64,7 +75,13 @@ public struct DrawnColours: Hashable, Sendable {
 ///   values) at 16 and 8;
 /// - a foreground whose nearest colour falls short of its contrast against the drawn
 ///   background becomes the nearest colour that meets it (yellow on light grey in 8 colours
-///   becomes red or black, not unreadable).
+///   becomes red or black, not unreadable); a grey stays a grey (black or white), not a hue;
+/// - at 8 and 16 colours, where the foreground had to be replaced on an explicit background,
+///   the pair of basic colours nearest to both is taken (the light theme's header #005f87 is
+///   blue with white letters, not cyan with blue ones);
+/// - at 8 and 16 colours bold text in colours 0-7 is shown by xterm in the bright 8-15
+///   (`boldColors`, on by default): contrast is reckoned on that, and bold is dropped where
+///   only the plain colour is legible (bold black on white would be grey).
 ///
 /// The suite checks the shipped themes need no such rescue at 24 bits (ThemeContrastTests).
 public struct ColourMapping: Sendable, Equatable {
@@ -84,6 +101,7 @@ public struct ColourMapping: Sendable, Equatable {
   /// The colours of `role` (resolved by the theme) as drawn, meeting `minimumContrast`.
   public func draw(_ c: Theme.RoleColors, theme: Theme, minimumContrast: Double) -> DrawnColours {
     let native = usesTerminalDefault(theme)
+    let bold = c.attributes.contains(.bold)
     let background: (TerminalColour, RGB)
     var foregroundSpec = c.foreground
     switch c.background {
@@ -100,10 +118,28 @@ public struct ColourMapping: Sendable, Equatable {
       background = nearest(rgb(of: c.background))
     }
     if foregroundSpec == .terminalDefault { foregroundSpec = Color(theme.canvas.foreground) }
-    let foreground = legible(rgb(of: foregroundSpec), on: background.1, minimum: minimumContrast)
-    return DrawnColours(
-      foreground: foreground.0, background: background.0, foregroundRGB: foreground.1,
-      backgroundRGB: background.1)
+    let target = rgb(of: foregroundSpec)
+    let choice = legible(target, on: background.1, minimum: minimumContrast, bold: bold)
+    var drawn = DrawnColours(
+      foreground: choice.colour, background: background.0, foregroundRGB: choice.shown,
+      backgroundRGB: background.1, keepsBold: choice.keepsBold)
+    if !choice.nearest, c.background != .terminalDefault, depth == .ansi8 || depth == .ansi16 {
+      let wanted = rgb(of: c.background)
+      var cost = background.1.distance(to: wanted) + choice.shown.distance(to: target)
+      for b in palette {
+        for f in candidates {
+          guard let e = shown(f, on: b.1, minimum: minimumContrast, bold: bold) else { continue }
+          let d = b.1.distance(to: wanted) + e.rgb.distance(to: target)
+          if d < cost {
+            cost = d
+            drawn = DrawnColours(
+              foreground: f.0, background: b.0, foregroundRGB: e.rgb, backgroundRGB: b.1,
+              keepsBold: e.keepsBold)
+          }
+        }
+      }
+    }
+    return drawn
   }
 
   /// The colours a theme colour stands for (indexed colours by xterm's table).
@@ -140,16 +176,47 @@ public struct ColourMapping: Sendable, Equatable {
     return palette.min { $0.1.distance(to: target) < $1.1.distance(to: target) }!
   }
 
-  /// The nearest colour to `target` with at least `minimum` contrast on `behind`; the most
-  /// contrasting colour available when none reaches it.
-  func legible(_ target: RGB, on behind: RGB, minimum: Double) -> (TerminalColour, RGB) {
+  /// Black and white as this depth draws them are always among the candidates.
+  var candidates: [(TerminalColour, RGB)] { palette + [nearest(.black), nearest(.white)] }
+
+  /// How foreground `c` shows on `behind`, if legible: bold when asked for and still legible
+  /// as xterm draws it (colours 0-7 brightened to 8-15 at 8 and 16 colours), else plain.
+  func shown(_ c: (TerminalColour, RGB), on behind: RGB, minimum: Double, bold: Bool) -> (
+    rgb: RGB, keepsBold: Bool
+  )? {
+    if bold {
+      var bright = c.1
+      if depth == .ansi8 || depth == .ansi16, case .palette(let i) = c.0, i < 8 {
+        bright = RGB(Color.basicPalette[i + 8])
+      }
+      if Contrast.ratio(bright, behind) >= minimum { return (bright, true) }
+    }
+    return Contrast.ratio(c.1, behind) >= minimum ? (c.1, false) : nil
+  }
+
+  /// A colour with no hue to speak of (black, white, the greys).
+  static func isGrey(_ c: RGB) -> Bool { max(c.r, c.g, c.b) - min(c.r, c.g, c.b) <= 24 }
+
+  /// The nearest colour to `target` with at least `minimum` contrast on `behind` (a grey
+  /// target keeps to greys where one is legible); the most contrasting colour available when
+  /// none reaches it. `nearest`: the target's own nearest colour was legible.
+  func legible(_ target: RGB, on behind: RGB, minimum: Double, bold: Bool = false) -> (
+    colour: TerminalColour, shown: RGB, keepsBold: Bool, nearest: Bool
+  ) {
     let first = nearest(target)
-    if Contrast.ratio(first.1, behind) >= minimum { return first }
-    // Black and white as this depth draws them are always among the candidates.
-    let candidates = palette + [nearest(.black), nearest(.white)]
-    let good = candidates.filter { Contrast.ratio($0.1, behind) >= minimum }
-    if let best = good.min(by: { $0.1.distance(to: target) < $1.1.distance(to: target) }) { return best }
-    return candidates.max { Contrast.ratio($0.1, behind) < Contrast.ratio($1.1, behind) }!
+    if let e = shown(first, on: behind, minimum: minimum, bold: bold) {
+      return (first.0, e.rgb, e.keepsBold, true)
+    }
+    let good = candidates.compactMap { c in
+      shown(c, on: behind, minimum: minimum, bold: bold).map { (c.0, $0.rgb, $0.keepsBold) }
+    }
+    let greys = good.filter { ColourMapping.isGrey($0.1) }
+    let pool = ColourMapping.isGrey(target) && !greys.isEmpty ? greys : good
+    if let best = pool.min(by: { $0.1.distance(to: target) < $1.1.distance(to: target) }) {
+      return (best.0, best.1, best.2, false)
+    }
+    let most = candidates.max { Contrast.ratio($0.1, behind) < Contrast.ratio($1.1, behind) }!
+    return (most.0, most.1, false, false)
   }
 }
 

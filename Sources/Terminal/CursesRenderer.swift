@@ -15,7 +15,7 @@ public final class CursesRenderer {
   private var pairs: [PairKey: Int32] = [:]
   private var nextPair: Int32 = 1
   /// Role colours → what is drawn, worked out once per theme (`ColourMapping`).
-  private var drawn: [DrawnKey: PairKey] = [:]
+  private var drawn: [DrawnKey: (PairKey, TextAttributes)] = [:]
   public let mapping: ColourMapping
   private var needsClear = true
   private let colorCount: Int
@@ -80,14 +80,14 @@ public final class CursesRenderer {
         // Curses cannot draw into the bottom-right cell without scrolling on some terminals.
         if row == screenRows - 1 && col + Int(cell.width) >= screenColumns { continue }
         let colours = theme.resolve(cell.style)
-        let pair = colourPair(colours, minimum: cell.style.minimumContrast)
+        let (pair, sent) = colourPair(colours, minimum: cell.style.minimumContrast)
         var n = 0
         for s in cell.character.unicodeScalars where n < 5 {
           wide[n] = wchar_t(bitPattern: s.value)
           n += 1
         }
         wide[n] = 0
-        _ = bv_setcchar(&cc, wide, attributes(colours.attributes), pair)
+        _ = bv_setcchar(&cc, wide, attributes(sent), pair)
         _ = mvwadd_wch(window, Int32(row), Int32(col), &cc)
       }
     }
@@ -113,18 +113,25 @@ public final class CursesRenderer {
     return out
   }
 
-  /// The colour pair for a role's colours as this terminal draws them, defined on first use.
-  private func colourPair(_ c: Theme.RoleColors, minimum: Double) -> Int32 {
-    guard colorCount > 0 else { return 0 }
+  /// The colour pair for a role's colours as this terminal draws them, defined on first use,
+  /// and the attributes to send with it (`DrawnColours.sentAttributes`).
+  private func colourPair(_ c: Theme.RoleColors, minimum: Double) -> (Int32, TextAttributes) {
+    guard colorCount > 0 else { return (0, c.attributes) }
     let drawnKey = DrawnKey(colours: c, minimum: minimum)
     let key: PairKey
+    let sent: TextAttributes
     if let k = drawn[drawnKey] {
-      key = k
+      (key, sent) = k
     } else {
       let d = mapping.draw(c, theme: theme, minimumContrast: minimum)
       key = PairKey(foreground: d.foreground.cursesNumber, background: d.background.cursesNumber)
-      drawn[drawnKey] = key
+      sent = d.sentAttributes(c.attributes)
+      drawn[drawnKey] = (key, sent)
     }
+    return (pairNumber(key), sent)
+  }
+
+  private func pairNumber(_ key: PairKey) -> Int32 {
     if key.foreground == -1 && key.background == -1 { return 0 }
     if let p = pairs[key] { return p }
     guard Int(nextPair) < maxPairs else { return 0 }

@@ -49,9 +49,9 @@ import Testing
       app.dispatch(key(.enter))
       #expect(app.state.screen == .caseView)
       let f = app.frame
-      #expect(f.contains("Final: R Pro-B · adjudicated by lead"), "\(rater)")
+      #expect(f.contains("Final: Pro-B · adjudicated by lead"), "\(rater)")
       #expect(f.contains("Reason: fine chromatin, blasts"), "\(rater)")
-      #expect(f.contains("lead: final R Pro-B"), "\(rater)")
+      #expect(f.contains("lead: final Pro-B"), "\(rater)")
     }
   }
 
@@ -107,9 +107,9 @@ struct AdjudicationVisibleEndToEndTests {
       let flags = row.dropFirst(66).trimmingCharacters(in: .whitespaces)
       #expect(flags.contains("A") && !flags.contains("D"), "\(rater): \(row)")
       tmux.send("Enter")
-      #expect(tmux.waitFor("Final: R Pro-B · adjudicated by lead"), "\(rater): \(tmux.capture())")
+      #expect(tmux.waitFor("Final: Pro-B · adjudicated by lead"), "\(rater): \(tmux.capture())")
       #expect(tmux.capture().contains("Reason: fine chromatin, blasts"))
-      #expect(tmux.capture().contains("lead: final R Pro-B"))
+      #expect(tmux.capture().contains("lead: final Pro-B"))
       tmux.send("q")
     }
   }

@@ -6,8 +6,7 @@ import Testing
 @testable import Terminal
 
 /// Issue 18, item 7: "the U/D/M/L badges and me:· are not explained by ?". The browser's help
-/// now ends with a legend of every badge and the schema's class letters, on some page even at
-/// 80 × 24.
+/// now ends with a legend of every badge, classes by name, on some page even at 80 × 24.
 @Suite struct BadgeLegendTests {
   @Test func browserHelpExplainsEveryBadge() throws {
     let (app, _, dir) = try makeApp(rows: 24, columns: 80)
@@ -22,13 +21,15 @@ import Testing
       app.dispatch(key(" "))
     }
     for needle in [
-      "me:P", "me:· not labelled yet", "unreviewed: I have not labelled it",
+      "me:Pre-B", "my label (shown once I labelled it)", "unreviewed: I have not labelled it",
       "disagreement: raters' labels differ",
       "adjudicated: final label set (replaces D)", "my mask: I drew its nucleus mask",
-      "low confidence: model below 0.6", "the model's class letter and probability",
-      "Letters: B Benign, E Early-B, P Pre-B, R Pro-B",
+      "low confidence: model below 0.6", "Pre-B 0.83", "the model's class and its probability",
+      "the model is hidden until I label", "no prediction yet",
     ] {
       #expect(text.contains(needle), "\(needle)")
     }
+    // Names, not letters (issue 18, item 7).
+    #expect(!text.contains("me:·") && !text.contains("Letters:"), "\(text)")
   }
 }

@@ -47,6 +47,10 @@ struct ContrastEndToEndTests {
     var fg: (Int, Int, Int)? = nil
     var bg: (Int, Int, Int)? = nil
     var reverse = false
+    // Bold text in basic colours 0-7 is drawn by xterm in the bright 8-15 (`boldColors`, on by
+    // default): the light theme's bold blue header on cyan showed bright blue, 2.4:1.
+    var bold = false
+    var basicForeground: Int? = nil
     var worst = (ratio: 21.0, what: "")
     let scalars = Array(screen.unicodeScalars)
     var i = 0
@@ -69,13 +73,23 @@ struct ContrastEndToEndTests {
               fg = nil
               bg = nil
               reverse = false
+              bold = false
+              basicForeground = nil
+            case 1: bold = true
+            case 22: bold = false
             case 7: reverse = true
             case 27: reverse = false
-            case 30...37: fg = basic[p[k] - 30]
-            case 90...97: fg = basic[p[k] - 90 + 8]
+            case 30...37:
+              fg = basic[p[k] - 30]
+              basicForeground = p[k] - 30
+            case 90...97:
+              fg = basic[p[k] - 90 + 8]
+              basicForeground = nil
             case 40...47: bg = basic[p[k] - 40]
             case 100...107: bg = basic[p[k] - 100 + 8]
-            case 39: fg = nil
+            case 39:
+              fg = nil
+              basicForeground = nil
             case 49: bg = nil
             case 38, 48:
               let isForeground = p[k] == 38
@@ -87,7 +101,12 @@ struct ContrastEndToEndTests {
                 c = (p[k + 2], p[k + 3], p[k + 4])
                 k += 4
               }
-              if isForeground { fg = c } else { bg = c }
+              if isForeground {
+                fg = c
+                basicForeground = nil
+              } else {
+                bg = c
+              }
             default: break
             }
             k += 1
@@ -99,6 +118,7 @@ struct ContrastEndToEndTests {
       if s == "\n" { line += 1 }
       if s != " " && s != "\n" {
         var f = fg ?? defaultForeground
+        if bold, let i = basicForeground { f = basic[i + 8] }
         var b = bg ?? defaultBackground
         if reverse { swap(&f, &b) }
         let r = contrast(f, b)

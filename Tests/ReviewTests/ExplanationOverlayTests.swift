@@ -198,15 +198,15 @@ private func has(_ line: String, _ text: String) -> Bool { line.contains(text) }
     let warning = "⚠ colour unlike the training data;"
     app.dispatch(key(.enter))
     var f = app.frame
-    #expect(has(f, "Model v1: R Pro-B 0.40"))
+    #expect(has(f, "Model v1: Pro-B 0.40"))
     #expect(has(f, warning))
     // Above the probabilities, below the prediction; the prediction itself is unchanged.
-    let modelRow = try #require((0..<40).first { f.text(row: $0).contains("Model v1: R Pro-B 0.40") })
+    let modelRow = try #require((0..<40).first { f.text(row: $0).contains("Model v1: Pro-B 0.40") })
     #expect(has(f.text(row: modelRow + 1), warning))
     #expect(has(f.text(row: modelRow + 2), "  prediction less reliable"))
     app.dispatch(key("n"))
     f = app.frame
-    #expect(has(f, "Case #2") && has(f, "Model v1: B Benign 0.70") && !has(f, warning))
+    #expect(has(f, "Case #2") && has(f, "Model v1: Benign 0.70") && !has(f, warning))
     app.dispatch(key("n"))
     #expect(has(app.frame, "Case #3") && !has(app.frame, warning))
   }

@@ -53,7 +53,8 @@ func key(_ k: Key) -> AppEvent { .input(.key(KeyPress(k))) }
     #expect(f.images.count == 20)
     #expect(f.images.map(\.key) == (1...20).map { "thumb:\($0)" })
     #expect(f.images[0].rect == CellRect(row: 2, column: 0, rows: 6, columns: 19))
-    #expect(f.contains("▶#1 – me:·"))
+    // No prediction ("–") and no label of mine (no "me:"; the U badge says so).
+    #expect(f.contains("▶#1 –") && !f.contains("me:"))
     #expect(f.contains(" U BloodImage_0000…"))
     #expect(f.text(row: 39).contains("? help"))
   }
@@ -153,13 +154,13 @@ func key(_ k: Key) -> AppEvent { .input(.key(KeyPress(k))) }
     f = app.frame
     #expect(f.text(row: 39).contains("Saved: case #1 labelled Pre-B"))
     #expect(f.style(of: " Saved: case #1")?.role == .statusOK)
-    #expect(f.contains("My label: P Pre-B"))
-    #expect(f.contains("alice: P Pre-B"))
+    #expect(f.contains("My label: Pre-B"))
+    #expect(f.contains("alice: Pre-B"))
     // It is in the database, as the current label.
     let labels = try store.currentLabels(viewer: .system)
     #expect(labels.map { "\($0.caseID) \($0.rater) \($0.label)" } == ["1 alice Pre-B"])
-    // The class letter appears with its colour, never the colour alone.
-    #expect(f.style(of: "P Pre-B")?.role == .classLabel(2))
+    // The class name appears with its colour, never the colour alone.
+    #expect(f.style(of: "My label: Pre-B")?.role == .classLabel(2))
   }
 
   @Test func nextAndPreviousFollowTheBrowserOrderAcrossPages() throws {

@@ -105,7 +105,7 @@ struct SeeingTheCellsEndToEndTests {
     alice.send("n")
     #expect(alice.waitFor("Case #2"))
     alice.send("p")
-    #expect(alice.waitFor("Model v1: B Benign 0.85"))
+    #expect(alice.waitFor("Model v1: Benign 0.85"))
     #expect(statusLine(alice).contains("a accept model"), "the model is shown now: \(statusLine(alice))")
     // alice did not create the session: the dashboard offers no closing.
     alice.send("A")

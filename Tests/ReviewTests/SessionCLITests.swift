@@ -27,7 +27,9 @@ struct SessionCLITests {
     r = EndToEnd.run([bin, "triage", "--rater", "dora", "--session", "s", "--confidence-below", "0.5"] + w)
     #expect(r.status == 0)
     #expect(r.output.contains("1 case(s)"))
-    #expect(r.output.contains("benign_vs_malignant  raters disagree, rater vs model  alice B, bob R  E 0.50"))
+    #expect(
+      r.output.contains(
+        "benign_vs_malignant  raters disagree, rater vs model  alice Benign, bob Pro-B  Early-B 0.50"))
     // The threshold saved as the workspace default is what the review app's triage starts from.
     r = EndToEnd.run([bin, "triage", "--confidence-below", "0.66", "--save-threshold"] + w)
     #expect(try ws.store.setting("triage_confidence_below") == "0.66")

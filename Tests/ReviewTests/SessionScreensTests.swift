@@ -156,8 +156,8 @@ import Workflows
     let app = try ws.app("alice")
     app.dispatch(key("A"))
     let f = app.frame
-    let benign = try #require(f.find("B Benign      2     0     0     0"))
-    #expect(f.contains("P Pre-B       0     0     0     1"))
+    let benign = try #require(f.find("Benign          2       0       0       0"))
+    #expect(f.contains("Pre-B           0       0       0       1"))
     // The cell of the largest count is the top of the scale; cells of 0 are not shaded.
     func background(_ column: Int) -> Color? { f.cells[benign.row * f.columns + column].style.background }
     #expect(background(benign.column + 14) == View.shade(1))

@@ -84,7 +84,7 @@ import Testing
     // Side by side: alice, bob and the model, each image with its own mask.
     #expect(f.images.count == 3)
     #expect(
-      f.contains("▶alice: B Benign") && f.contains("bob: R Pro-B") && f.contains("model v1: Early-B 0.50"))
+      f.contains("▶alice: Benign") && f.contains("bob: Pro-B") && f.contains("model v1: Early-B 0.50"))
     #expect(f.contains("mask 1600 px") && f.contains("no mask") && f.contains("mask 3600 px"))
     // Recording needs a label and a reason.
     app.dispatch(key(.enter))
@@ -122,7 +122,7 @@ import Testing
     app.dispatch(key(.enter))
     #expect(app.state.screen == .triage)
     #expect(
-      app.frame.text(row: 39).contains("Adjudicated case #1: R Pro-B with a mask; it has left the queue"))
+      app.frame.text(row: 39).contains("Adjudicated case #1: Pro-B with a mask; it has left the queue"))
     #expect(app.state.triage?.items.map(\.caseID) == [4, 2])
     let j = try #require(try ws.store.adjudications(case: 1, viewer: .system).last)
     #expect(j.label == "Pro-B" && j.adjudicator == "lead" && j.session == "s")

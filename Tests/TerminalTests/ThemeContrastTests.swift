@@ -39,6 +39,55 @@ import Testing
     return out
   }
 
+  /// xterm's values of its 16 basic colours, written out here.
+  static let xtermBasic: [(Int, Int, Int)] = [
+    (0, 0, 0), (205, 0, 0), (0, 205, 0), (205, 205, 0), (0, 0, 238), (205, 0, 205), (0, 205, 205),
+    (229, 229, 229), (127, 127, 127), (255, 0, 0), (0, 255, 0), (255, 255, 0), (92, 92, 255),
+    (255, 0, 255), (0, 255, 255), (255, 255, 255),
+  ]
+
+  /// The foreground and background xterm shows for what the renderer sends: the terminal's own
+  /// colours for "default", its basic colours, the 256-colour table, 24-bit as is; and, at 8 and
+  /// 16 colours, bold text in colours 0-7 in their bright versions 8-15 (xterm's `boldColors`,
+  /// on by default). That last rule is why the light theme's header was unreadable: bold blue
+  /// on cyan is bright blue (92,92,255) on cyan, 2.4:1, not blue's 4.7:1.
+  static func shown(
+    _ d: DrawnColours, sentAttributes: TextAttributes, depth: ColorDepth, background: TerminalBackground?,
+    theme: Theme
+  ) -> (RGB, RGB) {
+    func rgb(_ c: TerminalColour, foreground: Bool) -> RGB {
+      switch c {
+      case .terminalDefault:
+        let bg = background?.rgb ?? .black
+        return foreground ? (Contrast.relativeLuminance(bg) > 0.5 ? .black : .white) : bg
+      case .direct(let x): return x
+      case .palette(var i):
+        if foreground, sentAttributes.contains(.bold), depth == .ansi8 || depth == .ansi16, i < 8 { i += 8 }
+        if i < 16 { return RGB(xtermBasic[i]) }
+        return RGB(Color.rgbOf256(i))
+      }
+    }
+    return (rgb(d.foreground, foreground: true), rgb(d.background, foreground: false))
+  }
+
+  /// The complaint, at 8 and 16 colours on a white terminal: the light theme's header.
+  @Test func lightHeaderIsLegibleAsXtermShowsBold() throws {
+    let light = try ThemeLibrary(directories: [repositoryThemes], useBuiltins: false).load("light")
+    for depth in [ColorDepth.ansi8, .ansi16] {
+      let white = TerminalBackground(rgb: .white, source: "t")
+      let colours = light.resolve(Style(.header))
+      let drawn = ColourMapping(depth: depth, terminalBackground: white).draw(
+        colours, theme: light, minimumContrast: Contrast.text)
+      let (fg, bg) = Self.shown(
+        drawn, sentAttributes: drawn.sentAttributes(colours.attributes), depth: depth, background: white,
+        theme: light)
+      #expect(Contrast.ratio(fg, bg) >= Contrast.text, "\(depth): \(fg) on \(bg)")
+      // The header stays a dark bar with light letters (blue, not cyan, is the basic colour
+      // that keeps it so).
+      #expect(Contrast.relativeLuminance(bg) < Contrast.relativeLuminance(fg), "\(depth): \(fg) on \(bg)")
+    }
+  }
+
   @Test func everyRoleAtEveryDepthOnEveryBackground() throws {
     var checked = 0
     for theme in try Self.themes() {
@@ -46,11 +95,17 @@ import Testing
         for background in Self.backgrounds {
           let mapping = ColourMapping(depth: depth, terminalBackground: background)
           for (name, style) in Self.styles(theme) {
-            let drawn = mapping.draw(
-              theme.resolve(style), theme: theme, minimumContrast: style.minimumContrast)
+            let colours = theme.resolve(style)
+            let drawn = mapping.draw(colours, theme: theme, minimumContrast: style.minimumContrast)
+            // What xterm shows for the colour numbers and attributes sent, worked out here (the
+            // mapping's own RGB figures left bold text out: bold black showed grey, 4.0:1).
+            let (fg, bg) = Self.shown(
+              drawn, sentAttributes: drawn.sentAttributes(colours.attributes), depth: depth,
+              background: background, theme: theme)
+            let ratio = Contrast.ratio(fg, bg)
             #expect(
-              drawn.contrast >= style.minimumContrast,
-              "\(theme.name) \(name) at \(depth) on \(background?.source ?? "unknown"): \(drawn.foregroundRGB) on \(drawn.backgroundRGB) = \(drawn.contrast)"
+              ratio >= style.minimumContrast,
+              "\(theme.name) \(name) at \(depth) on \(background?.source ?? "unknown"): \(fg) on \(bg) = \(ratio)"
             )
             // The default background is kept only where it is known to suit the theme.
             if drawn.background == .terminalDefault {

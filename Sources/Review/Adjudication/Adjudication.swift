@@ -92,7 +92,7 @@ func adjudicationAction(_ s: inout AppState, _ action: Action) -> [Effect] {
   case .setLabel(let key):
     guard let cls = s.schema.classForKey(key) else { return [] }
     a.label = cls.name
-    s.status = StatusMessage("Final label: \(cls.letter) \(cls.name)")
+    s.status = StatusMessage("Final label: \(Sanitizer.sanitize(cls.name))")
   case .session(.takeMask):
     switch a.selectedTile {
     case .rater(let r)?:
@@ -221,7 +221,7 @@ extension View {
         mask = a.data.raterMasks[rater]
         maskID = ann?.maskID
         colour = rater == s.rater ? s.overlayColours.myMask : s.overlayColours.otherMask
-        caption1 = "\(Sanitizer.sanitize(rater)): \(letter(ann?.label, s.schema)) \(ann?.label ?? "no label")"
+        caption1 = "\(Sanitizer.sanitize(rater)): \(ann?.label.map { labelName($0) } ?? "no label")"
         if !selected, let label = ann?.label { captionStyle = classStyle(label, s.schema) }
       case .model:
         let p = d.prediction!
@@ -270,7 +270,7 @@ extension View {
     if let label = a.label {
       var col = f.put(" Final label: ", row: y, column: 0)
       col += f.put(
-        "\(letter(label, s.schema)) \(label)", row: y, column: col, style: classStyle(label, s.schema))
+        labelName(label), row: y, column: col, style: classStyle(label, s.schema))
       f.put("   (\(keys) change it)", row: y, column: col, style: Style(.dim))
       y += 1
     } else {

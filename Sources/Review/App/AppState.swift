@@ -207,6 +207,14 @@ public struct BrowserGrid: Equatable, Sendable {
   /// them. The narrowest still holds a caption ("▶#1234 P 0.83 me:P") uncut.
   public static let tileWidths = [20, 26, 32, 40, 50]
   public static let defaultTileWidth = 20
+
+  /// The narrowest tile whose caption holds the schema's widest class name whole beside a
+  /// four-digit case number and a probability ("▶#1234 neutrophil 0.83"): 20 for all4, 26
+  /// for wbc5. Narrower tiles (`-`) shorten names by `ClassNames`' rule.
+  public static func defaultTileWidth(for schema: LabelSchema) -> Int {
+    let caption = TextWidth.of("▶#1234 ") + ClassNames.widest(schema) + TextWidth.of(" 0.83") + 1
+    return tileWidths.first { $0 >= caption } ?? tileWidths.last!
+  }
   /// Tile size in cells, including a one-cell gap right, the two caption lines and a gap
   /// below. The image part keeps about a 4:3 picture on a cell twice as tall as wide.
   public let tileColumns: Int

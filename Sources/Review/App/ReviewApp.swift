@@ -61,6 +61,7 @@ public final class ReviewApp {
       workspaceName: (store.workspace.directory as NSString).lastPathComponent, session: session,
       modelVersion: try store.promotedModelVersion(), totalCases: try store.caseCount())
     state.workspacePath = store.workspace.directory
+    state.thumbnailWidth = BrowserGrid.defaultTileWidth(for: store.labelSchema)
     if session != nil { state.sort = .sessionQueue }
     state.role = myRole
     state.sessionInfo = info

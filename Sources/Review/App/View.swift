@@ -82,9 +82,10 @@ public enum View {
     return " \(filters) · sort \(sortName) \(s.ascending ? "↑" : "↓") · page \(s.pageNumber) · \(matching)"
   }
 
-  static func letter(_ label: String?, _ schema: LabelSchema) -> String {
-    guard let label else { return "·" }
-    return schema.classes.first { $0.name == label }?.letter ?? "?"
+  /// A label as the screens name it: the schema's display name (issue 18, item 7: the letters
+  /// read as nothing to a clinician), or "none".
+  static func labelName(_ label: String?) -> String {
+    label.map { Sanitizer.sanitize($0) } ?? "none"
   }
 
   static func classIndex(_ label: String?, _ schema: LabelSchema) -> Int? {
@@ -202,22 +203,58 @@ public enum View {
   /// The help overlay, generated from the key map of the current screen.
   /// Key lines per help page and the number of pages: one page when every key fits on the
   /// screen, else pages of what fits (the last line says how to turn them).
-  /// What the browser's badges mean, listed after its keys in the help (issue 18: the badges
-  /// were not explained anywhere on screen).
+  /// What each screen's badges and marks mean, listed after its keys in the help (issue 18:
+  /// the U/D/M/L badges and `me:·` were explained nowhere on screen).
   static func legend(_ s: AppState) -> [(String, String)] {
-    guard s.screen == .browser else { return [] }
-    let letters = s.schema.classes.map { "\($0.letter) \($0.name)" }.joined(separator: ", ")
-    return [
-      ("", "Badges on each case:"),
-      ("E 0.83", "the model's class letter and probability"),
-      ("me:P", "my label's letter (me:· not labelled yet)"),
-      ("U", "unreviewed: I have not labelled it"),
-      ("D", "disagreement: raters' labels differ"),
-      ("A", "adjudicated: final label set (replaces D)"),
-      ("M", "my mask: I drew its nucleus mask"),
-      ("L", "low confidence: model below 0.6"),
-      ("", "Letters: " + letters),
-    ]
+    let names = s.schema.classNames.map { Sanitizer.sanitize($0) }
+    let example = names[min(2, names.count - 1)]
+    var out: [(String, String)]
+    switch s.screen {
+    case .browser:
+      out = [
+        ("", "Badges on each case:"),
+        ("\(example) 0.83", "the model's class and its probability"),
+        ("hidden", "the model is hidden until I label (session)"),
+        ("–", "no prediction yet"),
+        ("me:\(example)", "my label (shown once I labelled it)"),
+        ("U", "unreviewed: I have not labelled it"),
+        ("D", "disagreement: raters' labels differ"),
+        ("A", "adjudicated: final label set (replaces D)"),
+        ("M", "my mask: I drew its nucleus mask"),
+        ("L", "low confidence: model below \(String(format: "%.1f", KeyMap.lowConfidence))"),
+        ("▶", "the selected case"),
+      ]
+      let shown = ClassNames.fitted(
+        names, width: s.grid.tileColumns - 1 - TextWidth.of("▶#1234 ") - TextWidth.of(" 0.83"))
+      if let short = ClassNames.legend(names, shown: shown), s.graphics {
+        out.append(("", "Names shortened to fit the tiles (+ widens them):"))
+        out.append(("", "  " + short))
+      }
+    case .caseView:
+      out = [
+        ("", "Marks on the case:"),
+        ("[1] \(names[0])", "a class: its key, name and the model's bar"),
+        ("⚑", "possibly malignant at the model's screening point"),
+        ("⚠", "colour unlike the training images, or a scale bar"),
+        ("Final", "the adjudicated label, who decided and why"),
+      ]
+    case .triage:
+      out = [
+        ("", "Columns:"),
+        ("raters", "each rater and their label"),
+        ("model", "the model's class and its probability"),
+      ]
+    case .dashboard:
+      out = [
+        ("", "The confusion heatmap:"),
+        ("rows, columns", "the first and second rater's labels"),
+        ("shade, count", "cases; brighter is more; diagonal bold"),
+        ("name.", "a class name shortened to fit (see below it)"),
+      ]
+    default:
+      out = []
+    }
+    return out
   }
 
   /// The help's lines: each key binding, then the legend.

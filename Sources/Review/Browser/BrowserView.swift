@@ -21,7 +21,8 @@ extension View {
       }
     } else {
       f.put(
-        "  case   file                              predicted        mine  flags", row: grid.top, column: 0,
+        "  case   file                              predicted        mine        flags", row: grid.top,
+        column: 0,
         style: Style(.dim, [.underline]), width: s.columns)
       for (i, row) in page.rows.enumerated() where i < grid.pageSize {
         listRow(s, row, index: i, line: grid.top + 1 + i, &f)
@@ -65,24 +66,36 @@ extension View {
     f.put(String(repeating: " ", count: rect.columns), row: captionRow + 1, column: rect.column, style: base)
     var col = rect.column
     col += f.put((selected ? "▶" : " ") + "#\(row.id) ", row: captionRow, column: col, style: base)
-    col += prediction(row, s, row: captionRow, column: col, selected: selected, &f)
-    col += f.put(" me:", row: captionRow, column: col, style: base)
-    var mine = classStyle(row.myLabel, s.schema)
-    if selected { mine.attributes.insert(.reverse) }
-    f.put(letter(row.myLabel, s.schema), row: captionRow, column: col, style: mine)
-    let name = Sanitizer.sanitize((row.path as NSString).lastPathComponent)
+    prediction(
+      row, s, row: captionRow, column: col, width: rect.column + rect.columns - col, selected: selected, &f)
+    // Second line: the badges, my label by name (none: the U badge says so), the file name.
     let flags = flags(row)
     var flagStyle = Style(.flag)
     if selected { flagStyle.attributes.insert(.reverse) }
-    let used = f.put(
-      " " + flags, row: captionRow + 1, column: rect.column, style: flags.isEmpty ? base : flagStyle)
-    f.put(
-      " " + name, row: captionRow + 1, column: rect.column + used, style: base, width: rect.columns - used)
+    col =
+      rect.column
+      + f.put(" " + flags, row: captionRow + 1, column: rect.column, style: flags.isEmpty ? base : flagStyle)
+    if let label = row.myLabel {
+      col += f.put(" me:", row: captionRow + 1, column: col, style: base)
+      var mine = classStyle(label, s.schema)
+      if selected { mine.attributes.insert(.reverse) }
+      let room = rect.column + rect.columns - col
+      col += f.put(
+        Sanitizer.sanitize(ClassNames.fitted(label, in: s.schema, width: room)), row: captionRow + 1,
+        column: col,
+        style: mine, maxWidth: room)
+    }
+    let name = Sanitizer.sanitize((row.path as NSString).lastPathComponent)
+    let room = rect.column + rect.columns - col
+    if room > 4 { f.put(" " + name, row: captionRow + 1, column: col, style: base, width: room) }
   }
 
-  /// "E 0.93" in the class colour (or "–" without a visible prediction); returns columns.
+  /// The model's class by name and its probability ("Early-B 0.93") in the class colour, the
+  /// name shortened by `ClassNames`' rule only when `width` forces it (or "–" without a
+  /// visible prediction); returns columns.
+  @discardableResult
   static func prediction(
-    _ row: CaseRow, _ s: AppState, row line: Int, column: Int, selected: Bool, _ f: inout Frame
+    _ row: CaseRow, _ s: AppState, row line: Int, column: Int, width: Int, selected: Bool, _ f: inout Frame
   ) -> Int {
     guard let label = row.predictedLabel, let conf = row.confidence else {
       return f.put(
@@ -91,8 +104,10 @@ extension View {
     }
     var style = classStyle(label, s.schema)
     if selected { style.attributes.insert(.reverse) }
+    let probability = String(format: " %.2f", conf)
+    let name = ClassNames.fitted(label, in: s.schema, width: width - probability.count)
     return f.put(
-      String(format: "%@ %.2f", letter(label, s.schema), conf), row: line, column: column, style: style)
+      Sanitizer.sanitize(name) + probability, row: line, column: column, style: style, maxWidth: width)
   }
 
   static func listRow(_ s: AppState, _ row: CaseRow, index: Int, line: Int, _ f: inout Frame) {
@@ -106,14 +121,16 @@ extension View {
       var st = classStyle(label, s.schema)
       if selected { st.attributes.insert(.reverse) }
       f.put(
-        String(format: "%@ %@ %.2f", letter(label, s.schema), label, conf), row: line, column: 43, style: st,
-        width: 16)
+        ClassNames.fitted(label, in: s.schema, width: 11) + String(format: " %.2f", conf), row: line,
+        column: 43, style: st, width: 16)
     } else {
       f.put(row.modelHidden ? "hidden" : "–", row: line, column: 43, style: base)
     }
     var mine = classStyle(row.myLabel, s.schema)
     if selected { mine.attributes.insert(.reverse) }
-    f.put(letter(row.myLabel, s.schema), row: line, column: 60, style: mine)
-    f.put(flags(row), row: line, column: 66, style: selected ? base : Style(.flag))
+    f.put(
+      row.myLabel.map { ClassNames.fitted($0, in: s.schema, width: 11) } ?? "–", row: line, column: 60,
+      style: mine, width: 11)
+    f.put(flags(row), row: line, column: 72, style: selected ? base : Style(.flag))
   }
 }

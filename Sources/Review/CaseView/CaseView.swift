@@ -50,21 +50,28 @@ extension View {
     y += 1
     if let p = d.prediction {
       line(
-        "Model v\(p.modelVersion): \(letter(p.label, s.schema)) \(p.label) \(String(format: "%.2f", p.confidence))",
+        "Model v\(p.modelVersion): \(labelName(p.label)) \(String(format: "%.2f", p.confidence))",
         Style(.title))
       // Issue 10: a warning beside the prediction, never a change of it.
       if p.colourUnusual == true {
         line("⚠ colour unlike the training data;", Style(.warning))
         line("  prediction less reliable", Style(.warning))
       }
-      let barWidth = max(6, panelWidth - 24)
+      // "[1] neutrophil ████░░░ 0.19": the names whole in a column as wide as the widest (issue
+      // 18: wbc5's were cut to "neutrop…"); the bar takes what is left, at least 6 cells. Only
+      // a name too wide for that is shortened, by `ClassNames`' rule.
+      let keyWidth = (s.schema.classes.map { TextWidth.of("[\($0.key)] ") }.max() ?? 4)
+      let nameWidth = min(ClassNames.widest(s.schema), panelWidth - 2 - keyWidth - 1 - 6 - 5)
+      let names = ClassNames.fitted(s.schema.classNames, width: nameWidth)
+      let barWidth = max(6, panelWidth - 2 - keyWidth - nameWidth - 1 - 5)
       for (i, cls) in s.schema.classes.enumerated() where i < p.probabilities.count {
         let prob = p.probabilities[i]
         let filled = Int((prob * Double(barWidth)).rounded())
         guard y < s.rows - 1 else { break }
         var col = x
-        col += f.put("[\(cls.key)] \(cls.letter) ", row: y, column: col, style: Style(.classLabel(i)))
-        col += f.put(TextWidth.padded(cls.name, to: 8), row: y, column: col)
+        col += f.put(
+          TextWidth.padded("[\(cls.key)]", to: keyWidth), row: y, column: col, style: Style(.classLabel(i)))
+        col += f.put(TextWidth.padded(Sanitizer.sanitize(names[i]), to: nameWidth + 1), row: y, column: col)
         col += f.put(String(repeating: "█", count: filled), row: y, column: col, style: Style(.classLabel(i)))
         col += f.put(
           String(repeating: "░", count: barWidth - filled), row: y, column: col, style: Style(.barEmpty))
@@ -93,13 +100,13 @@ extension View {
       line(d.modelHidden ? "Model hidden in this session" : "No prediction yet", Style(.dim))
       for cls in s.schema.classes {
         line(
-          "[\(cls.key)] \(cls.letter) \(cls.name)",
+          "[\(cls.key)] \(Sanitizer.sanitize(cls.name))",
           Style(.classLabel(s.schema.classes.firstIndex { $0.name == cls.name } ?? 0)))
       }
     }
     y += 1
     if let mine = d.mine?.label {
-      line("My label: \(letter(mine, s.schema)) \(mine)", classStyle(mine, s.schema))
+      line("My label: \(labelName(mine))", classStyle(mine, s.schema))
     } else {
       line("My label: none (press \(s.schema.classes.map(\.key).joined(separator: "/")))", Style(.warning))
     }
@@ -117,7 +124,7 @@ extension View {
     // Issue 18: the final decision, its reason and who decided, to everyone blinding lets see it.
     if let a = d.adjudication {
       line(
-        "Final: \(letter(a.label, s.schema)) \(a.label) · adjudicated by \(Sanitizer.sanitize(a.adjudicator))",
+        "Final: \(labelName(a.label)) · adjudicated by \(Sanitizer.sanitize(a.adjudicator))",
         classStyle(a.label, s.schema))
       for part in wrapped("Reason: " + Sanitizer.sanitize(a.reason), width: panelWidth - 2).prefix(3) {
         line("  " + part)
@@ -178,7 +185,7 @@ extension View {
     // Annotations and adjudications; the case view sorts them newest first.
     var entries: [(date: Date, text: String)] = s.history.map { a in
       let what = [
-        a.label.map { "\(letter($0, s.schema)) \($0)" },
+        a.label.map { labelName($0) },
         a.maskID.flatMap { id in
           a.changed.contains(.mask) ? s.maskPixels[id].map { "mask (\($0) px)" } ?? "mask" : nil
         },
@@ -193,7 +200,7 @@ extension View {
       entries.append(
         (
           a.createdAt,
-          "\(formatter.string(from: a.createdAt)) \(Sanitizer.sanitize(a.adjudicator)): final \(letter(a.label, s.schema)) \(a.label)"
+          "\(formatter.string(from: a.createdAt)) \(Sanitizer.sanitize(a.adjudicator)): final \(labelName(a.label))"
             + (a.maskID != nil ? " + mask" : "")
         ))
     }

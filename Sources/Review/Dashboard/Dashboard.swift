@@ -191,24 +191,28 @@ extension View {
         Style(.accent))
       y = heatmap(p.confusion, s, row: y, &f)
     }
-    let rightColumn = 46
-    if s.columns >= rightColumn + 26 {
-      var ry = top + 1  // beside the heatmap's column letters, below its title
+    let layout = heatmapLayout(s, k: labels.pairwise.first?.confusion.k ?? s.schema.classes.count)
+    let heatmapWidth = layout.labelWidth + layout.cellWidth * s.schema.classes.count
+    let nameWidth = ClassNames.widest(s.schema) + 1
+    let rightColumn = max(46, heatmapWidth + 2)
+    if s.columns >= rightColumn + nameWidth + 8 {
+      var ry = top + 1  // beside the heatmap's column names, below its title
       f.put(" Per-class agreement", row: ry, column: rightColumn, style: Style(.accent))
       ry += 1
       for (i, cls) in s.schema.classes.enumerated() where ry < s.rows - 1 {
         let value =
           i < labels.specificAgreement.count ? labels.specificAgreement[i].value.map(f3) ?? "–" : "–"
         var col = rightColumn + 1
-        col += f.put("\(cls.letter) ", row: ry, column: col, style: Style(.classLabel(i), [.bold]))
-        col += f.put(TextWidth.padded(cls.name, to: 9), row: ry, column: col)
+        col += f.put(
+          TextWidth.padded(Sanitizer.sanitize(cls.name), to: nameWidth), row: ry, column: col,
+          style: Style(.classLabel(i), [.bold]))
         f.put(value, row: ry, column: col)
         ry += 1
       }
       y = max(y, ry)
     } else {
       let parts = s.schema.classes.enumerated().map { i, cls in
-        "\(cls.letter) "
+        "\(Sanitizer.sanitize(cls.name)) "
           + (i < labels.specificAgreement.count ? labels.specificAgreement[i].value.map(f3) ?? "–" : "–")
       }
       line(" Per-class agreement: " + parts.joined(separator: " · "))
@@ -279,28 +283,43 @@ extension View {
     }
   }
 
+  /// The heatmap's layout: row-label and cell widths and the class names as shown. Names are
+  /// whole (issue 18, item 7: the columns were headed by letters) unless the screen is too
+  /// narrow, when they are shortened by `ClassNames`' rule and a legend follows the heatmap.
+  static func heatmapLayout(_ s: AppState, k: Int) -> (
+    labelWidth: Int, cellWidth: Int, rows: [String], columns: [String]
+  ) {
+    let names = s.schema.classNames.prefix(k).map { Sanitizer.sanitize($0) }
+    let widest = names.map(TextWidth.of).max() ?? 1
+    let labelWidth = min(max(12, widest + 3), max(8, (s.columns - 1) / 3))
+    let cellWidth = min(max(6, widest + 1), max(6, (s.columns - 1 - labelWidth) / max(1, k)))
+    return (
+      labelWidth, cellWidth, ClassNames.fitted(names, width: labelWidth - 3),
+      ClassNames.fitted(names, width: cellWidth - 1)
+    )
+  }
+
   /// Draws a confusion matrix with a shaded background per cell (darker to lighter with the
   /// count) and the count written in every cell, so it reads without colour; returns the
   /// next free row.
   static func heatmap(_ m: ConfusionMatrix, _ s: AppState, row: Int, _ f: inout Frame) -> Int {
     var y = row
-    let cellWidth = 6
-    let labelWidth = 12
     let k = m.k
+    let (labelWidth, cellWidth, rowNames, columnNames) = heatmapLayout(s, k: k)
     let maxCount = max(1, m.counts.max() ?? 1)
     guard y < s.rows - 1 else { return y }
     var col = labelWidth
-    for (j, cls) in s.schema.classes.enumerated() where j < k {
+    for j in 0..<k where j < columnNames.count {
+      let name = columnNames[j]
       f.put(
-        TextWidth.padded("    " + cls.letter, to: cellWidth), row: y, column: col,
-        style: Style(.classLabel(j), [.bold]))
+        String(repeating: " ", count: max(0, cellWidth - 1 - TextWidth.of(name))) + name + " ", row: y,
+        column: col, style: Style(.classLabel(j), [.bold]))
       col += cellWidth
     }
     y += 1
-    for i in 0..<k where y < s.rows - 1 {
-      let cls = s.schema.classes[i]
+    for i in 0..<k where y < s.rows - 1 && i < rowNames.count {
       f.put(
-        "  \(cls.letter) " + TextWidth.padded(cls.name, to: labelWidth - 4), row: y, column: 0,
+        "  " + TextWidth.padded(rowNames[i], to: labelWidth - 2), row: y, column: 0,
         style: Style(.classLabel(i), [.bold]), width: labelWidth)
       for j in 0..<k {
         let n = m[i, j]
@@ -310,6 +329,16 @@ extension View {
           style: heatmapCellStyle(n, maxCount: maxCount, diagonal: i == j))
       }
       y += 1
+    }
+    let names = s.schema.classNames.prefix(k).map { Sanitizer.sanitize($0) }
+    let short = [ClassNames.legend(names, shown: rowNames), ClassNames.legend(names, shown: columnNames)]
+      .compactMap { $0 }
+    if let legend = short.last, y < s.rows - 1 {
+      for part in wrapped("  " + legend, width: s.columns - 1) where y < s.rows - 1 {
+        f.put(
+          part.hasPrefix(" ") ? part : "  " + part, row: y, column: 0, style: Style(.dim), width: s.columns)
+        y += 1
+      }
     }
     return y
   }

@@ -91,7 +91,7 @@ func sessionUpdate(_ state: AppState, _ event: SessionEvent) -> (AppState, [Effe
     return (s, [])
   case .adjudicated(let a):
     s.status = StatusMessage(
-      "Adjudicated case #\(a.caseID): \(View.letter(a.label, s.schema)) \(a.label)"
+      "Adjudicated case #\(a.caseID): \(View.labelName(a.label))"
         + (a.maskID != nil ? " with a mask" : "") + "; it has left the queue", .ok)
     s.adjudication = nil
     s.editor = nil

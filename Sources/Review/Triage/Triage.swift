@@ -146,10 +146,12 @@ extension View {
       f.put(line.0, row: 1 + i, column: 0, style: line.1, width: s.columns)
     }
     let head = triageHeadingRow(s)
-    // Columns: case, severity, raters (what is left, 12-40), model, why.
-    let ratersWidth = min(40, max(12, s.columns - 10 - 20 - 9 - 24))
+    // Columns: case, severity, raters (what is left, 12-40), model (the widest class name and
+    // a probability), why.
+    let modelWidth = min(16, ClassNames.widest(s.schema) + 5)
+    let ratersWidth = min(40, max(12, s.columns - 10 - 20 - (modelWidth + 1) - 24))
     let modelColumn = 10 + 20 + ratersWidth + 1
-    let whyColumn = modelColumn + 9
+    let whyColumn = modelColumn + modelWidth + 1
     f.put(String(repeating: " ", count: s.columns), row: head, column: 0, style: Style(.dim, [.underline]))
     for (text, column) in [
       ("case", 2), ("severity", 10), ("raters", 30), ("model", modelColumn), ("why", whyColumn),
@@ -180,23 +182,30 @@ extension View {
       var sev = selected ? base : (item.severity == .groupDisagreement ? Style(.warning) : Style(.text))
       if item.severity == .groupDisagreement { sev.attributes.insert(.bold) }
       f.put(TextWidth.padded(item.severity.phrase, to: 20), row: y, column: 10, style: sev)
-      // Class names where they fit, else the class letters the help's legend explains.
-      let named = item.labels.keys.sorted().map { "\(Sanitizer.sanitize($0)) \(item.labels[$0] ?? "·")" }
-        .joined(separator: ", ")
-      let lettered = item.labels.keys.sorted().map {
-        "\(Sanitizer.sanitize($0)) \(letter(item.labels[$0], s.schema))"
-      }.joined(separator: ", ")
-      f.put(
-        TextWidth.of(named) <= ratersWidth ? named : lettered, row: y, column: 30, style: base,
-        width: ratersWidth)
+      // Class names, shortened by `ClassNames`' rule only as far as the column needs (issue 18,
+      // item 7: the letters read as nothing to a clinician).
+      let raters = item.labels.keys.sorted()
+      func ratersText(_ names: [String: String]) -> String {
+        raters.map { "\(Sanitizer.sanitize($0)) \(item.labels[$0].map { names[$0] ?? $0 } ?? "none")" }
+          .joined(separator: ", ")
+      }
+      var text = ratersText([:])
+      var cut = ClassNames.widest(s.schema) - 1
+      while TextWidth.of(text) > ratersWidth && cut >= ClassNames.minimumLetters {
+        let shown = ClassNames.fitted(s.schema.classNames, width: cut)
+        text = ratersText(Dictionary(uniqueKeysWithValues: zip(s.schema.classNames, shown)))
+        cut -= 1
+      }
+      f.put(text, row: y, column: 30, style: base, width: ratersWidth)
       let model =
         item.predictedLabel.map { p in
-          "\(letter(p, s.schema)) " + (item.confidence.map { String(format: "%.2f", $0) } ?? "")
+          let probability = item.confidence.map { String(format: " %.2f", $0) } ?? ""
+          return ClassNames.fitted(p, in: s.schema, width: modelWidth - probability.count) + probability
         } ?? "–"
       f.put(
-        model, row: y, column: modelColumn,
+        Sanitizer.sanitize(model), row: y, column: modelColumn,
         style: selected ? base : classStyle(item.predictedLabel, s.schema),
-        width: 8)
+        width: modelWidth)
       col = whyColumn
       f.put(item.reasons, row: y, column: col, style: base, width: max(0, s.columns - col))
     }

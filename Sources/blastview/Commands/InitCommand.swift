@@ -100,7 +100,7 @@ struct InitCommand: ParsableCommand {
     print("Created workspace \(Sanitizer.sanitize(store.workspace.directory))")
     print(
       "  labels (\(Sanitizer.sanitize(s.name))): "
-        + s.classes.map { Sanitizer.sanitize("\($0.key)=\($0.name) [\($0.letter)]") }.joined(separator: ", "))
+        + s.classes.map { Sanitizer.sanitize("\($0.key)=\($0.name)") }.joined(separator: ", "))
     if s.isHierarchical {
       let groups = s.groups.map { g in
         Sanitizer.sanitize(g) + ": "

@@ -247,7 +247,7 @@ struct PredictCommand: ParsableCommand {
     var lines = [
       "  predicted classes over \(CLIText.count(total)) case(s): "
         + s.counts.map {
-          "\(Sanitizer.sanitize($0.label)) [\(Sanitizer.sanitize($0.letter))] \(CLIText.count($0.cases))"
+          "\(Sanitizer.sanitize($0.label)) \(CLIText.count($0.cases))"
         }
         .joined(separator: " · ")
     ]

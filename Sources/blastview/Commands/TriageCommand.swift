@@ -83,10 +83,8 @@ struct TriageCommand: ParsableCommand {
           ).render())
         return
       }
-      let schema = store.labelSchema
-      func letter(_ l: String?) -> String {
-        l.flatMap { x in schema.classes.first { $0.name == x }?.letter } ?? "-"
-      }
+      // Classes by the schema's names, never its letters (issue 18, item 7: "R" is Pro-B).
+      func name(_ l: String?) -> String { l.map { Sanitizer.sanitize($0) } ?? "-" }
       print(
         "Triage of \(session.map { "session " + Sanitizer.sanitize($0) } ?? "the workspace"), read as "
           + "\(Sanitizer.sanitize(readerName)): \(CLIText.count(items.count)) case(s); low confidence = top probability below \(threshold)"
@@ -101,11 +99,11 @@ struct TriageCommand: ParsableCommand {
       if items.isEmpty { return }
       var grid = [["#", "case", "severity", "why", "raters", "model"]]
       for (i, item) in items.enumerated() {
-        let raters = item.labels.keys.sorted().map { "\(Sanitizer.sanitize($0)) \(letter(item.labels[$0]))" }
+        let raters = item.labels.keys.sorted().map { "\(Sanitizer.sanitize($0)) \(name(item.labels[$0]))" }
           .joined(separator: ", ")
         let model =
           item.predictedLabel.map {
-            "\(letter($0)) " + (item.confidence.map { String(format: "%.2f", $0) } ?? "")
+            "\(name($0)) " + (item.confidence.map { String(format: "%.2f", $0) } ?? "")
           }
           ?? "-"
         grid.append([
