@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath "${1:-.build/debug/blastview}")
 out=docs/screenshots
-tmp=$(mktemp -d /tmp/fd-flow-shots.XXXXXX)
+tmp=$(mktemp -d /tmp/blastview-shots.XXXXXX)
 display=:87
 cleanup() {
   [ -n "${xterm_pid:-}" ] && kill "$xterm_pid" 2>/dev/null || true

@@ -128,7 +128,9 @@ public struct ColourMapping: Sendable, Equatable {
       var cost = background.1.distance(to: wanted) + choice.shown.distance(to: target)
       for b in palette {
         for f in candidates {
-          guard let e = shown(f, on: b.1, minimum: minimumContrast, bold: bold) else { continue }
+          guard let e = shown(f, on: b.1, minimum: minimumContrast, bold: bold, target: target) else {
+            continue
+          }
           let d = b.1.distance(to: wanted) + e.rgb.distance(to: target)
           if d < cost {
             cost = d
@@ -179,19 +181,28 @@ public struct ColourMapping: Sendable, Equatable {
   /// Black and white as this depth draws them are always among the candidates.
   var candidates: [(TerminalColour, RGB)] { palette + [nearest(.black), nearest(.white)] }
 
-  /// How foreground `c` shows on `behind`, if legible: bold when asked for and still legible
-  /// as xterm draws it (colours 0-7 brightened to 8-15 at 8 and 16 colours), else plain.
-  func shown(_ c: (TerminalColour, RGB), on behind: RGB, minimum: Double, bold: Bool) -> (
+  /// The legible ways foreground `c` can show on `behind`: bold (when asked for) as xterm draws
+  /// it (colours 0-7 brightened to 8-15 at 8 and 16 colours), and plain (bold dropped).
+  func forms(_ c: (TerminalColour, RGB), on behind: RGB, minimum: Double, bold: Bool) -> [(
+    rgb: RGB, keepsBold: Bool
+  )] {
+    var out: [(rgb: RGB, keepsBold: Bool)] = []
+    var bright = c.1
+    if bold, depth == .ansi8 || depth == .ansi16, case .palette(let i) = c.0, i < 8 {
+      bright = RGB(Color.basicPalette[i + 8])
+    }
+    if bold, Contrast.ratio(bright, behind) >= minimum { out.append((bright, true)) }
+    if !bold || bright != c.1, Contrast.ratio(c.1, behind) >= minimum { out.append((c.1, false)) }
+    return out
+  }
+
+  /// The form of `c` nearest to `target` on `behind` (bold first where both are as near).
+  func shown(_ c: (TerminalColour, RGB), on behind: RGB, minimum: Double, bold: Bool, target: RGB) -> (
     rgb: RGB, keepsBold: Bool
   )? {
-    if bold {
-      var bright = c.1
-      if depth == .ansi8 || depth == .ansi16, case .palette(let i) = c.0, i < 8 {
-        bright = RGB(Color.basicPalette[i + 8])
-      }
-      if Contrast.ratio(bright, behind) >= minimum { return (bright, true) }
+    forms(c, on: behind, minimum: minimum, bold: bold).min {
+      $0.rgb.distance(to: target) < $1.rgb.distance(to: target)
     }
-    return Contrast.ratio(c.1, behind) >= minimum ? (c.1, false) : nil
   }
 
   /// A colour with no hue to speak of (black, white, the greys).
@@ -204,11 +215,11 @@ public struct ColourMapping: Sendable, Equatable {
     colour: TerminalColour, shown: RGB, keepsBold: Bool, nearest: Bool
   ) {
     let first = nearest(target)
-    if let e = shown(first, on: behind, minimum: minimum, bold: bold) {
+    if let e = shown(first, on: behind, minimum: minimum, bold: bold, target: target) {
       return (first.0, e.rgb, e.keepsBold, true)
     }
-    let good = candidates.compactMap { c in
-      shown(c, on: behind, minimum: minimum, bold: bold).map { (c.0, $0.rgb, $0.keepsBold) }
+    let good = candidates.flatMap { c in
+      forms(c, on: behind, minimum: minimum, bold: bold).map { (c.0, $0.rgb, $0.keepsBold) }
     }
     let greys = good.filter { ColourMapping.isGrey($0.1) }
     let pool = ColourMapping.isGrey(target) && !greys.isEmpty ? greys : good

@@ -134,10 +134,10 @@ struct ClassNamesEndToEndTests {
     let ws = try NamedClassesWorkspace(.wbc5)
     let t = try #require(ws.review(columns: columns, rows: rows))
     #expect(onScreen(t, "\(ws.count) matching"), "\(t.capture())")
-    // Case 1: lymphocyte 0.50; case 4: eosinophil 0.65.
+    // Case 1: lymphocyte 0.50; case 3: eosinophil 0.60; case 5: neutrophil 0.70.
     #expect(onScreen(t, "lymphocyte 0.50"), "\(t.capture())")
     let screen = t.capture()
-    #expect(screen.contains("eosinophil 0.65"), "\(screen)")
+    #expect(screen.contains("#3 eosinophil 0.60") && screen.contains("#5 neutrophil 0.70"), "\(screen)")
     #expect(codes(screen, ws.schema).isEmpty, "\(codes(screen, ws.schema))\n\(screen)")
     t.send("q")
   }
@@ -209,23 +209,24 @@ struct ClassNamesEndToEndTests {
   /// `?` explains every badge the browser and the case view show, in words.
   @Test func helpExplainsEveryBadge() throws {
     let ws = try NamedClassesWorkspace(.all4)
-    let t = try #require(ws.review(columns: 120, rows: 50, extra: "--graphics none"))
+    // Tall enough for the browser's help on one page.
+    let t = try #require(ws.review(columns: 120, rows: 70, extra: "--graphics none"))
     #expect(onScreen(t, "20 matching"))
     t.send("?")
     #expect(onScreen(t, "Keys: browser"))
-    var help = ""
-    for _ in 0..<4 {
-      help += t.capture()
-      t.send("Space")
-      usleep(300_000)
-    }
-    for needle in ["U ", "D ", "A ", "M ", "L ", "me:Pre-B", "Pre-B 0.83"] {
+    #expect(onScreen(t, "Badges on each case"), "\(t.capture())")
+    let help = t.capture()
+    for needle in [
+      "U                 unreviewed", "D                 disagreement", "A                 adjudicated",
+      "M                 my mask", "L                 low confidence", "me:Pre-B", "Pre-B 0.83",
+    ] {
       #expect(help.contains(needle), "\(needle)\n\(help)")
     }
     #expect(!help.contains("me:·") && !help.contains("Letters:"), "\(help)")
     t.send("Escape")
+    usleep(600_000)  // Escape alone, not read with Enter as Alt-Enter
     t.send("Enter")
-    #expect(onScreen(t, "Case #1"))
+    #expect(onScreen(t, "Case #1"), "\(t.capture())")
     t.send("?")
     #expect(onScreen(t, "Keys: case view"))
     let caseHelp = t.capture()
