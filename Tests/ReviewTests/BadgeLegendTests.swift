@@ -25,7 +25,7 @@ import Testing
       "disagreement: raters' labels differ",
       "adjudicated: final label set (replaces D)", "my mask: I drew its nucleus mask",
       "low confidence: model below 0.6", "Pre-B 0.83", "the model's class and its probability",
-      "the model is hidden until I label", "no prediction yet",
+      "model hidden until I label", "no prediction yet",
     ] {
       #expect(text.contains(needle), "\(needle)")
     }

@@ -159,9 +159,11 @@ struct ClassNamesEndToEndTests {
     t.send("q")
   }
 
-  @Test func triageScreenNamesTheClasses() throws {
+  /// At 80 columns each case takes two lines, the raters and the model on the second, so the
+  /// names stand whole there too.
+  @Test(arguments: [(120, 40), (80, 24)]) func triageScreenNamesTheClasses(columns: Int, rows: Int) throws {
     let ws = try NamedClassesWorkspace(.all4)
-    let t = try #require(ws.review(columns: 120, rows: 40, extra: "--graphics none", session: true))
+    let t = try #require(ws.review(columns: columns, rows: rows, extra: "--graphics none", session: true))
     #expect(onScreen(t, "session s"))
     t.send("A")
     #expect(onScreen(t, "Tab next pair"))

@@ -214,7 +214,7 @@ public enum View {
       out = [
         ("", "Badges on each case:"),
         ("\(example) 0.83", "the model's class and its probability"),
-        ("hidden", "the model is hidden until I label (session)"),
+        ("hidden", "model hidden until I label (session)"),
         ("–", "no prediction yet"),
         ("me:\(example)", "my label (shown once I labelled it)"),
         ("U", "unreviewed: I have not labelled it"),
@@ -228,14 +228,14 @@ public enum View {
         names, width: s.grid.tileColumns - 1 - TextWidth.of("▶#1234 ") - TextWidth.of(" 0.83"))
       if let short = ClassNames.legend(names, shown: shown), s.graphics {
         out.append(("", "Names shortened to fit the tiles (+ widens them):"))
-        out.append(("", "  " + short))
+        for part in wrapped(short, width: min(s.columns - 4, 64) - 6) { out.append(("", "  " + part)) }
       }
     case .caseView:
       out = [
         ("", "Marks on the case:"),
         ("[1] \(names[0])", "a class: its key, name and the model's bar"),
-        ("⚑", "possibly malignant at the model's screening point"),
-        ("⚠", "colour unlike the training images, or a scale bar"),
+        ("⚑", "possibly malignant (screening point)"),
+        ("⚠", "colour unlike training; or scale bar"),
         ("Final", "the adjudicated label, who decided and why"),
       ]
     case .triage:
@@ -249,7 +249,7 @@ public enum View {
         ("", "The confusion heatmap:"),
         ("rows, columns", "the first and second rater's labels"),
         ("shade, count", "cases; brighter is more; diagonal bold"),
-        ("name.", "a class name shortened to fit (see below it)"),
+        ("name.", "name shortened to fit (legend below)"),
       ]
     default:
       out = []

@@ -138,7 +138,15 @@ extension View {
   static func triageHeadingRow(_ s: AppState) -> Int { 1 + triageHeadings(s).count }
 
   /// Rows of the triage list (below its heading lines, above the status line).
-  static func triageListRows(_ s: AppState) -> Int { max(1, s.rows - triageHeadingRow(s) - 2) }
+  /// Cases in view in the triage list (below its heading lines, above the status line).
+  static func triageListRows(_ s: AppState) -> Int {
+    max(1, (s.rows - triageHeadingRow(s) - 2) / triageLinesPerCase(s))
+  }
+
+  /// Lines per case: one on a wide screen; below 100 columns two, the raters' labels and the
+  /// model's class on the second, so the class names stand whole there (at 80 columns one
+  /// line left them 13 columns: letters before issue 18, item 7).
+  static func triageLinesPerCase(_ s: AppState) -> Int { s.columns < 100 ? 2 : 1 }
 
   static func triage(_ s: AppState, _ f: inout Frame) {
     guard let t = s.triage else { return }
@@ -148,14 +156,20 @@ extension View {
     let head = triageHeadingRow(s)
     // Columns: case, severity, raters (what is left, 12-40), model (the widest class name and
     // a probability), why.
+    let lines = triageLinesPerCase(s)
     let modelWidth = min(16, ClassNames.widest(s.schema) + 5)
-    let ratersWidth = min(40, max(12, s.columns - 10 - 20 - (modelWidth + 1) - 24))
-    let modelColumn = 10 + 20 + ratersWidth + 1
-    let whyColumn = modelColumn + modelWidth + 1
+    let ratersWidth =
+      lines == 2
+      ? s.columns - modelWidth - 26 : min(40, max(12, s.columns - 10 - 20 - (modelWidth + 1) - 24))
+    let modelColumn = lines == 2 ? s.columns - modelWidth - 1 : 10 + 20 + ratersWidth + 1
+    let whyColumn = lines == 2 ? 30 : modelColumn + modelWidth + 1
+    let ratersColumn = lines == 2 ? 10 : 30
     f.put(String(repeating: " ", count: s.columns), row: head, column: 0, style: Style(.dim, [.underline]))
-    for (text, column) in [
-      ("case", 2), ("severity", 10), ("raters", 30), ("model", modelColumn), ("why", whyColumn),
-    ] {
+    let headings =
+      lines == 2
+      ? [("case", 2), ("severity", 10), ("why · below: raters and model", whyColumn)]
+      : [("case", 2), ("severity", 10), ("raters", 30), ("model", modelColumn), ("why", whyColumn)]
+    for (text, column) in headings {
       f.put(text, row: head, column: column, style: Style(.dim, [.underline]))
     }
     guard t.loaded else {
@@ -171,10 +185,13 @@ extension View {
     let rows = triageListRows(s)
     for (n, i) in (t.top..<min(t.items.count, t.top + rows)).enumerated() {
       let item = t.items[i]
-      let y = head + 1 + n
+      let y = head + 1 + n * lines
       let selected = i == t.selection
       let base = selected ? Style(.selection) : Style(.text)
-      f.put(String(repeating: " ", count: s.columns), row: y, column: 0, style: base)
+      for line in 0..<lines where y + line < s.rows - 1 {
+        f.put(String(repeating: " ", count: s.columns), row: y + line, column: 0, style: base)
+      }
+      let y2 = y + lines - 1
       var col = 0
       col += f.put(
         (selected ? " ▶" : "  ") + TextWidth.padded("#\(item.caseID)", to: 8), row: y, column: col,
@@ -196,16 +213,24 @@ extension View {
         text = ratersText(Dictionary(uniqueKeysWithValues: zip(s.schema.classNames, shown)))
         cut -= 1
       }
-      f.put(text, row: y, column: 30, style: base, width: ratersWidth)
+      if lines == 2 { text = "raters: " + text }
+      if y2 < s.rows - 1 {
+        f.put(text, row: y2, column: ratersColumn, style: base, width: ratersWidth + (lines == 2 ? 8 : 0))
+      }
       let model =
         item.predictedLabel.map { p in
           let probability = item.confidence.map { String(format: " %.2f", $0) } ?? ""
           return ClassNames.fitted(p, in: s.schema, width: modelWidth - probability.count) + probability
         } ?? "–"
-      f.put(
-        Sanitizer.sanitize(model), row: y, column: modelColumn,
-        style: selected ? base : classStyle(item.predictedLabel, s.schema),
-        width: modelWidth)
+      if lines == 2, y2 < s.rows - 1 {
+        f.put("model", row: y2, column: modelColumn - 6, style: base)
+      }
+      if y2 < s.rows - 1 {
+        f.put(
+          Sanitizer.sanitize(model), row: y2, column: modelColumn,
+          style: selected ? base : classStyle(item.predictedLabel, s.schema),
+          width: modelWidth)
+      }
       col = whyColumn
       f.put(item.reasons, row: y, column: col, style: base, width: max(0, s.columns - col))
     }
