@@ -31,37 +31,31 @@ public final class CaseImages: Sendable {
     }
   }
 
-  /// The case image with the editor's mask blended in and the brush drawn as a ring at the
-  /// cursor, at the size the renderer asks for.
-  public func editing(_ picture: RGBImage?, path: String, editor e: MaskEditor, colours: OverlayColours)
+  /// The case image with the editor's mask drawn (filled or as its outline, `style`) and the
+  /// cursor drawn over it as a `CursorMarker`: the brush ring and a cross at the cursor pixel,
+  /// each pixel contrasting with what is beneath it, at the size the renderer asks for.
+  public func editing(
+    _ picture: RGBImage?, path: String, editor e: MaskEditor, colours: OverlayColours,
+    style: MaskOverlayStyle = .fill
+  )
     -> ImageSource
   {
     let mask = e.mask
     let cursor = (e.cursorX, e.cursorY)
     let radius = e.radius
-    let maskColour = (colours.myMask[0], colours.myMask[1], colours.myMask[2])
+    let maskColour = colours.myMask
     let brush = (colours.brush[0], colours.brush[1], colours.brush[2])
     let memo = self.memo
     return ImageSource(width: e.width, height: e.height) { w, h in
       guard let picture else { return nil }
       let base = memo.image(picture, path: path, width: w, height: h)
-      var out = base.blendingOverlay(mask.resized(width: w, height: h), colour: maskColour, alpha: 0.45)
-      // The brush ring, in display pixels.
+      var out = base.drawingMask(mask, colour: maskColour, style: style)
+      // The cursor, in display pixels.
       let sx = Double(w) / Double(mask.width)
       let sy = Double(h) / Double(mask.height)
-      let cx = (Double(cursor.0) + 0.5) * sx
-      let cy = (Double(cursor.1) + 0.5) * sy
-      let r = max(1.5, Double(radius) * sx)
-      let steps = max(16, Int(r * 8))
-      for i in 0..<steps {
-        let t = Double(i) / Double(steps) * 2 * Double.pi
-        let x = Int((cx + r * cos(t)).rounded())
-        let y = Int((cy + r * sin(t)).rounded())
-        if x >= 0, y >= 0, x < w, y < h { out[x, y] = brush }
-      }
-      let px = Int(cx)
-      let py = Int(cy)
-      if px >= 0, py >= 0, px < w, py < h { out[px, py] = brush }
+      CursorMarker.draw(
+        into: &out, cx: (Double(cursor.0) + 0.5) * sx, cy: (Double(cursor.1) + 0.5) * sy,
+        radius: max(1.5, Double(radius) * sx), brush: brush)
       return out
     }
   }
