@@ -46,7 +46,8 @@ struct MaskOutlineEndToEndTests {
         if c == "\u{1B}", chars.first == "[" {
           let body = chars.dropFirst().prefix { !$0.isLetter }
           chars = chars.dropFirst(body.count + 2)
-          var p = body.split(separator: ";", omittingEmptySubsequences: false).map { Int(String($0)) ?? 0 }[...]
+          var p = body.split(separator: ";", omittingEmptySubsequences: false).map { Int(String($0)) ?? 0 }[
+            ...]
           if p.isEmpty { p = [0] }
           while let code = p.first {
             p = p.dropFirst()
@@ -142,7 +143,9 @@ struct MaskOutlineEndToEndTests {
       usleep(300_000)
     }
     #expect(help.contains("masks as outlines or filled"))
-    t.send("Escape")
+    // Escape then q at once would reach the app as Alt-q: wait for the help to close first.
+    if t.capture().contains("Keys: case view") { t.send("Escape") }
+    #expect(EndToEnd.waitUntil(seconds: 10) { !t.capture().contains("Keys: case view") })
     t.send("q")
     #expect(t.waitFor("EXIT=0"))
 
@@ -198,6 +201,7 @@ struct MaskOutlineEndToEndTests {
     }
     #expect(pixels >= 8)
     t.send("Escape")
+    #expect(t.waitFor("Saved: mask of case #2"))
     t.send("q")
     #expect(t.waitFor("EXIT=0"))
   }

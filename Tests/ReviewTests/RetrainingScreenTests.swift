@@ -121,7 +121,7 @@ import Workflows
     #expect(f.contains("× validation macro-F1"))
     // Labelled axes (issue 18, item 5): the y quantities above the plots, the epochs below.
     #expect(f.contains("loss per epoch") && f.contains("macro-F1 (0–1) per epoch"))
-    #expect(f.contains("  epoch ") && f.contains("└─"))
+    #expect(f.contains("  epoch ") && f.contains("└┬"))
     // The curves: find the plots' top rows; train loss 1.0 (the maximum of both loss series) sits
     // top-left, macro-F1 1.0 top-right of its plot.
     let top = f.find("  1.000┤")!
