@@ -79,6 +79,30 @@ import Testing
     #expect(filled[3, 3].g == UInt8((0.55 * 30 + 0.45 * 215).rounded()))
   }
 
+  @Test func zoomedInTheOutlineStaysOneScreenPixelWide() throws {
+    // A 7 × 7 nucleus (x, y in 16...22) of a 40 × 40 picture, zoomed in 4×: the view is the
+    // 10 × 10 pixels from (15, 15), drawn on 80 × 80 screen pixels, 8 per image pixel. The
+    // square is screen x 8...63; on a middle row its outline is the two screen pixels at its
+    // edges, not 8-pixel blocks of the image's edge pixels.
+    var m = Mask(width: 40, height: 40)
+    for y in 16...22 { for x in 16...22 { m[x, y] = 255 } }
+    var picture = RGBImage(width: 40, height: 40)
+    for y in 0..<40 { for x in 0..<40 { picture[x, y] = (100, 90, 110) } }
+    var zoom = Zoom()
+    zoom.step(in: true)
+    zoom.step(in: true)
+    #expect(zoom.visible(width: 40, height: 40) == PixelRect(x: 15, y: 15, width: 10, height: 10))
+    let source = CaseImages().overlaid(
+      picture, path: "p", width: 40, height: 40,
+      layers: [OverlayLayer(mask: m, colour: [0, 215, 255], style: .outline)])
+    let shown = try #require(zoom.apply(to: source, width: 40, height: 40).render(80, 80))
+    #expect((0..<80).filter { shown[$0, 40] == (0, 215, 255) } == [8, 63])
+    #expect((0..<80).filter { shown[40, $0] == (0, 215, 255) } == [8, 63])
+    // Unzoomed, the same square's outline is one pixel of the picture drawn.
+    let whole = try #require(source.render(40, 40))
+    #expect((0..<40).filter { whole[$0, 19] == (0, 215, 255) } == [16, 22])
+  }
+
   /// The editor's image with the cursor at its place and the same image with the cursor far
   /// away: the marker's pixels are where they differ, and what is beneath each is the other.
   static func markerPixels(

@@ -46,18 +46,20 @@ public final class CaseImages: Sendable {
     let maskColour = colours.myMask
     let brush = (colours.brush[0], colours.brush[1], colours.brush[2])
     let memo = self.memo
-    return ImageSource(width: e.width, height: e.height) { w, h in
-      guard let picture else { return nil }
-      let base = memo.image(picture, path: path, width: w, height: h)
-      var out = base.drawingMask(mask, colour: maskColour, style: style)
-      // The cursor, in display pixels.
-      let sx = Double(w) / Double(mask.width)
-      let sy = Double(h) / Double(mask.height)
-      CursorMarker.draw(
-        into: &out, cx: (Double(cursor.0) + 0.5) * sx, cy: (Double(cursor.1) + 0.5) * sy,
-        radius: max(1.5, Double(radius) * sx), brush: brush)
-      return out
-    }
+    return ImageSource(
+      width: e.width, height: e.height,
+      base: { w, h in picture.map { memo.image($0, path: path, width: w, height: h) } },
+      decorate: { image, shown in
+        image = image.drawingMask(
+          mask.part(shown, width: image.width, height: image.height), colour: maskColour, style: style)
+        // The cursor, in display pixels of the part shown.
+        let sx = Double(image.width) / Double(max(1, shown.width))
+        let sy = Double(image.height) / Double(max(1, shown.height))
+        CursorMarker.draw(
+          into: &image, cx: (Double(cursor.0 - shown.x) + 0.5) * sx,
+          cy: (Double(cursor.1 - shown.y) + 0.5) * sy,
+          radius: max(1.5, Double(radius) * sx), brush: brush)
+      })
   }
 
   /// Whether `<cache>/<user>/<kind>/file`'s user folder is this user's own (made 0700 when

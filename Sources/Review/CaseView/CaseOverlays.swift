@@ -214,11 +214,15 @@ extension CaseImages {
     -> ImageSource
   {
     let memo = self.memo
-    return ImageSource(width: max(1, width), height: max(1, height)) { w, h in
-      guard let picture else { return nil }
-      var out = memo.image(picture, path: path, width: w, height: h)
-      for layer in layers { out = out.drawingMask(layer.mask, colour: layer.colour, style: layer.style) }
-      return out
-    }
+    return ImageSource(
+      width: max(1, width), height: max(1, height),
+      base: { w, h in picture.map { memo.image($0, path: path, width: w, height: h) } },
+      decorate: { image, shown in
+        for layer in layers {
+          image = image.drawingMask(
+            layer.mask.part(shown, width: image.width, height: image.height), colour: layer.colour,
+            style: layer.style)
+        }
+      })
   }
 }

@@ -60,6 +60,23 @@ extension Mask {
   }
 }
 
+extension Mask {
+  /// The part `shown` of the mask (clipped to it), scaled to `width` × `height` by nearest
+  /// neighbour: the mask as a zoomed view shows it, so its outline is computed at the size it
+  /// is drawn, one screen pixel wide at every zoom.
+  public func part(_ shown: PixelRect, width w: Int, height h: Int) -> Mask {
+    let r = shown.intersection(PixelRect(x: 0, y: 0, width: width, height: height))
+    guard !(r.x == 0 && r.y == 0 && r.width == width && r.height == height) else {
+      return resized(width: w, height: h)
+    }
+    var cut = Mask(width: r.width, height: r.height)
+    for y in 0..<r.height {
+      for x in 0..<r.width { cut.values[y * r.width + x] = values[(r.y + y) * width + r.x + x] }
+    }
+    return cut.resized(width: w, height: h)
+  }
+}
+
 extension RGBImage {
   /// This image with `mask` drawn in `colour`: tinted at 45 % (fill), or its outline painted
   /// opaque (outline), the mask first scaled to this image's size (nearest neighbour).
