@@ -10,6 +10,13 @@ public struct ImageSource: Sendable {
   /// Returns the image at exactly `width` × `height` pixels, or nil if it cannot be had
   /// (the renderer then leaves the rectangle empty).
   public let render: @Sendable (_ width: Int, _ height: Int) -> RGBImage?
+  /// For a source drawn in two steps (the picture, then lines over it): the picture alone,
+  /// and the drawing over it given the part of the picture shown (in its own pixels). `render`
+  /// is both over the whole picture; a zoomed view (the review app's `Zoom`) magnifies the
+  /// part in view of `base` and then calls `decorate`, so a mask outline or a cursor stays one
+  /// screen pixel wide at every zoom (issue 18, item 6). Nil for a one-step source.
+  public let base: (@Sendable (_ width: Int, _ height: Int) -> RGBImage?)?
+  public let decorate: (@Sendable (_ image: inout RGBImage, _ shown: PixelRect) -> Void)?
 
   public init(
     width: Int, height: Int, render: @escaping @Sendable (_ width: Int, _ height: Int) -> RGBImage?
@@ -17,6 +24,25 @@ public struct ImageSource: Sendable {
     self.width = width
     self.height = height
     self.render = render
+    base = nil
+    decorate = nil
+  }
+
+  /// A two-step source: `base` gives the picture at a size, `decorate` draws over it.
+  public init(
+    width: Int, height: Int, base: @escaping @Sendable (_ width: Int, _ height: Int) -> RGBImage?,
+    decorate: @escaping @Sendable (_ image: inout RGBImage, _ shown: PixelRect) -> Void
+  ) {
+    self.width = width
+    self.height = height
+    self.base = base
+    self.decorate = decorate
+    let whole = PixelRect(x: 0, y: 0, width: width, height: height)
+    render = { w, h in
+      guard var image = base(w, h) else { return nil }
+      decorate(&image, whole)
+      return image
+    }
   }
 
   /// An image already in memory, scaled on demand.

@@ -163,10 +163,10 @@ struct SmallTerminalEndToEndTests {
     #expect(EndToEnd.waitUntil(seconds: 5) { keyLine(t).hasSuffix("? help") }, "mask editor: \(keyLine(t))")
     if columns >= 200 {
       // Every hint that can act, whole ("a accept model" only with a model mask to accept;
-      // this blinded session shows none).
+      // this blinded session shows none; "O outline" draws the mask as its outline).
       #expect(
         keyLine(t).contains(
-          "Space pen · e eraser · [ ] radius · f fill · d delete · u undo · Esc back · ? help"
+          "Space pen · e eraser · [ ] radius · f fill · d delete · u undo · O outline · Esc back · ? help"
         ))
     }
     t.send("Escape")

@@ -117,8 +117,11 @@ import Workflows
     #expect(f.contains("v2 · from v1 · job 7 · trained classification · in 1:35"))
     #expect(f.contains("frozen: segmentation · verified byte-identical to v1"))
     #expect(f.contains("gate failed: macro-F1 0.900 is worse than v1's 0.950 by more than 0.01"))
-    #expect(f.contains("loss per epoch: · train  • validation"))
-    #expect(f.contains("validation macro-F1 per epoch: ×"))
+    #expect(f.contains("· train  • validation"))
+    #expect(f.contains("× validation macro-F1"))
+    // Labelled axes (issue 18, item 5): the y quantities above the plots, the epochs below.
+    #expect(f.contains("loss per epoch") && f.contains("macro-F1 (0–1) per epoch"))
+    #expect(f.contains("  epoch ") && f.contains("└┬"))
     // The curves: find the plots' top rows; train loss 1.0 (the maximum of both loss series) sits
     // top-left, macro-F1 1.0 top-right of its plot.
     let top = f.find("  1.000┤")!

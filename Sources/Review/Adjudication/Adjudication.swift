@@ -234,8 +234,8 @@ extension View {
       }
       let imageRect = CellRect(row: rect.row, column: rect.column, rows: rect.rows, columns: rect.columns)
       if s.graphics {
-        let layers = mask.map { [OverlayLayer(mask: $0, colour: colour)] } ?? []
-        let key = "adj:\(r.id)|" + (maskID.map { "m\($0)" } ?? "none")
+        let layers = mask.map { [OverlayLayer(mask: $0, colour: colour, style: s.maskStyle)] } ?? []
+        let key = "adj:\(r.id)|" + (maskID.map { "m\($0)" } ?? "none") + s.maskStyle.keySuffix
         f.place(
           zoomed(
             ImagePlacement(

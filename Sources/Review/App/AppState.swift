@@ -148,6 +148,9 @@ public struct AppState: Equatable, Sendable {
   public var adjudication: AdjudicationState?
   /// The case view's overlay toggles and the masks they draw.
   public var overlays = CaseOverlays()
+  /// Mask overlays filled or as outlines, in the case view, the mask editor and the
+  /// adjudication (`O`; the workspace keeps it).
+  public var maskStyle: MaskOverlayStyle = .fill
   /// Zoom and pan of the case image (case view, mask editor, adjudication).
   public var zoom = Zoom()
   /// Background retraining and the model screen (`Retraining.swift`).

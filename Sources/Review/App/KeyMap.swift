@@ -31,6 +31,8 @@ public enum Action: Equatable, Hashable, Sendable {
   case explain(ExplainAction)
   /// Zoom and pan of the case image (`CaseView/Zoom.swift`).
   case zoom(ZoomAction)
+  /// Mask overlays as fills or outlines (`CaseView/MaskOutline.swift`).
+  case toggleMaskOutline
 }
 
 /// One binding: the keys, the action, and what the help overlay says.
@@ -150,7 +152,12 @@ public enum KeyMap {
       KeyBinding(keys: [KeyPress("u")], action: .undo, help: "undo"),
       KeyBinding(keys: [KeyPress("r", .control)], action: .redo, help: "redo"),
       KeyBinding(keys: [KeyPress(.escape)], action: .back, help: "back to the case view"),
-    ] + zoomKeys + common
+    ] + zoomKeys + [maskStyleKey] + common
+
+  /// In the case view, the mask editor and the adjudication: masks filled or as outlines.
+  static let maskStyleKey = KeyBinding(
+    keys: [KeyPress("O")], action: .toggleMaskOutline,
+    help: "masks as outlines or filled")
 
   /// The bindings in force for `state`'s screen.
   public static func bindings(for state: AppState) -> [KeyBinding] {

@@ -68,6 +68,9 @@ public final class ReviewApp {
     // Moving on after a label: on in a session's queue, off elsewhere, unless `N` chose.
     let advance = try store.setting(ReviewApp.advanceSetting(inSession: session != nil))
     state.advanceAfterLabel = advance.map { $0 == "on" } ?? (session != nil)
+    if let style = try store.setting(ReviewApp.maskStyleSetting).flatMap(MaskOverlayStyle.init(rawValue:)) {
+      state.maskStyle = style
+    }
     if let t = try store.setting(ReviewApp.triageConfidenceSetting).flatMap(Double.init), t > 0, t <= 1 {
       state.triageConfidence = t
     }

@@ -296,6 +296,7 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     }
     return zoomAction(s, z, at: s.screen == .maskEditor ? point : nil)
   }
+  if action == .toggleMaskOutline { return maskStyleAction(s) }
   if s.screen == .maskEditor, let effects = editorAction(&s, action) { return (s, effects) }
   if sessionScreens.contains(s.screen), let effects = sessionScreenAction(&s, action) { return (s, effects) }
   if s.screen == .models, let effects = modelScreenAction(&s, action) { return (s, effects) }
@@ -342,7 +343,7 @@ private func handleKey(_ state: AppState, _ key: KeyPress) -> (AppState, [Effect
     return filterAction(s, action)
   case .setLabel, .acceptPrediction, .toggleAdvance:
     return labelAction(s, action)
-  case .zoom:
+  case .zoom, .toggleMaskOutline:
     return (s, [])
   case .largerThumbnails, .smallerThumbnails:
     return thumbnailSizeAction(s, larger: action == .largerThumbnails)

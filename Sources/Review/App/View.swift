@@ -145,11 +145,15 @@ public enum View {
       // A hint only where it can act (no "accept model" while the model is hidden or has not
       // predicted the case).
       let accept = s.detail?.prediction != nil ? ["a accept model"] : []
-      return ["\(labelKeys) label"] + accept + ["m mask", "n/p next/previous", "Esc browser", "q quit"]
+      // Fill or outline acts only on a mask overlay that is on.
+      let style = s.overlays.any ? [s.maskStyle.hint] : []
+      return ["\(labelKeys) label"] + accept + ["m mask"] + style + [
+        "n/p next/previous", "Esc browser", "q quit",
+      ]
     case .maskEditor:
       return [
         "Space pen", "e eraser", "[ ] radius", "f fill", "d delete",
-      ] + (s.modelMask != nil ? ["a accept model"] : []) + ["u undo", "Esc back"]
+      ] + (s.modelMask != nil ? ["a accept model"] : []) + ["u undo", s.maskStyle.hint, "Esc back"]
     case .dashboard:
       // Only the session's creator can close it, and only while it is open.
       let close =
@@ -160,7 +164,7 @@ public enum View {
     case .adjudication:
       return [
         "\(labelKeys) final label", "←/→ rater", "t take mask", "m edit mask", "r reason", "Enter record",
-        "Esc back",
+        s.maskStyle.hint, "Esc back",
       ]
     case .models:
       return ["↑/↓ select", "p promote", "R roll back", "T retrain", "Esc back", "q quit"]

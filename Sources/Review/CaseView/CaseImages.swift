@@ -31,39 +31,35 @@ public final class CaseImages: Sendable {
     }
   }
 
-  /// The case image with the editor's mask blended in and the brush drawn as a ring at the
-  /// cursor, at the size the renderer asks for.
-  public func editing(_ picture: RGBImage?, path: String, editor e: MaskEditor, colours: OverlayColours)
+  /// The case image with the editor's mask drawn (filled or as its outline, `style`) and the
+  /// cursor drawn over it as a `CursorMarker`: the brush ring and a cross at the cursor pixel,
+  /// each pixel contrasting with what is beneath it, at the size the renderer asks for.
+  public func editing(
+    _ picture: RGBImage?, path: String, editor e: MaskEditor, colours: OverlayColours,
+    style: MaskOverlayStyle = .fill
+  )
     -> ImageSource
   {
     let mask = e.mask
     let cursor = (e.cursorX, e.cursorY)
     let radius = e.radius
-    let maskColour = (colours.myMask[0], colours.myMask[1], colours.myMask[2])
+    let maskColour = colours.myMask
     let brush = (colours.brush[0], colours.brush[1], colours.brush[2])
     let memo = self.memo
-    return ImageSource(width: e.width, height: e.height) { w, h in
-      guard let picture else { return nil }
-      let base = memo.image(picture, path: path, width: w, height: h)
-      var out = base.blendingOverlay(mask.resized(width: w, height: h), colour: maskColour, alpha: 0.45)
-      // The brush ring, in display pixels.
-      let sx = Double(w) / Double(mask.width)
-      let sy = Double(h) / Double(mask.height)
-      let cx = (Double(cursor.0) + 0.5) * sx
-      let cy = (Double(cursor.1) + 0.5) * sy
-      let r = max(1.5, Double(radius) * sx)
-      let steps = max(16, Int(r * 8))
-      for i in 0..<steps {
-        let t = Double(i) / Double(steps) * 2 * Double.pi
-        let x = Int((cx + r * cos(t)).rounded())
-        let y = Int((cy + r * sin(t)).rounded())
-        if x >= 0, y >= 0, x < w, y < h { out[x, y] = brush }
-      }
-      let px = Int(cx)
-      let py = Int(cy)
-      if px >= 0, py >= 0, px < w, py < h { out[px, py] = brush }
-      return out
-    }
+    return ImageSource(
+      width: e.width, height: e.height,
+      base: { w, h in picture.map { memo.image($0, path: path, width: w, height: h) } },
+      decorate: { image, shown in
+        image = image.drawingMask(
+          mask.part(shown, width: image.width, height: image.height), colour: maskColour, style: style)
+        // The cursor, in display pixels of the part shown.
+        let sx = Double(image.width) / Double(max(1, shown.width))
+        let sy = Double(image.height) / Double(max(1, shown.height))
+        CursorMarker.draw(
+          into: &image, cx: (Double(cursor.0 - shown.x) + 0.5) * sx,
+          cy: (Double(cursor.1 - shown.y) + 0.5) * sy,
+          radius: max(1.5, Double(radius) * sx), brush: brush)
+      })
   }
 
   /// Whether `<cache>/<user>/<kind>/file`'s user folder is this user's own (made 0700 when

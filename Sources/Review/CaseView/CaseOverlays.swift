@@ -32,10 +32,11 @@ public struct CaseOverlays: Equatable, Sendable {
   }
 }
 
-/// One mask blended into an image, in a colour.
+/// One mask drawn over an image, in a colour, filled or as its outline.
 public struct OverlayLayer: Sendable {
   public var mask: Mask
   public var colour: [UInt8]
+  public var style: MaskOverlayStyle = .fill
 }
 
 func overlayAction(_ state: AppState, _ action: SessionAction) -> (AppState, [Effect]) {
@@ -127,7 +128,7 @@ extension View {
       out.append(
         (
           "model mask" + (d.prediction.map { " v\($0.modelVersion)" } ?? ""), "model:\(m.maskID)",
-          OverlayLayer(mask: m.mask, colour: s.overlayColours.modelMask)
+          OverlayLayer(mask: m.mask, colour: s.overlayColours.modelMask, style: s.maskStyle)
         ))
     }
     let others: [String]
@@ -141,12 +142,16 @@ extension View {
         out.append(
           (
             "\(Sanitizer.sanitize(r))'s mask", "\(r):\(m.maskID)",
-            OverlayLayer(mask: m.mask, colour: s.overlayColours.otherMask)
+            OverlayLayer(mask: m.mask, colour: s.overlayColours.otherMask, style: s.maskStyle)
           ))
       }
     }
     if o.mine, let m = o.mask("mine", case: id) {
-      out.append(("my mask", "mine:\(m.maskID)", OverlayLayer(mask: m.mask, colour: s.overlayColours.myMask)))
+      out.append(
+        (
+          "my mask", "mine:\(m.maskID)",
+          OverlayLayer(mask: m.mask, colour: s.overlayColours.myMask, style: s.maskStyle)
+        ))
     }
     return out
   }
@@ -164,7 +169,7 @@ extension View {
           s.pictures.caseImage(at: r.imagePath), path: r.imagePath, width: r.width, height: r.height))
     }
     return ImagePlacement(
-      key: "case:\(r.id)|" + layers.map(\.key).joined(separator: "|"), rect: rect,
+      key: "case:\(r.id)|" + layers.map(\.key).joined(separator: "|") + s.maskStyle.keySuffix, rect: rect,
       source: images.overlaid(
         s.pictures.caseImage(at: r.imagePath), path: r.imagePath, width: r.width, height: r.height,
         layers: layers.map(\.layer)))
@@ -178,7 +183,9 @@ extension View {
     -> Int
   {
     var y = row
-    for part in wrapped("Overlays: M model · y mine · o others", width: width - 2) where y < s.rows - 1 {
+    let style = s.overlays.any ? " · O \(s.maskStyle == .fill ? "outline" : "fill")" : ""
+    for part in wrapped("Overlays: M model · y mine · o others" + style, width: width - 2)
+    where y < s.rows - 1 {
       f.put(part, row: y, column: x, style: Style(.dim), width: width)
       y += 1
     }
@@ -186,7 +193,9 @@ extension View {
       let c = l.layer.colour
       let used = f.put(
         "■ ", row: y, column: x + 1, style: Style(.text, [.bold], foreground: .rgb(c[0], c[1], c[2])))
-      f.put(l.name, row: y, column: x + 1 + used, width: width - 1 - used)
+      f.put(
+        l.name + (s.maskStyle == .outline ? " (outline)" : ""), row: y, column: x + 1 + used,
+        width: width - 1 - used)
       y += 1
     }
     if !s.graphics && s.overlays.any && y < s.rows - 1 {
@@ -199,21 +208,21 @@ extension View {
 }
 
 extension CaseImages {
-  /// The case image with masks blended in, bottom layer first, at the size the renderer
+  /// The case image with masks drawn (filled or outlined), bottom layer first, at the size the renderer
   /// asks for (the scaled image is kept by `memo`).
   public func overlaid(_ picture: RGBImage?, path: String, width: Int, height: Int, layers: [OverlayLayer])
     -> ImageSource
   {
     let memo = self.memo
-    return ImageSource(width: max(1, width), height: max(1, height)) { w, h in
-      guard let picture else { return nil }
-      var out = memo.image(picture, path: path, width: w, height: h)
-      for layer in layers {
-        let c = layer.colour
-        out = out.blendingOverlay(
-          layer.mask.resized(width: w, height: h), colour: (c[0], c[1], c[2]), alpha: 0.45)
-      }
-      return out
-    }
+    return ImageSource(
+      width: max(1, width), height: max(1, height),
+      base: { w, h in picture.map { memo.image($0, path: path, width: w, height: h) } },
+      decorate: { image, shown in
+        for layer in layers {
+          image = image.drawingMask(
+            layer.mask.part(shown, width: image.width, height: image.height), colour: layer.colour,
+            style: layer.style)
+        }
+      })
   }
 }

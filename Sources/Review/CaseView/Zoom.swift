@@ -103,14 +103,18 @@ public struct Zoom: Equatable, Sendable {
       let scale = min(1, max(Double(w) / Double(v.width), Double(h) / Double(v.height)))
       let fullW = max(1, Int((Double(width) * scale).rounded()))
       let fullH = max(1, Int((Double(height) * scale).rounded()))
-      guard let full = source.render(fullW, fullH) else { return nil }
+      // A two-step source's lines are drawn after the magnification, one screen pixel wide.
+      guard let full = (source.base ?? source.render)(fullW, fullH) else { return nil }
       let sx = Double(fullW) / Double(width)
       let sy = Double(fullH) / Double(height)
       let x0 = min(fullW - 1, Int((Double(v.x) * sx).rounded(.down)))
       let y0 = min(fullH - 1, Int((Double(v.y) * sy).rounded(.down)))
       let cw = max(1, min(fullW - x0, Int((Double(v.width) * sx).rounded())))
       let ch = max(1, min(fullH - y0, Int((Double(v.height) * sy).rounded())))
-      return full.cropped(PixelRect(x: x0, y: y0, width: cw, height: ch)).nearestResized(width: w, height: h)
+      var out = full.cropped(PixelRect(x: x0, y: y0, width: cw, height: ch)).nearestResized(
+        width: w, height: h)
+      source.decorate?(&out, v)
+      return out
     }
   }
 

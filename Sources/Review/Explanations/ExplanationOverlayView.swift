@@ -130,11 +130,7 @@ extension CaseImages {
     return ImageSource(width: max(1, width), height: max(1, height)) { w, h in
       guard let picture else { return nil }
       var out = memo.image(picture, path: path, width: w, height: h)
-      for layer in layers {
-        let c = layer.colour
-        out = out.blendingOverlay(
-          layer.mask.resized(width: w, height: h), colour: (c[0], c[1], c[2]), alpha: 0.45)
-      }
+      for layer in layers { out = out.drawingMask(layer.mask, colour: layer.colour, style: layer.style) }
       if let explanation { out = explanation.overlay(on: out, style: View.explanationStyle) }
       let sx = Double(w) / Double(max(width, 1))
       let sy = Double(h) / Double(max(height, 1))

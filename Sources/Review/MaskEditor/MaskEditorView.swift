@@ -1,5 +1,6 @@
 import CaseStore
 import Foundation
+import Imaging
 import Terminal
 
 /// The mask editor: the image with the mask being drawn, and its keys beside it.
@@ -10,12 +11,19 @@ extension View {
     let rect = caseImageRect(s)
     if s.graphics {
       // Damages are relative to earlier keys of the same view; a zoom or pan redraws it all.
-      let view = s.zoom.key(width: e.width, height: e.height)
+      let view = s.zoom.key(width: e.width, height: e.height) + s.maskStyle.keySuffix
+      // An outline pixel depends on its neighbours: a change moves the outline up to one
+      // pixel beyond the changed pixels.
+      let grow = s.maskStyle == .outline ? 1 : 0
       let damages = e.damageSince.compactMap {
-        s.zoom.damage($0.region, since: $0.since + view, width: e.width, height: e.height)
+        s.zoom.damage(
+          PixelRect(
+            x: $0.region.x - grow, y: $0.region.y - grow, width: $0.region.width + 2 * grow,
+            height: $0.region.height + 2 * grow), since: $0.since + view, width: e.width, height: e.height)
       }
       let source = images.editing(
-        s.pictures.caseImage(at: r.imagePath), path: r.imagePath, editor: e, colours: s.overlayColours)
+        s.pictures.caseImage(at: r.imagePath), path: r.imagePath, editor: e, colours: s.overlayColours,
+        style: s.maskStyle)
       f.place(
         ImagePlacement(
           key: e.imageKey + view, rect: rect,
@@ -48,6 +56,7 @@ extension View {
     line("Cursor: \(e.cursorX), \(e.cursorY) of \(e.width) × \(e.height)")
     for part in zoomDescription(s, width: e.width, height: e.height) { line(part) }
     line("Nucleus pixels: \(e.nucleusPixels)")
+    line("Mask shown \(s.maskStyle.description) · \(s.maskStyle.hint)")
     line("Undo \(e.undoStack.count) · redo \(e.redoStack.count)")
     line("Started from: \(e.start.description)", Style(.dim))
     line(

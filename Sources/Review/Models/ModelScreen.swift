@@ -47,6 +47,88 @@ public struct TextPlot: Equatable, Sendable {
     return (row, column)
   }
 
+  /// A y-axis value in 7 columns, with as many decimals as the plot's range needs.
+  func axisValue(_ v: Double) -> String {
+    let range = high - low
+    let format = range >= 1000 ? "%7.0f" : range >= 10 ? "%7.1f" : "%7.3f"
+    return String(format: format, v)
+  }
+
+  /// The points (indices of `count`) that get an x tick label, spread so that labels of up to
+  /// `labelWidth` characters stay a column apart: every `step`th point from the first, with
+  /// `step` the smallest of 1, 2, 5, 10, 20, 50, … that leaves room; the last point too when it
+  /// has room.
+  public static func tickIndices(count: Int, width: Int, labelWidth: Int) -> [Int] {
+    guard count > 1 else { return count == 1 ? [0] : [] }
+    let perPoint = Double(width - 1) / Double(count - 1)
+    // 1, 2, 5, 10, 20, 50, …
+    var k = 0
+    func step(_ k: Int) -> Int { [1, 2, 5][k % 3] * Int(pow(10, Double(k / 3))) }
+    while Double(step(k)) * perPoint < Double(labelWidth + 1) && step(k) < count { k += 1 }
+    let step = step(k)
+    var out = Array(stride(from: 0, to: count, by: step))
+    if let last = out.last, last != count - 1, Double(count - 1 - last) * perPoint >= Double(labelWidth + 1) {
+      out.append(count - 1)
+    }
+    return out
+  }
+
+  /// Draws the plot with labelled axes into `rect` (issue 18, item 5: the curves had no axes a
+  /// reader could use). The first row names the y quantity; the y axis has its top, middle
+  /// and bottom values; below the plot an x axis with a tick and a label at the epochs in
+  /// `xLabels` (one per point, e.g. the epoch numbers), and the x quantity's name in the
+  /// axis margin. Needs 5 rows: the name, 2 plot rows, the axis and its labels.
+  public func drawLabelled(
+    into f: inout Frame, rect: CellRect, yName: String, xName: String = "epoch", xLabels: [String],
+    axisStyle: Style = Style(.dim)
+  ) {
+    guard rect.rows >= 5, rect.columns > 12 else { return }
+    let axis = 8
+    let width = rect.columns - axis
+    let height = rect.rows - 3
+    let top = rect.row + 1
+    f.put(yName, row: rect.row, column: rect.column, style: axisStyle, maxWidth: rect.columns)
+    var labelled: [Int: Double] = [0: high, height - 1: low]
+    if height >= 5 {
+      let mid = (height - 1) / 2
+      labelled[mid] = high - (high - low) * Double(mid) / Double(height - 1)
+    }
+    for r in 0..<height {
+      if let v = labelled[r] {
+        f.put(axisValue(v), row: top + r, column: rect.column, style: axisStyle)
+        f.put("┤", row: top + r, column: rect.column + axis - 1, style: axisStyle)
+      } else {
+        f.put("│", row: top + r, column: rect.column + axis - 1, style: axisStyle)
+      }
+    }
+    let count = max(series.map(\.values.count).max() ?? 0, xLabels.count)
+    let labelWidth = xLabels.map { TextWidth.of($0) }.max() ?? 1
+    let ticks = TextPlot.tickIndices(count: count, width: width, labelWidth: labelWidth)
+    let axisRow = top + height
+    var line = Array(repeating: "─", count: width)
+    var labels = Array(repeating: " ", count: width)
+    for i in ticks {
+      let c = cell(index: i, count: count, value: low, width: width, height: height).column
+      line[c] = "┬"
+      let text = i < xLabels.count ? xLabels[i] : "\(i + 1)"
+      // Centred on the tick, kept inside the plot's width.
+      let start = max(0, min(width - text.count, c - (text.count - 1) / 2))
+      for (k, ch) in text.enumerated() { labels[start + k] = String(ch) }
+    }
+    f.put("└" + line.joined(), row: axisRow, column: rect.column + axis - 1, style: axisStyle)
+    f.put(
+      String(repeating: " ", count: max(0, 7 - TextWidth.of(xName))) + xName, row: axisRow + 1,
+      column: rect.column, style: axisStyle, maxWidth: 7)
+    f.put(labels.joined(), row: axisRow + 1, column: rect.column + axis, style: axisStyle)
+    for s in series {
+      let points = s.values.enumerated().filter { $0.element.isFinite }
+      for (i, v) in points {
+        let c = cell(index: i, count: count, value: v, width: width, height: height)
+        f.put(String(s.glyph), row: top + c.row, column: rect.column + axis + c.column, style: s.style)
+      }
+    }
+  }
+
   /// Draws the plot with a y axis (high and low labels, 7 columns) into `rect`.
   public func draw(into f: inout Frame, rect: CellRect, axisStyle: Style = Style(.dim)) {
     guard rect.rows >= 2, rect.columns > 10 else { return }
@@ -117,7 +199,9 @@ extension View {
         g.hasPrefix("gate failed") || g.hasPrefix("not promoted") ? Style(.warning) : Style(.text))
     }
     let curves = trainingCurves(m)
-    guard !curves.trainLoss.isEmpty, y + 4 < s.rows - 1 else {
+    // The legend line, then the plots: a y name row, at least 2 plot rows, the x axis and its
+    // labels (issue 18, item 5: labelled axes, legible at 80 × 24).
+    guard !curves.trainLoss.isEmpty, y + 6 < s.rows - 1 else {
       if curves.trainLoss.isEmpty {
         line("No training curves (not trained by a retraining job)", Style(.dim))
       }
@@ -125,21 +209,29 @@ extension View {
     }
     let plotRows = s.rows - 1 - y - 1
     let half = (s.columns - 3) / 2
-    f.put("loss per epoch: · train  • validation", row: y, column: 1, style: Style(.dim), maxWidth: half)
+    // A stage with nothing to validate on draws no validation points and says why, in words,
+    // not as a line of zeros.
+    let validation = curves.missing.map { "(\($0))" } ?? "• validation"
+    f.put("· train  \(validation)", row: y, column: 1, style: Style(.dim), maxWidth: half)
     f.put(
-      "validation \(curves.metricName) per epoch: ×", row: y, column: 2 + half, style: Style(.dim),
-      maxWidth: half)
+      "× validation \(curves.metricName)" + (curves.metric.contains { $0.isFinite } ? "" : ": none"), row: y,
+      column: 2 + half, style: Style(.dim), maxWidth: half)
     y += 1
+    let epochs = curves.epochs.map(String.init)
     let loss = TextPlot(series: [
       .init(name: "train loss", values: curves.trainLoss, glyph: "·", style: Style(.text)),
       .init(name: "validation loss", values: curves.valLoss, glyph: "•", style: Style(.accent)),
     ])
-    loss.draw(into: &f, rect: CellRect(row: y, column: 1, rows: plotRows, columns: half))
+    loss.drawLabelled(
+      into: &f, rect: CellRect(row: y, column: 1, rows: plotRows, columns: half), yName: "loss per epoch",
+      xLabels: epochs)
     let metric = TextPlot(
       series: [.init(name: curves.metricName, values: curves.metric, glyph: "×", style: Style(.accent))],
       low: 0,
       high: 1)
-    metric.draw(into: &f, rect: CellRect(row: y, column: 2 + half, rows: plotRows, columns: half))
+    metric.drawLabelled(
+      into: &f, rect: CellRect(row: y, column: 2 + half, rows: plotRows, columns: half),
+      yName: "\(curves.metricName) (0–1) per epoch", xLabels: epochs)
   }
 
   /// One version as a row of the list.
@@ -202,27 +294,46 @@ extension View {
       "frozen: \(m.frozenTasks.isEmpty ? "per stage" : m.frozenTasks.joined(separator: ", ")) · \(verified)"
   }
 
-  /// The per-epoch curves a retraining job stored in the version's metrics (`curves`).
+  /// The per-epoch curves a retraining job stored in the version's metrics (`curves`), with
+  /// each point's epoch number and, when a stage had nothing to validate on, why
+  /// ("no validation masks").
   static func trainingCurves(_ m: ModelVersion) -> (
-    trainLoss: [Double], valLoss: [Double], metric: [Double], metricName: String
+    trainLoss: [Double], valLoss: [Double], metric: [Double], metricName: String, epochs: [Int],
+    missing: String?
   ) {
-    guard case .array(let points)? = m.metrics["curves"] else { return ([], [], [], "metric") }
+    guard case .array(let points)? = m.metrics["curves"] else { return ([], [], [], "metric", [], nil) }
     var t: [Double] = []
     var v: [Double] = []
     var x: [Double] = []
+    var e: [Int] = []
     // A two-stage retraining's curves follow each other: classification's epochs (macro-F1),
     // then segmentation's (Dice).
     var names: [String] = []
+    var missing: [String] = []
     for p in points {
+      let metric = p["val_metric"]?.doubleValue
+      // A validation loss without its metric was measured on nothing (curves stored before
+      // `val_missing` existed: a segmentation stage with no validation masks logged 0).
+      var why: String? = nil
+      if case .string(let w)? = p["val_missing"] {
+        why = w
+      } else if p["val_loss"] != nil, metric == nil, case .string(let n)? = p["val_metric_name"] {
+        why = n == "macro_f1" ? "no labelled validation cases" : "no validation masks"
+      }
       t.append(p["train_loss"]?.doubleValue ?? .nan)
-      v.append(p["val_loss"]?.doubleValue ?? .nan)
-      x.append(p["val_metric"]?.doubleValue ?? .nan)
+      v.append(why == nil ? p["val_loss"]?.doubleValue ?? .nan : .nan)
+      x.append(metric ?? .nan)
+      e.append(p["epoch"]?.doubleValue.map { Int($0) } ?? e.count + 1)
+      if let why, !missing.contains(why) { missing.append(why) }
       if case .string(let n)? = p["val_metric_name"] {
         let name = n == "macro_f1" ? "macro-F1" : "Dice"
         if names.last != name { names.append(name) }
       }
     }
-    return (t, v, x, names.isEmpty ? "metric" : names.joined(separator: " then "))
+    return (
+      t, v, x, names.isEmpty ? "metric" : names.joined(separator: " then "), e,
+      missing.isEmpty ? nil : missing.joined(separator: "; ")
+    )
   }
 
   /// The running job on the status line's right end: "training v3: cls epoch 2/10 · batch 14/80 ·

@@ -19,6 +19,7 @@ extension KeyMap {
     KeyBinding(
       keys: [KeyPress("o")], action: .session(.cycleOtherMasks),
       help: "overlay: other raters' masks (cycles)"),
+    maskStyleKey,
   ]
 
   public static let dashboard: [KeyBinding] =
@@ -65,6 +66,6 @@ extension KeyMap {
         KeyBinding(keys: [KeyPress("r")], action: .session(.editReason), help: "type the reason"),
         KeyBinding(keys: [KeyPress(.enter)], action: .session(.record), help: "record the adjudication"),
         KeyBinding(keys: [KeyPress(.escape)], action: .back, help: "back to the queue (nothing recorded)"),
-      ] + zoomKeys + panKeys + common
+      ] + zoomKeys + panKeys + [maskStyleKey] + common
   }
 }

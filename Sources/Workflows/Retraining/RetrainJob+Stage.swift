@@ -167,13 +167,18 @@ final class StageEvents {
   private func epoch(_ r: EpochRecord) {
     let task = stage.task
     let metric = task == .cls ? r.validationMacroF1 : r.validationDice
+    // A loss over no validation masks (or labels) is 0, not a fit: it is neither logged nor
+    // drawn, and the curve says why (issue 18, item 5).
+    let valLoss = ValidationLossText.meaningfulLoss(r, trained: [task])
+    let unvalidated = ValidationLossText.unvalidated(r, trained: [task])
     try? job.store.appendTrainingLog(
-      id: job.jobID, epoch: r.epoch, trainLoss: r.trainLoss, valLoss: r.validationLoss, valMetric: metric)
+      id: job.jobID, epoch: r.epoch, trainLoss: r.trainLoss, valLoss: valLoss, valMetric: metric)
     var point: [String: JSONValue] = [
       "stage": .number(Double(stage.index + 1)), "task": .string(task.rawValue),
       "epoch": .number(Double(r.epoch)), "train_loss": .number(r.trainLoss),
     ]
-    if let v = r.validationLoss { point["val_loss"] = .number(v) }
+    if let v = valLoss { point["val_loss"] = .number(v) }
+    if !unvalidated.isEmpty { point["val_missing"] = .string(ValidationLossText.reason(unvalidated)) }
     if let m = metric { point["val_metric"] = .number(m) }
     point["val_metric_name"] = .string(stage.metricName)
     curve.append(.object(point))
@@ -181,7 +186,7 @@ final class StageEvents {
       String(
         format: "job %lld %@ epoch %d/%d  train loss %.4f", job.jobID, task.rawValue, r.epoch, r.epochs,
         r.trainLoss)
-        + (r.validationLoss.map { String(format: "  val loss %.4f", $0) } ?? "")
+        + (ValidationLossText.text(r, trained: [task]).map { "  " + $0 } ?? "")
         + (metric.map { String(format: "  val %@ %.4f", task == .cls ? "macro-F1" : "Dice", $0) } ?? ""))
   }
 }

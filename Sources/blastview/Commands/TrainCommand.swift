@@ -242,7 +242,7 @@ struct TrainCommand: ParsableCommand {
       signal(SIGINT, SIG_DFL)
       signal(SIGTERM, SIG_DFL)
     }
-    let progress = TrainingProgressPrinter(quiet: json)
+    let progress = TrainingProgressPrinter(quiet: json, trained: Set(model.trainedTasks))
     if run.continuedTensors > 0 && !json {
       printError("continuing Adam state of \(run.continuedTensors) parameter tensors from --init")
     }
@@ -262,7 +262,7 @@ struct TrainCommand: ParsableCommand {
           + (record.history.contains { $0.improved } ? "; the best checkpoint so far is at \(out)" : ""))
     }
     progress.finish()
-    try report(result, record: record)
+    try report(result, record: record, trained: Set(model.trainedTasks))
   }
 
   /// The model to train: new, or continued from --init (whose configuration the other model
@@ -385,7 +385,7 @@ struct TrainCommand: ParsableCommand {
 
   /// Rewrites the best checkpoint's record with the whole history (its tensors are unchanged)
   /// and prints how the training ended.
-  private func report(_ result: TrainingResult, record: TrainingRecord) throws {
+  private func report(_ result: TrainingResult, record: TrainingRecord, trained: Set<ModelTask>) throws {
     let best = result.epochs.first { $0.epoch == result.bestEpoch }
     if best != nil, let file = try? SafeTensorsFile.read(path: out) {
       try? rewriteTrainingRecord(file, path: out, json: record.json(best: best))
@@ -406,7 +406,9 @@ struct TrainCommand: ParsableCommand {
       }
       if let best {
         print(
-          "best checkpoint (epoch \(best.epoch), val loss \(fmt(best.validationLoss ?? best.trainLoss))) saved at \(Sanitizer.sanitize(absolute(out)))"
+          "best checkpoint (epoch \(best.epoch), "
+            + (ValidationLossText.text(best, trained: trained) ?? "train loss \(fmt(best.trainLoss))")
+            + ") saved at \(Sanitizer.sanitize(absolute(out)))"
         )
       } else {
         print("no epoch finished: nothing was saved")
@@ -450,11 +452,17 @@ struct TrainSummary: Encodable {
 /// a plain progress line a minute when stderr is not a terminal (logs of background runs).
 final class TrainingProgressPrinter {
   let quiet: Bool
+  /// The tasks being trained: their validation loss is printed only when the validation data
+  /// have something for them ("no validation masks" otherwise, never a fake 0.0000).
+  let trained: Set<ModelTask>
   let tty = isatty(STDERR_FILENO) == 1
   private var lastPlain = Date()
   private var drawn = false
 
-  init(quiet: Bool) { self.quiet = quiet }
+  init(quiet: Bool, trained: Set<ModelTask>) {
+    self.quiet = quiet
+    self.trained = trained
+  }
 
   func handle(_ e: TrainingEvent, json: Bool) {
     switch e {
@@ -485,7 +493,7 @@ final class TrainingProgressPrinter {
         return
       }
       var parts = [String(format: "epoch %d/%d  train loss %.4f", r.epoch, r.epochs, r.trainLoss)]
-      if let v = r.validationLoss { parts.append(String(format: "val loss %.4f", v)) }
+      if let v = ValidationLossText.text(r, trained: trained) { parts.append(v) }
       if let a = r.validationAccuracy { parts.append(String(format: "val acc %.4f", a)) }
       if let f = r.validationMacroF1 { parts.append(String(format: "macro-F1 %.4f", f)) }
       if let d = r.validationDice { parts.append(String(format: "Dice %.4f", d)) }
