@@ -72,7 +72,8 @@ import Testing
       [
         // `--redirects 1 --tee 1`: the default (0) crashes torch 1.13's torchrun on Python 3.11
         // (its Std.from_str finds no zero flag); 1 sends each rank's stdout to a log and the console.
-        "--standalone", "--nproc_per_node=2", "--redirects", "1", "--tee", "1", train, "--data", dir + "/data", "--schema", "wbc5", "--out",
+        "--standalone", "--nproc_per_node=2", "--redirects", "1", "--tee", "1", train, "--data",
+        dir + "/data", "--schema", "wbc5", "--out",
         checkpoint,
         "--size", "32", "--epochs", "1", "--batch", "8", "--tasks", "cls", "--blank-corner", "off",
         "--threads", "1",
