@@ -70,7 +70,7 @@ import Testing
 
   /// Every row of the listing, paged through v5's 16-argument `case_page` (forward to the
   /// end, then backward from there to the start: both must give the same rows).
-  static func listing(_ c: PGConnection, session: String?, _ r: Request, pageSize: Int = 7) throws
+  static func listing(_ c: PGConnection, session: String?, _ r: Request, pageSize: Int = 40) throws
     -> [[String?]]
   {
     func page(asc: Bool, after: [String?]?, names: [String]) throws -> [PGRow] {
@@ -341,7 +341,15 @@ import Testing
         while true {
           let a = try ana.casePage(request, viewer: .rater("bvana"))
           let b = try service.casePage(request, viewer: .rater("bvana"))
-          #expect(a == b, "\(sort) \(filter)")
+          // Equal to the row, but for where each user's thumbnails are cached.
+          func rows(_ p: CasePage) -> [CaseRow] {
+            p.rows.map {
+              var r = $0
+              r.thumbnailPath = (r.thumbnailPath as NSString).lastPathComponent
+              return r
+            }
+          }
+          #expect(rows(a) == rows(b) && a.next == b.next && a.previous == b.previous, "\(sort) \(filter)")
           own += a.rows
           asService += b.rows
           guard let next = a.next else { break }
