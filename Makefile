@@ -10,7 +10,8 @@ DESTDIR ?=
 
 # System packages (Debian). Uses sudo only when not root.
 APT_PACKAGES := pkg-config libncursesw5-dev libsixel-dev libpng-dev libjpeg62-turbo-dev \
-  libopenblas-dev libsqlite3-dev libpq-dev postgresql iproute2 openssl tmux xterm xvfb x11-apps xdotool imagemagick python3
+  libopenblas-dev libsqlite3-dev libpq-dev postgresql iproute2 openssl tmux xterm xvfb x11-apps xdotool imagemagick python3 \
+  python3-torch python3-numpy python3-pil
 deps:
 	@bash tools/install-deps.sh $(APT_PACKAGES)
 
@@ -31,6 +32,15 @@ uninstall:
 # The main job.
 demo: release
 	@bash tools/demo.sh
+
+# The PyTorch reference's DDP test (TorchrunCheckpointTests: torchrun, two processes, gloo) runs
+# on Debian's CPU torch (python3-torch, with /usr/bin/torchrun beside /usr/bin/python3): about
+# 190 MB from Debian, against about 3 GB for PyPI's CUDA wheel (docs/deployment.md). A developer
+# may point BLASTVIEW_TORCH_PYTHON at a venv instead; under CI=true the test must run.
+export BLASTVIEW_TORCH_PYTHON ?= /usr/bin/python3
+ifeq ($(CI),true)
+export BLASTVIEW_REQUIRE_TORCH ?= 1
+endif
 
 # The whole test suite: build everything (the executable too), then run every test, with a
 # throwaway PostgreSQL cluster for the shared-workspace tests (tools/with-test-postgres.sh).

@@ -13,8 +13,12 @@ import Foundation
 /// key press), and the reads the case view makes (the case record, its history, its image
 /// checked against its SHA-256) and the case count.
 ///
+/// Then the browser's page query on a workspace of `cases` cases (100,000 by default) built in
+/// both backends, under every filter and sort (`SharedBrowseBenchmark`).
+///
 /// The role in URL must be able to create a database and roles (the workspace's service role,
-/// `blastview`): the run creates `blastview_bench_<pid>` and one rater role, and drops both.
+/// `blastview`): the run creates `blastview_bench_<pid>_*` databases and one rater role, and
+/// drops them.
 public enum SharedStoreBenchmark {
   public struct Options: Sendable {
     public var database = ""
@@ -23,6 +27,11 @@ public enum SharedStoreBenchmark {
     public var repetitions = 25
     public var importFrom: String?
     public var workDirectory = FileManager.default.temporaryDirectory.path
+    /// Import, annotate and the case view's reads.
+    public var runOperations = true
+    /// The browser's page query (`SharedBrowseBenchmark`) on `browse.cases` cases.
+    public var runBrowse = true
+    public var browse = SharedBrowseBenchmark.Options()
     public init() {}
   }
 
@@ -51,6 +60,7 @@ public enum SharedStoreBenchmark {
     public var historyMedianMilliseconds: Side?
     public var imageReadMedianMilliseconds: Side?
     public var caseCountMedianMilliseconds: Side?
+    public var browse: SharedBrowseBenchmark.Report?
   }
 
   struct Failed: Error, CustomStringConvertible {
@@ -66,6 +76,27 @@ public enum SharedStoreBenchmark {
     // The scratch database and rater role, on the server at URL; both dropped however the run ends.
     let admin = try PGConnection(o.database)
     report.server = admin.displayTarget
+    if o.runOperations { try runOperations(o, admin: admin, base: base, report: &report, log: log) }
+    if o.runBrowse {
+      // A database and a SQLite workspace of their own: the browsing cases keep their ids.
+      let database = "blastview_bench_\(getpid())_\(UInt32.random(in: 0...UInt32.max))_browse"
+      try admin.query("CREATE DATABASE \(database)")
+      log("created the scratch database \(database) on \(admin.displayTarget)")
+      defer { _ = try? admin.query("DROP DATABASE IF EXISTS \(database) WITH (FORCE)") }
+      let embedded = try Workspace.create(at: base + "/sqlite-browse")
+      defer { try? embedded.close() }
+      var shared: PostgresStore? = try PostgresStore.create(
+        o.database, database: database, schema: embedded.labelSchema)
+      defer { shared = nil }
+      report.browse = try SharedBrowseBenchmark.run(o.browse, sqlite: embedded, postgres: shared!, log: log)
+    }
+    return report
+  }
+
+  /// Import, annotate round trips and the case view's reads on a fresh store of each backend.
+  static func runOperations(
+    _ o: Options, admin: PGConnection, base: String, report: inout Report, log: (String) -> Void
+  ) throws {
     let folder: String
     if let from = o.importFrom {
       folder = from
@@ -164,7 +195,6 @@ public enum SharedStoreBenchmark {
       _ = try s.imageBytes(case: id)
     }
     report.caseCountMedianMilliseconds = try measure("case count") { s, _ in _ = try s.caseCount() }
-    return report
   }
 
   static func percentile(_ samples: [Double], _ q: Double) -> Double {

@@ -224,7 +224,7 @@ private struct CasePageQuery {
 
   /// Which index a filter can drive from.
   enum Driver: String {
-    case predictedLabel, myLabel, disagreement, split, confidence, caseID, search
+    case predictedLabel, myLabel, disagreement, split, confidence, caseID, search, adjudicated, pMalignant
   }
 
   /// One filter condition. `sql(true)` is the form that lets SQLite use the filter's index;
@@ -270,12 +270,13 @@ private struct CasePageQuery {
       terms.append(Term(sql: { _ in "mine.label IS NULL" }, arguments: [], driver: nil, probe: nil))
     }
     if f.adjudicated {
+      // case_status.adjudicated (migration v4-browser-filters): its partial index drives when
+      // few cases are adjudicated.
       let hidden = hiddenAnnotations
       terms.append(
         Term(
-          sql: { _ in "(NOT \(hidden) AND EXISTS (SELECT 1 FROM adjudication j WHERE j.case_id = cs.case_id))"
-          },
-          arguments: [], driver: nil, probe: nil))
+          sql: { $0 ? "cs.adjudicated AND NOT \(hidden)" : "+cs.adjudicated AND NOT \(hidden)" },
+          arguments: [], driver: .adjudicated, probe: ("SELECT 1 FROM case_status WHERE adjudicated", [])))
     }
     if f.disagreement {
       let expr = disagreementExpr
@@ -298,13 +299,13 @@ private struct CasePageQuery {
           probe: ("SELECT 1 FROM case_status WHERE pred_confidence < ?", [c])))
     }
     if let t = f.pMalignantAtLeast {
+      // case_status.p_malignant: the promoted model's (migration v4-browser-filters).
       let hidden = hiddenModel
       terms.append(
         Term(
-          sql: { _ in
-            "(NOT \(hidden) AND EXISTS (SELECT 1 FROM prediction p WHERE p.case_id = cs.case_id "
-              + "AND p.model_version = cs.pred_model AND p.p_malignant >= ?))"
-          }, arguments: [t], driver: nil, probe: nil))
+          sql: { $0 ? "cs.p_malignant >= ? AND NOT \(hidden)" : "+cs.p_malignant >= ? AND NOT \(hidden)" },
+          arguments: [t], driver: .pMalignant,
+          probe: ("SELECT 1 FROM case_status WHERE p_malignant >= ?", [t])))
     }
     if let raw = f.search?.trimmingCharacters(in: .whitespaces), !raw.isEmpty {
       let digits = raw.hasPrefix("#") ? String(raw.dropFirst()) : raw

@@ -2,7 +2,8 @@ import Crypto
 import Foundation
 
 /// SHA-256 helpers: case identity (file bytes), mask and model identity, and the split hash.
-enum Digest {
+/// Public for the benchmarks, which build the same content-addressed cases on both backends.
+public enum Digest {
   static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
     var s = ""
     s.reserveCapacity(64)
@@ -15,7 +16,7 @@ enum Digest {
 
   private static let hexDigits: [Character] = Array("0123456789abcdef")
 
-  static func sha256Hex(_ bytes: [UInt8]) -> String { hex(SHA256.hash(data: bytes)) }
+  public static func sha256Hex(_ bytes: [UInt8]) -> String { hex(SHA256.hash(data: bytes)) }
 
   /// Streams a file through SHA-256 in 1 MiB chunks (model files can be large). Only a
   /// regular file is read: a FIFO or device at the path is an error, not a hang.

@@ -47,7 +47,63 @@ enum Schema {
     // Issue 16: the tamper-evident audit chain (`AuditChain.swift`); existing rows are
     // sealed in order, so a workspace from before keeps its whole history, now chained.
     m.registerMigration("v3-audit-chain") { db in try createAuditChain(db) }
+    // Issue 16: the browser's adjudicated and possibly-malignant filters from indexes.
+    m.registerMigration("v4-browser-filters") { db in try createBrowserFilters(db) }
     return m
+  }
+
+  /// `case_status` gains whether a case is adjudicated and the promoted model's P(malignant),
+  /// each with an index, so those filters can drive a page when few cases match (before,
+  /// a page of them walked the sort order and probed every case: 100,000 probes when none
+  /// match). Filled from the existing rows; the prediction triggers are recreated to keep
+  /// P(malignant) in step.
+  private static func createBrowserFilters(_ db: Database) throws {
+    try db.execute(
+      sql: """
+        ALTER TABLE case_status ADD COLUMN adjudicated INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE case_status ADD COLUMN p_malignant REAL;
+        UPDATE case_status SET adjudicated = 1
+        WHERE case_id IN (SELECT case_id FROM adjudication);
+        UPDATE case_status SET p_malignant = (
+          SELECT p.p_malignant FROM prediction p
+          WHERE p.case_id = case_status.case_id AND p.model_version = case_status.pred_model)
+        WHERE pred_model IS NOT NULL;
+        CREATE INDEX case_status_adjudicated ON case_status(case_id) WHERE adjudicated;
+        CREATE INDEX case_status_p_malignant ON case_status(p_malignant, case_id);
+
+        CREATE TRIGGER case_status_adjudicated AFTER INSERT ON adjudication
+        BEGIN
+          UPDATE case_status SET adjudicated = 1 WHERE case_id = NEW.case_id;
+        END;
+
+        DROP TRIGGER IF EXISTS prediction_insert;
+        DROP TRIGGER IF EXISTS prediction_update;
+        DROP TRIGGER IF EXISTS model_promoted;
+        CREATE TRIGGER prediction_insert AFTER INSERT ON prediction
+        WHEN NEW.model_version = (SELECT model_version FROM model_promotion ORDER BY id DESC LIMIT 1)
+        BEGIN
+          UPDATE case_status SET pred_label = NEW.label, pred_confidence = NEW.confidence,
+            pred_model = NEW.model_version, p_malignant = NEW.p_malignant
+          WHERE case_id = NEW.case_id;
+        END;
+        CREATE TRIGGER prediction_update AFTER UPDATE ON prediction
+        WHEN NEW.model_version = (SELECT model_version FROM model_promotion ORDER BY id DESC LIMIT 1)
+        BEGIN
+          UPDATE case_status SET pred_label = NEW.label, pred_confidence = NEW.confidence,
+            pred_model = NEW.model_version, p_malignant = NEW.p_malignant
+          WHERE case_id = NEW.case_id;
+        END;
+        CREATE TRIGGER model_promoted AFTER INSERT ON model_promotion
+        BEGIN
+          UPDATE case_status SET pred_label = NULL, pred_confidence = NULL, pred_model = NULL, p_malignant = NULL
+          WHERE pred_model IS NOT NEW.model_version AND pred_model IS NOT NULL;
+          UPDATE case_status SET pred_label = p.label, pred_confidence = p.confidence,
+            pred_model = p.model_version, p_malignant = p.p_malignant
+          FROM (SELECT case_id, label, confidence, model_version, p_malignant FROM prediction
+                WHERE model_version = NEW.model_version) AS p
+          WHERE case_status.case_id = p.case_id;
+        END;
+        """)
   }
 
   /// The audit chain's tables and the triggers that turn session and role changes into

@@ -15,6 +15,9 @@ import Testing
     var conf: Double?
     var labels: [String: String] = [:]
     var myTime: Double? = nil  // my last edit (the stored time: two edits can share a millisecond)
+    var adjudicated = false
+    /// P(malignant) for all4: 1 - P(Benign).
+    var pMalignant: Double? = nil
   }
 
   @Test func pagingMatchesAReferenceUnderEveryFilterAndSort() throws {
@@ -41,6 +44,7 @@ import Testing
       let best = p.indices.max { p[$0] < p[$1] }!
       refs[id]!.pred = classes[best]
       refs[id]!.conf = p[best]
+      refs[id]!.pMalignant = 1 - p[classes.firstIndex(of: "Benign")!]
     }
     try store.savePredictions(preds, model: model.version)
     // Not promoted yet: the browser shows no prediction.
@@ -57,11 +61,19 @@ import Testing
       try store.annotate(case: id, rater: rater, label: label)
       refs[id]!.labels[rater] = label
     }
+    // A few adjudications (their filter's index drives when few cases match).
+    try store.addRater("judge", role: .adjudicator)
+    for id in stride(from: Int64(5), through: Int64(n), by: 23) {
+      _ = try store.adjudicate(case: id, adjudicator: "judge", label: "Pre-B", reason: "test")
+      refs[id]!.adjudicated = true
+    }
     for id in 1...Int64(n) {
       refs[id]!.myTime = try store.currentAnnotations(case: id, viewer: .system).first { $0.rater == "me" }
         .map { $0.createdAt.timeIntervalSince1970 }
     }
 
+    var malignant = CaseFilter()
+    malignant.pMalignantAtLeast = 0.7
     let filters: [(String, CaseFilter, (Ref) -> Bool)] = [
       ("none", CaseFilter(), { _ in true }),
       ("predicted Pre-B", CaseFilter(predictedLabel: "Pre-B"), { $0.pred == "Pre-B" }),
@@ -78,6 +90,14 @@ import Testing
         { $0.sha.hasPrefix(shaOf7.prefix(8)) }
       ),
       ("search #7", CaseFilter(search: "#7"), { $0.id == 7 }),
+      ("adjudicated", CaseFilter(adjudicated: true), { $0.adjudicated }),
+      ("possibly malignant", malignant, { ($0.pMalignant ?? -1) >= 0.7 }),
+      (
+        "adjudicated + predicted Benign", CaseFilter(predictedLabel: "Benign", adjudicated: true),
+        {
+          $0.adjudicated && $0.pred == "Benign"
+        }
+      ),
       (
         "combined", CaseFilter(unreviewed: true, split: .train, confidenceBelow: 0.6),
         {
@@ -153,6 +173,79 @@ import Testing
     #expect(row.myLabel == refs[3]!.labels["me"] && row.labelCount == refs[3]!.labels.count)
     #expect(row.modelVersion == (refs[3]!.pred == nil ? nil : model.version))
     #expect(row.thumbnailPath == store.workspace.thumbnailsDirectory + "/" + refs[3]!.sha + ".png")
+  }
+
+  /// Migration v4-browser-filters fills `case_status.adjudicated` and `p_malignant` from the
+  /// rows a workspace already has: a workspace taken back to the schema before it (columns,
+  /// indexes and triggers removed, the migration forgotten) and reopened lists exactly the
+  /// pages it listed with the triggers keeping the columns.
+  @Test func browserFiltersMigrationFillsFromExistingRows() throws {
+    let dir = TempDir()
+    let n = 150
+    var store = try makeStore(dir, cases: n, seed: 31)
+    var rng = SeededRandom(seed: 8)
+    let file = dir.sub("m.bin")
+    try Data("m".utf8).write(to: URL(fileURLWithPath: file))
+    let model = try store.registerModel(
+      file: file, parent: nil, tasks: ["c"], trainedTasks: ["c"], frozenTasks: [])
+    try store.promote(version: model.version)
+    try store.savePredictions(
+      (1...Int64(n)).map { id in
+        var p = (0..<4).map { _ in Double(Int.random(in: 1...6, using: &rng)) }
+        let s = p.reduce(0, +)
+        p = p.map { $0 / s }
+        return NewPrediction(caseID: id, probabilities: p)
+      }, model: model.version)
+    try store.addRater("judge", role: .adjudicator)
+    for id in stride(from: Int64(3), through: Int64(n), by: 11) {
+      _ = try store.adjudicate(case: id, adjudicator: "judge", label: "Benign", reason: "test")
+    }
+    for id in stride(from: Int64(1), through: Int64(n), by: 3) {
+      try store.annotate(case: id, rater: "me", label: "Pro-B")
+    }
+    var malignant = CaseFilter()
+    malignant.pMalignantAtLeast = 0.6
+    var malignantUnreviewed = CaseFilter(unreviewed: true)
+    malignantUnreviewed.pMalignantAtLeast = 0.5
+    func listings(_ s: CaseStore) throws -> [[Int64]] {
+      var out: [[Int64]] = []
+      for filter in [CaseFilter(adjudicated: true), malignant, malignantUnreviewed] {
+        for sort in [CaseSort.id, .confidence, .added, .myLastEdit] {
+          for ascending in [true, false] {
+            var request = CasePageRequest(filter: filter, sort: sort, ascending: ascending, limit: 9)
+            var ids: [Int64] = []
+            while true {
+              let page = try s.casePage(request, viewer: .rater("me"))
+              ids += page.rows.map(\.id)
+              guard let next = page.next else { break }
+              request.cursor = next
+            }
+            out.append(ids)
+          }
+        }
+      }
+      return out
+    }
+    let before = try listings(store)
+    #expect(before[0].count == (n - 3) / 11 + 1)
+    #expect(before.allSatisfy { !$0.isEmpty })
+    try store.write { db in
+      try db.execute(
+        sql: """
+          DROP TRIGGER case_status_adjudicated;
+          DROP TRIGGER prediction_insert;
+          DROP TRIGGER prediction_update;
+          DROP TRIGGER model_promoted;
+          DROP INDEX case_status_adjudicated;
+          DROP INDEX case_status_p_malignant;
+          ALTER TABLE case_status DROP COLUMN adjudicated;
+          ALTER TABLE case_status DROP COLUMN p_malignant;
+          DELETE FROM grdb_migrations WHERE identifier = 'v4-browser-filters';
+          """)
+    }
+    try store.close()
+    store = try Workspace.open(path: dir.sub("ws"))
+    #expect(try listings(store) == before)
   }
 
   @Test func promotionSwitchesTheBrowsersPredictions() throws {

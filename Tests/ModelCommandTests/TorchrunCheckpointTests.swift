@@ -8,10 +8,12 @@ import Testing
 /// registration accepts (`predict --model` loads it through every checkpoint check, registers
 /// it and predicts every case with it).
 ///
-/// Needs PyTorch, which CI does not install (from PyPI it is the CUDA build, several GB; the
-/// figures are in docs/deployment.md): the test runs when `BLASTVIEW_TORCH_PYTHON` names a
-/// Python that has torch, numpy, Pillow, scipy and safetensors, and fails rather than skips
-/// when `BLASTVIEW_REQUIRE_TORCH=1` and it is missing.
+/// Needs PyTorch: `make test` (and so CI) installs Debian's CPU build (`python3-torch` 1.13,
+/// with numpy and Pillow; PyPI's is the CUDA build, several GB: docs/deployment.md) and sets
+/// `BLASTVIEW_TORCH_PYTHON=/usr/bin/python3`, and `BLASTVIEW_REQUIRE_TORCH=1` under CI=true.
+/// The test runs when `BLASTVIEW_TORCH_PYTHON` names a Python with torch, numpy and Pillow
+/// (`safetensors` is used when installed, else `tools/torch/safetensors_compat.py`), and fails
+/// rather than skips when `BLASTVIEW_REQUIRE_TORCH=1` and it is missing.
 @Suite(.enabled(if: TorchPython.shouldRun), .serialized) struct TorchrunCheckpointTests {
   static let environment = ProcessInfo.processInfo.environment
   static var python: String? { TorchPython.path }
@@ -68,7 +70,10 @@ import Testing
     let run = try Self.shell(
       torchrun,
       [
-        "--standalone", "--nproc_per_node=2", train, "--data", dir + "/data", "--schema", "wbc5", "--out",
+        // `--redirects 1 --tee 1`: the default (0) crashes torch 1.13's torchrun on Python 3.11
+        // (its Std.from_str finds no zero flag); 1 sends each rank's stdout to a log and the console.
+        "--standalone", "--nproc_per_node=2", "--redirects", "1", "--tee", "1", train, "--data",
+        dir + "/data", "--schema", "wbc5", "--out",
         checkpoint,
         "--size", "32", "--epochs", "1", "--batch", "8", "--tasks", "cls", "--blank-corner", "off",
         "--threads", "1",

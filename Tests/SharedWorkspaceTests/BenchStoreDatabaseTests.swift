@@ -3,8 +3,9 @@ import Foundation
 import Testing
 
 /// `blastview bench store --database URL` (issue 16) runs end to end on the test cluster: both
-/// backends measured on the same images, every figure present on both sides, and the scratch
-/// database and rater role it made on the server dropped afterwards. (Figures are not checked:
+/// backends measured on the same images, every figure present on both sides, the browser's
+/// page query on the same cases built in both with the same pages on both, and the scratch
+/// databases and rater role it made on the server dropped afterwards. (Figures are not checked:
 /// speed belongs to the benchmark itself, docs/benchmarks.md.)
 @Suite(.enabled(if: PGTestCluster.shouldRun), .serialized) struct BenchStoreDatabaseTests {
   @Test func comparesBothBackendsAndDropsItsScratchDatabase() throws {
@@ -25,7 +26,7 @@ import Testing
       [
         "bench", "store", "--database", pg.url("postgres", as: "blastview"), "--images", "12",
         "--annotations",
-        "8", "--repetitions", "3", "--work-directory", work, "--json",
+        "8", "--repetitions", "3", "--cases", "400", "--work-directory", work, "--json",
       ])
     #expect(run.status == 0, "\(run.err)")
     let report = try #require(
@@ -45,6 +46,21 @@ import Testing
       #expect(
         abs(try #require(side["ratio"]) - postgres / sqlite) < 1e-9 * max(1, postgres / sqlite), "\(key)")
     }
+    // The page query on the same 400 cases built in both: every browser filter × sort ×
+    // direction × position timed on both, and each pair of pages holds the same cases.
+    let browse = try #require(report["browse"] as? [String: Any], "\(report)")
+    #expect(browse["cases"] as? Int == 400)
+    let queries = try #require(browse["queries"] as? [[String: Any]])
+    #expect(queries.count == 12 * 4 * 2 * 2)
+    #expect(Set(queries.compactMap { $0["filter"] as? String }).count == 12)
+    for q in queries {
+      let median = try #require(q["medianMilliseconds"] as? [String: Double], "\(q)")
+      #expect((median["sqlite"] ?? 0) > 0 && (median["postgres"] ?? 0) > 0, "\(q)")
+      #expect(q["samePage"] as? Bool == true, "the backends' pages differ: \(q)")
+    }
+    #expect(browse["differingPages"] as? Int == 0)
+    #expect(
+      queries.contains { ($0["rows"] as? Int ?? 0) == 50 } && queries.contains { ($0["rows"] as? Int) == 0 })
     #expect(Set(try leftovers()) == before, "the scratch database or role was left on the server")
   }
 

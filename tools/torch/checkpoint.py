@@ -9,8 +9,12 @@ import os
 import tempfile
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
+
+try:
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+except ImportError:  # Debian's python3-torch comes without safetensors (safetensors_compat.py says why)
+    from safetensors_compat import safe_open, save_file
 
 from mtacnn import MTACNN, ModelConfig
 

@@ -36,7 +36,7 @@ extension PostgresStore: ReviewStore {
   // MARK: Browsing
 
   public func casePage(_ request: CasePageRequest, viewer: Viewer) throws(StoreError) -> CasePage {
-    try checkReviewViewer(viewer)
+    let asRater = try reviewViewerName(viewer)
     let limit = max(1, min(request.limit, 1000))
     let queryAscending = request.backward ? !request.ascending : request.ascending
     var args = try filterArguments(request.filter, session: viewer.session)
@@ -48,10 +48,12 @@ extension PostgresStore: ReviewStore {
       key.map { PGValue.double($0) } ?? .null, c.map { PGValue.int($0.caseID) } ?? .null,
       .int(Int64(limit + 1)),
     ]
-    let placeholders = (1...args.count).map { "$\($0)" }.joined(separator: ", ")
-    var rows = try connection.query("SELECT * FROM blastview.case_page(\(placeholders))", args).map {
-      caseRow($0)
-    }
+    var rows = try connection.query(
+      asRater == nil
+        ? "SELECT * FROM blastview.case_page(\(placeholders(args.count)))"
+        : "SELECT * FROM blastview.case_page_as(\(placeholders(args.count + 1)))",
+      (asRater.map { [PGValue.text($0)] } ?? []) + args
+    ).map { caseRow($0) }
     let more = rows.count > limit
     if more { rows.removeLast() }
     if request.backward { rows.reverse() }
@@ -64,15 +66,29 @@ extension PostgresStore: ReviewStore {
   }
 
   public func caseCount(_ filter: CaseFilter, viewer: Viewer) throws(StoreError) -> Int {
-    try checkReviewViewer(viewer)
+    let asRater = try reviewViewerName(viewer)
     let args = try filterArguments(filter, session: viewer.session)
-    let placeholders = (1...args.count).map { "$\($0)" }.joined(separator: ", ")
     return Int(
-      try connection.query("SELECT blastview.case_page_count(\(placeholders))", args).first?[0]
-        .flatMap { Int64($0) } ?? 0)
+      try connection.query(
+        asRater == nil
+          ? "SELECT blastview.case_page_count(\(placeholders(args.count)))"
+          : "SELECT blastview.case_page_count_as(\(placeholders(args.count + 1)))",
+        (asRater.map { [PGValue.text($0)] } ?? []) + args
+      ).first?[0].flatMap { Int64($0) } ?? 0)
   }
 
-  /// The filter as the functions' first nine arguments (labels resolved to class names).
+  private func placeholders(_ n: Int) -> String { (1...n).map { "$\($0)" }.joined(separator: ", ") }
+
+  /// Whom a browser read is for: nil for the connected role itself; the rater's name when the
+  /// service role reads as a rater would see it (`case_page_as`, as `annotate_as` writes; what
+  /// `bench store --database` times). Anyone else naming another rater is refused.
+  private func reviewViewerName(_ viewer: Viewer) throws(StoreError) -> String? {
+    if let r = viewer.rater, r != connectedRater, isService { return r }
+    try checkReviewViewer(viewer)
+    return nil
+  }
+
+  /// The filter as the functions' first ten arguments (labels resolved to class names).
   private func filterArguments(_ f: CaseFilter, session: String?) throws(StoreError) -> [PGValue] {
     let predicted: String? = try f.predictedLabel.map { (l: String) throws(StoreError) in
       try canonicalLabel(l)
@@ -84,6 +100,7 @@ extension PostgresStore: ReviewStore {
       .optional(f.split?.rawValue), .bool(f.adjudicated),
       f.confidenceBelow.map { PGValue.double($0) } ?? .null,
       .optional(search?.isEmpty == false ? search : nil),
+      f.pMalignantAtLeast.map { PGValue.double($0) } ?? .null,
     ]
   }
 

@@ -18,8 +18,10 @@ struct BenchStoreCommand: ParsableCommand {
 
       With --database URL (a shared workspace's server, as its service role): import, the \
       annotate round trip and the case view's reads, on PostgreSQL and on SQLite in the same \
-      run on the same images, side by side with PostgreSQL's ratio to SQLite. The run creates \
-      a scratch database and one rater role on that server and drops both.
+      run on the same images, then the browser's page query on --cases cases built alike in \
+      both (every filter × sort × direction, first and middle page, as rater1 sees it), side \
+      by side with PostgreSQL's ratio to SQLite. The run creates scratch databases and one \
+      rater role on that server and drops them. --mode import or browse runs one part.
       """)
 
   @Option(
@@ -123,6 +125,11 @@ struct BenchStoreCommand: ParsableCommand {
     o.repetitions = repetitions
     o.importFrom = importFrom
     o.workDirectory = workDirectory
+    o.runOperations = mode != "browse"
+    o.runBrowse = mode != "import"
+    o.browse.cases = cases
+    o.browse.raters = raters
+    o.browse.repetitions = repetitions
     let quiet = json
     let report: SharedStoreBenchmark.Report
     do {
@@ -134,7 +141,6 @@ struct BenchStoreCommand: ParsableCommand {
       try JSONOutput.print(report)
       return
     }
-    print("\n| operation | SQLite | PostgreSQL | PostgreSQL / SQLite |\n|---|---|---|---|")
     let rows: [(String, SharedStoreBenchmark.Side?, String)] = [
       ("import (images/s)", report.importImagesPerSecond, "%.0f"),
       ("annotate round trip, median (ms)", report.annotateMedianMilliseconds, "%.3f"),
@@ -144,11 +150,45 @@ struct BenchStoreCommand: ParsableCommand {
       ("image read + SHA-256 check, median (ms)", report.imageReadMedianMilliseconds, "%.3f"),
       ("case count, median (ms)", report.caseCountMedianMilliseconds, "%.3f"),
     ]
+    if rows.contains(where: { $0.1 != nil }) {
+      print("\n| operation | SQLite | PostgreSQL | PostgreSQL / SQLite |\n|---|---|---|---|")
+    }
     for (name, side, format) in rows {
       guard let side else { continue }
       print(
         "| \(name) | \(String(format: format, side.sqlite)) | \(String(format: format, side.postgres)) | "
           + String(format: "%.2f", side.ratio) + " |")
+    }
+    if let b = report.browse { printBrowse(b) }
+  }
+
+  /// Per filter and sort: the slower direction and page of each backend's medians, its p95, the
+  /// largest ratio of medians (milliseconds).
+  func printBrowse(_ b: SharedBrowseBenchmark.Report) {
+    print(
+      "\nPage query (\(b.cases) cases, \(b.annotations) annotations, \(b.adjudications) adjudications; "
+        + "worst of both directions, first and middle page):\n")
+    print(
+      "| filter | sort | SQLite median | PostgreSQL median | SQLite p95 | PostgreSQL p95 | ratio of medians |\n"
+        + "|---|---|---:|---:|---:|---:|---:|")
+    var seen: [String] = []
+    for q in b.queries where !seen.contains(q.filter + "|" + q.sort) {
+      seen.append(q.filter + "|" + q.sort)
+      let group = b.queries.filter { $0.filter == q.filter && $0.sort == q.sort }
+      func worst(_ f: (SharedBrowseBenchmark.QueryTiming) -> Double) -> Double { group.map(f).max() ?? 0 }
+      print(
+        String(
+          format: "| %@ | %@ | %.2f | %.2f | %.2f | %.2f | %.2f |", q.filter as NSString, q.sort as NSString,
+          worst { $0.medianMilliseconds.sqlite }, worst { $0.medianMilliseconds.postgres },
+          worst { $0.p95Milliseconds.sqlite }, worst { $0.p95Milliseconds.postgres },
+          worst { $0.medianMilliseconds.ratio }))
+    }
+    if let m = b.maxMedianMilliseconds, let r = b.maxMedianRatio {
+      print(
+        String(
+          format:
+            "\nslowest median: SQLite %.2f ms, PostgreSQL %.2f ms; largest ratio %.2f; pages differing: %d",
+          m.sqlite, m.postgres, r, b.differingPages))
     }
   }
 }
