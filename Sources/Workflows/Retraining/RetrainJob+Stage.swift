@@ -75,7 +75,7 @@ extension RetrainJob {
         + (frozen.isEmpty ? "" : " with \(frozen.map(\.title).joined(separator: ", ")) frozen")
         + " from \(stage.from); \(data.train.count) training images, \(data.validation.count) validation")
     try? store.appendTrainingLog(
-      id: jobID,
+      id: jobID, epoch: nil, trainLoss: nil, valLoss: nil, valMetric: nil,
       message: "stage \(stage.index + 1)/\(stage.count): \(task.title)"
         + (frozen.isEmpty ? "" : ", frozen \(frozen.map(\.title).joined(separator: ","))"))
 
@@ -168,7 +168,8 @@ final class StageEvents {
     let task = stage.task
     let metric = task == .cls ? r.validationMacroF1 : r.validationDice
     try? job.store.appendTrainingLog(
-      id: job.jobID, epoch: r.epoch, trainLoss: r.trainLoss, valLoss: r.validationLoss, valMetric: metric)
+      id: job.jobID, epoch: r.epoch, trainLoss: r.trainLoss, valLoss: r.validationLoss, valMetric: metric,
+      message: nil)
     var point: [String: JSONValue] = [
       "stage": .number(Double(stage.index + 1)), "task": .string(task.rawValue),
       "epoch": .number(Double(r.epoch)), "train_loss": .number(r.trainLoss),
