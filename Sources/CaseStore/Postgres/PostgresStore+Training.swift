@@ -140,9 +140,9 @@ extension PostgresStore: RetrainingStore {
       WHERE id = $9 AND status = 'running' RETURNING id
       """,
       [
-        .double(min(max(p.progress, 0), 1)), .optional(p.epoch.map(Int64.init)),
-        .optional(p.totalEpochs.map(Int64.init)), .optional(p.batch.map(Int64.init)),
-        .optional(p.totalBatches.map(Int64.init)), PostgresStore.finite(p.loss),
+        .double(min(max(p.progress, 0), 1)), .optional(p.epoch.map { Int64($0) }),
+        .optional(p.totalEpochs.map { Int64($0) }), .optional(p.batch.map { Int64($0) }),
+        .optional(p.totalBatches.map { Int64($0) }), PostgresStore.finite(p.loss),
         PostgresStore.finite(p.etaSeconds),
         .optional(p.message), .int(id),
       ]
@@ -160,7 +160,7 @@ extension PostgresStore: RetrainingStore {
       VALUES ($1, $2, $3, $4, $5, $6)
       """,
       [
-        .int(id), .optional(epoch.map(Int64.init)), PostgresStore.finite(trainLoss),
+        .int(id), .optional(epoch.map { Int64($0) }), PostgresStore.finite(trainLoss),
         PostgresStore.finite(valLoss),
         PostgresStore.finite(valMetric), .optional(message),
       ])
