@@ -29,6 +29,7 @@ import Testing
       ])
       try #require(m.status == 0, "\(m.err)")
       service = try PostgresStore.open(pg.url(db, as: "blastview"))
+      service.localWorkspace = Workspace(directory: base + "/service")
       try service.addRater("bvben", role: .rater)
     }
 
@@ -229,8 +230,17 @@ import Testing
     let benWS = try f.workspace("bvben")
     let t = try f.blastview(["train", "--watch", "--until-idle", "--workspace", benWS] + Self.trainOptions)
     #expect(t.status != 0 && t.err.contains("only the workspace's service role"), "\(t.err)")
-    let p = try f.blastview(["model", "promote", "1", "--workspace", benWS])
-    #expect(p.status != 0 && p.err.contains("only a lead"), "\(p.err)")
+    // A version to promote (v1's bytes registered again by the service role): refused by the
+    // server, as is changing the gate.
+    let v2 = try f.service.registerModel(
+      file: try f.service.verifiedModelFile(v1), parent: v1.version, tasks: v1.tasks, trainedTasks: [],
+      frozenTasks: [], frozenVerified: nil, metrics: .object([:]), config: .object([:]), trainingJob: nil,
+      trainedThroughAnnotation: nil, notes: nil)
+    let p = try f.blastview(["model", "promote", String(v2.version), "--workspace", benWS])
+    #expect(p.status != 0 && p.err.contains("only a lead promotes or rolls back a model"), "\(p.err)")
+    let g = try f.blastview(["model", "gate", "--auto-promote", "on", "--workspace", benWS])
+    #expect(g.status != 0 && g.err.contains("only a lead changes the validation gate"), "\(g.err)")
+    #expect(try f.service.promotedModel()?.version == v1.version && f.service.setting("auto_promote") == nil)
     let show = try f.blastview(["model", "show", "1", "--workspace", benWS])
     #expect(show.status == 0 && show.out.contains(v1.sha256), "\(show)")
 
