@@ -152,7 +152,8 @@ import Testing
       lead.send("V")
       #expect(lead.waitFor("v\(v1.version)"), "\(lead.capture())")
       lead.send("p")
-      #expect(lead.waitFor("Promote v\(v1.version)?"), "\(lead.capture())")
+      #expect(
+        lead.waitFor("Promote v\(v1.version) (registered by the trainer)? y promotes"), "\(lead.capture())")
       lead.send("y")
       #expect(lead.waitFor("Promoted v\(v1.version)", seconds: 20), "\(lead.capture())")
       lead.send("q")
@@ -171,7 +172,8 @@ import Testing
       ana.send("V")
       #expect(ana.waitFor("v\(v2.version)"), "\(ana.capture())")
       ana.send("p")
-      #expect(ana.waitFor("Promote v\(v2.version)?"), "\(ana.capture())")
+      #expect(
+        ana.waitFor("Promote v\(v2.version) (registered by the trainer)? y promotes"), "\(ana.capture())")
       ana.send("y")
       #expect(ana.waitFor("only a lead promotes", seconds: 20), "\(ana.capture())")
       ana.send("q")
