@@ -115,6 +115,8 @@ public protocol RetrainingStore: ModelRegistryStore {
   func savePredictions(_ predictions: [NewPrediction], model: Int64) throws(StoreError)
   func recordPredictionFailure(model: Int64, message: String) throws(StoreError)
   func clearPredictionFailure(model: Int64) throws(StoreError)
+  /// Cases per predicted class and the colour outliers of one version.
+  func predictionSummary(model version: Int64) throws(StoreError) -> PredictionSummary
 }
 
 extension CaseStore: RetrainingStore {

@@ -262,6 +262,35 @@ import Testing
     #expect(try f.sha256sum(lead.verifiedModelFile(v1)) == v1.sha256)
   }
 
+  /// `predict --all-cases --model FILE --promote` on a shared workspace, as the service role:
+  /// an outside checkpoint (here the shipped all4 model; a GPU site's torchrun checkpoint goes
+  /// the same way) is stored in the database under its SHA-256, every case gets its prediction,
+  /// and it becomes the model the trainer retrains. A rater cannot register one.
+  @Test func theServiceRoleRegistersAnOutsideCheckpointWithPredict() throws {
+    let f = try Fixture()
+    let file = EndToEnd.repositoryRoot.appendingPathComponent("Models/all4.safetensors").path
+    let benWS = try f.workspace("bvben")
+    let refused = try f.blastview(["predict", "--all-cases", "--model", file, "--workspace", benWS])
+    #expect(
+      refused.status != 0 && refused.err.contains("only the workspace's service role"), "\(refused.err)")
+    #expect(try f.service.models().count == 1)
+    let ws = try f.workspace("blastview")
+    let r = try f.blastview([
+      "predict", "--all-cases", "--model", file, "--promote", "--workspace", ws, "--threads", "2",
+    ])
+    try #require(r.status == 0, "\(r.err)")
+    #expect(r.out.contains("model v2: 80 cases predicted, 0 skipped; v2 promoted"), "\(r.out)")
+    let promoted = try #require(try f.service.promotedModel())
+    let sha = try f.sha256sum(file)
+    #expect(promoted.version == 2 && promoted.sha256 == sha)
+    let coverage = try f.service.predictionCoverage(model: promoted.version)
+    #expect(coverage.predicted == 80 && coverage.total == 80)
+    let first = try #require(try f.cases().first)
+    let p = try #require(try f.service.prediction(case: first.id, model: 2, viewer: .system))
+    #expect(p.probabilities.count == 4 && abs(p.probabilities.reduce(0, +) - 1) < 1e-6)
+    #expect(try f.service.predictionSummary(model: 2).counts.map(\.cases).reduce(0, +) == 80)
+  }
+
   /// Verified on read: a model file the superuser altered in the database (its CHECK and
   /// trigger dropped) is refused by the server when the lead promotes it, and by the client
   /// when anyone reads it.

@@ -518,6 +518,23 @@ extension PostgresStore: RetrainingStore {
       "DELETE FROM blastview.setting WHERE key = $1", [.text(CaseStore.predictionFailureKey(model))])
   }
 
+  public func predictionSummary(model version: Int64) throws(StoreError) -> PredictionSummary {
+    try requireService("summarises predictions")
+    var byLabel: [String: Int] = [:]
+    let rows = try connection.query(
+      "SELECT label, count(*) AS n FROM blastview.prediction WHERE model_version = $1 GROUP BY label",
+      [.int(version)])
+    for r in rows { byLabel[r["label"] ?? ""] = Int(r.int("n") ?? 0) }
+    let outliers = try connection.query(
+      "SELECT case_id FROM blastview.prediction WHERE model_version = $1 AND colour_unusual ORDER BY case_id",
+      [.int(version)]
+    ).compactMap { $0.int("case_id") }
+    return PredictionSummary(
+      counts: labelSchema.classes.map {
+        PredictionSummary.ClassCount(label: $0.name, letter: $0.letter, cases: byLabel[$0.name] ?? 0)
+      }, colourOutliers: outliers)
+  }
+
   /// A finite double, else NULL (PostgreSQL would store NaN; SQLite stores NULL).
   static func finite(_ d: Double?) -> PGValue {
     guard let d, d.isFinite else { return .null }
