@@ -148,6 +148,7 @@ let package = Package(
     // Helpers for the end-to-end tests that drive the binary in tmux and xterm.
     .target(
       name: "TestSupport",
+      dependencies: ["CaseStore", "Imaging"],
       path: "Tests/TestSupport"),
     .testTarget(
       name: "TerminalTests",

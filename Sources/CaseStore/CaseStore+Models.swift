@@ -261,26 +261,7 @@ extension CaseStore {
   /// Stores predictions of model `model` (one transaction; a case predicted again by the same
   /// version is replaced). Probabilities are one per class in schema order.
   public func savePredictions(_ predictions: [NewPrediction], model: Int64) throws(StoreError) {
-    let n = labelSchema.classes.count
-    let firstGroup = labelSchema.groups.first
-    var prepared: [(NewPrediction, label: String, confidence: Double, pMalignant: Double?, mask: MaskBlob?)] =
-      []
-    for p in predictions {
-      guard p.probabilities.count == n, p.probabilities.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= 1 })
-      else {
-        throw .invalidInput(
-          "prediction for case \(p.caseID) needs \(n) probabilities in [0, 1], one per class, got \(p.probabilities)"
-        )
-      }
-      let best = p.probabilities.indices.max { p.probabilities[$0] < p.probabilities[$1] }!
-      var pm: Double? = nil
-      if let firstGroup {
-        pm = zip(labelSchema.classes, p.probabilities).filter { $0.0.group != firstGroup }.map(\.1).reduce(
-          0, +)
-      }
-      prepared.append(
-        (p, labelSchema.classes[best].name, p.probabilities[best], pm, p.mask.map { MaskBlob(mask: $0) }))
-    }
+    let prepared = try CaseStore.prepare(predictions, schema: labelSchema)
     let now = CaseStore.timestamp(Date())
     try write { db in
       guard
@@ -321,6 +302,37 @@ extension CaseStore {
       guard let v = try model ?? CaseStore.promotedVersion(db) else { return nil }
       return try CaseStore.prediction(db, caseID: caseID, model: v)
     }
+  }
+
+  /// A prediction checked against the schema (one finite probability in [0, 1] per class), with
+  /// its label, confidence, P(malignant) and mask blob derived: both backends store these.
+  typealias PreparedPrediction = (
+    NewPrediction, label: String, confidence: Double, pMalignant: Double?, mask: MaskBlob?
+  )
+
+  static func prepare(_ predictions: [NewPrediction], schema labelSchema: LabelSchema) throws(StoreError)
+    -> [PreparedPrediction]
+  {
+    let n = labelSchema.classes.count
+    let firstGroup = labelSchema.groups.first
+    var prepared: [PreparedPrediction] = []
+    for p in predictions {
+      guard p.probabilities.count == n, p.probabilities.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= 1 })
+      else {
+        throw .invalidInput(
+          "prediction for case \(p.caseID) needs \(n) probabilities in [0, 1], one per class, got \(p.probabilities)"
+        )
+      }
+      let best = p.probabilities.indices.max { p.probabilities[$0] < p.probabilities[$1] }!
+      var pm: Double? = nil
+      if let firstGroup {
+        pm = zip(labelSchema.classes, p.probabilities).filter { $0.0.group != firstGroup }.map(\.1).reduce(
+          0, +)
+      }
+      prepared.append(
+        (p, labelSchema.classes[best].name, p.probabilities[best], pm, p.mask.map { MaskBlob(mask: $0) }))
+    }
+    return prepared
   }
 
   // MARK: Failed predictors

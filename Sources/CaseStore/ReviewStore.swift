@@ -5,18 +5,19 @@ import Imaging
 /// browsing (keyset pages under a filter and sort), the case view, labelling and mask edits,
 /// session queues, triage and adjudication. `CaseStore` (SQLite) and `PostgresStore` implement
 /// it with the same blinding rules; the contract tests (`ReviewStoreContractTests`) run the
-/// same assertions on both. (The agreement dashboard reads through `SessionAgreementSource`
+/// same assertions on both. The model screen reads and changes the registry through
+/// `ModelRegistryStore` on both backends. (The agreement dashboard reads through `SessionAgreementSource`
 /// when the store provides one; until then it runs on an embedded workspace only.)
 ///
 /// On PostgreSQL every rule is applied by the server's functions (`PGFunctionsReview`), so the
 /// TUI cannot show a rater more than `psql` would give him, and an adjudication by anyone
 /// without the adjudicator role is refused by the database, not only by the screen.
-public protocol ReviewStore: WorkspaceStore {
+public protocol ReviewStore: ModelRegistryStore {
   /// The workspace directory: an embedded workspace's, or the local directory of a shared one
   /// (its database URL and this user's caches: thumbnails, explanations).
   var workspace: Workspace { get }
-  /// The embedded store, for the screens that run only there for now (retraining, explanations,
-  /// background predictions); nil on a shared workspace.
+  /// The embedded store, for what runs only there for now (queueing a retraining from the app,
+  /// explanations, background predictions); nil on a shared workspace.
   var embeddedStore: CaseStore? { get }
 
   /// Registers `rater` for reviewing if needed and returns their role. A shared workspace

@@ -8,8 +8,9 @@ import Workflows
 /// `init --schema all4|wbc5` (the shipped model) both do it.
 enum ModelRegistration {
   /// The registered version of `file`: the one already there when the same file (by SHA-256)
-  /// was registered before, else a new version copied into the workspace.
-  static func register(store: CaseStore, file: String, notes: String) throws -> ModelVersion {
+  /// was registered before, else a new version copied into the workspace (a shared
+  /// workspace's: into the database, by its service role).
+  static func register(store: any RetrainingStore, file: String, notes: String) throws -> ModelVersion {
     do {
       let sha = try sha256Hex(path: file)
       if let known = try store.models().first(where: { $0.sha256 == sha }) { return known }
@@ -23,9 +24,9 @@ enum ModelRegistration {
       return try store.registerModel(
         file: file, parent: nil, tasks: net.tasks.map(\.rawValue),
         trainedTasks: net.trainedTasks.map(\.rawValue),
-        frozenTasks: [],
+        frozenTasks: [], frozenVerified: nil, metrics: .object([:]),
         config: (try? JSONDecoder().decode(JSONValue.self, from: Data(net.configurationJSON.utf8))) ?? .null,
-        notes: notes)
+        trainingJob: nil, trainedThroughAnnotation: nil, notes: notes)
     } catch let e as CLIError {
       throw e
     } catch {

@@ -130,6 +130,58 @@ import Testing
     return s
   }
 
+  /// The model screen (`V`) on both backends (issue 16): the lead promotes the version the
+  /// trainer registered (`p`, `y`), and the registry records him and the screen's reason. On
+  /// PostgreSQL a rater's promotion from the same screen is refused by the server, and the
+  /// screen says so.
+  @Test(arguments: Backend.all) func theModelScreenPromotesAsTheLeadOnly(_ backend: Backend) throws {
+    guard let s = try setUp(backend) else { return }
+    defer { try? FileManager.default.removeItem(atPath: s.users.work) }
+    let trainer = try #require(try s.systemStore() as? any RetrainingStore)
+    let weights = Self.repo.appendingPathComponent("Models/all4.safetensors").path
+    func register(parent: Int64?) throws -> ModelVersion {
+      try trainer.registerModel(
+        file: weights, parent: parent, tasks: ["cls", "seg"], trainedTasks: ["cls"], frozenTasks: ["seg"],
+        frozenVerified: true, metrics: .object([:]), config: .object([:]), trainingJob: nil,
+        trainedThroughAnnotation: nil, notes: "registered by the trainer")
+    }
+    let v1 = try register(parent: nil)
+    do {
+      let lead = try #require(TmuxSession(columns: 120, rows: 40, command: s.reviewCommand("bvlead")))
+      #expect(lead.waitFor("4 matching", seconds: 20), "\(lead.capture())")
+      lead.send("V")
+      #expect(lead.waitFor("v\(v1.version)"), "\(lead.capture())")
+      lead.send("p")
+      #expect(
+        lead.waitFor("Promote v\(v1.version) (registered by the trainer)? y promotes"), "\(lead.capture())")
+      lead.send("y")
+      #expect(lead.waitFor("Promoted v\(v1.version)", seconds: 20), "\(lead.capture())")
+      lead.send("q")
+      #expect(lead.waitFor("EXIT=0"), "\(lead.capture())")
+    }
+    let store = try s.systemStore()
+    #expect(try store.promotedModelVersion() == v1.version)
+    let promotion = try #require(try store.modelPromotions().first)
+    #expect(promotion.by == "bvlead" && promotion.reason == "promoted by bvlead on the model screen")
+
+    guard backend == .postgres else { return }
+    let v2 = try register(parent: v1.version)
+    do {
+      let ana = try #require(TmuxSession(columns: 120, rows: 40, command: s.reviewCommand("bvana")))
+      #expect(ana.waitFor("4 matching", seconds: 20), "\(ana.capture())")
+      ana.send("V")
+      #expect(ana.waitFor("v\(v2.version)"), "\(ana.capture())")
+      ana.send("p")
+      #expect(
+        ana.waitFor("Promote v\(v2.version) (registered by the trainer)? y promotes"), "\(ana.capture())")
+      ana.send("y")
+      #expect(ana.waitFor("only a lead promotes", seconds: 20), "\(ana.capture())")
+      ana.send("q")
+      #expect(ana.waitFor("EXIT=0"), "\(ana.capture())")
+    }
+    #expect(try store.promotedModelVersion() == v1.version && store.modelPromotions().count == 1)
+  }
+
   @Test(arguments: Backend.all) func labelTriageAndAdjudicateInTheReviewApp(_ backend: Backend) throws {
     guard let s = try setUp(backend) else { return }
     defer { try? FileManager.default.removeItem(atPath: s.users.work) }

@@ -7,6 +7,72 @@ import Testing
 /// (the fixture of `StoreContractTests`: four SampleData lymphocytes imported from a folder
 /// named `Pre-B`, a lead, and the raters bvana and bvben, each acting through their own store).
 @Suite(.serialized) struct ReviewStoreContractTests {
+  /// The model screen's registry (`ModelRegistryStore`): two versions the trainer registered
+  /// are listed alike to every rater, newest first; the lead promotes, the promotion names
+  /// him, a roll back returns along the lineage, and the weights read back are the bytes
+  /// registered. On PostgreSQL a rater's promotion is refused by the server.
+  @Test(arguments: Backend.all) func theModelRegistryListsPromotesAndRollsBackAlike(_ backend: Backend) throws
+  {
+    let f = try ContractFixture(backend)
+    let trainer = try f.trainerStore()
+    let dir = NSTemporaryDirectory() + "bv-registry-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    func register(_ text: String, parent: Int64?) throws -> ModelVersion {
+      let file = dir + "/" + UUID().uuidString
+      try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+      return try trainer.registerModel(
+        file: file, parent: parent, tasks: ["cls", "seg"], trainedTasks: ["cls"], frozenTasks: ["seg"],
+        frozenVerified: true, metrics: .object(["gate": .object(["verdict": .string("proposed")])]),
+        config: .object([:]), trainingJob: nil, trainedThroughAnnotation: 7, notes: "test \(text)")
+    }
+    let v1 = try register("weights one", parent: nil)
+    let v2 = try register("weights two", parent: v1.version)
+    let lead = try f.reviewStore(f.lead)
+    let ana = try f.reviewStore(f.ana)
+    #expect(try ana.models().map(\.version) == [v2.version, v1.version])
+    #expect(try lead.promotedModel() == nil && lead.rollbackTarget() == nil)
+
+    try lead.promote(version: v1.version, by: f.lead, reason: "first")
+    try lead.promote(version: v2.version, by: f.lead, reason: "second")
+    let seen = try ana.models()
+    #expect(seen.map(\.isPromoted) == [true, false])
+    let shown = try #require(seen.first)
+    #expect(shown.parent == v1.version && shown.trainedTasks == ["cls"] && shown.frozenTasks == ["seg"])
+    #expect(
+      shown.frozenVerified == true && shown.trainedThroughAnnotation == 7 && shown.notes == "test weights two"
+    )
+    #expect(shown.metrics["gate"]?["verdict"] == .string("proposed"))
+    #expect(try ana.promotedModelVersion() == v2.version)
+    let promotions = try ana.modelPromotions()
+    #expect(promotions.map(\.version) == [v2.version, v1.version])
+    #expect(promotions.map(\.by) == [f.lead, f.lead] && promotions.map(\.reason) == ["second", "first"])
+    let coverage = try ana.predictionCoverage(model: v2.version)
+    #expect(coverage.predicted == 0 && coverage.total == 4)
+
+    #expect(try lead.rollbackTarget() == v1.version)
+    try lead.promote(version: v1.version, by: f.lead, reason: "rolled back from v\(v2.version)")
+    #expect(try ana.promotedModel()?.version == v1.version)
+    let weights = try lead.verifiedModelFile(v2)
+    #expect(
+      String(decoding: try Data(contentsOf: URL(fileURLWithPath: weights)), as: UTF8.self) == "weights two")
+
+    if backend == .postgres {
+      do {
+        try ana.promote(version: v2.version, by: f.ana, reason: "mine")
+        Issue.record("a rater promoted a model")
+      } catch {
+        #expect("\(error)".contains("only a lead promotes or rolls back a model"), "\(error)")
+      }
+      do {
+        try ana.setRetrainingSetting("auto_promote", "on")
+        Issue.record("a rater turned automatic promotion on")
+      } catch {
+        #expect("\(error)".contains("only a lead changes the validation gate"), "\(error)")
+      }
+      #expect(try ana.promotedModelVersion() == v1.version && ana.setting("auto_promote") == nil)
+    }
+  }
+
   @Test(arguments: Backend.all) func browsePagesFiltersAndSortsAsTheViewerMaySee(_ backend: Backend) throws {
     let f = try ContractFixture(backend)
     let ana = try f.reviewStore(f.ana)

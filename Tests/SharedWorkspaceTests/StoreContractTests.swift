@@ -81,6 +81,15 @@ final class ContractFixture {
     try PGConnection(cluster!.url(database!, as: "blastview"))
   }
 
+  /// The store the trainer registers models through: the embedded store, or a connection as
+  /// the service role.
+  func trainerStore() throws -> any RetrainingStore {
+    if let s = sqlite { return s }
+    let s = try PostgresStore.open(cluster!.url(database!, as: "blastview"))
+    s.localWorkspace = Workspace(directory: workspaceDir + "-trainer")
+    return s
+  }
+
   /// The store `rater` reviews through (`blastview review`'s operations).
   func reviewStore(_ rater: String) throws -> any ReviewStore {
     try #require(try store(rater) as? any ReviewStore)

@@ -19,6 +19,7 @@ enum PGMigrations {
     ("pg-v4-export", PGExportV4.sql, PGExportV4.publicFunctions),
     (PGFunctionsReview.id, PGFunctionsReview.sql, PGFunctionsReview.publicFunctions),
     (PGBrowserIndexesV6.id, PGBrowserIndexesV6.sql, PGBrowserIndexesV6.publicFunctions),
+    (PGModelsV6.id, PGModelsV6.sql, PGModelsV6.publicFunctions),
   ]
 
   static var known: [String] { all.map(\.id) }

@@ -22,6 +22,9 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
   /// The workspace's local directory (`database.url`, this user's caches), when opened from
   /// one; set once, right after opening, before the store is shared.
   public var localWorkspace: Workspace?
+  /// Whether this connection holds the workspace's trainer lock (a session advisory lock,
+  /// released by the server when the connection ends).
+  var holdsTrainerLock = false
 
   private init(connection: PGConnection, target: String) throws(StoreError) {
     self.connection = connection

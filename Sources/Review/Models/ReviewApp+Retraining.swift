@@ -10,13 +10,22 @@ extension ReviewApp {
   /// Runs retraining effects against the store; the training itself is another process.
   func runRetrain(_ effect: RetrainEffect) throws(StoreError) -> [AppEvent] {
     guard let store = store.embeddedStore else {
-      // A shared workspace's trainer is its service role (`blastview train` on the server).
+      // A shared workspace's trainer is its service role (`blastview train --watch` on the
+      // server); the registry is read and changed through `ModelRegistryStore`, where
+      // PostgreSQL lets only a lead promote or roll back.
       switch effect {
       case .loadStatus:
         return [.retrain(.statusLoaded(RetrainStatus(promoted: try self.store.promotedModelVersion())))]
-      case .queue, .launchTrainer, .loadModels, .promote:
+      case .loadModels:
+        return [.retrain(.modelsLoaded(try self.store.models(), try self.store.modelPromotions()))]
+      case .promote(let version, let reason):
+        try self.store.promote(version: version, by: rater, reason: reason)
+        return [.retrain(.promoted(version: version, rollback: reason.hasPrefix("rolled back")))]
+      case .queue, .launchTrainer:
         return [
-          .failed(ReviewApp.embeddedOnly("retraining and the model registry"))
+          .failed(
+            "retraining on a shared workspace is the service role's trainer (blastview train --watch on the server); "
+              + "it starts by itself after enough corrections")
         ]
       }
     }

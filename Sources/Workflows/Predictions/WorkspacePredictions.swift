@@ -18,7 +18,7 @@ public enum WorkspacePredictions {
   /// failure is recorded so review apps show it instead of restarting the predictor. Returns
   /// the fill's summary; throws, saying why and what stays promoted, when it did not promote.
   public static func fillThenPromote(
-    store: CaseStore, version: ModelVersion, net: MTACNNModel, batch: Int,
+    store: any RetrainingStore, version: ModelVersion, net: MTACNNModel, batch: Int,
     colourReference: ColourOutlierDetector? = nil, by: String, reason: String,
     progress: (Int, Int) -> Void = { _, _ in }, shouldStop: () -> Bool = { false },
     skipped: (String) -> Void
@@ -42,7 +42,7 @@ public enum WorkspacePredictions {
     return summary
   }
 
-  private static func notPromoted(_ store: CaseStore, _ version: ModelVersion, because why: String)
+  private static func notPromoted(_ store: any RetrainingStore, _ version: ModelVersion, because why: String)
     -> WorkflowError
   {
     let current =
@@ -53,7 +53,7 @@ public enum WorkspacePredictions {
   /// `progress(done, total)` after every page; `shouldStop` is polled between pages; `skipped`
   /// gets one line per case whose image cannot be read (it stays without a prediction).
   public static func fill(
-    store: CaseStore, version: ModelVersion, net: MTACNNModel, batch: Int,
+    store: any RetrainingStore, version: ModelVersion, net: MTACNNModel, batch: Int,
     colourReference: ColourOutlierDetector? = nil,
     progress: (Int, Int) -> Void = { _, _ in }, shouldStop: () -> Bool = { false },
     skipped: (String) -> Void
@@ -81,7 +81,7 @@ public enum WorkspacePredictions {
       for id in todo {
         do {
           let rec = try store.caseRecord(id: id, viewer: .system)
-          decoded.append((id, try CaseStore.decodeVerifiedImage(rec)))
+          decoded.append((id, try store.trainingImage(rec)))
         } catch {
           skipped("skipped case \(id): \(error)")
           failedCases.insert(id)

@@ -75,7 +75,7 @@ extension RetrainJob {
         + (frozen.isEmpty ? "" : " with \(frozen.map(\.title).joined(separator: ", ")) frozen")
         + " from \(stage.from); \(data.train.count) training images, \(data.validation.count) validation")
     try? store.appendTrainingLog(
-      id: jobID,
+      id: jobID, epoch: nil, trainLoss: nil, valLoss: nil, valMetric: nil,
       message: "stage \(stage.index + 1)/\(stage.count): \(task.title)"
         + (frozen.isEmpty ? "" : ", frozen \(frozen.map(\.title).joined(separator: ","))"))
 
@@ -172,7 +172,8 @@ final class StageEvents {
     let valLoss = ValidationLossText.meaningfulLoss(r, trained: [task])
     let unvalidated = ValidationLossText.unvalidated(r, trained: [task])
     try? job.store.appendTrainingLog(
-      id: job.jobID, epoch: r.epoch, trainLoss: r.trainLoss, valLoss: valLoss, valMetric: metric)
+      id: job.jobID, epoch: r.epoch, trainLoss: r.trainLoss, valLoss: valLoss, valMetric: metric,
+      message: nil)
     var point: [String: JSONValue] = [
       "stage": .number(Double(stage.index + 1)), "task": .string(task.rawValue),
       "epoch": .number(Double(r.epoch)), "train_loss": .number(r.trainLoss),

@@ -28,7 +28,8 @@ struct RetrainCancelled: Error {}
 /// at any point leaves the promoted model and every annotation as they were (its job is failed
 /// as stale when the next trainer or review app starts).
 public struct RetrainJob {
-  public let store: CaseStore
+  /// The embedded store, or a shared workspace's opened as its service role.
+  public let store: any RetrainingStore
   public let jobID: Int64
   public var threads: Int
   /// Progress lines for a person (stderr in the CLI); they may quote file names and errors.
@@ -40,7 +41,7 @@ public struct RetrainJob {
   public var shouldStop: () -> Bool
 
   public init(
-    store: CaseStore, jobID: Int64, threads: Int, log: @escaping (String) -> Void,
+    store: any RetrainingStore, jobID: Int64, threads: Int, log: @escaping (String) -> Void,
     warn: @escaping (String) -> Void, output: @escaping (String) -> Void, shouldStop: @escaping () -> Bool
   ) {
     self.store = store
@@ -63,7 +64,7 @@ public struct RetrainJob {
   /// or was cancelled; the job's error says why).
   @discardableResult
   public func run() throws(WorkflowError) -> Outcome? {
-    do { try store.startTrainingJob(id: jobID) } catch { throw WorkflowError(error) }
+    do { try store.startTrainingJob(id: jobID, pid: getpid()) } catch { throw WorkflowError(error) }
     let heartbeat = JobHeartbeat(store: store, jobID: jobID)
     defer { heartbeat.stop() }
     // A fresh folder only this user can enter (random name, 0700): the stage checkpoints are
@@ -74,23 +75,27 @@ public struct RetrainJob {
       scratch = try SafeFile.createTemporaryDirectory(
         in: store.workspace.modelsDirectory, base: "job-\(jobID)")
     } catch {
-      try? store.finishTrainingJob(id: jobID, status: .failed, error: error.description)
+      try? store.finishTrainingJob(id: jobID, status: .failed, resultModel: nil, error: error.description)
       throw WorkflowError("job \(jobID): \(error.description)")
     }
     defer { try? FileManager.default.removeItem(atPath: scratch) }
     do {
       let outcome = try body(scratch: scratch)
-      try? store.finishTrainingJob(id: jobID, status: .succeeded, resultModel: outcome.version.version)
+      try? store.finishTrainingJob(
+        id: jobID, status: .succeeded, resultModel: outcome.version.version, error: nil)
       return outcome
     } catch is RetrainCancelled {
-      try? store.appendTrainingLog(id: jobID, message: "cancelled")
-      try? store.finishTrainingJob(id: jobID, status: .cancelled, error: "stopped on request")
+      try? store.appendTrainingLog(
+        id: jobID, epoch: nil, trainLoss: nil, valLoss: nil, valMetric: nil, message: "cancelled")
+      try? store.finishTrainingJob(
+        id: jobID, status: .cancelled, resultModel: nil, error: "stopped on request")
       log("job \(jobID): cancelled")
       return nil
     } catch {
       let text = String(describing: error)
-      try? store.appendTrainingLog(id: jobID, message: "failed: \(text)")
-      try? store.finishTrainingJob(id: jobID, status: .failed, error: text)
+      try? store.appendTrainingLog(
+        id: jobID, epoch: nil, trainLoss: nil, valLoss: nil, valMetric: nil, message: "failed: \(text)")
+      try? store.finishTrainingJob(id: jobID, status: .failed, resultModel: nil, error: text)
       log("job \(jobID) failed: \(text)")
       return nil
     }
@@ -101,7 +106,7 @@ public struct RetrainJob {
     let job = try store.trainingJob(id: jobID)
     let settings = RetrainingSettings.resolve(job: job, store: store)
     Threads.set(threads)
-    let (parent, parentNet) = try parentModel(of: job)
+    let (parent, parentFile, parentNet) = try parentModel(of: job)
     let stages = try Self.stages(of: job, parent: parent, parentNet: parentNet)
 
     // The data: the workspace's labels and masks as they are now.
@@ -112,13 +117,13 @@ public struct RetrainJob {
     // it keeps the parent's reference unless the workspace has enough labelled training images
     // to describe its colours on its own (`minimumColourImages`); a few corrections never
     // replace it (the warning would jump to other images). A parent without one gets a fit.
-    let parentColour = (try? SafeTensorsFile.read(path: parent.file)).flatMap {
+    let parentColour = (try? SafeTensorsFile.read(path: parentFile)).flatMap {
       try? ModelCheckpoint.metadata(of: $0).colourReference
     }
     let (colourReference, colourSource) = Self.colourReference(
       train: data.train, validation: data.validation, parent: parentColour)
 
-    var input = parent.file
+    var input = parentFile
     var trained = TrainedStages()
     for (k, task) in stages.enumerated() {
       if shouldStop() { throw RetrainCancelled() }
@@ -167,12 +172,14 @@ public struct RetrainJob {
         "; a lead promotes it with: blastview model promote \(version.version) --workspace "
         + Self.shellWord(store.workspace.directory)
     }
-    try? store.appendTrainingLog(id: jobID, message: verdict)
+    try? store.appendTrainingLog(
+      id: jobID, epoch: nil, trainLoss: nil, valLoss: nil, valMetric: nil, message: verdict)
     log("job \(jobID): " + verdict)
     output(verdict)
 
     let predicted =
-      decision.promote ? try promoteAndPredict(version, net: candidateNet, decision: decision) : 0
+      decision.promote
+      ? try promoteAndPredict(version, file: input, net: candidateNet, decision: decision) : 0
     if decision.promote,
       let (compared, flips) = try? store.predictionFlips(from: parent.version, to: version.version)
     {
@@ -191,8 +198,9 @@ public struct RetrainJob {
       frozenVerified: trained.frozenVerified, predicted: predicted)
   }
 
-  /// The parent (the job's, else the promoted model), checked against the registry.
-  private func parentModel(of job: TrainingJob) throws -> (ModelVersion, MTACNNModel) {
+  /// The parent (the job's, else the promoted model) and a local copy of its weights, checked
+  /// against the registry's SHA-256 (a shared workspace's come out of the database).
+  private func parentModel(of job: TrainingJob) throws -> (ModelVersion, String, MTACNNModel) {
     let parent: ModelVersion
     if let v = job.parentModel {
       parent = try store.model(version: v)
@@ -202,10 +210,12 @@ public struct RetrainJob {
       throw WorkflowError(
         "no model to retrain: promote one first (blastview predict --all-cases --model FILE)")
     }
-    guard (try? sha256Hex(path: parent.file)) == parent.sha256 else {
-      throw WorkflowError("model v\(parent.version): \(parent.file) is missing or differs from the registry")
+    let file: String
+    do { file = try store.verifiedModelFile(parent) } catch {
+      throw WorkflowError(
+        "model v\(parent.version): \(parent.file) is missing or differs from the registry (\(error))")
     }
-    do { return (parent, try ModelCheckpoint.load(path: parent.file).0) } catch { throw WorkflowError(error) }
+    do { return (parent, file, try ModelCheckpoint.load(path: file).0) } catch { throw WorkflowError(error) }
   }
 
   /// Which tasks train, in the paper's order. A job's task names are read in either spelling
@@ -240,8 +250,9 @@ public struct RetrainJob {
     if let current {
       let net: MTACNNModel
       // The gate compares against the promoted model as registered, never a file replaced since.
-      do { try store.verifyModelFile(current) } catch { throw WorkflowError(error) }
-      do { (net, _) = try ModelCheckpoint.load(path: current.file) } catch { throw WorkflowError(error) }
+      let currentFile: String
+      do { currentFile = try store.verifiedModelFile(current) } catch { throw WorkflowError(error) }
+      do { (net, _) = try ModelCheckpoint.load(path: currentFile) } catch { throw WorkflowError(error) }
       let examples =
         net.configuration == parentNet.configuration
         ? data.validation
@@ -263,14 +274,14 @@ public struct RetrainJob {
   /// predictions cannot be stored (NaN, infinite) is never promoted; the job fails saying why and
   /// the previous model stays promoted. The browser's badges follow once it is promoted. Returns
   /// the number of cases predicted.
-  private func promoteAndPredict(_ version: ModelVersion, net: MTACNNModel, decision: ValidationGate.Decision)
-    throws -> Int
-  {
+  private func promoteAndPredict(
+    _ version: ModelVersion, file: String, net: MTACNNModel, decision: ValidationGate.Decision
+  ) throws -> Int {
     progress(0.95, message: "v\(version.version) passed the gate; predicting the cases")
     var last = Date.distantPast
     let summary = try WorkspacePredictions.fillThenPromote(
       store: store, version: version, net: net, batch: 16,
-      colourReference: (try? ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: version.file)))?
+      colourReference: (try? ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: file)))?
         .colourReference,
       by: "retraining job \(jobID)", reason: decision.reason,
       progress: { done, total in
@@ -294,7 +305,7 @@ public struct RetrainJob {
     var decoded: [(CorrectedCase, RGBImage)] = []
     for c in corrected {
       guard let rec = try? store.caseRecord(id: c.caseID, viewer: .system),
-        let image = try? CaseStore.decodeVerifiedImage(rec)
+        let image = try? store.trainingImage(rec)
       else { continue }
       decoded.append((c, image))
     }
@@ -379,7 +390,7 @@ public struct RetrainJob {
 final class JobHeartbeat: Sendable {
   private let running = Atomic<Bool>(true)
 
-  init(store: CaseStore, jobID: Int64, every seconds: Double = 30) {
+  init(store: any RetrainingStore, jobID: Int64, every seconds: Double = 30) {
     let thread = Thread { [self] in
       var last = Date()
       while running.load(ordering: .relaxed) {

@@ -14,7 +14,7 @@ public struct RetrainingSettings: Equatable, Sendable {
 
   public init() {}
 
-  public static func resolve(job: TrainingJob, store: CaseStore) -> RetrainingSettings {
+  public static func resolve(job: TrainingJob, store: any ModelRegistryStore) -> RetrainingSettings {
     var o = RetrainingSettings()
     func value(_ key: String) -> Double? {
       if let v = job.trigger["options"]?[key]?.doubleValue { return v }

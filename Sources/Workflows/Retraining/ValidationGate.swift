@@ -102,7 +102,7 @@ public struct GateSettings: Equatable, Sendable, Codable {
   }
 
   /// The workspace's settings (defaults where unset or unreadable).
-  public static func resolve(store: CaseStore) -> GateSettings {
+  public static func resolve(store: any ModelRegistryStore) -> GateSettings {
     var g = GateSettings()
     func int(_ key: String) -> Int? { (try? store.setting(key)).flatMap { $0 }.flatMap { Int($0) } }
     if let n = int(minimumLabelledSetting), n >= 1 { g.minimumLabelled = n }

@@ -34,7 +34,7 @@ public enum WorkspaceTrainingData {
   /// `progress(done, total)` after each case; `skipped` gets one line per case that cannot be
   /// read (the others still load).
   public static func load(
-    store: CaseStore, model: MTACNNModel, parts: Set<SplitPart> = [.train, .val],
+    store: any RetrainingStore, model: MTACNNModel, parts: Set<SplitPart> = [.train, .val],
     progress: (Int, Int) -> Void = { _, _ in }, skipped: (String) -> Void
   ) throws(WorkflowError) -> Loaded {
     let schema = store.labelSchema
@@ -65,7 +65,7 @@ public enum WorkspaceTrainingData {
         let (label, maskID) = try labelAndMask(store: store, record: rec)
         let classIndex = label.flatMap { schema.classNames.firstIndex(of: $0) }
         if classIndex == nil && maskID == nil { continue }
-        let image = try CaseStore.decodeVerifiedImage(rec)
+        let image = try store.trainingImage(rec)
         var mask: Mask? = nil
         if let maskID {
           var m = try store.mask(id: maskID)
@@ -97,10 +97,11 @@ public enum WorkspaceTrainingData {
   }
 
   /// The training label and mask of a case (see the type's comment for the precedence).
-  public static func labelAndMask(store: CaseStore, record: CaseRecord) throws -> (String?, Int64?) {
-    let adj = try store.adjudications(case: record.id, viewer: .system).last
-    let current = try store.currentAnnotations(case: record.id, viewer: .system)
-    var label = adj?.label
+  public static func labelAndMask(store: any RetrainingStore, record: CaseRecord) throws -> (String?, Int64?)
+  {
+    let sources = try store.trainingLabelSources(case: record.id)
+    let current = sources.current
+    var label = sources.adjudicatedLabel
     if label == nil {
       var votes: [String: Int] = [:]
       for a in current { if let l = a.label { votes[l, default: 0] += 1 } }
@@ -115,14 +116,14 @@ public enum WorkspaceTrainingData {
         label = record.referenceLabel
       }
     }
-    var maskID = adj?.maskID
+    var maskID = sources.adjudicatedMask
     if maskID == nil {
       maskID =
         current.filter { $0.maskID != nil }.max {
           $0.createdAt < $1.createdAt || ($0.createdAt == $1.createdAt && $0.id < $1.id)
         }?.maskID
     }
-    if maskID == nil { maskID = try store.referenceMaskID(case: record.id) }
+    if maskID == nil { maskID = sources.referenceMask }
     return (label, maskID)
   }
 }

@@ -18,7 +18,9 @@ struct MigrateCommand: ParsableCommand {
       event with its original id, rater and time. The database recomputes the audit chain from \
       the copied rows; the copy is committed only when its head equals the embedded workspace's. \
       Training jobs and per-user caches are not copied. The embedded workspace is left as it was. \
-      Afterwards give someone the lead role: blastview rater set-role NAME lead.
+      --lead NAME gives NAME the lead role of the new workspace once the copy is committed (a \
+      role event after the copied history); without it, the service role gives it later: \
+      blastview rater add NAME --role lead.
       """)
 
   @Option(
@@ -31,6 +33,12 @@ struct MigrateCommand: ParsableCommand {
     name: .long,
     help: ArgumentHelp("The new shared workspace's PostgreSQL database (libpq URL).", valueName: "url"))
   var database: String
+
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "A lead of the new workspace (a database role, created if missing; repeatable).", valueName: "name"))
+  var lead: [String] = []
 
   @Flag(name: .long, help: "Print JSON.")
   var json = false
@@ -52,6 +60,9 @@ struct MigrateCommand: ParsableCommand {
       let store = try PostgresStore.create(database, schema: source.labelSchema)
       target = store.connection.displayTarget
       summary = try store.importEmbedded(source)
+      // After the copy: its audit head must equal the embedded one, so the lead's role event
+      // is the first link the shared workspace adds.
+      for name in lead { try store.addRater(name, role: .lead) }
       try SharedWorkspace.attach(directory: dir, url: database)
     } catch {
       throw CLIError(error)

@@ -36,13 +36,10 @@ struct ModelCommand: ParsableCommand {
     return Sanitizer.sanitize(parts.joined(separator: " · "))
   }
 
-  static func openLocal(_ workspace: WorkspaceOptions) throws -> CaseStore {
-    if try workspace.openShared() != nil {
-      throw CLIError(
-        message:
-          "\(workspace.resolved.directory) is a shared workspace; its models are managed on the review app's model screen"
-      )
-    }
+  /// The workspace's registry, whichever backend holds it. On a shared workspace PostgreSQL
+  /// decides: every rater lists and shows, only a lead promotes, rolls back or changes the gate.
+  static func openRegistry(_ workspace: WorkspaceOptions) throws -> any ModelRegistryStore {
+    if let shared = try workspace.openShared() { return shared }
     return try workspace.open()
   }
 
@@ -53,7 +50,7 @@ struct ModelCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.") var json = false
 
     func run() throws {
-      let store = try ModelCommand.openLocal(workspace)
+      let store = try ModelCommand.openRegistry(workspace)
       let models: [ModelVersion]
       do { models = try store.models() } catch { throw CLIError(error) }
       if json {
@@ -79,7 +76,7 @@ struct ModelCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.") var json = false
 
     func run() throws {
-      let store = try ModelCommand.openLocal(workspace)
+      let store = try ModelCommand.openRegistry(workspace)
       let v = try ModelCommand.parseVersion(version)
       let m: ModelVersion
       let promotions: [ModelPromotion]
@@ -136,7 +133,7 @@ struct ModelCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.") var json = false
 
     func run() throws {
-      let store = try ModelCommand.openLocal(workspace)
+      let store = try ModelCommand.openRegistry(workspace)
       let v = try ModelCommand.parseVersion(version)
       try ModelCommand.switchTo(
         v, store: store, rater: rater.rater, workspace: workspace, json: json,
@@ -153,7 +150,7 @@ struct ModelCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.") var json = false
 
     func run() throws {
-      let store = try ModelCommand.openLocal(workspace)
+      let store = try ModelCommand.openRegistry(workspace)
       let current: ModelVersion?
       let target: Int64?
       do {
@@ -205,11 +202,13 @@ struct ModelCommand: ParsableCommand {
     }
 
     func run() throws {
-      let store = try ModelCommand.openLocal(workspace)
+      let store = try ModelCommand.openRegistry(workspace)
       do {
-        if let a = autoPromote { try store.setSetting(GateSettings.autoPromoteSetting, a) }
-        if let n = minLabelled { try store.setSetting(GateSettings.minimumLabelledSetting, String(n)) }
-        if let n = minMasked { try store.setSetting(GateSettings.minimumMaskedSetting, String(n)) }
+        if let a = autoPromote { try store.setRetrainingSetting(GateSettings.autoPromoteSetting, a) }
+        if let n = minLabelled {
+          try store.setRetrainingSetting(GateSettings.minimumLabelledSetting, String(n))
+        }
+        if let n = minMasked { try store.setRetrainingSetting(GateSettings.minimumMaskedSetting, String(n)) }
       } catch {
         throw CLIError(error)
       }
@@ -227,7 +226,7 @@ struct ModelCommand: ParsableCommand {
 
   /// Promotes `version` for the acting rater and says what changed.
   static func switchTo(
-    _ version: Int64, store: CaseStore, rater: String?, workspace: WorkspaceOptions, json: Bool,
+    _ version: Int64, store: any ModelRegistryStore, rater: String?, workspace: WorkspaceOptions, json: Bool,
     reason: (String) -> String, verb: String
   ) throws {
     let before: ModelVersion?

@@ -149,7 +149,9 @@ struct PredictCommand: ParsableCommand {
 
   /// Registers/promotes as asked, then predicts every case missing a prediction of that version.
   private func predictWorkspace() throws {
-    let store = try workspace.open()
+    // A shared workspace's predictions are its service role's to store (the trainer's role).
+    let store: any RetrainingStore
+    if let shared = try workspace.openShared() { store = shared } else { store = try workspace.open() }
     let version: ModelVersion
     var promoteAfter = false
     do {
@@ -189,11 +191,12 @@ struct PredictCommand: ParsableCommand {
     }
     // The registered file must still be the one registered: one replaced in place is refused,
     // never used for predictions stored under this version.
-    do { try store.verifyModelFile(version) } catch { throw CLIError(error) }
+    let file: String
+    do { file = try store.verifiedModelFile(version) } catch { throw CLIError(error) }
     let net: MTACNNModel
     let meta: CheckpointMetadata
     do {
-      (net, meta) = try loadModel(version.file)
+      (net, meta) = try loadModel(file)
     } catch {
       // A background predictor for a model that cannot load must not be restarted by every review.
       try? store.recordPredictionFailure(model: version.version, message: String(describing: error))

@@ -65,7 +65,10 @@ extension TrainCommand {
   }
 
   func runRetraining() throws {
-    let store = try workspace.open()
+    // A shared workspace's trainer is its service role: the store refuses anyone else, and
+    // PostgreSQL refuses them too (no table rights; registering checks the role).
+    let store: any RetrainingStore
+    if let shared = try workspace.openShared() { store = shared } else { store = try workspace.open() }
     if retraining.queue {
       try queueJob(store)
       return
@@ -76,10 +79,10 @@ extension TrainCommand {
       signal(SIGTERM, SIG_DFL)
     }
     let purpose = retraining.job.map { "job \($0)" } ?? "watch"
-    do { try store.acquireTrainerLock(purpose: purpose) } catch { throw CLIError(error) }
+    do { try store.acquireTrainerLock(purpose: purpose, staleAfter: 600) } catch { throw CLIError(error) }
     defer { try? store.releaseTrainerLock() }
     // A trainer that died (SIGKILL, power loss) left its job running: fail it now.
-    for id in (try? store.reapDeadTrainingJobs()) ?? [] {
+    for id in (try? store.reapDeadTrainingJobs(staleAfter: 600)) ?? [] {
       printError("training job \(id) was left running by a trainer that is gone: marked failed")
     }
     removeLeftoverScratch(store)
@@ -94,7 +97,7 @@ extension TrainCommand {
     try watchLoop(store)
   }
 
-  private func runJob(_ store: CaseStore, _ id: Int64) throws -> RetrainJob.Outcome? {
+  private func runJob(_ store: any RetrainingStore, _ id: Int64) throws -> RetrainJob.Outcome? {
     let quiet = json
     let job = RetrainJob(
       store: store, jobID: id, threads: threads ?? Threads.available,
@@ -109,7 +112,7 @@ extension TrainCommand {
     do { return try job.run() } catch { throw CLIError(error) }
   }
 
-  private func queueJob(_ store: CaseStore) throws {
+  private func queueJob(_ store: any RetrainingStore) throws {
     let chosen = try tasks.map { text throws -> [String] in
       do { return try ModelTask.parseList(text).map(\.rawValue) } catch { throw CLIError(error) }
     }
@@ -147,7 +150,7 @@ extension TrainCommand {
 
   /// The headless loop: run whatever job is queued (the review app's T queues them when this
   /// loop holds the lock), else queue one once enough corrections wait.
-  private func watchLoop(_ store: CaseStore) throws {
+  private func watchLoop(_ store: any RetrainingStore) throws {
     let threshold = retraining.after ?? (try? store.autoRetrainAfter()).flatMap { $0 } ?? 10
     if !json {
       print(
@@ -157,7 +160,7 @@ extension TrainCommand {
     }
     while !trainingInterrupted.load(ordering: .relaxed) {
       try? store.refreshTrainerLock()
-      _ = try? store.reapDeadTrainingJobs()
+      _ = try? store.reapDeadTrainingJobs(staleAfter: 600)
       if let job = try? store.activeTrainingJob(), job.status == .queued {
         _ = try runJob(store, job.id)
         continue
@@ -167,7 +170,8 @@ extension TrainCommand {
       // same corrections again and again.
       if let c = (try? store.correctionsSinceLastRetraining()) ?? nil, c.total >= threshold {
         let r = try? store.queueRetraining(
-          reason: "train --watch: \(c.total) corrections", by: nil, options: retrainOptionOverrides)
+          reason: "train --watch: \(c.total) corrections", by: nil, tasks: nil,
+          options: retrainOptionOverrides)
         if case .queued(let job, _)? = r {
           if !json { print("queued training job \(job.id) after \(c.total) corrections") }
           idle = false
@@ -183,7 +187,7 @@ extension TrainCommand {
 
   /// Scratch checkpoints (`models/.job-ID/`) of jobs that are no longer active: what a killed
   /// trainer left behind. Never a registered model (those are `models/vN.safetensors`).
-  private func removeLeftoverScratch(_ store: CaseStore) {
+  private func removeLeftoverScratch(_ store: any RetrainingStore) {
     let dir = store.workspace.modelsDirectory
     let active = (try? store.activeTrainingJob())?.id
     for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []

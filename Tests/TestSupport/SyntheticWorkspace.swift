@@ -2,28 +2,29 @@ import CaseStore
 import Foundation
 import Imaging
 
-/// A synthetic all4 workspace for retraining tests: 80 smear-like 32 × 32 images, one dark disc
+/// A synthetic all4 workspace for retraining tests (the embedded ones in RetrainingTests, the
+/// shared ones in SharedWorkspaceTests): 80 smear-like 32 × 32 images, one dark disc
 /// (the nucleus, also the reference mask) per image whose colour and size encode the class, so a
 /// small model learns it in a few epochs. The base model (both tasks, classification reading the
 /// segmentation column) is trained once and shared; each test gets its own workspace with it
 /// promoted as v1 and its predictions stored.
-enum Synthetic {
-  static let classes = ["Benign", "Early-B", "Pre-B", "Pro-B"]
-  static let size = 32
+public enum Synthetic {
+  public static let classes = ["Benign", "Early-B", "Pre-B", "Pro-B"]
+  public static let size = 32
 
-  struct Fixture {
-    var images: String
-    var masks: String
-    var baseModel: String
+  public struct Fixture: Sendable {
+    public var images: String
+    public var masks: String
+    public var baseModel: String
   }
 
-  static let fixture: Result<Fixture, any Error> = Result { try build() }
+  public static let fixture: Result<Fixture, any Error> = Result { try build() }
 
-  struct CommandFailure: Error, CustomStringConvertible {
-    var description: String
+  public struct CommandFailure: Error, CustomStringConvertible {
+    public var description: String
   }
 
-  static var binary: String {
+  public static var binary: String {
     if let path = ProcessInfo.processInfo.environment["BLASTVIEW_BIN"] { return path }
     let here = Bundle.main.bundleURL
     for dir in [here, here.deletingLastPathComponent()] {
@@ -33,7 +34,7 @@ enum Synthetic {
     return here.appendingPathComponent("blastview").path
   }
 
-  static func folder(_ name: String) -> String {
+  public static func folder(_ name: String) -> String {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url.path
@@ -41,7 +42,7 @@ enum Synthetic {
 
   /// Runs the binary to completion.
   @discardableResult
-  static func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+  public static func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: binary)
     p.arguments = arguments
@@ -65,7 +66,7 @@ enum Synthetic {
   }
 
   /// Starts the binary in the background, output to `log`.
-  static func start(_ arguments: [String], log: String) throws -> Process {
+  public static func start(_ arguments: [String], log: String) throws -> Process {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: binary)
     p.arguments = arguments
@@ -78,7 +79,7 @@ enum Synthetic {
     return p
   }
 
-  static func image(class k: Int, index i: Int) -> (RGBImage, Mask) {
+  public static func image(class k: Int, index i: Int) -> (RGBImage, Mask) {
     var rng = UInt64(i * 7919 + k * 104_729 + 1)
     func next() -> UInt64 {
       rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -132,7 +133,7 @@ enum Synthetic {
 
   /// A new workspace with the synthetic cases (reference labels and masks); with `promote`, that
   /// model registered, promoted (v1) and its predictions stored.
-  static func workspace(images: String, masks: String, promote model: String?) throws -> String {
+  public static func workspace(images: String, masks: String, promote model: String?) throws -> String {
     let ws = folder("retrain-ws") + "/ws"
     let i = try run(["init", "--workspace", ws, "--schema", "all4", "--no-model"])
     guard i.status == 0 else { throw CommandFailure(description: "init: \(i.err)") }
@@ -146,13 +147,13 @@ enum Synthetic {
   }
 
   /// A workspace with the base model promoted as v1.
-  static func promotedWorkspace() throws -> String {
+  public static func promotedWorkspace() throws -> String {
     let f = try fixture.get()
     return try workspace(images: f.images, masks: f.masks, promote: f.baseModel)
   }
 
   /// The class index a case's file name encodes (`c<k>_<i>.png`).
-  static func classIndex(_ record: CaseRecord) -> Int {
+  public static func classIndex(_ record: CaseRecord) -> Int {
     let name = (record.path as NSString).lastPathComponent
     return Int(String(name.dropFirst().prefix { $0 != "_" }))!
   }
