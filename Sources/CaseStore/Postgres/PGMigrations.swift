@@ -18,6 +18,7 @@ enum PGMigrations {
     ("pg-v3-session-agreement", PGSessionAgreementV3.sql, PGSessionAgreementV3.publicFunctions),
     ("pg-v4-export", PGExportV4.sql, PGExportV4.publicFunctions),
     (PGFunctionsReview.id, PGFunctionsReview.sql, PGFunctionsReview.publicFunctions),
+    (PGAppV6.id, PGAppV6.sql, PGAppV6.publicFunctions),
   ]
 
   static var known: [String] { all.map(\.id) }

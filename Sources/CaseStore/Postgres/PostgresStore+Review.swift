@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 import Imaging
 
@@ -49,7 +50,7 @@ extension PostgresStore: ReviewStore {
       .int(Int64(limit + 1)),
     ]
     let placeholders = (1...args.count).map { "$\($0)" }.joined(separator: ", ")
-    var rows = try connection.query("SELECT * FROM blastview.case_page(\(placeholders))", args).map {
+    var rows = try connection.query("SELECT * FROM blastview.case_page_screened(\(placeholders))", args).map {
       caseRow($0)
     }
     let more = rows.count > limit
@@ -68,11 +69,11 @@ extension PostgresStore: ReviewStore {
     let args = try filterArguments(filter, session: viewer.session)
     let placeholders = (1...args.count).map { "$\($0)" }.joined(separator: ", ")
     return Int(
-      try connection.query("SELECT blastview.case_page_count(\(placeholders))", args).first?[0]
+      try connection.query("SELECT blastview.case_page_count_screened(\(placeholders))", args).first?[0]
         .flatMap { Int64($0) } ?? 0)
   }
 
-  /// The filter as the functions' first nine arguments (labels resolved to class names).
+  /// The filter as the functions' first ten arguments (labels resolved to class names).
   private func filterArguments(_ f: CaseFilter, session: String?) throws(StoreError) -> [PGValue] {
     let predicted: String? = try f.predictedLabel.map { (l: String) throws(StoreError) in
       try canonicalLabel(l)
@@ -84,6 +85,7 @@ extension PostgresStore: ReviewStore {
       .optional(f.split?.rawValue), .bool(f.adjudicated),
       f.confidenceBelow.map { PGValue.double($0) } ?? .null,
       .optional(search?.isEmpty == false ? search : nil),
+      f.pMalignantAtLeast.map { PGValue.double($0) } ?? .null,
     ]
   }
 
@@ -178,6 +180,14 @@ extension PostgresStore: ReviewStore {
     }
   }
 
+  /// The address is the SHA-256, and `caseImage` checks the bytes against it.
+  public func verifiedCaseImage(at imagePath: String, sha256: String) throws(StoreError) -> RGBImage {
+    guard imagePath == PostgresStore.imageAddress(sha256) else {
+      throw .invalidInput("\(imagePath) is not the image with SHA-256 \(sha256)")
+    }
+    return try caseImage(at: imagePath)
+  }
+
   // MARK: Writing
 
   /// As `CaseStore.saveMaskEdit`: inside one transaction, under the lock `annotate` takes, an
@@ -265,15 +275,17 @@ extension PostgresStore: ReviewStore {
     Int(try connection.query("SELECT blastview.change_version()").first?[0].flatMap { Int64($0) } ?? 0)
   }
 
-  /// The shared triage candidates carry no P(malignant) yet, so the screening rule
-  /// (`possiblyMalignantFrom`) ranks nothing first on PostgreSQL (documented in deployment.md).
+  /// The candidates come from the server with P(malignant) (`triage_candidates_screened`, none
+  /// while the model is hidden from the viewer), ranked by the same code as on SQLite.
   public func triageQueue(
     viewer: Viewer, confidenceBelow: Double, limit: Int, session: String?,
     possiblyMalignantFrom: Double? = nil
   ) throws(StoreError) -> [TriageItem] {
     try checkReviewViewer(viewer)
     let rows = try connection.query(
-      "SELECT * FROM blastview.triage_candidates($1, $2)", [.optional(session), .double(confidenceBelow)])
+      "SELECT * FROM blastview.triage_candidates_screened($1, $2)",
+      [.optional(session), .double(confidenceBelow)])
+    let hierarchical = labelSchema.isHierarchical
     let candidates = rows.map { r in
       TriageCandidate(
         caseID: r.int("case_id") ?? 0,
@@ -281,11 +293,50 @@ extension PostgresStore: ReviewStore {
           try? JSONDecoder().decode([String: String].self, from: Data($0.utf8))
         }
           ?? [:],
-        predictedLabel: r["pred_label"], confidence: r.double("pred_confidence"))
+        predictedLabel: r["pred_label"], confidence: r.double("pred_confidence"),
+        pMalignant: hierarchical ? r.double("p_malignant") : nil)
     }
     return CaseStore.triageItems(
       candidates, schema: labelSchema, confidenceBelow: confidenceBelow, limit: limit,
       possiblyMalignantFrom: possiblyMalignantFrom)
+  }
+
+  // MARK: Models
+
+  public func promotedModelMetadata(_ key: String) throws(StoreError) -> ModelMetadataEntry? {
+    guard let version = try promotedModelVersion() else { return nil }
+    let text = try connection.query("SELECT blastview.model_metadata($1)", [.int(version)]).first?[0]
+    return ModelMetadataEntry(version: version, value: CheckpointHeader.entry(key, inMetadataJSON: text))
+  }
+
+  /// The weights come from the database (refused while a session hides the model from the
+  /// rater), checked against their SHA-256 and kept in this user's private cache folder under
+  /// their content address, so each version is fetched once.
+  public func modelFileForReading(version: Int64) throws(StoreError) -> (path: String, sha256: String)? {
+    guard let sha = try registeredModels().first(where: { $0.version == version })?.sha256 else { return nil }
+    let path: String
+    do {
+      let mine = try SafeFile.privateDirectory(in: workspace.cacheDirectory)
+      try SafeFile.makeDirectories(mine + "/models", mode: 0o700)
+      path = mine + "/models/" + sha + ".safetensors"
+    } catch {
+      throw CaseStore.storeError(error)
+    }
+    if CaseStore.fileMatches(path: path, sha256: sha) { return (path, sha) }
+    guard
+      let bytes = try connection.query("SELECT * FROM blastview.model_file($1)", [.int(version)]).first?
+        .bytes(
+          "bytes")
+    else { return nil }
+    guard Digest.sha256Hex(bytes) == sha else {
+      throw .corrupt(
+        path: connection.displayTarget,
+        detail: "the stored model v\(version) does not match its SHA-256 \(sha)")
+    }
+    do { try SafeFile.write(bytes, to: path, mode: 0o600) } catch {
+      throw CaseStore.storeError(error)
+    }
+    return (path, sha)
   }
 
   static func adjudication(_ r: PGRow) -> Adjudication {

@@ -55,12 +55,19 @@ struct ReportCommand: ParsableCommand {
   }
 
   func run() throws {
-    if try workspace.openShared() != nil {
-      throw CLIError(
-        message:
-          "report reads an embedded (SQLite) workspace; \(workspace.resolved.directory) is a shared one")
+    // Either backend: a shared workspace reads as the connected role (the server blinds), and
+    // its audit head is the one the database recomputes.
+    let store: any ExportSource & SessionAgreementSource
+    let viewer: Viewer
+    if let shared = try workspace.openShared() {
+      do { viewer = Viewer(rater: try shared.actingRater(claimed: reader.rater)) } catch {
+        throw CLIError(error)
+      }
+      store = shared
+    } else {
+      store = try workspace.open()
+      viewer = Viewer(rater: reader.name)
     }
-    let store = try workspace.open()
     let categories = store.labelSchema.classNames
     let resolved =
       weights == "auto"
@@ -68,7 +75,6 @@ struct ReportCommand: ParsableCommand {
       : try AgreeCommand.resolveWeights(weights, categories: categories)
     let options = SessionAgreementOptions(
       categories: categories, weights: resolved, bootstrapSamples: bootstrap, seed: seed)
-    let viewer = Viewer(rater: reader.name)
     let report: SessionAgreementReport
     do {
       report = try SessionAgreementReport.compute(
@@ -83,7 +89,7 @@ struct ReportCommand: ParsableCommand {
     let audit: AuditChain.Verification
     do {
       for id in try store.caseIDs(session: session) {
-        if let last = try store.adjudications(case: id, viewer: viewer).last { adjudications.append(last) }
+        if let last = try store.caseDetail(id: id, viewer: viewer).adjudication { adjudications.append(last) }
       }
       audit = try store.verifyAuditChain()
     } catch {
