@@ -20,7 +20,9 @@ struct ReportCommand: ParsableCommand {
       adjudications, and the audit chain's head hash at the time (the data it was computed \
       from). report.json's "agreement" is exactly what `blastview agree --session NAME --json` \
       prints with the same --rater, --weights, --bootstrap and --seed. Files are replaced \
-      atomically; a file name that is a symbolic link is refused.
+      atomically; a file name that is a symbolic link is refused. On a shared workspace the \
+      report is read as the connected role (the server blinds) and the audit head is the \
+      database's.
       """)
 
   @OptionGroup var workspace: WorkspaceOptions
