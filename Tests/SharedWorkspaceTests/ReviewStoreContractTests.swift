@@ -1,6 +1,8 @@
 import CaseStore
 import Foundation
 import Imaging
+import Review
+import Terminal
 import Testing
 import Workflows
 
@@ -269,6 +271,42 @@ import Workflows
     let benQueue = try ben.triageQueue(
       viewer: .rater(f.ben), confidenceBelow: 0.5, limit: 100, session: nil, possiblyMalignantFrom: 0.3)
     #expect(!benQueue.contains { $0.severity == .possiblyMalignantCalledBenign || $0.pMalignant != nil })
+  }
+
+  /// Explanations in the review app on either backend: the weights come through the store (on
+  /// PostgreSQL from the database, SHA-256 checked, into the rater's private cache) and the
+  /// image through the store (a shared workspace's image address is no file); Grad-CAM and
+  /// LIME are computed for the case opened. The Grad-CAM fixture model of MTACNNTests (all4,
+  /// random weights) stands in for a trained one.
+  @Test(arguments: Backend.all) func explanationsReadTheModelAndImageThroughTheStore(_ backend: Backend)
+    throws
+  {
+    let f = try ContractFixture(backend)
+    let model = try Array(
+      Data(
+        contentsOf: ContractFixture.repo.appendingPathComponent(
+          "Tests/MTACNNTests/Fixtures/gradcam_all4.safetensors")))
+    try f.promoteModel(
+      model, predictions: Dictionary(uniqueKeysWithValues: f.cases.map { ($0, [0.1, 0.2, 0.3, 0.4]) }))
+    let store = try f.reviewStore(f.ana)
+    let row = try #require(try store.casePage(CasePageRequest(limit: 1), viewer: .rater(f.ana)).rows.first)
+    let image = try store.verifiedCaseImage(at: row.imagePath, sha256: row.sha256)
+    #expect(image.width == row.width && image.height == row.height)
+    #expect(throws: StoreError.self) {
+      try store.verifiedCaseImage(at: row.imagePath, sha256: String(repeating: "0", count: 64))
+    }
+    let app = try ReviewApp(store: store, rater: f.ana, session: nil, rows: 40, columns: 120, graphics: true)
+    app.begin()
+    app.explanationWorker.request.lime.samples = 16
+    var failures: [String] = []
+    app.eventObserver = { if case .explain(.failed(_, let why)) = $0 { failures.append(why) } }
+    app.dispatch(.input(.key(KeyPress(.enter))))
+    app.dispatch(.input(.key(KeyPress("e"))))
+    #expect(app.waitForBackgroundWork())
+    #expect(failures.isEmpty, "\(failures)")
+    let shown = try #require(app.state.explanations.current)
+    #expect(shown.key.caseID == row.id && shown.key.method == .lime, "\(shown.key)")
+    #expect(shown.explanation.superpixels != nil && !shown.explanation.heatmap.values.isEmpty)
   }
 
   /// The agreement dashboard reads the store it reviews through, on either backend: the same
