@@ -271,6 +271,12 @@ import Workflows
     let benQueue = try ben.triageQueue(
       viewer: .rater(f.ben), confidenceBelow: 0.5, limit: 100, session: nil, possiblyMalignantFrom: 0.3)
     #expect(!benQueue.contains { $0.severity == .possiblyMalignantCalledBenign || $0.pMalignant != nil })
+    // The operating point stays readable (it predicts no case); on PostgreSQL the weights do not,
+    // while the session hides the model from him (the server's rule; explanations are refused).
+    #expect(try ScreeningOperatingPoint.promoted(in: ben)?.point?.threshold == 0.3)
+    if backend == .postgres {
+      #expect(throws: StoreError.self) { try ben.modelFileForReading(version: version) }
+    }
   }
 
   /// Explanations in the review app on either backend: the weights come through the store (on

@@ -311,9 +311,15 @@ extension PostgresStore: ReviewStore {
 
   /// The weights come from the database (refused while a session hides the model from the
   /// rater), checked against their SHA-256 and kept in this user's private cache folder under
-  /// their content address, so each version is fetched once.
+  /// their content address, so each version's bytes are fetched once.
   public func modelFileForReading(version: Int64) throws(StoreError) -> (path: String, sha256: String)? {
-    guard let sha = try registeredModels().first(where: { $0.version == version })?.sha256 else { return nil }
+    // Asked of the server every time, even with a cached copy: the app uses the weights only
+    // while the server would give them (not while a session hides the model from the rater).
+    guard
+      let sha = try connection.query("SELECT f.sha256 FROM blastview.model_file($1) f", [.int(version)])
+        .first?[
+          "sha256"]
+    else { return nil }
     let path: String
     do {
       let mine = try SafeFile.privateDirectory(in: workspace.cacheDirectory)
@@ -324,9 +330,9 @@ extension PostgresStore: ReviewStore {
     }
     if CaseStore.fileMatches(path: path, sha256: sha) { return (path, sha) }
     guard
-      let bytes = try connection.query("SELECT * FROM blastview.model_file($1)", [.int(version)]).first?
-        .bytes(
-          "bytes")
+      let bytes = try connection.query("SELECT f.bytes FROM blastview.model_file($1) f", [.int(version)])
+        .first?
+        .bytes("bytes")
     else { return nil }
     guard Digest.sha256Hex(bytes) == sha else {
       throw .corrupt(
