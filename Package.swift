@@ -184,7 +184,7 @@ let package = Package(
     .testTarget(
       name: "SharedWorkspaceTests",
       dependencies: [
-        "CaseStore", "Imaging", "Agreement", "Workflows", "blastview", "TestSupport",
+        "CaseStore", "Imaging", "Agreement", "Workflows", "blastview", "TestSupport", "Review", "Terminal",
         .product(name: "GRDB", package: "GRDB.swift"),
       ]),
     .testTarget(

@@ -42,6 +42,47 @@ public struct ExportOptions: Sendable {
   }
 }
 
+/// `blastview-export.json`: the whole workspace as the viewer may see it (both backends).
+struct ExportDump: Encodable {
+  /// A rater and their role (`lead` exists only in a shared workspace).
+  struct RaterEntry: Encodable {
+    var id: Int64
+    var name: String
+    var role: String
+    var createdAt: Date
+  }
+  var format = "blastview-export-1"
+  var exportedAt: String
+  var viewer: String?
+  var labelSchema: LabelSchema
+  var imageRoot: String?
+  var cases: [CaseRecord]
+  var referenceMasks: [String: Int64]
+  var raters: [RaterEntry]
+  var sessions: [SessionInfo]
+  var sessionCases: [String: [Int64]]
+  var annotations: [Annotation]
+  var adjudications: [Adjudication]
+  var models: [ModelVersion]
+  var predictions: [Prediction]
+  var trainingJobs: [TrainingJob]
+  var masks: [String: String]
+
+  func encoded() throws(StoreError) -> [UInt8] {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+    enc.dateEncodingStrategy = .custom { date, encoder in
+      var c = encoder.singleValueContainer()
+      try c.encode(CaseStore.timestamp(date))
+    }
+    do {
+      return Array(try enc.encode(self))
+    } catch {
+      throw .invalidInput("could not encode the export: \(error)")
+    }
+  }
+}
+
 public struct ExportSummary: Sendable, Equatable, Codable {
   public var files: [String] = []
   public var annotations = 0
@@ -71,58 +112,8 @@ extension CaseStore {
       try CaseStore.writeAtomically(Array(text.utf8), to: path)
       summary.files = [path]
       summary.annotations = rows.count
-    case .masks:
-      let dir = try exportFolder(out + "/masks")
-      if !options.final {
-        let masks = try currentMasks(session: options.session, viewer: options.viewer)
-        summary.files = try CaseStore.writeMasks(masks, into: out) { (id: Int64) throws(StoreError) in
-          try maskPNG(id: id)
-        }
-      } else {
-        // In their own folder: `<case>_<rater>.png` names cannot collide with it.
-        let finalDir = try exportFolder(dir + "/final")
-        let ids = try caseIDs(session: options.session)
-        let (found, missing) = try finalMasks(caseIDs: ids, session: options.session, viewer: options.viewer)
-        var rows = "case_id,file,source,by,lowest_pair_dice,note\n"
-        var byCase: [Int64: String] = [:]
-        for f in found {
-          let path = finalDir + "/\(f.caseID).png"
-          try CaseStore.writeAtomically(encodePNG(f.mask), to: path)
-          summary.files.append(path)
-          byCase[f.caseID] = [
-            String(f.caseID), "final/\(f.caseID).png", f.source.rawValue, f.by.joined(separator: ";"),
-            f.minimumDice.map { String(format: "%.4f", $0) } ?? "", f.note ?? "",
-          ].map(ExportText.csvCell).joined(separator: ",")
-        }
-        for m in missing {
-          byCase[m.caseID] = [String(m.caseID), "", "none", "", "", m.reason].map(ExportText.csvCell)
-            .joined(separator: ",")
-        }
-        for id in ids { if let row = byCase[id] { rows += row + "\n" } }
-        let listPath = dir + "/final.csv"
-        try CaseStore.writeAtomically(Array(rows.utf8), to: listPath)
-        summary.finalSources = CaseStore.sourceCounts(found, missing)
-        summary.masks = found.count
-      }
-      if options.includeReference {
-        let refDir = try exportFolder(dir + "/reference")
-        for id in try caseIDs(session: options.session) {
-          guard let r = try caseDetail(id: id, viewer: options.viewer).referenceMaskID else { continue }
-          let path = refDir + "/\(id).png"
-          try CaseStore.writeAtomically(try maskPNG(id: r), to: path)
-          summary.files.append(path)
-        }
-      }
-      if options.final { summary.files.append(dir + "/final.csv") }
-      summary.masks = summary.files.filter { $0.hasSuffix(".png") }.count
-    case .coco:
-      let (json, instances, masks, sources) = try cocoJSON(options, root: root)
-      summary.finalSources = sources
-      let path = out + "/coco.json"
-      try CaseStore.writeAtomically(ExportText.escapeUnsafeScalars(json), to: path)
-      summary.files = [path]
-      summary.instances = instances
-      summary.masks = masks
+    case .masks, .coco:
+      summary = try exportMasksOrCOCO(options, out: out)
     case .json:
       let (json, count) = try fullDump(options, root: root)
       let path = out + "/blastview-export.json"
@@ -240,117 +231,6 @@ extension CaseStore {
     }
   }
 
-  /// `coco.json`. Images are named relative to the workspace's image root (`file_name`), as
-  /// other tools join it to their own image folder; each instance's category is the class of
-  /// the case where a label is known (the rater's own label for a rater's mask, the final
-  /// label for a final mask, the import label for a reference mask), else `nucleus`.
-  private func cocoJSON(_ options: ExportOptions, root: String?) throws(StoreError) -> (
-    [UInt8], Int, Int, [String: Int]?
-  ) {
-    /// One mask to write as instances: whose it is and what class its case has for them.
-    struct Source {
-      var caseID: Int64
-      var mask: Mask
-      var rater: String?
-      var source: String
-      var label: String?
-      /// With `source` final: where the final mask came from.
-      var finalSource: String? = nil
-    }
-    var sources: [Source] = []
-    var finalSources: [String: Int]? = nil
-    var finalByCase: [Int64: String] = [:]
-    if options.final {
-      let ids = try caseIDs(session: options.session)
-      let (found, missing) = try finalMasks(caseIDs: ids, session: options.session, viewer: options.viewer)
-      for f in found {
-        let label = CaseStore.finalLabel(try caseDetail(id: f.caseID, viewer: options.viewer)).label
-        sources.append(
-          Source(
-            caseID: f.caseID, mask: f.mask, rater: nil, source: "final", label: label,
-            finalSource: f.source.rawValue))
-        finalByCase[f.caseID] = f.source.rawValue
-      }
-      finalSources = CaseStore.sourceCounts(found, missing)
-    } else {
-      let labels: [RaterLabel]
-      if let session = options.session {
-        labels = try currentLabels(session: session, viewer: options.viewer)
-      } else {
-        labels = try currentLabels(viewer: options.viewer)
-      }
-      let labelsByCaseRater = Dictionary(
-        labels.map { ("\($0.caseID)/\($0.rater)", $0.label) }, uniquingKeysWith: { a, _ in a })
-      for m in try currentMasks(session: options.session, viewer: options.viewer) {
-        sources.append(
-          Source(
-            caseID: m.caseID, mask: try self.mask(id: m.maskID), rater: m.rater, source: "rater",
-            label: labelsByCaseRater["\(m.caseID)/\(m.rater)"]))
-      }
-    }
-    if options.includeReference {
-      for id in try caseIDs(session: options.session) {
-        let d = try caseDetail(id: id, viewer: options.viewer)
-        guard let r = d.referenceMaskID else { continue }
-        sources.append(
-          Source(
-            caseID: id, mask: try mask(id: r), rater: nil, source: "reference", label: d.record.referenceLabel
-          ))
-      }
-    }
-    let classes = labelSchema.classNames
-    var categories: [JSONValue] = [
-      .object(["id": .number(1), "name": .string("nucleus"), "supercategory": .string("cell")])
-    ]
-    for (i, name) in classes.enumerated() {
-      categories.append(
-        .object(["id": .number(Double(i + 2)), "name": .string(name), "supercategory": .string("nucleus")]))
-    }
-    var images: [JSONValue] = []
-    for id in Set(sources.map(\.caseID)).sorted() {
-      let c = try caseRecord(id: id, viewer: options.viewer)
-      var image: [String: JSONValue] = [
-        "id": .number(Double(id)), "file_name": .string(CaseStore.cocoFileName(c, root: root)),
-        "width": .number(Double(c.width)), "height": .number(Double(c.height)), "sha256": .string(c.sha256),
-        "reference_label": c.referenceLabel.map(JSONValue.string) ?? .null,
-      ]
-      if let f = finalByCase[id] { image["final_mask_source"] = .string(f) }
-      images.append(.object(image))
-    }
-    var annotations: [JSONValue] = []
-    var nextID = 1.0
-    for m in sources {
-      let category = m.label.flatMap { classes.firstIndex(of: $0) }.map { $0 + 2 } ?? 1
-      for inst in COCORLE.instances(of: m.mask) {
-        var annotation: [String: JSONValue] = [
-          "id": .number(nextID), "image_id": .number(Double(m.caseID)),
-          "category_id": .number(Double(category)),
-          "segmentation": .object([
-            "size": .array([.number(Double(m.mask.height)), .number(Double(m.mask.width))]),
-            "counts": .string(inst.rle),
-          ]),
-          "area": .number(Double(inst.area)), "bbox": .array(inst.bbox.map { .number(Double($0)) }),
-          "iscrowd": .number(0), "rater": m.rater.map(JSONValue.string) ?? .null,
-          "source": .string(m.source),
-          "case_label": m.label.map(JSONValue.string) ?? .null,
-        ]
-        if let f = m.finalSource { annotation["final_source"] = .string(f) }
-        annotations.append(.object(annotation))
-        nextID += 1
-      }
-    }
-    let doc: JSONValue = .object([
-      "info": .object([
-        "description": .string("BlastView nucleus masks"), "version": .string("2"),
-        "label_schema": .string(labelSchema.name),
-        "file_names": .string("relative to the workspace's image root"),
-        "masks": .string(options.final ? "final" : "raters"),
-      ]),
-      "images": .array(images), "annotations": .array(annotations), "categories": .array(categories),
-    ])
-    return (Array(CaseStore.jsonString(doc).utf8), annotations.count, sources.count, finalSources)
-  }
-
   /// A case's image as COCO names it: relative to the image root (`../` when the image lies
   /// outside it), the stored path when there is no root to be relative to, and the opaque
   /// name while the viewer is blinded for the case (the path carries the class).
@@ -377,7 +257,7 @@ extension CaseStore {
 
   /// Creates an output folder (and its parents), refusing one that is a symbolic link: masks
   /// are never written through a link planted in a shared output folder.
-  func exportFolder(_ dir: String) throws(StoreError) -> String {
+  static func exportFolder(_ dir: String) throws(StoreError) -> String {
     var st = stat()
     if lstat(dir, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK {
       throw .io(path: dir, reason: "is a symbolic link; refusing to write masks through it")
@@ -391,24 +271,6 @@ extension CaseStore {
   private func fullDump(_ options: ExportOptions, root: String?) throws(StoreError) -> ([UInt8], Int) {
     let rows = try exportAnnotationRows(options)
     var maskIDs = Set(rows.compactMap(\.annotation.maskID))
-    struct Dump: Encodable {
-      var format = "blastview-export-1"
-      var exportedAt: String
-      var viewer: String?
-      var labelSchema: LabelSchema
-      var imageRoot: String?
-      var cases: [CaseRecord]
-      var referenceMasks: [String: Int64]
-      var raters: [Rater]
-      var sessions: [SessionInfo]
-      var sessionCases: [String: [Int64]]
-      var annotations: [Annotation]
-      var adjudications: [Adjudication]
-      var models: [ModelVersion]
-      var predictions: [Prediction]
-      var trainingJobs: [TrainingJob]
-      var masks: [String: String]
-    }
     var cases: [CaseRecord] = []
     var after: Int64 = 0
     while true {
@@ -474,25 +336,18 @@ extension CaseStore {
     for r in extra.3 { sessionCases[r["name"] as String, default: []].append(r["case_id"]) }
     var masks: [String: String] = [:]
     for id in maskIDs.sorted() { masks[String(id)] = Data(try maskPNG(id: id)).base64EncodedString() }
-    let dump = Dump(
+    let dump = ExportDump(
       exportedAt: CaseStore.timestamp(Date()), viewer: options.viewer.rater, labelSchema: labelSchema,
       imageRoot: root,
-      cases: cases, referenceMasks: refMasks, raters: try raters(), sessions: try sessions(),
+      cases: cases, referenceMasks: refMasks,
+      raters: try raters().map {
+        ExportDump.RaterEntry(id: $0.id, name: $0.name, role: $0.role.rawValue, createdAt: $0.createdAt)
+      }, sessions: try sessions(),
       sessionCases: sessionCases,
       annotations: rows.map(\.annotation), adjudications: adjudications, models: try models(),
       predictions: predictions,
       trainingJobs: try trainingJobs(limit: 1_000_000), masks: masks)
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-    enc.dateEncodingStrategy = .custom { date, encoder in
-      var c = encoder.singleValueContainer()
-      try c.encode(CaseStore.timestamp(date))
-    }
-    do {
-      return (Array(try enc.encode(dump)), rows.count)
-    } catch {
-      throw .invalidInput("could not encode the export: \(error)")
-    }
+    return (try dump.encoded(), rows.count)
   }
 
   /// Writes `bytes` to a temporary file beside `path`, syncs it and renames it into place,

@@ -36,57 +36,6 @@ extension CaseStore {
   /// below it the raters disagree about the nuclei and the decision falls to the reference.
   public static let agreedMaskMinimumDice = 0.8
 
-  /// The final masks of `caseIDs` (or of every case), as `viewer` may see them; the masks
-  /// of raters are their current ones in `session` when given.
-  public func finalMasks(caseIDs: [Int64]? = nil, session: String?, viewer: Viewer) throws(StoreError) -> (
-    found: [FinalMask], missing: [MissingFinalMask]
-  ) {
-    let ids: [Int64]
-    if let caseIDs { ids = caseIDs } else { ids = try self.caseIDs(session: nil) }
-    let raterMasks = Dictionary(
-      grouping: try currentMasks(session: session, viewer: viewer), by: \.caseID)
-    var found: [FinalMask] = []
-    var missing: [MissingFinalMask] = []
-    for id in ids {
-      let detail = try caseDetail(id: id, viewer: viewer)
-      if let a = detail.adjudication, let m = a.maskID {
-        found.append(
-          FinalMask(caseID: id, source: .adjudication, mask: try mask(id: m), by: [a.adjudicator]))
-        continue
-      }
-      var note: String? = nil
-      let drawn = raterMasks[id] ?? []
-      if drawn.count >= 2 {
-        var masks: [Mask] = []
-        for m in drawn { masks.append(try mask(id: m.maskID)) }
-        if let agreed = CaseStore.agreedMask(masks) {
-          found.append(
-            FinalMask(
-              caseID: id, source: .agreement, mask: agreed.mask, by: drawn.map(\.rater),
-              minimumDice: agreed.minimumDice))
-          continue
-        }
-        let low = CaseStore.minimumPairDice(masks)
-        note =
-          low.map {
-            String(
-              format: "%d raters' masks disagree (lowest Dice %.2f < %.2f)", drawn.count, $0,
-              CaseStore.agreedMaskMinimumDice)
-          } ?? "\(drawn.count) raters' masks differ in size"
-      } else if drawn.count == 1 {
-        note = "only \(drawn[0].rater) drew a mask"
-      }
-      if let r = detail.referenceMaskID {
-        found.append(FinalMask(caseID: id, source: .reference, mask: try mask(id: r), by: [], note: note))
-      } else {
-        let why =
-          detail.blinded ? "blinded for the exporting rater" : (note ?? "no mask was drawn or imported")
-        missing.append(MissingFinalMask(caseID: id, reason: note.map { "\($0); no reference mask" } ?? why))
-      }
-    }
-    return (found, missing)
-  }
-
   /// The pixels more than half of `masks` mark (value >= 128), when there are two or more of
   /// one size and every pair has a Dice of at least `agreedMaskMinimumDice`; else nil.
   static func agreedMask(_ masks: [Mask]) -> (mask: Mask, minimumDice: Double)? {

@@ -43,15 +43,26 @@ import Testing
       }
     }
 
-    /// The shell command that runs the review app as `user` in a tmux pane.
-    func reviewCommand(_ user: String) -> String {
+    /// The shell command that runs the review app as `user` in a tmux pane (with `extra`
+    /// arguments, shell-quoted).
+    func reviewCommand(_ user: String, _ extra: [String] = []) -> String {
       let q = EndToEnd.shellQuote
-      let review = "\(q(users.binary)) review --workspace \(q(workspace(user))) --graphics blocks"
+      let review =
+        "\(q(users.binary)) review --workspace \(q(workspace(user))) --graphics blocks"
+        + extra.map { " " + q($0) }.joined()
       let env = "/usr/bin/env -i HOME=\(q(users.work)) PATH=/usr/bin:/bin LANG=C.UTF-8 TERM=screen"
       let run =
         backend == .sqlite
         ? "\(env) \(review) --rater \(user)" : "/usr/sbin/runuser -u \(user) -- \(env) \(review)"
       return "sh -c \(q(run + "; echo EXIT=$?; sleep 60"))"
+    }
+
+    /// Where a test registers and promotes a model: the embedded store, or the service role.
+    func modelTarget() throws -> ContractFixture.ModelTarget {
+      switch backend {
+      case .sqlite: return .embedded(try Workspace.open(path: workspace("")), scratch: users.work)
+      case .postgres: return .shared(try PGConnection(cluster!.url(database!, as: "blastview")))
+      }
     }
 
     /// The workspace as the service (SQLite: as the system), to check what was saved.
@@ -261,5 +272,79 @@ import Testing
     #expect(
       final.label == "Pre-B" && final.adjudicator == "bvjudge" && final.reason == "blasts, fine chromatin")
     #expect(try triageCases(s, "bvana").isEmpty)
+  }
+
+  /// The screening flag, its filter and the agreement dashboard in the app, the same script on
+  /// both backends: the promoted model's operating point (0.3, from its checkpoint) flags
+  /// cases 1 (P(malignant) 0.30, predicted Benign) and 2 (0.95); the `*` filter lists exactly
+  /// those; case 1's view says POSSIBLY MALIGNANT and case 3's (0.02) does not; and in the
+  /// session the dashboard shows the pair's kappa as `agree --session --json` computes it.
+  @Test(arguments: Backend.all) func screeningFlagAndDashboardInTheReviewApp(_ backend: Backend) throws {
+    guard let s = try setUp(backend) else { return }
+    defer { try? FileManager.default.removeItem(atPath: s.users.work) }
+    try ContractFixture.promoteModel(
+      ReviewStoreContractTests.checkpoint(threshold: 0.3),
+      predictions: [
+        1: [0.7, 0.2, 0.05, 0.05], 2: [0.05, 0.9, 0.03, 0.02], 3: [0.98, 0.01, 0.005, 0.005],
+        4: [0.9, 0.05, 0.03, 0.02],
+      ],
+      in: try s.modelTarget())
+    try ok(
+      try s.cli(
+        "bvlead",
+        ["session", "create", "s1", "--raters", "bvana,bvben", "--cases", "all", "--created-by", "bvlead"],
+        asRater: false), "session create")
+    for (user, labels) in [
+      ("bvana", ["Pre-B", "Benign", "Benign"]), ("bvben", ["Pre-B", "Benign", "Pre-B"]),
+    ] {
+      for (i, l) in labels.enumerated() {
+        try ok(
+          try s.cli(user, ["annotate", String(i + 1), "--label", l, "--session", "s1"]), "\(user) labels")
+      }
+    }
+
+    do {
+      let ana = try #require(TmuxSession(columns: 120, rows: 40, command: s.reviewCommand("bvana")))
+      #expect(ana.waitFor("4 matching", seconds: 20), "\(ana.capture())")
+      ana.send("Enter")
+      #expect(ana.waitFor("Case #1"), "\(ana.capture())")
+      #expect(ana.waitFor("POSSIBLY MALIGNANT"), "\(ana.capture())")
+      #expect(ana.capture().contains("P(malignant) 0.30"), "\(ana.capture())")
+      ana.send("n")
+      #expect(ana.waitFor("Case #2"), "\(ana.capture())")
+      #expect(
+        ana.waitFor("P(malignant) 0.95") && ana.capture().contains("POSSIBLY MALIGNANT"), "\(ana.capture())")
+      ana.send("n")
+      #expect(ana.waitFor("Case #3"), "\(ana.capture())")
+      #expect(ana.waitFor("Screening: below 0.3"), "\(ana.capture())")
+      #expect(!ana.capture().contains("POSSIBLY MALIGNANT"))
+      ana.send("Escape")
+      #expect(ana.waitFor("4 matching"), "\(ana.capture())")
+      ana.send("*")
+      #expect(ana.waitFor("2 matching"), "\(ana.capture())")
+      #expect(ana.capture().contains("possibly malignant (P>=0.3)"), "\(ana.capture())")
+      ana.send("q")
+      #expect(ana.waitFor("EXIT=0"), "\(ana.capture())")
+    }
+
+    let agree = try ok(try s.cli("bvana", ["agree", "--session", "s1", "--json"]), "agree as bvana")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(agree.utf8)) as? [String: Any])
+    let cohen = try #require(json["cohen"] as? [String: Any])
+    let kappa = try #require(cohen["kappa"] as? Double)
+    // Three cases, two agreements; margins ana (Pre-B 1, Benign 2), ben (Pre-B 2, Benign 1):
+    // chance 4/9, so kappa = (2/3 - 4/9) / (5/9) = 0.4.
+    #expect(abs(kappa - 0.4) < 1e-9, "\(agree)")
+    do {
+      let ana = try #require(
+        TmuxSession(columns: 120, rows: 40, command: s.reviewCommand("bvana", ["--session", "s1"])))
+      #expect(ana.waitFor("session s1", seconds: 20), "\(ana.capture())")
+      ana.send("A")
+      #expect(ana.waitFor("bvana × bvben"), "\(ana.capture())")
+      let line = ana.capture().split(separator: "\n").first { $0.contains("bvana × bvben") } ?? ""
+      #expect(line.contains(String(format: "%.3f", kappa)), "\(ana.capture())")
+      #expect(!ana.capture().contains("not available on a shared"), "\(ana.capture())")
+      ana.send("q")
+      #expect(ana.waitFor("EXIT=0"), "\(ana.capture())")
+    }
   }
 }

@@ -1,7 +1,10 @@
 import CaseStore
 import Foundation
 import Imaging
+import Review
+import Terminal
 import Testing
+import Workflows
 
 /// The review TUI's store operations (`ReviewStore`), one set of assertions on both backends
 /// (the fixture of `StoreContractTests`: four SampleData lymphocytes imported from a folder
@@ -252,6 +255,161 @@ import Testing
     #expect(detail.record.imagePath == row.imagePath)
     let bytes = try ana.imageBytes(case: row.id)
     #expect(try decodeImage(data: bytes, name: "x").pixels == image.pixels)
+  }
+
+  /// A checkpoint of nothing but a safetensors header whose metadata carries a screening
+  /// operating point at `threshold` (what `eval --set-operating-point` writes).
+  static func checkpoint(threshold: Double) -> [UInt8] {
+    let point =
+      #"{"threshold":\#(threshold),"target_sensitivity":0.995,"sensitivity":1,"specificity":0.5,"#
+      + #""malignant":2,"benign":2,"split":"val"}"#
+    let escaped = point.replacingOccurrences(of: "\"", with: "\\\"")
+    var header = Array(#"{"__metadata__":{"format":"test","operating_point":"\#(escaped)"}}"#.utf8)
+    while header.count % 8 != 0 { header.append(0x20) }
+    var bytes: [UInt8] = []
+    var n = UInt64(header.count)
+    for _ in 0..<8 {
+      bytes.append(UInt8(n & 0xff))
+      n >>= 8
+    }
+    return bytes + header
+  }
+
+  /// The screening rule of issue 17 on both backends: the promoted model's operating point
+  /// (from its checkpoint's header), the possibly-malignant filter, triage's first severity
+  /// with P(malignant), and none of it for a case whose prediction a session hides.
+  @Test(arguments: Backend.all) func screeningPointFilterAndTriage(_ backend: Backend) throws {
+    let f = try ContractFixture(backend)
+    let (c0, c1, c2, c3) = (f.cases[0], f.cases[1], f.cases[2], f.cases[3])
+    let model = Self.checkpoint(threshold: 0.3)
+    // P(malignant) = 1 - P(Benign): c0 0.3 (argmax Benign), c1 0.95, c2 0.02; c3 has none.
+    let version = try f.promoteModel(
+      model,
+      predictions: [
+        c0: [0.7, 0.2, 0.05, 0.05], c1: [0.05, 0.9, 0.03, 0.02], c2: [0.98, 0.01, 0.005, 0.005],
+      ])
+    let ana = try f.reviewStore(f.ana)
+    let me = Viewer.rater(f.ana)
+    let entry = try #require(try ana.promotedModelMetadata("operating_point"))
+    #expect(entry.version == version)
+    let point = try #require(ScreeningOperatingPoint.promoted(in: ana)?.point)
+    #expect(point.threshold == 0.3 && point.targetSensitivity == 0.995 && point.split == "val")
+    #expect(try ana.promotedModelMetadata("no such entry")?.value == nil)
+    // The weights, for the explanations: a local file with the registered bytes.
+    let file = try #require(try ana.modelFileForReading(version: version))
+    #expect(try Array(Data(contentsOf: URL(fileURLWithPath: file.path))) == model)
+    #expect(try ana.modelFileForReading(version: version + 1) == nil)
+
+    var filter = CaseFilter()
+    filter.pMalignantAtLeast = 0.3
+    #expect(try ana.casePage(CasePageRequest(filter: filter), viewer: me).rows.map(\.id) == [c0, c1])
+    #expect(try ana.caseCount(filter, viewer: me) == 2)
+    filter.predictedLabel = "Benign"
+    #expect(try ana.casePage(CasePageRequest(filter: filter), viewer: me).rows.map(\.id) == [c0])
+    #expect(
+      try ana.caseDetail(id: c1, viewer: me).prediction?.pMalignant.map { abs($0 - 0.95) < 1e-9 } == true)
+
+    // Ana calls c0 and c1 Benign, c3 Pre-B; Ben calls c3 Benign. Both possibly-malignant
+    // cases come first, highest P(malignant) first; then the raters' disagreement.
+    for (c, l) in [(c0, "Benign"), (c1, "Benign"), (c3, "Pre-B")] {
+      try ana.annotate(case: c, rater: f.ana, label: l, mask: nil, session: nil, clear: [], note: nil)
+    }
+    try f.reviewStore(f.ben).annotate(
+      case: c3, rater: f.ben, label: "Benign", mask: nil, session: nil, clear: [], note: nil)
+    let queue = try ana.triageQueue(
+      viewer: me, confidenceBelow: 0.5, limit: 100, session: nil, possiblyMalignantFrom: point.threshold)
+    #expect(queue.map(\.caseID) == [c1, c0, c3], "\(queue)")
+    #expect(queue.prefix(2).allSatisfy { $0.severity == .possiblyMalignantCalledBenign })
+    #expect(
+      queue[0].pMalignant.map { abs($0 - 0.95) < 1e-9 } == true && queue[2].severity == .groupDisagreement)
+    let plain = try ana.triageQueue(
+      viewer: me, confidenceBelow: 0.5, limit: 100, session: nil, possiblyMalignantFrom: nil)
+    #expect(!plain.contains { $0.severity == .possiblyMalignantCalledBenign })
+
+    // Ben, in a session that hides the model on c0 and c1: neither matches the filter for him,
+    // nor comes first in his triage, though their predictions reach the point.
+    try f.store(f.lead).createSession(
+      name: "h", raters: [f.ben], cases: .ids([c0, c1]), blinded: false, hideModel: true, createdBy: f.lead)
+    let ben = try f.reviewStore(f.ben)
+    var screen = CaseFilter()
+    screen.pMalignantAtLeast = 0.3
+    #expect(try ben.casePage(CasePageRequest(filter: screen), viewer: .rater(f.ben)).rows.isEmpty)
+    let benQueue = try ben.triageQueue(
+      viewer: .rater(f.ben), confidenceBelow: 0.5, limit: 100, session: nil, possiblyMalignantFrom: 0.3)
+    #expect(!benQueue.contains { $0.severity == .possiblyMalignantCalledBenign || $0.pMalignant != nil })
+    // The operating point stays readable (it predicts no case); on PostgreSQL the weights do not,
+    // while the session hides the model from him (the server's rule; explanations are refused).
+    #expect(try ScreeningOperatingPoint.promoted(in: ben)?.point?.threshold == 0.3)
+    if backend == .postgres {
+      #expect(throws: StoreError.self) { try ben.modelFileForReading(version: version) }
+    }
+  }
+
+  /// Explanations in the review app on either backend: the weights come through the store (on
+  /// PostgreSQL from the database, SHA-256 checked, into the rater's private cache) and the
+  /// image through the store (a shared workspace's image address is no file); Grad-CAM and
+  /// LIME are computed for the case opened. The Grad-CAM fixture model of MTACNNTests (all4,
+  /// random weights) stands in for a trained one.
+  @Test(arguments: Backend.all) func explanationsReadTheModelAndImageThroughTheStore(_ backend: Backend)
+    throws
+  {
+    let f = try ContractFixture(backend)
+    let model = try Array(
+      Data(
+        contentsOf: ContractFixture.repo.appendingPathComponent(
+          "Tests/MTACNNTests/Fixtures/gradcam_all4.safetensors")))
+    try f.promoteModel(
+      model, predictions: Dictionary(uniqueKeysWithValues: f.cases.map { ($0, [0.1, 0.2, 0.3, 0.4]) }))
+    let store = try f.reviewStore(f.ana)
+    let row = try #require(try store.casePage(CasePageRequest(limit: 1), viewer: .rater(f.ana)).rows.first)
+    let image = try store.verifiedCaseImage(at: row.imagePath, sha256: row.sha256)
+    #expect(image.width == row.width && image.height == row.height)
+    #expect(throws: StoreError.self) {
+      try store.verifiedCaseImage(at: row.imagePath, sha256: String(repeating: "0", count: 64))
+    }
+    let app = try ReviewApp(store: store, rater: f.ana, session: nil, rows: 40, columns: 120, graphics: true)
+    app.begin()
+    app.explanationWorker.request.lime.samples = 16
+    var failures: [String] = []
+    app.eventObserver = { if case .explain(.failed(_, let why)) = $0 { failures.append(why) } }
+    app.dispatch(.input(.key(KeyPress(.enter))))
+    app.dispatch(.input(.key(KeyPress("e"))))
+    #expect(app.waitForBackgroundWork())
+    #expect(failures.isEmpty, "\(failures)")
+    let shown = try #require(app.state.explanations.current)
+    #expect(shown.key.caseID == row.id && shown.key.method == .lime, "\(shown.key)")
+    #expect(shown.explanation.superpixels != nil && !shown.explanation.heatmap.values.isEmpty)
+  }
+
+  /// The agreement dashboard reads the store it reviews through, on either backend: the same
+  /// report as `agree --session`, blinded for the rater who has not labelled yet.
+  @Test(arguments: Backend.all) func theDashboardReportsFromTheReviewStore(_ backend: Backend) throws {
+    let f = try ContractFixture(backend)
+    try f.store(f.lead).createSession(
+      name: "s1", raters: [f.ana, f.ben], cases: .all, blinded: true, hideModel: false, createdBy: f.lead)
+    let ana = try f.reviewStore(f.ana)
+    let ben = try f.reviewStore(f.ben)
+    for (i, (a, b)) in [("Pre-B", "Pre-B"), ("Pre-B", "Benign"), ("Benign", "Benign")].enumerated() {
+      try ana.annotate(
+        case: f.cases[i], rater: f.ana, label: a, mask: nil, session: "s1", clear: [], note: nil)
+      try ben.annotate(
+        case: f.cases[i], rater: f.ben, label: b, mask: nil, session: "s1", clear: [], note: nil)
+    }
+    try ana.annotate(
+      case: f.cases[3], rater: f.ana, label: "Pro-B", mask: nil, session: "s1", clear: [], note: nil)
+    let options = SessionAgreementOptions(categories: try f.store(f.ana).labelSchema.classNames, weights: nil)
+    let forAna = try SessionAgreementReport.compute(
+      store: ana, session: "s1", viewer: .rater(f.ana), options: options)
+    // Three cases both labelled: observed agreement 2/3; kappa by hand: expected agreement
+    // from the margins (ana Pre-B 2 Benign 1, ben Pre-B 1 Benign 2) = 2/9 + 2/9 = 4/9, so
+    // kappa = (2/3 - 4/9) / (1 - 4/9) = 2/5.
+    let kappa = try #require(try forAna.labels.twoRater?.cohen.get().kappa)
+    #expect(abs(kappa - 0.4) < 1e-12, "\(forAna.labels)")
+    #expect(forAna.visibleCases == 4, "\(forAna)")
+    // Ben has not labelled case 4: Ana's label of it is not his to count.
+    let forBen = try SessionAgreementReport.compute(
+      store: ben, session: "s1", viewer: .rater(f.ben), options: options)
+    #expect(forBen.visibleCases == 3, "\(forBen)")
   }
 
   /// The model's output under `--hide-model`, on PostgreSQL: predictions stored by the service

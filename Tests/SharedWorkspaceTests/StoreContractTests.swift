@@ -95,6 +95,62 @@ final class ContractFixture {
     try #require(try store(rater) as? any ReviewStore)
   }
 
+  /// Registers `model` (a checkpoint's bytes) and promotes it, with a prediction per given case
+  /// (see the static one). Returns the model version.
+  @discardableResult
+  func promoteModel(_ model: [UInt8], predictions: [Int64: [Double]]) throws -> Int64 {
+    if let s = sqlite {
+      return try Self.promoteModel(
+        model, predictions: predictions, in: .embedded(s, scratch: workspaceDir + "/.."))
+    }
+    return try Self.promoteModel(model, predictions: predictions, in: .shared(try serviceConnection()))
+  }
+
+  /// Where `promoteModel` registers: an embedded store (the file is written to `scratch`
+  /// first), or a shared workspace's service-role connection (the trainer's role).
+  enum ModelTarget {
+    case embedded(CaseStore, scratch: String)
+    case shared(PGConnection)
+  }
+
+  /// Registers `model` and promotes it, with a prediction per given case from `probabilities`
+  /// (in the all4 class order): on SQLite through the store, on PostgreSQL as the service role
+  /// stores them, P(malignant) = 1 - P(Benign) as `savePredictions` derives it.
+  static func promoteModel(_ model: [UInt8], predictions: [Int64: [Double]], in target: ModelTarget) throws
+    -> Int64
+  {
+    switch target {
+    case .embedded(let s, let scratch):
+      let file = scratch + "/model-\(UUID().uuidString).safetensors"
+      try Data(model).write(to: URL(fileURLWithPath: file))
+      let v = try s.registerModel(
+        file: file, parent: nil, tasks: ["cls"], trainedTasks: ["cls"], frozenTasks: [])
+      try s.promote(version: v.version)
+      try s.savePredictions(
+        predictions.map { NewPrediction(caseID: $0.key, probabilities: $0.value) }, model: v.version)
+      return v.version
+    case .shared(let service):
+      let version = try #require(
+        try service.query(
+          "SELECT blastview.model_register(NULL, encode(sha256($1), 'hex'), $1, '[\"cls\"]', '[\"cls\"]', '[]', "
+            + "NULL, NULL)", [.bytes(model)]
+        ).first?[0].flatMap { Int64($0) })
+      try service.query(
+        "INSERT INTO blastview.model_promotion (model_version, promoted_by, reason) VALUES ($1, 'test', 'test')",
+        [.int(version)])
+      let classes = LabelSchema.all4.classNames
+      for (id, p) in predictions {
+        let best = p.indices.max { p[$0] < p[$1] }!
+        let json = "[" + p.map { String($0) }.joined(separator: ",") + "]"
+        try service.query(
+          "INSERT INTO blastview.prediction (case_id, model_version, label, confidence, probabilities, p_malignant) "
+            + "VALUES ($1, $2, $3, $4, $5, $6)",
+          [.int(id), .int(version), .text(classes[best]), .double(p[best]), .text(json), .double(1 - p[0])])
+      }
+      return version
+    }
+  }
+
   /// Another client of the same workspace as `rater`: a second process's connection.
   func anotherClient(_ rater: String) throws -> any ReviewStore {
     if sqlite != nil { return try Workspace.open(path: workspaceDir) }

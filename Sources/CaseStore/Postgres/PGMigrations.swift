@@ -20,6 +20,7 @@ enum PGMigrations {
     (PGFunctionsReview.id, PGFunctionsReview.sql, PGFunctionsReview.publicFunctions),
     (PGBrowserIndexesV6.id, PGBrowserIndexesV6.sql, PGBrowserIndexesV6.publicFunctions),
     (PGModelsV6.id, PGModelsV6.sql, PGModelsV6.publicFunctions),
+    (PGAppV6.id, PGAppV6.sql, PGAppV6.publicFunctions),
   ]
 
   static var known: [String] { all.map(\.id) }

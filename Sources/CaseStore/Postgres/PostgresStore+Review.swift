@@ -1,3 +1,4 @@
+import FileSafety
 import Foundation
 import Imaging
 
@@ -195,6 +196,14 @@ extension PostgresStore: ReviewStore {
     }
   }
 
+  /// The address is the SHA-256, and `caseImage` checks the bytes against it.
+  public func verifiedCaseImage(at imagePath: String, sha256: String) throws(StoreError) -> RGBImage {
+    guard imagePath == PostgresStore.imageAddress(sha256) else {
+      throw .invalidInput("\(imagePath) is not the image with SHA-256 \(sha256)")
+    }
+    return try caseImage(at: imagePath)
+  }
+
   // MARK: Writing
 
   /// As `CaseStore.saveMaskEdit`: inside one transaction, under the lock `annotate` takes, an
@@ -282,15 +291,17 @@ extension PostgresStore: ReviewStore {
     Int(try connection.query("SELECT blastview.change_version()").first?[0].flatMap { Int64($0) } ?? 0)
   }
 
-  /// The shared triage candidates carry no P(malignant) yet, so the screening rule
-  /// (`possiblyMalignantFrom`) ranks nothing first on PostgreSQL (documented in deployment.md).
+  /// The candidates come from the server with P(malignant) (`triage_candidates_screened`, none
+  /// while the model is hidden from the viewer), ranked by the same code as on SQLite.
   public func triageQueue(
     viewer: Viewer, confidenceBelow: Double, limit: Int, session: String?,
     possiblyMalignantFrom: Double? = nil
   ) throws(StoreError) -> [TriageItem] {
     try checkReviewViewer(viewer)
     let rows = try connection.query(
-      "SELECT * FROM blastview.triage_candidates($1, $2)", [.optional(session), .double(confidenceBelow)])
+      "SELECT * FROM blastview.triage_candidates_screened($1, $2)",
+      [.optional(session), .double(confidenceBelow)])
+    let hierarchical = labelSchema.isHierarchical
     let candidates = rows.map { r in
       TriageCandidate(
         caseID: r.int("case_id") ?? 0,
@@ -298,11 +309,56 @@ extension PostgresStore: ReviewStore {
           try? JSONDecoder().decode([String: String].self, from: Data($0.utf8))
         }
           ?? [:],
-        predictedLabel: r["pred_label"], confidence: r.double("pred_confidence"))
+        predictedLabel: r["pred_label"], confidence: r.double("pred_confidence"),
+        pMalignant: hierarchical ? r.double("p_malignant") : nil)
     }
     return CaseStore.triageItems(
       candidates, schema: labelSchema, confidenceBelow: confidenceBelow, limit: limit,
       possiblyMalignantFrom: possiblyMalignantFrom)
+  }
+
+  // MARK: Models
+
+  public func promotedModelMetadata(_ key: String) throws(StoreError) -> ModelMetadataEntry? {
+    guard let version = try promotedModelVersion() else { return nil }
+    let text = try connection.query("SELECT blastview.model_metadata($1)", [.int(version)]).first?[0]
+    return ModelMetadataEntry(version: version, value: CheckpointHeader.entry(key, inMetadataJSON: text))
+  }
+
+  /// The weights come from the database (refused while a session hides the model from the
+  /// rater), checked against their SHA-256 and kept in this user's private cache folder under
+  /// their content address, so each version's bytes are fetched once.
+  public func modelFileForReading(version: Int64) throws(StoreError) -> (path: String, sha256: String)? {
+    // Asked of the server every time, even with a cached copy: the app uses the weights only
+    // while the server would give them (not while a session hides the model from the rater).
+    guard
+      let sha = try connection.query("SELECT f.sha256 FROM blastview.model_file($1) f", [.int(version)])
+        .first?[
+          "sha256"]
+    else { return nil }
+    let path: String
+    do {
+      let mine = try SafeFile.privateDirectory(in: workspace.cacheDirectory)
+      try SafeFile.makeDirectories(mine + "/models", mode: 0o700)
+      path = mine + "/models/" + sha + ".safetensors"
+    } catch {
+      throw CaseStore.storeError(error)
+    }
+    if CaseStore.fileMatches(path: path, sha256: sha) { return (path, sha) }
+    guard
+      let bytes = try connection.query("SELECT f.bytes FROM blastview.model_file($1) f", [.int(version)])
+        .first?
+        .bytes("bytes")
+    else { return nil }
+    guard Digest.sha256Hex(bytes) == sha else {
+      throw .corrupt(
+        path: connection.displayTarget,
+        detail: "the stored model v\(version) does not match its SHA-256 \(sha)")
+    }
+    do { try SafeFile.write(bytes, to: path, mode: 0o600) } catch {
+      throw CaseStore.storeError(error)
+    }
+    return (path, sha)
   }
 
   static func adjudication(_ r: PGRow) -> Adjudication {

@@ -84,19 +84,19 @@ public final class ReviewApp {
   /// Operating points by model version, read once per version from its checkpoint.
   private var operatingPoints: [Int64: OperatingPoint?] = [:]
 
-  /// The promoted model's screening operating point (nil without a promoted model, and on a
-  /// shared workspace, whose model files the app does not read yet).
+  /// The promoted model's screening operating point (nil without a promoted model), from its
+  /// checkpoint's header on either backend.
   func screeningPoint() throws(StoreError) -> ScreeningPoint? {
-    guard let m = try store.embeddedStore?.promotedModel() else { return nil }
+    guard let version = try store.promotedModelVersion() else { return nil }
     let point: OperatingPoint?
-    if let cached = operatingPoints[m.version] {
+    if let cached = operatingPoints[version] {
       point = cached
     } else {
-      point = ScreeningOperatingPoint.read(file: m.file)
-      operatingPoints[m.version] = point
+      point = try ScreeningOperatingPoint.promoted(in: store)?.point
+      operatingPoints[version] = point
     }
     return ScreeningPoint(
-      modelVersion: m.version, threshold: point?.threshold, targetSensitivity: point?.targetSensitivity)
+      modelVersion: version, threshold: point?.threshold, targetSensitivity: point?.targetSensitivity)
   }
 
   /// The browser's tile width in cells (`review --thumb-size`), within

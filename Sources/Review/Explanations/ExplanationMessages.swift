@@ -1,5 +1,6 @@
 import CaseStore
 import Foundation
+import Imaging
 import MTACNN
 
 /// The case view's explanation overlay and detection boxes (issue 9): the keys, effects, events
@@ -53,6 +54,9 @@ public struct ExplanationJob: Equatable, Sendable {
   /// The registered model file's SHA-256, resolved with `modelFile`: a file replaced in place
   /// is refused, never used to explain under this version.
   public var modelSHA256: String?
+  /// The case image, read through the store and verified by the runner (a shared workspace's
+  /// `imagePath` is a content address, no file); nil: the worker reads `imagePath`.
+  public var image: RGBImage? = nil
 
   public init(
     key: ExplanationKey, imagePath: String, modelFile: String? = nil, imageSHA256: String? = nil,

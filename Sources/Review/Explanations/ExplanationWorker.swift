@@ -176,7 +176,8 @@ public final class ExplanationWorker: @unchecked Sendable {
       }
       let net = model!.net
       let image =
-        try job.imageSHA256.map { h throws(ImageError) in
+        try job.image
+        ?? job.imageSHA256.map { h throws(ImageError) in
           try CaseStore.decodeVerifiedImage(at: job.imagePath, sha256: h)
         } ?? decodeImage(at: job.imagePath)
       var r = request

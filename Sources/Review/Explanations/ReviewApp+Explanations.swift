@@ -7,18 +7,25 @@ extension ReviewApp {
   func runExplain(_ effect: ExplainEffect) throws(StoreError) -> [AppEvent] {
     switch effect {
     case .explain(let jobs):
-      guard let store = store.embeddedStore else {
-        return [.failed(ReviewApp.embeddedOnly("explanations"))]
+      // Either backend: the weights as a local file (a shared workspace's from the database,
+      // checked and cached privately), and the image read through the store and checked
+      // against the case's SHA-256 (a shared workspace's image address is no file).
+      var resolved: [ExplanationJob] = []
+      var files: [Int64: (path: String, sha256: String)?] = [:]
+      for job in jobs {
+        var j = job
+        let v = job.key.modelVersion
+        if files[v] == nil { files[v] = .some(try store.modelFileForReading(version: v)) }
+        let m = files[v] ?? nil
+        j.modelFile = m?.path
+        j.modelSHA256 = m?.sha256
+        // A refused image is left to the worker, which reports it on the explanation itself.
+        if let sha = job.imageSHA256 {
+          j.image = try? store.verifiedCaseImage(at: job.imagePath, sha256: sha)
+        }
+        resolved.append(j)
       }
-      let models = try store.models()
-      explanationWorker.submit(
-        jobs.map { job in
-          var j = job
-          let m = models.first { $0.version == job.key.modelVersion }
-          j.modelFile = m?.file
-          j.modelSHA256 = m?.sha256
-          return j
-        })
+      explanationWorker.submit(resolved)
     case .cancel(let keep):
       explanationWorker.cancel(keep: keep)
     }

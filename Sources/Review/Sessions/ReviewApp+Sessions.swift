@@ -24,16 +24,14 @@ extension ReviewApp {
       return [.sessions(.changesPolled(version: try store.externalChangeVersion()))]
     case .loadDashboard:
       guard let session else { return [] }
-      // A shared workspace's dashboard arrives with its SessionAgreementSource (pg-audit).
-      guard let local = store.embeddedStore else {
-        return [.failed(ReviewApp.embeddedOnly("the agreement dashboard (use blastview agree --session)"))]
-      }
+      // Either backend: the same report as `agree --session`, blinded by the store (on
+      // PostgreSQL by the server's functions).
       let categories = store.labelSchema.classNames
       let options = SessionAgreementOptions(
         weights: SessionAgreementOptions.dashboardWeights(categories: categories))
       do {
         let report = try SessionAgreementReport.compute(
-          store: local, session: session, viewer: Viewer(rater: rater), options: options, cache: maskCache)
+          store: store, session: session, viewer: Viewer(rater: rater), options: options, cache: maskCache)
         return [.sessions(.dashboardLoaded(report, at: Date()))]
       } catch {
         return [.failed("agreement: \(error.description)")]

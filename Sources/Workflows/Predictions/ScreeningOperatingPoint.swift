@@ -1,4 +1,5 @@
 import CaseStore
+import Foundation
 import MTACNN
 import NeuralEngine
 
@@ -16,11 +17,20 @@ public enum ScreeningOperatingPoint {
     return meta.operatingPoint
   }
 
-  /// The promoted model's version and point (nil point: it has none); nil without a promoted model.
-  public static func promoted(in store: CaseStore) throws(StoreError) -> (
+  /// The operating point in a checkpoint's `operating_point` metadata entry (nil: none, or not
+  /// one that decodes).
+  public static func decode(_ entry: String?) -> OperatingPoint? {
+    guard let entry else { return nil }
+    return try? JSONDecoder().decode(OperatingPoint.self, from: Data(entry.utf8))
+  }
+
+  /// The promoted model's version and point on either backend, read from the checkpoint's
+  /// header only (a shared workspace's weights stay in the database); nil without a promoted
+  /// model.
+  public static func promoted(in store: any ReviewStore) throws(StoreError) -> (
     version: Int64, point: OperatingPoint?
   )? {
-    guard let m = try store.promotedModel() else { return nil }
-    return (m.version, read(file: m.file))
+    guard let m = try store.promotedModelMetadata(OperatingPoint.metadataKey) else { return nil }
+    return (m.version, decode(m.value))
   }
 }

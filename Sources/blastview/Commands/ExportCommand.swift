@@ -23,7 +23,8 @@ struct ExportCommand: ParsableCommand {
       them drew), else the imported reference mask; masks/final.csv and coco.json's \
       final_mask_source say which, per case. --include-reference (masks, coco): the imported \
       masks too (masks/reference/<case>.png; source "reference" in COCO). Blinding applies to \
-      the exporting --rater.
+      the exporting --rater; on a shared workspace that is the connected role, and the server \
+      applies it (image paths there are the import-relative ones).
       """)
 
   @OptionGroup var workspace: WorkspaceOptions
@@ -63,40 +64,31 @@ struct ExportCommand: ParsableCommand {
   }
 
   func run() throws {
-    if let shared = try workspace.openShared() { return try runShared(shared) }
-    let store = try workspace.open()
+    // Either backend: a shared workspace exports as the connected role (the server blinds).
+    let store: any ExportSource
+    let me: String
+    if let shared = try workspace.openShared() {
+      do { me = try shared.actingRater(claimed: rater.rater) } catch { throw CLIError(error) }
+      store = shared
+    } else {
+      store = try workspace.open()
+      me = rater.name
+    }
     var summary: ExportSummary
     do {
       summary = try store.export(
         ExportOptions(
           format: ExportFormat(rawValue: format)!, outDirectory: out, session: session,
           currentOnly: currentOnly,
-          viewer: .rater(rater.name), final: final, includeReference: includeReference))
+          viewer: .rater(me), final: final, includeReference: includeReference))
       if format == "csv" {
-        let cases = try store.exportCasesCSV(outDirectory: out, viewer: .rater(rater.name))
+        let cases = try store.exportCasesCSV(outDirectory: out, viewer: .rater(me))
         summary.files.append(cases.path)
       }
     } catch {
       throw CLIError(error)
     }
     try report(summary)
-  }
-
-  /// A shared workspace's export, as the connected role (the server applies the blinding);
-  /// csv writes annotations.csv only (cases.csv needs reads a shared workspace lacks yet).
-  func runShared(_ store: PostgresStore) throws {
-    let summary: ExportSummary
-    do {
-      let me = try store.actingRater(claimed: rater.rater)
-      summary = try store.export(
-        ExportOptions(
-          format: ExportFormat(rawValue: format)!, outDirectory: out, session: session,
-          currentOnly: currentOnly, viewer: .rater(me)))
-    } catch {
-      throw CLIError(error)
-    }
-    try report(summary)
-    if format == "csv" && !json { print("  (cases.csv is not written on a shared workspace yet)") }
   }
 
   func report(_ summary: ExportSummary) throws {

@@ -20,7 +20,9 @@ struct ReportCommand: ParsableCommand {
       adjudications, and the audit chain's head hash at the time (the data it was computed \
       from). report.json's "agreement" is exactly what `blastview agree --session NAME --json` \
       prints with the same --rater, --weights, --bootstrap and --seed. Files are replaced \
-      atomically; a file name that is a symbolic link is refused.
+      atomically; a file name that is a symbolic link is refused. On a shared workspace the \
+      report is read as the connected role (the server blinds) and the audit head is the \
+      database's.
       """)
 
   @OptionGroup var workspace: WorkspaceOptions
@@ -55,12 +57,19 @@ struct ReportCommand: ParsableCommand {
   }
 
   func run() throws {
-    if try workspace.openShared() != nil {
-      throw CLIError(
-        message:
-          "report reads an embedded (SQLite) workspace; \(workspace.resolved.directory) is a shared one")
+    // Either backend: a shared workspace reads as the connected role (the server blinds), and
+    // its audit head is the one the database recomputes.
+    let store: any ExportSource & SessionAgreementSource
+    let viewer: Viewer
+    if let shared = try workspace.openShared() {
+      do { viewer = Viewer(rater: try shared.actingRater(claimed: reader.rater)) } catch {
+        throw CLIError(error)
+      }
+      store = shared
+    } else {
+      store = try workspace.open()
+      viewer = Viewer(rater: reader.name)
     }
-    let store = try workspace.open()
     let categories = store.labelSchema.classNames
     let resolved =
       weights == "auto"
@@ -68,7 +77,6 @@ struct ReportCommand: ParsableCommand {
       : try AgreeCommand.resolveWeights(weights, categories: categories)
     let options = SessionAgreementOptions(
       categories: categories, weights: resolved, bootstrapSamples: bootstrap, seed: seed)
-    let viewer = Viewer(rater: reader.name)
     let report: SessionAgreementReport
     do {
       report = try SessionAgreementReport.compute(
@@ -83,7 +91,7 @@ struct ReportCommand: ParsableCommand {
     let audit: AuditChain.Verification
     do {
       for id in try store.caseIDs(session: session) {
-        if let last = try store.adjudications(case: id, viewer: viewer).last { adjudications.append(last) }
+        if let last = try store.caseDetail(id: id, viewer: viewer).adjudication { adjudications.append(last) }
       }
       audit = try store.verifyAuditChain()
     } catch {

@@ -69,9 +69,7 @@ struct TriageCommand: ParsableCommand {
         }
         try local.setSetting(TriageCommand.setting, String(threshold))
       }
-      let screening = try store.embeddedStore.flatMap { s throws(StoreError) in
-        try ScreeningOperatingPoint.promoted(in: s)
-      }
+      let screening = try ScreeningOperatingPoint.promoted(in: store)
       let items = try store.triageQueue(
         viewer: Viewer(rater: readerName), confidenceBelow: threshold, limit: limit, session: session,
         possiblyMalignantFrom: screening?.point?.threshold)
