@@ -42,9 +42,68 @@ import Testing
     return d.squareRoot() / max(na.squareRoot(), nb.squareRoot(), 1e-9)
   }
 
-  /// The network's backward through the stem, decoder block 4 and the shared encoder against
-  /// central differences of the weighted Dice + BCE loss (training mode, batch statistics), and
-  /// the image gradient through both paths (inference mode, as explanations take it).
+  /// The stem on its own (two conv-BN-ReLU in training mode and the concatenation after shared
+  /// stage 1) against central differences of a random projection of block 4's skip: its
+  /// parameters, the image, and stage 1's part (which must pass through unchanged).
+  @Test func stemGradientMatchesFiniteDifferences() throws {
+    let store = ParameterStore(seed: 9)
+    let stem = SegmentationStem(store, channels: 3)
+    store.finalize()
+    stem.isTraining = true
+    var rng = SplitMix64(seed: 13)
+    func random(_ shape: [Int]) -> Tensor {
+      let t = Tensor(shape: shape)
+      for i in 0..<t.count { t[i] = Float(Int(rng.next() % 2001) - 1000) / 1000 }
+      return t
+    }
+    let f1 = random([2, 4, 8, 8])
+    let image = random([2, 3, 8, 8])
+    let r = random([2, 7, 8, 8])
+    func value() -> Double {
+      let y = stem.skip(stage1: f1, image: image)
+      var s = 0.0
+      for i in 0..<y.count { s += Double(y[i]) * Double(r[i]) }
+      return s
+    }
+    _ = stem.skip(stage1: f1, image: image)
+    store.zeroGradients()
+    let (dF1, dImage) = stem.backward(r, learns: true, wantImage: true)
+    // Per image, the first 4 of the 7 channels are stage 1's.
+    let plane = 8 * 8
+    let all = r.array
+    var stage1Part: [Float] = []
+    for b in 0..<2 {
+      let start = b * 7 * plane
+      stage1Part += all[start..<(start + 4 * plane)]
+    }
+    #expect(dF1.array == stage1Part, "stage 1's part of the skip gradient")
+    let dx = try #require(dImage).array
+    var numeric: [Double] = []
+    var analytic: [Double] = []
+    var pick = SplitMix64(seed: 3)
+    let idx = (0..<40).map { _ in Int(pick.next() % UInt64(image.count)) }
+    numeric += Self.numeric(image, at: idx, eps: 1e-3, value)
+    analytic += idx.map { Double(dx[$0]) }
+    for p in store.parameters where p.kind == .trainable {
+      let g = p.grad.array
+      let ip = (0..<10).map { _ in Int(pick.next() % UInt64(p.count)) }
+      numeric += Self.numeric(p.value, at: ip, eps: 1e-3, value)
+      analytic += ip.map { Double(g[$0]) }
+    }
+    let e = Self.relativeError(numeric, analytic)
+    // Float32 batch statistics over 128 values per channel and ReLU kinks: differences at
+    // step 1e-3 agree to about 1e-2 (a missing path or a wrong channel order is off by order 1).
+    #expect(e < 1e-2, "stem gradient relative error \(e)")
+  }
+
+  /// The whole network's backward through the stem, decoder block 4 and the shared encoder
+  /// against central differences (training mode, batch statistics), and the image gradient
+  /// through both paths (inference mode, as explanations take it), for a random projection
+  /// Σ r·logits summed in Double. Through a dozen Float32 layers with ReLU and max-pool kinks,
+  /// central differences are only good to a few percent: PyTorch's own float32 differences on
+  /// this configuration differ from its exact autograd by up to 5-15 % per element. So this
+  /// checks the wiring (a missing or misrouted path is off by far more), and the element-wise
+  /// exactness is ModelParityTests' `all4_stem` against the reference's autograd (rtol 2e-3).
   @Test func gradientThroughTheStemMatchesFiniteDifferences() throws {
     var c = Self.configuration(stem: 3)
     c.dropout = 0
@@ -54,16 +113,19 @@ import Testing
     let s = c.size
     let x = Tensor(shape: [3, 3, s, s])
     for i in 0..<x.count { x[i] = Float(rng.next() % 1000) / 1000 }
-    let masks = Tensor(shape: [3, 1, s, s])
-    for i in 0..<masks.count { masks[i] = rng.next() % 3 == 0 ? 1 : 0 }
-    let t = BatchTargets(labels: [-1, -1, -1], masks: masks, hasMask: [true, true, false], maskWeights: [3, 1, 1])
-    let loss = MultiTaskLoss(schema: model.schema, maskLoss: .diceBCE)
-    func value() -> Double { Double(loss(model.forward(x), t, tasks: [.seg]).mask!) }
+    let r = Tensor(shape: [3, 1, s, s])
+    for i in 0..<r.count { r[i] = Float(Int(rng.next() % 2001) - 1000) / 1000 }
+    func projection(_ y: Tensor) -> Double {
+      var sum = 0.0
+      for i in 0..<y.count { sum += Double(y[i]) * Double(r[i]) }
+      return sum
+    }
+    func value() -> Double { projection(model.forward(x, heads: [.seg]).maskLogits!) }
 
     model.isTraining = true
     model.store.zeroGradients()
-    let l = loss(model.forward(x), t, tasks: [.seg])
-    model.backward(classification: nil, mask: l.maskGradient)
+    model.forward(x, heads: [.seg])
+    model.backward(classification: nil, mask: r)
     var numeric: [Double] = []
     var analytic: [Double] = []
     for name in [
@@ -73,23 +135,23 @@ import Testing
       let p = try #require(model.store.parameter(named: name))
       let g = p.grad.array
       #expect(g.contains { $0 != 0 }, "\(name) has no gradient")
-      var r = SplitMix64(seed: SeededGenerator.hash(name))
-      let idx = (0..<5).map { _ in Int(r.next() % UInt64(p.count)) }
-      numeric += Self.numeric(p.value, at: idx, eps: 5e-4, value)
+      var pick = SplitMix64(seed: SeededGenerator.hash(name))
+      let idx = (0..<5).map { _ in Int(pick.next() % UInt64(p.count)) }
+      let n = Self.numeric(p.value, at: idx, eps: 1e-4, value)
+      numeric += n
       analytic += idx.map { Double(g[$0]) }
     }
     let e = Self.relativeError(numeric, analytic)
-    #expect(e < 1e-2, "parameter gradient relative error \(e)")
+    #expect(e < 5e-2, "parameter gradient relative error \(e)")
 
     model.isTraining = false
-    let out = model.forward(x, heads: [.seg])
-    let lg = loss(out, t, tasks: [.seg])
-    let dx = try #require(model.gradients(classification: nil, mask: lg.maskGradient, at: [.input])[.input])
-    var r = SplitMix64(seed: 8)
-    let idx = (0..<30).map { _ in Int(r.next() % UInt64(x.count)) }
-    let num = Self.numeric(x, at: idx, eps: 5e-4) { Double(loss(model.forward(x, heads: [.seg]), t, tasks: [.seg]).mask!) }
+    model.forward(x, heads: [.seg])
+    let dx = try #require(model.gradients(classification: nil, mask: r, at: [.input])[.input]).array
+    var pick = SplitMix64(seed: 8)
+    let idx = (0..<30).map { _ in Int(pick.next() % UInt64(x.count)) }
+    let num = Self.numeric(x, at: idx, eps: 1e-4, value)
     let ei = Self.relativeError(num, idx.map { Double(dx[$0]) })
-    #expect(ei < 1e-2, "input gradient relative error \(ei)")
+    #expect(ei < 5e-2, "input gradient relative error \(ei)")
   }
 
   /// The examples of FreezingTests, every other mask read as weak (so the expert weight matters).
