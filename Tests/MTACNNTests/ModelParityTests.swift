@@ -106,11 +106,13 @@ import Testing
     expectClose(logits.array, try io.floats("eval.seg"), "\(name) nucleus logits")
     let g = model.gradients(classification: nil, mask: try io.tensor("seggrad.r"), at: [.input])
     expectClose(
-      try #require(g[.input]).array, try io.floats("seggrad.input_grad"), "\(name) input gradient of the mask",
+      try #require(g[.input]).array, try io.floats("seggrad.input_grad"),
+      "\(name) input gradient of the mask",
       rtol: 2e-3)
   }
 
-  @Test(arguments: ["all4_joint", "wbc5_seq", "all4_cls", "all4_stem"]) func gradCAMGradientMatchesTheReference(
+  @Test(arguments: ["all4_joint", "wbc5_seq", "all4_cls", "all4_stem"])
+  func gradCAMGradientMatchesTheReference(
     _ name: String
   ) throws {
     let (model, io) = try Self.load(name)

@@ -10,7 +10,8 @@ import Testing
 /// against central differences (the PyTorch parity is ModelParityTests' `all4_stem`), exact
 /// freezing with a stem, and the configuration and checkpoint rules that keep old files as they were.
 @Suite struct SegmentationStemTests {
-  static func configuration(stem: Int?, from: [ModelTask: [ModelTask]] = [.seg: [.cls]]) -> ModelConfiguration {
+  static func configuration(stem: Int?, from: [ModelTask: [ModelTask]] = [.seg: [.cls]]) -> ModelConfiguration
+  {
     var c = FreezingTests.configuration(tasks: [.cls, .seg], from: from)
     c.segStem = stem
     return c
@@ -163,7 +164,9 @@ import Testing
     }
   }
 
-  static func train(_ model: MTACNNModel, epochs: Int, to path: String, initFile: SafeTensorsFile? = nil) throws {
+  static func train(_ model: MTACNNModel, epochs: Int, to path: String, initFile: SafeTensorsFile? = nil)
+    throws
+  {
     let data = examples()
     let adam = Adam(model.store, learningRate: 3e-3)
     if let initFile { try model.restoreOptimizer(adam, from: initFile) }
@@ -208,7 +211,9 @@ import Testing
     let (trained, _) = try ModelCheckpoint.load(path: outPath)
     #expect(trained.configuration.segStem == 4)
     let fresh = try MTACNNModel(configuration: c, seed: 2)
-    #expect(trained.store["seg.stem.block.0.0.weight"].value.array != fresh.store["seg.stem.block.0.0.weight"].value.array)
+    #expect(
+      trained.store["seg.stem.block.0.0.weight"].value.array
+        != fresh.store["seg.stem.block.0.0.weight"].value.array)
     #expect(try FreezingTests.outputs(clsPath, task: .cls) == FreezingTests.outputs(outPath, task: .cls))
   }
 
@@ -226,7 +231,9 @@ import Testing
     try FreezingTests.train(model, epochs: 1, to: outPath, initFile: try SafeTensorsFile.read(path: basePath))
     let before = try FreezingTests.tensorBytes(basePath)
     let after = try FreezingTests.tensorBytes(outPath)
-    for name in before.keys where name.hasPrefix("seg.") { #expect(after[name] == before[name], "\(name) changed") }
+    for name in before.keys where name.hasPrefix("seg.") {
+      #expect(after[name] == before[name], "\(name) changed")
+    }
     #expect(after["cls.head.subtype.weight"] != before["cls.head.subtype.weight"])
     #expect(try FreezingTests.outputs(basePath, task: .seg) == FreezingTests.outputs(outPath, task: .seg))
   }
@@ -236,7 +243,8 @@ import Testing
   /// agree with the key both ways, and the error names what is wrong.
   @Test func configurationAndCheckpointRules() throws {
     let (_, io) = try ModelParityTests.paths("all4_joint")
-    let old = try ModelCheckpoint.metadata(of: try SafeTensorsFile.read(path: io.replacingOccurrences(of: "io_", with: "model_")))
+    let old = try ModelCheckpoint.metadata(
+      of: try SafeTensorsFile.read(path: io.replacingOccurrences(of: "io_", with: "model_")))
     #expect(old.configuration.segStem == nil)
     let encoded = String(decoding: try JSONEncoder().encode(old.configuration), as: UTF8.self)
     #expect(!encoded.contains("seg_stem"))
@@ -250,7 +258,9 @@ import Testing
 
     var clsOnly = FreezingTests.configuration(tasks: [.cls], from: [:])
     clsOnly.segStem = 4
-    #expect(throws: ModelConfiguration.ConfigError(message: "seg_stem needs the seg task")) { try clsOnly.validate() }
+    #expect(throws: ModelConfiguration.ConfigError(message: "seg_stem needs the seg task")) {
+      try clsOnly.validate()
+    }
     stem.segStem = 0
     #expect(throws: ModelConfiguration.ConfigError.self) { try stem.validate() }
 
@@ -281,7 +291,9 @@ import Testing
     let a = BatchAssembler(size: FreezingTests.size, augmentation: nil, stain: nil, expertMaskWeight: 5)
     let (_, t) = a.assemble(ex)
     #expect(t.maskWeights == [1, 5, 0])
-    #expect(BatchAssembler(size: FreezingTests.size, augmentation: nil, stain: nil).assemble(ex).1.maskWeights == nil)
+    #expect(
+      BatchAssembler(size: FreezingTests.size, augmentation: nil, stain: nil).assemble(ex).1.maskWeights
+        == nil)
 
     let model = try MTACNNModel(configuration: Self.configuration(stem: 2))
     var o = TrainingOptions()

@@ -32,7 +32,8 @@ import Testing
   }
 
   @Test func oneForegroundPixelAtZeroIsLog2PlusOneFifth() {
-    let r = DiceBCELoss()(Tensor(shape: [1, 1, 1, 1], values: [0]), targets: Tensor(shape: [1, 1, 1, 1], values: [1]))
+    let r = DiceBCELoss()(
+      Tensor(shape: [1, 1, 1, 1], values: [0]), targets: Tensor(shape: [1, 1, 1, 1], values: [1]))
     // bce = log 2; p = ½: dice = 1 − (2·½ + 1)/(½ + 1 + 1) = 0.2.
     #expect(abs(r.loss - (logf(2) + 0.2)) < 1e-6)
   }

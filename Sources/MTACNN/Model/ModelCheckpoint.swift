@@ -215,7 +215,8 @@ public enum ModelCheckpoint {
         try expect("seg.stem.block.1.0.weight", [c0, c0, 3, 3], field: "seg_stem")
       } else if file.entry(named: "seg.stem.block.0.0.weight") != nil {
         throw .badCheckpoint(
-          path: file.path, reason: "the file holds a segmentation stem ('seg.stem.*') but its config has no 'seg_stem'")
+          path: file.path,
+          reason: "the file holds a segmentation stem ('seg.stem.*') but its config has no 'seg_stem'")
       }
     }
   }
