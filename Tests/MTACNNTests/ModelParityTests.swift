@@ -7,9 +7,10 @@ import Testing
 /// The Swift network against the PyTorch reference (tools/torch/mtacnn.py) on committed fixtures
 /// made by tools/fixtures/make_mtacnn_model_fixtures.py: the checkpoint written by the reference
 /// loads here, and inference outputs, the combined loss, every gradient, the batch-norm updates and
-/// a Grad-CAM gradient agree.
+/// a Grad-CAM gradient agree. `all4_stem` (issue 17) has the segmentation stem and trains with the
+/// Dice + BCE mask loss and per-image mask weights.
 @Suite struct ModelParityTests {
-  static let cases = ["all4_joint", "wbc5_seq", "all4_cls"]
+  static let cases = ["all4_joint", "wbc5_seq", "all4_cls", "all4_stem"]
 
   static func paths(_ name: String) throws -> (model: String, io: String) {
     guard
@@ -33,7 +34,17 @@ import Testing
     let hasLabel = try io.floats("has_label").map { $0 != 0 }
     let hasMask = try io.floats("has_mask").map { $0 != 0 }
     return BatchTargets(
-      labels: zip(labels, hasLabel).map { $1 ? $0 : -1 }, masks: try io.tensor("masks"), hasMask: hasMask)
+      labels: zip(labels, hasLabel).map { $1 ? $0 : -1 }, masks: try io.tensor("masks"), hasMask: hasMask,
+      maskWeights: io.entry(named: "mask_weight") == nil ? nil : try io.floats("mask_weight"))
+  }
+
+  /// The mask loss the reference trained the case with (its io file's metadata).
+  static func maskLoss(_ io: SafeTensorsFile) throws -> MaskLoss {
+    switch io.metadata["mask_loss"] {
+    case "dice_bce": return .diceBCE
+    case "focal", nil: return .focal
+    case let other?: throw FixtureError.missing("mask loss \(other)")
+    }
   }
 
   @Test(arguments: cases) func inferenceOutputsMatchTheReference(_ name: String) throws {
@@ -58,7 +69,8 @@ import Testing
     model.isTraining = true
     model.store.zeroGradients()
     let out = model.forward(try io.tensor("x"))
-    let loss = MultiTaskLoss(schema: model.schema)(out, t, tasks: Set(model.tasks))
+    let loss = MultiTaskLoss(schema: model.schema, maskLoss: try Self.maskLoss(io))(
+      out, t, tasks: Set(model.tasks))
     model.backward(classification: loss.classificationGradient, mask: loss.maskGradient)
     expectClose([loss.total], try io.floats("train.loss"), "\(name) loss")
     if let e = io.entry(named: "train.loss_cls") {
@@ -82,7 +94,25 @@ import Testing
     #expect(stats > 0)
   }
 
-  @Test(arguments: ["all4_joint", "wbc5_seq", "all4_cls"]) func gradCAMGradientMatchesTheReference(
+  /// The image gradient of Σ r · nucleus logits (inference mode): through the encoder and, in
+  /// `all4_stem`, through the segmentation stem as well.
+  @Test(arguments: ["all4_joint", "wbc5_seq", "all4_stem"]) func segmentationInputGradientMatchesTheReference(
+    _ name: String
+  ) throws {
+    let (model, io) = try Self.load(name)
+    model.isTraining = false
+    let out = model.forward(try io.tensor("x"), heads: [.seg])
+    let logits = try #require(out.maskLogits)
+    expectClose(logits.array, try io.floats("eval.seg"), "\(name) nucleus logits")
+    let g = model.gradients(classification: nil, mask: try io.tensor("seggrad.r"), at: [.input])
+    expectClose(
+      try #require(g[.input]).array, try io.floats("seggrad.input_grad"),
+      "\(name) input gradient of the mask",
+      rtol: 2e-3)
+  }
+
+  @Test(arguments: ["all4_joint", "wbc5_seq", "all4_cls", "all4_stem"])
+  func gradCAMGradientMatchesTheReference(
     _ name: String
   ) throws {
     let (model, io) = try Self.load(name)

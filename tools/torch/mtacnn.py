@@ -61,6 +61,10 @@ class ModelConfig:
     blank_corner: dict | None = None   # {"x","y","width","height","fill": "mean"} at the source resolution, or None
     source_size: list | None = None    # [w, h] of the images the blank rectangle was measured on
     stain_normalisation: dict | None = None  # {"method": "reinhard"|"macenko", ...reference stats} or None
+    # Issue 17: channels of the segmentation column's own full-resolution stem (two conv-BN-ReLU on
+    # the input image at S, concatenated with shared stage 1 as decoder block 4's skip), or None for
+    # none. Left out of the JSON when None, so files without a stem are written as before.
+    seg_stem: int | None = None
 
     def validate(self):
         if self.size % 16 != 0 or self.size < 16:
@@ -78,10 +82,18 @@ class ModelConfig:
             raise ValueError("transformer_width must be divisible by transformer_heads")
         if self.hierarchical and len(self.classes) < 3:
             raise ValueError("a hierarchical head needs a negative class and at least two subtypes")
+        if self.seg_stem is not None:
+            if not isinstance(self.seg_stem, int) or isinstance(self.seg_stem, bool) or not 1 <= self.seg_stem <= 1024:
+                raise ValueError(f"seg_stem {self.seg_stem!r} must be an integer in 1...1024")
+            if "seg" not in self.tasks:
+                raise ValueError("seg_stem needs the seg task")
         return self
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        d = asdict(self)
+        if d["seg_stem"] is None:
+            del d["seg_stem"]
+        return json.dumps(d, sort_keys=True)
 
     @staticmethod
     def from_json(text: str) -> "ModelConfig":
@@ -279,8 +291,16 @@ class SegColumn(nn.Module):
         self.decoder.block1 = DecoderBlock(c4, c4, d1, cfg)  # S/16 -> S/8, skip seg stage 4 (pre-pool)
         self.decoder.block2 = DecoderBlock(d1, c3, d2, cfg)  # S/8 -> S/4, skip seg stage 3
         self.decoder.block3 = DecoderBlock(d2, c2, d3, cfg)  # S/4 -> S/2, skip shared stage 2
-        self.decoder.block4 = DecoderBlock(d3, c1, d4, cfg)  # S/2 -> S, skip shared stage 1
+        # S/2 -> S, skip shared stage 1 (and, with a stem, the stem's features after it)
+        c0 = cfg.seg_stem or 0
+        self.decoder.block4 = DecoderBlock(d3, c1 + c0, d4, cfg)
         self.out = nn.Conv2d(d4, 1, 1)
+        if c0:
+            # the segmentation column's own full-resolution features (issue 17): in the paper's
+            # order the shared encoder is frozen with classification's colour-invariant features,
+            # so the decoder's only full-resolution skip was not trained for nuclei
+            self.stem = nn.Module()
+            self.stem.block = nn.Sequential(conv_bn(3, c0, cfg), conv_bn(c0, c0, cfg))
 
 
 class MTACNN(nn.Module):
@@ -304,6 +324,7 @@ class MTACNN(nn.Module):
 
     def forward(self, x, need=None):
         need = set(need or self.cfg.tasks)
+        image = x
         f1, x = self.encoder.stage1(x)
         f2, x = self.encoder.stage2(x)
         cols = self.columns()
@@ -324,7 +345,10 @@ class MTACNN(nn.Module):
             y = s.decoder.block1(y, pre4["seg"])
             y = s.decoder.block2(y, pre3["seg"])
             y = s.decoder.block3(y, f2)
-            y = s.decoder.block4(y, f1)
+            if hasattr(s, "stem"):
+                y = s.decoder.block4(y, torch.cat([f1, conv_bn_relu_twice(s.stem.block, image)], 1))
+            else:
+                y = s.decoder.block4(y, f1)
             result["seg"] = s.out(y)
         return result
 
@@ -417,13 +441,38 @@ def focal_loss(logits, target, has_mask=None, gamma=2.0):
     return loss.mean()
 
 
-def total_loss(out, batch, lam=1.0):
+def dice_bce_loss(logits, target, has_mask=None, weight=None, smooth=1.0):
+    """Issue 17's boundary-aware mask loss: per image i, the binary cross-entropy averaged over its
+    pixels plus the soft Dice loss 1 - (2 sum p y + s) / (sum p + sum y + s), p = sigmoid(z), s = 1;
+    averaged over the masked images with weights w_i (`weight`, e.g. expert masks above weak ones;
+    default 1): sum_i w_i (bce_i + dice_i) / sum_i w_i."""
+    b = logits.shape[0]
+    w = torch.ones(b, dtype=logits.dtype) if weight is None else weight.to(logits.dtype)
+    if has_mask is not None:
+        w = w * has_mask.to(logits.dtype)
+    if not (w.sum() > 0):
+        return logits.sum() * 0.0
+    z, y = logits.reshape(b, -1), target.reshape(b, -1)
+    bce = F.binary_cross_entropy_with_logits(z, y, reduction="none").mean(1)
+    p = torch.sigmoid(z)
+    dice = 1 - (2 * (p * y).sum(1) + smooth) / (p.sum(1) + y.sum(1) + smooth)
+    return ((bce + dice) * w).sum() / w.sum()
+
+
+def total_loss(out, batch, lam=1.0, mask_loss="focal"):
+    """cls + lam * mask; the mask part is the focal loss (DESIGN §4) or, with mask_loss="dice_bce",
+    `dice_bce_loss` weighted by batch["mask_weight"] when given."""
     parts = {}
     loss = 0.0
     if "cls" in out and batch["has_label"].any():
         parts["cls"] = classification_loss(out["cls"], batch["label"], batch["has_label"])
         loss = loss + parts["cls"]
-    if "seg" in out and batch["has_mask"].any():
+    if "seg" in out and batch["has_mask"].any() and mask_loss == "dice_bce":
+        parts["seg"] = dice_bce_loss(out["seg"], batch["mask"], batch["has_mask"], batch.get("mask_weight"))
+        loss = loss + lam * parts["seg"]
+    elif "seg" in out and batch["has_mask"].any():
+        if mask_loss != "focal":
+            raise ValueError(f"mask_loss {mask_loss!r}: focal or dice_bce")
         parts["seg"] = focal_loss(out["seg"], batch["mask"], batch["has_mask"])
         loss = loss + lam * parts["seg"]
     return loss, parts

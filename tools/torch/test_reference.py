@@ -2,6 +2,7 @@
 
 CI does not run these (CI needs no torch); they guard the reference the Swift parity fixtures come from.
 """
+import json
 import math
 import os
 import subprocess
@@ -199,6 +200,55 @@ class Freezing(unittest.TestCase):
         names = self.check(ModelConfig(size=32), "seg", "cls")
         self.assertIn("cls.stage3.block.0.0.weight", names)
         self.assertNotIn("cls.head.subtype.weight", names)
+
+    def test_freeze_seg_keeps_its_stem(self):
+        # issue 17: the stem belongs to the seg task (frozen with it, not with the columns it reads)
+        cfg = ModelConfig(size=32, ttc_from={"cls": ["seg"], "seg": []}, seg_stem=4)
+        names = self.check(cfg, "seg", "cls")
+        self.assertIn("seg.stem.block.0.0.weight", names)
+        cfg = ModelConfig(size=32, ttc_from={"cls": [], "seg": ["cls"]}, seg_stem=4)
+        self.assertNotIn("seg.stem.block.0.0.weight", self.check(cfg, "cls", "seg"))
+
+
+class SegmentationColumn(unittest.TestCase):
+    """Issue 17: the optional stem and the Dice + BCE loss."""
+
+    def test_config_without_stem_is_written_as_before(self):
+        self.assertNotIn("seg_stem", ModelConfig().to_json())
+        self.assertEqual(ModelConfig.from_json(ModelConfig().to_json()).seg_stem, None)
+        self.assertEqual(json.loads(ModelConfig(seg_stem=8).to_json())["seg_stem"], 8)
+        with self.assertRaises(ValueError):
+            ModelConfig(tasks=["cls"], ttc_from={"cls": []}, seg_stem=8).validate()
+
+    def test_stem_widens_block4_and_changes_only_the_mask(self):
+        torch.manual_seed(0)
+        m = MTACNN(ModelConfig(size=32, seg_stem=5)).eval()
+        self.assertEqual(tuple(m.seg.decoder.block4.conv[0][0].weight.shape), (16, 16 + 16 + 5, 3, 3))  # d4, d3 + c1 + c0
+        x = torch.rand(2, 3, 32, 32)
+        with torch.no_grad():
+            a = m(x)
+            m.seg.stem.block[0][0].weight.add_(0.1)
+            b = m(x)
+        self.assertTrue(torch.equal(a["cls"], b["cls"]))
+        self.assertFalse(torch.equal(a["seg"], b["seg"]))
+
+    def test_dice_bce_against_its_definition(self):
+        from mtacnn import dice_bce_loss
+        g = torch.Generator().manual_seed(3)
+        z = torch.randn(3, 1, 4, 4, generator=g, dtype=torch.float64)
+        y = (torch.rand(3, 1, 4, 4, generator=g) > 0.6).double()
+        w = torch.tensor([2.0, 5.0, 0.5], dtype=torch.float64)
+        has = torch.tensor([True, False, True])
+        got = dice_bce_loss(z, y, has, w)
+        want, ws = 0.0, 0.0
+        for i in (0, 2):
+            p = 1 / (1 + np.exp(-z[i].numpy().ravel()))
+            t = y[i].numpy().ravel()
+            bce = -(t * np.log(p) + (1 - t) * np.log(1 - p)).mean()
+            dice = 1 - (2 * (p * t).sum() + 1) / (p.sum() + t.sum() + 1)
+            want += w[i].item() * (bce + dice)
+            ws += w[i].item()
+        self.assertAlmostEqual(got.item(), want / ws, places=10)
 
 
 class DataAndAugment(unittest.TestCase):

@@ -30,6 +30,11 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
   /// [width, height] of the images `blankCorner` was measured on.
   public var sourceSize: [Int]?
   public var stainNormalisation: StainNormalisation?
+  /// Channels of the segmentation column's own full-resolution stem (issue 17), nil for none: two
+  /// conv-BN-ReLU on the input image at S whose features join shared stage 1 as decoder block 4's
+  /// skip. The key is optional (absent = nil) and left out when nil, so a configuration without a
+  /// stem reads and writes exactly as before; a binary that predates it refuses a file with it.
+  public var segStem: Int?
 
   /// The corner rectangle as the config stores it (the source size is a separate key).
   public struct BlankCorner: Codable, Equatable, Sendable {
@@ -131,6 +136,7 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
       let side = s >> (3 - i)
       total += 6 * d * side * side
     }
+    total += 6 * (segStem ?? 0) * s * s
     let tokens = (s / 16) * (s / 16)
     total +=
       transformerDepth
@@ -239,6 +245,10 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     if blankCorner != nil && (sourceSize?.count ?? 0) != 2 {
       throw ConfigError(message: "blank_corner needs source_size [width, height]")
     }
+    if let segStem {
+      try within("seg_stem", segStem, Bounds.channels)
+      guard tasks.contains("seg") else { throw ConfigError(message: "seg_stem needs the seg task") }
+    }
   }
 
   enum CodingKeys: String, CodingKey, CaseIterable {
@@ -257,6 +267,7 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     case blankCorner = "blank_corner"
     case sourceSize = "source_size"
     case stainNormalisation = "stain_normalisation"
+    case segStem = "seg_stem"
   }
 
   // Optional keys are written as null, as Python's json does, so both sides write the same keys.
@@ -283,5 +294,7 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     try c.encode(blankCorner, forKey: .blankCorner)
     try c.encode(sourceSize, forKey: .sourceSize)
     try c.encode(stainNormalisation, forKey: .stainNormalisation)
+    // Optional since issue 17: written only when set, so older files keep their bytes.
+    try c.encodeIfPresent(segStem, forKey: .segStem)
   }
 }

@@ -39,7 +39,8 @@ public struct ModelOutput {
 ///   sources listed in the configuration's `ttc_from` (a task added later reads frozen ones, which
 ///   never read back);
 /// - `cls`: global average pool, dropout, hierarchical (malignant + subtypes) or flat head;
-/// - `seg`: transformer bottleneck, four decoder blocks with skips, 1×1 output.
+/// - `seg`: transformer bottleneck, four decoder blocks with skips, 1×1 output; optionally
+///   (`seg_stem`, issue 17) its own full-resolution stem on the image joining block 4's skip.
 ///
 /// Parameter groups are the unit of freezing: `encoder`, and per task `<t>.column` (stages and TTC
 /// betas) and `<t>.head`. `freeze(_:)` freezes a task's groups plus the columns of every task it
@@ -320,7 +321,7 @@ public final class MTACNNModel: ModeSwitching {
     }
     if wanted.contains(.seg), let decoder {
       output.maskLogits = decoder.forward(
-        mixed4[.seg]!, skips: [sv.pre4[.seg]!, sv.pre3[.seg]!, f2, f1])
+        mixed4[.seg]!, skips: [sv.pre4[.seg]!, sv.pre3[.seg]!, f2, f1], image: x)
     }
     saved = sv
     return output
@@ -392,10 +393,15 @@ public final class MTACNNModel: ModeSwitching {
     var dPre3: [ModelTask: Tensor] = [:]
     var dF2: Tensor?
     var dF1: Tensor?
+    // The image gradient through the segmentation stem (issue 17), added to the encoder's.
+    var dImageFromStem: Tensor?
     if let dMask, let decoder, sv.heads.contains(.seg) {
       let want = learnsBeforeMixed4(.seg)
       if explain || learns(ModelTask.seg.headGroup) || want || encoderLearns {
-        let (gi, skips) = decoder.backward(dMask, wantInput: want)
+        let (gi, skips, dImage) = decoder.backward(
+          dMask, wantInput: want, stemLearns: learns(ModelTask.seg.headGroup),
+          wantImage: remaining.contains(.input))
+        dImageFromStem = dImage
         if let gi { dMixed4[.seg] = gi }
         dPre4[.seg] = skips[0]
         dPre3[.seg] = skips[1]
@@ -454,6 +460,7 @@ public final class MTACNNModel: ModeSwitching {
         stage1, skip: dF1, output: dp1, wantInput: wantImage, point: .encoderStage1, capture: capture,
         stopAfterCapture: done)
       {
+        if let dImageFromStem { accumulate(dImageFromStem, into: dx) }
         capture(.input, dx)
       }
     }
@@ -591,7 +598,11 @@ public final class MTACNNModel: ModeSwitching {
     for t in tasks { stage(stage4[t]!, c[2], s / 8) }
     if let decoder {
       var side = s / 8
-      for b in decoder.blocks {
+      for (i, b) in decoder.blocks.enumerated() {
+        if i == 3, let stem = decoder.stem {
+          out.append((stem.first.conv.name, stem.first.conv, [batch, 3, s, s]))
+          out.append((stem.second.conv.name, stem.second.conv, [batch, stem.second.conv.inChannels, s, s]))
+        }
         out.append((b.first.conv.name, b.first.conv, [batch, b.first.conv.inChannels, side, side]))
         out.append((b.second.conv.name, b.second.conv, [batch, b.second.conv.inChannels, side, side]))
         side *= 2

@@ -211,6 +211,13 @@ public enum ModelCheckpoint {
         let name = "seg.decoder.block\(i + 1).conv.1.0.weight"
         try expect(name, [d, d, 3, 3], field: "decoder_channels[\(i)]")
       }
+      if let c0 = c.segStem {
+        try expect("seg.stem.block.1.0.weight", [c0, c0, 3, 3], field: "seg_stem")
+      } else if file.entry(named: "seg.stem.block.0.0.weight") != nil {
+        throw .badCheckpoint(
+          path: file.path,
+          reason: "the file holds a segmentation stem ('seg.stem.*') but its config has no 'seg_stem'")
+      }
     }
   }
 

@@ -152,11 +152,13 @@ final class ClassificationHead: ModeSwitching {
 
 /// TransUNet's decoder side of the segmentation task: the bottleneck, four decoder blocks with
 /// skips from seg stage 4, seg stage 3, shared stage 2 and shared stage 1 (pre-pool features), and
-/// the 1×1 output convolution to one nucleus logit per pixel.
+/// the 1×1 output convolution to one nucleus logit per pixel. With `seg_stem` (issue 17), block 4's
+/// skip is shared stage 1 followed by the segmentation column's own full-resolution stem.
 final class SegmentationDecoder: ModeSwitching {
   let bottleneck: SegmentationBottleneck
   let blocks: [DecoderBlock]
   let out: Conv2D
+  let stem: SegmentationStem?
 
   init(_ store: ParameterStore, configuration c: ModelConfiguration, seed: UInt64) {
     let g = ModelTask.seg.headGroup
@@ -167,13 +169,14 @@ final class SegmentationDecoder: ModeSwitching {
       depth: c.transformerDepth, heads: c.transformerHeads, mlp: c.transformerMLP,
       dropout: Float(c.transformerDropout), seed: seed)
     let ins = [ch[3], d[0], d[1], d[2]]
-    let skips = [ch[3], ch[2], ch[1], ch[0]]
+    let skips = [ch[3], ch[2], ch[1], ch[0] + (c.segStem ?? 0)]
     blocks = (0..<4).map {
       DecoderBlock(
         store, name: "seg.decoder.block\($0 + 1)", group: g, inChannels: ins[$0], skipChannels: skips[$0],
         outChannels: d[$0])
     }
     out = Conv2D(store, name: "seg.out", group: g, inChannels: d[3], outChannels: 1, kernel: 1, bias: true)
+    stem = c.segStem.map { SegmentationStem(store, channels: $0) }
   }
 
   var isTraining: Bool {
@@ -181,26 +184,42 @@ final class SegmentationDecoder: ModeSwitching {
     set {
       bottleneck.isTraining = newValue
       for b in blocks { b.isTraining = newValue }
+      stem?.isTraining = newValue
     }
   }
 
-  /// `skips` = [seg stage 4, seg stage 3, shared stage 2, shared stage 1] pre-pool features.
-  func forward(_ x: Tensor, skips: [Tensor]) -> Tensor {
+  /// `skips` = [seg stage 4, seg stage 3, shared stage 2, shared stage 1] pre-pool features;
+  /// `image` is the model's input (read only by the stem).
+  func forward(_ x: Tensor, skips: [Tensor], image: Tensor) -> Tensor {
     var y = bottleneck.forward(x)
-    for (b, s) in zip(blocks, skips) { y = b.forward(y, skip: s) }
+    for (i, (b, s)) in zip(blocks, skips).enumerated() {
+      let skip = i == 3 ? (stem?.skip(stage1: s, image: image) ?? s) : s
+      y = b.forward(y, skip: skip)
+    }
     return out.forward(y)
   }
 
-  /// Gradients of the bottleneck input (when `wantInput`) and of the four skips.
-  func backward(_ dy: Tensor, wantInput: Bool) -> (input: Tensor?, skips: [Tensor]) {
+  /// Gradients of the bottleneck input (when `wantInput`), of the four skips, and of the image
+  /// through the stem (when there is one and `wantImage`). `stemLearns`: add the stem's parameter
+  /// gradients.
+  func backward(_ dy: Tensor, wantInput: Bool, stemLearns: Bool = true, wantImage: Bool = false) -> (
+    input: Tensor?, skips: [Tensor], image: Tensor?
+  ) {
     var g = out.backward(dy)
     var skips: [Tensor] = []
-    for b in blocks.reversed() {
+    var image: Tensor? = nil
+    for (i, b) in blocks.enumerated().reversed() {
       let (gi, gs) = b.backward(g)
       g = gi
-      skips.append(gs)
+      if i == 3, let stem {
+        let (dF1, dImage) = stem.backward(gs, learns: stemLearns, wantImage: wantImage)
+        skips.append(dF1)
+        image = dImage
+      } else {
+        skips.append(gs)
+      }
     }
-    return (bottleneck.backward(g, wantInput: wantInput), skips.reversed())
+    return (bottleneck.backward(g, wantInput: wantInput), skips.reversed(), image)
   }
 }
 

@@ -10,13 +10,19 @@ final class BatchAssembler {
   let size: Int
   let augmenter: Augmenter?
   let stain: StainNormalisation?
+  /// Issue 17: the weight of an expert mask (a weak one weighs 1) in the targets' `maskWeights`;
+  /// nil gives no weights.
+  let expertMaskWeight: Float?
   private var images = ReusableBuffer()
   private var masks = ReusableBuffer()
 
-  init(size: Int, augmentation: AugmentationConfig?, stain: StainNormalisation?) {
+  init(
+    size: Int, augmentation: AugmentationConfig?, stain: StainNormalisation?, expertMaskWeight: Float? = nil
+  ) {
     self.size = size
     augmenter = augmentation.map(Augmenter.init)
     self.stain = stain
+    self.expertMaskWeight = expertMaskWeight
   }
 
   /// `seeds[b]` seeds image b's augmentation (ignored without augmentation).
@@ -48,8 +54,12 @@ final class BatchAssembler {
         md.update(repeating: 0, count: plane)
       }
     }
+    let weights = expertMaskWeight.map { w in
+      batch.map { $0.mask == nil ? 0 : ($0.maskKind == .weak ? 1 : w) }
+    }
     let targets = BatchTargets(
-      labels: batch.map { $0.classIndex ?? -1 }, masks: m, hasMask: batch.map { $0.mask != nil })
+      labels: batch.map { $0.classIndex ?? -1 }, masks: m, hasMask: batch.map { $0.mask != nil },
+      maskWeights: weights)
     return (x, targets)
   }
 }

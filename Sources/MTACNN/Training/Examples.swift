@@ -21,12 +21,16 @@ public struct Example: Sendable {
   /// The twelve colour statistics of the source image (corner excluded as the model blanks it):
   /// the input of the colour-outlier reference a checkpoint carries (issue 10).
   public var colour: ColourStatistics?
+  /// How the mask was read (expert or weak), when the loader knew; nil counts as expert (a
+  /// workspace's rater masks). Issue 17 weighs expert masks over weak ones.
+  public var maskKind: MaskKind?
 
   public init(
     image: RGBImage, classIndex: Int?, mask: Mask?, part: SplitPart, name: String, sourceWidth: Int,
-    sourceHeight: Int, colour: ColourStatistics? = nil
+    sourceHeight: Int, colour: ColourStatistics? = nil, maskKind: MaskKind? = nil
   ) {
     self.colour = colour
+    self.maskKind = mask == nil ? nil : maskKind
     self.image = image
     self.classIndex = classIndex
     self.mask = mask
@@ -90,7 +94,8 @@ public enum ExampleLoader {
         var i = worker
         while i < items.count {
           base[i] = loadOne(
-            items[i], preprocessing: preprocessing, rule: rule, withLabels: withLabels, shift: shift)
+            items[i], preprocessing: preprocessing, rule: rule, withLabels: withLabels, shift: shift,
+            kind: maskKind)
           let d = counter.increment()
           if worker == 0 { progress?(d, items.count) }
           i += workers
@@ -111,7 +116,8 @@ public enum ExampleLoader {
   }
 
   static func loadOne(
-    _ item: DatasetItem, preprocessing: Preprocessing, rule: MaskRule, withLabels: Bool, shift: ColourShift
+    _ item: DatasetItem, preprocessing: Preprocessing, rule: MaskRule, withLabels: Bool, shift: ColourShift,
+    kind: MaskKind? = nil
   ) -> Result<Example, SkippedFile> {
     let image: RGBImage
     do {
@@ -135,7 +141,7 @@ public enum ExampleLoader {
         image: input, classIndex: withLabels ? item.classIndex : nil,
         mask: mask.map(preprocessing.mask), part: item.part, name: item.relativePath,
         sourceWidth: image.width, sourceHeight: image.height,
-        colour: ColourStatistics(input, excluding: preprocessing.cornerBlank)))
+        colour: ColourStatistics(input, excluding: preprocessing.cornerBlank), maskKind: kind))
   }
 
   /// The mask files a dataset's items point at (for `MaskKind.detect`).

@@ -9,11 +9,15 @@ public struct BatchTargets {
   public var masks: Tensor?
   /// Whether image i has a mask.
   public var hasMask: [Bool]
+  /// Weight of image i's mask in the Dice + BCE loss (issue 17: expert masks over weak ones);
+  /// nil: every mask weighs 1.
+  public var maskWeights: [Float]?
 
-  public init(labels: [Int], masks: Tensor?, hasMask: [Bool]) {
+  public init(labels: [Int], masks: Tensor?, hasMask: [Bool], maskWeights: [Float]? = nil) {
     self.labels = labels
     self.masks = masks
     self.hasMask = hasMask
+    self.maskWeights = maskWeights
   }
 
   public var labelled: Int { labels.filter { $0 >= 0 }.count }
@@ -26,7 +30,7 @@ public struct LossValue {
   public var total: Float
   /// Mean NLL over the labelled images (nil: no labelled image, or the task was not scored).
   public var classification: Float?
-  /// Class-weighted focal loss over the masked images' pixels (nil: none, or not scored).
+  /// The mask loss (focal or Dice + BCE) over the masked images (nil: none, or not scored).
   public var mask: Float?
   public var classificationGradient: ClassificationOutput?
   public var maskGradient: Tensor?
@@ -36,16 +40,20 @@ public struct LossValue {
 /// plus subtype cross-entropy for malignant images; flat: softmax cross-entropy) plus λ times the
 /// class-weighted binary focal loss, γ = 2, with a = N_b / N_f counted over the batch's masked
 /// pixels. Images without a label or without a mask add nothing to that part; a part with no
-/// image at all is left out (as the PyTorch reference's `total_loss`).
+/// image at all is left out (as the PyTorch reference's `total_loss`). With `maskLoss: .diceBCE`
+/// (issue 17) the mask part is `DiceBCELoss`, weighted per image by the targets' `maskWeights`.
 public final class MultiTaskLoss {
   public var lambda: Float
+  public let maskLoss: MaskLoss
   private let hierarchical: HierarchicalLoss?
   private let flat: SoftmaxCrossEntropy?
   private let focal: BinaryFocalLoss
+  private let diceBCE = DiceBCELoss()
   private var scaled = ReusableBuffer()
 
-  public init(schema: ClassSchema, lambda: Float = 1, gamma: Float = 2) {
+  public init(schema: ClassSchema, lambda: Float = 1, gamma: Float = 2, maskLoss: MaskLoss = .focal) {
     self.lambda = lambda
+    self.maskLoss = maskLoss
     if schema.hierarchical {
       hierarchical = HierarchicalLoss(subtypes: schema.classes.count - 1)
       flat = nil
@@ -74,8 +82,15 @@ public final class MultiTaskLoss {
       v.total += v.classification!
     }
     if tasks.contains(.seg), let logits = out.maskLogits, let masks = t.masks, t.masked > 0 {
-      let a = BinaryFocalLoss.balancedWeight(targets: masks, include: t.hasMask)
-      let r = focal(logits, targets: masks, positiveWeight: a, include: t.hasMask)
+      let r: (loss: Float, gradient: Tensor)
+      switch maskLoss {
+      case .focal:
+        precondition(t.maskWeights == nil, "mask weights need the Dice + BCE loss")
+        let a = BinaryFocalLoss.balancedWeight(targets: masks, include: t.hasMask)
+        r = focal(logits, targets: masks, positiveWeight: a, include: t.hasMask)
+      case .diceBCE:
+        r = diceBCE(logits, targets: masks, include: t.hasMask, weights: t.maskWeights)
+      }
       v.mask = r.loss
       if lambda == 1 {
         v.maskGradient = r.gradient
@@ -88,4 +103,12 @@ public final class MultiTaskLoss {
     }
     return v
   }
+}
+
+/// The loss of the nucleus mask.
+public enum MaskLoss: String, Sendable, Codable, CaseIterable {
+  /// DESIGN §4's class-weighted binary focal loss (γ = 2, a = N_b/N_f).
+  case focal
+  /// Issue 17's per-image BCE + soft Dice (`DiceBCELoss`), with optional per-image weights.
+  case diceBCE = "dice-bce"
 }

@@ -32,6 +32,10 @@ public struct TrainingOptions: Sendable {
   public var augmentation = AugmentationConfig.geometric
   /// Stop each epoch after this many batches (smoke tests).
   public var maxBatchesPerEpoch: Int?
+  /// The mask loss (issue 17): DESIGN §4's focal loss or Dice + BCE.
+  public var maskLoss = MaskLoss.focal
+  /// With Dice + BCE: how much an expert mask weighs against a weak one (1: alike).
+  public var expertMaskWeight: Float = 1
 
   public init() {}
 }
@@ -140,11 +144,21 @@ public final class Trainer {
     self.options = options
     self.train = train
     self.validation = validation
-    loss = MultiTaskLoss(schema: model.schema, lambda: options.lambda)
+    guard options.expertMaskWeight > 0, options.expertMaskWeight.isFinite else {
+      throw TrainingError(message: "the expert mask weight must be a positive number")
+    }
+    guard options.expertMaskWeight == 1 || options.maskLoss == .diceBCE else {
+      throw TrainingError(message: "weighting expert masks needs the Dice + BCE mask loss")
+    }
+    loss = MultiTaskLoss(schema: model.schema, lambda: options.lambda, maskLoss: options.maskLoss)
+    // Validation weighs the masks as training does, so early stopping judges the same loss.
+    let weight: Float? = options.maskLoss == .diceBCE ? options.expertMaskWeight : nil
     assembler = BatchAssembler(
-      size: model.size, augmentation: options.augmentation, stain: model.configuration.stainNormalisation)
+      size: model.size, augmentation: options.augmentation, stain: model.configuration.stainNormalisation,
+      expertMaskWeight: weight)
     evalAssembler = BatchAssembler(
-      size: model.size, augmentation: nil, stain: model.configuration.stainNormalisation)
+      size: model.size, augmentation: nil, stain: model.configuration.stainNormalisation,
+      expertMaskWeight: weight)
   }
 
   /// Batches per epoch: the last partial batch is dropped (batch norm, as the reference), unless

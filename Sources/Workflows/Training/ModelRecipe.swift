@@ -40,10 +40,11 @@ public enum StainNormalisationMethod: String, CaseIterable, Sendable {
 
 /// The models a training starts from: a new one, or one continued from a checkpoint.
 public enum ModelRecipe {
-  /// A new model of `schema` at input size `size` (seeded initialisation).
+  /// A new model of `schema` at input size `size` (seeded initialisation). `segStem`: channels of
+  /// the segmentation column's full-resolution stem (issue 17), nil for none.
   public static func newModel(
     schema: ClassSchema, size: Int, tasks: [ModelTask], connections: TaskConnections,
-    blankCorner: CornerBlanking, seed: UInt64
+    blankCorner: CornerBlanking, seed: UInt64, segStem: Int? = nil
   ) throws(WorkflowError) -> MTACNNModel {
     var c = ModelConfiguration.defaults(for: schema, size: size)
     // A custom schema (a workspace's own) has no scale bar to blank unless asked.
@@ -65,13 +66,17 @@ public enum ModelRecipe {
     var from: [String: [String]] = [:]
     for t in tasks { from[t.rawValue] = connections.sources(of: t, in: tasks).map(\.rawValue) }
     c.ttcFrom = from
+    c.segStem = segStem
     do { return try MTACNNModel(configuration: c, seed: seed) } catch { throw WorkflowError(error) }
   }
 
   /// The model of `checkpoint` with its weights, grown to `tasks` (which must include the
   /// checkpoint's): a new task reads from the existing ones and they never read from it
-  /// (DESIGN §4), so the existing tasks' outputs do not change.
-  public static func continued(from checkpoint: SafeTensorsFile, tasks: [ModelTask]?, seed: UInt64)
+  /// (DESIGN §4), so the existing tasks' outputs do not change. `segStem` gives a segmentation
+  /// task added here its full-resolution stem (issue 17); an existing one keeps its architecture.
+  public static func continued(
+    from checkpoint: SafeTensorsFile, tasks: [ModelTask]?, seed: UInt64, segStem: Int? = nil
+  )
     throws(WorkflowError) -> MTACNNModel
   {
     do {
@@ -90,6 +95,14 @@ public enum ModelRecipe {
           from[t.rawValue] = added.contains(t) ? old.map(\.rawValue) : (c.ttcFrom[t.rawValue] ?? [])
         }
         c.ttcFrom = from
+      }
+      if let segStem {
+        guard added.contains(.seg) else {
+          throw WorkflowError(
+            "a segmentation stem (\(segStem) channels) goes only to a segmentation task this training adds (the checkpoint has one already, or the tasks add none)"
+          )
+        }
+        c.segStem = segStem
       }
       let model: MTACNNModel
       do { model = try MTACNNModel(configuration: c, seed: seed) } catch {

@@ -124,6 +124,8 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Zoom jitter s: about the centre by a factor log-uniform in [1/(1+s), 1+s] (0: off).")
   var scale: Double?
 
+  @OptionGroup var segmentation: SegmentationTrainingOptions
+
   @Option(help: ArgumentHelp("Stop each epoch after N batches (smoke tests).", visibility: .hidden))
   var maxBatches: Int?
 
@@ -170,6 +172,7 @@ struct TrainCommand: ParsableCommand {
       if let v, !(v >= 0 && v.isFinite) { throw ValidationError("--\(name) must be a non-negative number") }
     }
     if let grayP, !(0...1).contains(grayP) { throw ValidationError("--gray-p must be in [0, 1]") }
+    try segmentation.validateOptions()
   }
 
   func augmentation(schema: String) -> AugmentationConfig {
@@ -278,7 +281,7 @@ struct TrainCommand: ParsableCommand {
           schema: try modelSchema(named: schemaName), size: size ?? 128,
           tasks: requestedTasks ?? [.cls, .seg],
           connections: TaskConnections(rawValue: ttc)!, blankCorner: CornerBlanking(rawValue: blankCorner)!,
-          seed: seed)
+          seed: seed, segStem: segmentation.segStem)
         return (model, nil)
       } catch let e as CLIError { throw e } catch { throw CLIError(error) }
     }
@@ -303,7 +306,12 @@ struct TrainCommand: ParsableCommand {
       throw CLIError(
         message: "--tasks must include --init's tasks (\(old.map(\.rawValue).joined(separator: ",")))")
     }
-    do { return (try ModelRecipe.continued(from: file, tasks: requestedTasks, seed: seed), file) } catch {
+    do {
+      return (
+        try ModelRecipe.continued(
+          from: file, tasks: requestedTasks, seed: seed, segStem: segmentation.segStem), file
+      )
+    } catch {
       throw CLIError(error)
     }
   }
@@ -356,6 +364,7 @@ struct TrainCommand: ParsableCommand {
     options.seed = seed
     options.augmentation = augmentation(schema: schema)
     options.maxBatchesPerEpoch = maxBatches
+    segmentation.apply(to: &options)
     return options
   }
 

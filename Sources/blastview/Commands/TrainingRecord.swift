@@ -28,6 +28,10 @@ struct TrainingRecord {
       "train_images": data.train.count, "val_images": data.validation.count, "blastview": BlastView.version,
       "started": ISO8601DateFormatter().string(from: started),
     ]
+    if model.tasks.contains(.seg) {
+      r["mask_loss"] = options.maskLoss.rawValue
+      r["expert_mask_weight"] = Double(options.expertMaskWeight)
+    }
     for (k, v) in data.source { r[k] = v }
     if let initFrom = train.initFrom { r["init"] = absolute(initFrom) }
     fields = r
