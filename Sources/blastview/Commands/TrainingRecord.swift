@@ -28,6 +28,10 @@ struct TrainingRecord {
       "train_images": data.train.count, "val_images": data.validation.count, "blastview": BlastView.version,
       "started": ISO8601DateFormatter().string(from: started),
     ]
+    r["dropout_order"] = options.dropoutOrder.rawValue
+    r["bn_recalibration"] = options.batchNormRecalibration.rawValue
+    if options.batchNormRecalibration != .off { r["bn_recalibration_batches"] = options.recalibrationBatches }
+    if let w = options.classWeights { r["class_weights"] = w.map(Double.init) }
     for (k, v) in data.source { r[k] = v }
     if let initFrom = train.initFrom { r["init"] = absolute(initFrom) }
     fields = r
