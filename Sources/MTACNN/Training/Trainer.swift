@@ -263,7 +263,8 @@ public final class Trainer {
         validationLoss: val?.loss, validationAccuracy: val?.accuracy, validationMacroF1: val?.macroF1,
         validationDice: val?.dice, learningRate: Double(lr), seconds: monotonicSeconds() - epochStart,
         imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9), improved: false,
-        recalibratedValidationLoss: recalibrated?.loss, recalibratedValidationAccuracy: recalibrated?.accuracy,
+        recalibratedValidationLoss: recalibrated?.loss,
+        recalibratedValidationAccuracy: recalibrated?.accuracy,
         recalibratedValidationMacroF1: recalibrated?.macroF1)
       // The loss that selects the checkpoint is that of the statistics the checkpoint holds.
       let selectionLoss = options.batchNormRecalibration == .apply ? recalibrated?.loss : val?.loss

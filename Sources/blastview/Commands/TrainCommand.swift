@@ -192,10 +192,12 @@ struct TrainCommand: ParsableCommand {
     }
     if let grayP, !(0...1).contains(grayP) { throw ValidationError("--gray-p must be in [0, 1]") }
     guard DropoutOrder(rawValue: dropoutOrder) != nil else {
-      throw ValidationError("--dropout-order must be before-norm or after-norm, got \(Sanitizer.sanitize(dropoutOrder))")
+      throw ValidationError(
+        "--dropout-order must be before-norm or after-norm, got \(Sanitizer.sanitize(dropoutOrder))")
     }
     guard BatchNormRecalibration(rawValue: bnRecalibration) != nil else {
-      throw ValidationError("--bn-recalibration must be off, report or apply, got \(Sanitizer.sanitize(bnRecalibration))")
+      throw ValidationError(
+        "--bn-recalibration must be off, report or apply, got \(Sanitizer.sanitize(bnRecalibration))")
     }
     guard bnRecalibrationBatches >= 1 else {
       throw ValidationError("--bn-recalibration-batches must be at least 1")
@@ -265,7 +267,9 @@ struct TrainCommand: ParsableCommand {
           classWeights, schema: model.schema, trainingLabels: data.train.compactMap(\.classIndex))
       } catch { throw CLIError(error) }
       if !json {
-        let shown = zip(model.schema.classes, options.classWeights!).map { "\($0)=\(String(format: "%.3g", $1))" }
+        let shown = zip(model.schema.classes, options.classWeights!).map {
+          "\($0)=\(String(format: "%.3g", $1))"
+        }
         printError("class weights: \(shown.joined(separator: ", "))")
       }
     }
@@ -534,7 +538,8 @@ final class TrainingProgressPrinter {
       if let d = r.validationDice { parts.append(String(format: "Dice %.4f", d)) }
       if let a = r.recalibratedValidationAccuracy {
         parts.append(
-          String(format: "recalibrated BN: val loss %.4f val acc %.4f", r.recalibratedValidationLoss ?? .nan, a))
+          String(
+            format: "recalibrated BN: val loss %.4f val acc %.4f", r.recalibratedValidationLoss ?? .nan, a))
       }
       parts.append(
         String(
