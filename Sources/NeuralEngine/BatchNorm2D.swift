@@ -9,7 +9,9 @@ public final class BatchNorm2D: Layer, ModeSwitching {
   public let name: String
   public let channels: Int
   public let epsilon: Float
-  public let momentum: Float
+  /// Weight of the batch statistics in the running ones. Settable so that a recalibration pass can
+  /// average exactly (1/k at the k-th batch: PyTorch's `momentum=None`); training uses 0.1.
+  public var momentum: Float
   public let fusedReLU: Bool
   public let gamma: Parameter
   public let beta: Parameter

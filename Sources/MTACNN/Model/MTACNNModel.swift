@@ -188,6 +188,17 @@ public final class MTACNNModel: ModeSwitching {
 
   private var trainingRequested = false
 
+  /// Where the stages' dropout sits relative to batch normalisation (issue 17). Changing it takes
+  /// effect at once in training mode; inference has no dropout either way.
+  public var dropoutOrder: DropoutOrder = .beforeNorm {
+    didSet { isTraining = trainingRequested }
+  }
+
+  /// The encoder and column stages, in forward order.
+  var stages: [EncoderStage] {
+    [stage1, stage2] + tasks.map { stage3[$0]! } + tasks.map { stage4[$0]! }
+  }
+
   /// Training mode for every part whose group is not frozen; frozen parts always run in inference
   /// mode, so neither their batch-norm statistics nor their outputs change.
   public var isTraining: Bool {
@@ -195,6 +206,9 @@ public final class MTACNNModel: ModeSwitching {
     set {
       trainingRequested = newValue
       for (group, part) in parts { part.isTraining = newValue && !store.isFrozen(group) }
+      // After-norm: no dropout feeds a batch norm; a stage's dropout stays the identity, so its
+      // backward passes the gradient through unchanged (Dropout records this per forward).
+      if dropoutOrder == .afterNorm { for s in stages { s.dropout.isTraining = false } }
     }
   }
 

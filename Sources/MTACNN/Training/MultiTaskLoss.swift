@@ -51,15 +51,22 @@ public final class MultiTaskLoss {
   private let diceBCE = DiceBCELoss()
   private var scaled = ReusableBuffer()
 
-  public init(schema: ClassSchema, lambda: Float = 1, gamma: Float = 2, maskLoss: MaskLoss = .focal) {
+  /// `classWeights` (schema order) weight each labelled image's classification loss, and the
+  /// mean is taken over the weights (PyTorch's weighted NLL), as the engine's losses do.
+  public init(
+    schema: ClassSchema, lambda: Float = 1, gamma: Float = 2, maskLoss: MaskLoss = .focal, classWeights: [Float]? = nil
+  ) {
     self.lambda = lambda
     self.maskLoss = maskLoss
+    precondition(
+      classWeights == nil || classWeights!.count == schema.classes.count,
+      "\(classWeights?.count ?? 0) class weights for \(schema.classes.count) classes")
     if schema.hierarchical {
-      hierarchical = HierarchicalLoss(subtypes: schema.classes.count - 1)
+      hierarchical = HierarchicalLoss(subtypes: schema.classes.count - 1, classWeights: classWeights)
       flat = nil
     } else {
       hierarchical = nil
-      flat = SoftmaxCrossEntropy(classes: schema.classes.count)
+      flat = SoftmaxCrossEntropy(classes: schema.classes.count, classWeights: classWeights)
     }
     focal = BinaryFocalLoss(gamma: gamma)
   }

@@ -36,8 +36,28 @@ public struct TrainingOptions: Sendable {
   public var maskLoss = MaskLoss.focal
   /// With Dice + BCE: how much an expert mask weighs against a weak one (1: alike).
   public var expertMaskWeight: Float = 1
+  /// Where the stages' dropout sits (issue 17; the paper's order by default).
+  public var dropoutOrder = DropoutOrder.beforeNorm
+  /// Batch-norm statistics recomputed without dropout after each epoch (issue 17).
+  public var batchNormRecalibration = BatchNormRecalibration.off
+  /// Training batches (of `batchSize`) the recalibration averages over.
+  public var recalibrationBatches = 16
+  /// Per-class weights of the classification loss, in schema order (nil: every image counts 1).
+  public var classWeights: [Float]?
 
   public init() {}
+}
+
+/// Whether, after each epoch, the batch norms' running statistics are recomputed from training
+/// batches without dropout (`MTACNNModel.recalibrateBatchNorm`) and validation scored with them.
+public enum BatchNormRecalibration: String, Sendable, Codable, CaseIterable {
+  case off
+  /// Score validation both ways and record both; keep the running statistics as trained (the
+  /// checkpoint and early stopping are those of `off`): the diagnostic.
+  case report
+  /// Keep the recalibrated statistics: early stopping uses the validation loss with them, and
+  /// the checkpoint holds them.
+  case apply
 }
 
 /// One epoch's figures (the log line, the JSON line, and the training curve issue 8 plots).
@@ -54,6 +74,10 @@ public struct EpochRecord: Codable, Sendable, Equatable {
   public var imagesPerSecond: Double
   /// Whether this epoch's checkpoint became the best (and was saved).
   public var improved: Bool
+  /// Validation with the batch norms recalibrated without dropout (nil: not recalibrated).
+  public var recalibratedValidationLoss: Double?
+  public var recalibratedValidationAccuracy: Double?
+  public var recalibratedValidationMacroF1: Double?
 
   enum CodingKeys: String, CodingKey {
     case epoch, epochs, seconds, improved
@@ -64,6 +88,9 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     case validationDice = "val_dice"
     case learningRate = "lr"
     case imagesPerSecond = "images_per_s"
+    case recalibratedValidationLoss = "val_loss_recalibrated"
+    case recalibratedValidationAccuracy = "val_accuracy_recalibrated"
+    case recalibratedValidationMacroF1 = "val_macro_f1_recalibrated"
   }
 }
 
@@ -125,6 +152,19 @@ public final class Trainer {
       throw TrainingError(
         message: "epochs, batch, patience must be at least 1 and the learning rate positive")
     }
+    guard options.recalibrationBatches >= 1 else {
+      throw TrainingError(message: "recalibration batches must be at least 1")
+    }
+    if let w = options.classWeights {
+      guard w.count == model.schema.classes.count, w.allSatisfy({ $0.isFinite && $0 >= 0 }),
+        w.contains(where: { $0 > 0 })
+      else {
+        throw TrainingError(
+          message:
+            "class weights \(w) must be \(model.schema.classes.count) non-negative numbers (\(model.schema.classes.joined(separator: ", "))), not all 0"
+        )
+      }
+    }
     let trained = Set(model.trainedTasks)
     // An image with nothing for the tasks that train (no label when only cls trains, no mask when
     // only seg does) would only dilute the training batches. Validation keeps every image, so its
@@ -150,7 +190,9 @@ public final class Trainer {
     guard options.expertMaskWeight == 1 || options.maskLoss == .diceBCE else {
       throw TrainingError(message: "weighting expert masks needs the Dice + BCE mask loss")
     }
-    loss = MultiTaskLoss(schema: model.schema, lambda: options.lambda, maskLoss: options.maskLoss)
+    loss = MultiTaskLoss(
+      schema: model.schema, lambda: options.lambda, maskLoss: options.maskLoss, classWeights: options.classWeights)
+    model.dropoutOrder = options.dropoutOrder
     // Validation weighs the masks as training does, so early stopping judges the same loss.
     let weight: Float? = options.maskLoss == .diceBCE ? options.expertMaskWeight : nil
     assembler = BatchAssembler(
@@ -229,14 +271,20 @@ public final class Trainer {
       events(.validating(epoch: epoch + 1))
       let v0 = monotonicSeconds()
       let val = validation.isEmpty ? nil : validate(tasks: trained)
+      let recalibrated = val == nil ? nil : recalibrateAndValidate(epoch: epoch, tasks: trained)
       validationSeconds = monotonicSeconds() - v0
       var rec = EpochRecord(
         epoch: epoch + 1, epochs: options.epochs, trainLoss: lossSum / Double(max(seen, 1)),
         validationLoss: val?.loss, validationAccuracy: val?.accuracy, validationMacroF1: val?.macroF1,
         validationDice: val?.dice, learningRate: Double(lr), seconds: monotonicSeconds() - epochStart,
-        imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9), improved: false)
+        imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9), improved: false,
+        recalibratedValidationLoss: recalibrated?.loss,
+        recalibratedValidationAccuracy: recalibrated?.accuracy,
+        recalibratedValidationMacroF1: recalibrated?.macroF1)
+      // The loss that selects the checkpoint is that of the statistics the checkpoint holds.
+      let selectionLoss = options.batchNormRecalibration == .apply ? recalibrated?.loss : val?.loss
       // Without validation data every epoch is kept (there is nothing to select on).
-      let verdict = stopping.observe(epoch: epoch + 1, loss: val == nil ? -Double(epoch) : val!.loss)
+      let verdict = stopping.observe(epoch: epoch + 1, loss: selectionLoss ?? -Double(epoch))
       if verdict.improved {
         rec.improved = true
         try save(rec)
@@ -254,6 +302,28 @@ public final class Trainer {
     return TrainingResult(
       ending: .completed, epochs: records, bestEpoch: best?.epoch, bestValidationLoss: best?.loss,
       seconds: monotonicSeconds() - start)
+  }
+
+  /// Issue 17: after an epoch (and its ordinary validation), recomputes the batch norms'
+  /// statistics from `recalibrationBatches` seeded, augmented training batches with dropout off,
+  /// and validates with them. `report` then puts the trained statistics back; `apply` keeps the
+  /// new ones. Nil when recalibration is off.
+  func recalibrateAndValidate(epoch: Int, tasks: Set<ModelTask>) -> (
+    loss: Double, accuracy: Double?, macroF1: Double?, dice: Double?
+  )? {
+    guard options.batchNormRecalibration != .off else { return nil }
+    let saved = model.runningStatistics()
+    let bs = min(options.batchSize, train.count)
+    let count = min(options.recalibrationBatches, max(1, train.count / bs))
+    let order = permutation(train.count, seed: mixSeed(options.seed, UInt64(epoch), 0xBA7C))
+    model.recalibrateBatchNorm(batches: count, heads: tasks) { k in
+      let idx = Array(order[(k * bs)..<min(order.count, (k + 1) * bs)])
+      let seeds = idx.indices.map { mixSeed(options.seed, UInt64(epoch), 0xBA7C, UInt64(k * bs + $0)) }
+      return assembler.assemble(idx.map { train[$0] }, seeds: seeds).0
+    }
+    let result = validate(tasks: tasks)
+    if options.batchNormRecalibration == .report { model.restoreRunningStatistics(saved) }
+    return result
   }
 
   /// Validation in inference mode: the loss of the trained tasks (batches of the training batch

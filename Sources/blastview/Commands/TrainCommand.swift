@@ -124,6 +124,27 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Zoom jitter s: about the centre by a factor log-uniform in [1/(1+s), 1+s] (0: off).")
   var scale: Double?
 
+  @Option(
+    help: ArgumentHelp(
+      "Stage dropout: before-norm (the paper's order: each stage ends with dropout, feeding the next batch norm) or after-norm (dropout only after the last batch norm, in the classification head).",
+      valueName: "order"))
+  var dropoutOrder = "before-norm"
+
+  @Option(
+    help: ArgumentHelp(
+      "After each epoch recompute the batch-norm statistics from training batches without dropout: off, report (validate both ways, keep the trained statistics) or apply (keep the recomputed ones; early stopping uses them).",
+      valueName: "mode"))
+  var bnRecalibration = "off"
+
+  @Option(help: "Training batches the batch-norm recalibration averages over (default 16).")
+  var bnRecalibrationBatches = 16
+
+  @Option(
+    help: ArgumentHelp(
+      "Classification loss weights: balanced (n / (classes · n_class) over the training labels) or CLASS=W pairs, e.g. Early=2 (unnamed classes 1).",
+      valueName: "weights"))
+  var classWeights: String?
+
   @OptionGroup var segmentation: SegmentationTrainingOptions
 
   @Option(help: ArgumentHelp("Stop each epoch after N batches (smoke tests).", visibility: .hidden))
@@ -173,6 +194,17 @@ struct TrainCommand: ParsableCommand {
     }
     if let grayP, !(0...1).contains(grayP) { throw ValidationError("--gray-p must be in [0, 1]") }
     try segmentation.validateOptions()
+    guard DropoutOrder(rawValue: dropoutOrder) != nil else {
+      throw ValidationError(
+        "--dropout-order must be before-norm or after-norm, got \(Sanitizer.sanitize(dropoutOrder))")
+    }
+    guard BatchNormRecalibration(rawValue: bnRecalibration) != nil else {
+      throw ValidationError(
+        "--bn-recalibration must be off, report or apply, got \(Sanitizer.sanitize(bnRecalibration))")
+    }
+    guard bnRecalibrationBatches >= 1 else {
+      throw ValidationError("--bn-recalibration-batches must be at least 1")
+    }
   }
 
   func augmentation(schema: String) -> AugmentationConfig {
@@ -231,7 +263,19 @@ struct TrainCommand: ParsableCommand {
     }
 
     // Optimiser (continuing --init's Adam state for the parameters that train).
-    let options = trainingOptions(schema: model.configuration.schema)
+    var options = trainingOptions(schema: model.configuration.schema)
+    if let classWeights {
+      do {
+        options.classWeights = try ClassWeights.parse(
+          classWeights, schema: model.schema, trainingLabels: data.train.compactMap(\.classIndex))
+      } catch { throw CLIError(error) }
+      if !json {
+        let shown = zip(model.schema.classes, options.classWeights!).map {
+          "\($0)=\(String(format: "%.3g", $1))"
+        }
+        printError("class weights: \(shown.joined(separator: ", "))")
+      }
+    }
     let run: TrainingRun
     do {
       run = try TrainingRun(
@@ -365,6 +409,9 @@ struct TrainCommand: ParsableCommand {
     options.augmentation = augmentation(schema: schema)
     options.maxBatchesPerEpoch = maxBatches
     segmentation.apply(to: &options)
+    options.dropoutOrder = DropoutOrder(rawValue: dropoutOrder)!
+    options.batchNormRecalibration = BatchNormRecalibration(rawValue: bnRecalibration)!
+    options.recalibrationBatches = bnRecalibrationBatches
     return options
   }
 
@@ -506,6 +553,11 @@ final class TrainingProgressPrinter {
       if let a = r.validationAccuracy { parts.append(String(format: "val acc %.4f", a)) }
       if let f = r.validationMacroF1 { parts.append(String(format: "macro-F1 %.4f", f)) }
       if let d = r.validationDice { parts.append(String(format: "Dice %.4f", d)) }
+      if let a = r.recalibratedValidationAccuracy {
+        parts.append(
+          String(
+            format: "recalibrated BN: val loss %.4f val acc %.4f", r.recalibratedValidationLoss ?? .nan, a))
+      }
       parts.append(
         String(
           format: "lr %.2g  %@  %.1f img/s", r.learningRate, formatDuration(r.seconds) as NSString,

@@ -32,6 +32,10 @@ struct TrainingRecord {
       r["mask_loss"] = options.maskLoss.rawValue
       r["expert_mask_weight"] = Double(options.expertMaskWeight)
     }
+    r["dropout_order"] = options.dropoutOrder.rawValue
+    r["bn_recalibration"] = options.batchNormRecalibration.rawValue
+    if options.batchNormRecalibration != .off { r["bn_recalibration_batches"] = options.recalibrationBatches }
+    if let w = options.classWeights { r["class_weights"] = w.map(Double.init) }
     for (k, v) in data.source { r[k] = v }
     if let initFrom = train.initFrom { r["init"] = absolute(initFrom) }
     fields = r
