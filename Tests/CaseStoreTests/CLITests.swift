@@ -62,8 +62,9 @@ import Testing
     let ws = dir.sub("ws")
 
     var r = try Self.run(["init", "--workspace", ws, "--no-model"])
-    #expect(r.status == 0 && r.out.contains("Created workspace") && r.out.contains("3=Pre-B")
-      && !r.out.contains("[P]"))
+    #expect(
+      r.status == 0 && r.out.contains("Created workspace") && r.out.contains("3=Pre-B")
+        && !r.out.contains("[P]"))
     r = try Self.run(["init", "--workspace", ws])
     #expect(r.status != 0 && r.err.contains("already exists"))
 

@@ -1,6 +1,7 @@
 import CaseStore
 import Foundation
 import Imaging
+import TestSupport
 import Testing
 import Workflows
 

@@ -54,7 +54,8 @@ public final class MultiTaskLoss {
   /// `classWeights` (schema order) weight each labelled image's classification loss, and the
   /// mean is taken over the weights (PyTorch's weighted NLL), as the engine's losses do.
   public init(
-    schema: ClassSchema, lambda: Float = 1, gamma: Float = 2, maskLoss: MaskLoss = .focal, classWeights: [Float]? = nil
+    schema: ClassSchema, lambda: Float = 1, gamma: Float = 2, maskLoss: MaskLoss = .focal,
+    classWeights: [Float]? = nil
   ) {
     self.lambda = lambda
     self.maskLoss = maskLoss

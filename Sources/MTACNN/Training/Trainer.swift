@@ -191,7 +191,8 @@ public final class Trainer {
       throw TrainingError(message: "weighting expert masks needs the Dice + BCE mask loss")
     }
     loss = MultiTaskLoss(
-      schema: model.schema, lambda: options.lambda, maskLoss: options.maskLoss, classWeights: options.classWeights)
+      schema: model.schema, lambda: options.lambda, maskLoss: options.maskLoss,
+      classWeights: options.classWeights)
     model.dropoutOrder = options.dropoutOrder
     // Validation weighs the masks as training does, so early stopping judges the same loss.
     let weight: Float? = options.maskLoss == .diceBCE ? options.expertMaskWeight : nil
