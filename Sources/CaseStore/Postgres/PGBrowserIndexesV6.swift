@@ -236,6 +236,7 @@ enum PGBrowserIndexesV6 {
       v_order text;
       v_ids bigint[] := '{}';
       v_more bigint[];
+      v_cursor_ts timestamptz;
       v_never_edited text := 'NOT EXISTS (SELECT 1 FROM current_annotation e WHERE e.case_id = cs.case_id '
         || 'AND e.rater_id = $1) AND ';
     BEGIN
@@ -320,16 +321,30 @@ enum PGBrowserIndexesV6 {
         END IF;
         IF cardinality(v_ids) < v_limit AND NOT (NOT p_asc AND p_has_cursor AND p_cursor_null) THEN
           IF p_has_cursor AND NOT p_cursor_null THEN
-            v_cursor := CASE WHEN p_asc THEN ' AND mine.created_at >= to_timestamp($11) - interval ''1 millisecond'''
-                             ELSE ' AND mine.created_at <= to_timestamp($11) + interval ''1 millisecond''' END
-              || ' AND (extract(epoch FROM mine.created_at)::double precision, mine.case_id) ' || v_cmp || ' ($11, $12)';
+            -- The cursor's own edit gives its exact time when it is unchanged: the index then
+            -- starts at the cursor, however many edits share its time (a labels import, one
+            -- transaction). An epoch as a double does not always convert back to the same
+            -- microsecond, so otherwise the bound is widened and the exact key decides.
+            SELECT ca.created_at INTO v_cursor_ts FROM current_annotation ca
+            WHERE ca.case_id = p_cursor_id AND ca.rater_id = v
+              AND extract(epoch FROM ca.created_at)::double precision = p_cursor_key;
+            IF v_cursor_ts IS NOT NULL THEN
+              v_cursor := ' AND (mine.created_at, mine.case_id) ' || v_cmp || ' ($14, $12)';
+            ELSE
+              v_cursor := CASE WHEN p_asc THEN ' AND mine.created_at >= to_timestamp($11) - interval ''1 millisecond'''
+                               ELSE ' AND mine.created_at <= to_timestamp($11) + interval ''1 millisecond''' END
+                || ' AND (extract(epoch FROM mine.created_at)::double precision, mine.case_id) ' || v_cmp || ' ($11, $12)';
+            END IF;
           END IF;
+          -- Unreviewed: of my edits only those without a label (masks, notes), from the
+          -- (rater, label) index rather than every edit of mine in time order.
           EXECUTE 'SELECT ARRAY(SELECT cs.case_id FROM current_annotation mine JOIN case_status cs ON cs.case_id = mine.case_id'
-            || v_case_join || ' WHERE mine.rater_id = $1 AND ' || v_where || v_cursor
+            || v_case_join || ' WHERE mine.rater_id = $1 AND '
+            || CASE WHEN p_unreviewed THEN 'mine.label IS NULL AND ' ELSE '' END || v_where || v_cursor
             || ' ORDER BY mine.created_at ' || v_dir || ', mine.case_id ' || v_dir || ' LIMIT $13)'
             INTO v_more
             USING v, p_pred, p_mine, p_split, p_conf_below, v_like, p_search, p_pmal, v_search_id, v_sha, v_key,
-              p_cursor_id, v_limit - cardinality(v_ids);
+              p_cursor_id, v_limit - cardinality(v_ids), v_cursor_ts;
           v_ids := v_ids || v_more;
         END IF;
         IF cardinality(v_ids) < v_limit AND NOT p_asc AND p_mine IS NULL THEN
