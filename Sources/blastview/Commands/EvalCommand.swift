@@ -133,6 +133,9 @@ struct EvalCommand: ParsableCommand {
       (dataset, kind) = try opts.folderDataset(schema: net.schema)
     }
     let items = split == "all" ? dataset.items : dataset.items(in: SplitPart(rawValue: split)!)
+    if segmentationOnly && split != "all" {
+      warnIfSplitDiffersFromTraining(items, options: opts, schema: net.schema)
+    }
     let (evalItems, skipped) = Evaluator.load(items, maskKind: kind, withLabels: !segmentationOnly)
     for s in skipped { printError("skipped \(Sanitizer.sanitize(s.description))") }
     guard !evalItems.isEmpty else {
@@ -264,6 +267,45 @@ struct EvalCommand: ParsableCommand {
           + Sanitizer.sanitize(model))
     }
     return p
+  }
+
+  /// `--segmentation-only` splits a mask folder the way `train --seg-data` does. A folder of the
+  /// model's own classes was more likely trained through `--data --masks`, whose split differs
+  /// (different image set, Pro's weak masks left out), so its "validation" or "test" part can hold
+  /// images the segmentation column trained on. Says so, with the count, when that happens here.
+  private func warnIfSplitDiffersFromTraining(
+    _ items: [DatasetItem], options: FolderDataOptions, schema: ClassSchema
+  ) {
+    var classOptions = options
+    classOptions.segData = nil
+    classOptions.segMasks = nil
+    guard let (classified, _) = try? classOptions.folderDataset(schema: schema) else { return }
+    var partOf: [String: SplitPart] = [:]
+    var unscored: Set<String> = []
+    for item in classified.items {
+      if item.maskPath != nil {
+        partOf[item.relativePath] = item.part
+      } else {
+        unscored.insert(item.relativePath)
+      }
+    }
+    let scored = items.filter { $0.maskPath != nil }
+    let moved = scored.filter { !unscored.contains($0.relativePath) && partOf[$0.relativePath] != $0.part }
+      .count
+    let left = scored.filter { unscored.contains($0.relativePath) }.count
+    guard moved + left > 0 else { return }
+    var what: [String] = []
+    if moved > 0 {
+      what.append("\(moved) are in another part of that split (possibly images the model trained on)")
+    }
+    if left > 0 {
+      what.append("\(left) have masks that training leaves out (--no-masks-for; Pro's weak masks by default)")
+    }
+    printError(
+      "note: \(Sanitizer.sanitize(data)) holds \(schema.name)'s class folders, which train reads through "
+        + "--data --masks; of the \(scored.count) \(split) images scored here, "
+        + what.joined(separator: " and ")
+        + ". Drop --segmentation-only to score the \(split) part training used.")
   }
 
   private func segmentationText(_ s: SegmentationReport) -> String {
