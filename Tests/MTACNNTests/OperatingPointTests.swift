@@ -164,4 +164,102 @@ import Testing
       }
     }
   }
+
+  /// Independent of `choose`: every distinct score, and the midpoints between neighbours, is a
+  /// candidate; keep the lowest candidate at which the benign images above count within the
+  /// budget, counted directly. (The rule puts its threshold on a midpoint, so the lowest feasible
+  /// midpoint is what it must find.)
+  static func bruteForceSpecificity(_ p: [Double], _ m: [Bool], minSpecificity s: Double) -> Double? {
+    let benign = m.filter { !$0 }.count
+    guard benign > 0 else { return nil }
+    let distinct = Set(p).sorted()
+    var midpoints = zip(distinct, distinct.dropFirst()).map { ($0 + $1) / 2 }
+    midpoints.append((distinct.last! + 1) / 2)
+    var best: Double? = nil
+    for t in midpoints {
+      var alarms = 0
+      for (x, y) in zip(p, m) where !y && x >= t { alarms += 1 }
+      if Double(benign - alarms) >= s * Double(benign) - 1e-9, t < (best ?? 2) { best = t }
+    }
+    return best
+  }
+
+  @Test func specificityFloorLowersTheThresholdByHand() throws {
+    // Malignant scores 0.9, 0.8, 0.6; benign 0.7, 0.3, 0.2, 0.1, 0.05 (five benign images).
+    let p = [0.9, 0.8, 0.6, 0.7, 0.3, 0.2, 0.1, 0.05]
+    let m = [true, true, true, false, false, false, false, false]
+    // Sensitivity alone (target 0.6 of 3 = 2): 0.8, above the benign 0.7.
+    let plain = try #require(
+      OperatingPoint.choose(pMalignant: p, isMalignant: m, targetSensitivity: 0.6, split: "val"))
+    #expect(plain.threshold == 0.8 && plain.minSpecificity == nil)
+    // Specificity >= 0.6 of 5 benign: 2 false alarms allowed (0.7 and 0.3), 0.2 must be cleared:
+    // halfway from 0.2 to the next score above it (0.3): 0.25. Every malignant image is caught.
+    let floor = try #require(
+      OperatingPoint.choose(
+        pMalignant: p, isMalignant: m, targetSensitivity: 0.6, split: "val", minSpecificity: 0.6))
+    #expect(abs(floor.threshold - 0.25) < 1e-15)
+    #expect(floor.sensitivity == 1 && floor.specificity == 0.6 && floor.minSpecificity == 0.6)
+    // Specificity 1: no benign image may reach it: halfway from 0.7 to 0.8, 0.75, lower than the
+    // sensitivity rule's 0.8, so it is the point (the same two malignant images caught).
+    let strict = try #require(
+      OperatingPoint.choose(
+        pMalignant: p, isMalignant: m, targetSensitivity: 0.6, split: "val", minSpecificity: 1))
+    #expect(abs(strict.threshold - 0.75) < 1e-15 && strict.specificity == 1 && strict.sensitivity == 2.0 / 3)
+    // When the floor would need a threshold above the sensitivity rule's, sensitivity wins and
+    // the specificity achieved says the floor was not met: target 1 needs 0.6, where 0.7 alarms.
+    let both = try #require(
+      OperatingPoint.choose(
+        pMalignant: p, isMalignant: m, targetSensitivity: 1, split: "val", minSpecificity: 1))
+    #expect(both.threshold == 0.6 && both.sensitivity == 1 && both.specificity == 0.8)
+    // 0.95 of 40 benign allows exactly 2 (floating point says 2.0000000000000004).
+    let benign40 = (0..<40).map { Double($0) / 100 }
+    let p40 = [0.99] + benign40
+    let m40 = [true] + benign40.map { _ in false }
+    let op40 = try #require(
+      OperatingPoint.choose(
+        pMalignant: p40, isMalignant: m40, targetSensitivity: 1, split: "val", minSpecificity: 0.95))
+    #expect(abs(op40.threshold - 0.375) < 1e-12 && op40.specificity == 0.95)
+    // A floor outside (0, 1]: no point; the stored key round-trips, and a bad one is refused.
+    #expect(
+      OperatingPoint.choose(
+        pMalignant: p, isMalignant: m, targetSensitivity: 0.6, split: "val", minSpecificity: 0)
+        == nil)
+    #expect(OperatingPoint.decode(floor.encoded()) == floor)
+    #expect(floor.encoded().contains("\"min_specificity\":0.6"))
+    #expect(!plain.encoded().contains("min_specificity"))
+    #expect(
+      OperatingPoint.decode(
+        floor.encoded().replacingOccurrences(of: "\"min_specificity\":0.6", with: "\"min_specificity\":1.5"))
+        == nil)
+    #expect(
+      floor.rule == "sensitivity >= 0.600, specificity >= 0.600" && plain.rule == "sensitivity >= 0.600")
+  }
+
+  @Test func specificityFloorMatchesBruteForceOnSeededData() throws {
+    var rng = SplitMix64(seed: 29)
+    for trial in 0..<300 {
+      let n = 2 + Int(rng.next() % 60)
+      let p = (0..<n).map { _ in Double(rng.next() % 21) / 20 }
+      var m = (0..<n).map { _ in rng.unit() < 0.6 }
+      m[0] = true
+      let target = [0.9, 0.995, 1][trial % 3]
+      let floor = [0.5, 0.9, 0.95, 1][trial % 4]
+      let plain = try #require(
+        OperatingPoint.choose(pMalignant: p, isMalignant: m, targetSensitivity: target, split: "val"))
+      let chosen = try #require(
+        OperatingPoint.choose(
+          pMalignant: p, isMalignant: m, targetSensitivity: target, split: "val", minSpecificity: floor))
+      let expected =
+        Self.bruteForceSpecificity(p, m, minSpecificity: floor).map { min($0, plain.threshold) }
+        ?? plain.threshold
+      #expect(abs(chosen.threshold - expected) < 1e-12, "trial \(trial)")
+      // The sensitivity target always holds; the floor holds whenever the chosen point is the floor's.
+      #expect(chosen.sensitivity >= target - 1e-9 && chosen.sensitivity >= plain.sensitivity)
+      let counts = ScreeningCounts(pMalignant: p, isMalignant: m, threshold: chosen.threshold)
+      #expect(chosen.specificity == (counts.specificity ?? 0))
+      if chosen.threshold < plain.threshold, let sp = counts.specificity {
+        #expect(sp >= floor - 1e-9, "trial \(trial)")
+      }
+    }
+  }
 }

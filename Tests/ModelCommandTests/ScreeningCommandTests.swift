@@ -146,6 +146,56 @@ import Testing
     #expect(at["malignant"] as? Int == op.malignant && at["benign"] as? Int == op.benign)
   }
 
+  /// `--min-specificity`: the point spends the validation false-alarm budget (never above the
+  /// sensitivity rule's threshold), says its rule wherever it is shown, and a model trained from
+  /// it chooses its own point by the same rule.
+  @Test func specificityFloorStoredShownAndInherited() throws {
+    let data = try Self.data()
+    let model = M.folder() + "/all4.safetensors"
+    try FileManager.default.copyItem(
+      atPath: M.repository.appendingPathComponent("Models/all4.safetensors").path, toPath: model)
+    let lone = try M.run([
+      "eval", "--model", model, "--data", data, "--split", "val", "--min-specificity", "0.9",
+    ])
+    #expect(
+      lone.status != 0 && lone.err.contains("--min-specificity needs --set-operating-point"), "\(lone.err)")
+    let base = [
+      "eval", "--model", model, "--data", data, "--split", "val", "--threads", "2", "--set-operating-point",
+    ]
+    let a = try M.run(base + ["0.995"])
+    #expect(a.status == 0, "\(a.err)")
+    let plain = try #require(
+      try ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: model)).operatingPoint)
+    let b = try M.run(base + ["0.995", "--min-specificity", "0.5"])
+    #expect(b.status == 0, "\(b.err)")
+    let floor = try #require(
+      try ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: model)).operatingPoint)
+    #expect(floor.minSpecificity == 0.5 && floor.threshold <= plain.threshold)
+    #expect(floor.specificity >= 0.5 || floor.threshold == plain.threshold)
+    #expect(b.out.contains("for sensitivity >= 0.995, specificity >= 0.500"), "\(b.out)")
+    let p = try M.run([
+      "predict", "--model", model, "--json",
+      data + "/Benign/" + (try FileManager.default.contentsOfDirectory(atPath: data + "/Benign").sorted()[0]),
+    ])
+    let r = try #require(
+      (try JSONSerialization.jsonObject(with: Data(p.out.utf8)) as? [[String: Any]])?.first)
+    let sc = try #require(r["screening"] as? [String: Any])
+    #expect(sc["min_specificity"] as? Double == 0.5)
+    #expect((sc["note"] as? String)?.contains("specificity >= 0.500") == true)
+
+    let out = M.folder() + "/child.safetensors"
+    let t = try M.run(
+      [
+        "train", "--data", data, "--init", model, "--tasks", "cls,seg", "--freeze", "seg", "--epochs", "1",
+        "--out", out,
+      ]
+        + M.quick.filter { $0 != "32" && $0 != "--size" })
+    #expect(t.status == 0, "\(t.err)")
+    let child = try #require(try ModelCheckpoint.metadata(of: SafeTensorsFile.read(path: out)).operatingPoint)
+    #expect(child.minSpecificity == 0.5 && child.targetSensitivity == 0.995)
+    #expect(child.command?.contains("specificity >= 0.5") == true)
+  }
+
   @Test func aFlatModelHasNoOperatingPoint() throws {
     let model = M.folder() + "/wbc5.safetensors"
     try FileManager.default.copyItem(

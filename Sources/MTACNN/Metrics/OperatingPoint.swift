@@ -26,10 +26,14 @@ public struct OperatingPoint: Codable, Equatable, Sendable {
   public var split: String
   /// The command line that chose it, for the record.
   public var command: String?
+  /// When set, the threshold was lowered as far as this specificity on the same images allows
+  /// (the false-alarm budget spent on catching more malignant images), never above the
+  /// sensitivity rule's threshold. Absent in points chosen by sensitivity alone.
+  public var minSpecificity: Double?
 
   public init(
     threshold: Double, targetSensitivity: Double, sensitivity: Double, specificity: Double, malignant: Int,
-    benign: Int, split: String, command: String? = nil
+    benign: Int, split: String, command: String? = nil, minSpecificity: Double? = nil
   ) {
     self.threshold = threshold
     self.targetSensitivity = targetSensitivity
@@ -39,11 +43,21 @@ public struct OperatingPoint: Codable, Equatable, Sendable {
     self.benign = benign
     self.split = split
     self.command = command
+    self.minSpecificity = minSpecificity
   }
 
   enum CodingKeys: String, CodingKey {
     case threshold, sensitivity, specificity, malignant, benign, split, command
     case targetSensitivity = "target_sensitivity"
+    case minSpecificity = "min_specificity"
+  }
+
+  /// The rule it was chosen by, in words: "sensitivity >= 0.995" or "sensitivity >= 0.995,
+  /// specificity >= 0.950".
+  public var rule: String {
+    var r = String(format: "sensitivity >= %.3f", targetSensitivity)
+    if let s = minSpecificity { r += String(format: ", specificity >= %.3f", s) }
+    return r
   }
 
   /// Whether a P(malignant) is at or above the threshold.
@@ -54,29 +68,61 @@ public struct OperatingPoint: Codable, Equatable, Sendable {
   /// image exactly at the threshold is called possibly malignant, so every image tied with the
   /// k-th score is caught (sensitivity may exceed the target) and a benign image tied with it is
   /// a false alarm; among thresholds meeting the target the largest has the highest specificity.
-  /// Nil without a malignant image, or with a target outside (0, 1].
+  ///
+  /// With `minSpecificity` (issue 17: sensitivity ≥ 0.995 *at specificity ≥ 0.95*): on a
+  /// validation split the model nearly separates, the sensitivity rule lands on the lowest
+  /// malignant score, the argmax boundary in practice, and misses on new images whatever falls
+  /// just below it. The specificity rule instead spends the false-alarm budget: with the benign
+  /// scores sorted from highest, f = ⌊(1 − minSpecificity) · n⌋ of them may be false alarms, the
+  /// (f+1)-th (x) must be cleared, and the threshold is halfway from x to the next distinct score
+  /// of any image above it (1 if none), so no image between is lost and x keeps a margin. The
+  /// point is the lower of the two thresholds: the sensitivity target always holds; when the
+  /// specificity cannot be had at it, `specificity` says what was. Nil without a malignant image,
+  /// or with a target or minimum outside (0, 1].
   public static func choose(
     pMalignant: [Double], isMalignant: [Bool], targetSensitivity target: Double, split: String,
-    command: String? = nil
+    command: String? = nil, minSpecificity: Double? = nil
   ) -> OperatingPoint? {
     precondition(pMalignant.count == isMalignant.count)
     guard target > 0, target <= 1 else { return nil }
+    if let s = minSpecificity, !(s > 0 && s <= 1) { return nil }
     let positives = zip(pMalignant, isMalignant).filter { $0.1 }.map(\.0).sorted(by: >)
     guard !positives.isEmpty else { return nil }
     // The 1e-9 keeps 0.995 · 200 = 199.00000000000003 from asking for 200.
     let k = min(positives.count, max(1, Int((target * Double(positives.count) - 1e-9).rounded(.up))))
-    let threshold = positives[k - 1]
+    var threshold = positives[k - 1]
+    if let s = minSpecificity,
+      let t = specificityThreshold(pMalignant: pMalignant, isMalignant: isMalignant, minSpecificity: s)
+    {
+      threshold = min(threshold, t)
+    }
     let at = ScreeningCounts(pMalignant: pMalignant, isMalignant: isMalignant, threshold: threshold)
     return OperatingPoint(
       threshold: threshold, targetSensitivity: target, sensitivity: at.sensitivity ?? 0,
       specificity: at.specificity ?? 0, malignant: at.malignant, benign: at.benign, split: split,
-      command: command)
+      command: command, minSpecificity: minSpecificity)
+  }
+
+  /// The lowest threshold (with its margin) whose specificity here is at least `minSpecificity`:
+  /// see `choose`. Nil without a benign image.
+  static func specificityThreshold(pMalignant: [Double], isMalignant: [Bool], minSpecificity s: Double)
+    -> Double?
+  {
+    let negatives = zip(pMalignant, isMalignant).filter { !$0.1 }.map(\.0).sorted(by: >)
+    guard !negatives.isEmpty else { return nil }
+    // The 1e-9 keeps (1 − 0.95) · 40 = 2.0000000000000004 from rounding the budget the wrong way.
+    let allowed = Int(((1 - s) * Double(negatives.count) + 1e-9).rounded(.down))
+    guard allowed < negatives.count else { return 0 }
+    let mustClear = negatives[allowed]
+    let above = pMalignant.filter { $0 > mustClear }.min() ?? 1
+    return (mustClear + above) / 2
   }
 
   public static func decode(_ text: String) -> OperatingPoint? {
     guard let p = try? JSONDecoder().decode(OperatingPoint.self, from: Data(text.utf8)),
       p.threshold.isFinite, p.threshold >= 0, p.threshold <= 1, p.targetSensitivity > 0,
-      p.targetSensitivity <= 1, p.malignant >= 0, p.benign >= 0
+      p.targetSensitivity <= 1, p.malignant >= 0, p.benign >= 0,
+      p.minSpecificity.map({ $0 > 0 && $0 <= 1 }) ?? true
     else { return nil }
     return p
   }

@@ -16,6 +16,10 @@ public final class TrainingRun {
   public let continuedTensors: Int
   /// The validation examples: early stopping's, and the screening operating point's.
   let validation: [Example]
+  /// The rule the continued checkpoint's operating point was chosen by (sensitivity target and
+  /// specificity floor), so a retrained model's own point is chosen the same way; 0.995 and no
+  /// floor without one.
+  let screeningRule: (target: Double, minSpecificity: Double?)
 
   public init(
     model: MTACNNModel, continuing checkpoint: SafeTensorsFile?, options: TrainingOptions, train: [Example],
@@ -24,6 +28,8 @@ public final class TrainingRun {
     let adam = Adam(model.store, learningRate: options.learningRate)
     self.model = model
     self.validation = validation
+    let parentPoint = checkpoint.flatMap { try? ModelCheckpoint.metadata(of: $0).operatingPoint }
+    screeningRule = (parentPoint?.targetSensitivity ?? 0.995, parentPoint?.minSpecificity)
     optimizer = adam
     do {
       continuedTensors = try checkpoint.map { try model.restoreOptimizer(adam, from: $0) } ?? 0
@@ -58,7 +64,9 @@ public final class TrainingRun {
       },
       events: events, shouldStop: shouldStop)
     if result.bestEpoch != nil && model.schema.hierarchical {
-      try Self.storeOperatingPoint(at: out, validation: validation)
+      try Self.storeOperatingPoint(
+        at: out, validation: validation, target: screeningRule.target,
+        minSpecificity: screeningRule.minSpecificity)
     }
     return result
   }
@@ -66,17 +74,21 @@ public final class TrainingRun {
   /// Issue 17: the screening operating point of the hierarchical checkpoint at `path`, chosen
   /// on the labelled validation examples for `target` sensitivity (as `eval --split val
   /// --set-operating-point` does), written into it; so a trained or retrained model carries
-  /// its own, never its parent's. Without a malignant validation image it has none.
-  public static func storeOperatingPoint(at path: String, validation: [Example], target: Double = 0.995)
-    throws
-  {
+  /// its own, never its parent's (by its parent's rule). Without a malignant validation image it
+  /// has none.
+  public static func storeOperatingPoint(
+    at path: String, validation: [Example], target: Double = 0.995, minSpecificity: Double? = nil
+  ) throws {
     let labelled = validation.filter { $0.classIndex != nil }
     let (net, _) = try ModelCheckpoint.load(path: path)
     let predictions = Predictor(model: net).predict(examples: labelled)
     let point = OperatingPoint.choose(
       pMalignant: predictions.map { $0.pMalignant ?? 0 }, isMalignant: labelled.map { $0.classIndex != 0 },
       targetSensitivity: target, split: "val",
-      command: "chosen at the end of training on its validation split (sensitivity >= \(target))")
+      command: "chosen at the end of training on its validation split ("
+        + (minSpecificity.map { "sensitivity >= \(target), specificity >= \($0)" }
+          ?? "sensitivity >= \(target)")
+        + ")", minSpecificity: minSpecificity)
     try ModelCheckpoint.rewriteMetadata(path: path) { $0[OperatingPoint.metadataKey] = point?.encoded() }
   }
 }

@@ -68,6 +68,13 @@ struct EvalCommand: ParsableCommand {
       valueName: "sensitivity"))
   var setOperatingPoint: Double?
 
+  @Option(
+    help: ArgumentHelp(
+      "With --set-operating-point: lower the threshold as far as this specificity on --split val allows "
+        + "(never above the sensitivity rule's), so the false-alarm budget buys sensitivity on new images.",
+      valueName: "specificity"))
+  var minSpecificity: Double?
+
   @Flag(
     help:
       "Test-time augmentation: average the class probabilities over the 8 flips and quarter turns (8x the inference time)."
@@ -105,6 +112,12 @@ struct EvalCommand: ParsableCommand {
           "--set-operating-point is chosen on the images as the model sees them in use: no --colour-shift, "
             + "--blank-corner, --tta or --segmentation-only")
       }
+    }
+    if let m = minSpecificity {
+      guard setOperatingPoint != nil else {
+        throw ValidationError("--min-specificity needs --set-operating-point")
+      }
+      guard m > 0, m <= 1 else { throw ValidationError("--min-specificity must be in (0, 1], got \(m)") }
     }
     if plots != nil && segmentationOnly { throw ValidationError("--plots needs classification") }
   }
@@ -256,7 +269,7 @@ struct EvalCommand: ParsableCommand {
     guard
       let p = OperatingPoint.choose(
         pMalignant: run.probabilities.map { 1 - $0[0] }, isMalignant: run.truth.map { $0 != 0 },
-        targetSensitivity: target, split: split, command: command)
+        targetSensitivity: target, split: split, command: command, minSpecificity: minSpecificity)
     else { throw CLIError(message: "no malignant image in the validation split of \(data)") }
     do {
       try ModelCheckpoint.rewriteMetadata(path: model) { $0[OperatingPoint.metadataKey] = p.encoded() }

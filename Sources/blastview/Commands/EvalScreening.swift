@@ -31,9 +31,10 @@ struct ScreeningSummary {
             + "argmax class above", point.threshold))
       lines.append(
         String(
-          format: "  operating point chosen on %@ for sensitivity >= %.3f: sensitivity %.4f of %d malignant, "
+          format: "  operating point chosen on %@ for %@: sensitivity %.4f of %d malignant, "
             + "specificity %.4f of %d benign", Sanitizer.sanitize(point.split) as NSString,
-          point.targetSensitivity, point.sensitivity, point.malignant, point.specificity, point.benign))
+          point.rule as NSString,
+          point.sensitivity, point.malignant, point.specificity, point.benign))
       lines.append(
         "  here: sensitivity " + rate(at.sensitivity)
           + " (\(at.caught) of \(at.malignant) malignant caught, \(at.missed) missed), specificity "

@@ -17,7 +17,7 @@ struct PredictCommand: ParsableCommand {
     discussion: """
       IMAGE...: per image the class probabilities, the predicted class, P(malignant) (all4), the \
       screening call (all4: "possibly malignant" when P(malignant) reaches the model's operating \
-      point, chosen on validation for sensitivity >= 0.995; separate from the predicted class, which \
+      point, chosen on validation (the rule it was chosen by is printed with it); separate from the predicted class, which \
       stays the most probable one), the nucleus count and boxes (pixels of the image); --masks-out writes each nucleus mask as PNG.
 
       --all-cases: predicts every case of the workspace that has no prediction from the model yet \
@@ -301,12 +301,15 @@ struct ImageResult: Encodable {
     var possiblyMalignant: Bool?
     var threshold: Double?
     var targetSensitivity: Double?
+    /// Present when the point was chosen with a specificity floor as well.
+    var minSpecificity: Double?
     var note: String
 
     enum CodingKeys: String, CodingKey {
       case threshold, note
       case possiblyMalignant = "possibly_malignant"
       case targetSensitivity = "target_sensitivity"
+      case minSpecificity = "min_specificity"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -314,6 +317,7 @@ struct ImageResult: Encodable {
       try c.encode(possiblyMalignant, forKey: .possiblyMalignant)
       try c.encode(threshold, forKey: .threshold)
       try c.encode(targetSensitivity, forKey: .targetSensitivity)
+      try c.encodeIfPresent(minSpecificity, forKey: .minSpecificity)
       try c.encode(note, forKey: .note)
     }
 
@@ -325,12 +329,13 @@ struct ImageResult: Encodable {
       possiblyMalignant = point.isPossiblyMalignant(pMalignant)
       threshold = point.threshold
       targetSensitivity = point.targetSensitivity
+      minSpecificity = point.minSpecificity
       note =
         (possiblyMalignant! ? "possibly malignant" : "below the operating point")
         + String(
-          format: ": P(malignant) %.4g %@ %.4g, the threshold chosen on %@ for sensitivity >= %.3f; "
+          format: ": P(malignant) %.4g %@ %.4g, the threshold chosen on %@ for %@; "
             + "separate from the predicted class (the argmax)", pMalignant, possiblyMalignant! ? ">=" : "<",
-          point.threshold, point.split, point.targetSensitivity)
+          point.threshold, point.split, point.rule)
     }
   }
 
