@@ -467,7 +467,7 @@ private func filterAction(_ state: AppState, _ action: Action) -> (AppState, [Ef
     guard let t = point.threshold else {
       s.status = StatusMessage(
         "No possibly-malignant filter: model v\(point.modelVersion) has no screening operating point "
-          + "(blastview eval --split val --set-operating-point 0.995 chooses one)")
+          + "(blastview eval --split val --set-operating-point 0.995 --min-specificity 0.95 chooses one)")
       return (s, [])
     }
     s.filter.pMalignantAtLeast = t

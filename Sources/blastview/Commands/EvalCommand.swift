@@ -23,7 +23,9 @@ struct EvalCommand: ParsableCommand {
       Screening (hierarchical models): sensitivity and specificity of the "possibly malignant" call \
       at the checkpoint's operating point, a threshold on P(malignant) separate from the argmax \
       class. --set-operating-point 0.995 chooses it on the validation split (--split val) as the \
-      largest threshold whose sensitivity there is at least 0.995, and stores it in --model. \
+      largest threshold whose sensitivity there is at least 0.995, and stores it in --model; \
+      with --min-specificity 0.95 the threshold goes lower, as far as a specificity of 0.95 there \
+      allows (never above the first), so more malignant images are caught on new data. \
       --plots DIR draws the ROC and precision-recall curves of P(malignant) as PNG files.
       """)
 
