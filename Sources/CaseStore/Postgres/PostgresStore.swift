@@ -22,6 +22,9 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
   /// The workspace's local directory (`database.url`, this user's caches), when opened from
   /// one; set once, right after opening, before the store is shared.
   public var localWorkspace: Workspace?
+  /// Whether `create` made the workspace's schema just now (not attached to an existing one):
+  /// what only the workspace's creation does (the shipped model) keys on it.
+  public internal(set) var createdNow = false
   /// Whether this connection holds the workspace's trainer lock (a session advisory lock,
   /// released by the server when the connection ends).
   var holdsTrainerLock = false
@@ -91,9 +94,11 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
       "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'blastview'"
     ).first?[0]
     let me = try c.query("SELECT session_user::text").first?[0] ?? ""
+    var created = false
     if owner == nil || owner == me {
       let applied = try PGMigrations.migrate(c, target: c.displayTarget, through: through)
-      if applied.contains("pg-v1-shared-workspace") {
+      created = applied.contains("pg-v1-shared-workspace")
+      if created {
         try c.transaction { () throws(StoreError) in
           for (i, cls) in schema.classes.enumerated() {
             let aliases = String(
@@ -118,6 +123,7 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
       }
     }
     let store = try PostgresStore(connection: c, target: target)
+    store.createdNow = created
     for lead in leads { try store.addRater(lead, role: .lead) }
     return store
   }

@@ -144,6 +144,26 @@ extension InitCommand {
       throw CLIError(error)
     }
     let s = store.labelSchema
+    // As on an embedded workspace (issue 18), a shipped schema starts with its shipped model,
+    // registered into the database and promoted; only the service role registers models, so
+    // it happens when the service role creates the workspace (a later `init`, by anyone, only
+    // attaches or upgrades, and adds no model). `train --watch` fills predictions.
+    var model: ModelVersion? = nil
+    var modelSource: String? = nil
+    if !noModel, ["all4", "wbc5"].contains(schema), store.createdNow, store.role == "service",
+      (try? store.registeredModels().isEmpty) == true, let file = ShippedFiles.model(forSchema: schema)
+    {
+      let v = try ModelRegistration.register(
+        store: store, file: file,
+        notes: "the shipped \(schema) model, registered by blastview init from \(file)")
+      do {
+        try store.promote(version: v.version, by: nil, reason: "shipped model for \(schema)")
+      } catch {
+        throw CLIError(error)
+      }
+      model = v
+      modelSource = file
+    }
     if json {
       struct Out: Encodable {
         var workspace: String
@@ -151,11 +171,14 @@ extension InitCommand {
         var connectedAs: String?
         var role: String?
         var labelSchema: LabelSchema
+        var model: Int64?
+        var modelSource: String?
       }
       try JSONOutput.print(
         Out(
           workspace: workspace.resolved.directory, database: store.connection.displayTarget,
-          connectedAs: store.connectedRater, role: store.role, labelSchema: s))
+          connectedAs: store.connectedRater, role: store.role, labelSchema: s, model: model?.version,
+          modelSource: modelSource))
       return
     }
     print(
@@ -166,5 +189,10 @@ extension InitCommand {
       "  labels (\(Sanitizer.sanitize(s.name))): "
         + s.classes.map { Sanitizer.sanitize("\($0.key)=\($0.name)") }.joined(separator: ", "))
     for l in lead { print("  lead: \(Sanitizer.sanitize(l))") }
+    if let model, let modelSource {
+      print(
+        "  model: v\(model.version) registered into the database and promoted (the shipped \(schema) model, "
+          + "\(Sanitizer.sanitize(modelSource))); the trainer (train --watch) predicts new cases with it")
+    }
   }
 }

@@ -174,14 +174,10 @@ struct PredictCommand: ParsableCommand {
     } catch {
       throw CLIError(error)
     }
-    // One predictor per model version at a time (review apps start one in the background); the
-    // kernel drops the lock when the process ends, however it ends.
-    let lockPath = store.workspace.directory + "/cache/predict-v\(version.version).lock"
-    try? SafeFile.makeDirectories((lockPath as NSString).deletingLastPathComponent)
-    // Shared on purpose (every user's predictor takes it), but never opened through a link.
-    let lockFD = (try? SafeFile.openShared(lockPath)) ?? -1
-    defer { if lockFD >= 0 { close(lockFD) } }
-    if lockFD >= 0 && flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+    // One predictor per model version at a time (review apps start one in the background).
+    let lock = PredictionLock.acquire(workspace: store.workspace, version: version.version)
+    defer { lock?.release() }
+    if lock == nil {
       if json {
         try JSONOutput.print(WorkspacePredictSummary(model: version.version, predicted: 0, skipped: 0))
       } else {

@@ -158,6 +158,7 @@ extension TrainCommand {
       )
       fflush(nil)
     }
+    var predictions = NewCasePredictions()
     while !trainingInterrupted.load(ordering: .relaxed) {
       try? store.refreshTrainerLock()
       _ = try? store.reapDeadTrainingJobs(staleAfter: 600)
@@ -165,6 +166,7 @@ extension TrainCommand {
         _ = try runJob(store, job.id)
         continue
       }
+      predictions.fill(store, batch: batchOption ?? 16, quiet: json)
       var idle = true
       // New corrections since the last job: a version the gate refused is not retrained on the
       // same corrections again and again.
@@ -256,5 +258,44 @@ struct JobSummary: Encodable {
     case frozenVerified = "frozen_verified"
     case trainedTasks = "trained_tasks"
     case frozenTasks = "frozen_tasks"
+  }
+}
+
+/// The trainer predicts cases that have no prediction from the promoted model (new imports):
+/// on a shared workspace only the service role stores predictions, so without this a
+/// department's imported cases would wait for someone to run `predict --all-cases`; on an
+/// embedded one it saves the review app the work. The same lock as every other predictor. A
+/// model that cannot load or predict is not tried again by this loop; cases whose image cannot
+/// be read are not retried until the number of cases changes.
+struct NewCasePredictions {
+  private var failedVersions: Set<Int64> = []
+  private var settled: (version: Int64, cases: Int)? = nil
+
+  mutating func fill(_ store: any RetrainingStore, batch: Int, quiet: Bool) {
+    guard let version = (try? store.promotedModel()) ?? nil, !failedVersions.contains(version.version),
+      let missing = try? store.casesMissingPrediction(model: version.version, limit: 1), !missing.isEmpty
+    else { return }
+    let cases = (try? store.caseCount()) ?? 0
+    if let s = settled, s.version == version.version, s.cases == cases { return }
+    guard let lock = PredictionLock.acquire(workspace: store.workspace, version: version.version) else {
+      return
+    }
+    defer { lock.release() }
+    do {
+      let (net, meta) = try ModelCheckpoint.load(path: try store.verifiedModelFile(version))
+      let summary = try WorkspacePredictions.fill(
+        store: store, version: version, net: net, batch: batch, colourReference: meta.colourReference,
+        shouldStop: { trainingInterrupted.load(ordering: .relaxed) }, skipped: { printError($0) })
+      if summary.skipped > 0 { settled = (version.version, cases) }
+      if !quiet && summary.predicted > 0 {
+        print("predicted \(summary.predicted) new cases with v\(version.version)")
+        fflush(nil)
+      }
+    } catch {
+      failedVersions.insert(version.version)
+      let message = String(describing: error)
+      try? store.recordPredictionFailure(model: version.version, message: message)
+      printError("cannot predict new cases with v\(version.version): \(Sanitizer.sanitize(message))")
+    }
   }
 }
