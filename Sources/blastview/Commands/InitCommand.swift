@@ -68,20 +68,8 @@ struct InitCommand: ParsableCommand {
     }
     let s = store.labelSchema
     // A shipped schema starts with its shipped model registered and promoted (issue 18).
-    var model: ModelVersion? = nil
-    var modelSource: String? = nil
-    if !noModel, ["all4", "wbc5"].contains(schema), let file = ShippedFiles.model(forSchema: schema) {
-      let v = try ModelRegistration.register(
-        store: store, file: file,
-        notes: "the shipped \(schema) model, registered by blastview init from \(file)")
-      do {
-        try store.promote(version: v.version, by: defaultRaterName(), reason: "shipped model for \(schema)")
-      } catch {
-        throw CLIError(error)
-      }
-      model = v
-      modelSource = file
-    }
+    let shipped = try registerShippedModel(store, by: defaultRaterName())
+    let (model, modelSource) = (shipped?.version, shipped?.file)
     if json {
       struct Out: Encodable {
         var workspace: String
@@ -148,22 +136,10 @@ extension InitCommand {
     // registered into the database and promoted; only the service role registers models, so
     // it happens when the service role creates the workspace (a later `init`, by anyone, only
     // attaches or upgrades, and adds no model). `train --watch` fills predictions.
-    var model: ModelVersion? = nil
-    var modelSource: String? = nil
-    if !noModel, ["all4", "wbc5"].contains(schema), store.createdNow, store.role == "service",
-      (try? store.registeredModels().isEmpty) == true, let file = ShippedFiles.model(forSchema: schema)
-    {
-      let v = try ModelRegistration.register(
-        store: store, file: file,
-        notes: "the shipped \(schema) model, registered by blastview init from \(file)")
-      do {
-        try store.promote(version: v.version, by: nil, reason: "shipped model for \(schema)")
-      } catch {
-        throw CLIError(error)
-      }
-      model = v
-      modelSource = file
-    }
+    let firstByService =
+      store.createdNow && store.role == "service" && (try? store.registeredModels().isEmpty) == true
+    let shipped = firstByService ? try registerShippedModel(store, by: nil) : nil
+    let (model, modelSource) = (shipped?.version, shipped?.file)
     if json {
       struct Out: Encodable {
         var workspace: String
@@ -194,5 +170,27 @@ extension InitCommand {
         "  model: v\(model.version) registered into the database and promoted (the shipped \(schema) model, "
           + "\(Sanitizer.sanitize(modelSource))); the trainer (train --watch) predicts new cases with it")
     }
+  }
+}
+
+extension InitCommand {
+  /// The shipped model of a shipped schema, registered and promoted (issue 18): the version and
+  /// the file, or nil with `--no-model`, another schema or no shipped file found. `by` nil lets
+  /// a shared workspace's server record its own session user.
+  func registerShippedModel(_ store: any RetrainingStore, by: String?) throws -> (
+    version: ModelVersion, file: String
+  )? {
+    guard !noModel, ["all4", "wbc5"].contains(schema), let file = ShippedFiles.model(forSchema: schema) else {
+      return nil
+    }
+    let v = try ModelRegistration.register(
+      store: store, file: file,
+      notes: "the shipped \(schema) model, registered by blastview init from \(file)")
+    do {
+      try store.promote(version: v.version, by: by, reason: "shipped model for \(schema)")
+    } catch {
+      throw CLIError(error)
+    }
+    return (version: v, file: file)
   }
 }
