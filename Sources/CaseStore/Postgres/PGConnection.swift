@@ -233,6 +233,7 @@ public final class PGConnection: @unchecked Sendable {
         caseID: Int64(detail) ?? -1, expected: sizes.first ?? "", got: sizes.count > 1 ? sizes[1] : "")
     case "BV030": return .unknownModel(Int64(detail) ?? -1)
     case "BV031": return .modelFileMismatch(version: Int64(detail) ?? -1, path: hint)
+    case "BV040": return .database(hint.isEmpty ? message : "\(message) (\(hint))")
     case "40001", "40P01": return .busy(target)
     case "53100": return .diskFull(target)
     case "42501": return .database("permission denied by PostgreSQL: \(message)")

@@ -21,6 +21,7 @@ enum PGMigrations {
     (PGBrowserIndexesV6.id, PGBrowserIndexesV6.sql, PGBrowserIndexesV6.publicFunctions),
     (PGModelsV6.id, PGModelsV6.sql, PGModelsV6.publicFunctions),
     (PGAppV6.id, PGAppV6.sql, PGAppV6.publicFunctions),
+    (PGLockRowsV7.id, PGLockRowsV7.sql, PGLockRowsV7.publicFunctions),
   ]
 
   static var known: [String] { all.map(\.id) }
@@ -31,8 +32,20 @@ enum PGMigrations {
     -> [String]
   {
     try c.transaction { () throws(StoreError) -> [String] in
-      // Two `init`s at once: the second waits, then finds the migrations applied.
-      try c.query("SELECT pg_advisory_xact_lock(hashtextextended('blastview-migrate', 0))")
+      // Two `init`s at once: the second waits, then finds the migrations applied. Once the
+      // migration table exists it is the lock (no group role has a right on it, so none can
+      // hold it). Before, nothing of the workspace exists yet and an advisory lock serialises
+      // two first `init`s; anyone can take that key, so it waits 30 s at most.
+      let exists =
+        try c.query("SELECT to_regclass('blastview.schema_migration') IS NOT NULL AS e").first?.bool("e")
+        ?? false
+      if exists {
+        try c.query("LOCK TABLE blastview.schema_migration IN SHARE ROW EXCLUSIVE MODE")
+      } else {
+        try c.query("SET LOCAL lock_timeout = '30s'")
+        try c.query("SELECT pg_advisory_xact_lock(hashtextextended('blastview-migrate', 0))")
+        try c.query("SET LOCAL lock_timeout = DEFAULT")
+      }
       try c.executeScript(
         """
         DO $$

@@ -8,8 +8,10 @@ import Imaging
 /// refuses any other role before it touches the database, and the database refuses them too:
 /// they have no right on a table, and `model_register_full` checks the role itself.
 ///
-/// The one-trainer lock is a PostgreSQL session advisory lock: the server releases it when the
-/// trainer's connection ends, however the trainer died, on whichever host it ran.
+/// The one-trainer lock is a lease row (`pg-v7-lock-rows`) naming the trainer connection's
+/// server process: it dies with that connection, however the trainer died, on whichever host
+/// it ran, and only the service role can take it (an advisory lock, used before, could be
+/// taken and kept by any rater with psql).
 extension PostgresStore: RetrainingStore {
   /// Refuses a role other than the service role, naming both.
   func requireService(_ what: String) throws(StoreError) {
@@ -233,8 +235,6 @@ extension PostgresStore: RetrainingStore {
       [.int(id)])
   }
 
-  static let trainerLockSQL = "hashtextextended('blastview-trainer', 0)"
-
   @discardableResult
   public func acquireTrainerLock(purpose: String, staleAfter: TimeInterval) throws(StoreError)
     -> TrainerLockHolder
@@ -244,34 +244,41 @@ extension PostgresStore: RetrainingStore {
       pid: getpid(), host: ProcessIdentity.hostName, processStart: ProcessIdentity.startTime(of: getpid()),
       purpose: purpose, since: Date(), heartbeat: Date())
     if holdsTrainerLock { return me }
-    let got =
-      try connection.query("SELECT pg_try_advisory_lock(\(PostgresStore.trainerLockSQL)) AS ok").first?
-      .bool("ok") ?? false
-    guard got else {
-      let other = try connection.query(
-        """
-        SELECT a.pid AS pid, coalesce(a.client_hostname, host(a.client_addr), 'the local socket') AS host,
-          extract(epoch FROM a.backend_start)::float8 AS since
-        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-          AND a.pid <> pg_backend_pid() LIMIT 1
-        """
-      ).first
-      throw .trainerBusy(
-        "another trainer holds the trainer lock of \(connection.displayTarget)"
-          + (other.map { " (server process \($0["pid"] ?? "?"), from \($0["host"] ?? "?"))" } ?? ""))
+    if let holder = try takeLease("trainer", purpose: purpose) {
+      throw .trainerBusy("another trainer holds the trainer lock of \(connection.displayTarget) (\(holder))")
     }
     holdsTrainerLock = true
     return me
   }
 
-  /// The advisory lock lives as long as the connection: nothing to refresh.
+  /// The lease lives as long as the connection's server process: nothing to refresh.
   public func refreshTrainerLock() throws(StoreError) {}
 
   public func releaseTrainerLock() throws(StoreError) {
     guard holdsTrainerLock else { return }
-    try connection.query("SELECT pg_advisory_unlock(\(PostgresStore.trainerLockSQL))")
+    try releaseLease("trainer")
     holdsTrainerLock = false
+  }
+
+  /// Takes the lease `name` (`pg-v7-lock-rows`) for this connection: nil when taken, else a
+  /// description of the live holder. Service role only (the database refuses the others too).
+  public func takeLease(_ name: String, purpose: String) throws(StoreError) -> String? {
+    try requireService("takes the workspace's locks")
+    let row = try connection.transaction { () throws(StoreError) -> PGRow? in
+      try connection.query(
+        "SELECT ok, holder_pid, holder_host, holder_since FROM blastview.lease_take($1, $2, $3)",
+        [.text(name), .text(ProcessIdentity.hostName), .text(purpose)]
+      ).first
+    }
+    guard let row else { throw .database("taking the lease \(name) returned nothing") }
+    if row.bool("ok") == true { return nil }
+    let since = row.date("holder_since").map { " since \(CaseStore.timestamp($0))" } ?? ""
+    return "server process \(row["holder_pid"] ?? "?"), on \(row["holder_host"] ?? "?")\(since)"
+  }
+
+  /// Gives back the lease `name` if this connection holds it.
+  public func releaseLease(_ name: String) throws(StoreError) {
+    try connection.query("SELECT blastview.lease_release($1)", [.text(name)])
   }
 
   // MARK: Corrections

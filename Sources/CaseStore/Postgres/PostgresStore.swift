@@ -25,8 +25,8 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
   /// Whether `create` made the workspace's schema just now (not attached to an existing one):
   /// what only the workspace's creation does (the shipped model) keys on it.
   public internal(set) var createdNow = false
-  /// Whether this connection holds the workspace's trainer lock (a session advisory lock,
-  /// released by the server when the connection ends).
+  /// Whether this connection holds the workspace's trainer lock (the lease of
+  /// `pg-v7-lock-rows`, which ends with the connection's server process).
   var holdsTrainerLock = false
 
   private init(connection: PGConnection, target: String) throws(StoreError) {

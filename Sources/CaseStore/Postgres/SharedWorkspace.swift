@@ -12,7 +12,9 @@ public enum SharedWorkspace {
     let path = Workspace(directory: directory).directory + "/" + urlFileName
     guard FileManager.default.fileExists(atPath: path) else { return nil }
     let data: [UInt8]
-    do { data = try SafeFile.read(path, maxBytes: 64 << 10) } catch { throw .io(path: path, reason: error.why) }
+    do { data = try SafeFile.read(path, maxBytes: 64 << 10) } catch {
+      throw .io(path: path, reason: error.why)
+    }
     let url = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     guard !url.isEmpty, !url.contains("\n") else {
       throw .io(path: path, reason: "must hold one libpq URL or connection string")

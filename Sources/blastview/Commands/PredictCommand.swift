@@ -175,7 +175,7 @@ struct PredictCommand: ParsableCommand {
       throw CLIError(error)
     }
     // One predictor per model version at a time (review apps start one in the background).
-    let lock = PredictionLock.acquire(workspace: store.workspace, version: version.version)
+    let lock = PredictionLock.acquire(store: store, version: version.version)
     defer { lock?.release() }
     if lock == nil {
       if json {

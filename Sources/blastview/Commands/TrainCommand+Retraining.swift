@@ -277,7 +277,7 @@ struct NewCasePredictions {
     else { return }
     let cases = (try? store.caseCount()) ?? 0
     if let s = settled, s.version == version.version, s.cases == cases { return }
-    guard let lock = PredictionLock.acquire(workspace: store.workspace, version: version.version) else {
+    guard let lock = PredictionLock.acquire(store: store, version: version.version) else {
       return
     }
     defer { lock.release() }
