@@ -184,7 +184,8 @@ let package = Package(
     .testTarget(
       name: "SharedWorkspaceTests",
       dependencies: [
-        "CaseStore", "Imaging", "Agreement", "Workflows", "blastview", "TestSupport", "Review", "Terminal",
+        "CaseStore", "Imaging", "Agreement", "Workflows", "MTACNN", "NeuralEngine", "blastview", "TestSupport",
+        "Review", "Terminal",
         .product(name: "GRDB", package: "GRDB.swift"),
       ]),
     .testTarget(

@@ -122,7 +122,7 @@ func loadExamples(
 
 /// The workspace's training data (`WorkspaceTrainingData`) with a progress bar, reporting
 /// skipped cases on stderr.
-func loadWorkspaceTrainingData(store: CaseStore, model: MTACNNModel, quiet: Bool) throws
+func loadWorkspaceTrainingData(store: any RetrainingStore, model: MTACNNModel, quiet: Bool) throws
   -> WorkspaceTrainingData.Loaded
 {
   let bar = ProgressBar(label: "workspace", enabled: !quiet && isatty(STDERR_FILENO) == 1)

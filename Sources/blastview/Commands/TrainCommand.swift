@@ -365,11 +365,12 @@ struct TrainCommand: ParsableCommand {
   private func loadData(model: MTACNNModel) throws -> TrainingExamples {
     var d = TrainingExamples()
     if fromWorkspace {
-      let store = try workspace.open()
+      let store = try trainingStore()
       let loaded = try loadWorkspaceTrainingData(store: store, model: model, quiet: json)
       d.train = loaded.train
       d.validation = loaded.validation
       d.source["workspace"] = store.workspace.directory
+      if let shared = store as? PostgresStore { d.source["database"] = shared.connection.displayTarget }
       d.source["through_annotation"] = String(loaded.throughAnnotation)
       return d
     }
@@ -474,16 +475,22 @@ struct TrainCommand: ParsableCommand {
   }
 
   private func workspaceSchemaName() throws -> String {
-    let store = try workspace.open()
-    return store.labelSchema.name
+    try trainingStore().labelSchema.name
+  }
+
+  /// The workspace `--from-workspace` reads, whichever backend holds it. On a shared workspace
+  /// only the service role reads every current label (no blinding applies to training): the
+  /// store refuses anyone else, naming the role.
+  private func trainingStore() throws -> any RetrainingStore {
+    if let shared = try workspace.openShared() { return shared }
+    return try workspace.open()
   }
 
   /// all4, wbc5, or (from a workspace) its custom schema.
   private func modelSchema(named name: String) throws -> ClassSchema {
     if let s = ClassSchema.named(name) { return s }
     if fromWorkspace {
-      let store = try workspace.open()
-      return WorkspaceTrainingData.classSchema(store.labelSchema)
+      return WorkspaceTrainingData.classSchema(try trainingStore().labelSchema)
     }
     throw CLIError(message: "unknown schema \(name) (all4 or wbc5)")
   }

@@ -1,0 +1,65 @@
+import CaseStore
+import Foundation
+import MTACNN
+import NeuralEngine
+import TestSupport
+import Testing
+
+/// `train --from-workspace` on a shared workspace: the service role trains on the database's
+/// current labels (the same reading as the trainer's jobs), and a rater, who must
+/// not read every blinded label, is refused by the store with both roles named.
+@Suite(.enabled(if: PGTestCluster.shouldRun), .serialized) struct SharedTrainFromWorkspaceTests {
+  @Test func theServiceRoleTrainsFromTheDatabaseAndARaterIsRefused() throws {
+    let pg = try PGTestCluster.require()
+    let db = try pg.createDatabase()
+    let base = Synthetic.folder("shared-train-from-ws")
+    let service = base + "/service"
+    let made = try Synthetic.run([
+      "init", "--workspace", service, "--database", pg.url(db, as: "blastview"), "--schema", "wbc5",
+      "--no-model", "--lead", "bvlead",
+    ])
+    try #require(made.status == 0, "\(made.err)")
+    let images = base + "/images"
+    let source = EndToEnd.repositoryRoot.appendingPathComponent("SampleData/wbc-seg/images").path
+    for cls in ["neutrophil", "lymphocyte", "monocyte", "eosinophil"] {
+      try FileManager.default.createDirectory(atPath: images + "/" + cls, withIntermediateDirectories: true)
+      for n in try FileManager.default.contentsOfDirectory(atPath: source + "/" + cls).sorted().prefix(4) {
+        try FileManager.default.copyItem(
+          atPath: source + "/" + cls + "/" + n, toPath: images + "/" + cls + "/" + n)
+      }
+    }
+    let lead = base + "/lead"
+    try SharedWorkspace.attach(directory: lead, url: pg.url(db, as: "bvlead"))
+    let imported = try Synthetic.run([
+      "import", images, "--labels-from-folders", "--workspace", lead,
+    ])
+    try #require(imported.status == 0, "\(imported.out)\n\(imported.err)")
+
+    let out = base + "/from-db.safetensors"
+    let quick = [
+      "--tasks", "cls", "--size", "32", "--batch", "8", "--max-batches", "2", "--threads", "2", "--seed", "1",
+    ]
+    let trained = try Synthetic.run(
+      ["train", "--from-workspace", "--workspace", service, "--epochs", "1", "--out", out] + quick)
+    try #require(trained.status == 0, "\(trained.out)\n\(trained.err)")
+    let meta = try ModelCheckpoint.metadata(of: try SafeTensorsFile.read(path: out))
+    let database = try #require(meta.trainingValue("database") as? String)
+    #expect(database.contains(db), "\(database)")
+    #expect(try ModelCheckpoint.load(path: out).0.classCount == 5)
+
+    // A rater may not read every label: the store refuses before training starts.
+    let ana = base + "/ana"
+    try FileManager.default.createDirectory(atPath: ana, withIntermediateDirectories: true)
+    let addAna = try Synthetic.run(["rater", "add", "bvana", "--role", "rater", "--workspace", lead])
+    try #require(addAna.status == 0, "\(addAna.err)")
+    try SharedWorkspace.attach(directory: ana, url: pg.url(db, as: "bvana"))
+    let refused = try Synthetic.run(
+      ["train", "--from-workspace", "--workspace", ana, "--epochs", "1", "--out", base + "/ana.safetensors"]
+        + quick)
+    #expect(refused.status != 0)
+    #expect(
+      refused.err.contains("only the workspace's service role") && refused.err.contains("bvana"),
+      "\(refused.err)")
+    #expect(!FileManager.default.fileExists(atPath: base + "/ana.safetensors"))
+  }
+}
