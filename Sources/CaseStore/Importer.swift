@@ -102,10 +102,10 @@ extension CaseStore {
     let seed = try setting("split_seed") ?? Split.defaultSeed
 
     // 1. Masks by stem.
-    let (masksByStem, maskDirAbs) = try indexMasks(options, summary: &summary)
+    let (masksByStem, maskDirAbs) = try Self.indexMasks(options, summary: &summary)
 
     // 2. Candidate image files, with their folder-label search root.
-    let candidates = try importCandidates(options, maskDirectory: maskDirAbs, summary: &summary)
+    let candidates = try Self.importCandidates(options, maskDirectory: maskDirAbs, summary: &summary)
 
     // 3. Process in batches: read, hash and decode in parallel, insert in one transaction.
     let total = candidates.count
@@ -194,7 +194,7 @@ extension CaseStore {
 
   /// The masks directory's files by stem (the first of a stem wins; later ones are reported),
   /// and the directory's absolute path, so the image walk can leave its files out.
-  private func indexMasks(
+  static func indexMasks(
     _ options: ImportOptions, summary: inout ImportSummary
   ) throws(StoreError) -> (byStem: [String: String], directory: String?) {
     var masksByStem: [String: String] = [:]
@@ -224,7 +224,7 @@ extension CaseStore {
 
   /// The image files to inspect, each once: the manifest's, then each path argument (a file as
   /// given, a directory walked in sorted order); missing and non-regular files are refused.
-  private func importCandidates(
+  static func importCandidates(
     _ options: ImportOptions, maskDirectory maskDirAbs: String?, summary: inout ImportSummary
   ) throws(StoreError) -> [Candidate] {
     var candidates: [Candidate] = []
@@ -233,7 +233,7 @@ extension CaseStore {
       if seenPaths.insert(c.path).inserted { candidates.append(c) }
     }
     if let manifest = options.manifest {
-      for c in try readManifest(manifest, summary: &summary) { add(c) }
+      for c in try Self.readManifest(manifest, summary: &summary) { add(c) }
     }
     for p in options.paths {
       let abs = Workspace.absolute(p)
@@ -496,7 +496,7 @@ extension CaseStore {
     }
   }
 
-  private func readManifest(_ path: String, summary: inout ImportSummary) throws(StoreError) -> [Candidate] {
+  static func readManifest(_ path: String, summary: inout ImportSummary) throws(StoreError) -> [Candidate] {
     let data: [UInt8]
     do { data = try SafeFile.read(path, maxBytes: 256 << 20) } catch {
       throw .io(path: path, reason: "cannot read the manifest: \(error.why)")

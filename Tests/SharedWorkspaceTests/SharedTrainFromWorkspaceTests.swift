@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 
 /// `train --from-workspace` on a shared workspace: the service role trains on the database's
-/// current labels (the same reading as the trainer's jobs), and a rater, who must
+/// current labels and reference masks (the same reading as the trainer's jobs), and a rater, who must
 /// not read every blinded label, is refused by the store with both roles named.
 @Suite(.enabled(if: PGTestCluster.shouldRun), .serialized) struct SharedTrainFromWorkspaceTests {
   @Test func theServiceRoleTrainsFromTheDatabaseAndARaterIsRefused() throws {
@@ -31,7 +31,8 @@ import Testing
     let lead = base + "/lead"
     try SharedWorkspace.attach(directory: lead, url: pg.url(db, as: "bvlead"))
     let imported = try Synthetic.run([
-      "import", images, "--labels-from-folders", "--workspace", lead,
+      "import", images, "--labels-from-folders", "--masks",
+      EndToEnd.repositoryRoot.appendingPathComponent("SampleData/wbc-seg/masks").path, "--workspace", lead,
     ])
     try #require(imported.status == 0, "\(imported.out)\n\(imported.err)")
 
@@ -42,6 +43,10 @@ import Testing
     let trained = try Synthetic.run(
       ["train", "--from-workspace", "--workspace", service, "--epochs", "1", "--out", out] + quick)
     try #require(trained.status == 0, "\(trained.out)\n\(trained.err)")
+    // Every imported case brought its expert mask, and training read them from the database.
+    #expect(imported.out.contains("with mask: 16"), "\(imported.out)")
+    let header = (trained.out + trained.err).split(separator: "\n").first { $0.hasPrefix("train: ") } ?? ""
+    #expect(header.contains("labelled, ") && !header.contains(" 0 with masks"), "\(header)")
     let meta = try ModelCheckpoint.metadata(of: try SafeTensorsFile.read(path: out))
     let database = try #require(meta.trainingValue("database") as? String)
     #expect(database.contains(db), "\(database)")

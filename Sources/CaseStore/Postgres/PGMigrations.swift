@@ -22,6 +22,7 @@ enum PGMigrations {
     (PGModelsV6.id, PGModelsV6.sql, PGModelsV6.publicFunctions),
     (PGAppV6.id, PGAppV6.sql, PGAppV6.publicFunctions),
     (PGLockRowsV7.id, PGLockRowsV7.sql, PGLockRowsV7.publicFunctions),
+    (PGImportMasksV8.id, PGImportMasksV8.sql, PGImportMasksV8.publicFunctions),
   ]
 
   static var known: [String] { all.map(\.id) }

@@ -211,16 +211,38 @@ public final class PostgresStore: WorkspaceStore, @unchecked Sendable {
     referenceLabel: String?,
     split: Split
   ) throws(StoreError) -> (id: Int64, created: Bool) {
-    let r = try connection.transaction { () throws(StoreError) -> PGRow? in
-      try connection.query(
+    let r = try addImage(
+      path: path, bytes: bytes, sha256: sha256, format: format, width: width, height: height,
+      referenceLabel: referenceLabel, split: split, mask: nil, maskSource: nil)
+    return (r.id, r.created)
+  }
+
+  /// One image, and the reference mask of the case it creates, in one transaction.
+  func addImage(
+    path: String, bytes: [UInt8], sha256: String, format: String, width: Int, height: Int,
+    referenceLabel: String?, split: Split, mask: MaskBlob?, maskSource: String?
+  ) throws(StoreError) -> (id: Int64, created: Bool, masked: Bool) {
+    try connection.transaction { () throws(StoreError) -> (id: Int64, created: Bool, masked: Bool) in
+      let r = try connection.query(
         "SELECT * FROM blastview.case_add($1, $2, $3, $4, $5, $6, $7, $8)",
         [
           .text(path), .text(sha256), .text(format), .int(Int64(width)), .int(Int64(height)),
           .optional(referenceLabel), .text(split.rawValue), .bytes(bytes),
         ]
       ).first
+      let id = r?.int("id") ?? -1
+      let created = r?.bool("created") ?? false
+      guard created, let mask else { return (id, created, false) }
+      let masked =
+        try connection.query(
+          "SELECT blastview.case_reference_mask($1, $2, $3, $4, $5, $6) AS ok",
+          [
+            .int(id), .text(mask.sha256), .int(Int64(mask.width)), .int(Int64(mask.height)), .bytes(mask.png),
+            .optional(maskSource),
+          ]
+        ).first?.bool("ok") ?? false
+      return (id, created, masked)
     }
-    return (r?.int("id") ?? -1, r?.bool("created") ?? false)
   }
 
   // MARK: Annotations
