@@ -370,3 +370,50 @@ enum EndToEndWait {
     #expect(try store.trainingJob(id: job.id).progress == 0)
   }
 }
+
+/// `T` on a shared workspace: the app records a request for the service trainer, and the
+/// status line says what became of it (its job followed to the end, or why none was queued).
+@Suite struct SharedRetrainRequestUpdateTests {
+  @Test func aRequestIsFollowedToItsJobOrToTheTrainersReason() {
+    let s = RetrainingScreenTests.state()
+    let (asked, none) = update(s, .retrain(.requested(id: 7, created: true)))
+    #expect(none.isEmpty && asked.retrain.pendingRequest == 7)
+    #expect(asked.status?.text.contains("Retraining requested") == true)
+    let (again, _) = update(s, .retrain(.requested(id: 7, created: false)))
+    #expect(again.status?.text.contains("still waiting") == true)
+
+    // Not yet handled: nothing said, still pending.
+    let waiting = RetrainStatus(
+      promoted: 1, request: RetrainRequestStatus(id: 7, handled: false, jobID: nil, outcome: nil))
+    let (still, _) = update(asked, .retrain(.statusLoaded(waiting)))
+    #expect(still.retrain.pendingRequest == 7 && still.status == asked.status)
+
+    // Settled without a job: the trainer's reason, sanitised.
+    let refused = RetrainStatus(
+      promoted: 1,
+      request: RetrainRequestStatus(
+        id: 7, handled: true, jobID: nil, outcome: "nothing to retrain on\u{1b}[2J"))
+    let (told, _) = update(asked, .retrain(.statusLoaded(refused)))
+    #expect(told.retrain.pendingRequest == nil)
+    #expect(told.status?.text.contains("\u{1b}") == false)
+    #expect(told.status?.text.hasPrefix("Retraining not queued: nothing to retrain on") == true)
+
+    // Queued as job 5, which ran and ended between two reads: how it ended.
+    var done = RetrainingScreenTests.job(5, status: .succeeded)
+    done.message = "promoted v2"
+    let ended = RetrainStatus(
+      lastFinished: done, promoted: 2,
+      request: RetrainRequestStatus(id: 7, handled: true, jobID: 5, outcome: nil))
+    let (finished, _) = update(asked, .retrain(.statusLoaded(ended)))
+    #expect(finished.status?.text == "Retraining job 5 finished: promoted v2")
+
+    // Queued and running: followed like any job, then its end reported.
+    let running = RetrainStatus(
+      job: RetrainingScreenTests.job(5), promoted: 1,
+      request: RetrainRequestStatus(id: 7, handled: true, jobID: 5, outcome: nil))
+    let (following, _) = update(asked, .retrain(.statusLoaded(running)))
+    #expect(following.retrain.job?.id == 5 && following.retrain.pendingRequest == nil)
+    let (after, _) = update(following, .retrain(.statusLoaded(ended)))
+    #expect(after.status?.text == "Retraining job 5 finished: promoted v2")
+  }
+}

@@ -23,6 +23,7 @@ enum PGMigrations {
     (PGAppV6.id, PGAppV6.sql, PGAppV6.publicFunctions),
     (PGLockRowsV7.id, PGLockRowsV7.sql, PGLockRowsV7.publicFunctions),
     (PGImportMasksV8.id, PGImportMasksV8.sql, PGImportMasksV8.publicFunctions),
+    (PGRetrainRequestsV9.id, PGRetrainRequestsV9.sql, PGRetrainRequestsV9.publicFunctions),
   ]
 
   static var known: [String] { all.map(\.id) }

@@ -17,6 +17,8 @@ public struct RetrainState: Equatable, Sendable {
   public var corrections: CorrectionSummary?
   /// The workspace's `auto_retrain_after` (nil: only on request).
   public var autoAfter: Int?
+  /// A shared workspace: my `T` request the service trainer has not dealt with yet.
+  public var pendingRequest: Int64?
 
   // The model screen.
   public var models: [ModelVersion] = []
@@ -72,6 +74,9 @@ public enum RetrainEvent: Equatable, Sendable {
   case launched(RetrainRequest, launch: TrainerLaunch)
   case modelsLoaded([ModelVersion], [ModelPromotion])
   case promoted(version: Int64, rollback: Bool)
+  /// A shared workspace: `queue` recorded request `id` for the service trainer (`created`
+  /// false: it was already pending).
+  case requested(id: Int64, created: Bool)
 }
 
 /// The store's view of retraining at one moment.
@@ -83,10 +88,14 @@ public struct RetrainStatus: Equatable, Sendable {
   public var corrections: CorrectionSummary?
   public var promoted: Int64?
   public var autoAfter: Int?
+  /// A shared workspace: my newest retraining request and what became of it.
+  public var request: RetrainRequestStatus?
   public init(
     job: TrainingJob? = nil, lastFinished: TrainingJob? = nil, trainer: TrainerLockHolder? = nil,
-    corrections: CorrectionSummary? = nil, promoted: Int64? = nil, autoAfter: Int? = nil
+    corrections: CorrectionSummary? = nil, promoted: Int64? = nil, autoAfter: Int? = nil,
+    request: RetrainRequestStatus? = nil
   ) {
+    self.request = request
     self.job = job
     self.lastFinished = lastFinished
     self.trainer = trainer
@@ -147,6 +156,18 @@ func retrainUpdate(_ state: AppState, _ event: RetrainEvent) -> (AppState, [Effe
     if let previous, st.job?.id != previous.id, let done = st.lastFinished, done.id == previous.id {
       s.status = finishedMessage(done)
       if s.screen == .models { effects.append(.retrain(.loadModels)) }
+    }
+    // My request on a shared workspace was dealt with: its job is followed from here on, or
+    // the trainer said why it queued none.
+    if let pending = s.retrain.pendingRequest, let r = st.request, r.id == pending, r.handled {
+      s.retrain.pendingRequest = nil
+      if r.jobID == nil {
+        s.status = StatusMessage(
+          "Retraining not queued: " + Sanitizer.sanitize(r.outcome ?? "the trainer gave no reason"), .info)
+      } else if st.job?.id != r.jobID, let done = st.lastFinished, done.id == r.jobID {
+        // Its job ran and ended between two reads: say how.
+        s.status = finishedMessage(done)
+      }
     }
     // The automatic trigger: enough corrections wait and nothing runs.
     if st.job == nil, let n = st.autoAfter, let c = st.corrections, c.total >= n, st.promoted != nil {
@@ -215,6 +236,14 @@ func retrainUpdate(_ state: AppState, _ event: RetrainEvent) -> (AppState, [Effe
     s.retrain.loaded = true
     s.retrain.selection = min(s.retrain.selection, max(0, models.count - 1))
     if let promoted = models.first(where: \.isPromoted)?.version { s.modelVersion = promoted }
+    return (s, [])
+  case .requested(let id, let created):
+    s.retrain.pendingRequest = id
+    s.status = StatusMessage(
+      created
+        ? "Retraining requested: the workspace's trainer (blastview train --watch on the server) queues it; this line follows the job"
+        : "Your retraining request is still waiting for the workspace's trainer (blastview train --watch on the server)",
+      .ok)
     return (s, [])
   case .promoted(let version, let rollback):
     s.modelVersion = version

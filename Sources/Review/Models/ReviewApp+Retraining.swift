@@ -15,18 +15,27 @@ extension ReviewApp {
       // PostgreSQL lets only a lead promote or roll back.
       switch effect {
       case .loadStatus:
-        return [.retrain(.statusLoaded(RetrainStatus(promoted: try self.store.promotedModelVersion())))]
+        var status = RetrainStatus(promoted: try self.store.promotedModelVersion())
+        if let shared = self.store as? PostgresStore {
+          (status.job, status.lastFinished) = try shared.visibleTrainingJobs()
+          status.request = try shared.myRetrainRequest()
+        }
+        return [.retrain(.statusLoaded(status))]
       case .loadModels:
         return [.retrain(.modelsLoaded(try self.store.models(), try self.store.modelPromotions()))]
       case .promote(let version, let reason):
         try self.store.promote(version: version, by: rater, reason: reason)
         return [.retrain(.promoted(version: version, rollback: reason.hasPrefix("rolled back")))]
-      case .queue, .launchTrainer:
-        return [
-          .failed(
-            "retraining on a shared workspace is the service role's trainer (blastview train --watch on the server); "
-              + "it starts by itself after enough corrections")
-        ]
+      case .queue(let reason):
+        // Only the service role trains (it reads every label): a rater's T is a request the
+        // trainer turns into a job (pg-v9-retrain-requests).
+        guard let shared = self.store as? PostgresStore else {
+          return [.failed("this workspace's store cannot queue a retraining")]
+        }
+        let r = try shared.requestRetraining(reason: reason)
+        return [.retrain(.requested(id: r.id, created: r.created))]
+      case .launchTrainer:
+        return []
       }
     }
     switch effect {

@@ -168,6 +168,12 @@ extension TrainCommand {
       }
       predictions.fill(store, batch: batchOption ?? 16, quiet: json)
       var idle = true
+      // A shared workspace's raters ask with T in the review app: their requests become a job.
+      if let shared = store as? PostgresStore, let requests = try? shared.pendingRetrainRequests(),
+        !requests.isEmpty, settleRetrainRequests(shared, requests)
+      {
+        continue
+      }
       // New corrections since the last job: a version the gate refused is not retrained on the
       // same corrections again and again.
       if let c = (try? store.correctionsSinceLastRetraining()) ?? nil, c.total >= threshold {
@@ -185,6 +191,41 @@ extension TrainCommand {
       let until = Date().addingTimeInterval(retraining.poll)
       while Date() < until && !trainingInterrupted.load(ordering: .relaxed) { usleep(100_000) }
     }
+  }
+
+  /// Turns the pending requests of a shared workspace's raters into one job, or settles them
+  /// with the reason none was queued (the requester's status line shows it). True when a job
+  /// was queued (the loop runs it next).
+  private func settleRetrainRequests(_ store: PostgresStore, _ requests: [PendingRetrainRequest]) -> Bool {
+    let who = Array(Set(requests.map(\.requestedBy))).sorted()
+    let ids = requests.map(\.id)
+    let outcome: String
+    do {
+      switch try store.queueRetraining(
+        reason: "T pressed by \(who.joined(separator: ", "))", by: who.first, tasks: nil,
+        options: retrainOptionOverrides)
+      {
+      case .queued(let job, _):
+        try store.settleRetrainRequests(ids, job: job.id, outcome: "queued as training job \(job.id)")
+        if !json {
+          print(
+            "queued training job \(job.id) at the request of \(Sanitizer.sanitize(who.joined(separator: ", ")))"
+          )
+        }
+        return true
+      case .alreadyActive:
+        return false  // dealt with once that job has ended
+      case .noModel:
+        outcome = "no model is promoted, so there is nothing to retrain"
+      case .nothingToLearn(let c):
+        outcome =
+          "no label or mask correction since v\(c.since ?? 0) was trained, so there is nothing to retrain on"
+      }
+      try store.settleRetrainRequests(ids, job: nil, outcome: outcome)
+    } catch {
+      printError("cannot act on the retraining requests: \(error)")
+    }
+    return false
   }
 
   /// Scratch checkpoints (`models/.job-ID/`) of jobs that are no longer active: what a killed
