@@ -98,6 +98,7 @@ extension CaseStore {
     clear: AnnotationFields = [], note: String? = nil
   ) throws(StoreError) -> Annotation {
     try CaseStore.validateRaterName(rater)
+    try TextLimits.check(note, "the note")
     let canonical: String? = try label.map { (l: String) throws(StoreError) in try canonicalLabel(l) }
     var changed: AnnotationFields = clear
     if canonical != nil { changed.insert(.label) }
@@ -287,6 +288,7 @@ extension CaseStore {
     let canonical = try canonicalLabel(label)
     let reasonText = reason.trimmingCharacters(in: .whitespacesAndNewlines)
     guard !reasonText.isEmpty else { throw .invalidInput("an adjudication needs a reason") }
+    try TextLimits.check(reasonText, "the reason")
     let encoded = mask.map { MaskBlob(mask: $0) }
     let now = CaseStore.timestamp(Date())
     return try write { db in

@@ -236,6 +236,12 @@ public final class PGConnection: @unchecked Sendable {
     case "BV040": return .database(hint.isEmpty ? message : "\(message) (\(hint))")
     case "40001", "40P01": return .busy(target)
     case "53100": return .diskFull(target)
+    case "23514" where message.contains("mask_png_matches_size"):
+      return .invalidInput(
+        "the mask's PNG does not state the size it was sent with (its header must give the image's width and height)"
+      )
+    case "23514" where message.contains("note_length") || message.contains("reason_length"):
+      return .invalidInput("a note or reason may be at most \(TextLimits.maxBytes) bytes")
     case "42501": return .database("permission denied by PostgreSQL: \(message)")
     default:
       if state.hasPrefix("BV") { return .invalidInput(message) }

@@ -24,6 +24,7 @@ enum PGMigrations {
     (PGLockRowsV7.id, PGLockRowsV7.sql, PGLockRowsV7.publicFunctions),
     (PGImportMasksV8.id, PGImportMasksV8.sql, PGImportMasksV8.publicFunctions),
     (PGRetrainRequestsV9.id, PGRetrainRequestsV9.sql, PGRetrainRequestsV9.publicFunctions),
+    (PGWriteLimitsV10.id, PGWriteLimitsV10.sql, PGWriteLimitsV10.publicFunctions),
   ]
 
   static var known: [String] { all.map(\.id) }
