@@ -140,36 +140,17 @@ extension CaseStore {
             summary.duplicates += 1
             continue
           }
-          var label: String? = nil
-          if let l = candidate.manifestLabel {
-            guard let c = labelSchema.resolve(l) else {
-              summary.skipped.append(
-                ImportIssue(
-                  path: candidate.path,
-                  reason:
-                    "manifest label \"\(l)\" is not one of \(labelSchema.classNames.joined(separator: ", "))")
-              )
-              continue
-            }
-            label = c.name
-          } else if options.labelsFromFolders {
-            label = folderLabel(candidate.path, root: candidate.labelRoot)
-          }
-          var maskBlob: MaskBlob? = nil
-          if let maskPath = candidate.manifestMask ?? masksByStem[FileWalk.stem(candidate.path)] {
-            switch CaseStore.loadMask(
-              maskPath, width: width, height: height, threshold: options.maskThreshold)
-            {
-            case .success(let m): maskBlob = MaskBlob(mask: m)
-            case .failure(let issue): summary.maskProblems.append(issue)
-            }
-          }
+          guard
+            let chosen = Self.referenceLabelAndMask(
+              candidate, schema: labelSchema, options: options, masksByStem: masksByStem, width: width,
+              height: height, summary: &summary)
+          else { continue }
           let (stored, relative) = CaseStore.storedPath(candidate.path, root: root)
           rows.append(
             NewCase(
               path: stored, relative: relative, sha256: sha, format: format, width: width, height: height,
-              referenceLabel: label, split: Split.of(sha256Hex: sha, seed: seed), mask: maskBlob,
-              maskSource: candidate.manifestMask ?? masksByStem[FileWalk.stem(candidate.path)]))
+              referenceLabel: chosen.label, split: Split.of(sha256Hex: sha, seed: seed), mask: chosen.mask,
+              maskSource: chosen.maskPath))
         }
       }
       let inserted = try insertCases(rows)
@@ -395,15 +376,47 @@ extension CaseStore {
   }
 
   /// The folder label of `path`: the nearest ancestor directory, up to and including
-  /// `root`, whose name is a class name or alias.
-  func folderLabel(_ path: String, root: String) -> String? {
+  /// `root`, whose name is a class name or alias of `schema`.
+  static func folderLabel(_ path: String, root: String, schema: LabelSchema) -> String? {
     var dir = (path as NSString).deletingLastPathComponent
     while dir.count >= root.count && dir != "/" {
-      if let c = labelSchema.resolve((dir as NSString).lastPathComponent) { return c.name }
+      if let c = schema.resolve((dir as NSString).lastPathComponent) { return c.name }
       if dir == root { break }
       dir = (dir as NSString).deletingLastPathComponent
     }
     return nil
+  }
+
+  /// The reference label and mask of one image, chosen alike by both backends: the manifest's
+  /// label (the image is skipped, and reported, when it names no class of `schema`), else the
+  /// folder's; the manifest's mask, else the masks directory's by file stem (a mask that cannot
+  /// be used is reported and the image imported without it). Nil: skip the image.
+  static func referenceLabelAndMask(
+    _ c: Candidate, schema: LabelSchema, options: ImportOptions, masksByStem: [String: String], width: Int,
+    height: Int, summary: inout ImportSummary
+  ) -> (label: String?, mask: MaskBlob?, maskPath: String?)? {
+    var label: String? = nil
+    if let l = c.manifestLabel {
+      guard let cls = schema.resolve(l) else {
+        summary.skipped.append(
+          ImportIssue(
+            path: c.path,
+            reason: "manifest label \"\(l)\" is not one of \(schema.classNames.joined(separator: ", "))"))
+        return nil
+      }
+      label = cls.name
+    } else if options.labelsFromFolders {
+      label = folderLabel(c.path, root: c.labelRoot, schema: schema)
+    }
+    let maskPath = c.manifestMask ?? masksByStem[FileWalk.stem(c.path)]
+    var mask: MaskBlob? = nil
+    if let maskPath {
+      switch loadMask(maskPath, width: width, height: height, threshold: options.maskThreshold) {
+      case .success(let m): mask = MaskBlob(mask: m)
+      case .failure(let issue): summary.maskProblems.append(issue)
+      }
+    }
+    return (label, mask, maskPath)
   }
 
   static func storedPath(_ abs: String, root: String?) -> (String, Bool) {

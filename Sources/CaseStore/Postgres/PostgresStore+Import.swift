@@ -60,36 +60,18 @@ extension PostgresStore {
         summary.duplicates += 1
         continue
       }
-      var label: String? = nil
-      if let l = c.manifestLabel {
-        guard let cls = labelSchema.resolve(l) else {
-          summary.skipped.append(
-            ImportIssue(
-              path: c.path,
-              reason:
-                "manifest label \"\(l)\" is not one of \(labelSchema.classNames.joined(separator: ", "))"))
-          continue
-        }
-        label = cls.name
-      } else if options.labelsFromFolders {
-        label = folderLabel(c.path, root: c.labelRoot)
-      }
-      var mask: MaskBlob? = nil
-      let maskPath = c.manifestMask ?? masksByStem[FileWalk.stem(c.path)]
-      if let maskPath {
-        switch CaseStore.loadMask(
-          maskPath, width: image.width, height: image.height, threshold: options.maskThreshold)
-        {
-        case .success(let m): mask = MaskBlob(mask: m)
-        case .failure(let issue): summary.maskProblems.append(issue)
-        }
-      }
+      guard
+        let chosen = CaseStore.referenceLabelAndMask(
+          c, schema: labelSchema, options: options, masksByStem: masksByStem, width: image.width,
+          height: image.height, summary: &summary)
+      else { continue }
+      let label = chosen.label
       let added = try addImage(
         path: storedPath(c, manifestBase: manifestBase), bytes: bytes, sha256: sha, format: format.rawValue,
         width: image.width, height: image.height, referenceLabel: label,
         split: Split.of(sha256Hex: sha, seed: seed),
-        mask: mask,
-        maskSource: maskPath.map {
+        mask: chosen.mask,
+        maskSource: chosen.maskPath.map {
           storedMaskSource($0, directory: maskDirectory, manifestBase: manifestBase)
         })
       if added.created {
@@ -128,17 +110,5 @@ extension PostgresStore {
       return String(path.dropFirst(base.count + 1))
     }
     return (path as NSString).lastPathComponent
-  }
-
-  /// The nearest ancestor folder, up to the named directory, named for a class (as
-  /// `CaseStore.folderLabel`).
-  func folderLabel(_ path: String, root: String) -> String? {
-    var dir = (path as NSString).deletingLastPathComponent
-    while dir.count >= root.count && dir != "/" {
-      if let c = labelSchema.resolve((dir as NSString).lastPathComponent) { return c.name }
-      if dir == root { break }
-      dir = (dir as NSString).deletingLastPathComponent
-    }
-    return nil
   }
 }
