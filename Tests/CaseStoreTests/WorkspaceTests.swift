@@ -99,7 +99,7 @@ import Testing
       try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v9-future-feature')")
       try db.execute(sql: "CREATE TABLE future_thing (id INTEGER PRIMARY KEY)")
     }
-    try q.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+    _ = try q.writeWithoutTransaction { try $0.checkpoint(.truncate) }
     try q.close()
     let db = dir.sub("ws/blastview.db")
     let before = try fingerprint(db)

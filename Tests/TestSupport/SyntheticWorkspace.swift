@@ -48,8 +48,8 @@ public enum Synthetic {
     p.arguments = arguments
     let out = FileManager.default.temporaryDirectory.appendingPathComponent("rt-out-\(UUID().uuidString)")
     let err = FileManager.default.temporaryDirectory.appendingPathComponent("rt-err-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: out.path, contents: nil)
-    FileManager.default.createFile(atPath: err.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: err.path, contents: nil)
     defer {
       try? FileManager.default.removeItem(at: out)
       try? FileManager.default.removeItem(at: err)
@@ -70,7 +70,7 @@ public enum Synthetic {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: binary)
     p.arguments = arguments
-    FileManager.default.createFile(atPath: log, contents: nil)
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
     p.standardOutput = handle
     p.standardError = handle
