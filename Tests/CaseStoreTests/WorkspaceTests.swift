@@ -242,7 +242,7 @@ import Testing
     }
     // A new workspace on the full disk is refused and leaves nothing behind.
     let filler = mnt + "/filler"
-    FileManager.default.createFile(atPath: filler, contents: nil)
+    _ = FileManager.default.createFile(atPath: filler, contents: nil)
     if let h = FileHandle(forWritingAtPath: filler) {
       while (try? h.write(contentsOf: Data(repeating: 1, count: 65536))) != nil {}
       try? h.close()
