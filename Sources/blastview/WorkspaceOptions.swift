@@ -34,6 +34,14 @@ struct WorkspaceOptions: ParsableArguments {
     return try open()
   }
 
+  /// The chosen workspace as a training source and destination (`train`, `predict
+  /// --all-cases`), whichever backend holds it. On a shared workspace that is the service
+  /// role's: the store, and PostgreSQL, refuse anyone else.
+  func openRetrainingStore() throws -> any RetrainingStore {
+    if let shared = try openShared() { return shared }
+    return try open()
+  }
+
   /// Opens the chosen workspace; failures become a `CLIError` with a sanitised message.
   func open() throws -> CaseStore {
     do {

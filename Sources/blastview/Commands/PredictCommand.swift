@@ -150,8 +150,7 @@ struct PredictCommand: ParsableCommand {
   /// Registers/promotes as asked, then predicts every case missing a prediction of that version.
   private func predictWorkspace() throws {
     // A shared workspace's predictions are its service role's to store (the trainer's role).
-    let store: any RetrainingStore
-    if let shared = try workspace.openShared() { store = shared } else { store = try workspace.open() }
+    let store = try workspace.openRetrainingStore()
     let version: ModelVersion
     var promoteAfter = false
     do {

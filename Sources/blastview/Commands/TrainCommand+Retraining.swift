@@ -67,8 +67,7 @@ extension TrainCommand {
   func runRetraining() throws {
     // A shared workspace's trainer is its service role: the store refuses anyone else, and
     // PostgreSQL refuses them too (no table rights; registering checks the role).
-    let store: any RetrainingStore
-    if let shared = try workspace.openShared() { store = shared } else { store = try workspace.open() }
+    let store = try workspace.openRetrainingStore()
     if retraining.queue {
       try queueJob(store)
       return

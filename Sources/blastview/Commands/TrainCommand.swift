@@ -365,7 +365,7 @@ struct TrainCommand: ParsableCommand {
   private func loadData(model: MTACNNModel) throws -> TrainingExamples {
     var d = TrainingExamples()
     if fromWorkspace {
-      let store = try trainingStore()
+      let store = try workspace.openRetrainingStore()
       let loaded = try loadWorkspaceTrainingData(store: store, model: model, quiet: json)
       d.train = loaded.train
       d.validation = loaded.validation
@@ -475,22 +475,14 @@ struct TrainCommand: ParsableCommand {
   }
 
   private func workspaceSchemaName() throws -> String {
-    try trainingStore().labelSchema.name
-  }
-
-  /// The workspace `--from-workspace` reads, whichever backend holds it. On a shared workspace
-  /// only the service role reads every current label (no blinding applies to training): the
-  /// store refuses anyone else, naming the role.
-  private func trainingStore() throws -> any RetrainingStore {
-    if let shared = try workspace.openShared() { return shared }
-    return try workspace.open()
+    try workspace.openRetrainingStore().labelSchema.name
   }
 
   /// all4, wbc5, or (from a workspace) its custom schema.
   private func modelSchema(named name: String) throws -> ClassSchema {
     if let s = ClassSchema.named(name) { return s }
     if fromWorkspace {
-      return WorkspaceTrainingData.classSchema(try trainingStore().labelSchema)
+      return WorkspaceTrainingData.classSchema(try workspace.openRetrainingStore().labelSchema)
     }
     throw CLIError(message: "unknown schema \(name) (all4 or wbc5)")
   }
