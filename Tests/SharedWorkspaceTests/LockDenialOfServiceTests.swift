@@ -154,26 +154,13 @@ import Testing
   /// file a reader could `flock`: while one service connection holds it, `predict --all-cases`
   /// leaves the work to it; when it is given back, the same command predicts.
   @Test func thePredictorsLockIsALeaseInTheDatabase() throws {
-    let pg = try PGTestCluster.require()
-    let db = try pg.createDatabase()
-    let url = pg.url(db, as: "blastview")
-    let base = Synthetic.folder("predict-lease")
-    let ws = base + "/service"
-    let images = base + "/images"
-    try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
-    let source = EndToEnd.repositoryRoot.appendingPathComponent("SampleData/wbc-seg/images/lymphocyte").path
-    for n in try FileManager.default.contentsOfDirectory(atPath: source).sorted().prefix(2) {
-      try FileManager.default.copyItem(atPath: source + "/" + n, toPath: images + "/" + n)
-    }
-    let made = try Synthetic.run([
-      "init", "--workspace", ws, "--database", url, "--schema", "wbc5", "--lead", "bvlead",
-    ])
-    try #require(made.status == 0, "\(made.err)")
-    try SharedWorkspace.attach(directory: base + "/lead", url: pg.url(db, as: "bvlead"))
-    let imported = try Synthetic.run(["import", images, "--workspace", base + "/lead"])
+    let f = try ServiceWorkspaceFixture("predict-lease", schema: "wbc5")
+    let ws = f.service
+    let images = try f.sampleImages(["lymphocyte"], perClass: 2, classFolders: false)
+    let imported = try f.asLead(["import", images])
     try #require(imported.status == 0, "\(imported.err)")
 
-    let holder = try PostgresStore.open(url)
+    let holder = try PostgresStore.open(f.url(as: "blastview"))
     let version = try #require(try holder.promotedModel()).version
     #expect(try holder.takeLease("predict-v\(version)", purpose: "test") == nil)
     let busy = try Synthetic.run(["predict", "--workspace", ws, "--all-cases"])

@@ -9,20 +9,12 @@ import Testing
 /// act on with its reason.
 @Suite(.enabled(if: PGTestCluster.shouldRun), .serialized) struct RetrainRequestTests {
   @Test func oneRequestPerRaterSettledByTheTrainerWithItsReason() throws {
-    let pg = try PGTestCluster.require()
-    let db = try pg.createDatabase()
-    let base = Synthetic.folder("retrain-requests")
-    let service = base + "/service"
-    let made = try Synthetic.run([
-      "init", "--workspace", service, "--database", pg.url(db, as: "blastview"), "--schema", "all4", "--lead",
-      "bvlead",
-    ])
-    try #require(made.status == 0, "\(made.err)")
-    try SharedWorkspace.attach(directory: base + "/lead", url: pg.url(db, as: "bvlead"))
-    let add = try Synthetic.run(["rater", "add", "bvana", "--role", "rater", "--workspace", base + "/lead"])
+    let f = try ServiceWorkspaceFixture("retrain-requests", schema: "all4")
+    let service = f.service
+    let add = try f.asLead(["rater", "add", "bvana", "--role", "rater"])
     try #require(add.status == 0, "\(add.err)")
 
-    let ana = try PostgresStore.open(pg.url(db, as: "bvana"))
+    let ana = try PostgresStore.open(f.url(as: "bvana"))
     let first = try ana.requestRetraining(reason: "T pressed by bvana")
     let second = try ana.requestRetraining(reason: "T pressed by bvana")
     #expect(first.created && !second.created && second.id == first.id)
@@ -50,7 +42,7 @@ import Testing
     // A new request after that is a new one; the job it becomes is visible without pid or counts.
     let third = try ana.requestRetraining(reason: "T pressed by bvana")
     #expect(third.created && third.id != first.id)
-    let trainer = try PostgresStore.open(pg.url(db, as: "blastview"))
+    let trainer = try PostgresStore.open(f.url(as: "blastview"))
     try trainer.connection.query(
       """
       INSERT INTO blastview.training_job (status, tasks, trigger, parent_model, pid)

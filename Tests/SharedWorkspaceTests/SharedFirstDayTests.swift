@@ -9,17 +9,10 @@ import Testing
 /// imports, since on a shared workspace only the service role stores predictions.
 @Suite(.enabled(if: PGTestCluster.shouldRun), .serialized) struct SharedFirstDayTests {
   @Test func theServiceInitRegistersTheShippedModelAndTheTrainerPredictsImports() throws {
-    let pg = try PGTestCluster.require()
-    let db = try pg.createDatabase()
-    let base = Synthetic.folder("shared-first-day")
-    let service = base + "/service"
-    let made = try Synthetic.run([
-      "init", "--workspace", service, "--database", pg.url(db, as: "blastview"), "--schema", "all4", "--lead",
-      "bvlead",
-    ])
-    try #require(made.status == 0, "\(made.err)")
-    #expect(made.out.contains("model: v1 registered into the database and promoted"), "\(made.out)")
-    let store = try PostgresStore.open(pg.url(db, as: "blastview"))
+    let f = try ServiceWorkspaceFixture("shared-first-day", schema: "all4")
+    let service = f.service
+    #expect(f.initOutput.contains("model: v1 registered into the database and promoted"), "\(f.initOutput)")
+    let store = try PostgresStore.open(f.url(as: "blastview"))
     let v1 = try #require(try store.promotedModel())
     let shipped = EndToEnd.repositoryRoot.appendingPathComponent("Models/all4.safetensors").path
     let sum = try OSUsers.shell("/usr/bin/sha256sum", [shipped])
@@ -27,22 +20,15 @@ import Testing
 
     // A later init of the same database (an upgrade, another directory) only attaches.
     let again = try Synthetic.run([
-      "init", "--workspace", base + "/again", "--database", pg.url(db, as: "blastview"),
+      "init", "--workspace", f.base + "/again", "--database", f.url(as: "blastview"),
     ])
     #expect(again.status == 0, "\(again.err)")
     #expect(!again.out.contains("registered"), "\(again.out)")
     #expect(try store.models().count == 1)
 
     // The lead imports three images; nobody has predicted them yet.
-    let images = base + "/images"
-    try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
-    let source = EndToEnd.repositoryRoot.appendingPathComponent("SampleData/wbc-seg/images/lymphocyte").path
-    for n in try FileManager.default.contentsOfDirectory(atPath: source).sorted().prefix(3) {
-      try FileManager.default.copyItem(atPath: source + "/" + n, toPath: images + "/" + n)
-    }
-    let lead = base + "/lead"
-    try SharedWorkspace.attach(directory: lead, url: pg.url(db, as: "bvlead"))
-    let imported = try Synthetic.run(["import", images, "--workspace", lead])
+    let images = try f.sampleImages(["lymphocyte"], perClass: 3, classFolders: false)
+    let imported = try f.asLead(["import", images])
     try #require(imported.status == 0, "\(imported.err)")
     #expect(try store.predictionCoverage(model: 1) == (predicted: 0, total: 3))
 

@@ -10,29 +10,13 @@ import Testing
 /// not read every blinded label, is refused by the store with both roles named.
 @Suite(.enabled(if: PGTestCluster.shouldRun), .serialized) struct SharedTrainFromWorkspaceTests {
   @Test func theServiceRoleTrainsFromTheDatabaseAndARaterIsRefused() throws {
-    let pg = try PGTestCluster.require()
-    let db = try pg.createDatabase()
-    let base = Synthetic.folder("shared-train-from-ws")
-    let service = base + "/service"
-    let made = try Synthetic.run([
-      "init", "--workspace", service, "--database", pg.url(db, as: "blastview"), "--schema", "wbc5",
-      "--no-model", "--lead", "bvlead",
-    ])
-    try #require(made.status == 0, "\(made.err)")
-    let images = base + "/images"
-    let source = EndToEnd.repositoryRoot.appendingPathComponent("SampleData/wbc-seg/images").path
-    for cls in ["neutrophil", "lymphocyte", "monocyte", "eosinophil"] {
-      try FileManager.default.createDirectory(atPath: images + "/" + cls, withIntermediateDirectories: true)
-      for n in try FileManager.default.contentsOfDirectory(atPath: source + "/" + cls).sorted().prefix(4) {
-        try FileManager.default.copyItem(
-          atPath: source + "/" + cls + "/" + n, toPath: images + "/" + cls + "/" + n)
-      }
-    }
-    let lead = base + "/lead"
-    try SharedWorkspace.attach(directory: lead, url: pg.url(db, as: "bvlead"))
-    let imported = try Synthetic.run([
+    let f = try ServiceWorkspaceFixture("shared-train-from-ws", schema: "wbc5", shippedModel: false)
+    let (base, service, db) = (f.base, f.service, f.database)
+    let images = try f.sampleImages(
+      ["neutrophil", "lymphocyte", "monocyte", "eosinophil"], perClass: 4, classFolders: true)
+    let imported = try f.asLead([
       "import", images, "--labels-from-folders", "--masks",
-      EndToEnd.repositoryRoot.appendingPathComponent("SampleData/wbc-seg/masks").path, "--workspace", lead,
+      EndToEnd.repositoryRoot.appendingPathComponent("SampleData/wbc-seg/masks").path,
     ])
     try #require(imported.status == 0, "\(imported.out)\n\(imported.err)")
 
@@ -55,9 +39,9 @@ import Testing
     // A rater may not read every label: the store refuses before training starts.
     let ana = base + "/ana"
     try FileManager.default.createDirectory(atPath: ana, withIntermediateDirectories: true)
-    let addAna = try Synthetic.run(["rater", "add", "bvana", "--role", "rater", "--workspace", lead])
+    let addAna = try f.asLead(["rater", "add", "bvana", "--role", "rater"])
     try #require(addAna.status == 0, "\(addAna.err)")
-    try SharedWorkspace.attach(directory: ana, url: pg.url(db, as: "bvana"))
+    try SharedWorkspace.attach(directory: ana, url: f.url(as: "bvana"))
     let refused = try Synthetic.run(
       ["train", "--from-workspace", "--workspace", ana, "--epochs", "1", "--out", base + "/ana.safetensors"]
         + quick)

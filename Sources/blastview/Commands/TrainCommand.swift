@@ -233,14 +233,18 @@ struct TrainCommand: ParsableCommand {
     }
     Threads.set(threads ?? Threads.available)
     let started = Date()
-    var (model, initFile) = try makeModel()
+    // One store (on PostgreSQL, one connection) for the schema and the examples, closed once they
+    // are read: a training run must not hold a database connection for its hours.
+    var store = fromWorkspace ? try workspace.openRetrainingStore() : nil
+    var (model, initFile) = try makeModel(store: store)
     let frozen =
       try freeze.map { text throws -> Set<ModelTask> in
         do { return Set(try ModelTask.parseList(text)) } catch { throw CLIError(error) }
       } ?? []
     do { try model.freeze(frozen) } catch { throw CLIError(error) }
 
-    let data = try loadData(model: model)
+    let data = try loadData(model: model, store: store)
+    store = nil
     // Stain normalisation is fitted once, on (a seeded sample of) the training images.
     if initFrom == nil, let method = StainNormalisationMethod(rawValue: stainNorm), method != .none {
       do {
@@ -313,16 +317,17 @@ struct TrainCommand: ParsableCommand {
   }
 
   /// The model to train: new, or continued from --init (whose configuration the other model
-  /// options must not contradict).
-  private func makeModel() throws -> (MTACNNModel, SafeTensorsFile?) {
+  /// options must not contradict). `store` is the workspace's (with --from-workspace), whose
+  /// label schema a new model takes.
+  private func makeModel(store: (any RetrainingStore)?) throws -> (MTACNNModel, SafeTensorsFile?) {
     let requestedTasks = try tasks.map { text throws -> [ModelTask] in
       do { return try ModelTask.parseList(text) } catch { throw CLIError(error) }
     }
     guard let initFrom else {
-      let schemaName = try schema ?? (fromWorkspace ? workspaceSchemaName() : "all4")
+      let schemaName = schema ?? store?.labelSchema.name ?? "all4"
       do {
         let model = try ModelRecipe.newModel(
-          schema: try modelSchema(named: schemaName), size: size ?? 128,
+          schema: try modelSchema(named: schemaName, store: store), size: size ?? 128,
           tasks: requestedTasks ?? [.cls, .seg],
           connections: TaskConnections(rawValue: ttc)!, blankCorner: CornerBlanking(rawValue: blankCorner)!,
           seed: seed, segStem: segmentation.segStem)
@@ -362,10 +367,9 @@ struct TrainCommand: ParsableCommand {
 
   /// The training and validation examples (the test part is never read) and where they came
   /// from, for the checkpoint's record.
-  private func loadData(model: MTACNNModel) throws -> TrainingExamples {
+  private func loadData(model: MTACNNModel, store: (any RetrainingStore)?) throws -> TrainingExamples {
     var d = TrainingExamples()
-    if fromWorkspace {
-      let store = try workspace.openRetrainingStore()
+    if let store {
       let loaded = try loadWorkspaceTrainingData(store: store, model: model, quiet: json)
       d.train = loaded.train
       d.validation = loaded.validation
@@ -474,15 +478,11 @@ struct TrainCommand: ParsableCommand {
     if result.ending == .interrupted { throw ExitCode(130) }
   }
 
-  private func workspaceSchemaName() throws -> String {
-    try workspace.openRetrainingStore().labelSchema.name
-  }
-
   /// all4, wbc5, or (from a workspace) its custom schema.
-  private func modelSchema(named name: String) throws -> ClassSchema {
+  private func modelSchema(named name: String, store: (any RetrainingStore)?) throws -> ClassSchema {
     if let s = ClassSchema.named(name) { return s }
-    if fromWorkspace {
-      return WorkspaceTrainingData.classSchema(try workspace.openRetrainingStore().labelSchema)
+    if let store {
+      return WorkspaceTrainingData.classSchema(store.labelSchema)
     }
     throw CLIError(message: "unknown schema \(name) (all4 or wbc5)")
   }
