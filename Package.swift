@@ -106,8 +106,8 @@ let package = Package(
     .target(
       name: "Benchmarks",
       dependencies: [
-        "Agreement", "CaseStore", "Imaging", "MTACNN", "NeuralEngine", "ReferenceNetwork", "Review",
-        "Terminal", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift"),
+        "Agreement", "CaseStore", "FileSafety", "Imaging", "MTACNN", "NeuralEngine", "ReferenceNetwork",
+        "Review", "Terminal", "COpenBLAS", .product(name: "GRDB", package: "GRDB.swift"),
       ]),
     .target(
       name: "CTerminalSupport",
@@ -185,7 +185,7 @@ let package = Package(
       name: "SharedWorkspaceTests",
       dependencies: [
         "CaseStore", "Imaging", "Agreement", "Workflows", "MTACNN", "NeuralEngine", "blastview", "TestSupport",
-        "Review", "Terminal",
+        "Review", "Terminal", "Benchmarks",
         .product(name: "GRDB", package: "GRDB.swift"),
       ]),
     .testTarget(

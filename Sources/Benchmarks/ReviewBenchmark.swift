@@ -89,9 +89,10 @@ public enum ReviewBenchmark {
         Double(keyBytes) / Double(repeats)))
 
     // 3. Brush strokes on a 224 × 224 image shown large, in a scratch workspace.
-    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "bench-review-\(UUID().uuidString)")
-    defer { try? FileManager.default.removeItem(at: scratch) }
+    let scratch = URL(
+      fileURLWithPath: try ScratchFolder.make(
+        in: FileManager.default.temporaryDirectory.path, for: "bench-review"))
+    defer { ScratchFolder.remove(scratch.path) }
     try FileManager.default.createDirectory(
       at: scratch.appendingPathComponent("img"), withIntermediateDirectories: true)
     try writePNG(

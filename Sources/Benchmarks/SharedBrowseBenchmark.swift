@@ -218,7 +218,7 @@ public enum SharedBrowseBenchmark {
       for s in stride(from: 0, to: rows.count, by: 10_000) {
         _ = try store.insertCases(Array(rows[s..<min(s + 10_000, rows.count)]))
       }
-      _ = FileManager.default.createFile(atPath: modelFile, contents: Data("benchmark model".utf8))
+      try ScratchFolder.write(Array("benchmark model".utf8), to: modelFile)
       let model = try store.registerModel(
         file: modelFile, parent: nil, tasks: ["classification"], trainedTasks: [], frozenTasks: [])
       try store.promote(version: model.version)

@@ -69,10 +69,8 @@ public enum SharedStoreBenchmark {
 
   public static func run(_ o: Options, log: (String) -> Void) throws -> Report {
     var report = Report()
-    let base = o.workDirectory + "/blastview-bench-shared-\(getpid())"
-    try? FileManager.default.removeItem(atPath: base)
-    try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: base) }
+    let base = try ScratchFolder.make(in: o.workDirectory, for: "blastview-bench-shared")
+    defer { ScratchFolder.remove(base) }
     // The scratch database and rater role, on the server at URL; both dropped however the run ends.
     let admin = try PGConnection(o.database)
     report.server = admin.displayTarget

@@ -88,10 +88,8 @@ public enum StoreBenchmark {
 
   public static func run(_ o: Options, log: (String) -> Void) throws -> Report {
     var report = Report()
-    let base = o.workDirectory + "/blastview-bench-\(getpid())"
-    try? FileManager.default.removeItem(atPath: base)
-    try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: base) }
+    let base = try ScratchFolder.make(in: o.workDirectory, for: "blastview-bench")
+    defer { ScratchFolder.remove(base) }
     if o.runImport { try benchImport(o, base: base, report: &report, log: log) }
     if o.runBrowse { try benchBrowse(o, base: base, report: &report, log: log) }
     return report
@@ -157,7 +155,7 @@ public enum StoreBenchmark {
         }
       }
       let path = "\(folder)/\(classes[i % 4])/img_\(String(format: "%05d", i)).png"
-      if !FileManager.default.createFile(atPath: path, contents: Data(encodePNG(img))) { failures.add() }
+      if (try? ScratchFolder.write(encodePNG(img), to: path)) == nil { failures.add() }
     }
     if failures.value > 0 {
       throw StoreError.io(path: folder, reason: "\(failures.value) synthetic images not written")
@@ -203,7 +201,7 @@ public enum StoreBenchmark {
       _ = try store.insertCases(Array(rows[s..<min(s + 10_000, rows.count)]))
     }
     let modelFile = base + "/model.bin"
-    FileManager.default.createFile(atPath: modelFile, contents: Data("benchmark model".utf8))
+    try ScratchFolder.write(Array("benchmark model".utf8), to: modelFile)
     let model = try store.registerModel(
       file: modelFile, parent: nil, tasks: ["classification"], trainedTasks: [], frozenTasks: [])
     try store.promote(version: model.version)

@@ -65,6 +65,29 @@ public enum SafeFile {
     return temp.path
   }
 
+  /// Writes `bytes` to a file that must not exist yet (`O_CREAT|O_EXCL|O_NOFOLLOW`: an existing
+  /// name, links included, is refused) without flushing it: scratch files, such as a
+  /// benchmark's synthetic images, that are thrown away with their folder and need no
+  /// durability, only never to land in someone else's file.
+  public static func createNew(_ bytes: [UInt8], at path: String, mode: mode_t = 0o644) throws(SafeFileError)
+  {
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+    if fd < 0 {
+      let e = errno
+      throw e == EEXIST ? SafeFileError(path: path, reason: .exists) : SafeFileError(path: path, errno: e)
+    }
+    do { try writeAll(fd, bytes, path: path) } catch {
+      close(fd)
+      unlink(path)
+      throw error
+    }
+    if close(fd) != 0 {
+      let e = errno
+      unlink(path)
+      throw SafeFileError(path: path, errno: e)
+    }
+  }
+
   /// Creates a new, empty file under a random name in `folder` (`mkstemp`: `O_CREAT|O_EXCL`,
   /// mode 0600) and returns its descriptor and path. The caller writes, syncs, closes and
   /// then `install`s it, or unlinks it.

@@ -82,6 +82,33 @@ import Testing
 
   /// Item 1: a log name planted as a link to the victim's `~/.bashrc`; a case file name
   /// holding `$(...)` would otherwise be appended there.
+  /// Scratch files (a benchmark's synthetic images): created only where no name exists, a link
+  /// to someone's file included, and never written through it.
+  @Test func createNewRefusesExistingNamesAndLinks() throws {
+    let v = try victim()
+    let linked = dir + "/img_00000.png"
+    try FileManager.default.createSymbolicLink(atPath: linked, withDestinationPath: v)
+    #expect(throws: SafeFileError(path: linked, reason: .exists)) {
+      try SafeFile.createNew(Array("png".utf8), at: linked)
+    }
+    let dangling = dir + "/img_00001.png"
+    try FileManager.default.createSymbolicLink(
+      atPath: dangling, withDestinationPath: dir + "/made-through-link")
+    #expect(throws: SafeFileError(path: dangling, reason: .exists)) {
+      try SafeFile.createNew(Array("png".utf8), at: dangling)
+    }
+    #expect(!FileManager.default.fileExists(atPath: dir + "/made-through-link"))
+    #expect(throws: SafeFileError(path: v, reason: .exists)) {
+      try SafeFile.createNew(Array("png".utf8), at: v)
+    }
+    #expect(contents(v) == "victim's own file\n")
+    let fresh = dir + "/img_00002.png"
+    try SafeFile.createNew(Array("png bytes".utf8), at: fresh, mode: 0o600)
+    #expect(contents(fresh) == "png bytes")
+    var st = stat()
+    #expect(lstat(fresh, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && st.st_mode & 0o777 == 0o600)
+  }
+
   @Test func appendRefusesALinkedLog() throws {
     let bashrc = try victim("# bashrc\n")
     let log = dir + "/predict-v2.log"
