@@ -41,11 +41,20 @@ import Testing
     }
   }
 
-  func expectUntouched(_ planted: String) {
+  /// Runs a benchmark (checking its scratch folder at each log line), then: a scratch folder was
+  /// made, the planted folder is as it was, and nothing but it is left in `work`.
+  func expectOwnScratchOnly(
+    in work: String, besides planted: String, run: ((String) -> Void) throws -> Void
+  ) throws {
+    var seen = false
+    try run { _ in checkScratch(in: work, besides: planted, seen: &seen) }
+    #expect(seen, "no scratch folder was made")
     #expect(
       (try? String(contentsOfFile: planted + "/keep.txt", encoding: .utf8)) == "not the benchmark's\n",
       "the benchmark deleted or rewrote a folder it did not make")
     #expect((try? FileManager.default.contentsOfDirectory(atPath: planted)) == ["keep.txt"])
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: work) == [(planted as NSString).lastPathComponent])
   }
 
   @Test func theStoreBenchmarkNeverTakesOverAFolderMadeBeforeIt() throws {
@@ -59,12 +68,7 @@ import Testing
     o.repetitions = 1
     o.importImages = 4
     o.workDirectory = work
-    var seen = false
-    _ = try StoreBenchmark.run(o) { _ in checkScratch(in: work, besides: planted, seen: &seen) }
-    #expect(seen, "no scratch folder was made")
-    expectUntouched(planted)
-    #expect(
-      try FileManager.default.contentsOfDirectory(atPath: work) == [(planted as NSString).lastPathComponent])
+    try expectOwnScratchOnly(in: work, besides: planted) { log in _ = try StoreBenchmark.run(o, log: log) }
   }
 
   @Test(.enabled(if: PGTestCluster.shouldRun)) func theSharedStoreBenchmarkNeverTakesOverAFolderMadeBeforeIt()
@@ -84,11 +88,8 @@ import Testing
     o.browse.pageSize = 10
     o.browse.repetitions = 1
     o.workDirectory = work
-    var seen = false
-    _ = try SharedStoreBenchmark.run(o) { _ in checkScratch(in: work, besides: planted, seen: &seen) }
-    #expect(seen, "no scratch folder was made")
-    expectUntouched(planted)
-    #expect(
-      try FileManager.default.contentsOfDirectory(atPath: work) == [(planted as NSString).lastPathComponent])
+    try expectOwnScratchOnly(in: work, besides: planted) { log in
+      _ = try SharedStoreBenchmark.run(o, log: log)
+    }
   }
 }
