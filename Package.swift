@@ -51,7 +51,7 @@ let mtacnnTargets: [Target] = [
   // train/eval/predict through the real binary.
   .testTarget(
     name: "ModelCommandTests",
-    dependencies: ["blastview", "MTACNN", "NeuralEngine", "CaseStore", "FileSafety"]),
+    dependencies: ["blastview", "MTACNN", "NeuralEngine", "CaseStore", "FileSafety", "Terminal"]),
   // Retraining jobs (issue 8): Workflows' job, gate and pipeline, and the real binary on a
   // synthetic workspace (found in the build directory).
   .testTarget(

@@ -39,6 +39,19 @@ public enum JSONOutput: Decodable, Sendable {
     self = try JSONDecoder().decode(JSONOutput.self, from: data)
   }
 
+  /// The members of `objects` in one object, keys sorted; a later object's member replaces an
+  /// earlier one's (non-objects are skipped). For reports assembled from several `Encodable`
+  /// parts: merged here, not through `JSONSerialization`, whose parser reads some doubles one
+  /// unit in the last place off on Linux (0.003732621669769287 as ...286), which would change
+  /// the numbers a report prints.
+  public static func merging(_ objects: [JSONOutput]) -> JSONOutput {
+    var members: [String: JSONOutput] = [:]
+    for case .object(let entries) in objects {
+      for (k, v) in entries { members[k] = v }
+    }
+    return .object(members.keys.sorted().map { ($0, members[$0]!) })
+  }
+
   /// Writes this value and a line break on standard output.
   public func print() {
     Swift.print(render())

@@ -32,8 +32,9 @@ import Testing
     return dir
   }
 
+  /// Read exactly (`ExactJSON`): the thresholds below are compared for equality.
   static func json(_ s: String) throws -> [String: Any] {
-    try #require(try JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: Any])
+    try #require(try ExactJSON.parse(s) as? [String: Any])
   }
 
   @Test func operatingPointChosenStoredReportedAndUsed() throws {
@@ -75,7 +76,7 @@ import Testing
     }
     let p = try M.run(["predict", "--model", model, "--json", "--threads", "2"] + images.map(\.path))
     #expect(p.status == 0, "\(p.err)")
-    let preds = try #require(try JSONSerialization.jsonObject(with: Data(p.out.utf8)) as? [[String: Any]])
+    let preds = try #require(try ExactJSON.parse(p.out) as? [[String: Any]])
     #expect(preds.count == images.count)
     var pm: [Double] = []
     for r in preds {

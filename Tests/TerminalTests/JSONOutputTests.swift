@@ -59,4 +59,36 @@ import Testing
     #expect(
       text == "{\n  \"alpha\": [0.1, 2.5],\n  \"count\": 3,\n  \"flag\": true,\n  \"zeta\": \"a\\u202eb\"\n}")
   }
+
+  /// Reports assembled from several `Encodable` parts (`eval --json`, `audit --json`) are merged
+  /// as `JSONOutput` values. They were merged through `JSONSerialization`, whose parser on Linux
+  /// reads 0.003732621669769287 as 0.003732621669769286: the screening threshold `eval`
+  /// printed was then not the one the checkpoint stores.
+  @Test func mergedReportsKeepEveryDoubleAndSortTheirKeys() throws {
+    struct Report: Encodable {
+      let threshold: Double
+      let model: String
+    }
+    struct Context: Encodable {
+      let model: String
+      let images: Int
+    }
+    let x = 0.003732621669769287
+    let merged = JSONOutput.merging([
+      try JSONOutput(encoding: Report(threshold: x, model: "from the report")),
+      try JSONOutput(encoding: Context(model: "from the context", images: 48)),
+      .object([("extra", .array([.double(x)]))]), .string("not an object: skipped"),
+    ])
+    #expect(
+      merged.render()
+        == "{\n  \"extra\": [0.003732621669769287],\n  \"images\": 48,\n  \"model\": \"from the context\",\n"
+        + "  \"threshold\": 0.003732621669769287\n}")
+    guard case .object(let members) = merged,
+      case .double(let back)? = members.first(where: { $0.0 == "threshold" })?.1
+    else {
+      Issue.record("not an object with a double threshold: \(merged)")
+      return
+    }
+    #expect(back.bitPattern == x.bitPattern)
+  }
 }

@@ -115,13 +115,7 @@ struct AuditCommand: ParsableCommand {
       model: absolute(model), data: absolute(data), part: part, size: net.size,
       modelBlanksCorner: net.preprocessing.cornerBlank != nil)
     if json {
-      let enc = JSONEncoder()
-      var obj = (try JSONSerialization.jsonObject(with: enc.encode(report))) as? [String: Any] ?? [:]
-      let ctx = (try JSONSerialization.jsonObject(with: enc.encode(context))) as? [String: Any] ?? [:]
-      for (k, v) in ctx { obj[k] = v }
-      let out = try JSONSerialization.data(
-        withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-      try JSONOutput.print(jsonData: out)
+      JSONOutput.merging([try JSONOutput(encoding: report), try JSONOutput(encoding: context)]).print()
     } else {
       print(AuditText.render(report, context: context))
     }

@@ -221,23 +221,23 @@ struct EvalCommand: ParsableCommand {
       if !json { printError("wrote \(Sanitizer.sanitize(plots))/roc.png and pr.png") }
     }
     if json {
-      var extra: [String: Any] = [:]
+      var extra: [(String, JSONOutput)] = []
       if meta.colourReference != nil {
-        var flagged: [String: Any] = [:]
+        var flagged: [String: Double] = [:]
         for (s, r) in runs { flagged[s.description] = r.colourFlagged }
-        extra["colour_flagged"] = flagged
+        extra.append(("colour_flagged", try JSONOutput(encoding: flagged)))
       }
       if runs.count > 1 {
-        var conf: [String: Any] = [:]
+        var conf: [String: [[Int]]] = [:]
         for (s, r) in runs {
           conf[s.description] =
             ClassificationReport(
               classes: net.schema.classes, truth: r.truth, predicted: r.probabilities.map(argmax)
             ).confusion
         }
-        extra["robustness_confusion"] = conf
+        extra.append(("robustness_confusion", try JSONOutput(encoding: conf)))
       }
-      if let screening { extra["screening"] = try screening.jsonObject() }
+      if let screening { extra.append(("screening", try screening.json())) }
       try printMerged(report, context: context, extra: extra)
     } else {
       print(context.heading)
@@ -332,16 +332,12 @@ struct EvalCommand: ParsableCommand {
     return t
   }
 
-  private func printMerged<T: Encodable>(_ value: T, context: EvalContext, extra: [String: Any] = [:]) throws
-  {
-    let enc = JSONEncoder()
-    var obj = (try JSONSerialization.jsonObject(with: enc.encode(value))) as? [String: Any] ?? [:]
-    let ctx = (try JSONSerialization.jsonObject(with: enc.encode(context))) as? [String: Any] ?? [:]
-    for (k, v) in ctx { obj[k] = v }
-    for (k, v) in extra { obj[k] = v }
-    let data = try JSONSerialization.data(
-      withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-    try JSONOutput.print(jsonData: data)
+  /// The report, its context and `extra` as one JSON object (keys sorted; later parts win).
+  private func printMerged<T: Encodable>(
+    _ value: T, context: EvalContext, extra: [(String, JSONOutput)] = []
+  ) throws {
+    JSONOutput.merging([try JSONOutput(encoding: value), try JSONOutput(encoding: context), .object(extra)])
+      .print()
   }
 }
 

@@ -59,16 +59,14 @@ struct ScreeningSummary {
 
   /// `screening` in `eval --json`: `operating_point` (as stored, or null), `at_operating_point`
   /// (the counts here, or null), `roc_auc`, `average_precision`.
-  func jsonObject() throws -> [String: Any] {
-    let enc = JSONEncoder()
-    var o: [String: Any] = ["n": n]
-    o["operating_point"] =
-      try point.map { try JSONSerialization.jsonObject(with: enc.encode($0)) } ?? NSNull()
-    o["at_operating_point"] =
-      try at.map { try JSONSerialization.jsonObject(with: enc.encode($0)) } ?? NSNull()
-    o["roc_auc"] = curves.map { $0.rocAUC as Any } ?? NSNull()
-    o["average_precision"] = curves.map { $0.averagePrecision as Any } ?? NSNull()
-    return o
+  func json() throws -> JSONOutput {
+    .object([
+      ("at_operating_point", try at.map { try JSONOutput(encoding: $0) } ?? .null),
+      ("average_precision", .number(curves?.averagePrecision)),
+      ("n", .int(n)),
+      ("operating_point", try point.map { try JSONOutput(encoding: $0) } ?? .null),
+      ("roc_auc", .number(curves?.rocAUC)),
+    ])
   }
 }
 
